@@ -1,0 +1,1 @@
+"""partner-churn: CLI entry point and typed configuration shared by every stage."""

@@ -1,0 +1,179 @@
+"""The one command line: `partner-churn <command>`. Bad input ends in one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from partner_churn.config import Config, load_config, render_yaml
+from partner_churn.errors import InputError
+
+app = typer.Typer(
+    help="Predict which partners go silent and which are ready to grow; say what to do about each.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="YAML config file (default: built-in defaults or $PARTNER_CHURN_CONFIG)."),
+]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Override one config key, e.g. --set labels.horizon_days=45 (repeatable)."),
+]
+
+
+def _config(path: Path | None, overrides: list[str] | None) -> Config:
+    return load_config(path, overrides=overrides or ())
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
+    """Print the effective config as YAML, with every key's meaning as a comment."""
+    typer.echo(render_yaml(_config(config, set_)), nl=False)
+
+
+def main() -> None:
+    """Console entry point: runs the app and turns bad input into one clear line and exit code 2."""
+    quiet_telemetry()
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+
+
+def quiet_telemetry() -> None:
+    """No usage reporting from BentoML, MLflow or Evidently: there is no network, and none is wanted."""
+    import os
+
+    for key in ("BENTOML_DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+        os.environ.setdefault(key, "true")
+
+
+DataOption = Annotated[
+    Optional[Path], typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")
+]
+AsOfOption = Annotated[
+    Optional[str], typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")
+]
+LenientOption = Annotated[
+    bool, typer.Option("--lenient", help="Quarantine bad rows to paths.quarantine_dir and go on, instead of stopping.")
+]
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write partners/events/actions/latent Parquet files to.")],
+    partners: Annotated[Optional[int], typer.Option(help="Partners who sign up (default: generator.partners).", min=1)] = None,
+    months: Annotated[Optional[int], typer.Option(help="Months to simulate (default: generator.months).", min=1, max=120)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same program.")] = None,
+    start_date: Annotated[Optional[str], typer.Option(help="First day of the program, YYYY-MM-DD (default: generator.start_date).")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Generate a realistic synthetic partner program (with its latent truth) as Parquet files."""
+    from synthetic.program import generate_program, program_period, write_program
+
+    cfg = _config(config, set_).generator
+    start = _parse_as_of(start_date, "--start-date").date() if start_date else cfg.start_date
+    n_partners, n_months = partners or cfg.partners, months or cfg.months
+    begin, end = program_period(start, n_months)
+    with typer.progressbar(length=(end - begin).days, label=f"simulating {n_partners:,} partners", file=sys.stderr) as bar:
+        program = generate_program(n_partners, n_months, cfg.seed if seed is None else seed, start, progress=bar.update)
+    write_program(program, out)
+    typer.echo(
+        f"generated {len(program.partners):,} partners, {program.events.num_rows:,} events, "
+        f"{len(program.actions):,} actions from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d} -> {out}"
+    )
+
+
+@app.command()
+def validate(
+    data: DataOption = None,
+    as_of: AsOfOption = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Check the input tables against the data contract; exit 2 with a clear message on bad input."""
+    cfg = _config(config, set_)
+    program = _load(cfg, data, as_of, lenient)
+    actions = 0 if program.actions is None else len(program.actions)
+    typer.echo(
+        f"ok: {data or cfg.paths.data_dir} meets the contract: {len(program.partners):,} partners, "
+        f"{len(program.events):,} events, {actions:,} actions"
+    )
+
+
+@app.command()
+def summary(
+    data: DataOption = None,
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="Summarize as of this date, UTC (default: midnight after the last event).")
+    ] = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Print the program summary: partners, events by type, active partners, revenue, top-5% share, segments."""
+    import pandas as pd
+
+    from features.summary import format_summary, summarize_program
+
+    cfg = _config(config, set_)
+    program = _load(cfg, data, as_of, lenient)
+    if as_of:
+        cutoff = _parse_as_of(as_of, "--as-of")
+    elif len(program.events):
+        cutoff = program.events["ts"].max().floor("D") + pd.Timedelta(days=1)
+    else:
+        cutoff = program.partners["signup_at"].max().floor("D") + pd.Timedelta(days=1)
+    typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg)), nl=False)
+
+
+def _load(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):  # noqa: ANN202 - Program
+    from features.contract import load_program
+
+    cutoff = _parse_as_of(as_of, "--as-of") if as_of else _now()
+    program = load_program(
+        data or cfg.paths.data_dir, cfg.data, cutoff, lenient=lenient, quarantine_dir=cfg.paths.quarantine_dir
+    )
+    for table, problems in program.quarantined.items():
+        for problem, count in problems.items():
+            typer.echo(f"quarantined: {table}: {count:,} rows: {problem} -> {cfg.paths.quarantine_dir}", err=True)
+    return program
+
+
+def _parse_as_of(value: str, option: str):  # noqa: ANN202 - pd.Timestamp
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InputError(f"{option}: cannot read {value!r} as a date or timestamp (use e.g. 2026-07-01)") from None
+    if stamp is pd.NaT:
+        raise InputError(f"{option}: cannot read {value!r} as a date or timestamp (use e.g. 2026-07-01)")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _now():  # noqa: ANN202 - pd.Timestamp
+    import pandas as pd
+
+    return pd.Timestamp.now(tz="UTC")

@@ -1,0 +1,401 @@
+"""The one typed configuration of partner-churn.
+
+Defaults live here, each field with a docstring; `configs/default.yaml` is the same defaults rendered
+with those docstrings as comments (`partner-churn config show`), and a test keeps the two identical.
+Precedence, lowest first: defaults < YAML file (`--config` or `PARTNER_CHURN_CONFIG`) < environment
+(`PARTNER_CHURN__SECTION__KEY=value`, and `MLFLOW_TRACKING_URI`) < `--set section.key=value`.
+Nothing here reads a file or the environment at import time: `load_config` does, when called.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from partner_churn.errors import ConfigError
+
+ENV_PREFIX = "PARTNER_CHURN__"
+ENV_CONFIG_FILE = "PARTNER_CHURN_CONFIG"
+
+ColumnType = Literal["string", "float", "integer", "boolean", "timestamp"]
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors, field docstrings are descriptions."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class PathsConfig(StrictModel):
+    data_dir: Path = Path("work/data")
+    """Input program: partners, events and optional actions, as .parquet or .csv files."""
+    quarantine_dir: Path = Path("work/quarantine")
+    """Where --lenient loading writes the rows it refused, one file per input table."""
+    output_dir: Path = Path("work/scores")
+    """Where scoring writes one folder per scoring date (risk list, report)."""
+    reports_dir: Path = Path("work/reports")
+    """Where monitoring writes drift and performance reports."""
+    mlflow_tracking_uri: str = "sqlite:///work/mlflow.db"
+    """MLflow tracking and registry store; MLFLOW_TRACKING_URI in the environment overrides it."""
+    mlflow_artifacts_dir: Path = Path("work/mlartifacts")
+    """Local artifact root used with the embedded SQLite store."""
+    bentoml_home: Path = Path("work/bentoml")
+    """BentoML's local model and bento store."""
+
+
+class DataConfig(StrictModel):
+    event_types: list[str] = [
+        "login",
+        "link_created",
+        "click",
+        "lead",
+        "sale",
+        "payout_requested",
+        "payout_paid",
+        "training_completed",
+        "webinar_attended",
+        "message_opened",
+    ]
+    """Vocabulary of `event_type`; any other value is a contract error."""
+    money_event_types: list[str] = ["sale", "payout_requested", "payout_paid"]
+    """Event types whose `amount` is money and must be present; other types may leave it empty (read as 0)."""
+    partner_attributes: dict[str, ColumnType] = {
+        "partner_type": "string",
+        "country": "string",
+        "commission_rate": "float",
+    }
+    """Declared optional columns of `partners` (name: type); undeclared extra columns are errors."""
+    event_extra_columns: dict[str, ColumnType] = {}
+    """Declared optional columns of `events` beyond the contract's own."""
+    action_extra_columns: dict[str, ColumnType] = {"holdout": "boolean"}
+    """Declared optional columns of `actions` (the generator logs `holdout`: assigned but not contacted)."""
+
+    @model_validator(mode="after")
+    def _vocabulary_is_sane(self) -> DataConfig:
+        if not self.event_types:
+            raise ValueError("event_types must name at least one event type")
+        if len(set(self.event_types)) != len(self.event_types):
+            raise ValueError("event_types lists a type twice")
+        unknown = sorted(set(self.money_event_types) - set(self.event_types))
+        if unknown:
+            raise ValueError(f"money_event_types names types not in event_types: {unknown}")
+        return self
+
+
+class LabelsConfig(StrictModel):
+    horizon_days: int = Field(30, ge=1, le=365)
+    """H: labels look at events in [t, t + H)."""
+    active_window_days: int = Field(30, ge=1, le=365)
+    """A partner is active at t when it has a qualifying event in [t - this, t)."""
+    qualifying_event_types: list[str] = [
+        "login",
+        "link_created",
+        "click",
+        "lead",
+        "sale",
+        "training_completed",
+        "webinar_attended",
+    ]
+    """Event types that count as the partner's own activity (not payouts, not messages it was sent)."""
+
+
+class FeaturesConfig(StrictModel):
+    windows_days: list[int] = [7, 30, 90, 180]
+    """Look-back windows for counts and money per event type."""
+    onboarding_hours: int = Field(72, ge=1)
+    """Length of the onboarding period after sign-up."""
+    trend_window_days: int = Field(30, ge=1)
+    """Trend compares the last this-many days with the same number of days before."""
+    slope_weeks: int = Field(12, ge=2)
+    """Weeks of weekly activity that the activity slope is fitted on."""
+    funnel_window_days: int = Field(90, ge=1)
+    """Window of the click -> lead -> sale conversion features."""
+    revenue_share_windows_days: list[int] = [30, 90]
+    """Windows of the partner's share of program revenue."""
+
+
+class SegmentsConfig(StrictModel):
+    revenue_window_days: int = Field(90, ge=1)
+    """Revenue that places a partner on the ladder is summed over this window."""
+    star_min_tenure_days: int = Field(180, ge=0)
+    """Star: in the program at least this long (6+ months)."""
+    star_min_active_days_30: int = Field(12, ge=0, le=30)
+    """Star: active on at least this many of the last 30 days (near daily: most working days of most weeks)."""
+    star_min_revenue_share: float = Field(0.15, gt=0, le=1)
+    """Star: a window revenue share of the program at or above this qualifies on its own (small programs)."""
+    star_min_revenue_quantile: float = Field(0.7, gt=0, lt=1)
+    """Star: or window revenue at or above this quantile among partners with any window revenue."""
+    workhorse_min_tenure_days: int = Field(90, ge=0)
+    """Workhorse: in the program at least this long (3+ months)."""
+    workhorse_min_active_days_30: int = Field(4, ge=0, le=30)
+    """Workhorse: active on at least this many of the last 30 days (regular)."""
+    workhorse_min_revenue: float = Field(0.0, ge=0)
+    """Workhorse: window revenue strictly above this."""
+    sleeper_min_tenure_days: int = Field(90, ge=0)
+    """Sleeper: in the program at least this long."""
+    sleeper_min_silent_days: int = Field(30, ge=1)
+    """Sleeper: no qualifying event for at least this many days."""
+    downgrade_warning_days: int = Field(30, ge=1)
+    """Flag partners whose trend moves them down the ladder within this many days."""
+    in_play_window_days: int = Field(90, ge=1)
+    """Segment shares and KPIs count partners with a qualifying event in this window (see docs/definitions.md)."""
+
+
+class LightGBMConfig(StrictModel):
+    n_estimators: int = Field(300, ge=1)
+    """Upper bound on boosting rounds; early stopping picks the number."""
+    learning_rate: float = Field(0.05, gt=0)
+    """Shrinkage per round."""
+    num_leaves: int = Field(31, ge=2)
+    """Leaves per tree."""
+    min_child_samples: int = Field(50, ge=1)
+    """Minimum rows in a leaf."""
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    """Share of features tried per tree."""
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    """Share of rows sampled per tree."""
+    bagging_freq: int = Field(1, ge=0)
+    """Resample rows every this many rounds (0 disables bagging)."""
+    lambda_l2: float = Field(1.0, ge=0)
+    """L2 regularisation."""
+    early_stopping_rounds: int = Field(50, ge=1)
+    """Stop when the validation loss has not improved for this many rounds."""
+    num_threads: int = Field(0, ge=0)
+    """Threads for training; 0 uses every core."""
+
+
+class TrainingConfig(StrictModel):
+    experiment_name: str = "partner-churn"
+    """MLflow experiment of training and backtest runs."""
+    risk_model_name: str = "partner-churn-deactivation-risk"
+    """Registered model name of the deactivation-risk model."""
+    potential_model_name: str = "partner-churn-upgrade-potential"
+    """Registered model name of the upgrade-potential model."""
+    cutoff_frequency_days: int = Field(14, ge=1)
+    """Days between consecutive training cutoffs (rolling origin)."""
+    train_cutoffs: int = Field(12, ge=1)
+    """Number of cutoffs whose rows train the model."""
+    validation_cutoffs: int = Field(1, ge=1)
+    """Later cutoffs used for early stopping."""
+    calibration_cutoffs: int = Field(1, ge=1)
+    """Still later cutoffs used to fit the calibrator."""
+    backtest_cutoffs: int = Field(4, ge=1)
+    """Latest cutoffs for the rolling-origin backtest."""
+    calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    """Calibration method; auto picks the one with the lower Brier score on held-out rows."""
+    min_positive_labels: int = Field(50, ge=1)
+    """Refuse to train when a split has fewer positive labels than this."""
+    promotion_min_gain_over_recency: float = Field(0.01, ge=0)
+    """Promote only if backtest ROC-AUC beats the recency rule by at least this much."""
+    promotion_max_loss_vs_champion: float = Field(0.0, ge=0)
+    """Promote only if backtest ROC-AUC is at most this much below the current champion's."""
+    lightgbm: LightGBMConfig = LightGBMConfig()
+    """LightGBM parameters shared by both models."""
+    seed: int = 42
+    """Seed of every random choice in training."""
+
+
+class ServingConfig(StrictModel):
+    host: str = "127.0.0.1"
+    """Address the scoring service binds to."""
+    port: int = Field(3000, ge=1, le=65535)
+    """Port of the scoring service."""
+    workers: int = Field(2, ge=1)
+    """BentoML worker processes."""
+    model_version: str | None = None
+    """Pin a registered model version; empty serves the `champion` alias."""
+    reload_interval_seconds: int = Field(60, ge=0)
+    """How often the service checks for a new champion; 0 only on restart."""
+    max_partners_per_request: int = Field(10_000, ge=1)
+    """Bulk requests above this many partners are refused with HTTP 413."""
+    max_events_per_partner: int = Field(50_000, ge=1)
+    """Raw-events requests above this many events for one partner are refused."""
+    reasons_in_bulk: bool = False
+    """Compute reasons in bulk requests by default (costly; callers may opt in per request)."""
+
+
+class MonitoringConfig(StrictModel):
+    drift_share_threshold: float = Field(0.3, gt=0, le=1)
+    """Dataset drift when at least this share of feature columns drifted."""
+    column_drift_threshold: float = Field(0.05, gt=0, lt=1)
+    """Per-column test threshold (p-value for statistical tests)."""
+    score_drift_threshold: float = Field(0.1, gt=0)
+    """Score drift when the score distributions differ by more than this (Wasserstein, normed)."""
+    sample_size: int = Field(20_000, ge=100)
+    """Rows sampled from each side of a drift comparison on large populations."""
+    performance_tolerance: float = Field(0.05, ge=0)
+    """Realized ROC-AUC may fall this far below the backtest's before the check fails."""
+    seed: int = 42
+    """Seed of the drift sampling."""
+
+
+class GeneratorConfig(StrictModel):
+    partners: int = Field(20_000, ge=1)
+    """Partners who sign up over the simulated period."""
+    start_date: dt.date = dt.date(2025, 1, 1)
+    """First day of the program."""
+    months: int = Field(18, ge=1, le=120)
+    """Length of the simulated period in months."""
+    seed: int = 7
+    """Same seed, same program, byte for byte."""
+
+
+class Config(StrictModel):
+    paths: PathsConfig = PathsConfig()
+    """Where inputs, outputs and stores live."""
+    data: DataConfig = DataConfig()
+    """The data contract's configurable parts."""
+    labels: LabelsConfig = LabelsConfig()
+    """Activity and label definitions."""
+    features: FeaturesConfig = FeaturesConfig()
+    """Feature windows."""
+    segments: SegmentsConfig = SegmentsConfig()
+    """Segment thresholds (the design's table)."""
+    training: TrainingConfig = TrainingConfig()
+    """Rolling-origin training, calibration, backtest and promotion."""
+    serving: ServingConfig = ServingConfig()
+    """The scoring service."""
+    monitoring: MonitoringConfig = MonitoringConfig()
+    """Drift and realized-performance checks."""
+    generator: GeneratorConfig = GeneratorConfig()
+    """Defaults of the synthetic program generator."""
+
+    @model_validator(mode="after")
+    def _qualifying_types_are_known(self) -> Config:
+        unknown = sorted(set(self.labels.qualifying_event_types) - set(self.data.event_types))
+        if unknown:
+            raise ValueError(f"labels.qualifying_event_types names types not in data.event_types: {unknown}")
+        return self
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Sequence[str] = (),
+) -> Config:
+    """Build the effective config: defaults, then the YAML file, then the environment, then `--set` pairs."""
+    env = os.environ if env is None else env
+    if path is None and env.get(ENV_CONFIG_FILE):
+        path = Path(env[ENV_CONFIG_FILE])
+    merged: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        merged = _read_yaml(path)
+        source = str(path)
+    for key, raw in sorted(env.items()):
+        if key.startswith(ENV_PREFIX):
+            dotted = key[len(ENV_PREFIX) :].lower().replace("__", ".")
+            _set_dotted(merged, dotted, _parse_value(raw), f"environment variable {key}")
+            source += f" + {key}"
+    if env.get("MLFLOW_TRACKING_URI"):
+        _set_dotted(merged, "paths.mlflow_tracking_uri", env["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI")
+    for pair in overrides:
+        if "=" not in pair:
+            raise ConfigError(f"--set {pair!r}: expected section.key=value")
+        dotted, raw = pair.split("=", 1)
+        _set_dotted(merged, dotted.strip(), _parse_value(raw), f"--set {pair}")
+        source += f" + --set {dotted.strip()}"
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(f"config error ({source}): {_describe(exc)}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
+    keys = [k for k in dotted.split(".") if k]
+    if not keys:
+        raise ConfigError(f"{origin}: empty config key")
+    node = target
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{origin}: {key} is a value, not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem, each naming the dotted key; unknown keys list the allowed ones."""
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(err["loc"][:-1])
+            problems.append(f"unknown key '{loc}' (allowed here: {', '.join(allowed)})")
+        else:
+            where = f"'{loc}'" if loc else "config"
+            problems.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(problems)
+
+
+def _allowed_keys(loc: Sequence[Any]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def render_yaml(config: BaseModel, indent: int = 0) -> str:
+    """The config as YAML, each key preceded by its docstring as a comment."""
+    lines: list[str] = []
+    pad = "  " * indent
+    for name, field in type(config).model_fields.items():
+        value = getattr(config, name)
+        if field.description:
+            lines.append(f"{pad}# {field.description}")
+        if isinstance(value, BaseModel):
+            lines.append(f"{pad}{name}:")
+            lines.append(render_yaml(value, indent + 1).rstrip("\n"))
+        else:
+            dumped = yaml.safe_dump(
+                _plain(value), default_flow_style=True, sort_keys=False, width=10_000
+            ).strip()
+            dumped = dumped.removesuffix("\n...").removesuffix("...").strip()
+            lines.append(f"{pad}{name}: {dumped}")
+        if indent == 0:
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

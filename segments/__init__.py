@@ -1,0 +1,1 @@
+"""Segment assignment (Star / Workhorse / Newbie / Sleeper) and, later, retention actions."""

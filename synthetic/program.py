@@ -1,0 +1,590 @@
+"""A synthetic partner program that behaves like a real one, with its latent truth exposed.
+
+Each partner has latent traits (drive, traffic scale, conversion quality, fickleness, sensitivity to
+unpaid commission, propensity to come back) and moves, day by day, between states:
+
+    idle (registered, never engages)  exploring (tinkers: logins, links, a few clicks)
+    productive (traffic -> leads -> sales -> commission -> payouts)  dormant (silent; may come back)
+
+Exploring partners activate with a hazard that an onboarding call in the first 72 hours raises; awake
+partners fall dormant with a daily hazard raised by slow payouts, unpaid commission and chance shocks
+(a banned traffic source), and lowered by recent sales, trainings and webinars and by retention
+contacts, whose effect differs by segment. The program's managers log those contacts weekly with a
+random holdout. Partners who look alike differ by chance, so even the generator's own hazard (the
+oracle) cannot tell the future with certainty.
+
+The whole simulation is vectorised over partners and loops over days only, so 100,000 partners over
+18 months take well under a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from partner_churn.config import SegmentsConfig
+from segments.rules import assign_segments
+
+EVENT_TYPES: tuple[str, ...] = (
+    "login",
+    "link_created",
+    "click",
+    "lead",
+    "sale",
+    "payout_requested",
+    "payout_paid",
+    "training_completed",
+    "webinar_attended",
+    "message_opened",
+)
+STATES: tuple[str, ...] = ("idle", "exploring", "productive", "dormant")
+IDLE, EXPLORING, PRODUCTIVE, DORMANT = range(4)
+
+PARTNER_TYPES = {
+    # share of sign-ups, chance to engage at all, activation multiplier, median clicks/day when productive,
+    # median sale amount, base commission rate, hazard multiplier
+    "individual": (0.34, 0.50, 0.8, 4.0, 60.0, 0.12, 1.25),
+    "blogger": (0.28, 0.60, 1.0, 7.0, 70.0, 0.10, 1.00),
+    "coupon_site": (0.12, 0.70, 1.4, 14.0, 40.0, 0.05, 0.80),
+    "cashback_site": (0.08, 0.70, 1.3, 16.0, 55.0, 0.04, 0.75),
+    "media_buyer": (0.10, 0.65, 1.2, 12.0, 80.0, 0.07, 1.15),
+    "agency": (0.08, 0.75, 1.5, 9.0, 180.0, 0.08, 0.70),
+}
+COUNTRIES = {"RU": 0.42, "KZ": 0.12, "BY": 0.08, "UZ": 0.08, "AM": 0.05, "DE": 0.06, "US": 0.07, "TR": 0.06, "AE": 0.06}
+WEEKDAY_TRAFFIC = np.array([1.05, 1.10, 1.10, 1.05, 1.00, 0.80, 0.70])
+WEEKDAY_SIGNUPS = np.array([1.10, 1.15, 1.10, 1.05, 1.00, 0.65, 0.55])
+MONTH_TRAFFIC = np.array([0.85, 0.90, 0.95, 1.00, 1.00, 0.90, 0.88, 0.90, 1.00, 1.05, 1.30, 1.20])
+WEBINAR_WEEKDAY, NEWSLETTER_WEEKDAY, PLANNING_WEEKDAY = 3, 1, 0  # Thursday, Tuesday, Monday
+MIN_PAYOUT = 50.0
+RETENTION_PROGRAM_START_DAY = 120
+SECONDS_PER_DAY = 86_400
+STRAY_LOGIN_CHANCE = 0.15
+"""Daily chance that a partner who just fell dormant logs in anyway (before the drive multiplier)."""
+FADE_DAYS = 30.0
+"""A dormant partner's stray logins fade with this time constant (days since it fell dormant)."""
+COMEBACK_DECAY_DAYS = 15.0
+"""Most comebacks happen soon after falling dormant; the extra chance decays with this time constant."""
+
+
+@dataclass(frozen=True)
+class GeneratedProgram:
+    """A generated program: the three contract tables plus the latent truth behind them."""
+
+    partners: pd.DataFrame
+    events: pa.Table
+    actions: pd.DataFrame
+    latent: pa.Table
+    """Per partner and day from sign-up, for partners who ever engaged: state, dropout_hazard (daily
+    chance an awake partner falls dormant), activity_rate (chance of any qualifying event on a day of a
+    working week; for a dormant partner, of a stray login), working_week_rate (chance an awake partner
+    works in a given week: partners work in bursts) and comeback_rate (daily chance a dormant partner
+    wakes up)."""
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def generate_program(
+    partners: int,
+    months: int,
+    seed: int,
+    start_date: dt.date = dt.date(2025, 1, 1),
+    segments: SegmentsConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> GeneratedProgram:
+    """Simulate `partners` sign-ups over `months` months; the same arguments give the same program.
+
+    `progress`, when given, is called with the number of simulated days after each day.
+    """
+    segments = segments or SegmentsConfig()
+    start, end = program_period(start_date, months)
+    n_days = int((end - start).days)
+    rng = np.random.default_rng(seed)
+    traits = _draw_traits(partners, n_days, start, rng)
+    sim = _Simulation(traits, n_days, start, rng, segments)
+    sim.run(progress)
+    return GeneratedProgram(
+        partners=traits.frame,
+        events=sim.events_table(),
+        actions=sim.actions_frame(),
+        latent=sim.latent_table(),
+        start=start,
+        end=end,
+    )
+
+
+def program_period(start_date: dt.date, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last-plus-one midnight (UTC) of a program simulated from `start_date` for `months` months."""
+    start = pd.Timestamp(start_date, tz="UTC")
+    return start, start + pd.DateOffset(months=months)
+
+
+def write_program(program: GeneratedProgram, out_dir: Path) -> dict[str, Path]:
+    """Write partners, events, actions and latent truth as Parquet files in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / f"{name}.parquet" for name in ("partners", "events", "actions", "latent")}
+    pq.write_table(pa.Table.from_pandas(program.partners, preserve_index=False), paths["partners"])
+    pq.write_table(program.events, paths["events"], row_group_size=1_000_000)
+    pq.write_table(pa.Table.from_pandas(program.actions, preserve_index=False), paths["actions"])
+    pq.write_table(program.latent, paths["latent"], row_group_size=2_000_000)
+    return paths
+
+
+@dataclass(frozen=True)
+class _Traits:
+    frame: pd.DataFrame
+    signup_day: np.ndarray
+    signup_second: np.ndarray
+    type_index: np.ndarray
+    engages: np.ndarray
+    drive: np.ndarray
+    scale: np.ndarray
+    quality: np.ndarray
+    fickleness: np.ndarray
+    payout_sensitivity: np.ndarray
+    comeback: np.ndarray
+    regularity: np.ndarray
+    sale_median: np.ndarray
+    commission_rate: np.ndarray
+    activation_mult: np.ndarray
+    hazard_mult: np.ndarray
+    onboarding_assigned: np.ndarray
+    onboarding_holdout: np.ndarray
+    payout_slowness: np.ndarray
+
+
+def _draw_traits(n: int, n_days: int, start: pd.Timestamp, rng: np.random.Generator) -> _Traits:
+    """Latent traits and declared attributes; partners are numbered in order of sign-up."""
+    days = np.arange(n_days)
+    weekday = (start.dayofweek + days) % 7
+    growth = np.exp(np.log(2.5) * days / n_days)  # sign-ups grow 2.5x over the period
+    weights = growth * WEEKDAY_SIGNUPS[weekday] * rng.lognormal(0.0, 0.25, n_days)
+    signup_day = np.sort(rng.choice(n_days, size=n, p=weights / weights.sum()))
+    signup_second = rng.integers(0, SECONDS_PER_DAY, n)
+    order = np.lexsort((signup_second, signup_day))
+    signup_day, signup_second = signup_day[order], signup_second[order]
+
+    names = list(PARTNER_TYPES)
+    table = np.array(list(PARTNER_TYPES.values()))
+    type_index = rng.choice(len(names), size=n, p=table[:, 0] / table[:, 0].sum())
+    params = table[type_index]
+    drive = rng.normal(0.0, 1.0, n)
+    onboarding_assigned = rng.random(n) < 0.45
+    onboarding_holdout = onboarding_assigned & (rng.random(n) < 0.2)
+    onboarded = onboarding_assigned & ~onboarding_holdout
+    engage_p = np.clip(params[:, 1] * np.exp(0.35 * drive) + 0.12 * onboarded, 0.02, 0.97)
+    engages = rng.random(n) < engage_p
+    scale_mult = rng.lognormal(-0.9, 1.15, n)
+    commission_rate = np.round(params[:, 5] * rng.choice([0.8, 1.0, 1.0, 1.2, 1.5], n), 3)
+    countries = rng.choice(list(COUNTRIES), size=n, p=np.array(list(COUNTRIES.values())))
+    signup_at = start + pd.to_timedelta(signup_day * SECONDS_PER_DAY + signup_second, unit="s")
+    frame = pd.DataFrame(
+        {
+            "partner_id": [f"P{i:07d}" for i in range(1, n + 1)],
+            "signup_at": signup_at.astype("datetime64[us, UTC]"),
+            "partner_type": np.array(names)[type_index],
+            "country": countries,
+            "commission_rate": commission_rate,
+        }
+    )
+    return _Traits(
+        frame=frame,
+        signup_day=signup_day.astype(np.int32),
+        signup_second=signup_second,
+        type_index=type_index,
+        engages=engages,
+        drive=drive,
+        scale=params[:, 3] * scale_mult,
+        quality=np.clip(rng.lognormal(0.0, 0.35, n), 0.3, 3.0),
+        fickleness=rng.lognormal(0.0, 0.6, n),
+        payout_sensitivity=rng.lognormal(0.0, 0.5, n),
+        comeback=rng.lognormal(0.0, 0.8, n),
+        regularity=np.clip(np.exp(np.log(0.4) + 0.35 * drive + 0.5 * np.log(scale_mult) + rng.normal(0, 0.7, n)), 0.04, 1.0),
+        sale_median=params[:, 4] * rng.lognormal(0.0, 0.45, n),
+        commission_rate=commission_rate,
+        activation_mult=params[:, 2] * np.exp(0.6 * drive),
+        hazard_mult=params[:, 6],
+        onboarding_assigned=onboarding_assigned,
+        onboarding_holdout=onboarding_holdout,
+        payout_slowness=rng.lognormal(0.0, 0.5, n),
+    )
+
+
+class _Simulation:
+    """Day-by-day state of every partner; collects events, actions and latent truth as it goes."""
+
+    def __init__(
+        self, traits: _Traits, n_days: int, start: pd.Timestamp, rng: np.random.Generator, segments: SegmentsConfig
+    ) -> None:
+        self.t = traits
+        self.n_days = n_days
+        self.start = start
+        self.rng = rng
+        self.segments = segments
+        n = len(traits.signup_day)
+        self.state = np.full(n, IDLE, np.int8)
+        self.ever_productive = np.zeros(n, bool)
+        self.productive_since = np.full(n, -1, np.int32)
+        self.dormant_since = np.full(n, -1, np.int32)
+        self.working_week = np.zeros(n, bool)
+        self.woke_today = np.zeros(n, bool)
+        self.week_on_rate = np.zeros(n)
+        self.last_active = np.full(n, -10_000, np.int32)
+        self.last_sale = np.full(n, -10_000, np.int32)
+        self.last_engagement = np.full(n, -10_000, np.int32)  # training or webinar
+        self.active_ring = np.zeros((30, n), bool)
+        self.revenue_ring = np.zeros((segments.revenue_window_days, n), np.float32)
+        self.unrequested = np.zeros(n)
+        self.pending_amount = np.zeros(n)
+        self.pending_since = np.full(n, -1, np.int32)
+        self.pay_day = np.full(n, -1, np.int32)
+        self.effect_until = np.full(n, -1, np.int32)
+        self.hazard_effect = np.ones(n)
+        self.activation_effect = np.ones(n)
+        self.comeback_effect = np.ones(n)
+        self.last_action_day = np.full(n, -10_000, np.int32)
+        self.shock_until = np.full(n, -1, np.int32)
+        self.onboarded = traits.onboarding_assigned & ~traits.onboarding_holdout
+        self._counts: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # type, partners, counts, day
+        self._money: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # type, partners, amounts, day
+        self._latent: list[tuple] = []  # partners, day, state, hazard, activity, comeback, working week
+        self._actions: list[tuple[np.ndarray, int, str, np.ndarray, np.ndarray]] = []  # who, day, action, holdout, seconds
+        self._registered = np.searchsorted(traits.signup_day, np.arange(n_days), side="right")
+
+    # -- the day loop -------------------------------------------------------------------------------
+    def run(self, progress: Callable[[int], None] | None = None) -> None:
+        self._log_onboarding_calls()
+        for day in range(self.n_days):
+            m = int(self._registered[day])
+            if m:
+                self._step(day, m)
+            if progress is not None:
+                progress(1)
+
+    def _step(self, day: int, m: int) -> None:
+        t, rng = self.t, self.rng
+        weekday = (self.start.dayofweek + day) % 7
+        month = (self.start + pd.Timedelta(days=day)).month
+        state = self.state[:m]
+        new = t.signup_day[:m] == day
+        state[new & t.engages[:m]] = EXPLORING
+        if weekday == PLANNING_WEEKDAY and day >= RETENTION_PROGRAM_START_DAY:
+            self._plan_retention(day, m)
+        expired = self.effect_until[:m] < day
+        self.hazard_effect[:m][expired] = 1.0
+        self.activation_effect[:m][expired] = 1.0
+        self.comeback_effect[:m][expired] = 1.0
+
+        exploring, productive, dormant = state == EXPLORING, state == PRODUCTIVE, state == DORMANT
+        hazard, activation, comeback = self._rates(day, m, exploring, productive)
+        u = rng.random(m)
+        falls_asleep = (exploring | productive) & (u < hazard)
+        wakes_up = dormant & (u < comeback)
+        activates = exploring & ~falls_asleep & (rng.random(m) < activation)
+        state[falls_asleep] = DORMANT
+        self.dormant_since[:m][falls_asleep] = day
+        state[wakes_up] = np.where(self.ever_productive[:m][wakes_up], PRODUCTIVE, EXPLORING)
+        state[activates] = PRODUCTIVE
+        self.productive_since[:m][activates] = day
+        self.woke_today[:m] = new | wakes_up | activates
+        self.ever_productive[:m] |= activates
+        shocked = (state == PRODUCTIVE) & (rng.random(m) < 0.0015)
+        self.shock_until[:m][shocked] = day + rng.integers(20, 60, int(shocked.sum()))
+
+        exploring, productive = state == EXPLORING, state == PRODUCTIVE
+        awake = exploring | productive
+        activity_rate = self._emit_events(day, m, weekday, month, exploring, productive)
+        engaged_ever = t.engages[:m]
+        self._latent.append(
+            (
+                np.flatnonzero(engaged_ever).astype(np.int32),
+                day,
+                state[engaged_ever].copy(),
+                np.where(awake, hazard, 0.0)[engaged_ever].astype(np.float32),
+                activity_rate[engaged_ever].astype(np.float32),
+                np.where(state == DORMANT, comeback, 0.0)[engaged_ever].astype(np.float32),
+                self.week_on_rate[:m][engaged_ever].astype(np.float32),
+            )
+        )
+
+    def _rates(
+        self, day: int, m: int, exploring: np.ndarray, productive: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Daily dropout hazard (awake partners), activation hazard (exploring) and comeback rate (dormant)."""
+        t = self.t
+        tenure = day - t.signup_day[:m]
+        recent_engagement = (day - self.last_engagement[:m]) <= 30
+        recent_sale = (day - self.last_sale[:m]) <= 14
+        pending_age = np.where(self.pending_since[:m] >= 0, day - self.pending_since[:m], 0)
+        owed = self.unrequested[:m] + self.pending_amount[:m]
+        shock = self.shock_until[:m] >= day
+        log_hazard = (
+            np.log(t.fickleness[:m] * t.hazard_mult[:m] * self.hazard_effect[:m])
+            - 0.35 * t.drive[:m]
+            - 0.5 * recent_engagement
+            + 0.9 * shock
+        )
+        explore_hazard = 0.035 * np.exp(log_hazard + 0.4 * (tenure > 60))
+        payout_pressure = t.payout_sensitivity[:m] * (
+            0.05 * np.clip(pending_age - 10, 0, 30) + 0.25 * np.log1p(owed / 100.0) * (pending_age > 0)
+        )
+        productive_hazard = 0.005 * np.exp(
+            log_hazard - 0.6 * recent_sale - 0.12 * np.log(t.scale[:m]) + payout_pressure
+        )
+        hazard = np.clip(np.where(productive, productive_hazard, np.where(exploring, explore_hazard, 0.0)), 0, 0.9)
+        activation = np.clip(
+            0.0028
+            * t.activation_mult[:m]
+            * self.activation_effect[:m]
+            * np.where(self.onboarded[:m], 2.7, 1.0)
+            * np.where(recent_engagement, 1.6, 1.0),
+            0,
+            0.5,
+        )
+        dormant_days = day - self.dormant_since[:m]
+        comeback = np.clip(
+            (0.0009 + 0.03 * np.exp(-dormant_days / COMEBACK_DECAY_DAYS))
+            * t.comeback[:m]
+            * self.comeback_effect[:m]
+            * np.where(self.ever_productive[:m], 1.5, 0.4),
+            0,
+            0.5,
+        )
+        return hazard, activation, comeback
+
+    def _emit_events(
+        self, day: int, m: int, weekday: int, month: int, exploring: np.ndarray, productive: np.ndarray
+    ) -> np.ndarray:
+        """Draw the day's events; return each partner's chance of any qualifying event today."""
+        t, rng = self.t, self.rng
+        awake = exploring | productive
+        traffic_day = WEEKDAY_TRAFFIC[weekday] * MONTH_TRAFFIC[month - 1]
+        drive_boost = np.exp(0.4 * t.drive[:m])
+        # Partners work on some days only (regularity); a dormant partner still logs in now and then,
+        # less and less, without waking up: going silent is not a clean switch.
+        fading = np.where(self.state[:m] == DORMANT, STRAY_LOGIN_CHANCE * np.exp(-(day - self.dormant_since[:m]) / FADE_DAYS), 0.0)
+        week_on = np.clip(t.regularity[:m] * np.where(productive, 1.0, 0.6), 0, 1.0)
+        if weekday == PLANNING_WEEKDAY:
+            self.working_week[:m] = rng.random(m) < week_on
+        self.working_week[:m] |= self.woke_today[:m]
+        day_on = np.where(productive, 0.35 + 0.55 * t.regularity[:m], 0.4) * (0.7 + 0.3 * traffic_day)
+        on_chance = np.clip(day_on, 0, 0.97) * awake
+        on_day = self.working_week[:m] & (rng.random(m) < on_chance)
+        p_login_on = np.clip(0.6 * drive_boost, 0, 0.97)
+        p_login_off = np.clip(np.where(awake, 0.02, fading) * drive_boost, 0, 0.97)
+        p_link_on = np.where(productive, 0.15, 0.1)
+        ramp = np.clip((day - self.productive_since[:m] + 1) / 45.0, 0.15, 1.0)
+        shock = np.where(self.shock_until[:m] >= day, 0.15, 1.0)
+        clicks_on = np.where(
+            productive, t.scale[:m] * ramp * shock * traffic_day / np.maximum(week_on * day_on, 0.02), 0.4
+        )
+        p_training = np.where(exploring, 0.012, np.where(productive, 0.003, 0.0)) * drive_boost
+        p_webinar = (0.04 * drive_boost * awake) if weekday == WEBINAR_WEEKDAY else np.zeros(m)
+        any_on = 1.0 - (1 - p_login_on) * (1 - p_link_on) * np.exp(-clicks_on)
+        day_chance = on_chance * any_on + (1 - on_chance) * p_login_off
+        # Latent truth: chance of activity on a day of a working week, and the chance a week is one.
+        activity_rate = 1.0 - (1 - day_chance) * (1 - p_training) * (1 - p_webinar)
+        self.week_on_rate[:m] = np.where(awake, week_on, 0.0)
+
+        p_login = np.where(on_day, p_login_on, p_login_off)
+        p_link = np.where(on_day, p_link_on, 0.0)
+        clicks_rate = np.where(on_day, clicks_on, 0.0)
+        login = rng.random(m) < p_login
+        link = rng.random(m) < p_link
+        clicks = rng.poisson(clicks_rate)
+        leads = rng.binomial(clicks, np.clip(0.06 * t.quality[:m], 0, 0.5))
+        sales = rng.binomial(leads, np.clip(np.where(productive, 0.3, 0.08) * t.quality[:m], 0, 0.9))
+        training = rng.random(m) < p_training
+        webinar = rng.random(m) < p_webinar
+        self._record_counts("login", login.astype(np.int32), day)
+        self._record_counts("link_created", link.astype(np.int32), day)
+        self._record_counts("click", clicks, day)
+        self._record_counts("lead", leads, day)
+        self._record_counts("training_completed", training.astype(np.int32), day)
+        self._record_counts("webinar_attended", webinar.astype(np.int32), day)
+        if weekday == NEWSLETTER_WEEKDAY:
+            p_open = np.where(awake, 0.35, np.where(self.state[:m] == DORMANT, 0.06, 0.02))
+            self._record_counts("message_opened", (rng.random(m) < p_open).astype(np.int32), day)
+
+        revenue = self._emit_sales(day, sales)
+        self._emit_payouts(day, m, awake, revenue)
+        active = login | link | (clicks > 0) | (leads > 0) | (sales > 0) | training | webinar
+        self.last_active[:m][active] = day
+        self.last_sale[:m][sales > 0] = day
+        self.last_engagement[:m][training | webinar] = day
+        self.active_ring[day % 30, :m] = active
+        self.revenue_ring[day % self.revenue_ring.shape[0], :m] = revenue
+        return activity_rate
+
+    def _emit_sales(self, day: int, sales: np.ndarray) -> np.ndarray:
+        """Heavy-tailed sale amounts; commission accrues to the partner's unrequested balance."""
+        who = np.flatnonzero(sales)
+        revenue = np.zeros(len(sales))
+        if who.size:
+            each = np.repeat(who, sales[who])
+            amounts = np.round(self.t.sale_median[each] * self.rng.lognormal(0.0, 1.0, each.size), 2)
+            self._money.append((EVENT_TYPES.index("sale"), each.astype(np.int32), amounts, day))
+            revenue = np.bincount(each, weights=amounts, minlength=len(sales))
+            self.unrequested[: len(sales)] += revenue * self.t.commission_rate[: len(sales)]
+        return revenue
+
+    def _emit_payouts(self, day: int, m: int, awake: np.ndarray, revenue: np.ndarray) -> None:
+        """Awake partners request payouts above the minimum; the program pays them after a delay."""
+        rng = self.rng
+        due = np.flatnonzero(self.pay_day[:m] == day)
+        if due.size:
+            self._money.append((EVENT_TYPES.index("payout_paid"), due.astype(np.int32), np.round(self.pending_amount[due], 2), day))
+            self.pending_amount[due] = 0.0
+            self.pending_since[due] = -1
+            self.pay_day[due] = -1
+        can_request = awake & (self.pending_since[:m] < 0) & (self.unrequested[:m] >= MIN_PAYOUT)
+        requests = np.flatnonzero(can_request & (rng.random(m) < 0.15))
+        if requests.size:
+            amounts = np.round(self.unrequested[requests], 2)
+            self._money.append((EVENT_TYPES.index("payout_requested"), requests.astype(np.int32), amounts, day))
+            self.pending_amount[requests] = amounts
+            self.unrequested[requests] = 0.0
+            self.pending_since[requests] = day
+            slow = rng.random(requests.size) < 0.12
+            delay = np.where(
+                slow,
+                rng.integers(25, 60, requests.size),
+                3 + rng.poisson(6 * self.t.payout_slowness[requests]),
+            )
+            self.pay_day[requests] = day + delay
+
+    def _record_counts(self, event_type: str, counts: np.ndarray, day: int) -> None:
+        who = np.flatnonzero(counts)
+        if who.size:
+            self._counts.append((EVENT_TYPES.index(event_type), who.astype(np.int32), counts[who].astype(np.int32), day))
+
+    # -- retention program --------------------------------------------------------------------------
+    def _log_onboarding_calls(self) -> None:
+        """Onboarding calls within 72 hours of sign-up, assigned at random with a 20% holdout."""
+        t = self.t
+        who = np.flatnonzero(t.onboarding_assigned)
+        seconds = t.signup_day[who].astype(np.int64) * SECONDS_PER_DAY + t.signup_second[who]
+        seconds = seconds + self.rng.integers(3_600, 72 * 3_600, who.size)
+        self._actions.append((who, -1, "onboarding_call", t.onboarding_holdout[who], seconds))
+
+    def _plan_retention(self, day: int, m: int) -> None:
+        """Weekly: managers pick partners by segment and signal, contact most of them, hold out 20%."""
+        t, rng = self.t, self.rng
+        tenure = day - t.signup_day[:m]
+        silent = (day - self.last_active[:m]).astype(float)
+        silent[self.last_active[:m] < 0] = np.inf
+        segment = assign_segments(
+            tenure, self.active_ring[:, :m].sum(axis=0), silent, self.revenue_ring[:, :m].sum(axis=0), self.segments
+        )
+        free = (day - self.last_action_day[:m]) >= 60
+        plans = [
+            ("reactivation_offer", free & (segment == "sleeper") & self.ever_productive[:m] & (silent < 75), 0.6),
+            ("personal_contact", free & np.isin(segment, ["star", "workhorse"]) & (silent >= 7), 0.7),
+            ("onboarding_series", free & (segment == "newbie") & (self.state[:m] == EXPLORING) & (tenure >= 7) & (tenure < 45), 0.3),
+        ]
+        for action, eligible, reach in plans:
+            chosen = np.flatnonzero(eligible & (rng.random(m) < reach))
+            if not chosen.size:
+                continue
+            holdout = rng.random(chosen.size) < 0.2
+            treated = chosen[~holdout]
+            self.last_action_day[chosen] = day
+            self.effect_until[treated] = day + 45
+            if action == "reactivation_offer":
+                self.comeback_effect[treated] = 6.0
+                self.effect_until[treated] = day + 21
+            elif action == "personal_contact":
+                self.hazard_effect[treated] = np.where(segment[treated] == "star", 0.8, 0.45)
+            else:
+                self.activation_effect[treated] = 1.6
+                self.hazard_effect[treated] = 0.8
+            seconds = day * SECONDS_PER_DAY + rng.integers(9 * 3_600, 18 * 3_600, chosen.size)
+            self._actions.append((chosen, day, action, holdout, seconds))
+
+    # -- outputs ------------------------------------------------------------------------------------
+    def events_table(self) -> pa.Table:
+        """All events, sorted by partner then time, as an Arrow table in the data contract's shape."""
+        rng = self.rng
+        parts_partner, parts_day, parts_type, parts_amount = [], [], [], []
+        for type_code, who, counts, day in self._counts:
+            parts_partner.append(np.repeat(who, counts))
+            n = int(counts.sum())
+            parts_day.append(np.full(n, day, np.int32))
+            parts_type.append(np.full(n, type_code, np.int8))
+            parts_amount.append(np.zeros(n))
+        for type_code, who, amounts, day in self._money:
+            parts_partner.append(who)
+            parts_day.append(np.full(who.size, day, np.int32))
+            parts_type.append(np.full(who.size, type_code, np.int8))
+            parts_amount.append(amounts)
+        partner = np.concatenate(parts_partner)
+        day = np.concatenate(parts_day).astype(np.int64)
+        event_type = np.concatenate(parts_type)
+        amount = np.concatenate(parts_amount)
+        del parts_partner, parts_day, parts_type, parts_amount
+        seconds = day * SECONDS_PER_DAY + rng.integers(0, SECONDS_PER_DAY, day.size)
+        signup_seconds = self.t.signup_day.astype(np.int64) * SECONDS_PER_DAY + self.t.signup_second
+        seconds = np.maximum(seconds, signup_seconds[partner] + 1)  # nothing happens before sign-up
+        order = np.argsort(partner.astype(np.int64) << 32 | seconds, kind="stable")
+        return self._table(partner[order], seconds[order], event_type[order], amount[order])
+
+    def _table(self, partner: np.ndarray, seconds: np.ndarray, event_type: np.ndarray, amount: np.ndarray) -> pa.Table:
+        start_us = self.start.value // 1_000
+        ids = pa.array(self.t.frame["partner_id"].to_numpy())
+        return pa.table(
+            {
+                "event_id": pa.array(np.arange(1, partner.size + 1, dtype=np.int64)),
+                "partner_id": pa.DictionaryArray.from_arrays(pa.array(partner, pa.int32()), ids),
+                "ts": pa.array(start_us + seconds * 1_000_000, pa.timestamp("us", tz="UTC")),
+                "event_type": pa.DictionaryArray.from_arrays(pa.array(event_type.astype(np.int32)), pa.array(EVENT_TYPES)),
+                "amount": pa.array(amount, pa.float64()),
+            }
+        )
+
+    def actions_frame(self) -> pd.DataFrame:
+        """The retention log: partner, time, action and whether the partner was held out."""
+        who = np.concatenate([a[0] for a in self._actions])
+        seconds = np.concatenate([a[4] for a in self._actions])
+        frame = pd.DataFrame(
+            {
+                "partner_id": self.t.frame["partner_id"].to_numpy()[who],
+                "ts": (self.start + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us, UTC]"),
+                "action": np.concatenate([np.full(a[0].size, a[2], dtype=object) for a in self._actions]),
+                "holdout": np.concatenate([a[3] for a in self._actions]),
+            }
+        )
+        return frame.sort_values(["ts", "partner_id"], kind="stable").reset_index(drop=True)
+
+    def latent_table(self) -> pa.Table:
+        """Latent truth by partner and day (from sign-up, for partners who ever engaged)."""
+        partner = np.concatenate([x[0] for x in self._latent])
+        day = np.concatenate([np.full(x[0].size, x[1], np.int32) for x in self._latent])
+        keep = day >= self.t.signup_day[partner]
+        order = np.argsort(partner[keep].astype(np.int64) << 32 | day[keep], kind="stable")
+        columns = {
+            "state": np.concatenate([x[2] for x in self._latent])[keep][order],
+            "dropout_hazard": np.concatenate([x[3] for x in self._latent])[keep][order],
+            "activity_rate": np.concatenate([x[4] for x in self._latent])[keep][order],
+            "comeback_rate": np.concatenate([x[5] for x in self._latent])[keep][order],
+            "working_week_rate": np.concatenate([x[6] for x in self._latent])[keep][order],
+        }
+        partner, day = partner[keep][order], day[keep][order]
+        start_days = (self.start.value // 86_400_000_000_000)
+        ids = pa.array(self.t.frame["partner_id"].to_numpy())
+        return pa.table(
+            {
+                "partner_id": pa.DictionaryArray.from_arrays(pa.array(partner, pa.int32()), ids),
+                "date": pa.array((start_days + day).astype(np.int32), pa.date32()),
+                "state": pa.DictionaryArray.from_arrays(pa.array(columns["state"].astype(np.int32)), pa.array(STATES)),
+                "dropout_hazard": pa.array(columns["dropout_hazard"]),
+                "activity_rate": pa.array(columns["activity_rate"]),
+                "comeback_rate": pa.array(columns["comeback_rate"]),
+                "working_week_rate": pa.array(columns["working_week_rate"]),
+            }
+        )
