@@ -559,7 +559,8 @@ class _Simulation:
                 "holdout": np.concatenate([a[3] for a in self._actions]),
             }
         )
-        return frame.sort_values(["ts", "partner_id"], kind="stable").reset_index(drop=True)
+        within_period = seconds < self.n_days * SECONDS_PER_DAY  # calls due after the period's end are not made in it
+        return frame[within_period].sort_values(["ts", "partner_id"], kind="stable").reset_index(drop=True)
 
     def latent_table(self) -> pa.Table:
         """Latent truth by partner and day (from sign-up, for partners who ever engaged)."""

@@ -1,0 +1,113 @@
+"""Program summary at a cutoff: the figures a program owner tracks, from the validated contract tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.snapshot import activity_snapshot
+from partner_churn.config import Config
+from segments.rules import SEGMENTS
+
+ACTIVATION_WINDOW_DAYS = 90
+TOP_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class ProgramSummary:
+    """Headline figures of a program at `as_of`."""
+
+    as_of: pd.Timestamp
+    partners: int
+    first_event_at: pd.Timestamp | None
+    last_event_at: pd.Timestamp | None
+    events_by_type: pd.DataFrame
+    """Per event type: events and total amount."""
+    active_partners: int
+    """Partners with a qualifying event in the active window before `as_of`."""
+    in_play_partners: int
+    """Partners with a qualifying event in the in-play window: the base of segment shares."""
+    revenue_total: float
+    revenue_30d: float
+    top5_revenue_share: float
+    """Share of the revenue window's revenue earned by the top 5% of in-play partners."""
+    segment_mix: pd.DataFrame
+    """Per segment: partners in play, their share, and share of window revenue."""
+    activation_rate: float
+    """Share of sign-ups at least 90 days old whose first sale came within 90 days of sign-up."""
+    median_days_to_first_sale: float
+    click_to_lead: float
+    lead_to_sale: float
+
+
+def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> ProgramSummary:
+    """Compute the summary from contract-shaped frames (events.partner_id Categorical over partners)."""
+    snapshot = activity_snapshot(partners, events, as_of, config)
+    past = events[events["ts"] < as_of]
+    by_type = (
+        past.groupby("event_type", observed=False)["amount"]
+        .agg(events="size", amount="sum")
+        .reindex(config.data.event_types, fill_value=0)
+    )
+    in_play = snapshot[snapshot["in_play"]]
+    window_revenue = in_play["revenue_window"].to_numpy()
+    top_n = max(1, int(round(TOP_SHARE * len(in_play)))) if len(in_play) else 0
+    top_share = _share(np.sort(window_revenue)[::-1][:top_n].sum(), window_revenue.sum())
+    mix = in_play.groupby("segment")["revenue_window"].agg(partners="size", revenue="sum").reindex(list(SEGMENTS), fill_value=0)
+    mix["share_of_partners"] = mix["partners"] / max(len(in_play), 1)
+    mix["share_of_revenue"] = mix["revenue"] / window_revenue.sum() if window_revenue.sum() > 0 else 0.0
+
+    mature = snapshot[snapshot["tenure_days"] >= ACTIVATION_WINDOW_DAYS]
+    days_to_sale = (mature["first_sale_at"] - mature["signup_at"]) / pd.Timedelta(days=1)
+    activated = days_to_sale < ACTIVATION_WINDOW_DAYS
+    all_days_to_sale = ((snapshot["first_sale_at"] - snapshot["signup_at"]) / pd.Timedelta(days=1)).dropna()
+    counts = by_type["events"]
+    return ProgramSummary(
+        as_of=as_of,
+        partners=len(snapshot),
+        first_event_at=past["ts"].min() if len(past) else None,
+        last_event_at=past["ts"].max() if len(past) else None,
+        events_by_type=by_type,
+        active_partners=int(snapshot["active"].sum()),
+        in_play_partners=len(in_play),
+        revenue_total=float(by_type.loc["sale", "amount"]) if "sale" in by_type.index else 0.0,
+        revenue_30d=float(snapshot["revenue_30d"].sum()),
+        top5_revenue_share=top_share,
+        segment_mix=mix,
+        activation_rate=_share(float(activated.sum()), len(mature)),
+        median_days_to_first_sale=float(all_days_to_sale.median()) if len(all_days_to_sale) else float("nan"),
+        click_to_lead=_share(counts.get("lead", 0), counts.get("click", 0)),
+        lead_to_sale=_share(counts.get("sale", 0), counts.get("lead", 0)),
+    )
+
+
+def format_summary(summary: ProgramSummary) -> str:
+    """The summary as a short plain-text report for the terminal."""
+    lines = [
+        f"program as of {summary.as_of:%Y-%m-%d %H:%M} UTC",
+        f"  partners signed up      {summary.partners:>12,}",
+        f"  events                  {int(summary.events_by_type['events'].sum()):>12,}"
+        + (f"   ({summary.first_event_at:%Y-%m-%d} .. {summary.last_event_at:%Y-%m-%d})" if summary.first_event_at is not None else ""),
+        f"  active partners (30d)   {summary.active_partners:>12,}",
+        f"  partners in play (90d)  {summary.in_play_partners:>12,}",
+        f"  revenue, all time       {summary.revenue_total:>12,.0f}",
+        f"  revenue, last 30 days   {summary.revenue_30d:>12,.0f}",
+        f"  revenue share of top 5% {summary.top5_revenue_share:>12.1%}   (in-play partners, last 90 days)",
+        f"  activation rate         {summary.activation_rate:>12.1%}   (first sale within 90 days of sign-up)",
+        f"  median days to 1st sale {summary.median_days_to_first_sale:>12.1f}",
+        f"  funnel                  click->lead {summary.click_to_lead:.1%}, lead->sale {summary.lead_to_sale:.1%}",
+        "  events by type:",
+    ]
+    for event_type, row in summary.events_by_type.iterrows():
+        amount = f"  amount {row['amount']:>14,.0f}" if row["amount"] else ""
+        lines.append(f"    {event_type:<20}{int(row['events']):>12,}{amount}")
+    lines.append("  segments (in play):       partners   share  revenue share")
+    for segment, row in summary.segment_mix.iterrows():
+        lines.append(f"    {segment:<20}{int(row['partners']):>10,}  {row['share_of_partners']:>6.1%}  {row['share_of_revenue']:>12.1%}")
+    return "\n".join(lines) + "\n"
+
+
+def _share(part: float, whole: float) -> float:
+    return float(part) / float(whole) if whole else 0.0

@@ -1,0 +1,94 @@
+"""The CLI end to end in a subprocess: the happy path, and bad input as one line on stderr with exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CLI = [sys.executable, "-m", "partner_churn"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}
+    full_env.update(env or {})
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.slow
+def test_generate_validate_summary(tmp_path: Path) -> None:
+    out = tmp_path / "program"
+    generated = run("generate", "--partners", "600", "--months", "8", "--seed", "5", "--out", str(out))
+    assert generated.returncode == 0, generated.stderr
+    assert "generated 600 partners" in generated.stdout
+    assert {p.name for p in out.iterdir()} == {"partners.parquet", "events.parquet", "actions.parquet", "latent.parquet"}
+
+    validated = run("validate", "--data", str(out))
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.startswith(f"ok: {out} meets the contract: 600 partners")
+
+    summary = run("summary", "--data", str(out))
+    assert summary.returncode == 0, summary.stderr
+    assert "program as of 2025-09-01 00:00 UTC" in summary.stdout
+    for heading in ("partners signed up", "active partners (30d)", "revenue share of top 5%", "events by type:", "sleeper"):
+        assert heading in summary.stdout
+    events = pd.read_parquet(out / "events.parquet")
+    assert f"{len(events):,}" in summary.stdout
+
+
+@pytest.mark.slow
+def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    pd.DataFrame({"partner_id": ["a", "b"], "signup_at": ["2025-01-01", "2025-01-02"]}).to_csv(tmp_path / "partners.csv", index=False)
+    pd.DataFrame(
+        {"partner_id": ["a", "b"], "ts": ["2025-02-01", "2025-02-02"], "event_type": ["click", "sale"], "amount": ["0", "-5"]}
+    ).to_csv(tmp_path / "events.csv", index=False)
+    result = run("validate", "--data", str(tmp_path), "--as-of", "2025-06-01")
+    assert_one_line_error(result, "events.csv", "'amount'", "negative", "row 2")
+
+
+@pytest.mark.slow
+def test_lenient_quarantines_and_goes_on(tmp_path: Path) -> None:
+    pd.DataFrame({"partner_id": ["a", "b"], "signup_at": ["2025-01-01", "2025-01-02"]}).to_csv(tmp_path / "partners.csv", index=False)
+    pd.DataFrame(
+        {"partner_id": ["a", "b", "zz"], "ts": ["2025-02-01"] * 3, "event_type": ["click", "sale", "click"], "amount": ["0", "10", "0"]}
+    ).to_csv(tmp_path / "events.csv", index=False)
+    quarantine = tmp_path / "q"
+    result = run("validate", "--data", str(tmp_path), "--as-of", "2025-06-01", "--lenient", "--set", f"paths.quarantine_dir={quarantine}")
+    assert result.returncode == 0, result.stderr
+    assert "2 events" in result.stdout
+    assert "quarantined: events: 1 rows" in result.stderr
+    assert len(pd.read_csv(quarantine / "events.quarantine.csv")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["validate", "--data", "/nonexistent/folder"], ["/nonexistent/folder", "not found"]),
+        (["validate", "--data", ".", "--as-of", "not-a-date"], ["--as-of", "not-a-date"]),
+        (["config", "show", "--set", "labels.horizn_days=3"], ["unknown key 'labels.horizn_days'"]),
+    ],
+)
+def test_bad_options_are_one_clear_line(args: list[str], fragments: list[str]) -> None:
+    assert_one_line_error(run(*args), *fragments)
+
+
+def test_config_show_prints_effective_values_with_comments() -> None:
+    result = run("config", "show", "--set", "labels.horizon_days=45", env={"PARTNER_CHURN__SERVING__PORT": "3100"})
+    assert result.returncode == 0, result.stderr
+    assert "  horizon_days: 45" in result.stdout
+    assert "  port: 3100" in result.stdout
+    assert "# H: labels look at events in [t, t + H)." in result.stdout
