@@ -29,21 +29,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from partner_churn.config import SegmentsConfig
+from partner_churn.config import DataConfig, SegmentsConfig
 from segments.rules import assign_segments
 
-EVENT_TYPES: tuple[str, ...] = (
-    "login",
-    "link_created",
-    "click",
-    "lead",
-    "sale",
-    "payout_requested",
-    "payout_paid",
-    "training_completed",
-    "webinar_attended",
-    "message_opened",
-)
+EVENT_TYPES: tuple[str, ...] = tuple(DataConfig.model_fields["event_types"].default)
+"""The contract's default vocabulary: the generator writes every one of these types."""
 STATES: tuple[str, ...] = ("idle", "exploring", "productive", "dormant")
 IDLE, EXPLORING, PRODUCTIVE, DORMANT = range(4)
 
