@@ -23,9 +23,10 @@ def activity_snapshot(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
     """
     signed_up = partners["signup_at"] < as_of
     codes_of_partner = np.flatnonzero(signed_up.to_numpy())
-    past = events[events["ts"] < as_of]
+    past = events_before(events, as_of)
     code = past["partner_id"].cat.codes.to_numpy()
-    days_ago = ((as_of - past["ts"]) // DAY).to_numpy()
+    ts_ns = _nanoseconds(past["ts"])
+    days_ago = (as_of.value - ts_ns) // DAY.value
     n = len(partners)
 
     qualifying = past["event_type"].isin(config.labels.qualifying_event_types).to_numpy()
@@ -41,15 +42,15 @@ def activity_snapshot(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
     window = sale & (days_ago < config.segments.revenue_window_days)
     revenue_window = np.bincount(code[window], weights=amount[window], minlength=n)
     revenue_30 = np.bincount(code[sale & (days_ago < 30)], weights=amount[sale & (days_ago < 30)], minlength=n)
-    first_sale = pd.Series(past["ts"].to_numpy()[sale]).groupby(code[sale]).min()
-    first_sale_at = pd.Series(pd.NaT, index=range(n), dtype=partners["signup_at"].dtype)
-    first_sale_at.iloc[first_sale.index.to_numpy()] = first_sale.to_numpy()
+    first_sale_ns = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_sale_ns, code[sale], ts_ns[sale])
+    first_sale_at = pd.to_datetime(np.where(first_sale_ns == np.iinfo(np.int64).max, pd.NaT.value, first_sale_ns), utc=True)
 
     tenure_days = ((as_of - partners["signup_at"]) / DAY).to_numpy()
     frame = pd.DataFrame(
         {
             "partner_id": partners["partner_id"].to_numpy(),
-            "signup_at": partners["signup_at"].to_numpy(),
+            "signup_at": partners["signup_at"].array,
             "tenure_days": tenure_days,
             "active_days_30": active_days_30,
             "days_since_last_activity": last_q_days,
@@ -57,7 +58,7 @@ def activity_snapshot(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
             "in_play": in_play,
             "revenue_30d": revenue_30,
             "revenue_window": revenue_window,
-            "first_sale_at": first_sale_at.to_numpy(),
+            "first_sale_at": first_sale_at,
         }
     )
     frame = frame.iloc[codes_of_partner].reset_index(drop=True)
@@ -69,6 +70,17 @@ def activity_snapshot(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
         config.segments,
     )
     return frame
+
+
+def events_before(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Events with `ts < as_of` (the frame itself, not a copy, when all of them are)."""
+    before = events["ts"] < as_of
+    return events if bool(before.all()) else events[before]
+
+
+def _nanoseconds(timestamps: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds (avoids pandas' per-element object conversion)."""
+    return timestamps.array.asi8
 
 
 def _distinct_days(code: np.ndarray, days_ago: np.ndarray, n: int) -> np.ndarray:

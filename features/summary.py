@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.snapshot import activity_snapshot
+from features.snapshot import activity_snapshot, events_before
 from partner_churn.config import Config
 from segments.rules import SEGMENTS
 
@@ -45,7 +45,7 @@ class ProgramSummary:
 def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> ProgramSummary:
     """Compute the summary from contract-shaped frames (events.partner_id Categorical over partners)."""
     snapshot = activity_snapshot(partners, events, as_of, config)
-    past = events[events["ts"] < as_of]
+    past = events_before(events, as_of)
     by_type = (
         past.groupby("event_type", observed=False)["amount"]
         .agg(events="size", amount="sum")
