@@ -148,6 +148,35 @@ def summary(
     typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg)), nl=False)
 
 
+@app.command()
+def features(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .parquet or .csv.")],
+    as_of: Annotated[
+        list[str], typer.Option("--as-of", help="Cutoff date, UTC (repeatable); cutoffs must share one time of day.")
+    ],
+    data: DataOption = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Compute point-in-time features, segment and downgrade warning for every partner at each cutoff."""
+    from features.pipeline import build_features, check_cutoffs
+
+    if out.suffix not in (".parquet", ".csv"):
+        raise InputError(f"--out {out}: expected a .parquet or .csv file name")
+    cfg = _config(config, set_)
+    cutoffs = check_cutoffs([_parse_as_of(value, "--as-of") for value in as_of])
+    program = _load(cfg, data, None, lenient)  # the data may run past the cutoffs: features only look before them
+    with typer.progressbar(length=len(cutoffs), label="computing features", file=sys.stderr) as bar:
+        frame = build_features(program.partners, program.events, cutoffs, cfg, progress=bar.update)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1] - 2} columns for {len(cutoffs)} cutoffs -> {out}")
+
+
 def _load(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):  # noqa: ANN202 - Program
     from features.contract import load_program
 

@@ -1,0 +1,448 @@
+"""Point-in-time features, segments and labels for many cutoffs in one pass.
+
+Events are aggregated once to partner-day rows (days aligned to the cutoffs' time of day), with
+cumulative sums per column; every window feature at every cutoff is then a difference of two
+cumulative sums found by binary search. Nothing here reads files: the functions take frames that hold
+whole partners (the batch program, one partition of it, or one partner with its recent events) and
+return frames, so the same code serves batch scoring, the service and partitions of a distributed frame.
+Definitions of every feature are in `features/schema.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.schema import ACTIVE_DAY_WINDOWS, FIRST_EVENT_TYPES, RECENCY_TYPES, feature_schema
+from partner_churn.config import Config
+from partner_churn.errors import InputError
+from segments.rules import LADDER_RANK, assign_segments, star_revenue_threshold
+
+DAY_NS = 86_400 * 10**9
+SALE, PAYOUT_PAID, PAYOUT_REQUESTED = "sale", "payout_paid", "payout_requested"
+
+
+@dataclass(frozen=True)
+class ProgramContext:
+    """Program-wide figures per cutoff that a partner's features and segment are measured against.
+
+    The batch computes them from the whole program; the service passes the batch's when it scores one
+    partner, so one partner alone gets the same revenue shares and segments as in the batch.
+    """
+
+    cutoffs: pd.DatetimeIndex
+    window_revenue: dict[int, np.ndarray]
+    """Program revenue per look-back window (days) at each cutoff."""
+    star_threshold: np.ndarray
+    """Segment-window revenue at which a partner counts as top of the program, at each cutoff."""
+
+    def index_of(self, cutoff: pd.Timestamp) -> int:
+        """Position of `cutoff` in the context; an error if the context was not computed for it."""
+        position = self.cutoffs.get_indexer([cutoff])[0]
+        if position < 0:
+            raise InputError(f"program context has no figures for cutoff {cutoff}")
+        return int(position)
+
+
+def program_context(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config) -> ProgramContext:
+    """Program revenue per window and the star revenue threshold at each cutoff, from the whole program."""
+    stamps = check_cutoffs(cutoffs)
+    table = _DayTable(partners, events, stamps, config)
+    return table.context(_context_windows(config))
+
+
+def build_features(
+    partners: pd.DataFrame,
+    events: pd.DataFrame,
+    cutoffs: Sequence[pd.Timestamp],
+    config: Config,
+    *,
+    program: ProgramContext | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Features, segment and downgrade warning per (cutoff, partner signed up before it).
+
+    Columns: partner_id, as_of, every feature of `feature_schema(config)` in order, segment,
+    downgrade_warning; rows sorted by as_of, then partners' order. `progress`, when given, is called
+    with 1 after each cutoff.
+    """
+    stamps = check_cutoffs(cutoffs)
+    table = _DayTable(partners, events, stamps, config)
+    context = program or table.context(_context_windows(config))
+    frames = []
+    for i in range(len(stamps)):
+        frames.append(table.features_at(i, context))
+        if progress is not None:
+            progress(1)
+    names = [spec.name for spec in feature_schema(config)]
+    columns = ["partner_id", "as_of", *names, "segment", "downgrade_warning"]
+    if not frames:
+        return _empty(columns, config)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def build_labels(
+    partners: pd.DataFrame,
+    events: pd.DataFrame,
+    cutoffs: Sequence[pd.Timestamp],
+    config: Config,
+    *,
+    data_end: pd.Timestamp,
+) -> pd.DataFrame:
+    """Deactivation and upgrade labels per (cutoff, partner); missing where the horizon is not observed.
+
+    deactivated: for partners active at t, 1 if no qualifying event in [t, t + H). upgraded: 1 if the
+    segment at t + H is higher on the ladder than at t. Both are NaN when t + H is after `data_end`.
+    """
+    stamps = check_cutoffs(cutoffs)
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    now = build_features(partners, events, stamps, config)
+    table = _DayTable(partners, events, stamps, config)
+    frames = []
+    for i, cutoff in enumerate(stamps):
+        codes = table.partners_at(i)
+        active = table.days_since_last(codes, i, "activity") < config.labels.active_window_days
+        observed = cutoff + horizon <= data_end
+        future = table.window_sum(codes, i, table.qualifying_column, start=0, length=-config.labels.horizon_days)
+        deactivated = np.where(active & observed, (future == 0).astype(float), np.nan)
+        frames.append(
+            pd.DataFrame({"partner_id": table.partner_ids[codes], "as_of": cutoff, "active": active, "deactivated": deactivated})
+        )
+    if not frames:
+        return pd.DataFrame(columns=["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon"])
+    labels = pd.concat(frames, ignore_index=True)
+    labels["as_of"] = pd.to_datetime(labels["as_of"], utc=True)
+    labels["segment"] = now["segment"].to_numpy()
+    observed_cutoffs = [c for c in stamps if c + horizon <= data_end]
+    later = build_features(partners, events, [c + horizon for c in observed_cutoffs], config)
+    later = later.assign(as_of=later["as_of"] - horizon)[["partner_id", "as_of", "segment"]]
+    labels = labels.merge(later.rename(columns={"segment": "segment_at_horizon"}), on=["partner_id", "as_of"], how="left")
+    rank_now = labels["segment"].map(LADDER_RANK)
+    rank_later = labels["segment_at_horizon"].map(LADDER_RANK)
+    labels["upgraded"] = np.where(rank_later.notna(), (rank_later > rank_now).astype(float), np.nan)
+    return labels[["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon"]]
+
+
+def check_cutoffs(cutoffs: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:
+    """Cutoffs as a sorted, de-duplicated UTC index; an error unless they share one time of day."""
+    stamps = pd.DatetimeIndex([_utc(c) for c in cutoffs]).unique().sort_values()
+    if len(stamps):
+        offsets = (stamps.asi8 - stamps.asi8[0]) % DAY_NS
+        if offsets.any():
+            odd = [str(s) for s in stamps[offsets != 0][:5]]
+            raise InputError(f"cutoffs must share one time of day (days are counted back from them); these differ from {stamps[0]}: {odd}")
+    return stamps
+
+
+def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:
+    stamp = pd.Timestamp(stamp)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _context_windows(config: Config) -> list[int]:
+    return sorted(set(config.features.revenue_share_windows_days) | {config.segments.revenue_window_days})
+
+
+def _empty(columns: list[str], config: Config) -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype=float) for name in columns})
+    frame["partner_id"] = frame["partner_id"].astype(object)
+    frame["as_of"] = pd.Series(dtype="datetime64[ns, UTC]")
+    frame["segment"] = frame["segment"].astype(object)
+    frame["downgrade_warning"] = frame["downgrade_warning"].astype(bool)
+    return frame
+
+
+class _DayTable:
+    """Partner-day aggregates of one frame of whole partners, with cumulative sums for window queries."""
+
+    def __init__(self, partners: pd.DataFrame, events: pd.DataFrame, cutoffs: pd.DatetimeIndex, config: Config) -> None:
+        self.config = config
+        self.cutoffs = cutoffs
+        self.partners = partners.reset_index(drop=True)
+        self.partner_ids = self.partners["partner_id"].astype(str).to_numpy(dtype=object)
+        self.signup_ns = self.partners["signup_at"].array.asi8 if len(self.partners) else np.zeros(0, np.int64)
+        self.origin = int(cutoffs.asi8[0]) if len(cutoffs) else 0
+        self.cutoff_days = ((cutoffs.asi8 - self.origin) // DAY_NS).astype(np.int64)
+        vocabulary = list(config.data.event_types)
+        self.types = vocabulary
+
+        code = _partner_codes(events, self.partners)
+        ts = events["ts"].array.asi8 if len(events) else np.zeros(0, np.int64)
+        type_code = _type_codes(events, vocabulary)
+        amount = events["amount"].to_numpy(dtype=float) if len(events) else np.zeros(0)
+        order = _sort_order(code, ts)
+        if order is not None:
+            code, ts, type_code, amount = code[order], ts[order], type_code[order], amount[order]
+        day = np.floor_divide(ts - self.origin, DAY_NS)
+        self.dmin = int(min(day.min() if day.size else 0, self.cutoff_days.min(initial=0) - 400)) - 1
+        dmax = int(max(day.max() if day.size else 0, self.cutoff_days.max(initial=0) + 400)) + 1
+        self.span = dmax - self.dmin + 1
+        key = code * self.span + (day - self.dmin)
+
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
+        self.keys = key[starts]
+        row = np.cumsum(np.r_[False, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
+        n_rows, n_types = self.keys.size, len(vocabulary)
+        counts = np.bincount(row * n_types + type_code, minlength=n_rows * n_types).reshape(n_rows, n_types)
+        qualifying = np.isin(np.arange(n_types), [vocabulary.index(t) for t in config.labels.qualifying_event_types])
+        columns = {f"count:{name}": counts[:, j] for j, name in enumerate(vocabulary)}
+        columns["qualifying"] = counts[:, qualifying].sum(axis=1)
+        columns["active"] = (columns["qualifying"] > 0).astype(np.int64)
+        for name in (SALE, PAYOUT_PAID, PAYOUT_REQUESTED):
+            if name in vocabulary:
+                is_type = type_code == vocabulary.index(name)
+                columns[f"amount:{name}"] = np.bincount(row[is_type], weights=amount[is_type], minlength=n_rows)
+            else:
+                columns[f"amount:{name}"] = np.zeros(n_rows)
+        self.qualifying_column = "qualifying"
+        self.cumulative = {name: np.concatenate([[0], np.cumsum(values)]) for name, values in columns.items()}
+
+        # Exact last / first event times per type (and for any qualifying event), per partner-day.
+        self.last_event: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.first_event: dict[str, np.ndarray] = {}
+        is_qualifying = qualifying[type_code] if type_code.size else np.zeros(0, bool)
+        wanted = {suffix: (is_qualifying if t is None else type_code == vocabulary.index(t)) for suffix, t in RECENCY_TYPES.items() if t is None or t in vocabulary}
+        for suffix, mask in wanted.items():
+            k, s = key[mask], ts[mask]
+            last = np.r_[k[1:] != k[:-1], True] if k.size else np.zeros(0, bool)
+            self.last_event[suffix] = (k[last], s[last])
+        n_partners = len(self.partners)
+        for suffix, event_type in FIRST_EVENT_TYPES.items():
+            first = np.full(n_partners, np.iinfo(np.int64).max)
+            if event_type in vocabulary:
+                mask = type_code == vocabulary.index(event_type)
+                c, s = code[mask], ts[mask]
+                head = np.r_[True, c[1:] != c[:-1]] if c.size else np.zeros(0, bool)
+                first[c[head]] = s[head]
+            self.first_event[suffix] = first
+
+        # Gaps between consecutive active days, as prefix sums over the active partner-day rows.
+        active_rows = columns["active"] > 0
+        self.active_keys = self.keys[active_rows]
+        active_partner = self.active_keys // self.span
+        active_day = self.active_keys % self.span
+        same = np.r_[False, active_partner[1:] == active_partner[:-1]] if active_partner.size else np.zeros(0, bool)
+        gap = np.where(same, np.diff(active_day, prepend=0), 0).astype(np.int64)
+        self.gap_sum = np.concatenate([[0], np.cumsum(gap)])
+        self.gap_square_sum = np.concatenate([[0], np.cumsum(gap * gap)])
+
+        # Qualifying events in the onboarding period, for the onboarding feature.
+        onboarding_end = self.signup_ns[code] + config.features.onboarding_hours * 3_600 * 10**9 if code.size else np.zeros(0, np.int64)
+        early = is_qualifying & (ts < onboarding_end)
+        self.onboarding_code, self.onboarding_ts = code[early], ts[early]
+
+        sale_mask = type_code == vocabulary.index(SALE) if SALE in vocabulary else np.zeros(type_code.size, bool)
+        sale_order = np.argsort(ts[sale_mask], kind="stable")
+        self.sale_ts = ts[sale_mask][sale_order]
+        self.sale_cumulative = np.concatenate([[0.0], np.cumsum(amount[sale_mask][sale_order])])
+
+    # -- queries -------------------------------------------------------------------------------------
+    def partners_at(self, i: int) -> np.ndarray:
+        """Codes of partners signed up before cutoff i, in partners' order."""
+        return np.flatnonzero(self.signup_ns < self.cutoffs.asi8[i])
+
+    def _bound(self, codes: np.ndarray, day: int | np.ndarray) -> np.ndarray:
+        offset = np.clip(np.asarray(day) - self.dmin, 0, self.span)
+        return np.searchsorted(self.keys, codes * self.span + offset)
+
+    def window_sum(self, codes: np.ndarray, i: int, column: str, *, start: int, length: int) -> np.ndarray:
+        """Sum of `column` over day periods start..start+length-1 before cutoff i (negative: after it).
+
+        With length < 0 it sums the |length| day periods from the cutoff forward, [t, t + |length| days).
+        """
+        cutoff_day = self.cutoff_days[i]
+        if length >= 0:
+            lo, hi = cutoff_day - start - length, cutoff_day - start
+        else:
+            lo, hi = cutoff_day + start, cutoff_day + start - length
+        cumulative = self.cumulative[column]
+        return cumulative[self._bound(codes, hi)] - cumulative[self._bound(codes, lo)]
+
+    def history_sum(self, codes: np.ndarray, i: int, column: str) -> np.ndarray:
+        """Sum of `column` over all days before cutoff i."""
+        cumulative = self.cumulative[column]
+        return cumulative[self._bound(codes, self.cutoff_days[i])] - cumulative[np.searchsorted(self.keys, codes * self.span)]
+
+    def days_since_last(self, codes: np.ndarray, i: int, suffix: str) -> np.ndarray:
+        """Days from the last event of that kind before cutoff i to the cutoff; NaN if none."""
+        keys, stamps = self.last_event.get(suffix, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        target = codes * self.span + (self.cutoff_days[i] - self.dmin)
+        position = np.searchsorted(keys, target) - 1
+        valid = position >= 0
+        valid[valid] = keys[position[valid]] // self.span == codes[valid]
+        result = np.full(codes.size, np.nan)
+        result[valid] = (self.cutoffs.asi8[i] - stamps[position[valid]]) / DAY_NS
+        return result
+
+    def gap_stats(self, codes: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and population std of gaps between consecutive active days before cutoff i."""
+        first = np.searchsorted(self.active_keys, codes * self.span)
+        end = np.searchsorted(self.active_keys, codes * self.span + (self.cutoff_days[i] - self.dmin))
+        n_gaps = np.maximum(end - first - 1, 0)
+        total = np.where(n_gaps > 0, self.gap_sum[end] - self.gap_sum[np.minimum(first + 1, end)], 0)
+        squares = np.where(n_gaps > 0, self.gap_square_sum[end] - self.gap_square_sum[np.minimum(first + 1, end)], 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n_gaps >= 1, total / n_gaps, np.nan)
+            variance_numerator = n_gaps * squares - total * total  # exact in integers
+            std = np.where(n_gaps >= 2, np.sqrt(np.maximum(variance_numerator, 0).astype(float)) / n_gaps, np.nan)
+        return mean, std
+
+    def context(self, windows: list[int]) -> ProgramContext:
+        """Program revenue per window and star threshold at every cutoff, from this (whole) program."""
+        revenue = {}
+        for w in windows:
+            hi = np.searchsorted(self.sale_ts, self.cutoffs.asi8)
+            lo = np.searchsorted(self.sale_ts, self.cutoffs.asi8 - w * DAY_NS)
+            revenue[w] = self.sale_cumulative[hi] - self.sale_cumulative[lo]
+        w = self.config.segments.revenue_window_days
+        thresholds = np.array(
+            [
+                star_revenue_threshold(self.window_sum(self.partners_at(i), i, f"amount:{SALE}", start=0, length=w), self.config.segments)
+                for i in range(len(self.cutoffs))
+            ]
+        )
+        return ProgramContext(cutoffs=self.cutoffs, window_revenue=revenue, star_threshold=thresholds)
+
+    # -- the feature frame for one cutoff ---------------------------------------------------------------
+    def features_at(self, i: int, context: ProgramContext) -> pd.DataFrame:
+        config, f = self.config, self.config.features
+        codes = self.partners_at(i)
+        cutoff = self.cutoffs[i]
+        t_ns = self.cutoffs.asi8[i]
+
+        def window(column: str, length: int, start: int = 0) -> np.ndarray:
+            return self.window_sum(codes, i, column, start=start, length=length)
+
+        out: dict[str, np.ndarray | pd.Series] = {"partner_id": self.partner_ids[codes]}
+        signup = self.signup_ns[codes]
+        out["tenure_days"] = (t_ns - signup) / DAY_NS
+        early = self.onboarding_ts < t_ns
+        out[f"onboarding_events_{f.onboarding_hours}h"] = np.bincount(self.onboarding_code[early], minlength=len(self.partners))[codes]
+        for suffix in FIRST_EVENT_TYPES:
+            first = self.first_event[suffix][codes]
+            out[f"days_to_first_{suffix}"] = np.where(first < t_ns, (first - signup) / DAY_NS, np.nan)
+        for suffix in RECENCY_TYPES:
+            out[f"days_since_last_{suffix}"] = self.days_since_last(codes, i, suffix)
+        for event_type in self.types:
+            for w in f.windows_days:
+                out[f"{event_type}_count_{w}d"] = window(f"count:{event_type}", w)
+        for w in f.windows_days:
+            out[f"revenue_{w}d"] = window(f"amount:{SALE}", w)
+            out[f"payout_paid_amount_{w}d"] = window(f"amount:{PAYOUT_PAID}", w)
+        for w in ACTIVE_DAY_WINDOWS:
+            out[f"active_days_{w}"] = window("active", w)
+        trend = f.trend_window_days
+        for what, column in (("activity", "qualifying"), ("click", "count:click"), ("revenue", f"amount:{SALE}")):
+            recent, before = window(column, trend), window(column, trend, start=trend)
+            total = recent + before
+            out[f"{what}_trend_{trend}d"] = np.divide(recent - before, total, out=np.zeros(codes.size), where=total != 0)
+        weeks = np.stack([window("active", 7, start=7 * k) for k in range(f.slope_weeks)]) if codes.size else np.zeros((f.slope_weeks, 0))
+        x = -np.arange(f.slope_weeks, dtype=float)
+        out[f"weekly_activity_slope_{f.slope_weeks}w"] = ((x - x.mean()) @ weeks) / ((x - x.mean()) ** 2).sum()
+        gap_mean, gap_std = self.gap_stats(codes, i)
+        out["active_day_gap_mean"], out["active_day_gap_std"] = gap_mean, gap_std
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["recency_to_usual_gap"] = out["days_since_last_activity"] / gap_mean
+            clicks, leads, sales = (window(f"count:{t}", f.funnel_window_days) for t in ("click", "lead", "sale"))
+            out[f"lead_per_click_{f.funnel_window_days}d"] = np.where(clicks > 0, leads / np.where(clicks > 0, clicks, 1), np.nan)
+            out[f"sale_per_lead_{f.funnel_window_days}d"] = np.where(leads > 0, sales / np.where(leads > 0, leads, 1), np.nan)
+        requested = self.history_sum(codes, i, f"amount:{PAYOUT_REQUESTED}")
+        paid = self.history_sum(codes, i, f"amount:{PAYOUT_PAID}")
+        out["pending_payout_amount"] = np.maximum(requested - paid, 0.0)
+        out["pending_payout_requests"] = np.maximum(
+            self.history_sum(codes, i, f"count:{PAYOUT_REQUESTED}") - self.history_sum(codes, i, f"count:{PAYOUT_PAID}"), 0
+        ) if PAYOUT_REQUESTED in self.types and PAYOUT_PAID in self.types else np.zeros(codes.size, np.int64)
+        rate = self._attribute("commission_rate", codes, float)
+        out["unpaid_commission"] = np.maximum(rate * self.history_sum(codes, i, f"amount:{SALE}") - paid, 0.0)
+        position = context.index_of(cutoff)
+        for w in f.revenue_share_windows_days:
+            program_revenue = context.window_revenue[w][position]
+            partner_revenue = out[f"revenue_{w}d"] if w in f.windows_days else window(f"amount:{SALE}", w)
+            out[f"revenue_share_{w}d"] = partner_revenue / program_revenue if program_revenue > 0 else np.zeros(codes.size)
+        for name, column_type in config.data.partner_attributes.items():
+            out[name] = self._attribute(name, codes, float if column_type in ("float", "integer") else object)
+
+        segments, warning = self._segments(codes, i, out, context, position)
+        frame = pd.DataFrame(out)
+        frame.insert(1, "as_of", pd.Series([cutoff] * codes.size, dtype="datetime64[ns, UTC]"))
+        frame["segment"] = segments
+        frame["downgrade_warning"] = warning
+        return frame
+
+    def _attribute(self, name: str, codes: np.ndarray, kind: type) -> np.ndarray:
+        if name not in self.partners.columns:
+            return np.full(codes.size, np.nan) if kind is float else np.full(codes.size, None, dtype=object)
+        values = self.partners[name].to_numpy()[codes]
+        return values.astype(float) if kind is float else values.astype(object)
+
+    def _segments(
+        self, codes: np.ndarray, i: int, out: dict, context: ProgramContext, position: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Segment at the cutoff and whether the recent trend moves the partner down within D days."""
+        rules = self.config.segments
+        w, d = rules.revenue_window_days, rules.downgrade_warning_days
+        sale = f"amount:{SALE}"
+        window_revenue = self.window_sum(codes, i, sale, start=0, length=w)
+        silent = np.nan_to_num(out["days_since_last_activity"], nan=np.inf)
+        program_revenue = float(context.window_revenue[w][position])
+        threshold = float(context.star_threshold[position])
+        now = assign_segments(
+            out["tenure_days"], out["active_days_30"], silent, window_revenue, rules,
+            program_window_revenue=program_revenue, star_threshold=threshold,
+        )
+        active_before = self.window_sum(codes, i, "active", start=30, length=30)
+        projected_active = np.clip(2 * out["active_days_30"] - active_before, 0, 30)
+        recent = self.window_sum(codes, i, sale, start=0, length=d)
+        before = self.window_sum(codes, i, sale, start=d, length=d)
+        leaving = self.window_sum(codes, i, sale, start=w - d, length=d)
+        projected_revenue = np.maximum(window_revenue - leaving + np.maximum(2 * recent - before, 0), 0)
+        projected_silent = np.where(projected_active == 0, silent + d, 0.0)
+        later = assign_segments(
+            out["tenure_days"] + d, projected_active, projected_silent, projected_revenue, rules,
+            program_window_revenue=program_revenue, star_threshold=threshold,
+        )
+        rank = np.vectorize(LADDER_RANK.get, otypes=[int])
+        warning = rank(later) < rank(now) if codes.size else np.zeros(0, bool)
+        return now, warning
+
+
+def _partner_codes(events: pd.DataFrame, partners: pd.DataFrame) -> np.ndarray:
+    """Position in `partners` of each event's partner; an error for events of unknown partners."""
+    if not len(events):
+        return np.zeros(0, np.int64)
+    ids = events["partner_id"]
+    if isinstance(ids.dtype, pd.CategoricalDtype) and ids.cat.categories.equals(pd.Index(partners["partner_id"].astype(str))):
+        codes = ids.cat.codes.to_numpy().astype(np.int64)
+    else:
+        codes = pd.Index(partners["partner_id"].astype(str)).get_indexer(ids.astype(str)).astype(np.int64)
+    if (codes < 0).any():
+        unknown = ids[codes < 0].astype(str).unique()[:5].tolist()
+        raise InputError(f"events: {int((codes < 0).sum())} events of partners not in the partner frame, e.g. {unknown}")
+    return codes
+
+
+def _type_codes(events: pd.DataFrame, vocabulary: list[str]) -> np.ndarray:
+    if not len(events):
+        return np.zeros(0, np.int64)
+    types = events["event_type"]
+    if isinstance(types.dtype, pd.CategoricalDtype) and list(types.cat.categories) == vocabulary:
+        codes = types.cat.codes.to_numpy().astype(np.int64)
+    else:
+        codes = pd.Index(vocabulary).get_indexer(types.astype(str)).astype(np.int64)
+    if (codes < 0).any():
+        unknown = types[codes < 0].astype(str).unique()[:5].tolist()
+        raise InputError(f"events: event types not in data.event_types: {unknown}")
+    return codes
+
+
+def _sort_order(code: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
+    """Order that sorts events by partner then time, or None when they already are."""
+    if code.size < 2:
+        return None
+    same = code[1:] == code[:-1]
+    if (code[1:] >= code[:-1]).all() and (ts[1:][same] >= ts[:-1][same]).all():
+        return None
+    return np.lexsort((ts, code))

@@ -1,0 +1,140 @@
+"""The one feature schema: every feature's name, type, family and meaning, declared once.
+
+Training, the service's input model and the drift report's column mapping all derive from
+`feature_schema(config)`. Definitions (t is the cutoff; only events with ts < t count; "window w" is
+[t - w days, t); qualifying events are `labels.qualifying_event_types`):
+
+- tenure_days: (t - signup_at) in days.
+Names below use the default windows (features.* in the config sets them).
+
+- onboarding_events_72h: qualifying events with signup_at <= ts < min(signup_at + 72 h, t).
+- days_to_first_{link,lead,sale}: days from sign-up to the first link_created / lead / sale, if that
+  first event is before t; else missing.
+- days_since_last_{activity,login,click,lead,sale,payout,payout_request,training}: days from the last
+  such event before t to t (activity = any qualifying event; payout = payout_paid); missing if none.
+- {event_type}_count_{w}d: events of that type in window w, for every type in the vocabulary.
+- revenue_{w}d: sum of `sale` amounts in window w; payout_paid_amount_{w}d likewise for payouts.
+- active_days_{30,90}: how many of the last 30 / 90 day periods [t-(k+1)d, t-kd) hold a qualifying event.
+- {activity,click,revenue}_trend_30d: (A - B) / (A + B) with A = last 30 days, B = the 30 days before
+  (qualifying events, clicks, sale amounts); 0 when both are 0.
+- weekly_activity_slope_12w: least-squares slope, in active days per week, of active days per week over
+  the last 12 weeks (week k is [t-7(k+1)d, t-7kd); positive means rising).
+- active_day_gap_mean / active_day_gap_std: mean and population standard deviation of the gaps, in
+  days, between consecutive active day periods before t (all history); missing with fewer than 2 / 3
+  active days.
+- recency_to_usual_gap: days_since_last_activity / active_day_gap_mean.
+- lead_per_click_90d, sale_per_lead_90d: funnel conversion over 90 days; missing when the denominator is 0.
+- pending_payout_amount / pending_payout_requests: requested minus paid payouts before t (amount, count),
+  floored at 0.
+- unpaid_commission: sale amounts x commission_rate minus paid payouts before t, floored at 0; missing
+  without a commission_rate.
+- revenue_share_{w}d: the partner's revenue in window w over the whole program's in that window.
+- partner_type, country, commission_rate: declared partner attributes, as given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from partner_churn.config import Config
+
+FeatureType = Literal["float", "int", "category"]
+
+RECENCY_TYPES: dict[str, str | None] = {
+    "activity": None,
+    "login": "login",
+    "click": "click",
+    "lead": "lead",
+    "sale": "sale",
+    "payout": "payout_paid",
+    "payout_request": "payout_requested",
+    "training": "training_completed",
+}
+"""Recency feature suffix -> event type (None: any qualifying event)."""
+
+FIRST_EVENT_TYPES: dict[str, str] = {"link": "link_created", "lead": "lead", "sale": "sale"}
+"""days_to_first_<suffix> -> event type."""
+
+ACTIVE_DAY_WINDOWS: tuple[int, ...] = (30, 90)
+CATEGORICAL_ATTRIBUTE_TYPES = {"string", "boolean"}
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature column."""
+
+    name: str
+    """Column name, the same in frames, files, API fields and reports."""
+    kind: FeatureType
+    """float (may be missing), int (never missing) or category (declared text attribute)."""
+    family: str
+    """Group the feature belongs to (tenure, recency, window, trend, ...)."""
+    description: str
+    """What it measures, in a sentence."""
+
+
+def feature_schema(config: Config) -> list[FeatureSpec]:
+    """Every feature, in column order, for this config's windows, vocabulary and declared attributes."""
+    f = config.features
+    windows = f.windows_days
+    specs = [
+        FeatureSpec("tenure_days", "float", "tenure", "Days since sign-up."),
+        FeatureSpec(
+            f"onboarding_events_{f.onboarding_hours}h",
+            "int",
+            "onboarding",
+            f"Qualifying events in the first {f.onboarding_hours} hours after sign-up (before t).",
+        ),
+    ]
+    for suffix, event_type in FIRST_EVENT_TYPES.items():
+        specs.append(
+            FeatureSpec(f"days_to_first_{suffix}", "float", "onboarding", f"Days from sign-up to the first {event_type}; missing if none yet.")
+        )
+    for suffix, event_type in RECENCY_TYPES.items():
+        what = event_type or "qualifying event"
+        specs.append(FeatureSpec(f"days_since_last_{suffix}", "float", "recency", f"Days since the last {what}; missing if none."))
+    for event_type in config.data.event_types:
+        for w in windows:
+            specs.append(FeatureSpec(f"{event_type}_count_{w}d", "int", "window", f"{event_type} events in the last {w} days."))
+    for w in windows:
+        specs.append(FeatureSpec(f"revenue_{w}d", "float", "window", f"Sale amounts in the last {w} days."))
+        specs.append(FeatureSpec(f"payout_paid_amount_{w}d", "float", "window", f"Payouts paid in the last {w} days."))
+    for w in ACTIVE_DAY_WINDOWS:
+        specs.append(FeatureSpec(f"active_days_{w}", "int", "window", f"Days with a qualifying event among the last {w}."))
+    for what in ("activity", "click", "revenue"):
+        specs.append(
+            FeatureSpec(
+                f"{what}_trend_{f.trend_window_days}d",
+                "float",
+                "trend",
+                f"(last {f.trend_window_days} days - the {f.trend_window_days} before) / (their sum) of {what}; 0 if both 0.",
+            )
+        )
+    specs += [
+        FeatureSpec(
+            f"weekly_activity_slope_{f.slope_weeks}w",
+            "float",
+            "trend",
+            f"Slope of active days per week over the last {f.slope_weeks} weeks (positive: rising).",
+        ),
+        FeatureSpec("active_day_gap_mean", "float", "regularity", "Mean gap in days between consecutive active days; missing with < 2 active days."),
+        FeatureSpec("active_day_gap_std", "float", "regularity", "Standard deviation of those gaps; missing with < 3 active days."),
+        FeatureSpec("recency_to_usual_gap", "float", "regularity", "Days since last activity divided by the mean gap."),
+        FeatureSpec(f"lead_per_click_{f.funnel_window_days}d", "float", "funnel", "Leads per click over the funnel window; missing without clicks."),
+        FeatureSpec(f"sale_per_lead_{f.funnel_window_days}d", "float", "funnel", "Sales per lead over the funnel window; missing without leads."),
+        FeatureSpec("pending_payout_amount", "float", "money_owed", "Requested minus paid payout amounts, floored at 0."),
+        FeatureSpec("pending_payout_requests", "int", "money_owed", "Requested minus paid payouts (count), floored at 0."),
+        FeatureSpec("unpaid_commission", "float", "money_owed", "Sales x commission rate minus paid payouts, floored at 0."),
+    ]
+    for w in config.features.revenue_share_windows_days:
+        specs.append(FeatureSpec(f"revenue_share_{w}d", "float", "program_share", f"Share of the program's revenue in the last {w} days."))
+    for name, column_type in config.data.partner_attributes.items():
+        kind: FeatureType = "category" if column_type in CATEGORICAL_ATTRIBUTE_TYPES else "float"
+        specs.append(FeatureSpec(name, kind, "attribute", f"Declared partner attribute {name} ({column_type})."))
+    return specs
+
+
+def feature_names(config: Config) -> list[str]:
+    """Names of the features, in column order."""
+    return [spec.name for spec in feature_schema(config)]
