@@ -92,3 +92,26 @@ def test_config_show_prints_effective_values_with_comments() -> None:
     assert "  horizon_days: 45" in result.stdout
     assert "  port: 3100" in result.stdout
     assert "# H: labels look at events in [t, t + H)." in result.stdout
+
+
+@pytest.mark.slow
+def test_features_command_writes_one_row_per_partner_and_cutoff(tmp_path: Path) -> None:
+    out = tmp_path / "program"
+    assert run("generate", "--partners", "300", "--months", "6", "--seed", "2", "--out", str(out)).returncode == 0
+    target = tmp_path / "features.parquet"
+    result = run("features", "--data", str(out), "--as-of", "2025-04-01", "--as-of", "2025-06-01", "--out", str(target))
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(target)
+    partners = pd.read_parquet(out / "partners.parquet")
+    expected = sum(int((partners["signup_at"] < pd.Timestamp(c, tz="UTC")).sum()) for c in ("2025-04-01", "2025-06-01"))
+    assert len(frame) == expected
+    assert {"partner_id", "as_of", "tenure_days", "revenue_30d", "segment", "downgrade_warning"} <= set(frame.columns)
+    assert f"wrote {expected:,} rows" in result.stdout
+
+
+@pytest.mark.slow
+def test_features_command_refuses_cutoffs_with_different_times_of_day(tmp_path: Path) -> None:
+    out = tmp_path / "program"
+    assert run("generate", "--partners", "50", "--months", "2", "--out", str(out)).returncode == 0
+    result = run("features", "--data", str(out), "--as-of", "2025-02-01", "--as-of", "2025-02-10 10:00", "--out", str(tmp_path / "f.csv"))
+    assert_one_line_error(result, "one time of day")
