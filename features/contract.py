@@ -501,6 +501,18 @@ def _screen_partners(
     return pd.DataFrame(columns, copy=False), signup.ns[keep], screen
 
 
+def _screen_timed_rows(
+    raw: pa.Table, path: Path, table: str, partner_index: pd.Index, lenient: bool
+) -> tuple[_Screen, _Timestamps, np.ndarray]:
+    """The checks events and actions share first: their `ts` column, then null partner ids."""
+    screen = _Screen(path, table, raw, lenient=lenient)
+    ts = _parse_timestamps(raw.column("ts"))
+    _reject_timestamps(screen, "ts", ts, required=True)
+    partner_codes = _lookup_codes(raw.column("partner_id"), partner_index)
+    screen.reject("partner_id", "null partner_id", partner_codes == -2)
+    return screen, ts, partner_codes
+
+
 def _screen_events(
     raw: pa.Table,
     path: Path,
@@ -511,12 +523,7 @@ def _screen_events(
     lenient: bool,
 ) -> tuple[pd.DataFrame, _Screen]:
     """Checked events frame, sorted by partner then time, and the screen."""
-    screen = _Screen(path, "events", raw, lenient=lenient)
-    ts = _parse_timestamps(raw.column("ts"))
-    _reject_timestamps(screen, "ts", ts, required=True)
-
-    partner_codes = _lookup_codes(raw.column("partner_id"), partner_index)
-    screen.reject("partner_id", "null partner_id", partner_codes == -2)
+    screen, ts, partner_codes = _screen_timed_rows(raw, path, "events", partner_index, lenient)
 
     type_codes = _lookup_codes(raw.column("event_type"), pd.Index(data.event_types, dtype=object))
     amount = _parse_numbers(raw.column("amount"))
@@ -571,11 +578,7 @@ def _screen_actions(
     lenient: bool,
 ) -> tuple[pd.DataFrame, _Screen]:
     """Checked actions frame, sorted like events, and the screen."""
-    screen = _Screen(path, "actions", raw, lenient=lenient)
-    ts = _parse_timestamps(raw.column("ts"))
-    _reject_timestamps(screen, "ts", ts, required=True)
-    partner_codes = _lookup_codes(raw.column("partner_id"), partner_index)
-    screen.reject("partner_id", "null partner_id", partner_codes == -2)
+    screen, ts, partner_codes = _screen_timed_rows(raw, path, "actions", partner_index, lenient)
     action_text = _as_text(raw.column("action"))
     screen.reject("action", "null action", _is_blank(action_text))
     declared = _reject_declared(screen, raw, data.action_extra_columns, large=False)
