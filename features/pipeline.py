@@ -104,7 +104,7 @@ def build_labels(
     frames = []
     for i, cutoff in enumerate(stamps):
         codes = table.partners_at(i)
-        active = table.days_since_last(codes, i, "activity") < config.labels.active_window_days
+        active = table.window_sum(codes, i, "active", start=0, length=config.labels.active_window_days) > 0
         observed = cutoff + horizon <= data_end
         future = table.window_sum(codes, i, table.qualifying_column, start=0, length=-config.labels.horizon_days)
         deactivated = np.where(active & observed, (future == 0).astype(float), np.nan)

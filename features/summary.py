@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.snapshot import activity_snapshot, events_before
+from features.pipeline import build_features
 from partner_churn.config import Config
 from segments.rules import SEGMENTS
 
@@ -43,41 +43,46 @@ class ProgramSummary:
 
 
 def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> ProgramSummary:
-    """Compute the summary from contract-shaped frames (events.partner_id Categorical over partners)."""
-    snapshot = activity_snapshot(partners, events, as_of, config)
-    past = events_before(events, as_of)
+    """Compute the summary from contract-shaped frames, with the feature pipeline's own definitions."""
+    features = build_features(partners, events, [as_of], config)
+    past = events[events["ts"] < as_of]
     by_type = (
         past.groupby("event_type", observed=False)["amount"]
         .agg(events="size", amount="sum")
         .reindex(config.data.event_types, fill_value=0)
     )
-    in_play = snapshot[snapshot["in_play"]]
-    window_revenue = in_play["revenue_window"].to_numpy()
+    silent = features["days_since_last_activity"]
+    in_play = features[silent <= config.segments.in_play_window_days]
+    window_revenue = in_play[f"revenue_{config.segments.revenue_window_days}d"].to_numpy()
     top_n = max(1, int(round(TOP_SHARE * len(in_play)))) if len(in_play) else 0
     top_share = _share(np.sort(window_revenue)[::-1][:top_n].sum(), window_revenue.sum())
-    mix = in_play.groupby("segment")["revenue_window"].agg(partners="size", revenue="sum").reindex(list(SEGMENTS), fill_value=0)
+    mix = (
+        pd.DataFrame({"segment": in_play["segment"].to_numpy(), "revenue": window_revenue})
+        .groupby("segment")["revenue"]
+        .agg(partners="size", revenue="sum")
+        .reindex(list(SEGMENTS), fill_value=0)
+    )
     mix["share_of_partners"] = mix["partners"] / max(len(in_play), 1)
     mix["share_of_revenue"] = mix["revenue"] / window_revenue.sum() if window_revenue.sum() > 0 else 0.0
 
-    mature = snapshot[snapshot["tenure_days"] >= ACTIVATION_WINDOW_DAYS]
-    days_to_sale = (mature["first_sale_at"] - mature["signup_at"]) / pd.Timedelta(days=1)
-    activated = days_to_sale < ACTIVATION_WINDOW_DAYS
-    all_days_to_sale = ((snapshot["first_sale_at"] - snapshot["signup_at"]) / pd.Timedelta(days=1)).dropna()
+    mature = features[features["tenure_days"] >= ACTIVATION_WINDOW_DAYS]
+    activated = mature["days_to_first_sale"] < ACTIVATION_WINDOW_DAYS
+    days_to_sale = features["days_to_first_sale"].dropna()
     counts = by_type["events"]
     return ProgramSummary(
         as_of=as_of,
-        partners=len(snapshot),
+        partners=len(features),
         first_event_at=past["ts"].min() if len(past) else None,
         last_event_at=past["ts"].max() if len(past) else None,
         events_by_type=by_type,
-        active_partners=int(snapshot["active"].sum()),
+        active_partners=int((silent <= config.labels.active_window_days).sum()),
         in_play_partners=len(in_play),
         revenue_total=float(by_type.loc["sale", "amount"]) if "sale" in by_type.index else 0.0,
-        revenue_30d=float(snapshot["revenue_30d"].sum()),
+        revenue_30d=float(features["revenue_30d"].sum()) if "revenue_30d" in features else float("nan"),
         top5_revenue_share=top_share,
         segment_mix=mix,
         activation_rate=_share(float(activated.sum()), len(mature)),
-        median_days_to_first_sale=float(all_days_to_sale.median()) if len(all_days_to_sale) else float("nan"),
+        median_days_to_first_sale=float(days_to_sale.median()) if len(days_to_sale) else float("nan"),
         click_to_lead=_share(counts.get("lead", 0), counts.get("click", 0)),
         lead_to_sale=_share(counts.get("sale", 0), counts.get("lead", 0)),
     )

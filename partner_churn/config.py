@@ -267,10 +267,17 @@ class Config(StrictModel):
     """Defaults of the synthetic program generator."""
 
     @model_validator(mode="after")
-    def _qualifying_types_are_known(self) -> Config:
+    def _sections_agree(self) -> Config:
         unknown = sorted(set(self.labels.qualifying_event_types) - set(self.data.event_types))
         if unknown:
             raise ValueError(f"labels.qualifying_event_types names types not in data.event_types: {unknown}")
+        if self.segments.revenue_window_days not in self.features.windows_days:
+            raise ValueError(
+                f"segments.revenue_window_days ({self.segments.revenue_window_days}) must be one of "
+                f"features.windows_days {self.features.windows_days}: segments read the revenue_<w>d feature"
+            )
+        if self.segments.downgrade_warning_days > self.segments.revenue_window_days:
+            raise ValueError("segments.downgrade_warning_days must not exceed segments.revenue_window_days")
         return self
 
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthetic.program import COMEBACK_DECAY_DAYS, DORMANT, FADE_DAYS, STATES, STRAY_LOGIN_CHANCE
+from synthetic.program import COMEBACK_DECAY_DAYS, DORMANT, FADE_DAYS, OFF_WEEK_LOGIN_CHANCE, STATES, STRAY_LOGIN_CHANCE
 
 
 def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.Series:
     """P(no qualifying event in [as_of, as_of + H)) per partner, from its latent state the day before.
 
-    An awake partner with daily dropout hazard h, chance w that a week is a working week and daily
-    activity chance p in a working week stays silent for H days when it is silent every day while awake and, once dormant, does not come back; a dormant partner
-    stays silent while it neither comes back (daily chance c) nor logs in anyway (daily chance p), both
-    fading with time as the generator lets them. Rates are held at their value
-    on the last day before the cutoff, which is what the generator knew then.
+    An awake partner stays silent for H days when every week it neither works (chance w of a working
+    week, daily activity chance p in one) nor logs in anyway (p_off), and, if it falls dormant on the
+    way (daily hazard h), makes no stray login afterwards. A dormant partner stays silent while it
+    neither comes back (daily chance c) nor logs in anyway (daily chance p), both fading with time as
+    the generator lets them. Rates are held at their value on the day before the cutoff: what the
+    generator knew then.
     """
     day_before = (as_of - pd.Timedelta(days=1)).date()
     rows = latent[latent["date"] == day_before]
@@ -28,12 +29,17 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
     c = rows["comeback_rate"].to_numpy(float)
     dormant = _state_codes(rows["state"]) == DORMANT
     w = rows["working_week_rate"].to_numpy(float)
-    quiet_day = ((1 - w) + w * (1 - p) ** 7) ** (1 / 7)  # partners work in bursts of whole weeks
+    p_off = rows["off_week_activity_rate"].to_numpy(float)
+    # Partners work in bursts of whole weeks and log in now and then in the weeks they do not work.
+    quiet_week = (1 - w) * (1 - p_off) ** 7 + w * (1 - p) ** 7
+    quiet_day = quiet_week ** (1 / 7)
     stay_silent_awake = (1 - h) * quiet_day
     k = np.arange(horizon_days)[:, None]
-    # Silent after falling dormant on day k: no stray login and no comeback for the remaining days.
-    fresh_dormant_quiet = np.cumprod((1 - STRAY_LOGIN_CHANCE * np.exp(-k[:, 0] / FADE_DAYS)), axis=0)
-    remaining_quiet = np.concatenate([[1.0], fresh_dormant_quiet])[horizon_days - 1 - k[:, 0]][:, None]
+    # Silent after falling dormant on day k: no stray login (their rate scales with the partner's own
+    # login habit) for the remaining days.
+    stray = np.clip(p_off * (STRAY_LOGIN_CHANCE / OFF_WEEK_LOGIN_CHANCE), 0, 0.97)
+    stray_quiet = np.cumprod(1 - stray[None, :] * np.exp(-k / FADE_DAYS), axis=0)
+    remaining_quiet = np.vstack([np.ones((1, h.size)), stray_quiet])[horizon_days - 1 - k[:, 0]]
     awake_silent = (stay_silent_awake[None, :] ** k * h[None, :] * remaining_quiet).sum(axis=0) + stay_silent_awake**horizon_days
     fade = np.exp(-k[:, 0] / FADE_DAYS)[:, None]
     come = np.exp(-k[:, 0] / COMEBACK_DECAY_DAYS)[:, None]

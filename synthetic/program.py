@@ -55,6 +55,8 @@ WEBINAR_WEEKDAY, NEWSLETTER_WEEKDAY, PLANNING_WEEKDAY = 3, 1, 0  # Thursday, Tue
 MIN_PAYOUT = 50.0
 RETENTION_PROGRAM_START_DAY = 120
 SECONDS_PER_DAY = 86_400
+OFF_WEEK_LOGIN_CHANCE = 0.02
+"""Daily chance that an awake partner logs in during a week it does not work (before the drive multiplier)."""
 STRAY_LOGIN_CHANCE = 0.15
 """Daily chance that a partner who just fell dormant logs in anyway (before the drive multiplier)."""
 FADE_DAYS = 30.0
@@ -74,7 +76,8 @@ class GeneratedProgram:
     """Per partner and day from sign-up, for partners who ever engaged: state, dropout_hazard (daily
     chance an awake partner falls dormant), activity_rate (chance of any qualifying event on a day of a
     working week; for a dormant partner, of a stray login), working_week_rate (chance an awake partner
-    works in a given week: partners work in bursts) and comeback_rate (daily chance a dormant partner
+    works in a given week: partners work in bursts), off_week_activity_rate (daily chance of a login in
+    a week it does not work) and comeback_rate (daily chance a dormant partner
     wakes up)."""
     start: pd.Timestamp
     end: pd.Timestamp
@@ -225,6 +228,7 @@ class _Simulation:
         self.working_week = np.zeros(n, bool)
         self.woke_today = np.zeros(n, bool)
         self.week_on_rate = np.zeros(n)
+        self.off_week_rate = np.zeros(n)
         self.last_active = np.full(n, -10_000, np.int32)
         self.last_sale = np.full(n, -10_000, np.int32)
         self.last_engagement = np.full(n, -10_000, np.int32)  # training or webinar
@@ -243,7 +247,7 @@ class _Simulation:
         self.onboarded = traits.onboarding_assigned & ~traits.onboarding_holdout
         self._counts: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # type, partners, counts, day
         self._money: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # type, partners, amounts, day
-        self._latent: list[tuple] = []  # partners, day, state, hazard, activity, comeback, working week
+        self._latent: list[tuple] = []  # partners, day, state, hazard, activity, comeback, working week, off week
         self._actions: list[tuple[np.ndarray, int, str, np.ndarray, np.ndarray]] = []  # who, day, action, holdout, seconds
         self._registered = np.searchsorted(traits.signup_day, np.arange(n_days), side="right")
 
@@ -300,6 +304,7 @@ class _Simulation:
                 activity_rate[engaged_ever].astype(np.float32),
                 np.where(state == DORMANT, comeback, 0.0)[engaged_ever].astype(np.float32),
                 self.week_on_rate[:m][engaged_ever].astype(np.float32),
+                self.off_week_rate[:m][engaged_ever].astype(np.float32),
             )
         )
 
@@ -367,7 +372,7 @@ class _Simulation:
         on_chance = np.clip(day_on, 0, 0.97) * awake
         on_day = self.working_week[:m] & (rng.random(m) < on_chance)
         p_login_on = np.clip(0.6 * drive_boost, 0, 0.97)
-        p_login_off = np.clip(np.where(awake, 0.02, fading) * drive_boost, 0, 0.97)
+        p_login_off = np.clip(np.where(awake, OFF_WEEK_LOGIN_CHANCE, fading) * drive_boost, 0, 0.97)
         p_link_on = np.where(productive, 0.15, 0.1)
         ramp = np.clip((day - self.productive_since[:m] + 1) / 45.0, 0.15, 1.0)
         shock = np.where(self.shock_until[:m] >= day, 0.15, 1.0)
@@ -381,6 +386,7 @@ class _Simulation:
         # Latent truth: chance of activity on a day of a working week, and the chance a week is one.
         activity_rate = 1.0 - (1 - day_chance) * (1 - p_training) * (1 - p_webinar)
         self.week_on_rate[:m] = np.where(awake, week_on, 0.0)
+        self.off_week_rate[:m] = np.where(awake, p_login_off, 0.0)
 
         p_login = np.where(on_day, p_login_on, p_login_off)
         p_link = np.where(on_day, p_link_on, 0.0)
@@ -564,6 +570,7 @@ class _Simulation:
             "activity_rate": np.concatenate([x[4] for x in self._latent])[keep][order],
             "comeback_rate": np.concatenate([x[5] for x in self._latent])[keep][order],
             "working_week_rate": np.concatenate([x[6] for x in self._latent])[keep][order],
+            "off_week_activity_rate": np.concatenate([x[7] for x in self._latent])[keep][order],
         }
         partner, day = partner[keep][order], day[keep][order]
         start_days = (self.start.value // 86_400_000_000_000)
@@ -577,5 +584,6 @@ class _Simulation:
                 "activity_rate": pa.array(columns["activity_rate"]),
                 "comeback_rate": pa.array(columns["comeback_rate"]),
                 "working_week_rate": pa.array(columns["working_week_rate"]),
+                "off_week_activity_rate": pa.array(columns["off_week_activity_rate"]),
             }
         )

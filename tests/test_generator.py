@@ -136,3 +136,4 @@ def test_oracle_is_good_but_not_clairvoyant(program: Program, generated_dir: Pat
     assert risk.notna().all()
     assert 0.1 < deactivated.mean() < 0.4
     assert 0.75 <= roc_auc_score(deactivated, risk) <= 0.92
+    assert abs(risk.mean() - deactivated.mean()) < 0.06  # roughly calibrated too
