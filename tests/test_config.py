@@ -102,3 +102,8 @@ def test_every_field_is_documented() -> None:
         return missing
 
     assert undocumented(Config) == []
+
+
+def test_segment_revenue_window_must_be_a_feature_window() -> None:
+    with pytest.raises(ConfigError, match="revenue_window_days"):
+        load_config(env={}, overrides=["segments.revenue_window_days=60"])
