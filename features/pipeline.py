@@ -91,30 +91,43 @@ def build_labels(
     config: Config,
     *,
     data_end: pd.Timestamp,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Deactivation and upgrade labels per (cutoff, partner); missing where the horizon is not observed.
 
     deactivated: for partners active at t, 1 if no qualifying event in [t, t + H). upgraded: 1 if the
-    segment at t + H is higher on the ladder than at t. Both are NaN when t + H is after `data_end`.
+    segment at t + H is higher on the ladder than at t. revenue_next_horizon: sale amounts in
+    [t, t + H). All three are NaN when t + H is after `data_end`. `features`, when given, is
+    `build_features` of the same frames and cutoffs (its segments are reused instead of recomputed).
     """
     stamps = check_cutoffs(cutoffs)
     horizon = pd.Timedelta(days=config.labels.horizon_days)
-    now = build_features(partners, events, stamps, config)
+    now = features if features is not None else build_features(partners, events, stamps, config)
     table = _DayTable(partners, events, stamps, config)
+    columns = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"]
     frames = []
     for i, cutoff in enumerate(stamps):
         codes = table.partners_at(i)
         active = table.window_sum(codes, i, "active", start=0, length=config.labels.active_window_days) > 0
         observed = cutoff + horizon <= data_end
         future = table.window_sum(codes, i, table.qualifying_column, start=0, length=-config.labels.horizon_days)
-        deactivated = np.where(active & observed, (future == 0).astype(float), np.nan)
+        revenue = table.window_sum(codes, i, f"amount:{SALE}", start=0, length=-config.labels.horizon_days)
         frames.append(
-            pd.DataFrame({"partner_id": table.partner_ids[codes], "as_of": cutoff, "active": active, "deactivated": deactivated})
+            pd.DataFrame(
+                {
+                    "partner_id": table.partner_ids[codes],
+                    "as_of": pd.Series([cutoff] * codes.size, dtype="datetime64[ns, UTC]"),
+                    "active": active,
+                    "deactivated": np.where(active & observed, (future == 0).astype(float), np.nan),
+                    "revenue_next_horizon": revenue if observed else np.full(codes.size, np.nan),
+                }
+            )
         )
     if not frames:
-        return pd.DataFrame(columns=["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon"])
+        return pd.DataFrame(columns=columns)
     labels = pd.concat(frames, ignore_index=True)
-    labels["as_of"] = pd.to_datetime(labels["as_of"], utc=True)
+    if len(now) != len(labels) or not (now["partner_id"].to_numpy() == labels["partner_id"].to_numpy()).all():
+        raise InputError("build_labels: the features given do not belong to these partners and cutoffs")
     labels["segment"] = now["segment"].to_numpy()
     observed_cutoffs = [c for c in stamps if c + horizon <= data_end]
     later = build_features(partners, events, [c + horizon for c in observed_cutoffs], config)
@@ -123,7 +136,7 @@ def build_labels(
     rank_now = labels["segment"].map(LADDER_RANK)
     rank_later = labels["segment_at_horizon"].map(LADDER_RANK)
     labels["upgraded"] = np.where(rank_later.notna(), (rank_later > rank_now).astype(float), np.nan)
-    return labels[["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon"]]
+    return labels[columns]
 
 
 def check_cutoffs(cutoffs: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:

@@ -339,7 +339,7 @@ def reference_labels(
     *,
     data_end: pd.Timestamp,
 ) -> pd.DataFrame:
-    """partner_id, as_of, active, deactivated, upgraded, segment, segment_at_horizon per (cutoff, partner)."""
+    """partner_id, as_of, active, deactivated, upgraded, segment, segment_at_horizon, revenue_next_horizon."""
     people = as_partner_list(partners, events, config)
     H, A = config.labels.horizon_days, config.labels.active_window_days
     rows = []
@@ -359,6 +359,7 @@ def reference_labels(
             segment = segment_at(p, program)
             later = segment_at(PartnerAt(person, horizon_end, config), program_later) if observed else None
             upgraded = float(LADDER_RANK[later] > LADDER_RANK[segment]) if later is not None else NAN
+            revenue = sum(e.amount for e in person.events if e.event_type == "sale" and in_window(e.ts, t, horizon_end))
             rows.append(
                 {
                     "partner_id": person.partner_id,
@@ -368,9 +369,10 @@ def reference_labels(
                     "upgraded": upgraded,
                     "segment": segment,
                     "segment_at_horizon": later,
+                    "revenue_next_horizon": float(revenue) if observed else NAN,
                 }
             )
-    return _frame(rows, ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon"])
+    return _frame(rows, ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"])
 
 
 def _frame(rows: list[dict[str, object]], columns: list[str]) -> pd.DataFrame:

@@ -27,7 +27,7 @@ DAY = pd.Timedelta(days=1)
 NAN = float("nan")
 META_COLUMNS = ["partner_id", "as_of"]
 TAIL_COLUMNS = ["segment", "downgrade_warning"]
-LABEL_COLUMNS = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon"]
+LABEL_COLUMNS = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"]
 
 
 def utc(text: str) -> pd.Timestamp:
@@ -255,7 +255,7 @@ def assert_labels_agree(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert_keys_agree(got, expected)
     assert pd.api.types.is_bool_dtype(got["active"].dtype), f"active dtype {got['active'].dtype}"
     assert_exact(list(got["active"]), list(expected["active"]), "active", got)
-    for name in ("deactivated", "upgraded"):
+    for name in ("deactivated", "upgraded", "revenue_next_horizon"):
         assert_floats_agree(got[name], expected[name], name, got)
     assert_exact([str(s) for s in got["segment"]], list(expected["segment"]), "segment", got)
     assert_exact(_text_values(got["segment_at_horizon"]), _text_values(expected["segment_at_horizon"]), "segment_at_horizon", got)
@@ -595,3 +595,13 @@ def test_cutoffs_before_any_signup_give_an_empty_frame_with_the_columns() -> Non
 def test_cutoffs_at_different_times_of_day_are_refused() -> None:
     with pytest.raises(InputError):
         build_features(TINY_PARTNERS, TINY_EVENTS, [T1, T2 + pd.Timedelta(hours=12)], CONFIG)
+
+
+def test_labels_reuse_given_features_and_refuse_foreign_ones() -> None:
+    features = build_features(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG)
+    data_end = RANDOM_EVENTS["ts"].max()
+    alone = build_labels(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG, data_end=data_end)
+    reused = build_labels(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG, data_end=data_end, features=features)
+    pd.testing.assert_frame_equal(alone, reused)
+    with pytest.raises(InputError, match="do not belong"):
+        build_labels(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG, data_end=data_end, features=features.iloc[1:])
