@@ -1,0 +1,223 @@
+"""LightGBM models for deactivation risk and upgrade potential, calibrated so a score of 0.3 means ~30%.
+
+A `TrainedModel` holds the booster, the calibrator and what it needs to read features (names, the
+categories of categorical attributes); `predict` returns calibrated probabilities, never labels. It
+saves to and loads from a folder of plain files (booster text, JSON, the calibrator's numbers), which
+the MLflow pyfunc and the service both use.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+
+from features.schema import FeatureSpec
+from partner_churn.config import LightGBMConfig
+from partner_churn.errors import InputError
+
+Target = Literal["deactivation_risk", "upgrade_potential"]
+LABEL_OF: dict[str, str] = {"deactivation_risk": "deactivated", "upgrade_potential": "upgraded"}
+MONOTONE: dict[str, dict[str, int]] = {
+    # Domain certainty: more recent activity never raises the risk of going silent, all else equal.
+    "deactivation_risk": {"days_since_last_activity": 1, "active_days_30": -1},
+    "upgrade_potential": {},
+}
+
+
+def rows_for(target: Target, dataset: pd.DataFrame) -> pd.DataFrame:
+    """Rows a model learns from and is judged on: active partners for risk, everyone for potential."""
+    label = LABEL_OF[target]
+    keep = dataset[label].notna()
+    if target == "deactivation_risk":
+        keep &= dataset["active"].astype(bool)
+    return dataset[keep]
+
+
+@dataclass
+class Calibrator:
+    """Maps raw model probabilities to calibrated ones (isotonic or sigmoid, chosen on held-out rows)."""
+
+    method: Literal["isotonic", "sigmoid", "identity"]
+    x: list[float] = field(default_factory=list)
+    """Isotonic: thresholds; sigmoid: [slope, intercept] on the logit."""
+    y: list[float] = field(default_factory=list)
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=float)
+        if self.method == "isotonic":
+            return np.interp(raw, self.x, self.y)
+        if self.method == "sigmoid":
+            slope, intercept = self.x
+            return 1.0 / (1.0 + np.exp(-(slope * _logit(raw) + intercept)))
+        return raw
+
+
+def fit_calibrator(raw: np.ndarray, label: np.ndarray, method: str, seed: int) -> Calibrator:
+    """Fit the calibrator; with method 'auto' pick isotonic or sigmoid by Brier score on a held-out half."""
+    raw, label = np.asarray(raw, float), np.asarray(label, float)
+    if method == "auto":
+        rng = np.random.default_rng(seed)
+        half = rng.random(raw.size) < 0.5
+        scores = {}
+        for candidate in ("isotonic", "sigmoid"):
+            fitted = _fit_one(raw[half], label[half], candidate)
+            scores[candidate] = brier_score_loss(label[~half], fitted(raw[~half]))
+        method = min(scores, key=scores.get)
+    return _fit_one(raw, label, method)
+
+
+def _fit_one(raw: np.ndarray, label: np.ndarray, method: str) -> Calibrator:
+    if method == "isotonic":
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, label)
+        return Calibrator("isotonic", list(map(float, iso.X_thresholds_)), list(map(float, iso.y_thresholds_)))
+    logistic = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), label)
+    return Calibrator("sigmoid", [float(logistic.coef_[0, 0]), float(logistic.intercept_[0])])
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class TrainedModel:
+    """A fitted, calibrated model and everything needed to score a feature frame with it."""
+
+    target: Target
+    booster: lgb.Booster
+    features: list[str]
+    categories: dict[str, list[str]]
+    calibrator: Calibrator
+    best_iteration: int
+    trained_at: str
+    training_cutoffs: list[str]
+    monotone: dict[str, int]
+
+    def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input matrix: its features in order, categoricals with the training categories."""
+        missing = [name for name in self.features if name not in frame.columns]
+        if missing:
+            raise InputError(f"feature frame lacks {len(missing)} model features, e.g. {missing[:5]}")
+        matrix = frame[self.features].copy()
+        for name, categories in self.categories.items():
+            matrix[name] = pd.Categorical(matrix[name].astype(object).where(matrix[name].notna(), None), categories=categories)
+        for name in self.features:
+            if name not in self.categories:
+                matrix[name] = pd.to_numeric(matrix[name], errors="coerce").astype(float)
+        return matrix
+
+    def raw_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated LightGBM probability."""
+        return self.booster.predict(self.matrix(frame), num_iteration=self.best_iteration)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the target event per row."""
+        return np.clip(self.calibrator(self.raw_probability(frame)), 0.0, 1.0)
+
+    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per-feature contributions (TreeSHAP, log-odds) per row, without the bias column."""
+        values = self.booster.predict(self.matrix(frame), num_iteration=self.best_iteration, pred_contrib=True)
+        return np.asarray(values)[:, :-1]
+
+    def save(self, folder: Path) -> None:
+        """Write the model as plain files: booster.txt and model.json."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "booster.txt").write_text(self.booster.model_to_string(num_iteration=self.best_iteration))
+        meta = {
+            "target": self.target,
+            "features": self.features,
+            "categories": self.categories,
+            "calibrator": {"method": self.calibrator.method, "x": self.calibrator.x, "y": self.calibrator.y},
+            "best_iteration": self.best_iteration,
+            "trained_at": self.trained_at,
+            "training_cutoffs": self.training_cutoffs,
+            "monotone": self.monotone,
+        }
+        (folder / "model.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> TrainedModel:
+        """Read a model written by `save`."""
+        meta = json.loads((folder / "model.json").read_text())
+        booster = lgb.Booster(model_str=(folder / "booster.txt").read_text())
+        return cls(
+            target=meta["target"],
+            booster=booster,
+            features=meta["features"],
+            categories=meta["categories"],
+            calibrator=Calibrator(**meta["calibrator"]),
+            best_iteration=0,  # the saved booster holds exactly the trees it uses
+            trained_at=meta["trained_at"],
+            training_cutoffs=meta["training_cutoffs"],
+            monotone=meta["monotone"],
+        )
+
+
+def fit_model(
+    target: Target,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    calibration: pd.DataFrame,
+    schema: list[FeatureSpec],
+    params: LightGBMConfig,
+    *,
+    calibration_method: str,
+    seed: int,
+) -> TrainedModel:
+    """Fit on train, stop early on validation, calibrate on calibration: three periods, oldest first."""
+    label = LABEL_OF[target]
+    names = [spec.name for spec in schema]
+    categories = {
+        spec.name: sorted(train[spec.name].dropna().astype(str).unique().tolist()) for spec in schema if spec.kind == "category"
+    }
+    monotone = {name: sign for name, sign in MONOTONE[target].items() if name in names}
+    draft = TrainedModel(target, None, names, categories, Calibrator("identity"), 0, "", [], monotone)  # type: ignore[arg-type]
+    lgb_params = {
+        "objective": "binary",
+        "learning_rate": params.learning_rate,
+        "num_leaves": params.num_leaves,
+        "min_child_samples": params.min_child_samples,
+        "feature_fraction": params.feature_fraction,
+        "bagging_fraction": params.bagging_fraction,
+        "bagging_freq": params.bagging_freq,
+        "lambda_l2": params.lambda_l2,
+        "num_threads": params.num_threads,
+        "monotone_constraints": [monotone.get(name, 0) for name in names],
+        "monotone_constraints_method": "advanced",
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
+    train_set = lgb.Dataset(draft.matrix(train), label=train[label].to_numpy(float), categorical_feature=list(categories) or "auto", free_raw_data=True)
+    valid_set = lgb.Dataset(draft.matrix(validation), label=validation[label].to_numpy(float), reference=train_set)
+    booster = lgb.train(
+        lgb_params,
+        train_set,
+        num_boost_round=params.n_estimators,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    model = TrainedModel(
+        target=target,
+        booster=booster,
+        features=names,
+        categories=categories,
+        calibrator=Calibrator("identity"),
+        best_iteration=best,
+        trained_at=pd.Timestamp.now(tz="UTC").isoformat(),
+        training_cutoffs=sorted({str(c) for c in train["as_of"]}),
+        monotone=monotone,
+    )
+    model.calibrator = fit_calibrator(model.raw_probability(calibration), calibration[label].to_numpy(float), calibration_method, seed)
+    return model
