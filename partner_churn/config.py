@@ -179,8 +179,8 @@ class TrainingConfig(StrictModel):
     """Registered model name of the upgrade-potential model."""
     cutoff_frequency_days: int = Field(14, ge=1)
     """Days between consecutive training cutoffs (rolling origin)."""
-    train_cutoffs: int = Field(12, ge=1)
-    """Number of cutoffs whose rows train the model."""
+    train_cutoffs: int = Field(12, ge=2)
+    """Number of cutoffs whose rows train the model (at least 2: one cutoff is no rolling origin)."""
     validation_cutoffs: int = Field(1, ge=1)
     """Later cutoffs used for early stopping."""
     calibration_cutoffs: int = Field(1, ge=1)

@@ -1,4 +1,1 @@
-"""Rolling-origin datasets, LightGBM risk and potential models, calibration, backtests, MLflow registry.
-
-Built by the training issue; nothing here yet.
-"""
+"""Rolling-origin datasets, LightGBM risk and potential models, calibration, backtests, MLflow registry."""

@@ -192,7 +192,7 @@ def fit_model(
         "lambda_l2": params.lambda_l2,
         "num_threads": params.num_threads,
         "monotone_constraints": [monotone.get(name, 0) for name in names],
-        "monotone_constraints_method": "advanced",
+        "monotone_constraints_method": "basic",  # "advanced" can violate the constraints (LightGBM #5358, #6155)
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,

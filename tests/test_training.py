@@ -1,0 +1,163 @@
+"""Training: time splits without leakage, calibrated probabilities, monotone recency, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import Program, load_program
+from partner_churn.config import Config, load_config
+from partner_churn.errors import ConfigError, InputError
+from training.datasets import build_dataset, plan_cutoffs
+from training.model import Calibrator, TrainedModel, fit_calibrator, rows_for
+from training.result import TrainingResult
+from training.train import train_and_backtest
+
+NOW = pd.Timestamp("2026-11-01", tz="UTC")
+
+
+def small_config(*overrides: str) -> Config:
+    return load_config(
+        env={},
+        overrides=[
+            "training.lightgbm.n_estimators=120",
+            "training.lightgbm.num_threads=2",
+            "training.min_positive_labels=20",
+            *overrides,
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def program(generated_dir: Path) -> Program:
+    return load_program(generated_dir, Config().data, NOW)
+
+
+@pytest.fixture(scope="module")
+def result(program: Program, generated_dir: Path) -> TrainingResult:
+    return train_and_backtest(program, small_config(), latent_path=generated_dir / "latent.parquet")
+
+
+def test_splits_follow_each_other_with_an_embargo_of_one_horizon() -> None:
+    config = Config()
+    plan = plan_cutoffs(pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2026-06-30 23:00", tz="UTC"), config)
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    splits = [plan.train, plan.validation, plan.calibration, plan.backtest]
+    assert [len(s) for s in splits] == [12, 1, 1, 4]
+    for earlier, later in zip(splits, splits[1:]):
+        assert earlier[-1] + horizon <= later[0]  # no label window of an earlier split reaches a later split
+    assert plan.backtest[-1] + horizon <= pd.Timestamp("2026-06-30 23:00", tz="UTC")
+    assert all(c == c.normalize() for c in plan.all())
+
+
+def test_too_short_a_history_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match=r"the data spans 200 days.*lower training"):
+        plan_cutoffs(pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2025-07-20", tz="UTC"), Config())
+
+
+def test_horizon_longer_than_the_data_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match="the data spans"):
+        plan_cutoffs(pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2026-06-30", tz="UTC"), small_config("labels.horizon_days=365"))
+
+
+def test_a_single_training_cutoff_is_refused() -> None:
+    with pytest.raises(ConfigError, match="train_cutoffs"):
+        small_config("training.train_cutoffs=1")
+
+
+def test_training_rows_do_not_depend_on_anything_after_their_horizon(program: Program) -> None:
+    """Rebuild the training rows from events cut at the end of the last training label window: identical."""
+    config = small_config()
+    data_end = program.events["ts"].max()
+    plan = plan_cutoffs(program.partners["signup_at"].min(), data_end, config)
+    full = build_dataset(program.partners, program.events, plan, config, data_end=data_end)
+    cut = plan.train[-1] + pd.Timedelta(days=config.labels.horizon_days)
+    truncated = program.events[program.events["ts"] < cut]
+    only_train = type(plan)(train=plan.train, validation=[], calibration=[], backtest=[])
+    early = build_dataset(program.partners, truncated, only_train, config, data_end=cut)
+    late_columns = ["segment_at_horizon"]  # depends on the program's revenue at t + H, the same in both
+    train_full = full[full["split"] == "train"].drop(columns=late_columns).reset_index(drop=True)
+    pd.testing.assert_frame_equal(train_full, early.drop(columns=late_columns).reset_index(drop=True))
+
+
+def test_models_return_calibrated_probabilities_not_labels(result: TrainingResult) -> None:
+    for target, model in result.models.items():
+        rows = result.backtest_rows[target]
+        scores = model.predict(rows)
+        assert scores.min() >= 0 and scores.max() <= 1
+        assert len(np.unique(np.round(scores, 6))) > 20  # probabilities, not 0/1 labels
+    table = result.backtest
+    model_rows = table[(table["scorer"] == "model") & (table["cutoff"] == "all") & (table["segment"] == "all")]
+    assert (model_rows["ece"] < 0.05).all(), model_rows[["target", "ece"]]
+
+
+def test_models_beat_their_baselines_and_stay_below_the_oracle(result: TrainingResult) -> None:
+    assert result.model_auc["deactivation_risk"] > result.primary_baseline_auc["deactivation_risk"] + 0.03
+    assert result.model_auc["upgrade_potential"] > result.primary_baseline_auc["upgrade_potential"]
+    table = result.backtest
+    oracle = table[(table["scorer"] == "oracle") & (table["cutoff"] == "all") & (table["segment"] == "all")]["roc_auc"].iloc[0]
+    assert result.model_auc["deactivation_risk"] <= oracle + 0.01  # above the oracle would mean a leak
+
+
+def test_backtest_table_covers_every_cutoff_segment_and_metric(result: TrainingResult) -> None:
+    table = result.backtest
+    cutoffs = set(table.loc[table["target"] == "deactivation_risk", "cutoff"]) - {"all"}
+    assert len(cutoffs) == 4
+    assert {"recency_rule", "logistic_rfm", "oracle", "model"} <= set(table["scorer"])
+    assert {"newbie", "workhorse"} <= set(table["segment"])
+    for metric in ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_top10", "recall_top10", "revenue_share_top10"):
+        assert table.loc[table["scorer"] == "model", metric].notna().any(), metric
+
+
+def test_more_recent_activity_never_raises_risk(result: TrainingResult) -> None:
+    model = result.models["deactivation_risk"]
+    rows = result.backtest_rows["deactivation_risk"].head(300)
+    base = model.predict(rows)
+    for column, change in (("days_since_last_activity", -5.0), ("active_days_30", +3)):
+        varied = rows.copy()
+        varied[column] = (varied[column] + change).clip(lower=0)
+        moved = model.predict(varied)
+        assert (moved - base <= 1e-12).all(), column  # fresher or busier: risk not higher
+        assert (moved < base - 1e-6).any(), column  # and the model does use the feature
+
+
+def test_save_and_load_give_the_same_predictions(result: TrainingResult, tmp_path: Path) -> None:
+    model = result.models["deactivation_risk"]
+    model.save(tmp_path / "m")
+    loaded = TrainedModel.load(tmp_path / "m")
+    rows = result.backtest_rows["deactivation_risk"]
+    np.testing.assert_allclose(loaded.predict(rows), model.predict(rows), rtol=0, atol=1e-12)
+
+
+def test_missing_feature_columns_are_a_clear_error(result: TrainingResult) -> None:
+    rows = result.backtest_rows["deactivation_risk"].drop(columns=["tenure_days"])
+    with pytest.raises(InputError, match="lacks 1 model features.*tenure_days"):
+        result.models["deactivation_risk"].predict(rows)
+
+
+def test_too_few_positive_labels_is_a_clear_error(program: Program) -> None:
+    with pytest.raises(InputError, match=r"positive and .* negative 'deactivated' labels; at least 100000"):
+        train_and_backtest(program, small_config("training.min_positive_labels=100000"))
+
+
+def test_calibrator_choice_follows_the_data() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.random(4_000)
+    steps = (raw > 0.5).astype(float) * 0.8 + 0.1  # a step: isotonic fits, a sigmoid cannot
+    label = (rng.random(raw.size) < steps).astype(float)
+    assert fit_calibrator(raw, label, "auto", seed=1).method == "isotonic"
+    smooth = 1 / (1 + np.exp(-(3 * (raw - 0.5))))
+    label = (rng.random(raw.size) < smooth).astype(float)
+    chosen = fit_calibrator(raw, label, "auto", seed=1)
+    assert chosen.method in {"sigmoid", "isotonic"}
+    assert abs(chosen(np.array([0.5]))[0] - 0.5) < 0.08
+    assert Calibrator("identity")(np.array([0.3]))[0] == 0.3
+
+
+def test_risk_rows_are_active_partners_with_an_observed_horizon(result: TrainingResult) -> None:
+    rows = result.backtest_rows["deactivation_risk"]
+    assert rows["active"].all() and rows["deactivated"].notna().all()
+    assert rows_for("upgrade_potential", rows).shape[0] == rows["upgraded"].notna().sum()
