@@ -32,12 +32,14 @@ demo: $(STAMP)
 	$(BIN)/partner-churn generate --partners $(DEMO_PARTNERS) --out $(DEMO_DIR)/data
 	$(BIN)/partner-churn validate --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn summary --data $(DEMO_DIR)/data
+	$(BIN)/partner-churn train --data $(DEMO_DIR)/data
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/generate_bench.py
+	$(BIN)/python -m bench.generate_bench
+	$(BIN)/python -m bench.features_bench
 
 serve:
 	@echo "The scoring service arrives with the serving issue; nothing to serve yet." >&2; exit 2

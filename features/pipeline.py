@@ -108,15 +108,15 @@ def build_labels(
     frames = []
     for i, cutoff in enumerate(stamps):
         codes = table.partners_at(i)
-        active = table.window_sum(codes, i, "active", start=0, length=config.labels.active_window_days) > 0
+        active = table.window_sum(i, "active", start=0, length=config.labels.active_window_days) > 0
         observed = cutoff + horizon <= data_end
-        future = table.window_sum(codes, i, table.qualifying_column, start=0, length=-config.labels.horizon_days)
-        revenue = table.window_sum(codes, i, f"amount:{SALE}", start=0, length=-config.labels.horizon_days)
+        future = table.window_sum(i, table.qualifying_column, start=0, length=-config.labels.horizon_days)
+        revenue = table.window_sum(i, f"amount:{SALE}", start=0, length=-config.labels.horizon_days)
         frames.append(
             pd.DataFrame(
                 {
                     "partner_id": table.partner_ids[codes],
-                    "as_of": pd.Series([cutoff] * codes.size, dtype="datetime64[ns, UTC]"),
+                    "as_of": pd.Series(np.full(codes.size, cutoff.value, dtype="datetime64[ns]")).dt.tz_localize("UTC"),
                     "active": active,
                     "deactivated": np.where(active & observed, (future == 0).astype(float), np.nan),
                     "revenue_next_horizon": revenue if observed else np.full(codes.size, np.nan),
@@ -211,7 +211,14 @@ class _DayTable:
             else:
                 columns[f"amount:{name}"] = np.zeros(n_rows)
         self.qualifying_column = "qualifying"
-        self.cumulative = {name: np.concatenate([[0], np.cumsum(values)]) for name, values in columns.items()}
+        # Counts: exact integer prefix sums over all rows. Money: running sums that restart with every
+        # partner, so a partner's sums carry no rounding from the rest of the program (a lone sale of
+        # 1.59 sums to exactly 1.59, equal requested and paid payouts leave exactly 0 pending).
+        row_partner = self.keys // self.span
+        self.cumulative = {name: np.concatenate([[0], np.cumsum(v)]) for name, v in columns.items() if v.dtype.kind in "iub"}
+        self.running = {name: _running_sum(v, row_partner) for name, v in columns.items() if v.dtype.kind == "f"}
+        self._bounds: dict[tuple[int, int], np.ndarray] = {}
+        self._partners: dict[int, np.ndarray] = {}
 
         # Exact last / first event times per type (and for any qualifying event), per partner-day.
         self.last_event: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -255,29 +262,42 @@ class _DayTable:
     # -- queries -------------------------------------------------------------------------------------
     def partners_at(self, i: int) -> np.ndarray:
         """Codes of partners signed up before cutoff i, in partners' order."""
-        return np.flatnonzero(self.signup_ns < self.cutoffs.asi8[i])
+        if i not in self._partners:
+            self._partners[i] = np.flatnonzero(self.signup_ns < self.cutoffs.asi8[i])
+        return self._partners[i]
 
-    def _bound(self, codes: np.ndarray, day: int | np.ndarray) -> np.ndarray:
-        offset = np.clip(np.asarray(day) - self.dmin, 0, self.span)
-        return np.searchsorted(self.keys, codes * self.span + offset)
+    def _bound(self, i: int, day: int | None) -> np.ndarray:
+        """Per partner at cutoff i: index of its first partner-day row on or after `day` (None: its first row)."""
+        offset = 0 if day is None else int(np.clip(day - self.dmin, 0, self.span))
+        if (i, offset) not in self._bounds:
+            self._bounds[(i, offset)] = np.searchsorted(self.keys, self.partners_at(i) * self.span + offset)
+        return self._bounds[(i, offset)]
 
-    def window_sum(self, codes: np.ndarray, i: int, column: str, *, start: int, length: int) -> np.ndarray:
-        """Sum of `column` over day periods start..start+length-1 before cutoff i (negative: after it).
+    def _prefix(self, i: int, column: str, day: int | None) -> np.ndarray:
+        """Per partner at cutoff i: the sum of `column` over its rows before `day`."""
+        position = self._bound(i, day)
+        if column in self.cumulative:
+            cumulative = self.cumulative[column]
+            return cumulative[position] - cumulative[self._bound(i, None)]
+        running = self.running[column]
+        inside = position > self._bound(i, None)
+        return np.where(inside, running[np.maximum(position - 1, 0)] if running.size else 0.0, 0.0)
+
+    def window_sum(self, i: int, column: str, *, start: int, length: int) -> np.ndarray:
+        """Sum of `column` over day periods start..start+length-1 before cutoff i, per partner at cutoff i.
 
         With length < 0 it sums the |length| day periods from the cutoff forward, [t, t + |length| days).
         """
-        cutoff_day = self.cutoff_days[i]
+        cutoff_day = int(self.cutoff_days[i])
         if length >= 0:
             lo, hi = cutoff_day - start - length, cutoff_day - start
         else:
             lo, hi = cutoff_day + start, cutoff_day + start - length
-        cumulative = self.cumulative[column]
-        return cumulative[self._bound(codes, hi)] - cumulative[self._bound(codes, lo)]
+        return self._prefix(i, column, hi) - self._prefix(i, column, lo)
 
-    def history_sum(self, codes: np.ndarray, i: int, column: str) -> np.ndarray:
-        """Sum of `column` over all days before cutoff i."""
-        cumulative = self.cumulative[column]
-        return cumulative[self._bound(codes, self.cutoff_days[i])] - cumulative[np.searchsorted(self.keys, codes * self.span)]
+    def history_sum(self, i: int, column: str) -> np.ndarray:
+        """Sum of `column` over all days before cutoff i, per partner at cutoff i."""
+        return self._prefix(i, column, int(self.cutoff_days[i]))
 
     def days_since_last(self, codes: np.ndarray, i: int, suffix: str) -> np.ndarray:
         """Days from the last event of that kind before cutoff i to the cutoff; NaN if none."""
@@ -313,7 +333,7 @@ class _DayTable:
         w = self.config.segments.revenue_window_days
         thresholds = np.array(
             [
-                star_revenue_threshold(self.window_sum(self.partners_at(i), i, f"amount:{SALE}", start=0, length=w), self.config.segments)
+                star_revenue_threshold(self.window_sum(i, f"amount:{SALE}", start=0, length=w), self.config.segments)
                 for i in range(len(self.cutoffs))
             ]
         )
@@ -327,7 +347,7 @@ class _DayTable:
         t_ns = self.cutoffs.asi8[i]
 
         def window(column: str, length: int, start: int = 0) -> np.ndarray:
-            return self.window_sum(codes, i, column, start=start, length=length)
+            return self.window_sum(i, column, start=start, length=length)
 
         out: dict[str, np.ndarray | pd.Series] = {"partner_id": self.partner_ids[codes]}
         signup = self.signup_ns[codes]
@@ -362,14 +382,14 @@ class _DayTable:
             clicks, leads, sales = (window(f"count:{t}", f.funnel_window_days) for t in ("click", "lead", "sale"))
             out[f"lead_per_click_{f.funnel_window_days}d"] = np.where(clicks > 0, leads / np.where(clicks > 0, clicks, 1), np.nan)
             out[f"sale_per_lead_{f.funnel_window_days}d"] = np.where(leads > 0, sales / np.where(leads > 0, leads, 1), np.nan)
-        requested = self.history_sum(codes, i, f"amount:{PAYOUT_REQUESTED}")
-        paid = self.history_sum(codes, i, f"amount:{PAYOUT_PAID}")
+        requested = self.history_sum(i, f"amount:{PAYOUT_REQUESTED}")
+        paid = self.history_sum(i, f"amount:{PAYOUT_PAID}")
         out["pending_payout_amount"] = np.maximum(requested - paid, 0.0)
         out["pending_payout_requests"] = np.maximum(
-            self.history_sum(codes, i, f"count:{PAYOUT_REQUESTED}") - self.history_sum(codes, i, f"count:{PAYOUT_PAID}"), 0
+            self.history_sum(i, f"count:{PAYOUT_REQUESTED}") - self.history_sum(i, f"count:{PAYOUT_PAID}"), 0
         ) if PAYOUT_REQUESTED in self.types and PAYOUT_PAID in self.types else np.zeros(codes.size, np.int64)
         rate = self._attribute("commission_rate", codes, float)
-        out["unpaid_commission"] = np.maximum(rate * self.history_sum(codes, i, f"amount:{SALE}") - paid, 0.0)
+        out["unpaid_commission"] = np.maximum(rate * self.history_sum(i, f"amount:{SALE}") - paid, 0.0)
         position = context.index_of(cutoff)
         for w in f.revenue_share_windows_days:
             program_revenue = context.window_revenue[w][position]
@@ -380,7 +400,7 @@ class _DayTable:
 
         segments, warning = self._segments(codes, i, out, context, position)
         frame = pd.DataFrame(out)
-        frame.insert(1, "as_of", pd.Series([cutoff] * codes.size, dtype="datetime64[ns, UTC]"))
+        frame.insert(1, "as_of", pd.Series(np.full(codes.size, cutoff.value, dtype="datetime64[ns]")).dt.tz_localize("UTC"))
         frame["segment"] = segments
         frame["downgrade_warning"] = warning
         return frame
@@ -398,7 +418,7 @@ class _DayTable:
         rules = self.config.segments
         w, d = rules.revenue_window_days, rules.downgrade_warning_days
         sale = f"amount:{SALE}"
-        window_revenue = self.window_sum(codes, i, sale, start=0, length=w)
+        window_revenue = self.window_sum(i, sale, start=0, length=w)
         silent = np.nan_to_num(out["days_since_last_activity"], nan=np.inf)
         program_revenue = float(context.window_revenue[w][position])
         threshold = float(context.star_threshold[position])
@@ -406,11 +426,11 @@ class _DayTable:
             out["tenure_days"], out["active_days_30"], silent, window_revenue, rules,
             program_window_revenue=program_revenue, star_threshold=threshold,
         )
-        active_before = self.window_sum(codes, i, "active", start=30, length=30)
+        active_before = self.window_sum(i, "active", start=30, length=30)
         projected_active = np.clip(2 * out["active_days_30"] - active_before, 0, 30)
-        recent = self.window_sum(codes, i, sale, start=0, length=d)
-        before = self.window_sum(codes, i, sale, start=d, length=d)
-        leaving = self.window_sum(codes, i, sale, start=w - d, length=d)
+        recent = self.window_sum(i, sale, start=0, length=d)
+        before = self.window_sum(i, sale, start=d, length=d)
+        leaving = self.window_sum(i, sale, start=w - d, length=d)
         projected_revenue = np.maximum(window_revenue - leaving + np.maximum(2 * recent - before, 0), 0)
         projected_silent = np.where(projected_active == 0, silent + d, 0.0)
         later = assign_segments(
@@ -420,6 +440,19 @@ class _DayTable:
         rank = np.vectorize(LADDER_RANK.get, otypes=[int])
         warning = rank(later) < rank(now) if codes.size else np.zeros(0, bool)
         return now, warning
+
+
+def _running_sum(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Inclusive running sum within each group (rows sorted by group).
+
+    Only non-zero values are accumulated, so two columns holding the same amounts in the same order
+    (requested and paid payouts) reach exactly the same sums, whatever zeros lie between them.
+    """
+    if values.size == 0:
+        return values.astype(float)
+    nonzero = pd.Series(np.where(values != 0, values, np.nan))
+    running = nonzero.groupby(group).cumsum()
+    return running.groupby(group).ffill().fillna(0.0).to_numpy()
 
 
 def _partner_codes(events: pd.DataFrame, partners: pd.DataFrame) -> np.ndarray:

@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+models_app = typer.Typer(help="Registered models and their aliases (champion, challenger).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 ConfigOption = Annotated[
     Optional[Path],
@@ -45,7 +47,7 @@ def main() -> None:
     """Console entry point: runs the app and turns bad input into one clear line and exit code 2."""
     quiet_telemetry()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of exiting
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -57,14 +59,17 @@ def main() -> None:
     except click.exceptions.Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def quiet_telemetry() -> None:
-    """No usage reporting from BentoML, MLflow or Evidently: there is no network, and none is wanted."""
+    """No usage reporting from BentoML, MLflow or Evidently (no network, and none wanted); no MLflow chatter."""
     import os
 
     for key in ("BENTOML_DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
         os.environ.setdefault(key, "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 DataOption = Annotated[
@@ -175,6 +180,86 @@ def features(
     else:
         frame.to_csv(out, index=False)
     typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1] - 2} columns for {len(cutoffs)} cutoffs -> {out}")
+
+
+@app.command()
+def train(
+    data: DataOption = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Datasets -> fit -> calibrate -> backtest -> register -> gate, for both models; exit 1 if a gate refuses."""
+    decisions, run_id = _train_or_backtest(config, set_, data, lenient, register=True)
+    for decision in decisions:
+        verdict = "champion" if decision.promoted else "challenger"
+        typer.echo(f"{decision.name} v{decision.version}: {verdict}: {decision.reason}")
+    typer.echo(f"MLflow run {run_id}")
+    refused = [d for d in decisions if not d.promoted]
+    if refused:
+        typer.echo(f"gate: {len(refused)} of {len(decisions)} models stay challenger (see above); champion unchanged", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def backtest(
+    data: DataOption = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Rolling-origin backtest of both models against the baselines (and the oracle on generated data); registers nothing."""
+    _, run_id = _train_or_backtest(config, set_, data, lenient, register=False)
+    typer.echo(f"MLflow run {run_id}")
+
+
+def _train_or_backtest(config: Path | None, set_: list[str] | None, data: Path | None, lenient: bool, *, register: bool):  # noqa: ANN202
+    from training.registry import apply_gate, configure_tracking, log_training_run
+    from training.train import train_and_backtest
+
+    cfg = _config(config, set_)
+    configure_tracking(cfg)  # fail fast on an unreachable tracking server, before the long work
+    folder = data or cfg.paths.data_dir
+    program = _load(cfg, data, None, lenient)
+    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=lambda m: typer.echo(m, err=True))
+    run_id, versions = log_training_run(result, config=cfg, register=register)
+    out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.backtest.to_csv(out, index=False)
+    typer.echo(_backtest_summary(result.backtest))
+    typer.echo(f"backtest table: {out}")
+    decisions = apply_gate(result, versions, config=cfg) if register else []
+    return decisions, run_id
+
+
+def _backtest_summary(table) -> str:  # noqa: ANN001 - pandas DataFrame
+    overall = table[(table["cutoff"] == "all") & (table["segment"] == "all")]
+    columns = ["target", "scorer", "rows", "positives", "roc_auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10"]
+    return overall[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
+
+
+@models_app.command("list")
+def models_list(config: ConfigOption = None, set_: SetOption = None) -> None:
+    """Every registered version of both models with its aliases and backtest ROC-AUC."""
+    from training.registry import list_models
+
+    frame = list_models(_config(config, set_))
+    typer.echo(frame.to_string(index=False) if len(frame) else "no registered models yet: run partner-churn train")
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name, e.g. partner-churn-deactivation-risk.")],
+    version: Annotated[str, typer.Argument(help="Version number to make champion.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why you override the gate (recorded on the version).")],
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Make a version champion deliberately, overriding the gate; who, when and why are recorded."""
+    from training.registry import promote as promote_version
+
+    promote_version(_config(config, set_), name, version, reason)
+    typer.echo(f"{name} v{version.lstrip('v')} is champion (override recorded: {reason})")
 
 
 def _load(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):  # noqa: ANN202 - Program

@@ -605,3 +605,24 @@ def test_labels_reuse_given_features_and_refuse_foreign_ones() -> None:
     pd.testing.assert_frame_equal(alone, reused)
     with pytest.raises(InputError, match="do not belong"):
         build_labels(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG, data_end=data_end, features=features.iloc[1:])
+
+
+def test_fully_paid_payouts_leave_exactly_nothing_pending() -> None:
+    """Money sums restart per partner and skip zeros, so equal requested and paid amounts cancel exactly."""
+    partners = pd.DataFrame({"partner_id": ["b", "a"], "signup_at": pd.to_datetime(["2025-01-01", "2025-01-01"], utc=True)})
+    amounts = [0.1, 0.2, 0.3, 1234.57, 0.07, 99.99]
+    rows = []
+    for k, amount in enumerate(amounts):
+        day = pd.Timestamp("2025-02-01", tz="UTC") + pd.Timedelta(days=3 * k)
+        rows += [("a", day, "sale", 1000.0 + k), ("a", day + pd.Timedelta(hours=1), "payout_requested", amount),
+                 ("a", day + pd.Timedelta(days=1, hours=2), "login", 0.0), ("a", day + pd.Timedelta(days=2), "payout_paid", amount)]
+    # A big partner earlier in the program with an unpaid request: requested and paid totals differ there.
+    rows += [("b", pd.Timestamp("2025-02-02", tz="UTC"), "sale", 5e8), ("b", pd.Timestamp("2025-02-03", tz="UTC"), "payout_requested", 5e7 + 0.3)]
+    events = pd.DataFrame(rows, columns=["partner_id", "ts", "event_type", "amount"])
+    events["partner_id"] = pd.Categorical(events["partner_id"], categories=partners["partner_id"])
+    events["event_type"] = pd.Categorical(events["event_type"], categories=CONFIG.data.event_types)
+    events = events.sort_values(["partner_id", "ts"]).reset_index(drop=True)
+    features = build_features(partners, events, [pd.Timestamp("2025-04-01", tz="UTC")], CONFIG)
+    a = features[features["partner_id"] == "a"].iloc[0]
+    assert a["pending_payout_requests"] == 0
+    assert a["pending_payout_amount"] == 0.0

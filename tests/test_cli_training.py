@@ -1,0 +1,76 @@
+"""train / backtest / models list / promote from the command line, against a throwaway SQLite MLflow store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.test_cli import assert_one_line_error, run
+
+FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20"]
+
+
+def store(tmp: Path) -> list[str]:
+    return [
+        "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
+        "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
+        "--set", f"paths.reports_dir={tmp}/reports",
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(generated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    tmp = tmp_path_factory.mktemp("mlflow")
+    result = run("train", "--data", str(generated_dir), *FAST, *store(tmp))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return tmp, result.stdout
+
+
+@pytest.mark.slow
+def test_train_registers_both_models_as_champions(trained: tuple[Path, str]) -> None:
+    tmp, stdout = trained
+    assert "partner-churn-deactivation-risk v1: champion" in stdout
+    assert "partner-churn-upgrade-potential v1: champion" in stdout
+    assert "MLflow run " in stdout
+    for scorer in ("model", "recency_rule", "logistic_rfm", "oracle"):
+        assert scorer in stdout
+    table = pd.read_csv(next((tmp / "reports").glob("backtest-*.csv")))
+    assert {"roc_auc", "ece", "precision_top10", "revenue_share_top10"} <= set(table.columns)
+
+
+@pytest.mark.slow
+def test_gate_refusal_exits_one_and_keeps_the_champion(trained: tuple[Path, str], generated_dir: Path) -> None:
+    tmp, _ = trained
+    refused = run("train", "--data", str(generated_dir), *FAST, *store(tmp), "--set", "training.promotion_min_gain_over_recency=0.9")
+    assert refused.returncode == 1, refused.stderr[-2000:]
+    assert "v2: challenger" in refused.stdout and "the gate needs +0.900" in refused.stdout
+    listed = run("models", "list", *store(tmp))
+    assert listed.returncode == 0
+    risk = [line for line in listed.stdout.splitlines() if line.startswith("partner-churn-deactivation-risk")]
+    assert any(" 1 " in line and "champion" in line for line in risk), listed.stdout
+    assert any(" 2 " in line and "challenger" in line for line in risk), listed.stdout
+
+    promoted = run("promote", "partner-churn-deactivation-risk", "2", "--reason", "reviewed by hand", *store(tmp))
+    assert promoted.returncode == 0, promoted.stderr
+    listed = run("models", "list", *store(tmp))
+    risk = [line for line in listed.stdout.splitlines() if line.startswith("partner-churn-deactivation-risk")]
+    assert any(" 2 " in line and "champion" in line for line in risk), listed.stdout
+
+
+@pytest.mark.slow
+def test_unknown_version_and_unreachable_tracking_are_clear_errors(trained: tuple[Path, str], generated_dir: Path) -> None:
+    tmp, _ = trained
+    assert_one_line_error(run("promote", "partner-churn-deactivation-risk", "99", "--reason", "x", *store(tmp)), "no version 99")
+    started = time.monotonic()
+    result = run("train", "--data", str(generated_dir), "--set", "paths.mlflow_tracking_uri=http://127.0.0.1:9")
+    assert time.monotonic() - started < 60
+    assert_one_line_error(result, "unreachable")
+
+
+@pytest.mark.slow
+def test_too_few_positive_labels_is_one_clear_line(generated_dir: Path, tmp_path: Path) -> None:
+    result = run("backtest", "--data", str(generated_dir), *store(tmp_path), "--set", "training.min_positive_labels=100000")
+    assert_one_line_error(result, "positive", "training.min_positive_labels")

@@ -1,0 +1,365 @@
+"""MLflow tracking, registry and promotion gate on an embedded SQLite store in a temporary folder.
+
+Tiny real models (LightGBM, 20 trees) on a synthetic feature frame with signal; one store per module,
+and every test registers under its own model names, so the tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+from features.schema import FeatureSpec
+from partner_churn.config import Config, LightGBMConfig, load_config
+from partner_churn.errors import InputError
+from training import plots, registry
+from training.model import LABEL_OF, TrainedModel, fit_model
+from training.result import TrainingResult
+
+SCHEMA = [
+    FeatureSpec("days_since_last_activity", "float", "recency", "Days since the last qualifying event."),
+    FeatureSpec("active_days_30", "int", "window", "Active days among the last 30."),
+    FeatureSpec("revenue_30d", "float", "window", "Sale amounts in the last 30 days."),
+    FeatureSpec("click_count_30d", "int", "window", "Clicks in the last 30 days."),
+    FeatureSpec("partner_type", "category", "attribute", "Declared partner attribute partner_type."),
+]
+FEATURES = [spec.name for spec in SCHEMA]
+PARAMS = LightGBMConfig(n_estimators=20, early_stopping_rounds=5, num_threads=1)
+_names = itertools.count(1)
+
+
+def synthetic_frame(seed: int = 1, partners: int = 400, cutoffs: int = 8) -> pd.DataFrame:
+    """Feature rows at `cutoffs` dates with both labels; risk rises with silence, falls with activity."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for cutoff in pd.date_range("2025-03-01", periods=cutoffs, freq="28D", tz="UTC"):
+        days = rng.exponential(8, partners)
+        days[rng.random(partners) < 0.05] = np.nan
+        active = rng.integers(0, 31, partners)
+        clicks = rng.poisson(4, partners)
+        revenue = rng.gamma(1.0, 100, partners) * (rng.random(partners) < 0.6)
+        partner_type = rng.choice(["blogger", "agency", "cashback"], partners).astype(object)
+        partner_type[rng.random(partners) < 0.1] = None
+        silent = np.nan_to_num(days, nan=40)
+        risk_logit = -0.5 + 0.08 * silent - 0.12 * active + 1.2 * (partner_type == "cashback") - 0.15 * clicks
+        upgrade_logit = -2.0 + 0.006 * revenue + 0.2 * clicks - 0.05 * silent
+        parts.append(
+            pd.DataFrame(
+                {
+                    "as_of": cutoff,
+                    "partner_id": [f"p{i:04d}" for i in range(partners)],
+                    "segment": rng.choice(["workhorse", "newbie"], partners),
+                    "days_since_last_activity": days,
+                    "active_days_30": active,
+                    "revenue_30d": revenue,
+                    "click_count_30d": clicks,
+                    "partner_type": partner_type,
+                    "active": True,
+                    "deactivated": (rng.random(partners) < 1 / (1 + np.exp(-risk_logit))).astype(float),
+                    "upgraded": (rng.random(partners) < 1 / (1 + np.exp(-upgrade_logit))).astype(float),
+                    "revenue_next_horizon": revenue * rng.uniform(0.5, 1.5, partners),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _scores_metrics(label: np.ndarray, score: np.ndarray, revenue: np.ndarray, probabilistic: bool) -> dict[str, float]:
+    top = np.argsort(-score, kind="stable")[: max(1, len(score) // 10)]
+    metrics = {
+        "rows": len(label),
+        "positives": int(label.sum()),
+        "roc_auc": roc_auc_score(label, score),
+        "pr_auc": average_precision_score(label, score),
+        "precision_top10": label[top].mean(),
+        "recall_top10": label[top].sum() / label.sum(),
+        "revenue_share_top10": revenue[top].sum() / revenue.sum(),
+        "brier": np.nan,
+        "log_loss": np.nan,
+        "ece": np.nan,
+    }
+    if probabilistic:
+        bins = np.clip((score * 10).astype(int), 0, 9)
+        gaps = [abs(score[bins == b].mean() - label[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins)]
+        metrics |= {"brier": brier_score_loss(label, score), "log_loss": log_loss(label, score, labels=[0, 1]), "ece": float(np.sum(gaps))}
+    return metrics
+
+
+def build_result(config: Config, frame: pd.DataFrame, targets: dict[str, float]) -> TrainingResult:
+    """Fit a model per target (labels of a share `targets[target]` of training rows shuffled) and backtest it.
+
+    Splits by cutoff: 4 train, 1 validation, 1 calibration, 2 backtest. The gate baseline is the
+    recency rule (days since last activity; its negation for upgrade potential).
+    """
+    cutoffs = sorted(frame["as_of"].unique())
+    train, validation = frame[frame["as_of"].isin(cutoffs[:4])], frame[frame["as_of"] == cutoffs[4]]
+    calibration, backtest = frame[frame["as_of"] == cutoffs[5]], frame[frame["as_of"].isin(cutoffs[6:])]
+    rng = np.random.default_rng(5)
+    models, backtest_rows, metric_rows, prediction_parts = {}, {}, [], []
+    model_auc, baseline_auc = {}, {}
+    for target, shuffled_share in targets.items():
+        label_name = LABEL_OF[target]
+        noisy = train.copy()
+        chosen = rng.random(len(noisy)) < shuffled_share
+        noisy.loc[chosen, label_name] = rng.permutation(noisy.loc[chosen, label_name].to_numpy())
+        model = fit_model(target, noisy, validation, calibration, SCHEMA, PARAMS, calibration_method="auto", seed=1)
+        models[target] = model
+        backtest_rows[target] = backtest.reset_index(drop=True)
+        label = backtest[label_name].to_numpy(float)
+        revenue = backtest["revenue_next_horizon"].to_numpy(float)
+        recency = backtest["days_since_last_activity"].fillna(999).to_numpy(float)
+        scores = {"model": model.predict(backtest), "recency_rule": recency if target == "deactivation_risk" else -recency}
+        for scorer, score in scores.items():
+            metrics = _scores_metrics(label, score, revenue, probabilistic=scorer == "model")
+            metric_rows.append({"target": target, "scorer": scorer, "cutoff": "all", "segment": "all", **metrics})
+        model_auc[target] = float(roc_auc_score(label, scores["model"]))
+        baseline_auc[target] = float(roc_auc_score(label, scores["recency_rule"]))
+        prediction_parts.append(
+            backtest[["as_of", "partner_id", "segment", "revenue_next_horizon"]].assign(target=target, label=label, **scores)
+        )
+    return TrainingResult(
+        config=config,
+        fingerprint={"rows": len(frame), "partners": int(frame["partner_id"].nunique()), "hash": f"seed-{len(frame)}"},
+        schema=SCHEMA,
+        models=models,
+        backtest=pd.DataFrame(metric_rows),
+        predictions=pd.concat(prediction_parts, ignore_index=True),
+        backtest_rows=backtest_rows,
+        reference_sample=train[FEATURES].head(200).reset_index(drop=True),
+        primary_baseline_auc=baseline_auc,
+        model_auc=model_auc,
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One SQLite store for the module; MLflow's global URIs and the env vars it sets are restored after."""
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield tmp_path_factory.mktemp("mlflow")
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def make_config(store: Path, *extra: str) -> Config:
+    """A config on the module's store with model names of its own."""
+    n = next(_names)
+    return load_config(
+        env={},
+        overrides=[
+            f"paths.mlflow_tracking_uri=sqlite:///{store}/mlflow.db",
+            f"paths.mlflow_artifacts_dir={store}/mlartifacts",
+            f"training.risk_model_name=risk-{n}",
+            f"training.potential_model_name=potential-{n}",
+            *extra,
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return synthetic_frame()
+
+
+@pytest.fixture(scope="module")
+def good(store: Path, frame: pd.DataFrame) -> TrainingResult:
+    return build_result(make_config(store), frame, {"deactivation_risk": 0.0, "upgrade_potential": 0.0})
+
+
+@pytest.fixture(scope="module")
+def worse(store: Path, frame: pd.DataFrame) -> TrainingResult:
+    """70% of training labels shuffled: still above the recency rule by the margin, well below the good model."""
+    return build_result(make_config(store), frame, {"deactivation_risk": 0.7})
+
+
+def test_first_model_becomes_champion_and_pyfunc_serves_probabilities(store: Path, good: TrainingResult) -> None:
+    config = make_config(store)
+    run_id, versions = registry.log_training_run(good, config=config, run_name="first")
+    assert versions == {"deactivation_risk": "1", "upgrade_potential": "1"}
+
+    decisions = registry.apply_gate(good, versions, config=config)
+    assert [d.promoted for d in decisions] == [True, True]
+    assert all(d.champion_version is None and "no champion" in d.reason for d in decisions)
+
+    rows = good.backtest_rows["deactivation_risk"]
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{config.training.risk_model_name}@champion")
+    served = pyfunc.predict(rows[FEATURES])
+    assert list(served.columns) == ["deactivation_risk"]
+    probabilities = served["deactivation_risk"].to_numpy()
+    assert np.allclose(probabilities, good.models["deactivation_risk"].predict(rows), atol=1e-9)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert not np.isin(probabilities, [0.0, 1.0]).all(), "served labels, not probabilities"
+    assert len(np.unique(probabilities)) > 5
+
+    loaded, version = registry.load_model(config, config.training.potential_model_name)
+    assert version == "1"
+    assert np.allclose(loaded.predict(rows), good.models["upgrade_potential"].predict(rows), atol=1e-9)
+
+    client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["training.lightgbm.n_estimators"] == "300"
+    assert run.data.params["labels.horizon_days"] == "30"
+    assert run.data.metrics["deactivation_risk.model.roc_auc"] == pytest.approx(good.model_auc["deactivation_risk"])
+    assert run.data.metrics["upgrade_potential.recency_rule.roc_auc"] == pytest.approx(good.primary_baseline_auc["upgrade_potential"])
+    assert "deactivation_risk.recency_rule.brier" not in run.data.metrics  # NaN metrics are left out
+    assert run.data.tags["gate.deactivation_risk.decision"] == "champion"
+    artifacts = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "plots/deactivation_risk")}
+    for expected in ("config.yaml", "fingerprint.json", "backtest.csv", "feature_schema.json", "reference_sample.parquet"):
+        assert expected in artifacts
+    assert {"plots/deactivation_risk/calibration.png", "plots/deactivation_risk/feature_importance.png", "plots/deactivation_risk/lift.png"} <= artifacts
+    schema = json.loads(Path(client.download_artifacts(run_id, "feature_schema.json", str(store / f"dl-{run_id}"))).read_text())
+    assert [s["name"] for s in schema] == FEATURES
+    assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(store / "mlartifacts")
+
+    tags = client.get_model_version(config.training.risk_model_name, "1").tags
+    assert tags["target"] == "deactivation_risk"
+    assert tags["run_id"] == run_id
+    assert float(tags["backtest_roc_auc"]) == pytest.approx(good.model_auc["deactivation_risk"], abs=1e-6)
+    assert float(tags["baseline_roc_auc"]) == pytest.approx(good.primary_baseline_auc["deactivation_risk"], abs=1e-6)
+    assert tags["feature_count"] == str(len(FEATURES))
+    assert tags["trained_at"] and tags["gate_decision"] == "champion"
+
+
+def test_worse_model_stays_challenger_and_champion_is_unchanged(store: Path, good: TrainingResult, worse: TrainingResult) -> None:
+    config = make_config(store)
+    gain = config.training.promotion_min_gain_over_recency
+    assert worse.model_auc["deactivation_risk"] >= worse.primary_baseline_auc["deactivation_risk"] + gain, "setup"
+    assert worse.model_auc["deactivation_risk"] < good.model_auc["deactivation_risk"] - 0.03, "setup"
+    _, first = registry.log_training_run(good, config=config)
+    registry.apply_gate(good, first, config=config)
+
+    _, second = registry.log_training_run(worse, config=config)
+    [decision] = registry.apply_gate(worse, second, config=config)
+
+    name = config.training.risk_model_name
+    assert not decision.promoted
+    assert decision.champion_version == "1"
+    assert decision.champion_auc == pytest.approx(good.model_auc["deactivation_risk"], abs=1e-9)
+    assert "below the current champion v1" in decision.reason
+    client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
+    assert client.get_model_version_by_alias(name, "champion").version in (1, "1")
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "2"
+    assert client.get_model_version(name, "2").tags["gate_reason"] == decision.reason
+    assert registry.load_model(config, name)[1] == "1"
+
+
+def test_model_that_does_not_beat_the_recency_rule_by_the_margin_stays_challenger(store: Path, good: TrainingResult) -> None:
+    config = make_config(store, "training.promotion_min_gain_over_recency=0.3")
+    assert all(good.model_auc[t] - good.primary_baseline_auc[t] < 0.3 for t in good.models), "setup"
+    _, versions = registry.log_training_run(good, config=config)
+    decisions = registry.apply_gate(good, versions, config=config)
+
+    assert [d.promoted for d in decisions] == [False, False]
+    risk = decisions[0]
+    assert risk.champion_version is None
+    gain = risk.new_auc - risk.baseline_auc
+    assert risk.reason == (
+        f"ROC-AUC {risk.new_auc:.3f} is only {gain:.3f} above the recency rule's {risk.baseline_auc:.3f}; the gate needs +0.300"
+    )
+    with pytest.raises(InputError, match=r"no registered model 'risk-\d+' has alias 'champion': run partner-churn train first"):
+        registry.load_model(config, config.training.risk_model_name)
+    assert registry.load_model(config, config.training.risk_model_name, "challenger")[1] == "1"
+
+
+def test_promote_overrides_the_gate_and_records_who_and_why(store: Path, good: TrainingResult) -> None:
+    config = make_config(store, "training.promotion_min_gain_over_recency=0.3")
+    name = config.training.risk_model_name
+    _, versions = registry.log_training_run(good, config=config)
+    assert not any(d.promoted for d in registry.apply_gate(good, versions, config=config))
+
+    registry.promote(config, name, "1", reason="recency rule fails on the new program; accepted by hand")
+
+    client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    tags = client.get_model_version(name, "1").tags
+    assert tags["override_reason"] == "recency rule fails on the new program; accepted by hand"
+    assert tags["promoted_by_override"] and tags["override_at"]
+    assert "accepted by hand" in client.get_registered_model(name).tags["last_override"]
+    assert registry.load_model(config, name)[1] == "1"
+
+    with pytest.raises(InputError, match=r"registered model 'risk-\d+' has no version 7 \(versions: 1\)"):
+        registry.promote(config, name, "7", reason="typo")
+    with pytest.raises(InputError, match=r"no registered model 'nope'"):
+        registry.promote(config, "nope", "1", reason="typo")
+    with pytest.raises(InputError, match="needs a reason"):
+        registry.promote(config, name, "1", reason=" ")
+
+
+def test_list_models_shows_versions_and_aliases(store: Path, good: TrainingResult, worse: TrainingResult) -> None:
+    config = make_config(store)
+    assert registry.list_models(config).empty
+    registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
+    registry.apply_gate(worse, registry.log_training_run(worse, config=config)[1], config=config)
+
+    listed = registry.list_models(config)
+    assert list(listed.columns) == ["name", "version", "aliases", "target", "backtest_roc_auc", "created", "run_id"]
+    risk = listed[listed["name"] == config.training.risk_model_name].set_index("version")
+    assert risk.loc["1", "aliases"] == "champion" and risk.loc["2", "aliases"] == "challenger"
+    assert risk.loc["2", "backtest_roc_auc"] == pytest.approx(worse.model_auc["deactivation_risk"], abs=1e-6)
+    assert (risk["target"] == "deactivation_risk").all()
+    potential = listed[listed["name"] == config.training.potential_model_name]
+    assert potential[["version", "aliases"]].values.tolist() == [["1", "champion"]]
+
+
+def test_load_model_without_champion_says_what_to_do(store: Path) -> None:
+    config = make_config(store)
+    with pytest.raises(InputError, match=r"no registered model 'risk-\d+' has alias 'champion': run partner-churn train first"):
+        registry.load_model(config, config.training.risk_model_name)
+
+
+def test_unreachable_tracking_server_fails_fast() -> None:
+    config = load_config(env={}, overrides=["paths.mlflow_tracking_uri=http://127.0.0.1:9"])
+    started = time.monotonic()
+    with pytest.raises(InputError, match=r"MLflow tracking URI http://127\.0\.0\.1:9: unreachable \(.+\); set MLFLOW_TRACKING_URI"):
+        registry.configure_tracking(config)
+    assert time.monotonic() - started < 5
+
+
+def test_failure_while_logging_leaves_the_champion_alone(
+    store: Path, good: TrainingResult, worse: TrainingResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(store)
+    name = config.training.risk_model_name
+    registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
+
+    def broken_save(self: TrainedModel, folder: Path) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TrainedModel, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        registry.log_training_run(worse, config=config, run_name="broken")
+
+    client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
+    [failed] = client.search_runs([client.get_experiment_by_name(config.training.experiment_name).experiment_id], "attributes.run_name = 'broken'")
+    assert failed.info.status == "FAILED"
+
+
+def test_plots_draw_from_the_documented_prediction_columns(good: TrainingResult) -> None:
+    assert plots.score_columns(good.predictions) == ["model", "recency_rule"]
+    for figure in (
+        plots.calibration_curve(good.predictions, "deactivation_risk"),
+        plots.lift_chart(good.predictions, "upgrade_potential"),
+        plots.feature_importance(good.models["deactivation_risk"], top=3),
+    ):
+        assert figure.axes, "figure has no axes"
+    assert len(plots.feature_importance(good.models["deactivation_risk"], top=3).axes[0].patches) <= 3
+    empty = plots.calibration_curve(good.predictions.iloc[:0], "deactivation_risk")
+    assert "no backtest predictions" in empty.axes[0].texts[0].get_text()
