@@ -201,6 +201,31 @@ class TrainingConfig(StrictModel):
     """Seed of every random choice in training."""
 
 
+class ScoringConfig(StrictModel):
+    risk_band_medium: float = Field(0.2, gt=0, lt=1)
+    """Deactivation risk at or above this is 'medium'."""
+    risk_band_high: float = Field(0.5, gt=0, lt=1)
+    """Deactivation risk at or above this is 'high'."""
+    potential_band_high: float = Field(0.3, gt=0, lt=1)
+    """Upgrade potential at or above this is 'high' (below: 'low')."""
+    unpaid_commission_min: float = Field(50.0, ge=0)
+    """Flag unpaid commission when the pending payout amount is at least this..."""
+    unpaid_commission_min_days: int = Field(14, ge=0)
+    """...and the last payout request is at least this many days old."""
+    falling_trend_max: float = Field(-0.3, ge=-1, le=0)
+    """Flag a falling trend when activity_trend_30d is at or below this."""
+    onboarding_window_days: int = Field(14, ge=1)
+    """Flag 'no activity in the first 72 hours' for partners younger than this with no onboarding events."""
+    reasons_per_partner: int = Field(3, ge=1, le=10)
+    """Reasons in words shown for each partner."""
+    lang: Literal["en", "ru"] = "en"
+    """Language of reasons, actions and the report."""
+    top_in_report: int = Field(50, ge=1)
+    """Partners listed in the report's top table."""
+    actions_file: Path | None = None
+    """Action table (YAML); empty uses configs/actions.yaml shipped with the project."""
+
+
 class ServingConfig(StrictModel):
     host: str = "127.0.0.1"
     """Address the scoring service binds to."""
@@ -259,6 +284,8 @@ class Config(StrictModel):
     """Segment thresholds (the design's table)."""
     training: TrainingConfig = TrainingConfig()
     """Rolling-origin training, calibration, backtest and promotion."""
+    scoring: ScoringConfig = ScoringConfig()
+    """Risk bands, flags, reasons and actions of the daily scoring."""
     serving: ServingConfig = ServingConfig()
     """The scoring service."""
     monitoring: MonitoringConfig = MonitoringConfig()
@@ -276,6 +303,8 @@ class Config(StrictModel):
                 f"segments.revenue_window_days ({self.segments.revenue_window_days}) must be one of "
                 f"features.windows_days {self.features.windows_days}: segments read the revenue_<w>d feature"
             )
+        if self.scoring.risk_band_medium >= self.scoring.risk_band_high:
+            raise ValueError("scoring.risk_band_medium must be below scoring.risk_band_high")
         if self.segments.downgrade_warning_days > self.segments.revenue_window_days:
             raise ValueError("segments.downgrade_warning_days must not exceed segments.revenue_window_days")
         return self
