@@ -1,0 +1,481 @@
+"""Targeted retention actions: risk and potential bands, partner flags, and the action table.
+
+A partner's *state* for the action table is its segment, risk band, potential band and four flags:
+4 x 4 x 2 x 16 = 512 states. The table (`configs/actions.yaml` by default) maps states to actions
+through rules; the matching rule with the lowest priority number gives the partner's one primary
+action. `ActionTable.load` checks the table against every one of the 512 states, so a gap (a state no
+rule matches), a conflict (two rules of one priority matching one state) or a rule that can never win
+is a config error when the table is loaded, never a surprise in a risk list.
+
+Everything here is a pure function of its inputs, except `ActionTable.load`, which reads the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, get_args, get_origin
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from partner_churn.config import ScoringConfig, StrictModel
+from partner_churn.errors import ConfigError, InputError
+from segments.rules import SEGMENTS
+
+RISK_BANDS: tuple[str, ...] = ("inactive", "low", "medium", "high")
+"""Deactivation-risk bands; 'inactive' is a partner not active at the cutoff (no risk is scored)."""
+
+POTENTIAL_BANDS: tuple[str, ...] = ("low", "high")
+"""Upgrade-potential bands."""
+
+FLAGS: tuple[str, ...] = ("commission_overdue", "no_onboarding_activity", "falling_trend", "downgrade_warning")
+"""Boolean partner flags the action rules may test, in the order of the state enumeration."""
+
+LANGUAGES: tuple[str, ...] = ("en", "ru")
+"""Languages every action's title and description are written in."""
+
+Channel = Literal["email", "phone", "in_app", "messenger", "manager"]
+"""How the partner is reached; 'manager' is the partner's own manager, by whatever channel they use."""
+
+Owner = Literal["automation", "partner_manager", "retention_team", "finance"]
+"""Who carries the action out."""
+
+ACTION_COLUMNS: tuple[str, ...] = ("action", "action_title", "action_description", "channel", "owner", "due_in_days")
+"""Columns `assign_actions` returns."""
+
+ANY = "any"
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# --------------------------------------------------------------------------- bands and flags
+
+
+def add_bands_and_flags(
+    scored: pd.DataFrame,
+    config: ScoringConfig,
+    *,
+    onboarding_column: str = "onboarding_events_72h",
+    trend_column: str = "activity_trend_30d",
+) -> pd.DataFrame:
+    """A copy of `scored` with `risk_band`, `potential_band` and the flags the action rules test.
+
+    `scored` holds the feature pipeline's columns plus `deactivation_risk` (NaN for partners not active
+    at the cutoff) and `upgrade_potential`. Thresholds are `scoring.*`; every comparison is "at or
+    above" / "at or below" the threshold, as the config's docstrings say. The onboarding and trend
+    column names follow `features.onboarding_hours` and `features.trend_window_days`; pass them when
+    those differ from the defaults.
+
+    The flag `commission_overdue` (a payout requested and still unpaid for long) is not the feature
+    `unpaid_commission` (commission earned minus paid); both stay in the frame.
+    """
+    needed = [
+        "segment",
+        "downgrade_warning",
+        "tenure_days",
+        onboarding_column,
+        trend_column,
+        "pending_payout_amount",
+        "days_since_last_payout_request",
+        "deactivation_risk",
+        "upgrade_potential",
+    ]
+    missing = [c for c in needed if c not in scored.columns]
+    if missing:
+        raise InputError(f"scored frame: missing column(s) {missing} needed for risk bands, flags and actions")
+    _refuse_nulls(scored, ["upgrade_potential", "downgrade_warning", "tenure_days", onboarding_column, trend_column])
+
+    risk = scored["deactivation_risk"].to_numpy(dtype=float)
+    potential = scored["upgrade_potential"].to_numpy(dtype=float)
+    out = scored.copy()
+    out["risk_band"] = np.select(
+        [np.isnan(risk), risk >= config.risk_band_high, risk >= config.risk_band_medium],
+        ["inactive", "high", "medium"],
+        default="low",
+    ).astype(object)
+    out["potential_band"] = np.where(potential >= config.potential_band_high, "high", "low").astype(object)
+
+    # NaN compares False: no payout request ever means nothing is owed; no pending amount, likewise.
+    pending = scored["pending_payout_amount"].to_numpy(dtype=float)
+    request_age = scored["days_since_last_payout_request"].to_numpy(dtype=float)
+    out["commission_overdue"] = (pending >= config.unpaid_commission_min) & (request_age >= config.unpaid_commission_min_days)
+    out["no_onboarding_activity"] = (scored["tenure_days"].to_numpy(dtype=float) < config.onboarding_window_days) & (
+        scored[onboarding_column].to_numpy(dtype=float) == 0
+    )
+    out["falling_trend"] = scored[trend_column].to_numpy(dtype=float) <= config.falling_trend_max
+    out["downgrade_warning"] = scored["downgrade_warning"].to_numpy(dtype=bool)
+    return out
+
+
+def _refuse_nulls(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    for column in columns:
+        nulls = frame[column].isna()
+        if nulls.any():
+            examples = list(frame.index[nulls.to_numpy()][:3])
+            raise InputError(f"scored frame: column {column!r} has {int(nulls.sum())} missing value(s) (rows {examples})")
+
+
+# --------------------------------------------------------------------------- partner states
+
+
+class PartnerState(NamedTuple):
+    """What the action rules see of a partner: one of the 512 combinations."""
+
+    segment: str
+    risk_band: str
+    potential_band: str
+    flags: tuple[bool, ...]
+    """Values of FLAGS, in that order."""
+
+    def describe(self) -> str:
+        """The state in one line, e.g. for an error message."""
+        flags = ", ".join(f"{name}={'yes' if value else 'no'}" for name, value in zip(FLAGS, self.flags))
+        return f"segment={self.segment}, risk_band={self.risk_band}, potential_band={self.potential_band}, {flags}"
+
+
+def partner_states() -> list[PartnerState]:
+    """Every state, in the order of `_state_codes` (the last flag varies fastest)."""
+    return [
+        PartnerState(segment, risk, potential, tuple(flags))
+        for segment, risk, potential, *flags in itertools.product(
+            SEGMENTS, RISK_BANDS, POTENTIAL_BANDS, *[(False, True)] * len(FLAGS)
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- the action table
+
+
+class LocalizedText(StrictModel):
+    """A text in every language of the reports."""
+
+    en: str = Field(min_length=1)
+    """English."""
+    ru: str = Field(min_length=1)
+    """Russian (the program owners' language)."""
+
+
+class Action(StrictModel):
+    """One retention action a partner may be given."""
+
+    code: str
+    """Stable identifier (lower_snake_case): the `action` column, API field and actions log value."""
+    title: LocalizedText
+    """Short name shown in the risk list."""
+    description: LocalizedText
+    """What exactly to do, for the person or automation that does it."""
+    channel: Channel
+    """How the partner is reached."""
+    owner: Owner
+    """Who carries it out."""
+    due_in_days: int = Field(ge=0)
+    """Days from scoring by which it should be done (0: the same day)."""
+
+    @field_validator("code")
+    @classmethod
+    def _code_is_snake_case(cls, code: str) -> str:
+        if not _CODE.match(code):
+            raise ValueError(f"action code {code!r} must be lower_snake_case")
+        return code
+
+
+class Conditions(StrictModel):
+    """What a partner must be for a rule to match; an omitted condition matches anything."""
+
+    segments: list[str] | Literal["any"] = ANY
+    """Segments the rule applies to, or 'any'."""
+    risk_bands: list[str] | Literal["any"] = ANY
+    """Risk bands (inactive, low, medium, high), or 'any'."""
+    potential_bands: list[str] | Literal["any"] = ANY
+    """Potential bands (low, high), or 'any'."""
+    flags: dict[str, bool] = {}
+    """Flag -> the value it must have; flags not listed may have either value."""
+
+    @field_validator("segments", "risk_bands", "potential_bands", mode="before")
+    @classmethod
+    def _one_name_is_a_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value if value == ANY else [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected a list of names or 'any', got {value!r}")
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, value: list[str] | str) -> list[str] | str:
+        return _known("segment", value, SEGMENTS)
+
+    @field_validator("risk_bands")
+    @classmethod
+    def _known_risk_bands(cls, value: list[str] | str) -> list[str] | str:
+        return _known("risk band", value, RISK_BANDS)
+
+    @field_validator("potential_bands")
+    @classmethod
+    def _known_potential_bands(cls, value: list[str] | str) -> list[str] | str:
+        return _known("potential band", value, POTENTIAL_BANDS)
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = [name for name in value if name not in FLAGS]
+        if unknown:
+            raise ValueError(f"unknown flag(s) {unknown} (known: {', '.join(FLAGS)})")
+        return value
+
+    def matches(self, state: PartnerState) -> bool:
+        """Whether a partner in this state satisfies every condition."""
+        return (
+            (self.segments == ANY or state.segment in self.segments)
+            and (self.risk_bands == ANY or state.risk_band in self.risk_bands)
+            and (self.potential_bands == ANY or state.potential_band in self.potential_bands)
+            and all(state.flags[FLAGS.index(name)] == wanted for name, wanted in self.flags.items())
+        )
+
+
+def _known(what: str, value: list[str] | str, known: Sequence[str]) -> list[str] | str:
+    if value == ANY:
+        return value
+    if not value:
+        raise ValueError(f"empty list of {what}s matches nobody: list at least one or write 'any'")
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown} (known: {', '.join(known)})")
+    return value
+
+
+class Rule(StrictModel):
+    """Partners matching `when` get `action`, unless a rule with a lower priority number matches too."""
+
+    action: str
+    """Code of the action (one of the table's `actions`)."""
+    priority: int
+    """Lower numbers win; two rules of one priority must never match the same partner."""
+    when: Conditions = Conditions()
+    """Conditions; omitted, the rule matches every partner."""
+
+
+class ActionTable(StrictModel):
+    """The action catalogue and the rules that pick one primary action per partner.
+
+    Valid by construction: every rule names a known action, every one of the 512 partner states is
+    matched, no two rules of one priority share a state, and every rule is the primary one somewhere.
+    """
+
+    actions: list[Action] = Field(min_length=1)
+    """Every action a rule may give."""
+    rules: list[Rule] = Field(min_length=1)
+    """Rules; the order in the file does not matter, priorities do."""
+
+    @model_validator(mode="after")
+    def _rules_cover_every_partner_once(self) -> ActionTable:
+        codes = [a.code for a in self.actions]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"action code(s) {twice} defined more than once")
+        for i, rule in enumerate(self.rules):
+            if rule.action not in codes:
+                raise ValueError(f"{_label(i, rule)}: unknown action code {rule.action!r} (defined: {', '.join(codes)})")
+
+        states = partner_states()
+        matched = np.array([[rule.when.matches(s) for s in states] for rule in self.rules])
+        for i, j in itertools.combinations(range(len(self.rules)), 2):
+            if self.rules[i].priority == self.rules[j].priority:
+                both = np.flatnonzero(matched[i] & matched[j])
+                if both.size:
+                    raise ValueError(
+                        f"conflict: {_label(i, self.rules[i])} and {_label(j, self.rules[j])} have the same priority and "
+                        f"both match {both.size} partner state(s), e.g. {states[both[0]].describe()}"
+                    )
+        unmatched = np.flatnonzero(~matched.any(axis=0))
+        if unmatched.size:
+            raise ValueError(
+                f"gap: {unmatched.size} of {len(states)} partner states match no rule, e.g. "
+                f"{states[unmatched[0]].describe()} (add a rule, or a catch-all rule without `when`)"
+            )
+        primary = _first_match(self.rules, matched)
+        for i, rule in enumerate(self.rules):
+            if not (primary == i).any():
+                raise ValueError(
+                    f"{_label(i, rule)} never applies: every partner it matches is taken by a rule with a lower priority number"
+                )
+        return self
+
+    @classmethod
+    def load(cls, path: Path) -> ActionTable:
+        """Read and check an action table; any problem is a one-line ConfigError naming the file and rule."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: action table not found")
+        try:
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}:" if mark is not None else ""
+            raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping with 'actions' and 'rules' at the top level")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
+
+    def action(self, code: str) -> Action:
+        """The action with this code."""
+        for action in self.actions:
+            if action.code == code:
+                return action
+        raise KeyError(code)
+
+    def primary_rules(self) -> np.ndarray:
+        """Index into `rules` of the primary rule of each state of `partner_states()`."""
+        states = partner_states()
+        matched = np.array([[rule.when.matches(s) for s in states] for rule in self.rules])
+        return _first_match(self.rules, matched)
+
+    def primary_action(self, state: PartnerState) -> str:
+        """Code of the primary action of one partner state."""
+        return self.rules[int(self.primary_rules()[partner_states().index(state)])].action
+
+
+def _first_match(rules: Sequence[Rule], matched: np.ndarray) -> np.ndarray:
+    """Per state, the index of the matching rule with the lowest priority number (-1 if none)."""
+    order = sorted(range(len(rules)), key=lambda i: rules[i].priority)
+    primary = np.full(matched.shape[1], -1)
+    for i in reversed(order):
+        primary[matched[i]] = i
+    return primary
+
+
+def _label(index: int, rule: Rule | Mapping[str, Any]) -> str:
+    if isinstance(rule, Rule):
+        action, priority = rule.action, rule.priority
+    else:
+        action, priority = rule.get("action", "?"), rule.get("priority", "?")
+    return f"rule {index + 1} ({action}, priority {priority})"
+
+
+def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
+    """Pydantic's errors as one line, each naming the rule or action and the key."""
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ""
+        if len(loc) >= 2 and loc[0] in ("rules", "actions") and isinstance(loc[1], int):
+            items = raw.get(str(loc[0])) or []
+            item = items[loc[1]] if loc[1] < len(items) and isinstance(items[loc[1]], dict) else {}
+            if loc[0] == "rules":
+                where = _label(loc[1], item) + ": "
+            else:
+                where = f"action {loc[1] + 1} ({item.get('code', '?')}): "
+            loc = loc[2:]
+        key = ".".join(str(part) for part in loc if not isinstance(part, int))
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(_model_at(err["loc"][:-1]).model_fields)
+            problems.append(f"{where}unknown key '{key}' (allowed here: {allowed})")
+        elif key:
+            problems.append(f"{where}'{key}': {message}")
+        else:
+            problems.append(f"{where}{message}")
+    return "; ".join(problems)
+
+
+def _model_at(loc: Sequence[Any]) -> type[StrictModel]:
+    model: type[StrictModel] = ActionTable
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[str(part)].annotation
+        if get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
+        if not (isinstance(annotation, type) and issubclass(annotation, StrictModel)):
+            break
+        model = annotation
+    return model
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML would keep the last silently)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice in one mapping", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def default_actions_path() -> Path:
+    """The action table shipped with the project (used when `scoring.actions_file` is empty)."""
+    return Path(__file__).resolve().parents[1] / "configs" / "actions.yaml"
+
+
+def load_action_table(config: ScoringConfig) -> ActionTable:
+    """The configured action table: `scoring.actions_file`, or the shipped default."""
+    return ActionTable.load(config.actions_file if config.actions_file is not None else default_actions_path())
+
+
+# --------------------------------------------------------------------------- assigning actions
+
+
+def _state_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Position of each row's state in `partner_states()`."""
+    missing = [c for c in ("segment", "risk_band", "potential_band", *FLAGS) if c not in frame.columns]
+    if missing:
+        raise InputError(f"scored frame: missing column(s) {missing}; run add_bands_and_flags first")
+    code = np.zeros(len(frame), dtype=np.int64)
+    for column, values in (("segment", SEGMENTS), ("risk_band", RISK_BANDS), ("potential_band", POTENTIAL_BANDS)):
+        position = frame[column].map({v: i for i, v in enumerate(values)})
+        unknown = position.isna().to_numpy()
+        if unknown.any():
+            bad = sorted({str(v) for v in frame[column].to_numpy()[unknown]})[:5]
+            raise InputError(f"scored frame: column {column!r} holds unknown value(s) {bad} (known: {', '.join(values)})")
+        code = code * len(values) + position.to_numpy(dtype=np.int64)
+    for flag in FLAGS:
+        values = frame[flag]
+        if values.isna().any() or not set(pd.unique(values)) <= {True, False}:
+            raise InputError(f"scored frame: flag column {flag!r} must be boolean without missing values")
+        code = code * 2 + values.to_numpy(dtype=bool)
+    return code
+
+
+def assign_actions(scored: pd.DataFrame, table: ActionTable, lang: str) -> pd.DataFrame:
+    """The primary action of every partner, aligned with `scored`'s index.
+
+    `scored` needs `segment`, `risk_band`, `potential_band` and the FLAGS columns (see
+    `add_bands_and_flags`). Returns `action` (code), `action_title`, `action_description` (in `lang`),
+    `channel`, `owner` and `due_in_days`.
+    """
+    if lang not in LANGUAGES:
+        raise ConfigError(f"unknown language {lang!r} for actions (known: {', '.join(LANGUAGES)})")
+    rule_of_state = table.primary_rules()
+    action_of_rule = [table.action(rule.action) for rule in table.rules]
+    rule = rule_of_state[_state_codes(scored)]
+
+    def column(values: Iterator[Any] | list[Any], dtype: Any = object) -> np.ndarray:
+        return np.asarray(list(values), dtype=dtype)[rule]
+
+    return pd.DataFrame(
+        {
+            "action": column(a.code for a in action_of_rule),
+            "action_title": column(getattr(a.title, lang) for a in action_of_rule),
+            "action_description": column(getattr(a.description, lang) for a in action_of_rule),
+            "channel": column(a.channel for a in action_of_rule),
+            "owner": column(a.owner for a in action_of_rule),
+            "due_in_days": column((a.due_in_days for a in action_of_rule), np.int64),
+        },
+        index=scored.index,
+    )
