@@ -238,6 +238,42 @@ def _backtest_summary(table) -> str:  # noqa: ANN001 - pandas DataFrame
     return overall[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
 
 
+@app.command()
+def score(
+    as_of: Annotated[str, typer.Option("--as-of", help="Scoring date, UTC (e.g. 2026-07-01); only events before it count.")],
+    data: DataOption = None,
+    model_version: Annotated[
+        Optional[str], typer.Option("--model-version", help="Score with this registered version of both models instead of the champions.")
+    ] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of reasons and actions: en or ru (default: scoring.lang).")] = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Score every partner: risk, potential, segment and its change, action, reasons; write the risk list."""
+    from serving.batch import ScoringModels, score_partners
+    from serving.outputs import previous_scoring, write_risk_list
+    from segments.actions import ActionTable, default_actions_path
+    from training.registry import load_model
+
+    overrides = list(set_ or []) + ([f"scoring.lang={lang}"] if lang else [])
+    cfg = _config(config, overrides)
+    cutoff = _parse_as_of(as_of, "--as-of")
+    actions = ActionTable.load(cfg.scoring.actions_file or default_actions_path())
+    risk, risk_version = load_model(cfg, cfg.training.risk_model_name, model_version)
+    potential, potential_version = load_model(cfg, cfg.training.potential_model_name, model_version)
+    program = _load(cfg, data, None, lenient)
+    previous = previous_scoring(cfg.paths.output_dir, cutoff)
+    scored = score_partners(
+        program.partners, program.events, cutoff, cfg, ScoringModels(risk, risk_version, potential, potential_version),
+        actions, previous_as_of=previous,
+    )
+    folder = write_risk_list(scored, cfg.paths.output_dir, cutoff)
+    typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")
+    typer.echo(scored.head(10)[["partner_id", "segment", "deactivation_risk", "upgrade_potential", "value_at_risk", "action", "reasons"]].to_string(
+        index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
+
+
 @models_app.command("list")
 def models_list(config: ConfigOption = None, set_: SetOption = None) -> None:
     """Every registered version of both models with its aliases and backtest ROC-AUC."""
