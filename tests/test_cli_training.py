@@ -74,3 +74,19 @@ def test_unknown_version_and_unreachable_tracking_are_clear_errors(trained: tupl
 def test_too_few_positive_labels_is_one_clear_line(generated_dir: Path, tmp_path: Path) -> None:
     result = run("backtest", "--data", str(generated_dir), *store(tmp_path), "--set", "training.min_positive_labels=100000")
     assert_one_line_error(result, "positive", "training.min_positive_labels")
+
+
+@pytest.mark.slow
+def test_score_writes_the_risk_list_and_refuses_an_unknown_version(trained: tuple[Path, str], generated_dir: Path) -> None:
+    tmp, _ = trained
+    scores = ["--set", f"paths.output_dir={tmp}/scores"]
+    result = run("score", "--data", str(generated_dir), "--as-of", "2026-07-01", *store(tmp), *scores)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "scored 5,000 partners as of 2026-07-01" in result.stdout
+    risk_list = pd.read_csv(tmp / "scores" / "2026-07-01" / "risk_list.csv")
+    assert len(risk_list) == 5_000 and risk_list["value_at_risk"].is_monotonic_decreasing
+    ru = run("score", "--data", str(generated_dir), "--as-of", "2026-07-02", "--lang", "ru", *store(tmp), *scores)
+    assert ru.returncode == 0, ru.stderr[-2000:]
+    assert "previous scoring 2026-07-01" in ru.stdout
+    bad = run("score", "--data", str(generated_dir), "--as-of", "2026-07-01", "--model-version", "99", *store(tmp), *scores)
+    assert_one_line_error(bad, "no version 99")

@@ -1,0 +1,117 @@
+"""Batch scoring: one row per partner, priority order, value at risk, actions and reasons, edge cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import Program, load_program
+from partner_churn.config import Config, load_config
+from segments.actions import ActionTable, default_actions_path
+from serving.batch import RISK_LIST_COLUMNS, ScoringModels, score_partners
+from serving.outputs import previous_scoring, write_risk_list
+from training.train import train_and_backtest
+
+AS_OF = pd.Timestamp("2026-07-01", tz="UTC")
+CONFIG = load_config(env={}, overrides=["training.lightgbm.n_estimators=80", "training.min_positive_labels=20"])
+
+
+@pytest.fixture(scope="module")
+def program(generated_dir: Path) -> Program:
+    return load_program(generated_dir, Config().data, pd.Timestamp("2026-11-01", tz="UTC"))
+
+
+@pytest.fixture(scope="module")
+def models(program: Program) -> ScoringModels:
+    result = train_and_backtest(program, CONFIG)
+    return ScoringModels(result.models["deactivation_risk"], "7", result.models["upgrade_potential"], "4")
+
+
+@pytest.fixture(scope="module")
+def actions() -> ActionTable:
+    return ActionTable.load(default_actions_path())
+
+
+@pytest.fixture(scope="module")
+def scored(program: Program, models: ScoringModels, actions: ActionTable) -> pd.DataFrame:
+    return score_partners(program.partners, program.events, AS_OF, CONFIG, models, actions, previous_as_of=AS_OF - pd.Timedelta(days=7))
+
+
+def test_one_row_per_partner_with_the_risk_list_columns_first(scored: pd.DataFrame, program: Program) -> None:
+    assert len(scored) == int((program.partners["signup_at"] < AS_OF).sum())
+    assert scored["partner_id"].is_unique
+    assert list(scored.columns[: len(RISK_LIST_COLUMNS)]) == RISK_LIST_COLUMNS
+    assert (scored["model_version"] == "partner-churn-deactivation-risk:v7 partner-churn-upgrade-potential:v4").all()
+
+
+def test_risk_only_for_active_partners_and_potential_for_all(scored: pd.DataFrame) -> None:
+    active = scored["days_since_last_activity"] <= 30
+    assert scored.loc[active, "deactivation_risk"].between(0, 1).all()
+    assert scored.loc[~active, "deactivation_risk"].isna().all()
+    assert (scored.loc[~active, "risk_band"] == "inactive").all()
+    assert scored["upgrade_potential"].between(0, 1).all()
+
+
+def test_sorted_by_value_at_risk_computed_as_defined(scored: pd.DataFrame) -> None:
+    assert scored["value_at_risk"].is_monotonic_decreasing
+    expected = scored["revenue_90d"] * 30 / 90
+    np.testing.assert_allclose(scored["expected_revenue"], expected)
+    upper = scored["segment"].isin(["workhorse", "star"])
+    np.testing.assert_allclose(scored.loc[upper, "value_at_risk"], (scored["deactivation_risk"].fillna(0) * expected)[upper])
+    typical = expected[scored["segment"] == "workhorse"].median()
+    lower = ~upper
+    np.testing.assert_allclose(
+        scored.loc[lower, "value_at_risk"], (scored["upgrade_potential"] * (typical - expected).clip(lower=0))[lower]
+    )
+
+
+def test_every_partner_gets_one_action_and_reasons(scored: pd.DataFrame, actions: ActionTable) -> None:
+    codes = {action.code for action in actions.actions}
+    assert scored["action"].isin(codes).all()
+    assert (scored["reasons"].str.len() > 0).mean() > 0.95
+    risky = scored[scored["risk_band"] == "high"].head(20)
+    assert risky["reasons"].str.count(r" \| ").le(2).all()
+
+
+def test_previous_segment_and_change(scored: pd.DataFrame) -> None:
+    same = scored["previous_segment"] == scored["segment"]
+    assert (scored.loc[same, "segment_change"] == "same").all()
+    changed = scored["previous_segment"].notna() & ~same
+    assert (scored.loc[changed, "segment_change"] == scored.loc[changed, "previous_segment"] + " -> " + scored.loc[changed, "segment"]).all()
+    assert (scored.loc[scored["previous_segment"].isna(), "segment_change"] == "new").all()
+
+
+def test_russian_output(program: Program, models: ScoringModels, actions: ActionTable) -> None:
+    config = CONFIG.model_copy(update={"scoring": CONFIG.scoring.model_copy(update={"lang": "ru"})})
+    ru = score_partners(program.partners, program.events, AS_OF, config, models, actions, previous_as_of=AS_OF - pd.Timedelta(days=7))
+    cyrillic = r"[А-Яа-яЁё]"
+    assert ru["action_title"].str.contains(cyrillic).all()
+    assert ru.loc[ru["reasons"] != "", "reasons"].str.contains(cyrillic).all()
+
+
+def test_empty_program_gives_an_empty_list(program: Program, models: ScoringModels, actions: ActionTable) -> None:
+    early = pd.Timestamp("2024-01-01", tz="UTC")
+    empty = score_partners(program.partners, program.events, early, CONFIG, models, actions, previous_as_of=early - pd.Timedelta(days=7))
+    assert empty.empty and list(empty.columns[: len(RISK_LIST_COLUMNS)]) == RISK_LIST_COLUMNS
+
+
+def test_program_with_no_active_partners(program: Program, models: ScoringModels, actions: ActionTable) -> None:
+    late = pd.Timestamp("2027-06-01", tz="UTC")
+    scored = score_partners(program.partners, program.events, late, CONFIG, models, actions, previous_as_of=late - pd.Timedelta(days=7))
+    assert len(scored) == len(program.partners)
+    assert scored["deactivation_risk"].isna().all() and (scored["risk_band"] == "inactive").all()
+    assert scored["action"].notna().all()
+
+
+def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> None:
+    folder = write_risk_list(scored, tmp_path, AS_OF)
+    assert folder == tmp_path / "2026-07-01"
+    back = pd.read_parquet(folder / "risk_list.parquet")
+    assert len(back) == len(scored) and list(back.columns) == list(scored.columns)
+    assert pd.read_csv(folder / "risk_list.csv").shape == scored.shape
+    later = pd.Timestamp("2026-07-08", tz="UTC")
+    assert previous_scoring(tmp_path, later) == AS_OF
+    assert previous_scoring(tmp_path, AS_OF) == AS_OF - pd.Timedelta(days=7)
