@@ -30,10 +30,36 @@ def previous_scoring(output_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp:
     return as_of - pd.Timedelta(days=DEFAULT_PREVIOUS_DAYS)
 
 
+SPREADSHEET_COLUMNS = [
+    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential",
+    "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "action", "model_version", "scored_at",
+]
+"""What a manager reads in the spreadsheet, in reading order (the full detail is in the CSV and Parquet)."""
+
+
 def write_risk_list(scored: pd.DataFrame, output_dir: Path, as_of: pd.Timestamp) -> Path:
-    """Write risk_list.csv and risk_list.parquet into the scoring date's folder; return the folder."""
+    """Write risk_list.csv, .parquet and .xlsx into the scoring date's folder; return the folder."""
     folder = scoring_folder(output_dir, as_of)
     folder.mkdir(parents=True, exist_ok=True)
     scored.to_parquet(folder / "risk_list.parquet", index=False)
     scored.to_csv(folder / "risk_list.csv", index=False, float_format="%.6g")
+    _write_spreadsheet(scored, folder / "risk_list.xlsx")
     return folder
+
+
+def _write_spreadsheet(scored: pd.DataFrame, path: Path) -> None:
+    """The risk list for managers: one sheet, frozen header, filters, readable widths and number formats."""
+    sheet = scored[[c for c in SPREADSHEET_COLUMNS if c in scored.columns]].copy()
+    for column in sheet.columns:
+        if isinstance(sheet[column].dtype, pd.DatetimeTZDtype):
+            sheet[column] = sheet[column].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no time zones
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+        sheet.to_excel(writer, sheet_name="risk list", index=False)
+        book, page = writer.book, writer.sheets["risk list"]
+        percent, money = book.add_format({"num_format": "0%"}), book.add_format({"num_format": "#,##0"})
+        widths = {"partner_id": 12, "reasons": 90, "action_title": 40, "model_version": 30, "scored_at": 20}
+        formats = {"deactivation_risk": percent, "upgrade_potential": percent, "value_at_risk": money}
+        for position, column in enumerate(sheet.columns):
+            page.set_column(position, position, widths.get(column, 14), formats.get(column))
+        page.freeze_panes(1, 1)
+        page.autofilter(0, 0, max(len(sheet), 1), len(sheet.columns) - 1)

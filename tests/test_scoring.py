@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,9 @@ def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> N
     back = pd.read_parquet(folder / "risk_list.parquet")
     assert len(back) == len(scored) and list(back.columns) == list(scored.columns)
     assert pd.read_csv(folder / "risk_list.csv").shape == scored.shape
+    with zipfile.ZipFile(folder / "risk_list.xlsx") as book:  # an .xlsx is a zip of XML parts
+        text = book.read("xl/sharedStrings.xml").decode()
+    assert scored["partner_id"].iloc[0] in text and "value_at_risk" in text
     later = pd.Timestamp("2026-07-08", tz="UTC")
     assert previous_scoring(tmp_path, later) == AS_OF
     assert previous_scoring(tmp_path, AS_OF) == AS_OF - pd.Timedelta(days=7)
