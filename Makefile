@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 DEMO_DIR ?= work/demo
 DEMO_PARTNERS ?= 20000
+DEMO_AS_OF ?= 2026-07-01
 
 # No telemetry from BentoML, MLflow or Evidently (no network here, and none wanted).
 export BENTOML_DO_NOT_TRACK := true
@@ -33,6 +34,7 @@ demo: $(STAMP)
 	$(BIN)/partner-churn validate --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn summary --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn train --data $(DEMO_DIR)/data
+	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
