@@ -218,6 +218,9 @@ class ScoringConfig(StrictModel):
     """Flag 'no activity in the first 72 hours' for partners younger than this with no onboarding events."""
     reasons_per_partner: int = Field(3, ge=1, le=10)
     """Reasons in words shown for each partner."""
+    model_reasons_top: int = Field(2_000, ge=0)
+    """Model (TreeSHAP) reasons for at least this many partners at the top of the list, besides every
+    partner whose risk band or potential band a model score decides; the rest get their own facts."""
     lang: Literal["en", "ru"] = "en"
     """Language of reasons, actions and the report."""
     top_in_report: int = Field(50, ge=1)
@@ -410,7 +413,7 @@ def render_yaml(config: BaseModel, indent: int = 0) -> str:
     for name, field in type(config).model_fields.items():
         value = getattr(config, name)
         if field.description:
-            lines.append(f"{pad}# {field.description}")
+            lines += [f"{pad}# {line.strip()}" for line in field.description.splitlines()]
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
             lines.append(render_yaml(value, indent + 1).rstrip("\n"))

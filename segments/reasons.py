@@ -870,3 +870,36 @@ def reasons_for(model: TrainedModel, rows: pd.DataFrame, *, k: int = 3, lang: st
     if len(rows) == 0:
         return []
     return reasons_from_contributions(model.contributions(rows), model.features, rows, target=model.target, k=k, lang=lang)
+
+
+FACT_FEATURES: tuple[str, ...] = (
+    "days_since_last_activity",
+    "days_since_last_sale",
+    "active_days_30",
+    "revenue_90d",
+    "tenure_days",
+)
+"""What a partner's own history says first, for partners whose action no model score decides."""
+
+
+def facts_for(rows: pd.DataFrame, *, k: int = 3, lang: str = "en", names: tuple[str, ...] = FACT_FEATURES) -> list[list[str]]:
+    """Reasons from the partner's own facts (no model): the first k of `names` that say something.
+
+    Used where the action follows from the segment and flags rather than a model score, so that no
+    TreeSHAP time is spent where it would explain nothing a manager acts on.
+    """
+    _check_lang(lang)
+    present = [name for name in names if name in rows.columns]
+    context = [c for c in ("active_day_gap_mean",) if c in rows.columns]
+    found: list[list[str]] = []
+    for record in rows[present + context].to_dict("records"):
+        row = pd.Series(record)
+        sentences: list[str] = []
+        for name in present:
+            sentence = describe_feature(name, row, target="deactivation_risk", lang=lang)
+            if sentence and sentence not in sentences:
+                sentences.append(sentence)
+            if len(sentences) == k:
+                break
+        found.append(sentences)
+    return found

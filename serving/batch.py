@@ -16,7 +16,7 @@ import pandas as pd
 from features.pipeline import build_features
 from partner_churn.config import Config
 from segments.actions import ActionTable, add_bands_and_flags, assign_actions
-from segments.reasons import reasons_for
+from segments.reasons import facts_for, reasons_for
 from training.model import TrainedModel
 
 RISK_LIST_COLUMNS = [
@@ -25,7 +25,7 @@ RISK_LIST_COLUMNS = [
 ]
 """The risk list's columns, in the order managers read them; more detail follows them."""
 DETAIL_COLUMNS = [
-    "as_of", "segment_change", "downgrade_warning", "potential_band", "expected_revenue", "action_title",
+    "as_of", "reasons_source", "segment_change", "downgrade_warning", "potential_band", "expected_revenue", "action_title",
     "action_description", "channel", "owner", "due_in_days", "commission_overdue", "no_onboarding_activity",
     "falling_trend", "days_since_last_activity", "revenue_30d", "revenue_90d", "tenure_days",
 ]
@@ -87,7 +87,7 @@ def score_partners(
     now = pd.concat([now, assign_actions(now, actions, config.scoring.lang)], axis=1)
     now = now.sort_values(["value_at_risk", "deactivation_risk", "upgrade_potential"], ascending=False, kind="stable", na_position="last")
     now = now.reset_index(drop=True)
-    now["reasons"] = _reasons(now, models, config)
+    now["reasons"], now["reasons_source"] = _reasons(now, models, config)
     now["model_version"] = models.version_label(config)
     now["scored_at"] = scored_at
     return now[RISK_LIST_COLUMNS + DETAIL_COLUMNS]
@@ -108,12 +108,27 @@ def _value_at_risk(scored: pd.DataFrame, config: Config) -> pd.DataFrame:
     return scored
 
 
-def _reasons(scored: pd.DataFrame, models: ScoringModels, config: Config) -> list[str]:
-    """Reasons in words: why at risk (active partners in a medium or high risk band), else why they may grow."""
+def _reasons(scored: pd.DataFrame, models: ScoringModels, config: Config) -> tuple[list[str], np.ndarray]:
+    """Reasons in words and where they come from, per row (rows sorted by priority).
+
+    TreeSHAP (about 1.6 ms a row for a 300-tree model here) is spent where a model score decides what a
+    manager does: the risk model's reasons for partners in the medium or high risk band, the potential
+    model's for partners with high potential, and the model's reasons for the `scoring.model_reasons_top`
+    rows a manager reads first. Every other partner's action follows from segment and flags; its
+    reasons are its own facts (no activity for N days, no revenue, tenure), marked 'facts'.
+    """
     k, lang = config.scoring.reasons_per_partner, config.scoring.lang
-    by_risk = scored["risk_band"].isin(["medium", "high"]).to_numpy()
+    at_risk = scored["risk_band"].isin(["medium", "high"]).to_numpy()
+    top = np.arange(len(scored)) < config.scoring.model_reasons_top
+    by_risk = at_risk | (top & (scored["risk_band"] != "inactive").to_numpy() & (scored["potential_band"] != "high").to_numpy())
+    by_potential = ~by_risk & ((scored["potential_band"] == "high").to_numpy() | top)
+    by_facts = ~(by_risk | by_potential)
     texts = np.full(len(scored), "", dtype=object)
-    for model, rows in ((models.risk, by_risk), (models.potential, ~by_risk)):
+    source = np.full(len(scored), "facts", dtype=object)
+    for model, rows, name in ((models.risk, by_risk, "risk_model"), (models.potential, by_potential, "potential_model")):
         if rows.any():
             texts[rows] = [" | ".join(found) for found in reasons_for(model, scored[rows], k=k, lang=lang)]
-    return list(texts)
+            source[rows] = name
+    if by_facts.any():
+        texts[by_facts] = [" | ".join(found) for found in facts_for(scored[by_facts], k=k, lang=lang)]
+    return list(texts), source
