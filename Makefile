@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.generate_bench
 	$(BIN)/python -m bench.features_bench
 	$(BIN)/python -m bench.train_bench
+	$(BIN)/python -m bench.score_bench
 
 serve:
 	@echo "The scoring service arrives with the serving issue; nothing to serve yet." >&2; exit 2
