@@ -13,7 +13,7 @@ export BENTOML_DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo test bench install lock clean serve
+.PHONY: demo test bench install lock clean serve browser
 
 install: $(STAMP)
 
@@ -36,8 +36,12 @@ demo: $(STAMP)
 	$(BIN)/partner-churn train --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+## Debian's chromium for the report's browser test (apt-get; idempotent).
+browser:
+	@bash scripts/install_browser.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.generate_bench

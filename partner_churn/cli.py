@@ -251,8 +251,11 @@ def score(
     set_: SetOption = None,
 ) -> None:
     """Score every partner: risk, potential, segment and its change, action, reasons; write the risk list."""
+    import pandas as pd
+
     from serving.batch import ScoringModels, score_partners
-    from serving.outputs import previous_scoring, write_risk_list
+    from serving.outputs import previous_scoring, scoring_folder, write_risk_list
+    from serving.report import program_kpis, render_report, write_report
     from segments.actions import ActionTable, default_actions_path
     from training.registry import load_model
 
@@ -269,7 +272,17 @@ def score(
         actions, previous_as_of=previous,
     )
     folder = write_risk_list(scored, cfg.paths.output_dir, cutoff)
+    earlier = scoring_folder(cfg.paths.output_dir, previous) / "risk_list.parquet"
+    html = render_report(
+        scored, pd.read_parquet(earlier) if earlier.is_file() else None,
+        program_kpis(program.partners, program.events, cutoff, cfg, scored),
+        as_of=cutoff, lang=cfg.scoring.lang, top=cfg.scoring.top_in_report,
+        active_window_days=cfg.labels.active_window_days, in_play_window_days=cfg.segments.in_play_window_days,
+        horizon_days=cfg.labels.horizon_days,
+    )
+    report = write_report(html, folder)
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")
+    typer.echo(f"risk list: {folder / 'risk_list.csv'} (.parquet, .xlsx); report: {report}")
     typer.echo(scored.head(10)[["partner_id", "segment", "deactivation_risk", "upgrade_potential", "value_at_risk", "action", "reasons"]].to_string(
         index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
 

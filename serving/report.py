@@ -1,0 +1,716 @@
+"""The scoring's report.html: program KPIs, segment mix and flows, risk, revenue at risk and the top partners.
+
+One self-contained page: plain CSS in a <style> tag, charts as inline SVG drawn here, no scripts, no
+fonts, images or styles from anywhere else. A Content-Security-Policy in the page itself forbids
+scripts and every load but inline styles and data: images, so even a mistake in escaping can neither
+run code nor reach the network. Every text that comes from data goes through `html.escape`. Labels and
+numbers follow the report language (`scoring.lang`: en or ru).
+
+`program_kpis` computes the figures owners track from the contract tables and the scored frame;
+`render_report` is pure (frames in, an HTML string out); `write_report` is the only I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from partner_churn.config import Config
+from partner_churn.errors import InputError
+from segments.rules import LADDER_RANK, SEGMENTS
+
+REVENUE_WINDOW_DAYS = 30
+"""Window of the existing-partner revenue KPI; the change compares it with the window before."""
+FIRST_RESULT_WINDOW_DAYS = 90
+"""Time to first result counts partners whose first sale fell in this many days before the cutoff."""
+SALE = "sale"
+RISK_BANDS = ("inactive", "low", "medium", "high")
+REPORT_FILE = "report.html"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+KPI_KEYS = (
+    "partners",
+    "active_partners",
+    "active_partners_before",
+    "churned_partners",
+    "partner_churn_rate",
+    "existing_partner_revenue",
+    "existing_partner_revenue_previous",
+    "existing_partner_revenue_change",
+    "first_results",
+    "days_to_first_result",
+)
+"""Keys of `program_kpis`; counts are floats too, so the dict is one type."""
+
+REQUIRED_COLUMNS = (
+    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential", "value_at_risk",
+    "reasons", "model_version", "scored_at", "segment_change", "expected_revenue", "action_title", "due_in_days",
+    "days_since_last_activity",
+)
+"""Columns of the scored frame (`score_partners`' output) that the report reads."""
+
+SEGMENT_COLORS = {"star": "#b7791f", "workhorse": "#2b6cb0", "newbie": "#38a169", "sleeper": "#718096"}
+BAND_COLORS = {"inactive": "#a0aec0", "low": "#68d391", "medium": "#f6ad55", "high": "#e53e3e"}
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Partner program report",
+        "as_of": "as of",
+        "scored_at": "scored at",
+        "model": "model",
+        "kpis": "Program KPIs",
+        "active_partners": "Active partners",
+        "active_note": "qualifying event in the last {days} days; {before} a window earlier",
+        "churn_rate": "Partner churn rate",
+        "churn_note": "{churned} of {base} partners active {days} days ago are not active now",
+        "existing_revenue": "Revenue from existing partners",
+        "existing_note": "last {days} days; previous {days} days: {previous}",
+        "first_result": "Time to first result",
+        "first_result_note": "median days from sign-up to first sale; {n} first sales in the last {days} days",
+        "days_unit": "days",
+        "segments": "Segment mix",
+        "segments_note": "Partners in play (qualifying event in the last {days} days) by segment; every registered partner has a segment.",
+        "segment": "Segment",
+        "in_play": "In play",
+        "share": "Share",
+        "all_partners": "All",
+        "vs_previous": "Since previous scoring",
+        "flows": "Segment flows since the previous scoring",
+        "flows_note": "Rows: segment at the previous scoring{since}; columns: segment now. {up} moved up the ladder, {down} moved down, {new} are new.",
+        "since": " ({date})",
+        "from_to": "from \\ to",
+        "new": "new",
+        "risk": "Risk distribution",
+        "risk_note": "Deactivation risk of the {n} partners active now, in tenths; colour is the risk band most partners of the bar fall in.",
+        "band": "Risk band",
+        "partners": "Partners",
+        "bands": {"inactive": "inactive", "low": "low", "medium": "medium", "high": "high"},
+        "value": "Revenue at risk by segment",
+        "value_note": "Revenue at risk = deactivation risk × expected revenue of the next {days} days, summed per segment. The risk list's value at risk also counts, for newbies and sleepers, the value of growing into a workhorse.",
+        "revenue_at_risk": "Revenue at risk",
+        "expected_revenue": "Expected revenue",
+        "value_at_risk": "Value at risk",
+        "high_risk": "High risk",
+        "top": "Top {n} partners",
+        "top_note": "In the order of the risk list: value at risk, then deactivation risk, then upgrade potential.",
+        "partner_id": "Partner",
+        "change": "Change",
+        "deactivation_risk": "Deactivation risk",
+        "upgrade_potential": "Upgrade potential",
+        "action": "Action",
+        "reasons": "Reasons",
+        "due": "Due in days",
+        "same": "—",
+        "no_partners": "No partners were scored.",
+        "definitions": "Definitions",
+        "def_active": "Active partner: at least one qualifying event (the partner's own actions and results, not payouts or opened messages) in the {days} days before the cutoff.",
+        "def_churn": "Partner churn rate: of the partners active at the cutoff minus {days} days, the share with no qualifying event in the {days} days since (the deactivation label's definition, looked at backwards).",
+        "def_revenue": "Revenue from existing partners: sale revenue in the last {days} days from partners who signed up before that window began. Its change compares it with the same figure one window earlier (sales in the {days} days before, from partners signed up before those began).",
+        "def_first": "Time to first result: median days from sign-up to the first sale, among partners whose first sale came in the last {days} days.",
+        "def_segments": "Segments: star, workhorse, newbie, sleeper, by the program's configured rules; the ladder is sleeper/newbie < workhorse < star.",
+        "def_value": "Value at risk (risk list): for stars and workhorses, deactivation risk × expected revenue; for newbies and sleepers, upgrade potential × the value of climbing to a typical workhorse.",
+        "def_offline": "This page is self-contained: it loads nothing from the network and runs no scripts.",
+    },
+    "ru": {
+        "title": "Отчёт по партнёрской программе",
+        "as_of": "на дату",
+        "scored_at": "расчёт",
+        "model": "модель",
+        "kpis": "Ключевые показатели программы",
+        "active_partners": "Активные партнёры",
+        "active_note": "целевое действие за последние {days} дн.; окном раньше: {before}",
+        "churn_rate": "Отток партнёров",
+        "churn_note": "{churned} из {base} партнёров, активных {days} дн. назад, сейчас неактивны",
+        "existing_revenue": "Выручка от существующих партнёров",
+        "existing_note": "за последние {days} дн.; за предыдущие {days} дн.: {previous}",
+        "first_result": "Время до первого результата",
+        "first_result_note": "медиана дней от регистрации до первой продажи; первых продаж за {days} дн.: {n}",
+        "days_unit": "дн.",
+        "segments": "Сегменты",
+        "segments_note": "Партнёры в игре (целевое действие за последние {days} дн.) по сегментам; сегмент есть у каждого зарегистрированного партнёра.",
+        "segment": "Сегмент",
+        "in_play": "В игре",
+        "share": "Доля",
+        "all_partners": "Всего",
+        "vs_previous": "С прошлого расчёта",
+        "flows": "Переходы между сегментами с прошлого расчёта",
+        "flows_note": "Строки: сегмент на прошлом расчёте{since}; столбцы: сегмент сейчас. Поднялись по лестнице: {up}, опустились: {down}, новых: {new}.",
+        "since": " ({date})",
+        "from_to": "откуда \\ куда",
+        "new": "новый",
+        "risk": "Распределение риска",
+        "risk_note": "Риск ухода {n} активных сейчас партнёров по десятым долям; цвет — уровень риска большинства партнёров столбца.",
+        "band": "Уровень риска",
+        "partners": "Партнёры",
+        "bands": {"inactive": "неактивен", "low": "низкий", "medium": "средний", "high": "высокий"},
+        "value": "Выручка под риском по сегментам",
+        "value_note": "Выручка под риском = риск ухода × ожидаемая выручка за следующие {days} дн., сумма по сегменту. Ценность под риском в списке для новичков и спящих учитывает ещё и ценность роста до рабочей лошадки.",
+        "revenue_at_risk": "Выручка под риском",
+        "expected_revenue": "Ожидаемая выручка",
+        "value_at_risk": "Ценность под риском",
+        "high_risk": "Высокий риск",
+        "top": "Топ-{n} партнёров",
+        "top_note": "В порядке списка риска: ценность под риском, затем риск ухода, затем потенциал роста.",
+        "partner_id": "Партнёр",
+        "change": "Изменение",
+        "deactivation_risk": "Риск ухода",
+        "upgrade_potential": "Потенциал роста",
+        "action": "Действие",
+        "reasons": "Причины",
+        "due": "Срок, дн.",
+        "same": "—",
+        "no_partners": "Нет оценённых партнёров.",
+        "definitions": "Определения",
+        "def_active": "Активный партнёр: хотя бы одно целевое действие (собственные действия и результаты партнёра, не выплаты и не открытые письма) за {days} дн. до даты расчёта.",
+        "def_churn": "Отток партнёров: доля партнёров, активных на дату расчёта минус {days} дн., у которых с тех пор за {days} дн. не было ни одного целевого действия (определение метки ухода, взглядом назад).",
+        "def_revenue": "Выручка от существующих партнёров: выручка продаж за последние {days} дн. от партнёров, зарегистрированных до начала этого окна. Изменение сравнивает её с тем же показателем окном раньше (продажи за предыдущие {days} дн. от партнёров, зарегистрированных до их начала).",
+        "def_first": "Время до первого результата: медиана дней от регистрации до первой продажи среди партнёров, чья первая продажа пришлась на последние {days} дн.",
+        "def_segments": "Сегменты: звезда, рабочая лошадка, новичок, спящий — по настроенным правилам программы; лестница: спящий/новичок < рабочая лошадка < звезда.",
+        "def_value": "Ценность под риском (список риска): для звёзд и рабочих лошадок — риск ухода × ожидаемая выручка; для новичков и спящих — потенциал роста × ценность подъёма до типичной рабочей лошадки.",
+        "def_offline": "Страница самодостаточна: ничего не загружает из сети и не выполняет скриптов.",
+    },
+}
+SEGMENT_NAMES = {
+    "en": {"star": "Star", "workhorse": "Workhorse", "newbie": "Newbie", "sleeper": "Sleeper"},
+    "ru": {"star": "Звезда", "workhorse": "Рабочая лошадка", "newbie": "Новичок", "sleeper": "Спящий"},
+}
+
+
+# --------------------------------------------------------------------------- KPIs
+
+
+def program_kpis(
+    partners: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: pd.Timestamp,
+    config: Config,
+    scored: pd.DataFrame,
+) -> dict[str, float]:
+    """The figures owners track, at `as_of`, from contract-shaped frames and the scoring's frame.
+
+    Active partners come from the scored frame (days_since_last_activity within the active window), so
+    the report agrees with the risk list; the rest from events before `as_of`, with the definitions the
+    report's footnote states (keys: `KPI_KEYS`). Rates and medians are NaN when their base is empty.
+    """
+    as_of = _utc(as_of)
+    window = pd.Timedelta(days=config.labels.active_window_days)
+    signup_all = pd.to_datetime(partners["signup_at"], utc=True)
+    kept = (signup_all < as_of).to_numpy()
+    ids = pd.Index(partners["partner_id"].astype(str).to_numpy()[kept])
+    signup = pd.DatetimeIndex(signup_all[kept])
+
+    code = _partner_codes(events["partner_id"], ids)
+    ts = pd.DatetimeIndex(pd.to_datetime(events["ts"], utc=True))
+    seen = (code >= 0) & (ts < as_of)
+    qualifying = seen & events["event_type"].isin(list(config.labels.qualifying_event_types)).to_numpy()
+    sale = seen & (events["event_type"].astype(str) == SALE).to_numpy()
+    amount = events["amount"].to_numpy(dtype=float)
+
+    now_active = np.unique(code[qualifying & (ts >= as_of - window)])
+    before_active = np.unique(code[qualifying & (ts >= as_of - 2 * window) & (ts < as_of - window)])
+    churned = np.setdiff1d(before_active, now_active)
+
+    silent = pd.to_numeric(scored["days_since_last_activity"], errors="coerce") if len(scored) else pd.Series(dtype=float)
+    active_partners = float((silent <= config.labels.active_window_days).sum())
+
+    revenue_window = pd.Timedelta(days=REVENUE_WINDOW_DAYS)
+    sale_code, sale_ts, sale_amount = code[sale], ts[sale], amount[sale]
+    revenue_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, as_of, revenue_window)
+    revenue_before = _existing_revenue(sale_code, sale_ts, sale_amount, signup, as_of - revenue_window, revenue_window)
+
+    first_sale = pd.Series(sale_ts, index=sale_code).groupby(level=0).min()
+    recent = first_sale[first_sale >= as_of - pd.Timedelta(days=FIRST_RESULT_WINDOW_DAYS)]
+    days_to_first = (pd.DatetimeIndex(recent) - signup[recent.index.to_numpy()]) / pd.Timedelta(days=1) if len(recent) else []
+
+    return {
+        "partners": float(len(ids)),
+        "active_partners": active_partners,
+        "active_partners_before": float(before_active.size),
+        "churned_partners": float(churned.size),
+        "partner_churn_rate": churned.size / before_active.size if before_active.size else math.nan,
+        "existing_partner_revenue": revenue_now,
+        "existing_partner_revenue_previous": revenue_before,
+        "existing_partner_revenue_change": revenue_now / revenue_before - 1.0 if revenue_before > 0 else math.nan,
+        "first_results": float(len(recent)),
+        "days_to_first_result": float(np.median(days_to_first)) if len(days_to_first) else math.nan,
+    }
+
+
+def _partner_codes(partner_id: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Position of each event's partner in `ids`, -1 for partners not there (categoricals kept cheap)."""
+    if isinstance(partner_id.dtype, pd.CategoricalDtype):
+        by_category = ids.get_indexer(partner_id.cat.categories.astype(str))
+        codes = partner_id.cat.codes.to_numpy()
+        return np.where(codes >= 0, by_category[codes], -1)
+    return ids.get_indexer(partner_id.astype(str))
+
+
+def _existing_revenue(
+    code: np.ndarray, ts: pd.DatetimeIndex, amount: np.ndarray, signup: pd.DatetimeIndex, end: pd.Timestamp, window: pd.Timedelta
+) -> float:
+    """Sale revenue in [end - window, end) from partners signed up before end - window."""
+    start = end - window
+    inside = (ts >= start) & (ts < end) & (signup[code] < start)
+    return float(amount[inside].sum())
+
+
+def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:
+    stamp = pd.Timestamp(stamp)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_report(
+    scored: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    kpis: dict[str, float],
+    *,
+    as_of: pd.Timestamp,
+    lang: str,
+    top: int,
+    active_window_days: int = 30,
+    in_play_window_days: int = 90,
+    horizon_days: int = 30,
+) -> str:
+    """The report as one self-contained HTML page.
+
+    `scored` is `score_partners`' frame (RISK_LIST_COLUMNS + DETAIL_COLUMNS); `previous` the previous
+    scoring's risk list, or None (segment flows then come from `scored`'s previous_segment alone);
+    `kpis` from `program_kpis`. The window arguments only label the page and pick partners in play;
+    pass the config's `labels.active_window_days`, `segments.in_play_window_days` and
+    `labels.horizon_days`.
+    """
+    if lang not in TEXT:
+        raise ValueError(f"report language {lang!r}: expected one of {sorted(TEXT)}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in scored.columns]
+    if missing:
+        raise InputError(f"report: the scored frame lacks column(s) {missing}")
+    t = TEXT[lang]
+    fmt = _Formatter(lang)
+    as_of = _utc(as_of)
+    scored = scored.sort_values(
+        ["value_at_risk", "deactivation_risk", "upgrade_potential"], ascending=False, kind="stable", na_position="last"
+    ).reset_index(drop=True)
+
+    meta = [f"{t['as_of']} {fmt.date(as_of)}"]
+    if len(scored):
+        meta.append(f"{t['scored_at']} {fmt.datetime(_utc(scored['scored_at'].iloc[0]))} UTC")
+        meta.append(f"{t['model']} {scored['model_version'].iloc[0]}")
+    body = [
+        f"<header><h1>{_e(t['title'])}</h1><p class=\"meta\">{' · '.join(_e(m) for m in meta)}</p></header>",
+        _kpi_section(kpis, t, fmt, active_window_days),
+        _segment_section(scored, previous, t, fmt, lang, in_play_window_days),
+        _flows_section(scored, previous, t, fmt, lang),
+        _risk_section(scored, previous, t, fmt),
+        _value_section(scored, t, fmt, lang, horizon_days),
+        _top_section(scored, t, fmt, lang, top),
+        _definitions(t, active_window_days),
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        f"<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{_e(t['title'])} · {_e(fmt.date(as_of))}</title>\n<style>{_CSS}</style>\n</head>\n"
+        "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def write_report(html_text: str, folder: Path) -> Path:
+    """Write `folder/report.html` (UTF-8), creating the folder; return the file's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / REPORT_FILE
+    path.write_text(html_text, encoding="utf-8")
+    return path
+
+
+def _kpi_section(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) -> str:
+    def get(key: str) -> float:
+        return float(kpis.get(key, math.nan))
+
+    change = get("existing_partner_revenue_change")
+    change_class = "" if math.isnan(change) else (" up" if change >= 0 else " down")
+    cards = [
+        (t["active_partners"], fmt.number(get("active_partners")), "",
+         t["active_note"].format(days=days, before=fmt.number(get("active_partners_before")))),
+        (t["churn_rate"], fmt.percent(get("partner_churn_rate")), "",
+         t["churn_note"].format(churned=fmt.number(get("churned_partners")), base=fmt.number(get("active_partners_before")), days=days)),
+        (t["existing_revenue"], fmt.number(get("existing_partner_revenue")),
+         f"<span class=\"delta{change_class}\">{_e(fmt.signed_percent(change))}</span>",
+         t["existing_note"].format(days=REVENUE_WINDOW_DAYS, previous=fmt.number(get("existing_partner_revenue_previous")))),
+        (t["first_result"], f"{fmt.number(get('days_to_first_result'), 1)} {t['days_unit']}", "",
+         t["first_result_note"].format(n=fmt.number(get("first_results")), days=FIRST_RESULT_WINDOW_DAYS)),
+    ]
+    items = "".join(
+        f"<div class=\"kpi\"><div class=\"kpi-label\">{_e(label)}</div><div class=\"kpi-value\">{_e(value)} {extra}</div>"
+        f"<div class=\"kpi-note\">{_e(note)}</div></div>"
+        for label, value, extra, note in cards
+    )
+    return f"<section id=\"kpis\"><h2>{_e(t['kpis'])}</h2><div class=\"kpis\">{items}</div></section>"
+
+
+def _segment_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, fmt: _Formatter, lang: str, in_play_days: int) -> str:
+    in_play = _in_play_counts(scored, in_play_days)
+    everyone = scored["segment"].value_counts().reindex(SEGMENTS, fill_value=0) if len(scored) else pd.Series(0, index=list(SEGMENTS))
+    before = _in_play_counts(previous, in_play_days) if previous is not None and len(previous) else None
+    total = max(int(in_play.sum()), 1)
+    bars = [
+        (SEGMENT_NAMES[lang][s], float(in_play[s]), SEGMENT_COLORS[s], f"{fmt.number(in_play[s])} · {fmt.percent(in_play[s] / total)}")
+        for s in SEGMENTS
+    ]
+    rows = []
+    for s in SEGMENTS:
+        delta = "" if before is None else fmt.signed_number(float(in_play[s] - before[s]))
+        rows.append(
+            f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{_e(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{_e(fmt.number(in_play[s]))}</td>"
+            f"<td class=\"num\">{_e(fmt.percent(in_play[s] / total))}</td><td class=\"num\">{_e(fmt.number(everyone[s]))}</td>"
+            f"<td class=\"num\">{_e(delta) or '&nbsp;'}</td></tr>"
+        )
+    table = (
+        f"<table class=\"compact\"><thead><tr><th>{_e(t['segment'])}</th><th class=\"num\">{_e(t['in_play'])}</th>"
+        f"<th class=\"num\">{_e(t['share'])}</th><th class=\"num\">{_e(t['all_partners'])}</th>"
+        f"<th class=\"num\">{_e(t['vs_previous'])}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return (
+        f"<section id=\"segments\"><h2>{_e(t['segments'])}</h2><p class=\"note\">{_e(t['segments_note'].format(days=in_play_days))}</p>"
+        f"<div class=\"pair\"><div>{_hbar_chart(bars, t['segments'])}</div><div>{table}</div></div></section>"
+    )
+
+
+def _in_play_counts(frame: pd.DataFrame, days: int) -> pd.Series:
+    if not len(frame) or "days_since_last_activity" not in frame:
+        return pd.Series(0, index=list(SEGMENTS))
+    silent = pd.to_numeric(frame["days_since_last_activity"], errors="coerce")
+    return frame.loc[(silent <= days).to_numpy(), "segment"].value_counts().reindex(SEGMENTS, fill_value=0)
+
+
+def _flows_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, fmt: _Formatter, lang: str) -> str:
+    new_key = "__new__"
+    origin = scored["previous_segment"].where(scored["previous_segment"].notna(), new_key).astype(str) if len(scored) else pd.Series(dtype=str)
+    matrix = pd.crosstab(origin, scored["segment"]) if len(scored) else pd.DataFrame()
+    matrix = matrix.reindex(index=[*SEGMENTS, new_key], columns=list(SEGMENTS), fill_value=0)
+    up = down = 0
+    for a in SEGMENTS:
+        for b in SEGMENTS:
+            if LADDER_RANK[b] > LADDER_RANK[a]:
+                up += int(matrix.loc[a, b])
+            elif LADDER_RANK[b] < LADDER_RANK[a]:
+                down += int(matrix.loc[a, b])
+    since = ""
+    if previous is not None and len(previous) and "as_of" in previous:
+        since = t["since"].format(date=fmt.date(_utc(previous["as_of"].iloc[0])))
+    head = "".join(f"<th class=\"num\">{_e(SEGMENT_NAMES[lang][s])}</th>" for s in SEGMENTS)
+    rows = []
+    for a in [*SEGMENTS, new_key]:
+        label = t["new"] if a == new_key else SEGMENT_NAMES[lang][a]
+        cells = []
+        for b in SEGMENTS:
+            n = int(matrix.loc[a, b])
+            kind = "new" if a == new_key else ("same" if a == b else ("up" if LADDER_RANK[b] > LADDER_RANK[a] else "down" if LADDER_RANK[b] < LADDER_RANK[a] else "side"))
+            cells.append(f"<td class=\"num flow {kind}{' zero' if n == 0 else ''}\">{_e(fmt.number(n))}</td>")
+        rows.append(f"<tr><th>{_e(label)}</th>{''.join(cells)}</tr>")
+    note = t["flows_note"].format(since=since, up=fmt.number(up), down=fmt.number(down), new=fmt.number(int(matrix.loc[new_key].sum())))
+    return (
+        f"<section id=\"flows\"><h2>{_e(t['flows'])}</h2><p class=\"note\">{_e(note)}</p>"
+        f"<table class=\"matrix\"><thead><tr><th>{_e(t['from_to'])}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _risk_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, fmt: _Formatter) -> str:
+    risk = pd.to_numeric(scored["deactivation_risk"], errors="coerce") if len(scored) else pd.Series(dtype=float)
+    scored_rows = risk.notna().to_numpy()
+    values = risk[scored_rows].to_numpy(dtype=float)
+    bands = scored["risk_band"].to_numpy()[scored_rows] if len(scored) else np.array([], dtype=object)
+    decile = np.minimum((values * 10).astype(int), 9) if len(values) else np.array([], dtype=int)
+    bars = []
+    for k in range(10):
+        inside = decile == k
+        common = pd.Series(bands[inside]).mode()
+        band = str(common.iloc[0]) if len(common) else "low"
+        label = f"{fmt.decimal(k / 10, 1)}–{fmt.decimal((k + 1) / 10, 1)}"
+        bars.append((label, float(inside.sum()), BAND_COLORS.get(band, BAND_COLORS["low"]), fmt.number(int(inside.sum()))))
+    counts = scored["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0) if len(scored) else pd.Series(0, index=list(RISK_BANDS))
+    before = None
+    if previous is not None and len(previous) and "risk_band" in previous:
+        before = previous["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0)
+    rows = "".join(
+        f"<tr><td class=\"seg\">{_swatch(BAND_COLORS[b])}{_e(t['bands'][b])}</td><td class=\"num\">{_e(fmt.number(counts[b]))}</td>"
+        f"<td class=\"num\">{_e(fmt.signed_number(float(counts[b] - before[b]))) if before is not None else '&nbsp;'}</td></tr>"
+        for b in RISK_BANDS
+    )
+    table = (
+        f"<table class=\"compact\"><thead><tr><th>{_e(t['band'])}</th><th class=\"num\">{_e(t['partners'])}</th>"
+        f"<th class=\"num\">{_e(t['vs_previous'])}</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    note = t["risk_note"].format(n=fmt.number(len(values)))
+    return (
+        f"<section id=\"risk\"><h2>{_e(t['risk'])}</h2><p class=\"note\">{_e(note)}</p>"
+        f"<div class=\"pair\"><div>{_vbar_chart(bars, t['risk'])}</div><div>{table}</div></div></section>"
+    )
+
+
+def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, horizon_days: int) -> str:
+    if len(scored):
+        frame = pd.DataFrame(
+            {
+                "segment": scored["segment"].to_numpy(),
+                "revenue_at_risk": pd.to_numeric(scored["deactivation_risk"], errors="coerce").fillna(0.0).to_numpy()
+                * scored["expected_revenue"].to_numpy(dtype=float),
+                "expected_revenue": scored["expected_revenue"].to_numpy(dtype=float),
+                "value_at_risk": scored["value_at_risk"].to_numpy(dtype=float),
+                "high": (scored["risk_band"] == "high").to_numpy(),
+            }
+        )
+        by = frame.groupby("segment")[["revenue_at_risk", "expected_revenue", "value_at_risk", "high"]].sum().reindex(SEGMENTS, fill_value=0)
+    else:
+        by = pd.DataFrame(0.0, index=list(SEGMENTS), columns=["revenue_at_risk", "expected_revenue", "value_at_risk", "high"])
+    bars = [(SEGMENT_NAMES[lang][s], float(by.loc[s, "revenue_at_risk"]), SEGMENT_COLORS[s], fmt.number(by.loc[s, "revenue_at_risk"])) for s in SEGMENTS]
+    rows = "".join(
+        f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{_e(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{_e(fmt.number(by.loc[s, 'revenue_at_risk']))}</td>"
+        f"<td class=\"num\">{_e(fmt.number(by.loc[s, 'expected_revenue']))}</td><td class=\"num\">{_e(fmt.number(by.loc[s, 'value_at_risk']))}</td>"
+        f"<td class=\"num\">{_e(fmt.number(by.loc[s, 'high']))}</td></tr>"
+        for s in SEGMENTS
+    )
+    table = (
+        f"<table class=\"compact\"><thead><tr><th>{_e(t['segment'])}</th><th class=\"num\">{_e(t['revenue_at_risk'])}</th>"
+        f"<th class=\"num\">{_e(t['expected_revenue'])}</th><th class=\"num\">{_e(t['value_at_risk'])}</th>"
+        f"<th class=\"num\">{_e(t['high_risk'])}</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return (
+        f"<section id=\"value\"><h2>{_e(t['value'])}</h2><p class=\"note\">{_e(t['value_note'].format(days=horizon_days))}</p>"
+        f"<div class=\"pair\"><div>{_hbar_chart(bars, t['value'])}</div><div>{table}</div></div></section>"
+    )
+
+
+def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top: int) -> str:
+    head = scored.head(max(int(top), 0))
+    title = t["top"].format(n=len(head) if len(head) < top else top)
+    if head.empty:
+        return f"<section id=\"top\"><h2>{_e(title)}</h2><p class=\"note\">{_e(t['no_partners'])}</p></section>"
+    columns = ["#", t["partner_id"], t["segment"], t["change"], t["deactivation_risk"], t["upgrade_potential"],
+               t["value_at_risk"], t["action"], t["reasons"], t["due"]]
+    numeric = {0, 4, 5, 6, 9}
+    header = "".join(f"<th class=\"{'num' if i in numeric else ''}\">{_e(c)}</th>" for i, c in enumerate(columns))
+    rows = []
+    for rank, row in enumerate(head.itertuples(index=False), start=1):
+        band = str(row.risk_band)
+        reasons = [r.strip() for r in str(row.reasons or "").split(" | ") if r.strip()]
+        reason_html = "<ul>" + "".join(f"<li>{_e(r)}</li>" for r in reasons) + "</ul>" if reasons else ""
+        rows.append(
+            "<tr>"
+            f"<td class=\"num muted\">{rank}</td>"
+            f"<td class=\"id\">{_e(str(row.partner_id))}</td>"
+            f"<td class=\"seg\">{_swatch(SEGMENT_COLORS.get(str(row.segment), '#999'))}{_e(_segment_name(row.segment, lang))}</td>"
+            f"<td class=\"muted\">{_e(_change_text(row.segment_change, row.previous_segment, row.segment, t, lang))}</td>"
+            f"<td class=\"num\"><span class=\"band {_e(band)}\">{_e(fmt.percent(row.deactivation_risk, 0))}</span></td>"
+            f"<td class=\"num\">{_e(fmt.percent(row.upgrade_potential, 0))}</td>"
+            f"<td class=\"num\">{_e(fmt.number(row.value_at_risk))}</td>"
+            f"<td class=\"action\">{_e(str(row.action_title))}</td>"
+            f"<td class=\"reasons\">{reason_html}</td>"
+            f"<td class=\"num\">{_e(fmt.number(row.due_in_days))}</td>"
+            "</tr>"
+        )
+    return (
+        f"<section id=\"top\"><h2>{_e(title)}</h2><p class=\"note\">{_e(t['top_note'])}</p>"
+        f"<div class=\"scroll\"><table id=\"top-partners\" class=\"top\"><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
+
+
+def _segment_name(segment: object, lang: str) -> str:
+    return SEGMENT_NAMES[lang].get(str(segment), str(segment))
+
+
+def _change_text(change: object, previous: object, segment: object, t: dict, lang: str) -> str:
+    if change == "same":
+        return t["same"]
+    if change == "new" or previous is None or (isinstance(previous, float) and math.isnan(previous)):
+        return t["new"]
+    return f"{_segment_name(previous, lang)} → {_segment_name(segment, lang)}"
+
+
+def _definitions(t: dict, active_days: int) -> str:
+    items = [
+        t["def_active"].format(days=active_days),
+        t["def_churn"].format(days=active_days),
+        t["def_revenue"].format(days=REVENUE_WINDOW_DAYS),
+        t["def_first"].format(days=FIRST_RESULT_WINDOW_DAYS),
+        t["def_segments"],
+        t["def_value"],
+        t["def_offline"],
+    ]
+    return f"<footer id=\"definitions\"><h2>{_e(t['definitions'])}</h2><ol>{''.join(f'<li>{_e(i)}</li>' for i in items)}</ol></footer>"
+
+
+# --------------------------------------------------------------------------- charts (inline SVG)
+
+
+def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> str:
+    """Horizontal bars: (label, value, colour, value text) each; scaled to the largest value."""
+    row_h, label_w, width, value_w = 34, 150, 560, 130
+    height = row_h * len(bars) + 10
+    top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
+    plot = width - label_w - value_w
+    parts = [_svg_open(width, height, title)]
+    for i, (label, value, color, text) in enumerate(bars):
+        y = 5 + i * row_h
+        w = max(plot * max(value, 0.0) / top, 1.5 if value > 0 else 0.0)
+        parts.append(f"<text x=\"{label_w - 10}\" y=\"{y + 21}\" text-anchor=\"end\" class=\"lbl\">{_e(label)}</text>")
+        parts.append(f"<rect x=\"{label_w}\" y=\"{y + 6}\" width=\"{plot}\" height=\"20\" class=\"track\"/>")
+        parts.append(f"<rect x=\"{label_w}\" y=\"{y + 6}\" width=\"{w:.1f}\" height=\"20\" rx=\"2\" fill=\"{color}\"/>")
+        parts.append(f"<text x=\"{label_w + w + 8:.1f}\" y=\"{y + 21}\" class=\"val\">{_e(text)}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> str:
+    """Vertical bars (a histogram): (label, value, colour, value text) each."""
+    width, height, left, bottom, top_pad = 560, 240, 10, 40, 24
+    n = max(len(bars), 1)
+    slot = (width - 2 * left) / n
+    plot_h = height - bottom - top_pad
+    top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
+    parts = [_svg_open(width, height, title)]
+    parts.append(f"<line x1=\"{left}\" y1=\"{height - bottom}\" x2=\"{width - left}\" y2=\"{height - bottom}\" class=\"axis\"/>")
+    for i, (label, value, color, text) in enumerate(bars):
+        h = plot_h * max(value, 0.0) / top
+        x = left + i * slot + 4
+        y = height - bottom - h
+        parts.append(f"<rect x=\"{x:.1f}\" y=\"{y:.1f}\" width=\"{slot - 8:.1f}\" height=\"{h:.1f}\" rx=\"2\" fill=\"{color}\"/>")
+        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{y - 6:.1f}\" text-anchor=\"middle\" class=\"val\">{_e(text)}</text>")
+        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{height - bottom + 18}\" text-anchor=\"middle\" class=\"tick\">{_e(label)}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _svg_open(width: int, height: int, title: str) -> str:
+    return (
+        f"<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" "
+        f"aria-label=\"{_e(title)}\"><title>{_e(title)}</title>"
+    )
+
+
+def _swatch(color: str) -> str:
+    return f"<span class=\"swatch\" style=\"background:{color}\"></span>"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# --------------------------------------------------------------------------- numbers per language
+
+
+class _Formatter:
+    """Numbers, percentages and dates in the report language: 12,345.6 and 12.3% / 12 345,6 and 12,3 %."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def decimal(self, value: object, digits: int = 0) -> str:
+        x = _float(value)
+        if math.isnan(x):
+            return "—"
+        text = f"{abs(x):,.{digits}f}"
+        if self.lang == "ru":
+            text = text.replace(",", "\u00a0").replace(".", ",")
+        return ("\u2212" if x < 0 and text.strip("0,.\u00a0") else "") + text
+
+    def number(self, value: object, digits: int = 0) -> str:
+        return self.decimal(value, digits)
+
+    def signed_number(self, value: object) -> str:
+        x = _float(value)
+        if math.isnan(x):
+            return "—"
+        return ("+" if x > 0 else "") + self.decimal(x)
+
+    def percent(self, value: object, digits: int = 1) -> str:
+        x = _float(value)
+        if math.isnan(x):
+            return "—"
+        return self.decimal(100 * x, digits) + ("\u00a0%" if self.lang == "ru" else "%")
+
+    def signed_percent(self, value: object) -> str:
+        x = _float(value)
+        return "—" if math.isnan(x) else ("+" if x > 0 else "") + self.percent(x)
+
+    def date(self, stamp: pd.Timestamp) -> str:
+        return f"{stamp:%d.%m.%Y}" if self.lang == "ru" else f"{stamp:%Y-%m-%d}"
+
+    def datetime(self, stamp: pd.Timestamp) -> str:
+        return f"{self.date(stamp)} {stamp:%H:%M}"
+
+
+def _float(value: object) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+_CSS = """
+:root { --ink: #1a202c; --muted: #5a6577; --line: #e2e8f0; --bg: #f7f9fc; --card: #ffffff; --accent: #2b6cb0; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--ink);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
+main { max-width: 1280px; margin: 0 auto; padding: 24px 28px 40px; }
+header h1 { margin: 0 0 4px; font-size: 26px; }
+.meta { margin: 0 0 8px; color: var(--muted); }
+section, footer { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px; margin-top: 18px; }
+h2 { font-size: 18px; margin: 0 0 6px; }
+.note { color: var(--muted); margin: 0 0 12px; max-width: 980px; }
+.kpis { display: grid; grid-template-columns: repeat(4, 1fr); gap: 14px; }
+.kpi { border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; background: #fbfcfe; }
+.kpi-label { color: var(--muted); font-size: 13px; }
+.kpi-value { font-size: 26px; font-weight: 600; margin: 2px 0; font-variant-numeric: tabular-nums; }
+.kpi-note { color: var(--muted); font-size: 12px; }
+.delta { font-size: 15px; font-weight: 600; }
+.delta.up { color: #2f855a; } .delta.down { color: #c53030; }
+.pair { display: grid; grid-template-columns: minmax(0, 1.15fr) minmax(0, 1fr); gap: 24px; align-items: start; }
+svg.chart { width: 100%; height: auto; max-width: 560px; font-family: inherit; }
+svg .lbl { font-size: 13px; fill: var(--ink); }
+svg .val { font-size: 12px; fill: var(--muted); }
+svg .tick { font-size: 11px; fill: var(--muted); }
+svg .track { fill: #f1f4f8; }
+svg .axis { stroke: #cbd5e0; stroke-width: 1; }
+table { border-collapse: collapse; width: 100%; }
+th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+thead th { font-size: 12px; color: var(--muted); font-weight: 600; border-bottom: 2px solid var(--line); }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+thead th, thead th.num { white-space: normal; vertical-align: bottom; }
+.scroll { overflow-x: auto; }
+.muted { color: var(--muted); }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
+table.matrix { width: auto; min-width: 520px; }
+table.matrix tbody th { font-weight: 600; white-space: nowrap; }
+td.flow.same { background: #edf2f7; }
+td.flow.up { background: #e6f6ec; color: #22543d; }
+td.flow.down { background: #fdecec; color: #742a2a; }
+td.flow.new { background: #ebf4ff; }
+td.flow.zero { color: #b8c2cc; background: transparent; }
+table.top td { font-size: 13px; }
+table.top tbody tr:nth-child(even) { background: #fafbfd; }
+td.seg { white-space: nowrap; }
+td.reasons { min-width: 280px; }
+td.action { min-width: 180px; }
+td.id { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space: nowrap; }
+td.reasons ul { margin: 0; padding-left: 16px; }
+td.reasons li { margin: 0 0 2px; }
+.band { display: inline-block; min-width: 44px; padding: 1px 6px; border-radius: 10px; text-align: center; }
+.band.high { background: #fed7d7; color: #742a2a; }
+.band.medium { background: #feebc8; color: #7b341e; }
+.band.low { background: #e6f6ec; color: #22543d; }
+.band.inactive { background: #edf2f7; color: #4a5568; }
+footer ol { margin: 0; padding-left: 20px; color: var(--muted); }
+footer li { margin-bottom: 4px; }
+@media (max-width: 900px) { .kpis { grid-template-columns: repeat(2, 1fr); } .pair { grid-template-columns: 1fr; } }
+@media print { body { background: #fff; } section, footer { break-inside: avoid; border: none; } }
+"""

@@ -1,0 +1,398 @@
+"""report.html: self-contained, escaped, bilingual; KPIs against hand-worked numbers and a brute-force
+reference; and the page checked in a real headless chromium (renders, shows the top table, no console
+messages). The scored frames here are synthetic, with the risk list's documented columns: no model needed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.pipeline import build_features, build_labels
+from partner_churn.config import Config
+from segments.rules import SEGMENTS
+from serving.batch import DETAIL_COLUMNS, RISK_LIST_COLUMNS
+from partner_churn.errors import InputError
+from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report, write_report
+
+CONFIG = Config()
+AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
+DAY = pd.Timedelta(days=1)
+MALICIOUS = "<script>alert(1)</script>"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0",
+]
+CONSOLE_LINE = re.compile(r":CONSOLE[(:]")
+"""Chromium's --enable-logging=stderr prints every console message of a page as `...:INFO:CONSOLE:<line>] "text",
+source: <url> (<line>)` (older builds: `INFO:CONSOLE(<line>)`); the level of console.error is not shown."""
+
+
+def scored_frame(n: int, seed: int = 0, *, reasons: str | None = None) -> pd.DataFrame:
+    """A risk list shaped like `score_partners`' output (its columns, its order), with random values."""
+    rng = np.random.default_rng(seed)
+    segment = rng.choice(list(SEGMENTS), size=n, p=[0.1, 0.3, 0.4, 0.2])
+    previous = np.where(rng.random(n) < 0.8, segment, rng.choice(list(SEGMENTS), size=n)).astype(object)
+    previous[rng.random(n) < 0.1] = None
+    silent = rng.exponential(25.0, size=n)
+    active = silent <= 30
+    risk = np.where(active, rng.beta(1.5, 4.0, size=n), np.nan)
+    band = np.select([~active, risk >= 0.5, risk >= 0.2], ["inactive", "high", "medium"], default="low")
+    revenue_90d = np.round(rng.gamma(1.0, 900.0, size=n) * (segment != "sleeper"), 2)
+    expected = revenue_90d / 3
+    potential = rng.uniform(0, 1, size=n)
+    value = np.where(np.isin(segment, ["newbie", "sleeper"]), potential * 200.0, np.nan_to_num(risk) * expected)
+    change = np.where(pd.isna(previous), "new", np.where(previous == segment, "same", previous.astype(str) + " -> " + segment))
+    frame = pd.DataFrame(
+        {
+            "partner_id": [f"P{seed:02d}{i:05d}" for i in range(n)],
+            "segment": segment,
+            "previous_segment": previous,
+            "deactivation_risk": risk,
+            "risk_band": band,
+            "upgrade_potential": potential,
+            "value_at_risk": value,
+            "action": "group_support",
+            "reasons": reasons if reasons is not None else "no clicks for 12 days | revenue 1,200 in the last 90 days",
+            "model_version": "partner-churn-deactivation-risk:v3 partner-churn-upgrade-potential:v2",
+            "scored_at": pd.Timestamp("2026-03-01 06:15", tz="UTC"),
+            "as_of": AS_OF,
+            "reasons_source": "risk_model",
+            "segment_change": change,
+            "downgrade_warning": rng.random(n) < 0.05,
+            "potential_band": np.where(potential >= 0.3, "high", "low"),
+            "expected_revenue": expected,
+            "action_title": "Group support chat and regular tips",
+            "action_description": "Invite the partner to the support chat.",
+            "channel": "email",
+            "owner": "automation",
+            "due_in_days": rng.integers(0, 8, size=n),
+            "commission_overdue": False,
+            "no_onboarding_activity": False,
+            "falling_trend": rng.random(n) < 0.2,
+            "days_since_last_activity": silent,
+            "revenue_30d": revenue_90d / 2,
+            "revenue_90d": revenue_90d,
+            "tenure_days": rng.uniform(1, 500, size=n),
+        }
+    )
+    frame = frame.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(drop=True)
+    return frame.reindex(columns=RISK_LIST_COLUMNS + DETAIL_COLUMNS)  # a column the risk list adds later stays empty
+
+
+KPIS = {
+    "partners": 1_234_567.0,
+    "active_partners": 6047.0,
+    "active_partners_before": 5651.0,
+    "churned_partners": 1126.0,
+    "partner_churn_rate": 0.199256,
+    "existing_partner_revenue": 1_551_050.69,
+    "existing_partner_revenue_previous": 1_474_001.9,
+    "existing_partner_revenue_change": 0.052272,
+    "first_results": 747.0,
+    "days_to_first_result": 60.44,
+}
+
+
+def render(scored: pd.DataFrame, *, lang: str = "en", top: int = 50, previous: pd.DataFrame | None = None) -> str:
+    return render_report(scored, previous, KPIS, as_of=AS_OF, lang=lang, top=top)
+
+
+class _Page(HTMLParser):
+    """What the tests read from a page: attributes, headings, and the top table's rows of cells."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.attributes: list[tuple[str, str, str | None]] = []
+        self.headings: list[str] = []
+        self.top_rows: list[list[str]] = []
+        self.scripts = 0
+        self._heading: list[str] | None = None
+        self._in_top = self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.attributes += [(tag, name, value) for name, value in attrs]
+        self.scripts += tag == "script"
+        if tag in ("h1", "h2"):
+            self._heading = []
+        if tag == "table" and ("id", "top-partners") in attrs:
+            self._in_top = True
+        if self._in_top and tag == "tbody":
+            self._in_body = True
+        if self._in_body and tag == "tr":
+            self.top_rows.append([])
+        if self._in_body and tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2") and self._heading is not None:
+            self.headings.append("".join(self._heading).strip())
+            self._heading = None
+        if tag == "td" and self._cell is not None:
+            self.top_rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        if tag == "table":
+            self._in_top = self._in_body = False
+
+    def handle_data(self, data: str) -> None:
+        if self._heading is not None:
+            self._heading.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(page: str) -> _Page:
+    parsed = _Page()
+    parsed.feed(page)
+    parsed.close()
+    return parsed
+
+
+# ---------------------------------------------------------------------------------------------------
+# The page
+
+
+def test_page_loads_nothing_from_anywhere() -> None:
+    page = render(scored_frame(120))
+    parsed = parse(page)
+    assert "http://" not in page and "https://" not in page
+    assert not [a for a in parsed.attributes if a[1] in ("src", "href", "srcset", "xlink:href", "action")]
+    assert parsed.scripts == 0 and "<link" not in page and "@import" not in page and "url(" not in page
+    csp = [value for tag, name, value in parsed.attributes if tag == "meta" and name == "content" and value and "default-src" in value]
+    assert csp == ["default-src 'none'; style-src 'unsafe-inline'; img-src data:"]
+    assert page.count("<svg") == 3  # segment mix, risk distribution, revenue at risk
+
+
+@pytest.mark.parametrize(("n", "top"), [(120, 50), (20, 50), (20, 5), (1, 50)])
+def test_top_table_has_min_top_and_partners_rows_in_risk_list_order(n: int, top: int) -> None:
+    scored = scored_frame(n, seed=n)
+    parsed = parse(render(scored, top=top))
+    rows = parsed.top_rows
+    assert len(rows) == min(top, n)
+    expected = scored.sort_values(["value_at_risk", "deactivation_risk", "upgrade_potential"], ascending=False, kind="stable")
+    assert [row[1] for row in rows] == expected["partner_id"].head(top).tolist()
+    assert all(len(row) == 10 for row in rows)
+    assert f"Top {min(top, n)} partners" in parsed.headings
+
+
+def test_text_from_data_is_escaped() -> None:
+    scored = scored_frame(30, reasons=f"{MALICIOUS} | fine reason")
+    scored.loc[0, "partner_id"] = '"><img src=x onerror=alert(1)>'
+    scored.loc[1, "action_title"] = "Call & <b>pay</b>"
+    page = render(scored)
+    assert MALICIOUS not in page and "<img" not in page and "<b>pay" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "Call &amp; &lt;b&gt;pay&lt;/b&gt;" in page
+    rows = parse(page).top_rows
+    assert rows[0][1] == '"><img src=x onerror=alert(1)>'  # shown as text, as given
+
+
+def test_russian_labels_and_numbers() -> None:
+    en, ru = render(scored_frame(60), lang="en"), render(scored_frame(60), lang="ru")
+    parsed = parse(ru)
+    assert '<html lang="ru">' in ru and '<html lang="en">' in en
+    assert parsed.headings[0] == "Отчёт по партнёрской программе"
+    assert "Топ-50 партнёров" in parsed.headings and "Определения" in parsed.headings
+    for english in ("Program KPIs", "Segment mix", "Risk distribution", "Top 50 partners", "Definitions", "Workhorse"):
+        assert english in en and english not in ru
+    assert "1\u00a0551\u00a0051" in ru and "1,551,051" in en
+    assert "19,9\u00a0%" in ru and "19.9%" in en
+    assert "+5,2\u00a0%" in ru and "+5.2%" in en
+    assert "01.03.2026" in ru and "2026-03-01" in en
+    assert set(TEXT["en"]) == set(TEXT["ru"])
+
+
+def test_segment_flows_and_risk_bands_use_the_whole_frame() -> None:
+    scored = scored_frame(200, seed=3)
+    page = render(scored, previous=scored.assign(as_of=AS_OF - 7 * DAY))
+    moved = scored[scored["previous_segment"].notna() & (scored["previous_segment"] != scored["segment"])]
+    new = int(scored["previous_segment"].isna().sum())
+    assert f", {new} are new." in page
+    assert "(2026-02-22)" in page
+    ranks = {"sleeper": 0, "newbie": 0, "workhorse": 1, "star": 2}
+    up = int((moved["segment"].map(ranks) > moved["previous_segment"].map(ranks)).sum())
+    assert f"{up} moved up the ladder" in page
+
+
+def test_empty_risk_list_still_renders_and_bad_input_is_refused() -> None:
+    empty = pd.DataFrame(columns=RISK_LIST_COLUMNS + DETAIL_COLUMNS)
+    page = render(empty)
+    assert "No partners were scored." in page and parse(page).top_rows == []
+    with pytest.raises(ValueError, match="report language 'de'"):
+        render(scored_frame(5), lang="de")
+    with pytest.raises(InputError, match="lacks column.*expected_revenue"):
+        render(scored_frame(5).drop(columns=["expected_revenue"]))
+
+
+def test_the_report_reads_only_columns_of_the_risk_list() -> None:
+    assert set(REQUIRED_COLUMNS) <= set(RISK_LIST_COLUMNS + DETAIL_COLUMNS)
+
+
+def test_write_report(tmp_path: Path) -> None:
+    page = render(scored_frame(10), lang="ru")
+    path = write_report(page, tmp_path / "2026-03-01")
+    assert path == tmp_path / "2026-03-01" / "report.html"
+    assert path.read_text(encoding="utf-8") == page
+
+
+# ---------------------------------------------------------------------------------------------------
+# KPIs
+
+
+def partners_frame(rows: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"partner_id": list(rows), "signup_at": pd.to_datetime(list(rows.values()), utc=True)})
+
+
+def events_frame(rows: list[tuple[str, pd.Timestamp, str, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["partner_id", "ts", "event_type", "amount"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
+TINY_PARTNERS = partners_frame(
+    {"A": "2025-10-01", "B": "2025-10-01", "C": "2026-02-09", "D": "2025-12-15", "E": "2025-10-01", "F": "2025-10-01", "G": "2026-03-05"}
+)
+TINY_EVENTS = events_frame(
+    [
+        ("A", pd.Timestamp("2025-11-01", tz="UTC"), "sale", 1000.0),  # first sale long ago
+        ("A", AS_OF - 45 * DAY, "login", 0.0),  # active a window ago
+        ("A", AS_OF - 10 * DAY, "sale", 100.0),  # active now; existing partner's revenue
+        ("A", AS_OF + 1 * DAY, "sale", 999.0),  # after the cutoff: unseen
+        ("B", AS_OF - 50 * DAY, "sale", 50.0),  # previous window's revenue; first sale 101 days after sign-up
+        ("B", AS_OF - 40 * DAY, "click", 0.0),  # active a window ago, silent since: churned
+        ("C", AS_OF - 5 * DAY, "sale", 70.0),  # signed up 20 days ago: new, not existing; first sale after 15 days
+        ("D", AS_OF - 50 * DAY, "sale", 30.0),  # previous window; first sale 26 days after sign-up; churned
+        ("E", AS_OF - 40 * DAY, "message_opened", 0.0),  # not qualifying
+        ("E", AS_OF - 3 * DAY, "payout_paid", 20.0),  # not qualifying, not a sale
+        ("F", AS_OF - 60 * DAY, "login", 0.0),  # exactly at the start of the earlier window: active then
+        ("F", AS_OF - 30 * DAY, "login", 0.0),  # exactly at the start of the window: active now
+        ("G", AS_OF + 2 * DAY, "sale", 10.0),  # signs up after the cutoff
+    ]
+)
+
+
+def test_kpis_on_a_hand_worked_program() -> None:
+    features = build_features(TINY_PARTNERS, TINY_EVENTS, [AS_OF], CONFIG)
+    kpis = program_kpis(TINY_PARTNERS, TINY_EVENTS, AS_OF, CONFIG, features)
+    assert set(kpis) == set(KPI_KEYS)
+    assert kpis["partners"] == 6  # G signs up after the cutoff
+    assert kpis["active_partners"] == 3  # A, C, F (from the feature pipeline's recency)
+    assert kpis["active_partners_before"] == 4  # A, B, D, F
+    assert kpis["churned_partners"] == 2 and kpis["partner_churn_rate"] == 0.5  # B, D
+    assert kpis["existing_partner_revenue"] == 100.0  # A; C signed up inside the window
+    assert kpis["existing_partner_revenue_previous"] == 80.0  # B + D
+    assert kpis["existing_partner_revenue_change"] == pytest.approx(0.25)
+    assert kpis["first_results"] == 3  # B, C, D; A's first sale is older than 90 days
+    assert kpis["days_to_first_result"] == pytest.approx(26.0)  # median of 101, 15, 26
+
+
+def test_kpis_of_a_program_without_activity_are_nan_not_errors() -> None:
+    events = TINY_EVENTS[TINY_EVENTS["event_type"].isin(["message_opened", "payout_paid"])]
+    features = build_features(TINY_PARTNERS, events, [AS_OF], CONFIG)
+    kpis = program_kpis(TINY_PARTNERS, events, AS_OF, CONFIG, features)
+    assert kpis["active_partners"] == 0 and kpis["active_partners_before"] == 0
+    assert np.isnan(kpis["partner_churn_rate"]) and np.isnan(kpis["existing_partner_revenue_change"])
+    assert np.isnan(kpis["days_to_first_result"]) and kpis["first_results"] == 0
+
+
+def reference_kpis(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> dict[str, float]:
+    """The definitions read literally, one partner at a time."""
+    window, qualifying = config.labels.active_window_days * DAY, set(config.labels.qualifying_event_types)
+    out = {"before": 0, "churned": 0, "now": 0.0, "previous": 0.0}
+    first_days = []
+    for partner in partners.itertuples():
+        if partner.signup_at >= as_of:
+            continue
+        mine = events[(events["partner_id"] == partner.partner_id) & (events["ts"] < as_of)]
+        acts = mine[mine["event_type"].isin(qualifying)]["ts"]
+        was = ((acts >= as_of - 2 * window) & (acts < as_of - window)).any()
+        is_ = (acts >= as_of - window).any()
+        out["before"] += was
+        out["churned"] += was and not is_
+        sales = mine[mine["event_type"] == "sale"]
+        month = 30 * DAY
+        if partner.signup_at < as_of - month:
+            out["now"] += sales.loc[sales["ts"] >= as_of - month, "amount"].sum()
+        if partner.signup_at < as_of - 2 * month:
+            out["previous"] += sales.loc[(sales["ts"] >= as_of - 2 * month) & (sales["ts"] < as_of - month), "amount"].sum()
+        if len(sales) and sales["ts"].min() >= as_of - 90 * DAY:
+            first_days.append((sales["ts"].min() - partner.signup_at) / DAY)
+    return {
+        "active_partners_before": out["before"],
+        "churned_partners": out["churned"],
+        "existing_partner_revenue": out["now"],
+        "existing_partner_revenue_previous": out["previous"],
+        "first_results": len(first_days),
+        "days_to_first_result": float(np.median(first_days)) if first_days else float("nan"),
+    }
+
+
+def test_kpis_agree_with_the_reference_and_churn_with_the_deactivation_label() -> None:
+    rng = np.random.default_rng(5)
+    n = 60
+    partners = pd.DataFrame(
+        {"partner_id": [f"R{i:03d}" for i in range(n)], "signup_at": AS_OF - pd.to_timedelta(rng.uniform(-10, 200, n), unit="D")}
+    )
+    rows = []
+    for partner in partners.itertuples():
+        for _ in range(int(rng.integers(0, 25))):
+            ts = partner.signup_at + pd.Timedelta(days=float(rng.uniform(0, 220)))
+            kind = str(rng.choice(["login", "click", "sale", "payout_paid", "message_opened"]))
+            rows.append((partner.partner_id, ts, kind, round(float(rng.uniform(10, 500)), 2) if kind in ("sale", "payout_paid") else 0.0))
+    events = events_frame(rows)
+    events["partner_id"] = events["partner_id"].astype(pd.CategoricalDtype(partners["partner_id"]))
+    features = build_features(partners, events, [AS_OF], CONFIG)
+    kpis = program_kpis(partners, events, AS_OF, CONFIG, features)
+    expected = reference_kpis(partners, events, AS_OF, CONFIG)
+    assert expected["churned_partners"] > 0 and expected["first_results"] > 2  # the case is not degenerate
+    for key, value in expected.items():
+        assert kpis[key] == pytest.approx(value, nan_ok=True), key
+    labels = build_labels(partners, events, [AS_OF - 30 * DAY], CONFIG, data_end=AS_OF)
+    assert kpis["partner_churn_rate"] == pytest.approx(labels["deactivated"].mean())
+
+
+# ---------------------------------------------------------------------------------------------------
+# In a real browser
+
+
+def run_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
+    """Chromium's DOM of the page after loading it, and the console messages it logged."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.fail("chromium is not on PATH: run scripts/install_browser.sh (installs Debian's chromium) and test again")
+    result = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, f"chromium exited {result.returncode}: {result.stderr[-2000:]}"
+    console = [line for line in result.stderr.splitlines() if CONSOLE_LINE.search(line) or "Uncaught" in line]
+    return result.stdout, console
+
+
+def test_chromium_renders_the_report_without_console_messages(tmp_path: Path) -> None:
+    scored = scored_frame(80, seed=9, reasons=f"{MALICIOUS} | no clicks for 12 days")
+    page = write_report(render(scored, lang="ru", previous=scored), tmp_path / "report")
+    dom, console = run_chromium(page, tmp_path / "profile")
+    assert console == [], "console messages from the report:\n" + "\n".join(console)
+    rendered = parse(dom)
+    assert rendered.top_rows[0][1] == scored["partner_id"].iloc[0]
+    assert len(rendered.top_rows) == 50
+    ru = TEXT["ru"]
+    for heading in (ru["kpis"], ru["segments"], ru["flows"], ru["risk"], ru["value"], ru["top"].format(n=50), ru["definitions"]):
+        assert heading in rendered.headings
+    assert rendered.scripts == 0 and "alert(1)" in dom and MALICIOUS not in dom
+
+    # The detector itself, on this chromium: a page that logs and throws must be caught.
+    broken = tmp_path / "broken.html"
+    broken.write_text('<!DOCTYPE html><html><body><h1>x</h1><script>console.error("boom"); missing();</script></body></html>', encoding="utf-8")
+    _, caught = run_chromium(broken, tmp_path / "profile-broken")
+    assert any("boom" in line for line in caught) and any("Uncaught" in line for line in caught), caught
