@@ -271,7 +271,7 @@ def score(
         program.partners, program.events, cutoff, cfg, ScoringModels(risk, risk_version, potential, potential_version),
         actions, previous_as_of=previous,
     )
-    folder = write_risk_list(scored, cfg.paths.output_dir, cutoff)
+    folder = write_risk_list(scored, cfg.paths.output_dir, cutoff, spreadsheet_rows=cfg.scoring.spreadsheet_rows)
     earlier = scoring_folder(cfg.paths.output_dir, previous) / "risk_list.parquet"
     html = render_report(
         scored, pd.read_parquet(earlier) if earlier.is_file() else None,
@@ -282,7 +282,9 @@ def score(
     )
     report = write_report(html, folder)
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")
-    typer.echo(f"risk list: {folder / 'risk_list.csv'} (.parquet, .xlsx); report: {report}")
+    typer.echo(
+        f"risk list: {folder / 'risk_list.csv'} and .parquet (all partners), .xlsx (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}"
+    )
     typer.echo(scored.head(10)[["partner_id", "segment", "deactivation_risk", "upgrade_potential", "value_at_risk", "action", "reasons"]].to_string(
         index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
 

@@ -225,6 +225,8 @@ class ScoringConfig(StrictModel):
     """Language of reasons, actions and the report."""
     top_in_report: int = Field(50, ge=1)
     """Partners listed in the report's top table."""
+    spreadsheet_rows: int = Field(10_000, ge=1)
+    """Rows of risk_list.xlsx, in priority order (the CSV and Parquet hold every partner)."""
     actions_file: Path | None = None
     """Action table (YAML); empty uses configs/actions.yaml shipped with the project."""
 

@@ -892,8 +892,7 @@ def facts_for(rows: pd.DataFrame, *, k: int = 3, lang: str = "en", names: tuple[
     present = [name for name in names if name in rows.columns]
     context = [c for c in ("active_day_gap_mean",) if c in rows.columns]
     found: list[list[str]] = []
-    for record in rows[present + context].to_dict("records"):
-        row = pd.Series(record)
+    for row in rows[present + context].to_dict("records"):
         sentences: list[str] = []
         for name in present:
             sentence = describe_feature(name, row, target="deactivation_risk", lang=lang)

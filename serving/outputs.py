@@ -37,13 +37,14 @@ SPREADSHEET_COLUMNS = [
 """What a manager reads in the spreadsheet, in reading order (the full detail is in the CSV and Parquet)."""
 
 
-def write_risk_list(scored: pd.DataFrame, output_dir: Path, as_of: pd.Timestamp) -> Path:
-    """Write risk_list.csv, .parquet and .xlsx into the scoring date's folder; return the folder."""
+def write_risk_list(scored: pd.DataFrame, output_dir: Path, as_of: pd.Timestamp, *, spreadsheet_rows: int = 10_000) -> Path:
+    """Write risk_list.csv and .parquet (every partner) and risk_list.xlsx (the first `spreadsheet_rows`
+    in priority order: what a manager works through) into the scoring date's folder; return the folder."""
     folder = scoring_folder(output_dir, as_of)
     folder.mkdir(parents=True, exist_ok=True)
     scored.to_parquet(folder / "risk_list.parquet", index=False)
     scored.to_csv(folder / "risk_list.csv", index=False, float_format="%.6g")
-    _write_spreadsheet(scored, folder / "risk_list.xlsx")
+    _write_spreadsheet(scored.head(spreadsheet_rows), folder / "risk_list.xlsx")
     return folder
 
 
