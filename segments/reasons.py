@@ -814,6 +814,19 @@ def describe_feature(name: str, row: Row, *, target: str, lang: str = "en", cove
 
 
 # -- choosing the reasons ----------------------------------------------------------------------------------
+COMPARED_FAMILIES = {"count", "revenue", "payout_amount", "active_days"}
+"""Families whose sentence gains "(typical: N)" when the partner's value differs from the median."""
+
+
+def _typical_suffix(name: str, fact: _Fact | None, row: Row, typical: Mapping[str, float] | None, lang: str) -> str:
+    if not typical or fact is None or fact.family not in COMPARED_FAMILIES or name not in typical:
+        return ""
+    value, median = _number(row, name), typical[name]
+    if value is None or not math.isfinite(median) or round(value) == round(median):
+        return ""
+    return f" ({'typical' if lang == 'en' else 'обычно'}: {format_number(median, lang)})"
+
+
 def reasons_from_contributions(
     contributions: np.ndarray,
     features: Sequence[str],
@@ -822,8 +835,12 @@ def reasons_from_contributions(
     target: str,
     k: int = 3,
     lang: str = "en",
+    typical: Mapping[str, float] | None = None,
 ) -> list[list[str]]:
     """Up to k sentences per row from per-feature contributions (rows x features, log-odds, no bias).
+
+    `typical` (the training rows' median per feature) turns a bare count into a comparison, so the
+    sentence says why it matters: "8 logins in the last 90 days (typical: 25)".
 
     Features are taken strongest positive contribution first; a feature whose story is already told,
     or whose value says nothing, is passed over; fewer than k usable positive contributors give fewer
@@ -852,7 +869,7 @@ def reasons_from_contributions(
             rendered = _render(features[j], facts[j], row, _Context(lang, growth, covered))
             if rendered is None or rendered.text in found:
                 continue
-            found.append(rendered.text)
+            found.append(rendered.text + _typical_suffix(features[j], facts[j], row, typical, lang))
             covered |= {stories[j]} | rendered.covers
             if len(found) == k:
                 break
@@ -869,7 +886,9 @@ def reasons_for(model: TrainedModel, rows: pd.DataFrame, *, k: int = 3, lang: st
     _check_lang(lang)
     if len(rows) == 0:
         return []
-    return reasons_from_contributions(model.contributions(rows), model.features, rows, target=model.target, k=k, lang=lang)
+    return reasons_from_contributions(
+        model.contributions(rows), model.features, rows, target=model.target, k=k, lang=lang, typical=model.typical
+    )
 
 
 FACT_FEATURES: tuple[str, ...] = (

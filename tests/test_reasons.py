@@ -361,3 +361,18 @@ def test_bad_arguments_are_clear_errors(risk_model: TrainedModel) -> None:
         describe_feature("tenure_days", {"tenure_days": 3.0}, target="churn")
     with pytest.raises(ValueError, match="expected \\(1, 2\\)"):
         reasons_from_contributions(np.zeros((1, 3)), ["a", "b"], rows, target=RISK)
+
+
+def test_counts_are_compared_with_the_typical_partner() -> None:
+    """A bare count says nothing; next to the training median it says why it pushes the score."""
+    rows = pd.DataFrame({"login_count_90d": [8.0], "revenue_30d": [120.0], "days_since_last_login": [3.0]})
+    contributions = np.array([[0.5, 0.2, 0.1]])
+    names = ["login_count_90d", "revenue_30d", "days_since_last_login"]
+    typical = {"login_count_90d": 25.0, "revenue_30d": 120.4, "days_since_last_login": 1.0}
+    en = reasons_from_contributions(contributions, names, rows, target="deactivation_risk", typical=typical)[0]
+    assert en[0] == "8 logins in the last 90 days (typical: 25)"
+    assert en[1] == "revenue 120 in the last 30 days"  # equal to the typical value once rounded: no comparison
+    assert all("typical" not in sentence for sentence in en[2:])  # recency is not a compared family
+    ru = reasons_from_contributions(contributions, names, rows, target="deactivation_risk", lang="ru", typical=typical)[0]
+    assert ru[0] == "8 входов за последние 90 дней (обычно: 25)"
+    assert reasons_from_contributions(contributions, names, rows, target="deactivation_risk")[0][0] == "8 logins in the last 90 days"

@@ -101,6 +101,8 @@ class TrainedModel:
     trained_at: str
     training_cutoffs: list[str]
     monotone: dict[str, int]
+    typical: dict[str, float] = field(default_factory=dict)
+    """Median of each numeric feature over the training rows: what 'usual' means in reasons."""
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input matrix: its features in order, categoricals with the training categories."""
@@ -141,6 +143,7 @@ class TrainedModel:
             "trained_at": self.trained_at,
             "training_cutoffs": self.training_cutoffs,
             "monotone": self.monotone,
+            "typical": self.typical,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2))
 
@@ -159,6 +162,7 @@ class TrainedModel:
             trained_at=meta["trained_at"],
             training_cutoffs=meta["training_cutoffs"],
             monotone=meta["monotone"],
+            typical=meta.get("typical", {}),
         )
 
 
@@ -218,6 +222,7 @@ def fit_model(
         trained_at=pd.Timestamp.now(tz="UTC").isoformat(),
         training_cutoffs=sorted({str(c) for c in train["as_of"]}),
         monotone=monotone,
+        typical={name: float(train[name].median()) for name in names if name not in categories and train[name].notna().any()},
     )
     model.calibrator = fit_calibrator(model.raw_probability(calibration), calibration[label].to_numpy(float), calibration_method, seed)
     return model
