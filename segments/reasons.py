@@ -815,14 +815,33 @@ def describe_feature(name: str, row: Row, *, target: str, lang: str = "en", cove
 
 # -- choosing the reasons ----------------------------------------------------------------------------------
 COMPARED_FAMILIES = {"count", "revenue", "payout_amount", "active_days"}
-"""Families whose sentence gains "(typical: N)" when the partner's value differs from the median."""
+"""Families compared with the typical partner of the same segment (the training rows' median)."""
 
 
-def _typical_suffix(name: str, fact: _Fact | None, row: Row, typical: Mapping[str, float] | None, lang: str) -> str:
-    if not typical or fact is None or fact.family not in COMPARED_FAMILIES or name not in typical:
+def _typical(name: str, row: Row, typical: Mapping[str, Mapping[str, float]] | None) -> float | None:
+    if not typical:
+        return None
+    segment = row.get("segment")
+    value = typical.get(str(segment), {}).get(name, typical.get("all", {}).get(name))
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _contradicts(name: str, fact: _Fact | None, row: Row, typical: Mapping[str, Mapping[str, float]] | None, growth: bool) -> bool:
+    """A count above the typical partner's cannot be a reason for risk (below it, for growth): skip it,
+    whatever an interaction in the trees made of it."""
+    if fact is None or fact.family not in COMPARED_FAMILIES:
+        return False
+    value, median = _number(row, name), _typical(name, row, typical)
+    if value is None or median is None:
+        return False
+    return value > median if not growth else value < median
+
+
+def _typical_suffix(name: str, fact: _Fact | None, row: Row, typical: Mapping[str, Mapping[str, float]] | None, lang: str) -> str:
+    if fact is None or fact.family not in COMPARED_FAMILIES:
         return ""
-    value, median = _number(row, name), typical[name]
-    if value is None or not math.isfinite(median) or round(value) == round(median):
+    value, median = _number(row, name), _typical(name, row, typical)
+    if value is None or median is None or round(value) == round(median):
         return ""
     return f" ({'typical' if lang == 'en' else 'обычно'}: {format_number(median, lang)})"
 
@@ -835,12 +854,13 @@ def reasons_from_contributions(
     target: str,
     k: int = 3,
     lang: str = "en",
-    typical: Mapping[str, float] | None = None,
+    typical: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[list[str]]:
     """Up to k sentences per row from per-feature contributions (rows x features, log-odds, no bias).
 
-    `typical` (the training rows' median per feature) turns a bare count into a comparison, so the
-    sentence says why it matters: "8 logins in the last 90 days (typical: 25)".
+    `typical` (the training rows' medians, per segment and over 'all') turns a bare count into a
+    comparison, so the sentence says why it matters: "8 logins in the last 90 days (typical: 25)"; a
+    count on the wrong side of typical (busier than usual, yet a reason for risk) is skipped.
 
     Features are taken strongest positive contribution first; a feature whose story is already told,
     or whose value says nothing, is passed over; fewer than k usable positive contributors give fewer
@@ -864,7 +884,7 @@ def reasons_from_contributions(
         for j in order[i]:
             if contributions[i, j] <= MIN_CONTRIBUTION:
                 break
-            if stories[j] in covered:
+            if stories[j] in covered or _contradicts(features[j], facts[j], row, typical, growth):
                 continue
             rendered = _render(features[j], facts[j], row, _Context(lang, growth, covered))
             if rendered is None or rendered.text in found:

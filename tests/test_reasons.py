@@ -368,7 +368,7 @@ def test_counts_are_compared_with_the_typical_partner() -> None:
     rows = pd.DataFrame({"login_count_90d": [8.0], "revenue_30d": [120.0], "days_since_last_login": [3.0]})
     contributions = np.array([[0.5, 0.2, 0.1]])
     names = ["login_count_90d", "revenue_30d", "days_since_last_login"]
-    typical = {"login_count_90d": 25.0, "revenue_30d": 120.4, "days_since_last_login": 1.0}
+    typical = {"all": {"login_count_90d": 25.0, "revenue_30d": 120.4, "days_since_last_login": 1.0}}
     en = reasons_from_contributions(contributions, names, rows, target="deactivation_risk", typical=typical)[0]
     assert en[0] == "8 logins in the last 90 days (typical: 25)"
     assert en[1] == "revenue 120 in the last 30 days"  # equal to the typical value once rounded: no comparison
@@ -376,3 +376,10 @@ def test_counts_are_compared_with_the_typical_partner() -> None:
     ru = reasons_from_contributions(contributions, names, rows, target="deactivation_risk", lang="ru", typical=typical)[0]
     assert ru[0] == "8 входов за последние 90 дней (обычно: 25)"
     assert reasons_from_contributions(contributions, names, rows, target="deactivation_risk")[0][0] == "8 logins in the last 90 days"
+    busy = rows.assign(login_count_90d=80.0, segment="workhorse")
+    by_segment = {"all": typical["all"], "workhorse": {"login_count_90d": 120.0}}
+    assert reasons_from_contributions(contributions, names, busy, target="deactivation_risk", typical=by_segment)[0][0] == (
+        "80 logins in the last 90 days (typical: 120)"  # compared with Workhorses, not with everyone
+    )
+    assert all("logins in the last 90 days" not in sentence for sentence in reasons_from_contributions(
+        contributions, names, busy, target="deactivation_risk", typical=typical)[0])  # busier than typical: no risk reason

@@ -101,8 +101,9 @@ class TrainedModel:
     trained_at: str
     training_cutoffs: list[str]
     monotone: dict[str, int]
-    typical: dict[str, float] = field(default_factory=dict)
-    """Median of each numeric feature over the training rows: what 'usual' means in reasons."""
+    typical: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Median of each numeric feature over the training rows, per segment and over 'all': what
+    'usual' means in reasons (a Workhorse is compared with Workhorses)."""
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input matrix: its features in order, categoricals with the training categories."""
@@ -166,6 +167,15 @@ class TrainedModel:
         )
 
 
+def _typical_values(rows: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
+    """Medians of numeric features over all rows and within each segment."""
+    groups = {"all": rows, **({str(k): g for k, g in rows.groupby("segment")} if "segment" in rows else {})}
+    return {
+        group: {name: float(frame[name].median()) for name in names if frame[name].notna().any()}
+        for group, frame in groups.items()
+    }
+
+
 def fit_model(
     target: Target,
     train: pd.DataFrame,
@@ -222,7 +232,7 @@ def fit_model(
         trained_at=pd.Timestamp.now(tz="UTC").isoformat(),
         training_cutoffs=sorted({str(c) for c in train["as_of"]}),
         monotone=monotone,
-        typical={name: float(train[name].median()) for name in names if name not in categories and train[name].notna().any()},
+        typical=_typical_values(train, [name for name in names if name not in categories]),
     )
     model.calibrator = fit_calibrator(model.raw_probability(calibration), calibration[label].to_numpy(float), calibration_method, seed)
     return model
