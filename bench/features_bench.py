@@ -101,10 +101,10 @@ def our_window_features(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: S
         out: dict[str, object] = {"partner_id": table.partner_ids[codes], "as_of": pd.Series([cutoff] * codes.size, dtype="datetime64[ns, UTC]")}
         for event_type in config.data.event_types:
             for w in windows:
-                out[f"{event_type}_count_{w}d"] = table.window_sum(codes, i, f"count:{event_type}", start=0, length=w)
+                out[f"{event_type}_count_{w}d"] = table.window_sum(i, f"count:{event_type}", start=0, length=w)
         for w in windows:
-            out[f"revenue_{w}d"] = table.window_sum(codes, i, "amount:sale", start=0, length=w)
-            out[f"payout_paid_amount_{w}d"] = table.window_sum(codes, i, "amount:payout_paid", start=0, length=w)
+            out[f"revenue_{w}d"] = table.window_sum(i, "amount:sale", start=0, length=w)
+            out[f"payout_paid_amount_{w}d"] = table.window_sum(i, "amount:payout_paid", start=0, length=w)
         frames.append(pd.DataFrame(out))
     return pd.concat(frames, ignore_index=True)
 
