@@ -450,9 +450,14 @@ def _running_sum(values: np.ndarray, group: np.ndarray) -> np.ndarray:
     """
     if values.size == 0:
         return values.astype(float)
-    nonzero = pd.Series(np.where(values != 0, values, np.nan))
-    running = nonzero.groupby(group).cumsum()
-    return running.groupby(group).ffill().fillna(0.0).to_numpy()
+    nonzero = np.flatnonzero(values)
+    if nonzero.size == 0:
+        return np.zeros(values.size)
+    running = pd.Series(values[nonzero]).groupby(group[nonzero]).cumsum().to_numpy()
+    last = np.searchsorted(nonzero, np.arange(values.size), side="right") - 1  # last non-zero row at or before
+    inside = last >= 0
+    inside[inside] = group[nonzero[last[inside]]] == group[inside]
+    return np.where(inside, running[np.maximum(last, 0)], 0.0)
 
 
 def _partner_codes(events: pd.DataFrame, partners: pd.DataFrame) -> np.ndarray:

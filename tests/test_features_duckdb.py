@@ -129,3 +129,17 @@ def test_day_rollup_refuses_cutoffs_off_midnight(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="UTC midnight"):
         duckdb_window_features(tmp_path / "partners.parquet", tmp_path / "events.parquet", [T0 + pd.Timedelta(hours=6)], Config(), by_day=True)
+
+
+def test_the_benchmarks_window_only_path_matches_build_features(tmp_path: Path) -> None:
+    """bench/features_bench.py times our window sums alone through the day table; keep it in step."""
+    from bench.features_bench import our_window_features
+
+    config = Config()
+    write_program(generate_program(300, 6, seed=5), tmp_path)
+    program = load_program(tmp_path, config.data, pd.Timestamp("2026-11-01", tz="UTC"))
+    cutoffs = [pd.Timestamp(day, tz="UTC") for day in ("2025-04-15", "2025-07-01")]
+    full = build_features(program.partners, program.events, cutoffs, config)
+    window_only = our_window_features(program.partners, program.events, cutoffs, config)
+    names = window_feature_names(config)
+    pd.testing.assert_frame_equal(window_only[["partner_id", *names]], full[["partner_id", *names]], check_dtype=False)
