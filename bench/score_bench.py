@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench import throwaway_store
 from synthetic.program import generate_program, write_program
 
 TARGET_SECONDS = 60
@@ -36,12 +37,7 @@ def main() -> None:
         if data is None:
             data = Path(tmp) / "data"
             write_program(generate_program(args.partners, 18, 7), data)
-        settings = [
-            "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
-            "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
-            "--set", f"paths.reports_dir={tmp}/reports",
-            "--set", f"paths.output_dir={tmp}/scores",
-        ]
+        settings = throwaway_store(Path(tmp))
         cli = [sys.executable, "-m", "partner_churn"]
         trained = subprocess.run([*cli, "train", "--data", str(data), *settings], capture_output=True, text=True)
         if trained.returncode not in (0, 1):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench import throwaway_store
 from synthetic.program import generate_program, write_program
 
 TARGET_SECONDS = 300
@@ -38,12 +39,7 @@ def main() -> None:
             data = Path(tmp) / "data"
             write_program(generate_program(args.partners, args.months, args.seed), data)
         store = Path(tmp) / "store"
-        command = [
-            sys.executable, "-m", "partner_churn", "train", "--data", str(data),
-            "--set", f"paths.mlflow_tracking_uri=sqlite:///{store}/mlflow.db",
-            "--set", f"paths.mlflow_artifacts_dir={store}/artifacts",
-            "--set", f"paths.reports_dir={store}/reports",
-        ]
+        command = [sys.executable, "-m", "partner_churn", "train", "--data", str(data), *throwaway_store(store)]
         started = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True)
         elapsed = time.perf_counter() - started

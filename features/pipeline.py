@@ -102,11 +102,15 @@ def build_labels(
     """
     stamps = check_cutoffs(cutoffs)
     horizon = pd.Timedelta(days=config.labels.horizon_days)
-    now = features if features is not None else build_features(partners, events, stamps, config)
-    table = _DayTable(partners, events, stamps, config)
+    later_stamps = [c + horizon for c in stamps if c + horizon <= data_end]
+    # One partner-day table serves the cutoffs and their horizons: labels, and segments at both ends.
+    table = _DayTable(partners, events, check_cutoffs([*stamps, *later_stamps]), config)
+    position = {cutoff: i for i, cutoff in enumerate(table.cutoffs)}
+    context = table.context(_context_windows(config)) if features is None or later_stamps else None
     columns = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"]
     frames = []
-    for i, cutoff in enumerate(stamps):
+    for cutoff in stamps:
+        i = position[cutoff]
         codes = table.partners_at(i)
         active = table.window_sum(i, "active", start=0, length=config.labels.active_window_days) > 0
         observed = cutoff + horizon <= data_end
@@ -126,13 +130,17 @@ def build_labels(
     if not frames:
         return pd.DataFrame(columns=columns)
     labels = pd.concat(frames, ignore_index=True)
-    if len(now) != len(labels) or not (now["partner_id"].to_numpy() == labels["partner_id"].to_numpy()).all():
+    if features is None:
+        features = pd.concat([table.features_at(position[c], context) for c in stamps], ignore_index=True)
+    if len(features) != len(labels) or not (features["partner_id"].to_numpy() == labels["partner_id"].to_numpy()).all():
         raise InputError("build_labels: the features given do not belong to these partners and cutoffs")
-    labels["segment"] = now["segment"].to_numpy()
-    observed_cutoffs = [c for c in stamps if c + horizon <= data_end]
-    later = build_features(partners, events, [c + horizon for c in observed_cutoffs], config)
-    later = later.assign(as_of=later["as_of"] - horizon)[["partner_id", "as_of", "segment"]]
-    labels = labels.merge(later.rename(columns={"segment": "segment_at_horizon"}), on=["partner_id", "as_of"], how="left")
+    labels["segment"] = features["segment"].to_numpy()
+    if later_stamps:
+        later = pd.concat([table.features_at(position[c], context) for c in later_stamps], ignore_index=True)
+        later = later.assign(as_of=later["as_of"] - horizon)[["partner_id", "as_of", "segment"]]
+        labels = labels.merge(later.rename(columns={"segment": "segment_at_horizon"}), on=["partner_id", "as_of"], how="left")
+    else:
+        labels["segment_at_horizon"] = None
     rank_now = labels["segment"].map(LADDER_RANK)
     rank_later = labels["segment_at_horizon"].map(LADDER_RANK)
     labels["upgraded"] = np.where(rank_later.notna(), (rank_later > rank_now).astype(float), np.nan)

@@ -107,16 +107,7 @@ class TrainedModel:
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input matrix: its features in order, categoricals with the training categories."""
-        missing = [name for name in self.features if name not in frame.columns]
-        if missing:
-            raise InputError(f"feature frame lacks {len(missing)} model features, e.g. {missing[:5]}")
-        matrix = frame[self.features].copy()
-        for name, categories in self.categories.items():
-            matrix[name] = pd.Categorical(matrix[name].astype(object).where(matrix[name].notna(), None), categories=categories)
-        for name in self.features:
-            if name not in self.categories:
-                matrix[name] = pd.to_numeric(matrix[name], errors="coerce").astype(float)
-        return matrix
+        return feature_matrix(frame, self.features, self.categories)
 
     def raw_probability(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated LightGBM probability."""
@@ -167,6 +158,20 @@ class TrainedModel:
         )
 
 
+def feature_matrix(frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]]) -> pd.DataFrame:
+    """`features` of `frame` in order, as LightGBM reads them: categoricals with fixed categories, the rest float."""
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise InputError(f"feature frame lacks {len(missing)} model features, e.g. {missing[:5]}")
+    matrix = frame[features].copy()
+    for name, known in categories.items():
+        matrix[name] = pd.Categorical(matrix[name].astype(object).where(matrix[name].notna(), None), categories=known)
+    for name in features:
+        if name not in categories:
+            matrix[name] = pd.to_numeric(matrix[name], errors="coerce").astype(float)
+    return matrix
+
+
 def _typical_values(rows: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
     """Medians of numeric features over all rows and within each segment."""
     groups = {"all": rows, **({str(k): g for k, g in rows.groupby("segment")} if "segment" in rows else {})}
@@ -194,7 +199,6 @@ def fit_model(
         spec.name: sorted(train[spec.name].dropna().astype(str).unique().tolist()) for spec in schema if spec.kind == "category"
     }
     monotone = {name: sign for name, sign in MONOTONE[target].items() if name in names}
-    draft = TrainedModel(target, None, names, categories, Calibrator("identity"), 0, "", [], monotone)  # type: ignore[arg-type]
     lgb_params = {
         "objective": "binary",
         "learning_rate": params.learning_rate,
@@ -212,8 +216,8 @@ def fit_model(
         "force_row_wise": True,
         "verbose": -1,
     }
-    train_set = lgb.Dataset(draft.matrix(train), label=train[label].to_numpy(float), categorical_feature=list(categories) or "auto", free_raw_data=True)
-    valid_set = lgb.Dataset(draft.matrix(validation), label=validation[label].to_numpy(float), reference=train_set)
+    train_set = lgb.Dataset(feature_matrix(train, names, categories), label=train[label].to_numpy(float), categorical_feature=list(categories) or "auto", free_raw_data=True)
+    valid_set = lgb.Dataset(feature_matrix(validation, names, categories), label=validation[label].to_numpy(float), reference=train_set)
     booster = lgb.train(
         lgb_params,
         train_set,
