@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple, get_args, get_origin
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from partner_churn.config import ScoringConfig, StrictModel
 from partner_churn.errors import ConfigError, InputError
@@ -55,6 +55,13 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # --------------------------------------------------------------------------- bands and flags
 
 
+BAND_INPUTS: tuple[str, ...] = (
+    "segment", "downgrade_warning", "tenure_days", "pending_payout_amount", "days_since_last_payout_request",
+    "deactivation_risk", "upgrade_potential",
+)
+"""Columns bands and flags are read from, besides the onboarding and trend columns."""
+
+
 def add_bands_and_flags(
     scored: pd.DataFrame,
     config: ScoringConfig,
@@ -65,50 +72,50 @@ def add_bands_and_flags(
     """A copy of `scored` with `risk_band`, `potential_band` and the flags the action rules test.
 
     `scored` holds the feature pipeline's columns plus `deactivation_risk` (NaN for partners not active
-    at the cutoff) and `upgrade_potential`. Thresholds are `scoring.*`; every comparison is "at or
-    above" / "at or below" the threshold, as the config's docstrings say. The onboarding and trend
-    column names follow `features.onboarding_hours` and `features.trend_window_days`; pass them when
-    those differ from the defaults.
-
-    The flag `commission_overdue` (a payout requested and still unpaid for long) is not the feature
-    `unpaid_commission` (commission earned minus paid); both stay in the frame.
+    at the cutoff) and `upgrade_potential`. See `bands_and_flags` for the definitions.
     """
-    needed = [
-        "segment",
-        "downgrade_warning",
-        "tenure_days",
-        onboarding_column,
-        trend_column,
-        "pending_payout_amount",
-        "days_since_last_payout_request",
-        "deactivation_risk",
-        "upgrade_potential",
-    ]
+    needed = [*BAND_INPUTS, onboarding_column, trend_column]
     missing = [c for c in needed if c not in scored.columns]
     if missing:
         raise InputError(f"scored frame: missing column(s) {missing} needed for risk bands, flags and actions")
     _refuse_nulls(scored, ["upgrade_potential", "downgrade_warning", "tenure_days", onboarding_column, trend_column])
-
-    risk = scored["deactivation_risk"].to_numpy(dtype=float)
-    potential = scored["upgrade_potential"].to_numpy(dtype=float)
     out = scored.copy()
-    out["risk_band"] = np.select(
-        [np.isnan(risk), risk >= config.risk_band_high, risk >= config.risk_band_medium],
-        ["inactive", "high", "medium"],
-        default="low",
-    ).astype(object)
-    out["potential_band"] = np.where(potential >= config.potential_band_high, "high", "low").astype(object)
-
-    # NaN compares False: no payout request ever means nothing is owed; no pending amount, likewise.
-    pending = scored["pending_payout_amount"].to_numpy(dtype=float)
-    request_age = scored["days_since_last_payout_request"].to_numpy(dtype=float)
-    out["commission_overdue"] = (pending >= config.unpaid_commission_min) & (request_age >= config.unpaid_commission_min_days)
-    out["no_onboarding_activity"] = (scored["tenure_days"].to_numpy(dtype=float) < config.onboarding_window_days) & (
-        scored[onboarding_column].to_numpy(dtype=float) == 0
-    )
-    out["falling_trend"] = scored[trend_column].to_numpy(dtype=float) <= config.falling_trend_max
-    out["downgrade_warning"] = scored["downgrade_warning"].to_numpy(dtype=bool)
+    for name, values in bands_and_flags(scored, config, onboarding_column=onboarding_column, trend_column=trend_column).items():
+        out[name] = values
     return out
+
+
+def bands_and_flags(
+    columns: Mapping[str, Any],
+    config: ScoringConfig,
+    *,
+    onboarding_column: str = "onboarding_events_72h",
+    trend_column: str = "activity_trend_30d",
+) -> dict[str, np.ndarray]:
+    """`risk_band`, `potential_band` and the FLAGS, as arrays, from a frame or a mapping of columns.
+
+    Thresholds are `scoring.*`; every comparison is "at or above" / "at or below" the threshold, as the
+    config's docstrings say. The onboarding and trend column names follow `features.onboarding_hours`
+    and `features.trend_window_days`. The flag `commission_overdue` (a payout requested and still unpaid
+    for long) is not the feature `unpaid_commission` (commission earned minus paid).
+    """
+
+    def numbers(name: str) -> np.ndarray:
+        return np.asarray(columns[name], dtype=float)
+
+    risk, potential = numbers("deactivation_risk"), numbers("upgrade_potential")
+    # NaN compares False: no payout request ever means nothing is owed; no pending amount, likewise.
+    pending, request_age = numbers("pending_payout_amount"), numbers("days_since_last_payout_request")
+    return {
+        "risk_band": np.select(
+            [np.isnan(risk), risk >= config.risk_band_high, risk >= config.risk_band_medium], ["inactive", "high", "medium"], default="low"
+        ).astype(object),
+        "potential_band": np.where(potential >= config.potential_band_high, "high", "low").astype(object),
+        "commission_overdue": (pending >= config.unpaid_commission_min) & (request_age >= config.unpaid_commission_min_days),
+        "no_onboarding_activity": (numbers("tenure_days") < config.onboarding_window_days) & (numbers(onboarding_column) == 0),
+        "falling_trend": numbers(trend_column) <= config.falling_trend_max,
+        "downgrade_warning": np.asarray(columns["downgrade_warning"], dtype=bool),
+    }
 
 
 def _refuse_nulls(frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -270,6 +277,7 @@ class ActionTable(StrictModel):
     """Every action a rule may give."""
     rules: list[Rule] = Field(min_length=1)
     """Rules; the order in the file does not matter, priorities do."""
+    _primary: tuple[int, ...] = PrivateAttr()
 
     @model_validator(mode="after")
     def _rules_cover_every_partner_once(self) -> ActionTable:
@@ -298,6 +306,7 @@ class ActionTable(StrictModel):
                 f"{states[unmatched[0]].describe()} (add a rule, or a catch-all rule without `when`)"
             )
         primary = _first_match(self.rules, matched)
+        self._primary = tuple(primary.tolist())  # a tuple, so that tables still compare equal
         for i, rule in enumerate(self.rules):
             if not (primary == i).any():
                 raise ValueError(
@@ -332,10 +341,8 @@ class ActionTable(StrictModel):
         raise KeyError(code)
 
     def primary_rules(self) -> np.ndarray:
-        """Index into `rules` of the primary rule of each state of `partner_states()`."""
-        states = partner_states()
-        matched = np.array([[rule.when.matches(s) for s in states] for rule in self.rules])
-        return _first_match(self.rules, matched)
+        """Index into `rules` of the primary rule of each state of `partner_states()` (found at load)."""
+        return np.array(self._primary)
 
     def primary_action(self, state: PartnerState) -> str:
         """Code of the primary action of one partner state."""
@@ -431,51 +438,54 @@ def load_action_table(config: ScoringConfig) -> ActionTable:
 # --------------------------------------------------------------------------- assigning actions
 
 
-def _state_codes(frame: pd.DataFrame) -> np.ndarray:
+def _state_codes(columns: Mapping[str, Any]) -> np.ndarray:
     """Position of each row's state in `partner_states()`."""
-    missing = [c for c in ("segment", "risk_band", "potential_band", *FLAGS) if c not in frame.columns]
+    missing = [c for c in ("segment", "risk_band", "potential_band", *FLAGS) if c not in columns]
     if missing:
         raise InputError(f"scored frame: missing column(s) {missing}; run add_bands_and_flags first")
-    code = np.zeros(len(frame), dtype=np.int64)
+    code: np.ndarray | None = None
     for column, values in (("segment", SEGMENTS), ("risk_band", RISK_BANDS), ("potential_band", POTENTIAL_BANDS)):
-        position = frame[column].map({v: i for i, v in enumerate(values)})
-        unknown = position.isna().to_numpy()
-        if unknown.any():
-            bad = sorted({str(v) for v in frame[column].to_numpy()[unknown]})[:5]
+        known = {v: i for i, v in enumerate(values)}
+        labels = np.asarray(columns[column], dtype=object)
+        position = np.fromiter((known.get(v, -1) for v in labels), np.int64, len(labels))
+        if (position < 0).any():
+            bad = sorted({str(v) for v in labels[position < 0]})[:5]
             raise InputError(f"scored frame: column {column!r} holds unknown value(s) {bad} (known: {', '.join(values)})")
-        code = code * len(values) + position.to_numpy(dtype=np.int64)
+        code = position if code is None else code * len(values) + position
+    assert code is not None
     for flag in FLAGS:
-        values = frame[flag]
-        if values.isna().any() or not set(pd.unique(values)) <= {True, False}:
+        values = np.asarray(columns[flag], dtype=object)
+        if not set(values.tolist()) <= {True, False}:
             raise InputError(f"scored frame: flag column {flag!r} must be boolean without missing values")
-        code = code * 2 + values.to_numpy(dtype=bool)
+        code = code * 2 + values.astype(bool)
     return code
 
 
 def assign_actions(scored: pd.DataFrame, table: ActionTable, lang: str) -> pd.DataFrame:
-    """The primary action of every partner, aligned with `scored`'s index.
+    """The primary action of every partner, aligned with `scored`'s index (see `action_columns`)."""
+    return pd.DataFrame(action_columns(scored, table, lang), index=scored.index)
 
-    `scored` needs `segment`, `risk_band`, `potential_band` and the FLAGS columns (see
-    `add_bands_and_flags`). Returns `action` (code), `action_title`, `action_description` (in `lang`),
-    `channel`, `owner` and `due_in_days`.
+
+def action_columns(columns: Mapping[str, Any], table: ActionTable, lang: str) -> dict[str, np.ndarray]:
+    """The primary action of every row of a frame or a mapping of columns.
+
+    Needs `segment`, `risk_band`, `potential_band` and the FLAGS columns (see `bands_and_flags`).
+    Returns `action` (code), `action_title`, `action_description` (in `lang`), `channel`, `owner` and
+    `due_in_days`.
     """
     if lang not in LANGUAGES:
         raise ConfigError(f"unknown language {lang!r} for actions (known: {', '.join(LANGUAGES)})")
-    rule_of_state = table.primary_rules()
-    action_of_rule = [table.action(rule.action) for rule in table.rules]
-    rule = rule_of_state[_state_codes(scored)]
+    rule = table.primary_rules()[_state_codes(columns)]
+    action_of_rule = [table.action(r.action) for r in table.rules]
 
-    def column(values: Iterator[Any] | list[Any], dtype: Any = object) -> np.ndarray:
+    def column(values: Iterator[Any], dtype: Any = object) -> np.ndarray:
         return np.asarray(list(values), dtype=dtype)[rule]
 
-    return pd.DataFrame(
-        {
-            "action": column(a.code for a in action_of_rule),
-            "action_title": column(getattr(a.title, lang) for a in action_of_rule),
-            "action_description": column(getattr(a.description, lang) for a in action_of_rule),
-            "channel": column(a.channel for a in action_of_rule),
-            "owner": column(a.owner for a in action_of_rule),
-            "due_in_days": column((a.due_in_days for a in action_of_rule), np.int64),
-        },
-        index=scored.index,
-    )
+    return {
+        "action": column(a.code for a in action_of_rule),
+        "action_title": column(getattr(a.title, lang) for a in action_of_rule),
+        "action_description": column(getattr(a.description, lang) for a in action_of_rule),
+        "channel": column(a.channel for a in action_of_rule),
+        "owner": column(a.owner for a in action_of_rule),
+        "due_in_days": column((a.due_in_days for a in action_of_rule), np.int64),
+    }

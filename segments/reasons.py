@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from features.schema import FIRST_EVENT_TYPES, RECENCY_TYPES
-from training.model import TrainedModel
+from training.model import Rows, TrainedModel
 
 LANGS: tuple[str, ...] = ("en", "ru")
 """Languages reasons are written in."""
@@ -849,7 +849,7 @@ def _typical_suffix(name: str, fact: _Fact | None, row: Row, typical: Mapping[st
 def reasons_from_contributions(
     contributions: np.ndarray,
     features: Sequence[str],
-    rows: pd.DataFrame,
+    rows: pd.DataFrame | Sequence[Mapping[str, Any]],
     *,
     target: str,
     k: int = 3,
@@ -875,7 +875,7 @@ def reasons_from_contributions(
         raise ValueError(f"contributions have shape {contributions.shape}, expected ({len(rows)}, {len(features)})")
     facts = [_parse(name) for name in features]
     stories = [fact.story if fact else f"other:{name}" for name, fact in zip(features, facts)]
-    records = rows.to_dict("records")
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else rows
     order = np.argsort(-contributions, axis=1, kind="stable")
     out: list[list[str]] = []
     for i, row in enumerate(records):
@@ -897,18 +897,28 @@ def reasons_from_contributions(
     return out
 
 
-def reasons_for(model: TrainedModel, rows: pd.DataFrame, *, k: int = 3, lang: str = "en") -> list[list[str]]:
+def reasons_for(model: TrainedModel, rows: Rows, *, k: int = 3, lang: str = "en") -> list[list[str]]:
     """Up to k reasons in words per row: what pushes this model's score up for this partner.
 
     For deactivation_risk, why the partner is at risk; for upgrade_potential, why it may grow.
-    TreeSHAP is computed once, for these rows only: pass just the rows whose reasons are shown.
+    TreeSHAP is computed once, for these rows only: pass just the rows whose reasons are shown. `rows`
+    is a DataFrame or a mapping of column name to values.
     """
     _check_lang(lang)
-    if len(rows) == 0:
+    records = as_records(rows)
+    if not records:
         return []
     return reasons_from_contributions(
-        model.contributions(rows), model.features, rows, target=model.target, k=k, lang=lang, typical=model.typical
+        model.contributions(rows), model.features, records, target=model.target, k=k, lang=lang, typical=model.typical
     )
+
+
+def as_records(rows: Rows) -> list[dict[str, Any]]:
+    """One dict per row, from a DataFrame or a mapping of column name to values."""
+    if isinstance(rows, pd.DataFrame):
+        return rows.to_dict("records")
+    names = list(rows)
+    return [dict(zip(names, values)) for values in zip(*(rows[name] for name in names))]
 
 
 FACT_FEATURES: tuple[str, ...] = (
@@ -921,17 +931,17 @@ FACT_FEATURES: tuple[str, ...] = (
 """What a partner's own history says first, for partners whose action no model score decides."""
 
 
-def facts_for(rows: pd.DataFrame, *, k: int = 3, lang: str = "en", names: tuple[str, ...] = FACT_FEATURES) -> list[list[str]]:
+def facts_for(rows: Rows, *, k: int = 3, lang: str = "en", names: tuple[str, ...] = FACT_FEATURES) -> list[list[str]]:
     """Reasons from the partner's own facts (no model): the first k of `names` that say something.
 
     Used where the action follows from the segment and flags rather than a model score, so that no
     TreeSHAP time is spent where it would explain nothing a manager acts on.
     """
     _check_lang(lang)
-    present = [name for name in names if name in rows.columns]
-    context = [c for c in ("active_day_gap_mean",) if c in rows.columns]
+    present = [name for name in names if name in rows]
+    context = [c for c in ("active_day_gap_mean",) if c in rows]
     found: list[list[str]] = []
-    for row in rows[present + context].to_dict("records"):
+    for row in as_records({name: rows[name] for name in present + context}):
         sentences: list[str] = []
         for name in present:
             sentence = describe_feature(name, row, target="deactivation_risk", lang=lang)

@@ -8,7 +8,9 @@ hour of a manager's time is worth most. Pure: frames and models in, a frame out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +80,8 @@ def score_partners(
     now["segment_change"] = np.where(
         now["previous_segment"].isna(), "new", np.where(now["previous_segment"] == now["segment"], "same", now["previous_segment"].astype(str) + " -> " + now["segment"])
     )
-    now = _value_at_risk(now, config)
+    for name, values in value_at_risk(now, config, typical_workhorse_revenue=typical_workhorse_revenue(now, config)).items():
+        now[name] = values
     now = add_bands_and_flags(
         now, config.scoring,
         onboarding_column=f"onboarding_events_{config.features.onboarding_hours}h",
@@ -93,42 +96,73 @@ def score_partners(
     return now[RISK_LIST_COLUMNS + DETAIL_COLUMNS]
 
 
-def _value_at_risk(scored: pd.DataFrame, config: Config) -> pd.DataFrame:
+def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhorse_revenue: float) -> dict[str, np.ndarray]:
     """Money at stake over the horizon: risk x expected revenue; for Newbies and Sleepers, potential x
-    the expected value of climbing to Workhorse (the typical Workhorse's horizon revenue above theirs)."""
+    the expected value of climbing to Workhorse (the typical Workhorse's horizon revenue above theirs).
+
+    `columns` (a frame or a mapping of column name to values) holds `segment`, `deactivation_risk`,
+    `upgrade_potential` and the segment window's revenue; returns `expected_revenue` and `value_at_risk`.
+    """
     window = config.segments.revenue_window_days
-    expected = scored[f"revenue_{window}d"] * config.labels.horizon_days / window
-    workhorses = expected[scored["segment"] == "workhorse"]
-    typical_workhorse = float(workhorses.median()) if len(workhorses) else 0.0
-    upgrade_value = (typical_workhorse - expected).clip(lower=0.0)
-    lower_rung = scored["segment"].isin(LOWER_RUNGS)
-    at_risk = scored["deactivation_risk"].fillna(0.0) * expected
-    scored["expected_revenue"] = expected
-    scored["value_at_risk"] = np.where(lower_rung, scored["upgrade_potential"] * upgrade_value, at_risk)
-    return scored
+    expected = np.asarray(columns[f"revenue_{window}d"], dtype=float) * config.labels.horizon_days / window
+    upgrade_value = np.clip(typical_workhorse_revenue - expected, 0.0, None)
+    lower_rung = np.isin(np.asarray(columns["segment"], dtype=object), LOWER_RUNGS)
+    at_risk = np.nan_to_num(np.asarray(columns["deactivation_risk"], dtype=float), nan=0.0) * expected
+    potential = np.asarray(columns["upgrade_potential"], dtype=float)
+    return {"expected_revenue": expected, "value_at_risk": np.where(lower_rung, potential * upgrade_value, at_risk)}
+
+
+def typical_workhorse_revenue(scored: pd.DataFrame, config: Config) -> float:
+    """The median Workhorse's expected horizon revenue in a scored population (0 without Workhorses)."""
+    window = config.segments.revenue_window_days
+    workhorses = scored.loc[scored["segment"] == "workhorse", f"revenue_{window}d"] * config.labels.horizon_days / window
+    return float(workhorses.median()) if len(workhorses) else 0.0
 
 
 def _reasons(scored: pd.DataFrame, models: ScoringModels, config: Config) -> tuple[list[str], np.ndarray]:
     """Reasons in words and where they come from, per row (rows sorted by priority).
 
-    TreeSHAP (about 1.6 ms a row for a 300-tree model here) is spent where a model score decides what a
-    manager does: the risk model's reasons for partners in the medium or high risk band, the potential
-    model's for partners with high potential, and the model's reasons for the `scoring.model_reasons_top`
-    rows a manager reads first. Every other partner's action follows from segment and flags; its
-    reasons are its own facts (no activity for N days, no revenue, tenure), marked 'facts'.
+    TreeSHAP (about 0.3-0.5 ms a row here) is spent where a model score decides what a manager does,
+    and on the `scoring.model_reasons_top` rows a manager reads first; see `explain`.
     """
-    k, lang = config.scoring.reasons_per_partner, config.scoring.lang
-    at_risk = scored["risk_band"].isin(["medium", "high"]).to_numpy()
     top = np.arange(len(scored)) < config.scoring.model_reasons_top
-    by_risk = at_risk | (top & (scored["risk_band"] != "inactive").to_numpy() & (scored["potential_band"] != "high").to_numpy())
-    by_potential = ~by_risk & ((scored["potential_band"] == "high").to_numpy() | top)
+    texts, source = explain(scored, models, config, by_model=top, lang=config.scoring.lang)
+    return [" | ".join(found) for found in texts], source
+
+
+def explain(
+    columns: Mapping[str, Any], models: ScoringModels, config: Config, *, by_model: np.ndarray, lang: str
+) -> tuple[list[list[str]], np.ndarray]:
+    """Up to `scoring.reasons_per_partner` reasons per row, and their source per row.
+
+    The risk model explains partners in the medium or high risk band; the potential model those with
+    high potential. Rows in `by_model` are explained by a model in any case (the risk model if the
+    partner is active and its potential is not high, else the potential model). Every other row's action
+    follows from segment and flags; its reasons are its own facts (no activity for N days, no revenue,
+    tenure), marked 'facts'. `columns` is a scored frame or a mapping of column name to values.
+    """
+    k = config.scoring.reasons_per_partner
+    risk_band = np.asarray(columns["risk_band"], dtype=object)
+    potential_high = np.asarray(columns["potential_band"], dtype=object) == "high"
+    by_risk = np.isin(risk_band, ["medium", "high"]) | (by_model & (risk_band != "inactive") & ~potential_high)
+    by_potential = ~by_risk & (potential_high | by_model)
     by_facts = ~(by_risk | by_potential)
-    texts = np.full(len(scored), "", dtype=object)
-    source = np.full(len(scored), "facts", dtype=object)
-    for model, rows, name in ((models.risk, by_risk, "risk_model"), (models.potential, by_potential, "potential_model")):
+    texts: list[list[str]] = [[] for _ in range(len(risk_band))]
+    source = np.full(len(risk_band), "facts", dtype=object)
+    for rows, found, name in (
+        (by_risk, lambda part: reasons_for(models.risk, part, k=k, lang=lang), "risk_model"),
+        (by_potential, lambda part: reasons_for(models.potential, part, k=k, lang=lang), "potential_model"),
+        (by_facts, lambda part: facts_for(part, k=k, lang=lang), "facts"),
+    ):
         if rows.any():
-            texts[rows] = [" | ".join(found) for found in reasons_for(model, scored[rows], k=k, lang=lang)]
+            for i, sentences in zip(np.flatnonzero(rows), found(_take(columns, rows))):
+                texts[i] = sentences
             source[rows] = name
-    if by_facts.any():
-        texts[by_facts] = [" | ".join(found) for found in facts_for(scored[by_facts], k=k, lang=lang)]
-    return list(texts), source
+    return texts, source
+
+
+def _take(columns: Mapping[str, Any], rows: np.ndarray) -> Mapping[str, Any]:
+    """The selected rows of a frame or of a mapping of column name to values."""
+    if isinstance(columns, pd.DataFrame):
+        return columns[rows]
+    return {name: np.asarray(values)[rows] for name, values in columns.items()}

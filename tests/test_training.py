@@ -161,3 +161,22 @@ def test_risk_rows_are_active_partners_with_an_observed_horizon(result: Training
     rows = result.backtest_rows["deactivation_risk"]
     assert rows["active"].all() and rows["deactivated"].notna().all()
     assert rows_for("upgrade_potential", rows).shape[0] == rows["upgraded"].notna().sum()
+
+
+def test_the_fast_matrix_scores_exactly_as_lightgbm_reads_a_dataframe(result: TrainingResult) -> None:
+    """The service's path (a float array, categoricals as positions) against LightGBM's own pandas path,
+    on backtest rows with an unseen category, a missing category and missing numbers mixed in."""
+    from training.model import feature_matrix
+
+    for model in result.models.values():
+        rows = result.backtest_rows[model.target].head(300).copy()
+        category = next(iter(model.categories))
+        rows[category] = rows[category].astype(object)
+        rows.iloc[0, rows.columns.get_loc(category)] = "never-seen"
+        rows.iloc[1, rows.columns.get_loc(category)] = None
+        rows.iloc[2, rows.columns.get_loc("days_since_last_sale")] = np.nan
+        expected = model.booster.predict(feature_matrix(rows, model.features, model.categories), num_iteration=model.best_iteration)
+        as_columns = {name: rows[name].tolist() for name in model.features}
+        assert np.array_equal(model.raw_probability(rows), expected)
+        assert np.array_equal(model.raw_probability(as_columns), expected)
+        assert np.array_equal(model.matrix(rows)[:3, model.features.index(category)], [np.nan, np.nan, model.matrix(rows)[2, model.features.index(category)]], equal_nan=True)
