@@ -10,8 +10,9 @@ Definitions of every feature are in `features/schema.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,28 @@ class ProgramContext:
         if position < 0:
             raise InputError(f"program context has no figures for cutoff {cutoff}")
         return int(position)
+
+    def snapshot(self, cutoff: pd.Timestamp) -> dict[str, Any]:
+        """The figures at one cutoff as plain JSON values, to ship with a model."""
+        i = self.index_of(cutoff)
+        return {
+            "as_of": cutoff.isoformat(),
+            "window_revenue": {str(w): float(v[i]) for w, v in self.window_revenue.items()},
+            "star_threshold": float(self.star_threshold[i]),
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Mapping[str, Any], cutoffs: Sequence[pd.Timestamp]) -> ProgramContext:
+        """A snapshot's figures standing for the program at each of `cutoffs` (the service's stand-in
+        for the whole program it does not hold: program figures move slowly, and the snapshot's date
+        is reported with every answer)."""
+        stamps = check_cutoffs(cutoffs)
+        n = len(stamps)
+        return cls(
+            cutoffs=stamps,
+            window_revenue={int(w): np.full(n, float(v)) for w, v in snapshot["window_revenue"].items()},
+            star_threshold=np.full(n, float(snapshot["star_threshold"])),
+        )
 
 
 def program_context(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config) -> ProgramContext:

@@ -72,6 +72,8 @@ class FeatureSpec:
     """Group the feature belongs to (tenure, recency, window, trend, ...)."""
     description: str
     """What it measures, in a sentence."""
+    may_be_negative: bool = False
+    """Trends and slopes run both ways; every other number is a count, amount, duration or share (>= 0)."""
 
 
 def feature_schema(config: Config) -> list[FeatureSpec]:
@@ -109,6 +111,7 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
                 "float",
                 "trend",
                 f"(last {f.trend_window_days} days - the {f.trend_window_days} before) / (their sum) of {what}; 0 if both 0.",
+                may_be_negative=True,
             )
         )
     specs += [
@@ -117,6 +120,7 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
             "float",
             "trend",
             f"Slope of active days per week over the last {f.slope_weeks} weeks (positive: rising).",
+            may_be_negative=True,
         ),
         FeatureSpec("active_day_gap_mean", "float", "regularity", "Mean gap in days between consecutive active days; missing with < 2 active days."),
         FeatureSpec("active_day_gap_std", "float", "regularity", "Standard deviation of those gaps; missing with < 3 active days."),

@@ -289,6 +289,49 @@ def score(
         index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
 
 
+@app.command()
+def serve(
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port (default: serving.port).")] = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to bind (default: serving.host).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: serving.workers).")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Start the scoring service (BentoML) with the registered champions; Ctrl-C stops it.
+
+    Checks first that both models are registered and fit this config, and says so in one line if not.
+    Set PARTNER_CHURN_API_TOKEN to require `Authorization: Bearer <token>` on every scoring call.
+    """
+    import os
+    import subprocess
+
+    from serving.models import load_served
+
+    overrides = list(set_ or [])
+    overrides += [f"serving.{key}={value}" for key, value in (("port", port), ("host", host), ("workers", workers)) if value is not None]
+    cfg = _config(config, overrides)
+    served = load_served(cfg)
+    effective = cfg.paths.bentoml_home.absolute() / "service-config.yaml"
+    effective.parent.mkdir(parents=True, exist_ok=True)
+    effective.write_text(render_yaml(cfg))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PARTNER_CHURN__")}
+    env |= {"PARTNER_CHURN_CONFIG": str(effective), "BENTOML_HOME": str(cfg.paths.bentoml_home.absolute())}
+    answer = served.info()
+    typer.echo(
+        f"serving {answer['deactivation_risk']} and {answer['upgrade_potential']} on http://{cfg.serving.host}:{cfg.serving.port} "
+        f"({cfg.serving.workers} workers; token {'required' if os.environ.get('PARTNER_CHURN_API_TOKEN') else 'not required'}; "
+        f"champion check every {cfg.serving.reload_interval_seconds} s)"
+    )
+    command = [
+        str(Path(sys.executable).parent / "bentoml"), "serve", "serving.service:PartnerChurn",
+        "--host", cfg.serving.host, "--port", str(cfg.serving.port), "--working-dir", str(Path(__file__).resolve().parents[1]),
+    ]
+    try:
+        raise typer.Exit(subprocess.call(command, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
 @models_app.command("list")
 def models_list(config: ConfigOption = None, set_: SetOption = None) -> None:
     """Every registered version of both models with its aliases and backtest ROC-AUC."""

@@ -247,7 +247,14 @@ class ServingConfig(StrictModel):
     max_events_per_partner: int = Field(50_000, ge=1)
     """Raw-events requests above this many events for one partner are refused."""
     reasons_in_bulk: bool = False
-    """Compute reasons in bulk requests by default (costly; callers may opt in per request)."""
+    """Reasons for every partner of a bulk request unless a record says otherwise (TreeSHAP costs about
+    0.3-0.5 ms a partner; by default callers opt in per partner with `explain: true`)."""
+    max_explained_per_request: int = Field(1_000, ge=1)
+    """Partners whose reasons one request may ask for (each costs TreeSHAP time); more is HTTP 413."""
+    max_request_bytes: int = Field(100_000_000, ge=1_000)
+    """Request bodies above this many bytes are refused with HTTP 413 before they are read."""
+    bulk_max_latency_ms: int = Field(10_000, ge=100)
+    """BentoML's latency budget for a batch of bulk requests (adaptive batching); beyond it, HTTP 503."""
 
 
 class MonitoringConfig(StrictModel):

@@ -107,6 +107,9 @@ class TrainedModel:
     typical: dict[str, dict[str, float]] = field(default_factory=dict)
     """Median of each numeric feature over the training rows, per segment and over 'all': what
     'usual' means in reasons (a Workhorse is compared with Workhorses)."""
+    program: dict[str, Any] = field(default_factory=dict)
+    """The program's figures at the end of the training data (`ProgramContext.snapshot`): what the
+    service measures a single partner's revenue share and segment against."""
 
     def matrix(self, rows: Rows) -> np.ndarray:
         """The model's input as LightGBM reads it: its features in order as floats, each categorical as
@@ -158,6 +161,7 @@ class TrainedModel:
             "training_cutoffs": self.training_cutoffs,
             "monotone": self.monotone,
             "typical": self.typical,
+            "program": self.program,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2))
 
@@ -177,6 +181,7 @@ class TrainedModel:
             training_cutoffs=meta["training_cutoffs"],
             monotone=meta["monotone"],
             typical=meta.get("typical", {}),
+            program=meta.get("program", {}),
         )
 
 

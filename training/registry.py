@@ -592,6 +592,36 @@ def load_model(config: Config, name: str, version: str | None = None) -> tuple[T
         return TrainedModel.load(folder), number
 
 
+def resolve_version(config: Config, name: str, version: str | None = None) -> str:
+    """The version number `load_model` would load (the champion unless `version` says otherwise)."""
+    _, client, _ = _prepare(config)
+    return str(_resolve(client, name, _version_ref(version) if version else CHAMPION).version)
+
+
+def describe_version(config: Config, name: str, number: str) -> dict[str, Any]:
+    """What a service says about the model it serves: version, aliases, when and from which run it was
+    trained, and its backtest metrics next to the baselines' (the run's `<target>.<scorer>.<metric>`)."""
+    _, client, _ = _prepare(config)
+    version = client.get_model_version(name, number)
+    tags = dict(version.tags)
+    target = tags.get("target", "")
+    metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    backtest: dict[str, dict[str, float]] = {}
+    for key, value in sorted(metrics.items()):
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == target:
+            backtest.setdefault(parts[1], {})[parts[2]] = float(value)
+    return {
+        "name": name,
+        "version": str(version.version),
+        "aliases": sorted(getattr(version, "aliases", []) or []),
+        "target": target,
+        "trained_at": tags.get("trained_at", ""),
+        "run_id": version.run_id,
+        "backtest": backtest,
+    }
+
+
 def _version_ref(version: str) -> str:
     """'3', 'v3' -> '3'; anything else is taken as an alias."""
     text = str(version).strip()

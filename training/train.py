@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.contract import Program
+from features.pipeline import program_context
 from features.schema import feature_schema
 from partner_churn.config import Config
 from partner_churn.errors import InputError
@@ -80,6 +81,10 @@ def train_and_backtest(
         backtest_rows[target] = test
         say(f"{target}: best iteration {model.best_iteration}, calibration {model.calibrator.method}")
 
+    end = data_end.normalize() + pd.Timedelta(days=1)
+    snapshot = program_context(partners, events, [end], config).snapshot(end)
+    for model in models.values():
+        model.program = snapshot
     predictions_frame = pd.concat(predictions, ignore_index=True)
     scorers = ["model", "recency_rule", "logistic_rfm", "revenue_momentum", "oracle"]
     table = backtest_table(predictions_frame, scorers)

@@ -1,0 +1,239 @@
+"""The scoring service's request and response models, derived from the one feature schema.
+
+Every feature of `feature_schema(config)` is a required field of `Features` with its type: counts are
+non-negative integers, other numbers finite floats (non-negative unless the schema says the feature
+runs both ways), and `null` where the pipeline itself leaves a value missing (no sale yet: no
+`days_since_last_sale`). Unknown fields, wrong types, NaN and infinities are refused by pydantic, which
+BentoML answers with HTTP 400 naming the field. Pure: config in, classes out, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from typing_extensions import Annotated
+
+from features.schema import FeatureSpec, feature_schema
+from partner_churn.config import Config
+from segments.actions import LANGUAGES, POTENTIAL_BANDS, RISK_BANDS
+from segments.rules import SEGMENTS
+from serving.guard import PayloadTooLarge
+
+AMOUNT_EVENT_TYPES = ("sale", "payout_requested", "payout_paid")
+"""Event types whose amount is required (the data contract's rule)."""
+
+
+class StrictInput(BaseModel):
+    """Request bodies: unknown fields are errors, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """Timestamps without a zone are UTC (as in the data contract); others are converted."""
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
+@dataclass(frozen=True)
+class ApiModels:
+    """The request and response classes of one config (its windows, event types and attributes)."""
+
+    features: type[BaseModel]
+    event: type[BaseModel]
+    partner: type[BaseModel]
+    record: type[BaseModel]
+    score_request: type[BaseModel]
+    bulk_request: type[BaseModel]
+    schema: list[FeatureSpec]
+
+
+def _feature_field(spec: FeatureSpec) -> tuple[Any, Any]:
+    described = {"description": spec.description}
+    if spec.kind == "int":
+        return int, Field(..., ge=0, strict=True, **described)
+    if spec.kind == "category":
+        return str | None, Field(..., min_length=1, max_length=200, strict=True, **described)
+    bound = {} if spec.may_be_negative else {"ge": 0}
+    return float | None, Field(..., allow_inf_nan=False, strict=True, **bound, **described)
+
+
+def api_models(config: Config) -> ApiModels:
+    """Build the service's pydantic models for `config`."""
+    schema = feature_schema(config)
+    limits = config.serving
+    features_model = create_model(
+        "Features",
+        __base__=StrictInput,
+        __doc__="Every model feature at the scoring time; see GET /metadata for definitions.",
+        **{spec.name: _feature_field(spec) for spec in schema},
+    )
+    event_types = tuple(config.data.event_types)
+
+    class Event(StrictInput):
+        """One raw event of the partner, as in the data contract's events table."""
+
+        ts: UtcDatetime = Field(description="When it happened; without a zone, UTC.")
+        event_type: Literal[event_types] = Field(description="One of the configured event types.")  # type: ignore[valid-type]
+        amount: float | None = Field(None, ge=0, allow_inf_nan=False, description="Money; required for sales and payouts.")
+
+        @model_validator(mode="after")
+        def _amount_where_money_moves(self) -> Event:
+            if self.event_type in AMOUNT_EVENT_TYPES and self.amount is None:
+                raise ValueError(f"amount is required for {self.event_type} events")
+            return self
+
+    attribute_fields: dict[str, Any] = {}
+    for name, column_type in config.data.partner_attributes.items():
+        if column_type in ("float", "integer"):
+            attribute_fields[name] = (float | None, Field(None, allow_inf_nan=False, ge=0, description=f"Declared attribute ({column_type})."))
+        elif column_type == "boolean":
+            attribute_fields[name] = (bool | None, Field(None, description="Declared attribute (boolean)."))
+        else:
+            attribute_fields[name] = (str | None, Field(None, max_length=200, description=f"Declared attribute ({column_type})."))
+    partner_model = create_model(
+        "Partner",
+        __base__=StrictInput,
+        __doc__="The partner's record, as in the data contract's partners table.",
+        signup_at=(UtcDatetime, Field(description="Sign-up time; without a zone, UTC.")),
+        **attribute_fields,
+    )
+
+    max_events = limits.max_events_per_partner
+
+    class PartnerRecord(StrictInput):
+        """One partner to score: either `features`, or `partner` with its raw `events` (time order)."""
+
+        partner_id: str = Field(min_length=1, max_length=200)
+        features: features_model | None = Field(None, description="Precomputed features (as the batch pipeline writes them).")  # type: ignore[valid-type]
+        downgrade_warning: bool = Field(
+            False, description="With `features`: whether the batch pipeline warned of a downgrade (it needs history the features lack)."
+        )
+        partner: partner_model | None = Field(None, description="With `events`: the partner's record.")  # type: ignore[valid-type]
+        events: list[Event] | None = Field(
+            None, max_length=max_events, description=f"With `partner`: the partner's events in time order (at most {max_events:,})."
+        )
+        as_of: UtcDatetime | None = Field(None, description="With `events`: the scoring time (default: now); only earlier events count.")
+        explain: bool | None = Field(None, description="Reasons in words for this partner (default: yes on /score, no on /score_bulk).")
+
+        @model_validator(mode="after")
+        def _one_way_in(self) -> PartnerRecord:
+            by_features = self.features is not None
+            by_events = self.partner is not None or self.events is not None
+            if by_features == by_events:
+                raise ValueError("give either `features`, or `partner` with `events`")
+            if by_events and (self.partner is None or self.events is None):
+                raise ValueError("`partner` and `events` go together")
+            if by_features and self.as_of is not None:
+                raise ValueError("`as_of` goes with `events`; features are already as of their time")
+            if self.events:
+                for i in range(1, len(self.events)):
+                    if self.events[i].ts < self.events[i - 1].ts:
+                        raise ValueError(
+                            f"events[{i}].ts {self.events[i].ts.isoformat()} is before events[{i - 1}].ts "
+                            f"{self.events[i - 1].ts.isoformat()}: events must be in time order"
+                        )
+                signup = self.partner.signup_at  # type: ignore[union-attr]
+                if self.events[0].ts < signup:
+                    raise ValueError(f"events[0].ts {self.events[0].ts.isoformat()} is before partner.signup_at {signup.isoformat()}")
+                limit = self.as_of or dt.datetime.now(dt.timezone.utc)
+                if self.events[-1].ts >= limit:
+                    raise ValueError(
+                        f"events[{len(self.events) - 1}].ts {self.events[-1].ts.isoformat()} is not before as_of {limit.isoformat()}"
+                        f"{'' if self.as_of else ' (now)'}: only earlier events count"
+                    )
+            return self
+
+    def checked(partners: list[PartnerRecord], explain_by_default: bool) -> list[PartnerRecord]:
+        if len(partners) > limits.max_partners_per_request:
+            raise PayloadTooLarge(
+                f"partners: {len(partners):,} in one request; at most {limits.max_partners_per_request:,} (serving.max_partners_per_request)"
+            )
+        explained = sum(explain_by_default if p.explain is None else p.explain for p in partners)
+        if explained > limits.max_explained_per_request:
+            raise PayloadTooLarge(
+                f"partners: reasons asked for {explained:,} partners; at most {limits.max_explained_per_request:,} per request "
+                "(serving.max_explained_per_request): set explain: false on the others"
+            )
+        first: dict[str, int] = {}
+        for i, p in enumerate(partners):
+            if p.partner_id in first:
+                raise ValueError(f"partners[{i}].partner_id {p.partner_id!r} repeats partners[{first[p.partner_id]}]")
+            first[p.partner_id] = i
+        return partners
+
+    class ScoreRequest(StrictInput):
+        """Partners to score, with reasons in words unless a record says `explain: false`."""
+
+        partners: list[PartnerRecord] = Field(min_length=1, description=f"One or more partners (at most {limits.max_partners_per_request:,}).")
+        lang: Literal[LANGUAGES] | None = Field(None, description="Language of reasons and actions (default: scoring.lang).")  # type: ignore[valid-type]
+
+        @field_validator("partners")
+        @classmethod
+        def _within_limits(cls, partners: list[PartnerRecord]) -> list[PartnerRecord]:
+            return checked(partners, explain_by_default=True)
+
+    class BulkRequest(StrictInput):
+        """Up to `serving.max_partners_per_request` partners; reasons only where a record asks (`explain: true`)."""
+
+        partners: list[PartnerRecord] = Field(min_length=1, description=f"At most {limits.max_partners_per_request:,} partners.")
+
+        @field_validator("partners")
+        @classmethod
+        def _within_limits(cls, partners: list[PartnerRecord]) -> list[PartnerRecord]:
+            return checked(partners, explain_by_default=limits.reasons_in_bulk)
+
+    return ApiModels(
+        features=features_model,
+        event=Event,
+        partner=partner_model,
+        record=PartnerRecord,
+        score_request=ScoreRequest,
+        bulk_request=BulkRequest,
+        schema=schema,
+    )
+
+
+class PartnerScore(BaseModel):
+    """What the service says about one partner."""
+
+    partner_id: str
+    deactivation_risk: float | None = Field(description="Probability of going silent within the horizon; null when not active now.")
+    risk_band: Literal[RISK_BANDS]  # type: ignore[valid-type]
+    upgrade_potential: float = Field(description="Probability of climbing the segment ladder within the horizon.")
+    potential_band: Literal[POTENTIAL_BANDS]  # type: ignore[valid-type]
+    segment: Literal[SEGMENTS]  # type: ignore[valid-type]
+    downgrade_warning: bool
+    value_at_risk: float = Field(description="Money at stake over the horizon (see docs/definitions.md).")
+    action: str
+    action_title: str
+    due_in_days: int
+    reasons: list[str] | None = Field(description="Up to three reasons in words; null when not asked for.")
+    reasons_source: Literal["risk_model", "potential_model", "facts", "none"]
+    as_of: dt.datetime | None = Field(description="Scoring time of a raw-events record; null for a features record.")
+
+
+class ModelInfo(BaseModel):
+    """Which registered models answered."""
+
+    deactivation_risk: str = Field(description="e.g. partner-churn-deactivation-risk:v3")
+    upgrade_potential: str
+    program_as_of: str = Field(description="Date of the program figures (revenue shares, Star threshold) partners are measured against.")
+
+
+class ScoreResponse(BaseModel):
+    """Scores in the order of the request's partners, and the models that produced every one of them."""
+
+    model: ModelInfo
+    scores: list[PartnerScore]
+
+
+class BulkScore(PartnerScore):
+    """One partner's score from the bulk endpoint, naming its models (batches may straddle a model update)."""
+
+    model: ModelInfo

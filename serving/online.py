@@ -1,0 +1,195 @@
+"""Online scoring: validated request records and one bundle of models in, one answer per partner out.
+
+The same functions as the batch scorer decide everything: the feature pipeline (for raw events),
+`assign_segments`, the models, bands and flags, the action table, value at risk and reasons. What
+differs is the shape: a request holds a few partners, so columns are plain arrays, built straight
+from the records, and no pandas frame is made unless raw events need the feature pipeline.
+
+A `ServedModels` bundle is immutable; a request takes one bundle and every score it returns names
+that bundle's versions, so an answer never mixes models, even while a new champion is loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.pipeline import ProgramContext, build_features
+from partner_churn.config import Config
+from segments.actions import ActionTable, action_columns, bands_and_flags
+from segments.rules import assign_segments
+from serving.batch import ScoringModels, explain, value_at_risk
+
+
+@dataclass(frozen=True)
+class ServedModels:
+    """The models a service answers with, and what they need besides the features."""
+
+    models: ScoringModels
+    actions: ActionTable
+    config: Config
+    """The service's config (labels, segments, scoring thresholds, serving limits)."""
+    about: dict[str, Any] = field(default_factory=dict)
+    """Per target, what the registry says of the version (see `training.registry.describe_version`)."""
+    loaded_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat())
+
+    @property
+    def program(self) -> dict[str, Any]:
+        """Program figures (revenue per window, Star threshold) at the risk model's training data end."""
+        return self.models.risk.program
+
+    def info(self) -> dict[str, str]:
+        """Which models answer, e.g. {'deactivation_risk': 'partner-churn-deactivation-risk:v3', ...}."""
+        training = self.config.training
+        return {
+            "deactivation_risk": f"{training.risk_model_name}:v{self.models.risk_version}",
+            "upgrade_potential": f"{training.potential_model_name}:v{self.models.potential_version}",
+            "program_as_of": str(self.program.get("as_of", "")),
+        }
+
+
+def score_records(
+    records: Sequence[Any], served: ServedModels, *, lang: str, explain_by_default: bool, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """One answer per record, in order (see `serving.api.PartnerScore` for the fields)."""
+    if not records:
+        return []
+    now = now or dt.datetime.now(dt.timezone.utc)
+    config, models = served.config, served.models
+    columns = _feature_columns(records, served, now)
+    active = np.asarray(columns["active_days_30"], dtype=float) > 0
+    risk = np.full(len(records), np.nan)
+    if active.any():
+        risk[active] = models.risk.predict(_rows(columns, active))
+    columns["deactivation_risk"] = risk
+    columns["upgrade_potential"] = models.potential.predict(columns)
+    onboarding = f"onboarding_events_{config.features.onboarding_hours}h"
+    trend = f"activity_trend_{config.features.trend_window_days}d"
+    columns.update(bands_and_flags(columns, config.scoring, onboarding_column=onboarding, trend_column=trend))
+    columns.update(value_at_risk(columns, config, typical_workhorse_revenue=_typical_workhorse_revenue(served)))
+    columns.update(action_columns(columns, served.actions, lang))
+
+    wanted = np.array([explain_by_default if r.explain is None else r.explain for r in records], dtype=bool)
+    reasons: list[list[str] | None] = [None] * len(records)
+    source = np.full(len(records), "none", dtype=object)
+    if wanted.any():
+        texts, explained_by = explain(_rows(columns, wanted), models, config, by_model=np.ones(int(wanted.sum()), bool), lang=lang)
+        for i, sentences, by in zip(np.flatnonzero(wanted), texts, explained_by):
+            reasons[i], source[i] = sentences, by
+
+    return [
+        {
+            "partner_id": columns["partner_id"][i],
+            "deactivation_risk": None if np.isnan(risk[i]) else float(risk[i]),
+            "risk_band": columns["risk_band"][i],
+            "upgrade_potential": float(columns["upgrade_potential"][i]),
+            "potential_band": columns["potential_band"][i],
+            "segment": columns["segment"][i],
+            "downgrade_warning": bool(columns["downgrade_warning"][i]),
+            "value_at_risk": float(columns["value_at_risk"][i]),
+            "action": columns["action"][i],
+            "action_title": columns["action_title"][i],
+            "due_in_days": int(columns["due_in_days"][i]),
+            "reasons": reasons[i],
+            "reasons_source": source[i],
+            "as_of": columns["as_of"][i],
+        }
+        for i in range(len(records))
+    ]
+
+
+def _rows(columns: dict[str, np.ndarray], selected: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[selected] for name, values in columns.items()}
+
+
+def _typical_workhorse_revenue(served: ServedModels) -> float:
+    """The typical Workhorse's expected horizon revenue, from the training rows' medians (the service
+    does not hold the population the batch takes its median from)."""
+    config = served.config
+    window = config.segments.revenue_window_days
+    median = served.models.potential.typical.get("workhorse", {}).get(f"revenue_{window}d", 0.0)
+    return float(median) * config.labels.horizon_days / window
+
+
+def _feature_columns(records: Sequence[Any], served: ServedModels, now: dt.datetime) -> dict[str, np.ndarray]:
+    """Features, segment and downgrade warning of every record as columns, in the records' order."""
+    config = served.config
+    names = served.models.risk.features
+    by_features = [i for i, r in enumerate(records) if r.features is not None]
+    by_events = [i for i, r in enumerate(records) if r.features is None]
+    parts: list[tuple[list[int], dict[str, np.ndarray]]] = []
+    if by_features:
+        parts.append((by_features, _from_features([records[i] for i in by_features], names, served)))
+    if by_events:
+        parts.append((by_events, _from_events([records[i] for i in by_events], names, served, now)))
+    if len(parts) == 1:
+        return parts[0][1]
+    order = np.argsort(np.concatenate([np.asarray(positions) for positions, _ in parts]), kind="stable")
+    return {name: np.concatenate([part[name] for _, part in parts])[order] for name in parts[0][1]}
+
+
+def _from_features(records: Sequence[Any], names: list[str], served: ServedModels) -> dict[str, np.ndarray]:
+    """Columns from feature records; the segment from the features and the program snapshot."""
+    config = served.config
+    rows = [r.features.__dict__ for r in records]
+    columns: dict[str, np.ndarray] = {}
+    for name in names:
+        values = [row[name] for row in rows]
+        columns[name] = np.array(values, dtype=object if isinstance(values[0], str) or name in served.models.risk.categories else float)
+    rules, window = config.segments, config.segments.revenue_window_days
+    columns["segment"] = assign_segments(
+        columns["tenure_days"], columns["active_days_30"], np.nan_to_num(columns["days_since_last_activity"], nan=np.inf),
+        columns[f"revenue_{window}d"], rules,
+        program_window_revenue=float(served.program["window_revenue"][str(window)]),
+        star_threshold=float(served.program["star_threshold"]),
+    ).astype(object)
+    columns["downgrade_warning"] = np.array([r.downgrade_warning for r in records], dtype=bool)
+    columns["partner_id"] = np.array([r.partner_id for r in records], dtype=object)
+    columns["as_of"] = np.full(len(records), None, dtype=object)
+    return columns
+
+
+def _from_events(records: Sequence[Any], names: list[str], served: ServedModels, now: dt.datetime) -> dict[str, np.ndarray]:
+    """Columns from raw-events records through the batch's feature pipeline, one call per scoring time."""
+    config = served.config
+    as_of = [pd.Timestamp(r.as_of or now) for r in records]
+    frames = []
+    for moment in sorted(set(as_of)):
+        group = [r for r, t in zip(records, as_of) if t == moment]
+        partners, events = _program_of(group, config)
+        context = ProgramContext.from_snapshot(served.program, [moment])
+        frames.append(build_features(partners, events, [moment], config, program=context))
+    features = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    features = features.set_index(["partner_id", "as_of"]).loc[list(zip((r.partner_id for r in records), as_of))].reset_index()
+    columns = {name: features[name].to_numpy() for name in [*names, "segment", "downgrade_warning", "partner_id"]}
+    columns["segment"] = columns["segment"].astype(object)
+    columns["as_of"] = np.array([t.isoformat() for t in as_of], dtype=object)
+    return columns
+
+
+def _program_of(records: Sequence[Any], config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The partners and events tables of the data contract, for the records' partners only."""
+    attributes = list(config.data.partner_attributes)
+    partners = pd.DataFrame(
+        {
+            "partner_id": pd.Series([r.partner_id for r in records], dtype=object),
+            "signup_at": pd.to_datetime([r.partner.signup_at for r in records], utc=True).as_unit("ns"),
+            **{name: [getattr(r.partner, name) for r in records] for name in attributes},
+        }
+    )
+    for name, column_type in config.data.partner_attributes.items():
+        if column_type in ("float", "integer"):
+            partners[name] = partners[name].astype(float)
+    ids = pd.Index(partners["partner_id"])
+    rows = [(r.partner_id, e.ts, e.event_type, e.amount) for r in records for e in r.events]
+    events = pd.DataFrame(rows, columns=["partner_id", "ts", "event_type", "amount"])
+    events["partner_id"] = pd.Categorical(events["partner_id"], categories=ids)
+    events["ts"] = pd.to_datetime(events["ts"], utc=True).astype("datetime64[ns, UTC]")
+    events["event_type"] = pd.Categorical(events["event_type"], categories=config.data.event_types)
+    events["amount"] = events["amount"].astype(float).fillna(0.0)
+    return partners, events.sort_values(["partner_id", "ts"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,89 @@
+"""The scoring service on BentoML 1.4: `bentoml serve serving.service:PartnerChurn` (or `partner-churn serve`).
+
+This module is the deployment's entry point, so it is the one edge that reads the configuration when
+imported: `PARTNER_CHURN_CONFIG` and `PARTNER_CHURN__*` variables, as everywhere else. The request
+models are derived from that config's feature schema; the models come from the MLflow registry when
+the service starts (the `champion` aliases, or `serving.model_version`), and a background thread
+checks every `serving.reload_interval_seconds` whether a new champion was promoted, loads it beside
+the old one and swaps it in, so no request is dropped and none is answered by a mix of models.
+
+Endpoints: POST /score (reasons by default), POST /score_bulk (adaptive batching, reasons on request),
+GET /metadata, and BentoML's /livez, /readyz, /healthz. With `PARTNER_CHURN_API_TOKEN` set, every
+call but the health checks and the API description needs `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+from partner_churn.cli import quiet_telemetry
+
+quiet_telemetry()  # before BentoML and MLflow are imported
+
+import logging  # noqa: E402
+from typing import Any  # noqa: E402
+
+import bentoml  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import JSONResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+from partner_churn.config import load_config  # noqa: E402
+from serving.api import BulkScore, ModelInfo, ScoreResponse, api_models  # noqa: E402
+from serving.guard import ApiGuard  # noqa: E402
+from serving.models import ModelKeeper, metadata  # noqa: E402
+from serving.online import score_records  # noqa: E402
+
+logger = logging.getLogger("partner_churn.service")
+
+CONFIG = load_config()
+API = api_models(CONFIG)
+LIMITS = CONFIG.serving
+
+
+
+
+
+async def _metadata(request: Request) -> JSONResponse:
+    service = bentoml.get_current_service()
+    return JSONResponse(metadata(service.keeper.current, API.schema))
+
+
+metadata_app = Starlette(routes=[Route("/", _metadata, methods=["GET"])])
+
+
+@bentoml.service(name="partner_churn", workers=LIMITS.workers, traffic={"timeout": 120})
+@bentoml.asgi_app(metadata_app, path="/metadata")
+class PartnerChurn:
+    """Deactivation risk, upgrade potential, segment, action and reasons for partners, on request."""
+
+    def __init__(self) -> None:
+        self.keeper = ModelKeeper(CONFIG)
+        self.keeper.start()
+
+    def __is_ready__(self) -> bool:
+        return self.keeper.current is not None
+
+    @bentoml.api(route="/score", input_spec=API.score_request, output_spec=ScoreResponse)
+    def score(self, partners: list[Any], lang: str | None = None) -> ScoreResponse:
+        """Score one or more partners (feature records or raw events); reasons unless `explain: false`."""
+        served = self.keeper.current
+        scores = score_records(partners, served, lang=lang or CONFIG.scoring.lang, explain_by_default=True)
+        return ScoreResponse(model=ModelInfo(**served.info()), scores=scores)
+
+    @bentoml.api(
+        route="/score_bulk",
+        input_spec=API.bulk_request,
+        batchable=True,
+        max_batch_size=LIMITS.max_partners_per_request,
+        max_latency_ms=LIMITS.bulk_max_latency_ms,
+    )
+    def score_bulk(self, partners: list[Any]) -> list[BulkScore]:
+        """Score up to `serving.max_partners_per_request` partners; concurrent requests are batched
+        together. Reasons only for records with `explain: true` (or all, with `serving.reasons_in_bulk`)."""
+        served = self.keeper.current
+        info = ModelInfo(**served.info())
+        scores = score_records(partners, served, lang=CONFIG.scoring.lang, explain_by_default=LIMITS.reasons_in_bulk)
+        return [BulkScore(model=info, **score) for score in scores]
+
+
+PartnerChurn.add_asgi_middleware(ApiGuard, config=LIMITS)
