@@ -34,13 +34,11 @@ class PayloadTooLarge(BentoMLException):
 
 
 class ApiGuard:
-    """ASGI middleware; `config` gives the byte limit, the token comes from the environment at start."""
+    """ASGI middleware; `config` gives the byte limit, the token comes from the process environment."""
 
     def __init__(self, app: Any, config: ServingConfig) -> None:
         self.app = app
         self.max_bytes = config.max_request_bytes
-        token = os.environ.get(TOKEN_VARIABLE, "")
-        self.token = token.encode() if token else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -48,8 +46,9 @@ class ApiGuard:
             return
         path = scope.get("path", "")
         headers = dict(scope.get("headers") or [])
-        if self.token is not None and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
-            if not self._authorized(headers.get(b"authorization", b"")):
+        token = os.environ.get(TOKEN_VARIABLE, "").encode()
+        if token and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
+            if not _authorized(headers.get(b"authorization", b""), token):
                 await _answer(send, 401, {"error": f"missing or wrong bearer token (Authorization: Bearer <{TOKEN_VARIABLE}>)"},
                               extra=[(b"www-authenticate", b"Bearer")])
                 return
@@ -58,11 +57,6 @@ class ApiGuard:
             await _answer(send, 413, {"error": _too_big(self.max_bytes)})
             return
         await self.app(scope, self._counting(receive), _one_error_shape(send))
-
-    def _authorized(self, header: bytes) -> bool:
-        scheme, _, given = header.partition(b" ")
-        assert self.token is not None
-        return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token)
 
     def _counting(self, receive: Any) -> Any:
         seen = 0
@@ -78,6 +72,11 @@ class ApiGuard:
             return message
 
         return counted
+
+
+def _authorized(header: bytes, token: bytes) -> bool:
+    scheme, _, given = header.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), token)
 
 
 def _too_big(limit: int) -> str:

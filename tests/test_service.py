@@ -1,0 +1,355 @@
+"""The scoring service in process (BentoML's ASGI app under Starlette's TestClient): every endpoint,
+every kind of bad input, the token, and a champion update while requests keep coming."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from starlette.testclient import TestClient
+
+from features.contract import Program, load_program
+from features.pipeline import build_features
+from partner_churn.config import Config, load_config
+from partner_churn.errors import InputError
+from segments.actions import ActionTable, default_actions_path
+from serving.batch import ScoringModels, score_partners
+from training import registry
+from training.result import TrainingResult
+from training.train import train_and_backtest
+
+AS_OF = pd.Timestamp("2026-07-01", tz="UTC")  # the generated program's data end: the models' program snapshot
+LIMITS = {"max_partners_per_request": "20", "max_explained_per_request": "10", "max_request_bytes": "300000", "reload_interval_seconds": "0"}
+
+
+def store_settings(store: Path) -> dict[str, str]:
+    return {
+        "PARTNER_CHURN__PATHS__MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db",
+        "PARTNER_CHURN__PATHS__MLFLOW_ARTIFACTS_DIR": str(store / "artifacts"),
+        "PARTNER_CHURN__TRAINING__LIGHTGBM__N_ESTIMATORS": "80",
+        "PARTNER_CHURN__TRAINING__MIN_POSITIVE_LABELS": "20",
+        **{f"PARTNER_CHURN__SERVING__{key.upper()}": value for key, value in LIMITS.items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A throwaway MLflow store; the environment and MLflow's global URIs are restored after."""
+    saved = dict(os.environ)
+    folder = tmp_path_factory.mktemp("service-store")
+    os.environ.update(store_settings(folder))
+    yield folder
+    os.environ.clear()
+    os.environ.update(saved)
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+@pytest.fixture(scope="module")
+def config(store: Path) -> Config:
+    return load_config()
+
+
+@pytest.fixture(scope="module")
+def program(generated_dir: Path) -> Program:
+    return load_program(generated_dir, Config().data, AS_OF)
+
+
+@pytest.fixture(scope="module")
+def trained(program: Program, config: Config) -> TrainingResult:
+    result = train_and_backtest(program, config)
+    _, versions = registry.log_training_run(result, config=config, run_name="service-test")
+    assert [d.promoted for d in registry.apply_gate(result, versions, config=config)] == [True, True]
+    return result
+
+
+@pytest.fixture(scope="module")
+def service(trained: TrainingResult) -> Any:
+    """The service module, imported after the environment points at the store (it reads the config then)."""
+    import serving.service
+
+    return importlib.reload(serving.service)
+
+
+@pytest.fixture(scope="module")
+def client(service: Any) -> Iterator[TestClient]:
+    with TestClient(service.PartnerChurn.to_asgi()) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def features(program: Program, config: Config) -> pd.DataFrame:
+    return build_features(program.partners, program.events, [AS_OF], config)
+
+
+def feature_record(row: pd.Series, service: Any, **extra: Any) -> dict[str, Any]:
+    values = {}
+    for spec in service.API.schema:
+        value = row[spec.name]
+        if spec.kind == "int":
+            values[spec.name] = int(value)
+        elif spec.kind == "category":
+            values[spec.name] = None if value is None or value != value else str(value)
+        else:
+            values[spec.name] = None if np.isnan(value) else float(value)
+    return {"partner_id": str(row["partner_id"]), "features": values, "downgrade_warning": bool(row["downgrade_warning"]), **extra}
+
+
+def events_record(partner_id: str, program: Program, **extra: Any) -> dict[str, Any]:
+    partner = program.partners.set_index("partner_id").loc[partner_id]
+    events = program.events[program.events["partner_id"] == partner_id]
+    return {
+        "partner_id": partner_id,
+        "as_of": AS_OF.isoformat(),
+        "partner": {
+            "signup_at": partner["signup_at"].isoformat(),
+            "partner_type": partner["partner_type"],
+            "country": partner["country"],
+            "commission_rate": float(partner["commission_rate"]),
+        },
+        "events": [
+            {"ts": e.ts.isoformat(), "event_type": e.event_type, **({"amount": float(e.amount)} if e.amount else {})}
+            for e in events.itertuples()
+        ],
+        **extra,
+    }
+
+
+def active_rows(features: pd.DataFrame, n: int) -> pd.DataFrame:
+    return features[features["active_days_30"] > 0].head(n)
+
+
+# ---------------------------------------------------------------------------------------------- answers
+
+
+def test_score_answers_like_the_batch_scorer(client: TestClient, service: Any, features: pd.DataFrame, program: Program,
+                                             trained: TrainingResult, config: Config) -> None:
+    """At the snapshot's date the service measures partners against the same program figures as the
+    batch, so risk, potential, segment, bands and action agree exactly, partner by partner."""
+    rows = pd.concat([active_rows(features, 8), features[features["active_days_30"] == 0].head(4)])
+    answer = client.post("/score", json={"partners": [feature_record(r, service, explain=False) for _, r in rows.iterrows()]})
+    assert answer.status_code == 200, answer.text
+    got = pd.DataFrame(answer.json()["scores"]).set_index("partner_id")
+    models = ScoringModels(trained.models["deactivation_risk"], "1", trained.models["upgrade_potential"], "1")
+    batch = score_partners(program.partners, program.events, AS_OF, config, models, ActionTable.load(default_actions_path()),
+                           previous_as_of=AS_OF - pd.Timedelta(days=7)).set_index("partner_id").loc[got.index]
+    assert list(got.index) == [str(p) for p in rows["partner_id"]]
+    assert np.allclose(got["deactivation_risk"].astype(float), batch["deactivation_risk"].astype(float), equal_nan=True, rtol=0, atol=1e-12)
+    assert np.allclose(got["upgrade_potential"], batch["upgrade_potential"], rtol=0, atol=1e-12)
+    for column in ("segment", "risk_band", "potential_band", "action"):
+        assert list(got[column]) == list(batch[column]), column
+    assert got.loc[got["risk_band"] == "inactive", "deactivation_risk"].isna().all()
+
+
+def test_every_score_names_the_models_metadata_names(client: TestClient, service: Any, features: pd.DataFrame) -> None:
+    answer = client.post("/score", json={"partners": [feature_record(active_rows(features, 1).iloc[0], service)]}).json()
+    meta = client.get("/metadata").json()
+    assert answer["model"] == meta["answer_names"]
+    assert answer["model"]["deactivation_risk"] == "partner-churn-deactivation-risk:v1"
+    assert meta["models"]["deactivation_risk"]["aliases"] == ["champion"]
+    assert meta["models"]["deactivation_risk"]["backtest"]["model"]["roc_auc"] > meta["models"]["deactivation_risk"]["backtest"]["recency_rule"]["roc_auc"]
+    assert [f["name"] for f in meta["features"]] == [s.name for s in service.API.schema]
+    assert meta["program"]["as_of"] == AS_OF.isoformat()
+
+
+def test_reasons_come_by_default_on_score_and_on_request_in_bulk(client: TestClient, service: Any, features: pd.DataFrame) -> None:
+    rows = active_rows(features, 3)
+    scored = client.post("/score", json={"partners": [feature_record(r, service) for _, r in rows.iterrows()]}).json()["scores"]
+    assert all(1 <= len(s["reasons"]) <= 3 and s["reasons_source"] in ("risk_model", "potential_model") for s in scored)
+    records = [feature_record(r, service, explain=(i == 1)) for i, (_, r) in enumerate(rows.iterrows())]
+    bulk = client.post("/score_bulk", json={"partners": records})
+    assert bulk.status_code == 200, bulk.text
+    items = bulk.json()
+    assert [item["partner_id"] for item in items] == [str(p) for p in rows["partner_id"]]
+    assert [item["reasons"] is None for item in items] == [True, False, True]
+    assert items[1]["reasons"] == scored[1]["reasons"]
+    assert all(item["model"]["deactivation_risk"] == "partner-churn-deactivation-risk:v1" for item in items)
+    assert [item["deactivation_risk"] for item in items] == [s["deactivation_risk"] for s in scored]
+
+
+def test_raw_events_score_as_their_features_do(client: TestClient, service: Any, features: pd.DataFrame, program: Program) -> None:
+    """The service computes features from raw events with the training pipeline: same answer."""
+    row = active_rows(features, 1).iloc[0]
+    by_events = client.post("/score", json={"partners": [events_record(str(row["partner_id"]), program)]})
+    by_features = client.post("/score", json={"partners": [feature_record(row, service)]})
+    assert by_events.status_code == 200, by_events.text
+    a, b = by_events.json()["scores"][0], by_features.json()["scores"][0]
+    assert pd.Timestamp(a["as_of"]) == AS_OF and b["as_of"] is None
+    for key in ("deactivation_risk", "upgrade_potential", "segment", "downgrade_warning", "action", "reasons"):
+        assert a[key] == b[key], key
+
+
+def test_health_endpoints_answer(client: TestClient) -> None:
+    assert client.get("/livez").status_code == 200
+    assert client.get("/readyz").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+def _bad_bodies(record: dict[str, Any], events: dict[str, Any]) -> list[tuple[str, Any, int, str]]:
+    def with_feature(name: str, value: Any) -> dict[str, Any]:
+        changed = json.loads(json.dumps(record))
+        changed["features"][name] = value
+        return {"partners": [changed]}
+
+    without = json.loads(json.dumps(record))
+    del without["features"]["active_days_30"]
+    reordered = json.loads(json.dumps(events))
+    reordered["events"][0], reordered["events"][-1] = reordered["events"][-1], reordered["events"][0]
+    late = json.loads(json.dumps(events))
+    late["as_of"] = late["events"][-1]["ts"]
+    sale_without_amount = json.loads(json.dumps(events))
+    sale_without_amount["events"].append({"ts": AS_OF.isoformat(), "event_type": "sale"})
+    sale_without_amount["as_of"] = (AS_OF + pd.Timedelta(days=1)).isoformat()
+    unknown_type = json.loads(json.dumps(events))
+    unknown_type["events"][0]["event_type"] = "tweet"
+    both = {**record, "partner": events["partner"], "events": events["events"]}
+    return [
+        ("unknown top-level field", {"partners": [record], "model": "v9"}, 400, "model"),
+        ("unknown record field", {"partners": [{**record, "score": 1}]}, 400, "score"),
+        ("unknown feature", with_feature("favourite_colour", 1.0), 400, "favourite_colour"),
+        ("missing feature", {"partners": [without]}, 400, "active_days_30"),
+        ("text for a count", with_feature("login_count_30d", "many"), 400, "login_count_30d"),
+        ("fraction for a count", with_feature("login_count_30d", 2.5), 400, "login_count_30d"),
+        ("negative count", with_feature("click_count_7d", -3), 400, "click_count_7d"),
+        ("negative amount", with_feature("revenue_30d", -10.0), 400, "revenue_30d"),
+        ("null count", with_feature("sale_count_90d", None), 400, "sale_count_90d"),
+        ("no partners", {"partners": []}, 400, "partners"),
+        ("features and events", {"partners": [both]}, 400, "either"),
+        ("events out of order", {"partners": [reordered]}, 400, "time order"),
+        ("events at or after as_of", {"partners": [late]}, 400, "not before as_of"),
+        ("sale without amount", {"partners": [sale_without_amount]}, 400, "amount is required"),
+        ("unknown event type", {"partners": [unknown_type]}, 400, "event_type"),
+        ("repeated partner", {"partners": [record, record]}, 400, "repeats"),
+        ("unknown language", {"partners": [record], "lang": "fr"}, 400, "lang"),
+        ("too many partners", {"partners": [{**record, "partner_id": f"p{i}"} for i in range(21)]}, 413, "at most 20"),
+        ("too many explained", {"partners": [{**record, "partner_id": f"p{i}"} for i in range(11)]}, 413, "reasons asked for 11"),
+    ]
+
+
+def test_every_bad_input_is_a_4xx_that_names_the_problem(client: TestClient, service: Any, features: pd.DataFrame, program: Program) -> None:
+    row = active_rows(features, 1).iloc[0]
+    record, events = feature_record(row, service), events_record(str(row["partner_id"]), program)
+    for case, body, status, fragment in _bad_bodies(record, events):
+        answer = client.post("/score", json=body)
+        assert answer.status_code == status, (case, answer.status_code, answer.text[:500])
+        payload = answer.json()
+        assert isinstance(payload, dict) and "error" in payload, (case, payload)
+        assert fragment in json.dumps(payload), (case, payload)
+
+
+def test_nan_infinity_and_broken_json_are_refused(client: TestClient, service: Any, features: pd.DataFrame) -> None:
+    record = feature_record(active_rows(features, 1).iloc[0], service)
+    text = json.dumps({"partners": [record]})
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        body = text.replace('"revenue_30d": ' + json.dumps(record["features"]["revenue_30d"]), f'"revenue_30d": {literal}')
+        assert literal in body
+        answer = client.post("/score", content=body, headers={"content-type": "application/json"})
+        assert answer.status_code == 400, (literal, answer.text)
+        assert "revenue_30d" in answer.text
+    broken = client.post("/score", content=text[:-5], headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and "json" in broken.text.lower()
+
+
+def test_bulk_refuses_oversized_requests(client: TestClient, service: Any, features: pd.DataFrame) -> None:
+    record = feature_record(active_rows(features, 1).iloc[0], service)
+    many = client.post("/score_bulk", json={"partners": [{**record, "partner_id": f"p{i}"} for i in range(21)]})
+    assert many.status_code == 413 and "at most 20" in many.json()["error"]
+    big = json.dumps({"partners": [{**record, "partner_id": "x" * 200}] * 150})
+    assert len(big) > 300_000
+    for path in ("/score", "/score_bulk"):
+        declared = client.post(path, content=big, headers={"content-type": "application/json"})
+        assert declared.status_code == 413 and "max_request_bytes" in declared.json()["error"]
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for start in range(0, len(big), 50_000):
+            yield big[start : start + 50_000].encode()
+
+    chunked = client.post("/score", content=streamed(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413 and "max_request_bytes" in chunked.json()["error"]
+
+
+# ---------------------------------------------------------------------------------------------- access
+
+
+def test_token_guards_scoring_and_metadata_but_not_health(client: TestClient, service: Any, features: pd.DataFrame) -> None:
+    body = {"partners": [feature_record(active_rows(features, 1).iloc[0], service)]}
+    os.environ["PARTNER_CHURN_API_TOKEN"] = "s3cret-token"
+    try:
+        for path, call in (("/score", lambda h: client.post("/score", json=body, headers=h)),
+                           ("/score_bulk", lambda h: client.post("/score_bulk", json=body, headers=h)),
+                           ("/metadata", lambda h: client.get("/metadata", headers=h))):
+            assert call({}).status_code == 401, path
+            assert call({"Authorization": "Bearer wrong"}).status_code == 401, path
+            assert call({"Authorization": "Basic s3cret-token"}).status_code == 401, path
+            assert call({"Authorization": "Bearer s3cret-token"}).status_code == 200, path
+        refused = client.post("/score", json=body)
+        assert refused.headers["www-authenticate"] == "Bearer" and "PARTNER_CHURN_API_TOKEN" in refused.json()["error"]
+        assert client.get("/livez").status_code == 200 and client.get("/readyz").status_code == 200
+    finally:
+        del os.environ["PARTNER_CHURN_API_TOKEN"]
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def test_no_registered_model_is_a_clear_refusal(tmp_path: Path) -> None:
+    from serving.models import load_served
+
+    empty = load_config(env=store_settings(tmp_path))
+    with pytest.raises(InputError, match="no registered model 'partner-churn-deactivation-risk'.*run partner-churn train first"):
+        load_served(empty)
+
+
+def test_a_new_champion_is_picked_up_without_dropping_requests(
+    client: TestClient, service: Any, features: pd.DataFrame, trained: TrainingResult, config: Config
+) -> None:
+    import time
+
+    import bentoml
+
+    body = {"partners": [feature_record(r, service) for _, r in active_rows(features, 2).iterrows()]}
+    keeper = bentoml.get_current_service().keeper  # the instance the client's app created
+    assert keeper.check() is False  # nothing new yet
+    _, versions = registry.log_training_run(trained, config=config, run_name="second")
+    assert versions == {"deactivation_risk": "2", "upgrade_potential": "2"}
+    for target, number in versions.items():
+        registry.promote(config, registry.model_name(config, target), number, reason="test: a new champion")
+
+    answers: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            response = client.post("/score", json=body)
+            answers.append({"status": response.status_code, **(response.json() if response.status_code == 200 else {})})
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        assert keeper.check() is True
+        deadline = time.monotonic() + 30
+        while not any(a.get("model", {}).get("deactivation_risk", "").endswith(":v2") for a in answers[-3:]):
+            assert time.monotonic() < deadline, "the new champion never answered"
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        asker.join()
+    assert answers and all(a["status"] == 200 for a in answers)
+    pairs = {(a["model"]["deactivation_risk"], a["model"]["upgrade_potential"]) for a in answers}
+    assert pairs <= {
+        ("partner-churn-deactivation-risk:v1", "partner-churn-upgrade-potential:v1"),
+        ("partner-churn-deactivation-risk:v2", "partner-churn-upgrade-potential:v2"),
+    }
+    assert client.get("/metadata").json()["answer_names"]["deactivation_risk"] == "partner-churn-deactivation-risk:v2"
+
