@@ -27,6 +27,7 @@ Choices a reader should know:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -413,6 +414,7 @@ def _event_story(event_type: str) -> str:
     return {"activity": "activity", "sale": "sales"}.get(event_type, f"event:{event_type}")
 
 
+@functools.lru_cache(maxsize=4096)  # a model's feature names, parsed once instead of on every request
 def _parse(name: str) -> _Fact | None:
     if name in _FIXED:
         return _FIXED[name]

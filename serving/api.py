@@ -32,12 +32,31 @@ class StrictInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+EARLIEST, LATEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
+"""Timestamps outside [1970, 2200) are typos or placeholders, and outside what the pipeline counts in."""
+LARGEST = 1e12
+"""No count, amount or duration reaches this; beyond it a value is an error, not a partner."""
+
+
 def _utc(moment: dt.datetime) -> dt.datetime:
     """Timestamps without a zone are UTC (as in the data contract); others are converted."""
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+    moment = moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"{moment.isoformat()} is outside {EARLIEST:%Y}..{LATEST:%Y}")
+    return moment
+
+
+def _encodable(text: str) -> str:
+    """Text that can be written back (lone UTF-16 surrogates cannot be)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode (lone surrogate)") from None
+    return text
 
 
 UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+Text = Annotated[str, AfterValidator(_encodable)]
 
 
 @dataclass(frozen=True)
@@ -56,11 +75,10 @@ class ApiModels:
 def _feature_field(spec: FeatureSpec) -> tuple[Any, Any]:
     described = {"description": spec.description}
     if spec.kind == "int":
-        return int, Field(..., ge=0, strict=True, **described)
+        return int, Field(..., ge=0, le=int(LARGEST), strict=True, **described)
     if spec.kind == "category":
-        return str | None, Field(..., min_length=1, max_length=200, strict=True, **described)
-    bound = {} if spec.may_be_negative else {"ge": 0}
-    return float | None, Field(..., allow_inf_nan=False, strict=True, **bound, **described)
+        return Text | None, Field(..., min_length=1, max_length=200, strict=True, **described)
+    return float | None, Field(..., allow_inf_nan=False, strict=True, ge=-LARGEST if spec.may_be_negative else 0, le=LARGEST, **described)
 
 
 def api_models(config: Config) -> ApiModels:
@@ -80,7 +98,7 @@ def api_models(config: Config) -> ApiModels:
 
         ts: UtcDatetime = Field(description="When it happened; without a zone, UTC.")
         event_type: Literal[event_types] = Field(description="One of the configured event types.")  # type: ignore[valid-type]
-        amount: float | None = Field(None, ge=0, allow_inf_nan=False, description="Money; required for sales and payouts.")
+        amount: float | None = Field(None, ge=0, le=LARGEST, allow_inf_nan=False, description="Money; required for sales and payouts.")
 
         @model_validator(mode="after")
         def _amount_where_money_moves(self) -> Event:
@@ -91,11 +109,11 @@ def api_models(config: Config) -> ApiModels:
     attribute_fields: dict[str, Any] = {}
     for name, column_type in config.data.partner_attributes.items():
         if column_type in ("float", "integer"):
-            attribute_fields[name] = (float | None, Field(None, allow_inf_nan=False, ge=0, description=f"Declared attribute ({column_type})."))
+            attribute_fields[name] = (float | None, Field(None, allow_inf_nan=False, ge=0, le=LARGEST, description=f"Declared attribute ({column_type})."))
         elif column_type == "boolean":
             attribute_fields[name] = (bool | None, Field(None, description="Declared attribute (boolean)."))
         else:
-            attribute_fields[name] = (str | None, Field(None, max_length=200, description=f"Declared attribute ({column_type})."))
+            attribute_fields[name] = (Text | None, Field(None, max_length=200, description=f"Declared attribute ({column_type})."))
     partner_model = create_model(
         "Partner",
         __base__=StrictInput,
@@ -109,7 +127,7 @@ def api_models(config: Config) -> ApiModels:
     class PartnerRecord(StrictInput):
         """One partner to score: either `features`, or `partner` with its raw `events` (time order)."""
 
-        partner_id: str = Field(min_length=1, max_length=200)
+        partner_id: Text = Field(min_length=1, max_length=200)
         features: features_model | None = Field(None, description="Precomputed features (as the batch pipeline writes them).")  # type: ignore[valid-type]
         downgrade_warning: bool = Field(
             False, description="With `features`: whether the batch pipeline warned of a downgrade (it needs history the features lack)."

@@ -18,6 +18,7 @@ from partner_churn.cli import quiet_telemetry
 
 quiet_telemetry()  # before BentoML and MLflow are imported
 
+import gc  # noqa: E402
 import logging  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -59,6 +60,9 @@ class PartnerChurn:
     def __init__(self) -> None:
         self.keeper = ModelKeeper(CONFIG)
         self.keeper.start()
+        # The models and libraries loaded so far live as long as the worker: keep them out of the
+        # collector's full passes, which otherwise took 0.26-0.31 s of a 10,000-partner request.
+        gc.freeze()
 
     def __is_ready__(self) -> bool:
         return self.keeper.current is not None

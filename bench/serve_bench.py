@@ -1,0 +1,823 @@
+"""Benchmark: the scoring service (`partner-churn serve`) against `mlflow models serve`, side by side.
+
+Issue #6's targets on the 2-core machine: single-partner p99 at most 50 ms at concurrency 8;
+throughput at least 2x `mlflow models serve` of the same model (our answer carries segment, action and
+reasons, theirs only a probability); 10,000 partners in one request under 1 s (scores, segment, action).
+
+Setup (not timed): a generated program (20,000 partners, 18 months, seed 7) and both models trained
+into a throwaway MLflow store under `work/serve-bench/` (reused when it is already there; `--fresh`
+rebuilds it); request bodies from real partners' features at `--as-of`, computed by the batch
+pipeline, and from their raw events. Then:
+
+1. the in-process floor, in this process: `TrainedModel.predict` of one row, `score_records` of one
+   record with and without reasons, of one raw-events record, of 10,000 records, of 1,000 with reasons,
+   and the request models' validation of the same bodies;
+2. both services started in subprocesses on loopback (ours: `partner-churn serve --workers 2`; theirs:
+   `mlflow models serve --env-manager local --workers 2` of the same registered risk model), each
+   checked against the in-process answer before anything is measured;
+3. a load generator in a separate process (aiohttp, N keep-alive connections, closed loop, a warm-up
+   then a fixed duration per point), the points of both services interleaved; then bulk requests
+   timed end to end from that process (median of several);
+4. a table, and the targets met or missed. Every server process is stopped at the end, also on failure.
+
+Run: `.venv/bin/python -m bench.serve_bench [--fresh] [--duration 10] [--profile]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RISK_MODEL = "partner-churn-deactivation-risk"
+MONEY_EVENTS = ("sale", "payout_requested", "payout_paid")
+
+P99_TARGET_MS = 50.0
+THROUGHPUT_RATIO_TARGET = 2.0
+BULK_TARGET_S = 1.0
+BULK_PARTNERS = 10_000
+EXPLAINED_BULK_PARTNERS = 1_000
+
+
+# --------------------------------------------------------------------------------------------------
+# Load generator (runs in its own process; imports only what it needs)
+
+
+def _load_process(schedule: list[dict[str, Any]], reports: Any) -> None:
+    """Run every point of `schedule` in order; send ("begin", i) when measuring starts, ("end", i, result)."""
+    import asyncio
+
+    asyncio.run(_run_schedule(schedule, reports))
+
+
+async def _run_schedule(schedule: list[dict[str, Any]], reports: Any) -> None:
+    import aiohttp
+
+    for i, point in enumerate(schedule):
+        connector = aiohttp.TCPConnector(limit=max(point.get("concurrency", 1), 1), force_close=False)
+        timeout = aiohttp.ClientTimeout(total=180)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            if point["kind"] == "load":
+                result = await _closed_loop(session, point, lambda: reports.put(("begin", i)))
+            else:
+                reports.put(("begin", i))
+                result = await _repeated(session, point)
+        reports.put(("end", i, result))
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _closed_loop(session: Any, point: dict[str, Any], on_begin: Any) -> dict[str, Any]:
+    """`concurrency` connections, each sending the next body as soon as its answer is read, for
+    `warmup` + `duration` seconds; only requests completed in the measured window count."""
+    import asyncio
+
+    bodies, url, concurrency = point["bodies"], point["url"], point["concurrency"]
+    headers = {"Content-Type": "application/json"}
+    started = time.perf_counter()
+    measure_from = started + point["warmup"]
+    stop_at = measure_from + point["duration"]
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = [0]
+    begun = [False]
+    cpu_at_begin = [0.0]
+
+    async def connection(k: int) -> None:
+        await asyncio.sleep(k * point.get("stagger", 0.0))  # open this connection later than the previous one
+        while True:
+            now = time.perf_counter()
+            if now >= stop_at:
+                return
+            if now >= measure_from and not begun[0]:
+                begun[0] = True
+                cpu_at_begin[0] = _cpu_seconds()
+                on_begin()
+            body = bodies[counter[0] % len(bodies)]
+            counter[0] += 1
+            sent = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    payload = await response.read()
+                    status = response.status
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, not raised
+                status, payload = -1, repr(exc).encode()
+            done = time.perf_counter()
+            if measure_from <= done <= stop_at:
+                if status == 200:
+                    latencies.append(done - sent)
+                else:
+                    errors.append(f"{status}: {payload[:200]!r}")
+
+    await asyncio.gather(*(connection(k) for k in range(concurrency)))
+    cpu = _cpu_seconds() - cpu_at_begin[0]
+    window = point["duration"]
+    return {
+        "requests": len(latencies),
+        "throughput": len(latencies) / window,
+        "p50_ms": _percentile(latencies, 50) * 1e3,
+        "p99_ms": _percentile(latencies, 99) * 1e3,
+        "errors": len(errors),
+        "first_error": errors[0] if errors else "",
+        "client_cpu": cpu / window,
+    }
+
+
+async def _repeated(session: Any, point: dict[str, Any]) -> dict[str, Any]:
+    """One body sent `warmup` times unmeasured, then `repeats` times one after another, timed end to end."""
+    headers = {"Content-Type": "application/json"}
+    times, errors, last = [], [], b""
+    for k in range(point["warmup"] + point["repeats"]):
+        sent = time.perf_counter()
+        async with session.post(point["url"], data=point["body"], headers=headers) as response:
+            payload = await response.read()
+            status = response.status
+        elapsed = time.perf_counter() - sent
+        if status != 200:
+            errors.append(f"{status}: {payload[:300]!r}")
+        elif k >= point["warmup"]:
+            times.append(elapsed)
+        last = payload
+    return {
+        "times": times,
+        "median_s": statistics.median(times) if times else math.nan,
+        "errors": len(errors),
+        "first_error": errors[0] if errors else "",
+        "response": last if point.get("keep_response") else b"",
+        "response_bytes": len(last),
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values), q))
+
+
+# --------------------------------------------------------------------------------------------------
+# Setup: program, models, request bodies
+
+
+def _quiet_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        BENTOML_DO_NOT_TRACK="true", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true",
+        MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false", MLFLOW_LOGGING_LEVEL="WARNING",
+    )
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `mlflow models serve` runs `uvicorn` from PATH
+    return {k: v for k, v in env.items() if not k.startswith("PARTNER_CHURN__")}
+
+
+def _overrides(store: Path) -> list[str]:
+    return [
+        f"paths.mlflow_tracking_uri=sqlite:///{store}/mlflow.db",
+        f"paths.mlflow_artifacts_dir={store}/mlartifacts",
+        f"paths.reports_dir={store}/reports",
+        f"paths.output_dir={store}/scores",
+        f"paths.bentoml_home={store}/bentoml",
+    ]
+
+
+def _settings(store: Path) -> list[str]:
+    return [item for override in _overrides(store) for item in ("--set", override)]
+
+
+def prepare_store(store: Path, partners: int, fresh: bool) -> float:
+    """Generate the program and train both models into `store` unless they are there; seconds spent."""
+    data = store / "data"
+    ready = (store / "mlflow.db").is_file() and (data / "events.parquet").is_file()
+    if ready and not fresh:
+        return 0.0
+    if store.exists():
+        shutil.rmtree(store)
+    store.mkdir(parents=True)
+    started = time.perf_counter()
+    cli = [sys.executable, "-m", "partner_churn"]
+    for command in (
+        [*cli, "generate", "--partners", str(partners), "--months", "18", "--seed", "7", "--out", str(data)],
+        [*cli, "train", "--data", str(data), *_settings(store)],
+    ):
+        print("setup:", " ".join(command[2:4]), "...", flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=_quiet_env(), cwd=ROOT)
+        if done.returncode not in (0, 1):  # train exits 1 when a model stays challenger
+            raise SystemExit(f"setup failed ({' '.join(command[2:4])}): {done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: NaN becomes null; numpy scalars become Python numbers."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def feature_record(partner_id: str, row: dict[str, Any], downgrade_warning: bool) -> dict[str, Any]:
+    """A features record as a caller holding the batch's features would send it."""
+    return {"partner_id": partner_id, "features": {name: _clean(value) for name, value in row.items()},
+            "downgrade_warning": bool(downgrade_warning)}
+
+
+def events_record(partner: dict[str, Any], events: Any, as_of: str, attributes: list[str]) -> dict[str, Any]:
+    """A raw-events record: the partner's row and every event before `as_of`, in time order."""
+    listed = []
+    for ts, event_type, amount in zip(events["ts"], events["event_type"], events["amount"]):
+        event = {"ts": ts.isoformat(), "event_type": str(event_type)}
+        if str(event_type) in MONEY_EVENTS:
+            event["amount"] = float(amount)
+        listed.append(event)
+    return {
+        "partner_id": str(partner["partner_id"]),
+        "partner": {"signup_at": partner["signup_at"].isoformat(), **{name: _clean(partner[name]) for name in attributes}},
+        "events": listed,
+        "as_of": as_of,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Servers
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(first: int, last: int, taken: set[int]) -> int:
+    for port in range(first, last + 1):
+        if port not in taken and _port_free(port):
+            return port
+    raise SystemExit(f"no free port in {first}-{last}")
+
+
+class Server:
+    """A server command in its own session, its output in a log file; stopped with its whole session."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.log = name, log
+        self.started: set[int] = set()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._out = log.open("wb")
+        self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def pids(self) -> list[int]:
+        """Every live process the server started: its session and all descendants (BentoML's workers call
+        setsid, so they leave the session and the process group of the command)."""
+        parent_of, session_of = {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            fields = _stat(int(entry.name))
+            if fields:
+                parent_of[int(entry.name)], session_of[int(entry.name)] = int(fields[1]), int(fields[3])
+        root = self.process.pid
+        found = {pid for pid, sid in session_of.items() if sid == root}
+        if root in parent_of:
+            found.add(root)
+        grew = True
+        while grew:
+            more = {pid for pid, parent in parent_of.items() if parent in found and pid not in found}
+            found |= more
+            grew = bool(more)
+        return sorted(found)
+
+    def cpu_by_pid(self) -> dict[int, float]:
+        """User + system CPU seconds of each of the server's live processes."""
+        found = {}
+        for pid in self.pids():
+            fields = _stat(pid)
+            if fields:
+                found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        return found
+
+    def connections_by_pid(self, port: int) -> dict[int, int]:
+        """Established client connections to `port` held by each process (from `ss`); {} without `ss`."""
+        try:
+            listed = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return {}
+        counts: dict[int, int] = {}
+        for line in listed.splitlines():
+            for part in line.split("pid=")[1:]:
+                pid = int(part.split(",")[0])
+                counts[pid] = counts.get(pid, 0) + 1
+        return counts
+
+    def stop(self) -> None:
+        """SIGTERM to the command's process group (the servers stop their own workers), then SIGKILL to
+        every process of the server still alive after a grace period, workers outside the group too."""
+        pids = set(self.pids())
+        self.started |= pids
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _alive(pids):
+            self.process.poll()  # reap the command itself
+            time.sleep(0.2)
+        left = _alive(pids | set(self.pids()))
+        if left:
+            self.started |= left
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._out.close()
+
+    def tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name: [state, ppid, pgrp, session, ...]; [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if _stat(pid)[:1] not in ([], ["Z"])}
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
+def _post(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()[:500]
+
+
+def wait_ready(servers: list[tuple[Server, str]], timeout: float = 180.0) -> dict[str, float]:
+    """Seconds each server took to answer its health check; exits with the server's log if one dies."""
+    started, ready = time.perf_counter(), {}
+    while len(ready) < len(servers):
+        for server, url in servers:
+            if server.name in ready:
+                continue
+            if server.process.poll() is not None:
+                raise SystemExit(f"{server.name} exited with {server.process.returncode}:\n{server.tail()}")
+            if _get(url) == 200:
+                ready[server.name] = time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            waiting = [s for s, _ in servers if s.name not in ready]
+            raise SystemExit(f"not ready after {timeout:.0f} s: {[s.name for s in waiting]}\n{waiting[0].tail()}")
+        time.sleep(0.5)
+    return ready
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+
+
+def _median_ms(fn: Any, calls: int) -> float:
+    """Median wall time of one call, in ms, after one unmeasured call."""
+    fn()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:  # noqa: PLR0915 - one linear script
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", type=Path, default=ROOT / "work" / "serve-bench", help="throwaway program + MLflow store")
+    parser.add_argument("--fresh", action="store_true", help="regenerate the program and retrain even if the store exists")
+    parser.add_argument("--partners", type=int, default=20_000, help="partners to generate")
+    parser.add_argument("--as-of", default="2026-07-01", help="scoring time of every request (UTC)")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per load point")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each load point")
+    parser.add_argument("--bulk-repeats", type=int, default=5, help="timed 10,000-partner requests (median reported)")
+    parser.add_argument("--ports", default="3310-3330", help="range to pick the two servers' ports from")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of each server")
+    parser.add_argument("--profile", action="store_true", help="also print cProfile of score_records (1 record with reasons; 1 raw-events record)")
+    args = parser.parse_args()
+
+    for key in ("BENTOML_DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):  # before MLflow is imported
+        os.environ[key] = "true"
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    store = args.store.absolute()
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {when}; "
+          f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    bench_started = time.perf_counter()
+    setup_s = prepare_store(store, args.partners, args.fresh)
+    if setup_s:
+        print(f"setup: generated and trained in {setup_s:.1f} s", flush=True)
+
+    import numpy as np
+    import pandas as pd
+
+    from features.contract import load_program
+    from features.pipeline import build_features
+    from features.schema import feature_names
+    from partner_churn.config import load_config
+    from serving.api import api_models
+    from serving.models import load_served
+    from serving.online import score_records
+
+    config = load_config(None, overrides=_overrides(store))
+    served = load_served(config)
+    api = api_models(config)
+    risk, potential = served.models.risk, served.models.potential
+    names = feature_names(config)
+    model_line = (
+        f"models: risk v{served.models.risk_version} {risk.booster.num_trees()} trees, potential v{served.models.potential_version} "
+        f"{potential.booster.num_trees()} trees; {len(risk.features)} features ({len(risk.categories)} categorical)"
+    )
+    print(model_line, flush=True)
+
+    # Request bodies from real partners ------------------------------------------------------------
+    as_of = pd.Timestamp(args.as_of, tz="UTC")
+    program = load_program(store / "data", config.data, as_of)
+    features = build_features(program.partners, program.events, [as_of], config)
+    rng = np.random.default_rng(7)
+    active = np.flatnonzero(features["active_days_30"].to_numpy() > 0)
+    inactive = np.flatnonzero(features["active_days_30"].to_numpy() == 0)
+    # The single-partner pool: 3 active partners for 1 inactive, as a CRM asking about partners in play would.
+    pool_rows = np.concatenate([rng.choice(active, 150, replace=False), rng.choice(inactive, 50, replace=False)])
+    rng.shuffle(pool_rows)
+    values = features[names].astype(object)
+
+    def record_of(i: int) -> dict[str, Any]:
+        return feature_record(str(features["partner_id"].iat[i]), dict(zip(names, values.iloc[i].tolist())),
+                              features["downgrade_warning"].iat[i])
+
+    pool = [record_of(i) for i in pool_rows]
+    ours_bodies = [json.dumps({"partners": [r]}).encode() for r in pool]
+    plain_bodies = [json.dumps({"partners": [{**r, "explain": False}]}).encode() for r in pool]
+    risk_columns = risk.features
+
+    def mlflow_body(records: list[dict[str, Any]]) -> bytes:
+        return json.dumps({"dataframe_split": {"columns": risk_columns, "data": [[r["features"][c] for c in risk_columns] for r in records]}}).encode()
+
+    mlflow_bodies = [mlflow_body([r]) for r in pool]
+    bulk_rows = rng.choice(len(features), BULK_PARTNERS, replace=False)
+    bulk_records = [record_of(i) for i in bulk_rows]
+    bulk_body = json.dumps({"partners": bulk_records}).encode()
+    mlflow_bulk_body = mlflow_body(bulk_records)
+    explained = bulk_records[:EXPLAINED_BULK_PARTNERS]
+    explained_body = json.dumps({"partners": [{**r, "explain": True} for r in explained]}).encode()
+    unexplained_body = json.dumps({"partners": explained}).encode()
+
+    # Raw events: active partners with a typical number of events (the middle fifth by count).
+    events = program.events[program.events["ts"] < as_of]
+    counts = events.groupby("partner_id", observed=True).size()
+    active_ids = features["partner_id"].to_numpy()[active]
+    active_counts = counts.reindex(active_ids).dropna()
+    low, high = np.percentile(active_counts, [40, 60])
+    typical = active_counts[(active_counts >= low) & (active_counts <= high)]
+    raw_ids = rng.choice(typical.index.to_numpy(), min(30, len(typical)), replace=False)
+    attributes = list(config.data.partner_attributes)
+    partners_by_id = program.partners.set_index("partner_id", drop=False)
+    by_partner = dict(tuple(events[events["partner_id"].isin(raw_ids)].groupby("partner_id", observed=True)))
+    raw_records = [events_record(partners_by_id.loc[pid], by_partner[pid], as_of.isoformat(), attributes) for pid in raw_ids]
+    raw_bodies = [json.dumps({"partners": [r]}).encode() for r in raw_records]
+    raw_events = [len(r["events"]) for r in raw_records]
+    print(
+        f"bodies: {len(pool)} single partners ({len(ours_bodies[0]):,} bytes each), median events of active partners "
+        f"{int(active_counts.median())} (p90 {int(np.percentile(active_counts, 90))}); raw-events pool {len(raw_records)} partners with {min(raw_events)}-{max(raw_events)} events "
+        f"(median {int(np.median(raw_events))}, {int(np.median([len(b) for b in raw_bodies])):,} bytes); bulk {BULK_PARTNERS:,} "
+        f"partners {len(bulk_body) / 1e6:.1f} MB (mlflow {len(mlflow_bulk_body) / 1e6:.1f} MB)",
+        flush=True,
+    )
+
+    # In-process floor -----------------------------------------------------------------------------
+    floor: dict[str, float] = {}
+    parsed = [api.score_request.model_validate_json(b).partners[0] for b in ours_bodies]
+    plain_parsed = [api.score_request.model_validate_json(b).partners[0] for b in plain_bodies]
+    raw_parsed = [api.score_request.model_validate_json(b).partners[0] for b in raw_bodies]
+    rows = [{name: np.asarray([r["features"][name]], dtype=object if name in risk.categories else float) for name in risk.features} for r in pool]
+    matrices = [risk.matrix(row) for row in rows]
+    cycle = {"i": 0}
+
+    def nxt(items: list[Any]) -> Any:
+        cycle["i"] += 1
+        return items[cycle["i"] % len(items)]
+
+    floor["booster.predict, 1 row (LightGBM alone)"] = _median_ms(
+        lambda: risk.booster.predict(nxt(matrices), num_threads=1), 2000)
+    floor["TrainedModel.predict, 1 row (dict of columns)"] = _median_ms(lambda: risk.predict(nxt(rows)), 2000)
+    floor["pred_contrib (TreeSHAP), 1 row"] = _median_ms(
+        lambda: risk.booster.predict(nxt(matrices), num_threads=1, pred_contrib=True), 500)
+    floor["validate a 1-partner body (pydantic)"] = _median_ms(lambda: api.score_request.model_validate_json(nxt(ours_bodies)), 1000)
+    floor["score_records, 1 record, no reasons"] = _median_ms(
+        lambda: score_records([nxt(plain_parsed)], served, lang="en", explain_by_default=True), 500)
+    floor["score_records, 1 record, reasons"] = _median_ms(
+        lambda: score_records([nxt(parsed)], served, lang="en", explain_by_default=True), 500)
+    floor["validate a 1-partner raw-events body"] = _median_ms(lambda: api.score_request.model_validate_json(nxt(raw_bodies)), 100)
+    floor["score_records, 1 raw-events record, reasons"] = _median_ms(
+        lambda: score_records([nxt(raw_parsed)], served, lang="en", explain_by_default=True), 100)
+    bulk_parsed = api.bulk_request.model_validate_json(bulk_body).partners
+    floor[f"validate the {BULK_PARTNERS:,}-partner body"] = _median_ms(lambda: api.bulk_request.model_validate_json(bulk_body), 3)
+    floor[f"score_records, {BULK_PARTNERS:,} records, no reasons"] = _median_ms(
+        lambda: score_records(bulk_parsed, served, lang="en", explain_by_default=False), 3)
+    explained_parsed = api.bulk_request.model_validate_json(explained_body).partners
+    floor[f"score_records, {EXPLAINED_BULK_PARTNERS:,} records, reasons"] = _median_ms(
+        lambda: score_records(explained_parsed, served, lang="en", explain_by_default=False), 3)
+    floor[f"score_records, {EXPLAINED_BULK_PARTNERS:,} records, no reasons"] = _median_ms(
+        lambda: score_records(bulk_parsed[:EXPLAINED_BULK_PARTNERS], served, lang="en", explain_by_default=False), 3)
+    # How far the raw-events path agrees with the batch features of the same partners at the same time.
+    from_events = score_records(raw_parsed, served, lang="en", explain_by_default=False)
+    by_id = {pid: i for i, pid in enumerate(features["partner_id"])}
+    from_batch = score_records(
+        [api.score_request.model_validate({"partners": [record_of(by_id[r["partner_id"]])]}).partners[0] for r in raw_records],
+        served, lang="en", explain_by_default=False)
+    raw_gap = max(abs((a["deactivation_risk"] or 0) - (b["deactivation_risk"] or 0)) for a, b in zip(from_events, from_batch))
+    compared = ("segment", "downgrade_warning", "risk_band", "potential_band", "action")
+    differ = [(a["partner_id"], k, a[k], b[k]) for a, b in zip(from_events, from_batch) for k in compared if a[k] != b[k]]
+    same_action = len(raw_records) - len({d[0] for d in differ})
+    print("in-process floor (median of repeated calls, this process):", flush=True)
+    for what, ms in floor.items():
+        print(f"  {what:<48} {ms:10.3f} ms", flush=True)
+    print(f"  raw events vs batch features, same partners: max |risk difference| {raw_gap:.2e}; "
+          f"{', '.join(compared)} equal for {same_action}/{len(raw_records)}"
+          f"{'' if not differ else f' (differ, events vs batch: {differ[:5]})'}", flush=True)
+    if args.profile:
+        _profile(score_records, served, parsed, raw_parsed)
+
+    # Servers ---------------------------------------------------------------------------------------
+    first, last = (int(p) for p in args.ports.split("-"))
+    ours_port = _free_port(first, last, set())
+    theirs_port = _free_port(first, last, {ours_port})
+    env = _quiet_env()
+    servers: list[Server] = []
+    loader: Any = None
+    try:
+        ours = Server(
+            "ours", [str(BIN / "partner-churn"), "serve", "--port", str(ours_port), "--workers", str(args.workers), *_settings(store)],
+            env, store / "logs" / "ours.log")
+        servers.append(ours)
+        theirs = Server(
+            "mlflow",
+            [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{RISK_MODEL}/{served.models.risk_version}", "--env-manager", "local",
+             "--host", "127.0.0.1", "--port", str(theirs_port), "--workers", str(args.workers)],
+            {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"}, store / "logs" / "mlflow.log")
+        servers.append(theirs)
+        ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
+        ready = wait_ready([(ours, f"{ours_url}/readyz"), (theirs, f"{theirs_url}/ping")])
+        print(f"servers ready: ours on :{ours_port} in {ready['ours']:.1f} s, mlflow on :{theirs_port} in {ready['mlflow']:.1f} s "
+              f"(started together)", flush=True)
+        _check_answers(ours_url, theirs_url, ours_bodies, raw_bodies, mlflow_bodies, parsed, raw_parsed, pool, served, score_records)
+
+        # Load, in a separate process --------------------------------------------------------------
+        def load(label: str, server: str, url: str, bodies: list[bytes], concurrency: int, stagger: float = 0.0) -> dict[str, Any]:
+            return {"kind": "load", "label": label, "server": server, "url": url, "bodies": bodies, "concurrency": concurrency,
+                    "warmup": max(args.warmup, concurrency * stagger + 0.5), "duration": args.duration, "stagger": stagger}
+
+        def repeated(label: str, server: str, url: str, body: bytes, repeats: int, keep: bool = False) -> dict[str, Any]:
+            return {"kind": "repeat", "label": label, "server": server, "url": url, "body": body, "warmup": 1, "repeats": repeats,
+                    "keep_response": keep}
+
+        score_url, invocations = f"{ours_url}/score", f"{theirs_url}/invocations"
+        schedule = []
+        for concurrency in (1, 8, 32):
+            schedule.append(load("ours /score, features, reasons", "ours", score_url, ours_bodies, concurrency))
+            schedule.append(load("mlflow /invocations, features", "mlflow", invocations, mlflow_bodies, concurrency))
+        schedule.append(load("ours /score, features, explain: false", "ours", score_url, plain_bodies, 8))
+        schedule.append(load("ours /score, raw events, reasons", "ours", score_url, raw_bodies, 8))
+        # Both servers' workers share one listening socket: a burst of new keep-alive connections tends to
+        # land on one worker. The same points with connections opened 0.1 s apart show what the second
+        # worker adds when it gets its share.
+        schedule.append(load("ours /score, features, reasons, staggered", "ours", score_url, ours_bodies, 8, stagger=0.1))
+        schedule.append(load("mlflow /invocations, features, staggered", "mlflow", invocations, mlflow_bodies, 8, stagger=0.1))
+        schedule.append(repeated(f"ours /score_bulk, {BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk",
+                                 bulk_body, args.bulk_repeats, keep=True))
+        schedule.append(repeated(f"mlflow /invocations, {BULK_PARTNERS:,} rows", "mlflow", invocations, mlflow_bulk_body, 3))
+        schedule.append(repeated(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk",
+                                 unexplained_body, 3))
+        schedule.append(repeated(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, explain: true", "ours", f"{ours_url}/score_bulk",
+                                 explained_body, 3, keep=True))
+
+        context = mp.get_context("spawn")
+        reports = context.Queue()
+        loader = context.Process(target=_load_process, args=(schedule, reports), name="serve-bench-load")
+        loader.start()
+        results: list[dict[str, Any]] = [{} for _ in schedule]
+        server_of = {"ours": ours, "mlflow": theirs}
+        port_of = {"ours": ours_port, "mlflow": theirs_port}
+        cpu_begin: dict[int, tuple[float, dict[int, float]]] = {}
+        connections: dict[int, dict[int, int]] = {}
+        finished = 0
+        while finished < len(schedule):
+            try:
+                message = reports.get(timeout=300)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                raise SystemExit(f"load generator silent for 300 s (alive: {loader.is_alive()})") from None
+            i = message[1]
+            server = server_of[schedule[i]["server"]]
+            if message[0] == "begin":
+                cpu_begin[i] = (time.perf_counter(), server.cpu_by_pid())
+                if schedule[i]["kind"] == "load":
+                    time.sleep(0.5)  # connections are all open by now; which worker holds them?
+                    connections[i] = server.connections_by_pid(port_of[schedule[i]["server"]])
+                continue
+            wall0, cpu0 = cpu_begin.get(i, (time.perf_counter(), server.cpu_by_pid()))
+            cpu1, wall = server.cpu_by_pid(), max(time.perf_counter() - wall0, 1e-9)
+            per_pid = sorted(((cpu1[pid] - cpu0.get(pid, 0.0)) / wall for pid in cpu1), reverse=True)
+            result = message[2]
+            result["server_cpu"] = sum(per_pid)
+            result["busiest_processes"] = per_pid[:2]
+            held = sorted(connections.get(i, {}).values(), reverse=True)
+            held += [0] * (args.workers - len(held)) if held else []  # workers holding none
+            result["connections"] = "+".join(str(n) for n in held) if held else "?"
+            results[i] = result
+            finished += 1
+            _print_point(schedule[i], result)
+        loader.join(timeout=30)
+        _check_bulk(results, schedule)
+        _report(schedule, results, floor, model_line, raw_events, when)
+    finally:
+        if loader is not None and loader.is_alive():
+            loader.terminate()
+            loader.join(timeout=10)
+        for server in servers:
+            server.stop()
+        leftover = sorted(_alive({pid for server in servers for pid in server.started}))
+        print(f"servers stopped{'' if not leftover else f' (processes left: {leftover})'}; "
+              f"bench took {time.perf_counter() - bench_started:.0f} s; load average now {os.getloadavg()[0]:.2f}", flush=True)
+
+
+def _check_answers(ours_url: str, theirs_url: str, ours_bodies: list[bytes], raw_bodies: list[bytes], mlflow_bodies: list[bytes],
+                   parsed: list[Any], raw_parsed: list[Any], pool: list[dict[str, Any]], served: Any, score_records: Any) -> None:
+    """Both services answer the first partners as this process does, before anything is timed."""
+    import numpy as np
+
+    for k in range(5):
+        status, answer = _post(f"{ours_url}/score", ours_bodies[k])
+        if status != 200:
+            raise SystemExit(f"ours /score answered {status}: {answer}")
+        got, want = answer["scores"][0], score_records([parsed[k]], served, lang="en", explain_by_default=True)[0]
+        for key in ("partner_id", "segment", "action", "risk_band", "reasons_source"):
+            if got[key] != want[key]:
+                raise SystemExit(f"ours /score: {key} {got[key]!r}, in-process {want[key]!r}")
+        if (got["deactivation_risk"] is None) != (want["deactivation_risk"] is None) or (
+            got["deactivation_risk"] is not None and abs(got["deactivation_risk"] - want["deactivation_risk"]) > 1e-9):
+            raise SystemExit(f"ours /score: risk {got['deactivation_risk']}, in-process {want['deactivation_risk']}")
+        if not got["reasons"]:
+            raise SystemExit(f"ours /score: no reasons in {got}")
+        status, theirs = _post(f"{theirs_url}/invocations", mlflow_bodies[k])
+        if status != 200:
+            raise SystemExit(f"mlflow /invocations answered {status}: {theirs}")
+        row = {name: np.asarray([pool[k]["features"][name]], dtype=object if name in served.models.risk.categories else float)
+               for name in served.models.risk.features}
+        expected = float(served.models.risk.predict(row)[0])
+        probability = theirs["predictions"][0]["deactivation_risk"]
+        if abs(probability - expected) > 1e-9:
+            raise SystemExit(f"mlflow: probability {probability}, in-process {expected}")
+    status, answer = _post(f"{ours_url}/score", raw_bodies[0])
+    want = score_records([raw_parsed[0]], served, lang="en", explain_by_default=True)[0]
+    if status != 200 or answer["scores"][0]["action"] != want["action"] or abs(answer["scores"][0]["deactivation_risk"] - want["deactivation_risk"]) > 1e-9:
+        raise SystemExit(f"ours /score (raw events) answered {status}: {str(answer)[:500]}; in-process {want}")
+    print(f"answers checked: ours (e.g. {json.dumps(answer['scores'][0])[:300]}...); mlflow (e.g. {json.dumps(theirs)})", flush=True)
+
+
+def _check_bulk(results: list[dict[str, Any]], schedule: list[dict[str, Any]]) -> None:
+    for point, result in zip(schedule, results):
+        if point["kind"] != "repeat" or not point.get("keep_response") or not result.get("response"):
+            continue
+        answer = json.loads(result["response"])
+        sizes = len(answer)
+        with_reasons = sum(1 for a in answer if a.get("reasons"))
+        complete = all(a.get("segment") and a.get("action") and "upgrade_potential" in a for a in answer)
+        print(f"  checked {point['label']}: {sizes:,} answers, every one with segment and action: {complete}; "
+              f"with reasons: {with_reasons:,}", flush=True)
+        result["checked"] = f"{sizes:,} answers, reasons for {with_reasons:,}"
+
+
+def _print_point(point: dict[str, Any], result: dict[str, Any]) -> None:
+    if point["kind"] == "load":
+        print(f"  {point['label']:<42} c={point['concurrency']:<3} {result['throughput']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms  "
+              f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  server CPU {result['server_cpu']:.2f} "
+              f"(busiest {'/'.join(f'{c:.2f}' for c in result['busiest_processes'])})  connections per process {result['connections']}  "
+              f"client CPU {result['client_cpu']:.2f}{'  ' + result['first_error'] if result['errors'] else ''}", flush=True)
+    else:
+        times = ", ".join(f"{t:.3f}" for t in result["times"])
+        print(f"  {point['label']:<54} median {result['median_s']:.3f} s ({times}); response {result['response_bytes'] / 1e6:.1f} MB; "
+              f"errors {result['errors']}{'  ' + result['first_error'] if result['errors'] else ''}", flush=True)
+
+
+def _report(schedule: list[dict[str, Any]], results: list[dict[str, Any]], floor: dict[str, float], model_line: str,
+            raw_events: list[int], when: str) -> None:
+    import numpy as np
+
+    def find(label_start: str, concurrency: int | None = None) -> dict[str, Any]:
+        for point, result in zip(schedule, results):
+            matches = point["label"] == label_start if point["kind"] == "load" else point["label"].startswith(label_start)
+            if matches and (concurrency is None or point.get("concurrency") == concurrency):
+                return result
+        return {}
+
+    print(f"\n## Scoring service ({when}; {model_line})\n")
+    print("| request | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | errors | server CPU, cores (2 busiest processes) | connections per worker | client CPU (cores) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for point, result in zip(schedule, results):
+        if point["kind"] == "load":
+            print(f"| {point['label']} | {point['concurrency']} | {result['throughput']:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
+                  f"{result['errors']} | {result['server_cpu']:.2f} ({' / '.join(f'{c:.2f}' for c in result['busiest_processes'])}) | "
+                  f"{result['connections']} | {result['client_cpu']:.2f} |")
+    print("\n| bulk request (end to end from the client) | median | all runs (s) | response | errors |")
+    print("|---|---|---|---|---|")
+    for point, result in zip(schedule, results):
+        if point["kind"] == "repeat":
+            print(f"| {point['label']} | {result['median_s']:.3f} s | {', '.join(f'{t:.3f}' for t in result['times'])} | "
+                  f"{result['response_bytes'] / 1e6:.1f} MB | {result['errors']} |")
+    print("\n| in process (median of repeated calls) | ms |")
+    print("|---|---|")
+    for what, ms in floor.items():
+        print(f"| {what} | {ms:.3f} |")
+
+    print("\ntargets:")
+    ours8, theirs8 = find("ours /score, features, reasons", 8), find("mlflow /invocations, features", 8)
+    p99 = ours8.get("p99_ms", math.nan)
+    print(f"  single-partner p99 at concurrency 8 <= {P99_TARGET_MS:.0f} ms: {p99:.1f} ms: {'met' if p99 <= P99_TARGET_MS else 'MISSED'}")
+    for concurrency in (1, 8, 32):
+        a, b = find("ours /score, features, reasons", concurrency), find("mlflow /invocations, features", concurrency)
+        ratio = a.get("throughput", math.nan) / b.get("throughput", math.nan)
+        print(f"  throughput >= {THROUGHPUT_RATIO_TARGET:.0f}x mlflow at concurrency {concurrency}: {a.get('throughput', math.nan):.0f} vs "
+              f"{b.get('throughput', math.nan):.0f} req/s = {ratio:.2f}x: {'met' if ratio >= THROUGHPUT_RATIO_TARGET else 'MISSED'}"
+              f"{' (the target point)' if concurrency == 8 else ''}")
+    a, b = find("ours /score, features, reasons, staggered", 8), find("mlflow /invocations, features, staggered", 8)
+    if a and b:
+        print(f"  the same at concurrency 8 with connections opened 0.1 s apart: ours {a['throughput']:.0f} req/s, p99 {a['p99_ms']:.1f} ms "
+              f"(connections {a['connections']}); mlflow {b['throughput']:.0f} req/s (connections {b['connections']}); "
+              f"ratio {a['throughput'] / b['throughput']:.2f}x")
+    bulk = find(f"ours /score_bulk, {BULK_PARTNERS:,}")
+    median = bulk.get("median_s", math.nan)
+    print(f"  {BULK_PARTNERS:,} partners in one request < {BULK_TARGET_S:.0f} s: median {median:.3f} s: "
+          f"{'met' if median < BULK_TARGET_S else 'MISSED'}")
+    plain, explained = find(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no"), find(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, explain")
+    extra = (explained.get("median_s", math.nan) - plain.get("median_s", math.nan)) / EXPLAINED_BULK_PARTNERS * 1e3
+    print(f"  reasons in bulk: {extra:.2f} ms per partner over the service (1,000 with reasons vs without); "
+          f"in process {(floor[f'score_records, {EXPLAINED_BULK_PARTNERS:,} records, reasons'] - floor[f'score_records, {EXPLAINED_BULK_PARTNERS:,} records, no reasons']) / EXPLAINED_BULK_PARTNERS:.2f} ms")
+    print(f"  raw-events bodies: {min(raw_events)}-{max(raw_events)} events a partner (median {int(np.median(raw_events))})")
+
+
+def _profile(score_records: Any, served: Any, parsed: list[Any], raw_parsed: list[Any]) -> None:
+    import cProfile
+    import io
+    import pstats
+
+    for label, records in (("1 record with reasons", parsed), ("1 raw-events record with reasons", raw_parsed)):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for k in range(200 if records is parsed else 30):
+            score_records([records[k % len(records)]], served, lang="en", explain_by_default=True)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        print(f"cProfile of score_records, {label}:\n{out.getvalue()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
