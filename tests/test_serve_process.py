@@ -147,3 +147,22 @@ def test_generated_requests_never_end_in_a_server_error(server: str) -> None:
 
         never_a_server_error()
     assert len(statuses) >= 2 * 10 and any(s == 200 for s in statuses) and any(400 <= s < 500 for s in statuses), statuses
+
+
+@pytest.mark.slow
+def test_bentoml_build_makes_a_bento_of_the_service(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}, "BENTOML_HOME": str(tmp_path)}
+    built = subprocess.run([str(Path(CLI[0]).parent / "bentoml"), "build", str(repo)], cwd=repo, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    bento = next((tmp_path / "bentos" / "partner-churn").glob("*/bento.yaml"))
+    assert "serving.service:PartnerChurn" in bento.read_text()
+    source = bento.parent / "src"
+    for needed in ("serving/service.py", "features/pipeline.py", "training/model.py", "configs/actions.yaml"):
+        assert (source / needed).is_file(), needed
+    def pins(text: str) -> set[str]:
+        return {line.strip() for line in text.splitlines() if "==" in line and not line.strip().startswith("#")}
+
+    locked = pins((repo / "requirements.lock").read_text())
+    assert locked and locked <= pins((bento.parent / "env" / "python" / "requirements.txt").read_text())
