@@ -149,6 +149,10 @@ def api_models(config: Config) -> ApiModels:
                 raise ValueError("`partner` and `events` go together")
             if by_features and self.as_of is not None:
                 raise ValueError("`as_of` goes with `events`; features are already as of their time")
+            if by_events:
+                limit = self.as_of or dt.datetime.now(dt.timezone.utc)
+                if self.partner.signup_at >= limit:  # type: ignore[union-attr]
+                    raise ValueError(f"partner.signup_at {self.partner.signup_at.isoformat()} is not before as_of {limit.isoformat()}")  # type: ignore[union-attr]
             if self.events:
                 for i in range(1, len(self.events)):
                     if self.events[i].ts < self.events[i - 1].ts:

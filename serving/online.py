@@ -155,18 +155,21 @@ def _from_features(records: Sequence[Any], names: list[str], served: ServedModel
 
 
 def _from_events(records: Sequence[Any], names: list[str], served: ServedModels, now: dt.datetime) -> dict[str, np.ndarray]:
-    """Columns from raw-events records through the batch's feature pipeline, one call per scoring time."""
+    """Columns from raw-events records through the batch's feature pipeline, one call per scoring time
+    (each record's partner signed up before its scoring time, so the pipeline returns every one, in order)."""
     config = served.config
     as_of = [pd.Timestamp(r.as_of or now) for r in records]
-    frames = []
+    wanted = [*names, "segment", "downgrade_warning", "partner_id"]
+    positions, parts = [], []
     for moment in sorted(set(as_of)):
-        group = [r for r, t in zip(records, as_of) if t == moment]
-        partners, events = _program_of(group, config)
+        group = [i for i, t in enumerate(as_of) if t == moment]
+        partners, events = _program_of([records[i] for i in group], config)
         context = ProgramContext.from_snapshot(served.program, [moment])
-        frames.append(build_features(partners, events, [moment], config, program=context))
-    features = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    features = features.set_index(["partner_id", "as_of"]).loc[list(zip((r.partner_id for r in records), as_of))].reset_index()
-    columns = {name: features[name].to_numpy() for name in [*names, "segment", "downgrade_warning", "partner_id"]}
+        features = build_features(partners, events, [moment], config, program=context)
+        positions += group
+        parts.append({name: features[name].to_numpy() for name in wanted})
+    order = np.argsort(np.asarray(positions), kind="stable")
+    columns = {name: (np.concatenate([part[name] for part in parts]) if len(parts) > 1 else parts[0][name])[order] for name in wanted}
     columns["segment"] = columns["segment"].astype(object)
     columns["as_of"] = np.array([t.isoformat() for t in as_of], dtype=object)
     return columns

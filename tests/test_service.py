@@ -214,6 +214,7 @@ def _bad_bodies(record: dict[str, Any], events: dict[str, Any]) -> list[tuple[st
     unknown_type = json.loads(json.dumps(events))
     unknown_type["events"][0]["event_type"] = "tweet"
     both = {**record, "partner": events["partner"], "events": events["events"]}
+    unborn = {**events, "events": [], "partner": {**events["partner"], "signup_at": (AS_OF + pd.Timedelta(days=3)).isoformat()}}
     return [
         ("unknown top-level field", {"partners": [record], "model": "v9"}, 400, "model"),
         ("unknown record field", {"partners": [{**record, "score": 1}]}, 400, "score"),
@@ -228,6 +229,7 @@ def _bad_bodies(record: dict[str, Any], events: dict[str, Any]) -> list[tuple[st
         ("features and events", {"partners": [both]}, 400, "either"),
         ("events out of order", {"partners": [reordered]}, 400, "time order"),
         ("events at or after as_of", {"partners": [late]}, 400, "not before as_of"),
+        ("signed up after as_of", {"partners": [unborn]}, 400, "signup_at"),
         ("sale without amount", {"partners": [sale_without_amount]}, 400, "amount is required"),
         ("unknown event type", {"partners": [unknown_type]}, 400, "event_type"),
         ("repeated partner", {"partners": [record, record]}, 400, "repeats"),
@@ -353,3 +355,17 @@ def test_a_new_champion_is_picked_up_without_dropping_requests(
     }
     assert client.get("/metadata").json()["answer_names"]["deactivation_risk"] == "partner-churn-deactivation-risk:v2"
 
+
+
+def test_mixed_records_and_scoring_times_keep_the_request_order(client: TestClient, service: Any, features: pd.DataFrame, program: Program) -> None:
+    rows = active_rows(features, 3)
+    ids = [str(p) for p in rows["partner_id"]]
+    earlier = events_record(ids[0], program)
+    earlier["as_of"] = (AS_OF - pd.Timedelta(days=40)).isoformat()
+    earlier["events"] = [e for e in earlier["events"] if pd.Timestamp(e["ts"]) < AS_OF - pd.Timedelta(days=40)]
+    mixed = [earlier, feature_record(rows.iloc[1], service), events_record(ids[2], program)]
+    together = client.post("/score", json={"partners": mixed})
+    assert together.status_code == 200, together.text
+    alone = [client.post("/score", json={"partners": [record]}).json()["scores"][0] for record in mixed]
+    assert together.json()["scores"] == alone
+    assert [s["partner_id"] for s in alone] == ids
