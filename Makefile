@@ -35,6 +35,7 @@ demo: $(STAMP)
 	$(BIN)/partner-churn summary --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn train --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
+	$(BIN)/partner-churn monitor drift --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
@@ -48,9 +49,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.features_bench
 	$(BIN)/python -m bench.train_bench
 	$(BIN)/python -m bench.score_bench
+	$(BIN)/python -m bench.drift_bench speed
 
-serve:
-	@echo "The scoring service arrives with the serving issue; nothing to serve yet." >&2; exit 2
+## The scoring service on serving.port (3000) with the registered champions (`make demo` registers them).
+serve: $(STAMP)
+	$(BIN)/partner-churn serve
 
 clean:
 	rm -rf $(VENV) work

@@ -90,6 +90,13 @@ def generate(
     months: Annotated[Optional[int], typer.Option(help="Months to simulate (default: generator.months).", min=1, max=120)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same program.")] = None,
     start_date: Annotated[Optional[str], typer.Option(help="First day of the program, YYYY-MM-DD (default: generator.start_date).")] = None,
+    scenario: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Inject a change (repeatable): new_traffic_source, commission_cut, payout_delay (default: generator.scenarios)."),
+    ] = None,
+    scenario_from: Annotated[
+        Optional[str], typer.Option(help="First day under the changed rules, YYYY-MM-DD (default: generator.scenario_from).")
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -99,13 +106,19 @@ def generate(
     cfg = _config(config, set_).generator
     start = _parse_as_of(start_date, "--start-date").date() if start_date else cfg.start_date
     n_partners, n_months = partners or cfg.partners, months or cfg.months
+    scenarios = scenario or cfg.scenarios
+    changed_from = _parse_as_of(scenario_from, "--scenario-from").date() if scenario_from else cfg.scenario_from
     begin, end = program_period(start, n_months)
     with typer.progressbar(length=(end - begin).days, label=f"simulating {n_partners:,} partners", file=sys.stderr) as bar:
-        program = generate_program(n_partners, n_months, cfg.seed if seed is None else seed, start, progress=bar.update)
+        program = generate_program(
+            n_partners, n_months, cfg.seed if seed is None else seed, start, progress=bar.update,
+            scenarios=scenarios, scenario_from=changed_from,
+        )
     write_program(program, out)
+    changes = f"; changed from {changed_from}: {', '.join(scenarios)}" if scenarios else ""
     typer.echo(
         f"generated {len(program.partners):,} partners, {program.events.num_rows:,} events, "
-        f"{len(program.actions):,} actions from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d} -> {out}"
+        f"{len(program.actions):,} actions from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d}{changes} -> {out}"
     )
 
 
@@ -385,3 +398,6 @@ def _now():  # noqa: ANN202 - pd.Timestamp
     import pandas as pd
 
     return pd.Timestamp.now(tz="UTC")
+
+
+import monitoring.cli  # noqa: E402,F401 - adds `partner-churn monitor` to app, with the options and helpers above

@@ -258,18 +258,41 @@ class ServingConfig(StrictModel):
 
 
 class MonitoringConfig(StrictModel):
-    drift_share_threshold: float = Field(0.3, gt=0, le=1)
-    """Dataset drift when at least this share of feature columns drifted."""
-    column_drift_threshold: float = Field(0.05, gt=0, lt=1)
-    """Per-column test threshold (p-value for statistical tests)."""
+    experiment_name: str = "partner-churn-monitoring"
+    """MLflow experiment of the monitoring runs (one per check, tagged with the model versions checked)."""
+    drift_share_threshold: float = Field(0.05, gt=0, le=1)
+    """Dataset drift when at least this share of feature columns drifted (0.05: 4 of the 80 default features;
+    a real change moves a family of features, see docs/definitions.md)."""
+    numerical_method: Literal["wasserstein", "psi", "jensenshannon", "hellinger", "kl_div"] = "wasserstein"
+    """Evidently drift method of numerical features (a distance: larger is more drift)."""
+    numerical_threshold: float = Field(0.1, gt=0)
+    """A numerical feature drifted when its distance reaches this (and its own bar, see natural_drift_factor)."""
+    categorical_method: Literal["jensenshannon", "psi", "hellinger", "kl_div"] = "jensenshannon"
+    """Evidently drift method of categorical features."""
+    categorical_threshold: float = Field(0.1, gt=0)
+    """A categorical feature drifted when its distance reaches this (and its own bar)."""
+    natural_drift_factor: float = Field(3.0, ge=0)
+    """A column's bar is at least this many times its drift within the reference (first half of the training
+    cutoffs against the second): what moves by itself during training is not drift. 0 turns it off."""
     score_drift_threshold: float = Field(0.1, gt=0)
-    """Score drift when the score distributions differ by more than this (Wasserstein, normed)."""
+    """Score drift when a score's distribution moved at least this far (Wasserstein, normed; raised like a
+    feature's bar by natural_drift_factor)."""
+    tenure_bin_days: int = Field(15, ge=1)
+    """Partners are compared with partners of the same tenure, in bins of this many days."""
+    min_rows_per_tenure_bin: int = Field(20, ge=1)
+    """A tenure bin is covered when the reference holds at least this many active partners in it."""
+    min_tenure_coverage: float = Field(0.5, ge=0, le=1)
+    """Watch when fewer current active partners than this share are as young as the training rows."""
     sample_size: int = Field(20_000, ge=100)
-    """Rows sampled from each side of a drift comparison on large populations."""
+    """Rows of the training reference sample, and at most this many rows from each side of a drift comparison."""
     performance_tolerance: float = Field(0.05, ge=0)
     """Realized ROC-AUC may fall this far below the backtest's before the check fails."""
+    calibration_tolerance: float = Field(0.05, ge=0)
+    """Watch when the realized expected calibration error exceeds the backtest's by more than this."""
+    watch_fraction: float = Field(0.5, gt=0, lt=1)
+    """Watch when a check reaches this fraction of its alarm (drift share, score bar, performance tolerance)."""
     seed: int = 42
-    """Seed of the drift sampling."""
+    """Seed of the reference sample and of every drift sampling."""
 
 
 class GeneratorConfig(StrictModel):
@@ -281,6 +304,10 @@ class GeneratorConfig(StrictModel):
     """Length of the simulated period in months."""
     seed: int = 7
     """Same seed, same program, byte for byte."""
+    scenarios: list[Literal["new_traffic_source", "commission_cut", "payout_delay"]] = []
+    """Changes injected from scenario_from on (synthetic/scenarios.py); empty: the unchanged program."""
+    scenario_from: dt.date | None = None
+    """First day under the scenarios' rules (required with scenarios)."""
 
 
 class Config(StrictModel):

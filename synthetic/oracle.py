@@ -19,8 +19,9 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
     week, daily activity chance p in one) nor logs in anyway (p_off), and, if it falls dormant on the
     way (daily hazard h), makes no stray login afterwards. A dormant partner stays silent while it
     neither comes back (daily chance c) nor logs in anyway (daily chance p), both fading with time as
-    the generator lets them. Rates are held at their value on the day before the cutoff: what the
-    generator knew then.
+    the generator lets them. A partner of a changed program may also leave cleanly (latent column
+    `exit_hazard`, present only then), after which it is silent for good. Rates are held at their value
+    on the day before the cutoff: what the generator knew then.
     """
     day_before = (as_of - pd.Timedelta(days=1)).date()
     rows = latent[latent["date"] == day_before]
@@ -41,6 +42,12 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
     stray_quiet = np.cumprod(1 - stray[None, :] * np.exp(-k / FADE_DAYS), axis=0)
     remaining_quiet = np.vstack([np.ones((1, h.size)), stray_quiet])[horizon_days - 1 - k[:, 0]]
     awake_silent = (stay_silent_awake[None, :] ** k * h[None, :] * remaining_quiet).sum(axis=0) + stay_silent_awake**horizon_days
+    if "exit_hazard" in rows:
+        # A changed program (synthetic/scenarios.py) may have partners leave cleanly (daily chance e): silent
+        # from that day on, no stray logins. Staying awake then also means not leaving.
+        e = rows["exit_hazard"].to_numpy(float)
+        stay = (1 - h - e) * quiet_day
+        awake_silent = (stay[None, :] ** k * (h[None, :] * remaining_quiet + e[None, :])).sum(axis=0) + stay**horizon_days
     fade = np.exp(-k[:, 0] / FADE_DAYS)[:, None]
     come = np.exp(-k[:, 0] / COMEBACK_DECAY_DAYS)[:, None]
     dormant_silent = np.prod((1 - c[None, :] * come) * (1 - p[None, :] * fade), axis=0)

@@ -20,7 +20,8 @@ The whole simulation is vectorised over partners and loops over days only, so 10
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,40 @@ FADE_DAYS = 30.0
 """A dormant partner's stray logins fade with this time constant (days since it fell dormant)."""
 COMEBACK_DECAY_DAYS = 15.0
 """Most comebacks happen soon after falling dormant; the extra chance decays with this time constant."""
+NEVER = 10**6
+"""A payout day that never comes within any simulated period."""
+MAX_EXIT_RATE = 0.05
+"""Cap on a partner's daily chance of leaving cleanly under a change (`ProgramChange.exit_rate`)."""
+
+
+@dataclass(frozen=True)
+class ProgramChange:
+    """How the program's rules change from `start_day` on (the neutral values change nothing).
+
+    Named, documented scenarios (`synthetic/scenarios.py`) set these knobs; the simulation applies them
+    only on days >= `start_day`, so everything before the change is simulated exactly as without it.
+    Every knob acts through the same rates the latent truth records, so the oracle stays consistent.
+    """
+
+    start_day: int
+    """First simulated day (0 = the program's first day) under the new rules."""
+    commission_factor: float = 1.0
+    """Commission accrues at the partner's rate times this (a commission cut is below 1)."""
+    traffic_factor: float = 1.0
+    """Clicks of productive partners are scaled by this (partners move traffic elsewhere)."""
+    exit_rate: float = 0.0
+    """Daily chance that a productive partner sending `exit_scale_reference` clicks a day leaves cleanly for
+    another program (no stray logins, no comeback); proportional to the partner's traffic scale, capped at
+    `MAX_EXIT_RATE`: the biggest partners have the best alternatives and leave first."""
+    exit_scale_reference: float = 10.0
+    """Traffic scale (clicks a day) at which the daily exit chance is `exit_rate`."""
+    extra_payout_delay_days: tuple[int, int] = (0, 0)
+    """Days added to every payout requested under the new rules, drawn uniformly from [low, high)."""
+    unpaid_share: float = 0.0
+    """Share of payouts requested under the new rules that are never paid within the period."""
+
+    def applies(self, day: int) -> bool:
+        return day >= self.start_day
 
 
 @dataclass(frozen=True)
@@ -81,6 +116,10 @@ class GeneratedProgram:
     wakes up)."""
     start: pd.Timestamp
     end: pd.Timestamp
+    scenarios: tuple[str, ...] = ()
+    """Scenarios injected (`synthetic/scenarios.py`); empty for the unchanged program."""
+    scenario_from: dt.date | None = None
+    """First day under the scenarios' rules."""
 
 
 def generate_program(
@@ -90,25 +129,36 @@ def generate_program(
     start_date: dt.date = dt.date(2025, 1, 1),
     segments: SegmentsConfig | None = None,
     progress: Callable[[int], None] | None = None,
+    scenarios: Sequence[str] = (),
+    scenario_from: dt.date | None = None,
 ) -> GeneratedProgram:
     """Simulate `partners` sign-ups over `months` months; the same arguments give the same program.
 
-    `progress`, when given, is called with the number of simulated days after each day.
+    `scenarios` (names from `synthetic.scenarios.SCENARIOS`) change the program from `scenario_from` on;
+    without them the program is exactly the unchanged one. `progress`, when given, is called with the
+    number of simulated days after each day.
     """
     segments = segments or SegmentsConfig()
     start, end = program_period(start_date, months)
     n_days = int((end - start).days)
     rng = np.random.default_rng(seed)
     traits = _draw_traits(partners, n_days, start, rng)
-    sim = _Simulation(traits, n_days, start, rng, segments)
+    change, shown = None, traits.frame
+    if scenarios:
+        from synthetic.scenarios import inject
+
+        traits, change, shown = inject(traits, scenarios, scenario_from, start=start, n_days=n_days, seed=seed)
+    sim = _Simulation(traits, n_days, start, rng, segments, change)
     sim.run(progress)
     return GeneratedProgram(
-        partners=traits.frame,
+        partners=shown,
         events=sim.events_table(),
         actions=sim.actions_frame(),
         latent=sim.latent_table(),
         start=start,
         end=end,
+        scenarios=tuple(scenarios),
+        scenario_from=scenario_from if scenarios else None,
     )
 
 
@@ -119,13 +169,22 @@ def program_period(start_date: dt.date, months: int) -> tuple[pd.Timestamp, pd.T
 
 
 def write_program(program: GeneratedProgram, out_dir: Path) -> dict[str, Path]:
-    """Write partners, events, actions and latent truth as Parquet files in `out_dir`."""
+    """Write partners, events, actions and latent truth as Parquet files in `out_dir`, and `scenario.json`
+    (which change was injected from when, and what each does) when the program has scenarios."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / f"{name}.parquet" for name in ("partners", "events", "actions", "latent")}
     pq.write_table(pa.Table.from_pandas(program.partners, preserve_index=False), paths["partners"])
     pq.write_table(program.events, paths["events"], row_group_size=1_000_000)
     pq.write_table(pa.Table.from_pandas(program.actions, preserve_index=False), paths["actions"])
     pq.write_table(program.latent, paths["latent"], row_group_size=2_000_000)
+    if program.scenarios:
+        from synthetic.scenarios import SCENARIOS
+
+        paths["scenario"] = out_dir / "scenario.json"
+        described = {name: SCENARIOS[name] for name in program.scenarios}
+        paths["scenario"].write_text(
+            json.dumps({"scenarios": described, "from": str(program.scenario_from)}, indent=2) + "\n", encoding="utf-8"
+        )
     return paths
 
 
@@ -213,13 +272,20 @@ class _Simulation:
     """Day-by-day state of every partner; collects events, actions and latent truth as it goes."""
 
     def __init__(
-        self, traits: _Traits, n_days: int, start: pd.Timestamp, rng: np.random.Generator, segments: SegmentsConfig
+        self,
+        traits: _Traits,
+        n_days: int,
+        start: pd.Timestamp,
+        rng: np.random.Generator,
+        segments: SegmentsConfig,
+        change: ProgramChange | None = None,
     ) -> None:
         self.t = traits
         self.n_days = n_days
         self.start = start
         self.rng = rng
         self.segments = segments
+        self.change = change
         n = len(traits.signup_day)
         self.state = np.full(n, IDLE, np.int8)
         self.ever_productive = np.zeros(n, bool)
@@ -244,6 +310,8 @@ class _Simulation:
         self.comeback_effect = np.ones(n)
         self.last_action_day = np.full(n, -10_000, np.int32)
         self.shock_until = np.full(n, -1, np.int32)
+        self.left = np.zeros(n, bool)
+        """Partners who left cleanly for another program under a change (they never come back)."""
         self.onboarded = traits.onboarding_assigned & ~traits.onboarding_holdout
         self._counts: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # type, partners, counts, day
         self._money: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # type, partners, amounts, day
@@ -279,6 +347,11 @@ class _Simulation:
         hazard, activation, comeback = self._rates(day, m, exploring, productive)
         u = rng.random(m)
         falls_asleep = (exploring | productive) & (u < hazard)
+        exit_rate = self._exit_rate(day, m, productive)
+        if exit_rate is not None:
+            leaves = productive & ~falls_asleep & (u < hazard + exit_rate)
+            self.left[:m] |= leaves
+            falls_asleep |= leaves
         wakes_up = dormant & (u < comeback)
         activates = exploring & ~falls_asleep & (rng.random(m) < activation)
         state[falls_asleep] = DORMANT
@@ -295,18 +368,33 @@ class _Simulation:
         awake = exploring | productive
         activity_rate = self._emit_events(day, m, weekday, month, exploring, productive)
         engaged_ever = t.engages[:m]
-        self._latent.append(
-            (
-                np.flatnonzero(engaged_ever).astype(np.int32),
-                day,
-                state[engaged_ever].copy(),
-                np.where(awake, hazard, 0.0)[engaged_ever].astype(np.float32),
-                activity_rate[engaged_ever].astype(np.float32),
-                np.where(state == DORMANT, comeback, 0.0)[engaged_ever].astype(np.float32),
-                self.week_on_rate[:m][engaged_ever].astype(np.float32),
-                self.off_week_rate[:m][engaged_ever].astype(np.float32),
-            )
+        if self.change is not None:
+            comeback = np.where(self.left[:m], 0.0, comeback)  # left today: the rate drawn above no longer applies
+        latent = (
+            np.flatnonzero(engaged_ever).astype(np.int32),
+            day,
+            state[engaged_ever].copy(),
+            np.where(awake, hazard, 0.0)[engaged_ever].astype(np.float32),
+            activity_rate[engaged_ever].astype(np.float32),
+            np.where(state == DORMANT, comeback, 0.0)[engaged_ever].astype(np.float32),
+            self.week_on_rate[:m][engaged_ever].astype(np.float32),
+            self.off_week_rate[:m][engaged_ever].astype(np.float32),
         )
+        if self._records_exits():
+            rate = exit_rate if exit_rate is not None else np.zeros(m)
+            latent += (np.where(state == PRODUCTIVE, rate, 0.0)[engaged_ever].astype(np.float32),)
+        self._latent.append(latent)
+
+    def _records_exits(self) -> bool:
+        """Only programs whose change makes partners leave cleanly carry the `exit_hazard` latent column."""
+        return self.change is not None and self.change.exit_rate > 0
+
+    def _exit_rate(self, day: int, m: int, productive: np.ndarray) -> np.ndarray | None:
+        """Daily chance each partner leaves cleanly today (productive partners under a change with exits)."""
+        if not (self.change is not None and self.change.applies(day) and self.change.exit_rate > 0):
+            return None
+        rate = self.change.exit_rate * self.t.scale[:m] / self.change.exit_scale_reference
+        return np.where(productive, np.minimum(rate, MAX_EXIT_RATE), 0.0)
 
     def _rates(
         self, day: int, m: int, exploring: np.ndarray, productive: np.ndarray
@@ -332,7 +420,8 @@ class _Simulation:
         productive_hazard = 0.005 * np.exp(
             log_hazard - 0.6 * recent_sale - 0.12 * np.log(t.scale[:m]) + payout_pressure
         )
-        hazard = np.clip(np.where(productive, productive_hazard, np.where(exploring, explore_hazard, 0.0)), 0, 0.9)
+        hazard = np.where(productive, productive_hazard, np.where(exploring, explore_hazard, 0.0))
+        hazard = np.clip(hazard, 0, 0.9)
         activation = np.clip(
             0.0028
             * t.activation_mult[:m]
@@ -351,6 +440,8 @@ class _Simulation:
             0,
             0.5,
         )
+        if self.change is not None:
+            comeback = np.where(self.left[:m], 0.0, comeback)  # partners who left for another program stay gone
         return hazard, activation, comeback
 
     def _emit_events(
@@ -364,6 +455,8 @@ class _Simulation:
         # Partners work on some days only (regularity); a dormant partner still logs in now and then,
         # less and less, without waking up: going silent is not a clean switch.
         fading = np.where(self.state[:m] == DORMANT, STRAY_LOGIN_CHANCE * np.exp(-(day - self.dormant_since[:m]) / FADE_DAYS), 0.0)
+        if self.change is not None:
+            fading = np.where(self.left[:m], 0.0, fading)
         week_on = np.clip(t.regularity[:m] * np.where(productive, 1.0, 0.6), 0, 1.0)
         if weekday == PLANNING_WEEKDAY:
             self.working_week[:m] = rng.random(m) < week_on
@@ -379,6 +472,8 @@ class _Simulation:
         clicks_on = np.where(
             productive, t.scale[:m] * ramp * shock * traffic_day / np.maximum(week_on * day_on, 0.02), 0.4
         )
+        if self.change is not None and self.change.applies(day) and self.change.traffic_factor != 1.0:
+            clicks_on = np.where(productive, clicks_on * self.change.traffic_factor, clicks_on)
         p_training = np.where(exploring, 0.012, np.where(productive, 0.003, 0.0)) * drive_boost
         p_webinar = (0.04 * drive_boost * awake) if weekday == WEBINAR_WEEKDAY else np.zeros(m)
         any_on = 1.0 - (1 - p_login_on) * (1 - p_link_on) * np.exp(-clicks_on)
@@ -427,7 +522,10 @@ class _Simulation:
             amounts = np.round(self.t.sale_median[each] * self.rng.lognormal(0.0, 1.0, each.size), 2)
             self._money.append((EVENT_TYPES.index("sale"), each.astype(np.int32), amounts, day))
             revenue = np.bincount(each, weights=amounts, minlength=len(sales))
-            self.unrequested[: len(sales)] += revenue * self.t.commission_rate[: len(sales)]
+            rate = self.t.commission_rate[: len(sales)]
+            if self.change is not None and self.change.applies(day):
+                rate = rate * self.change.commission_factor
+            self.unrequested[: len(sales)] += revenue * rate
         return revenue
 
     def _emit_payouts(self, day: int, m: int, awake: np.ndarray, revenue: np.ndarray) -> None:
@@ -453,7 +551,17 @@ class _Simulation:
                 rng.integers(25, 60, requests.size),
                 3 + rng.poisson(6 * self.t.payout_slowness[requests]),
             )
+            if self.change is not None and self.change.applies(day):
+                delay = delay + self._extra_payout_delay(requests.size)
             self.pay_day[requests] = day + delay
+
+    def _extra_payout_delay(self, n: int) -> np.ndarray:
+        """Days the changed program adds to each of `n` new payouts; NEVER for those it does not pay."""
+        low, high = self.change.extra_payout_delay_days
+        extra = self.rng.integers(low, high, n) if high > low else np.full(n, low)
+        if self.change.unpaid_share:
+            extra = np.where(self.rng.random(n) < self.change.unpaid_share, NEVER, extra)
+        return extra
 
     def _record_counts(self, event_type: str, counts: np.ndarray, day: int) -> None:
         who = np.flatnonzero(counts)
@@ -572,6 +680,8 @@ class _Simulation:
             "working_week_rate": np.concatenate([x[6] for x in self._latent])[keep][order],
             "off_week_activity_rate": np.concatenate([x[7] for x in self._latent])[keep][order],
         }
+        if self._records_exits():
+            columns["exit_hazard"] = np.concatenate([x[8] for x in self._latent])[keep][order]
         partner, day = partner[keep][order], day[keep][order]
         start_days = (self.start.value // 86_400_000_000_000)
         ids = pa.array(self.t.frame["partner_id"].to_numpy())
@@ -585,5 +695,6 @@ class _Simulation:
                 "comeback_rate": pa.array(columns["comeback_rate"]),
                 "working_week_rate": pa.array(columns["working_week_rate"]),
                 "off_week_activity_rate": pa.array(columns["off_week_activity_rate"]),
+                **({"exit_hazard": pa.array(columns["exit_hazard"])} if "exit_hazard" in columns else {}),
             }
         )

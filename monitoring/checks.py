@@ -1,0 +1,109 @@
+"""The two checks end to end: read what they need, run the pure comparison, write reports, log to MLflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import Program
+from features.pipeline import build_features, build_labels
+from features.schema import feature_schema
+from monitoring import drift as drift_check
+from monitoring import performance as performance_check
+from monitoring import store
+from monitoring.verdict import Recommendation
+from partner_churn.config import Config
+from partner_churn.errors import InputError
+
+
+@dataclass
+class CheckOutcome:
+    """What a check prints: its summary line, the files it wrote, its MLflow run and its recommendation."""
+
+    summary: str
+    recommendation: Recommendation
+    files: list[Path] = field(default_factory=list)
+    run_id: str = ""
+
+
+def data_end(program: Program) -> pd.Timestamp:
+    """The last event: outcomes are known up to it (the same end `build_labels` is given in training)."""
+    if not len(program.events):
+        raise InputError("the data holds no events")
+    return program.events["ts"].max()
+
+
+def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOutcome:
+    """Drift of the scored population of `as_of` against the scoring model's training reference."""
+    risk_list = store.read_risk_list(config.paths.output_dir, as_of)
+    models = store.scoring_models(config, risk_list)
+    reference = store.reference_sample(config, models)
+    features = build_features(program.partners, program.events, [as_of], config)
+    scored = drift_check.current_population(features, risk_list)
+    result, snapshot = drift_check.compare(reference, scored, feature_schema(config), config.monitoring, as_of=as_of)
+    result.model = store.model_record(models)
+    folder = store.reports_folder(config, as_of)
+    html, payload = folder / "drift.html", folder / "drift.json"
+    snapshot.save_html(str(html))
+    store.write_json(result.to_json(), payload)
+    metrics = {
+        "share_drifted": result.share_drifted,
+        "drifted_features": result.drifted_features,
+        "dataset_drift": float(result.dataset_drift),
+        "score_drift": float(result.score_drift),
+        "tenure_coverage": result.sampling.coverage,
+        "current_rows": result.sampling.compared_current_rows,
+        "reference_rows": result.sampling.compared_reference_rows,
+        **{f"score.{c.column}": c.drift_score for c in result.scores},
+        **{f"feature.{c.column}": c.drift_score for c in result.features},
+    }
+    run_id = store.log_check(
+        config, kind="drift", date=as_of, models=models, metrics=metrics, files=[html, payload],
+        verdict=f"{result.recommendation.action}: {result.drifted_features} of {len(result.features)} features drifted",
+    )
+    summary = f"{result.summary_line()}; model {models['deactivation_risk'].label()}"
+    return CheckOutcome(summary, result.recommendation, [html, payload], run_id)
+
+
+def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -> CheckOutcome:
+    """Realized performance of the scoring of `scored_at`, once its horizon has passed."""
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    end = data_end(program)
+    if scored_at + horizon > end:
+        raise InputError(
+            f"the outcomes of the scoring of {scored_at:%Y-%m-%d} are known once its {config.labels.horizon_days}-day horizon "
+            f"has passed ({scored_at + horizon:%Y-%m-%d %H:%M} UTC); the data ends {end:%Y-%m-%d %H:%M} UTC: run this later"
+        )
+    risk_list = store.read_risk_list(config.paths.output_dir, scored_at)
+    models = store.scoring_models(config, risk_list)
+    backtest = store.backtest_of(config, models["deactivation_risk"])
+    if models["upgrade_potential"].run_id != models["deactivation_risk"].run_id:
+        other = store.backtest_of(config, models["upgrade_potential"])
+        backtest = pd.concat([backtest[backtest["target"] == "deactivation_risk"], other[other["target"] == "upgrade_potential"]])
+    labels = build_labels(program.partners, program.events, [scored_at], config, data_end=end)
+    result = performance_check.evaluate(
+        risk_list, labels, backtest, config.monitoring, scored_at=scored_at, horizon_days=config.labels.horizon_days,
+        model=store.model_record(models),
+    )
+    folder = store.reports_folder(config, scored_at)
+    payload, table = folder / "performance.json", folder / "performance.csv"
+    store.write_json(result.to_json(), payload)
+    result.table.to_csv(table, index=False, float_format="%.6g")
+    metrics = {}
+    for target in performance_check.TARGETS:
+        row = result.overall(target)
+        metrics.update({f"{target}.{m}": row[m] for m in performance_check.SHOWN})
+        metrics[f"{target}.expected_roc_auc"] = row["expected_roc_auc"]
+    run_id = store.log_check(
+        config, kind="performance", date=scored_at, models=models, metrics=metrics, files=[payload, table],
+        verdict=f"{result.recommendation.action}: {result.summary_line()}",
+    )
+    return CheckOutcome(result.summary_line(), result.recommendation, [payload, table], run_id)
+
+
+def latest_with_outcomes(config: Config, program: Program) -> pd.Timestamp | None:
+    """The latest saved scoring whose horizon has passed in the data; None when there is none yet."""
+    last_day = (data_end(program) - pd.Timedelta(days=config.labels.horizon_days)).floor("D")
+    return store.latest_scoring_before(config.paths.output_dir, last_day + pd.Timedelta(days=1))

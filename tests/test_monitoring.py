@@ -1,0 +1,437 @@
+"""Monitoring: drift and realized performance on frames built in the test (against brute-force references),
+then `partner-churn monitor` end to end on generated programs: a model trained before a change date keeps
+an unchanged program of another seed and flags the changed one, through its exit code; every bad input is
+one clear line with exit 2; drift.html renders with the network cut off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from features.schema import feature_schema
+from monitoring import drift
+from monitoring.performance import compare_with_backtest, evaluate, realized_predictions
+from monitoring.verdict import Recommendation, combine, recommend
+from partner_churn.config import Config, MonitoringConfig
+from partner_churn.errors import InputError
+from training.backtest import backtest_table
+
+CONFIG = Config()
+SCHEMA = feature_schema(CONFIG)
+KINDS = drift.column_kinds(SCHEMA)
+
+
+def population(n: int, seed: int, *, cutoffs: int = 4, shift: dict[str, float] | None = None) -> pd.DataFrame:
+    """Active partners with every feature of the schema and both scores, drawn from fixed distributions."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({name: rng.gamma(2.0, 3.0, n) for name, kind in KINDS.items() if kind == "numerical"})
+    frame["tenure_days"] = rng.uniform(0, 300, n)
+    frame["active_days_30"] = rng.integers(1, 20, n)
+    frame["deactivation_risk"] = rng.beta(2, 6, n)
+    frame["upgrade_potential"] = rng.beta(1, 9, n)
+    frame["partner_type"] = rng.choice(["blogger", "agency", "individual"], n)
+    frame["country"] = rng.choice(["RU", "KZ", "DE"], n)
+    frame["as_of"] = pd.to_datetime("2025-06-01", utc=True) + pd.to_timedelta(rng.integers(0, cutoffs, n) * 14, unit="D")
+    for column, by in (shift or {}).items():
+        frame[column] = frame[column] + by * frame[column].std()
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------------
+# Drift: the pieces
+
+
+def test_column_types_come_from_the_feature_schema() -> None:
+    assert KINDS["partner_type"] == KINDS["country"] == "categorical"
+    assert KINDS["tenure_days"] == KINDS["revenue_30d"] == KINDS["deactivation_risk"] == "numerical"
+    assert len(KINDS) == len(SCHEMA) + 2
+
+
+def test_tenure_matching_against_a_brute_force_count() -> None:
+    reference = pd.DataFrame({"tenure_days": [1, 2, 3, 11, 12, 25, 26, 27, 28, 95], "x": range(10)})
+    current = pd.DataFrame({"tenure_days": [5, 14, 14, 16, 29, 90, 200]})
+    ref, cur, coverage = drift.tenure_matched(reference, current, bin_days=10, min_rows=2, seed=0)
+    # Bins of 10 days: the reference covers [0,10) 3 rows, [10,20) 2, [20,30) 4; [90,100) has 1 row only.
+    assert cur["tenure_days"].tolist() == [5, 14, 14, 16, 29]
+    assert coverage == pytest.approx(5 / 7)
+    assert len(ref) == len(reference)
+    # The current mix over the covered bins is 1 : 3 : 1; the resampled reference follows it.
+    counts = (ref["tenure_days"] // 10).value_counts().sort_index().tolist()
+    assert counts == [2, 6, 2]
+    assert set(ref["x"]) <= set(reference["x"])
+
+
+def test_tenure_matching_refuses_when_nothing_is_covered() -> None:
+    reference = pd.DataFrame({"tenure_days": [1.0, 2.0]})
+    with pytest.raises(InputError, match="no current active partner"):
+        drift.tenure_matched(reference, pd.DataFrame({"tenure_days": [500.0]}), bin_days=10, min_rows=1, seed=0)
+
+
+def test_a_columns_bar_is_the_larger_of_the_threshold_and_its_own_drift_within_the_reference() -> None:
+    settings = MonitoringConfig(numerical_threshold=0.1, categorical_threshold=0.2, score_drift_threshold=0.15, natural_drift_factor=3)
+    natural = {"revenue_30d": 0.05, "login_count_7d": 0.01, "country": float("nan"), "deactivation_risk": 0.1}
+    bars = drift.thresholds({"revenue_30d": "numerical", "login_count_7d": "numerical", "country": "categorical",
+                             "deactivation_risk": "numerical"}, natural, settings)
+    assert bars == pytest.approx({"revenue_30d": 0.15, "login_count_7d": 0.1, "country": 0.2, "deactivation_risk": 0.3})
+
+
+def test_natural_drift_sees_a_column_that_moves_during_the_reference_period() -> None:
+    reference = population(4_000, 1)
+    later = reference["as_of"] >= reference["as_of"].sort_values().iloc[2_000]
+    reference.loc[later, "revenue_30d"] += 2 * reference["revenue_30d"].std()
+    natural = drift.natural_drift(reference, KINDS, CONFIG.monitoring)
+    assert natural["revenue_30d"] > 1.0
+    assert natural["click_count_30d"] < 0.15 and natural["country"] < 0.1
+    assert all(np.isnan(v) for v in drift.natural_drift(reference.assign(as_of=reference["as_of"].min()), KINDS, CONFIG.monitoring).values())
+
+
+def test_column_drift_score_is_evidentlys_normed_wasserstein_distance() -> None:
+    from scipy.stats import wasserstein_distance
+
+    a, b = pd.Series(np.arange(100.0)), pd.Series(np.arange(100.0) + 10)
+    expected = wasserstein_distance(a, b) / np.std(a)
+    assert drift.column_drift_score(a, b, "numerical", CONFIG.monitoring) == pytest.approx(expected)
+    assert np.isnan(drift.column_drift_score(a, pd.Series([np.nan]), "numerical", CONFIG.monitoring))
+
+
+@pytest.mark.slow
+def test_compare_flags_shifted_columns_and_keeps_the_rest() -> None:
+    """Seven features moved by half a standard deviation: more than the share threshold, so retrain; no other
+    column and no score moves past its bar."""
+    moved = ["revenue_30d", "revenue_90d", "click_count_30d", "lead_count_30d", "sale_count_30d", "payout_paid_amount_30d", "unpaid_commission"]
+    reference = population(3_000, 1)
+    current = population(1_500, 2, shift={c: 0.5 for c in moved}).drop(columns="as_of")
+    result, snapshot = drift.compare(reference, current, SCHEMA, CONFIG.monitoring, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    drifted = {c.column for c in result.columns if c.drifted}
+    assert drifted == set(moved)
+    assert result.dataset_drift and not result.score_drift and result.recommendation.action == "retrain"
+    assert result.drifted_features == 7 and result.share_drifted == pytest.approx(7 / len(SCHEMA))
+    # Evidently's own count, with the same per-column methods and bars, agrees.
+    counted = next(m for m in snapshot.dict()["metrics"] if m["config"]["type"].endswith("DriftedColumnsCount"))
+    assert counted["value"]["count"] == 7
+    payload = result.to_json()
+    assert payload["drifted_features"] == 7 and payload["dataset_drift"] is True
+    assert {"column", "drift_score", "method", "threshold", "drifted"} <= set(payload["columns"][0])
+    assert payload["sampling"]["compared_current_rows"] == 1_500 and not payload["sampling"]["sampled"]
+    assert json.dumps(payload)  # serializable as it is
+
+    same, _ = drift.compare(reference, population(1_500, 3).drop(columns="as_of"), SCHEMA, CONFIG.monitoring, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    assert same.drifted_features == 0 and same.recommendation.action == "keep"
+
+
+@pytest.mark.slow
+def test_compare_samples_large_populations_and_says_so() -> None:
+    settings = CONFIG.monitoring.model_copy(update={"sample_size": 500})
+    result, _ = drift.compare(population(2_000, 1), population(1_200, 2).drop(columns="as_of"), SCHEMA, settings,
+                              as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    s = result.sampling
+    assert s.sampled and s.compared_current_rows == 500 and s.compared_reference_rows == 500 and s.current_rows == 1_200
+    assert "sampled from 1,200" in result.summary_line()
+
+
+@pytest.mark.slow
+def test_a_column_with_values_on_one_side_only_counts_as_drifted() -> None:
+    """Evidently cannot compare an empty column; a feature that vanished is drifted, one empty on both sides is not."""
+    reference = population(800, 1).assign(unpaid_commission=np.nan)
+    current = population(400, 2).drop(columns="as_of").assign(days_to_first_sale=np.nan, unpaid_commission=np.nan)
+    result, _ = drift.compare(reference, current, SCHEMA, CONFIG.monitoring, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    by_column = {c.column: c for c in result.columns}
+    assert by_column["days_to_first_sale"].drifted and by_column["days_to_first_sale"].method == "values in the reference only"
+    assert not by_column["unpaid_commission"].drifted and by_column["unpaid_commission"].method == "no values on either side"
+    assert len(result.features) == len(SCHEMA) and result.to_json()["columns"][0]["column"] == "tenure_days"
+
+
+def test_the_current_population_must_belong_to_the_risk_list() -> None:
+    features = pd.DataFrame({"partner_id": ["a", "b", "c"], "active_days_30": [3, 0, 1], "tenure_days": [10.0, 20.0, 30.0]})
+    risk_list = pd.DataFrame({"partner_id": ["a", "b", "c"], "deactivation_risk": [0.2, np.nan, 0.4], "upgrade_potential": [0.1, 0.2, 0.3]})
+    assert drift.current_population(features, risk_list)["partner_id"].tolist() == ["a", "c"]
+    with pytest.raises(InputError, match="other partners than those active"):
+        drift.current_population(features, risk_list.assign(deactivation_risk=[np.nan, 0.3, np.nan]))
+    with pytest.raises(InputError, match="none of the partners"):
+        drift.current_population(features, risk_list.assign(partner_id=["x", "y", "z"]))
+    with pytest.raises(InputError, match="no column upgrade_potential"):
+        drift.current_population(features, risk_list.drop(columns="upgrade_potential"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Realized performance and the verdict
+
+
+def outcomes(n: int, seed: int, *, noise: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A risk list and the labels of its horizon: scores are the truth plus `noise`."""
+    rng = np.random.default_rng(seed)
+    truth = rng.random(n)
+    deactivated = (rng.random(n) < truth).astype(float)
+    upgraded = (rng.random(n) < truth / 5).astype(float)
+    active = rng.random(n) < 0.6
+    risk_list = pd.DataFrame({
+        "partner_id": [f"p{i}" for i in range(n)],
+        "segment": rng.choice(["newbie", "workhorse", "star", "sleeper"], n),
+        "deactivation_risk": np.where(active, np.clip(truth + rng.normal(0, noise, n), 0, 1), np.nan),
+        "upgrade_potential": np.clip(truth / 5 + rng.normal(0, noise / 5, n), 0, 1),
+    })
+    labels = pd.DataFrame({
+        "partner_id": risk_list["partner_id"], "as_of": pd.Timestamp("2026-05-01", tz="UTC"),
+        "deactivated": np.where(active, deactivated, np.nan), "upgraded": upgraded, "revenue_next_horizon": rng.gamma(1, 100, n),
+    })
+    return risk_list, labels
+
+
+def test_realized_metrics_match_sklearn_and_sit_next_to_the_backtest() -> None:
+    risk_list, labels = outcomes(3_000, 1, noise=0.2)
+    expected = backtest_table(realized_predictions(*outcomes(3_000, 2, noise=0.2)), ["model"])
+    table = compare_with_backtest(realized_predictions(risk_list, labels), expected)
+    overall = table[(table["target"] == "deactivation_risk") & (table["segment"] == "all")].iloc[0]
+    known = labels["deactivated"].notna()
+    assert overall["rows"] == known.sum()
+    assert overall["roc_auc"] == pytest.approx(roc_auc_score(labels.loc[known, "deactivated"], risk_list.loc[known, "deactivation_risk"]))
+    assert abs(overall["roc_auc"] - overall["expected_roc_auc"]) < 0.03
+    assert set(table["segment"]) == {"all", "newbie", "workhorse", "star", "sleeper"}
+    assert table["segment"].iloc[0] == "all"
+
+
+def test_performance_retrains_when_roc_auc_falls_below_the_tolerance() -> None:
+    backtest = backtest_table(realized_predictions(*outcomes(3_000, 2, noise=0.05)), ["model"])
+    risk_list, labels = outcomes(3_000, 1, noise=0.6)
+    result = evaluate(risk_list, labels, backtest, CONFIG.monitoring, scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
+    assert result.recommendation.action == "retrain" and "deactivation_risk ROC-AUC" in result.recommendation.reason
+    good = evaluate(*outcomes(3_000, 3, noise=0.05), backtest, CONFIG.monitoring, scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
+    assert good.recommendation.action == "keep"
+    assert json.loads(json.dumps(good.to_json()))["metrics"][0]["segment"] == "all"
+
+
+def test_performance_refuses_outcomes_of_one_kind_only() -> None:
+    risk_list, labels = outcomes(500, 1, noise=0.1)
+    backtest = backtest_table(realized_predictions(risk_list, labels), ["model"])
+    with pytest.raises(InputError, match="same outcome"):
+        evaluate(risk_list, labels.assign(deactivated=labels["deactivated"] * 0), backtest, CONFIG.monitoring,
+                 scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
+
+
+def test_the_verdict_takes_the_strongest_action() -> None:
+    assert recommend([], [], "fine") == Recommendation("keep", "fine")
+    assert recommend([], ["near"], "fine").action == "watch"
+    assert recommend(["broke"], ["near"], "fine") == Recommendation("retrain", "broke")
+    both = combine([("drift", Recommendation("watch", "a")), ("performance", Recommendation("retrain", "b"))])
+    assert both.action == "retrain" and both.reason == "drift: watch (a); performance: retrain (b)"
+
+
+# ---------------------------------------------------------------------------------------------------
+# End to end: a model trained before a change, unchanged and changed programs after it
+
+CHANGE = dt.date(2026, 3, 1)
+SCORED = "2026-06-01"
+"""Three months after the change; the 19-month programs' data lets its 30-day horizon pass."""
+MONTHS, PARTNERS, TRAIN_SEED = 19, 5_000, 11
+FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`partner-churn ...` in this process, through the console script's own `main` (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+    import sys
+
+    from partner_churn.cli import main
+
+    out, err, argv = io.StringIO(), io.StringIO(), sys.argv
+    sys.argv = ["partner-churn", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def settings(tmp: Path, name: str) -> list[str]:
+    """The throwaway MLflow store shared by the module; scores and reports per program."""
+    return [
+        "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db", "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
+        "--set", f"paths.output_dir={tmp}/scores-{name}", "--set", f"paths.reports_dir={tmp}/reports-{name}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seed 11 up to the change trains the champion; seed 11 with a commission cut and seed 12 unchanged follow."""
+    from synthetic.program import generate_program, write_program
+    from synthetic.scenarios import program_before
+
+    tmp = tmp_path_factory.mktemp("monitoring")
+    program = generate_program(PARTNERS, MONTHS, TRAIN_SEED)
+    write_program(program_before(program, CHANGE), tmp / "before")
+    write_program(generate_program(PARTNERS, MONTHS, TRAIN_SEED, scenarios=["commission_cut"], scenario_from=CHANGE), tmp / "cut")
+    write_program(generate_program(PARTNERS, MONTHS, TRAIN_SEED + 1), tmp / "other")
+    trained = cli("train", "--data", str(tmp / "before"), *FAST, *settings(tmp, "before"))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    return tmp
+
+
+@pytest.mark.slow
+def test_monitor_flags_the_changed_program_and_its_performance_drop(world: Path) -> None:
+    from tests.test_cli import run
+
+    scored = cli("score", "--data", str(world / "cut"), "--as-of", SCORED, *settings(world, "cut"))
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    result = run("monitor", "--data", str(world / "cut"), *settings(world, "cut"))  # the scheduler's call, a real process
+    assert result.returncode == 1, result.stdout + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"drift as of {SCORED}: ") and "partner-churn-deactivation-risk v1 (champion)" in lines[0]
+    assert any(line.startswith(f"performance of the scoring of {SCORED} over 30 days: ") for line in lines)
+    assert lines[-2] == "monitor: retrain (drift: retrain, performance: retrain)"
+    assert lines[-1].startswith("recommendation: retrain: drift: retrain (") and "commission_rate" in lines[-1]
+
+    folder = world / "reports-cut" / "monitoring" / SCORED
+    report = json.loads((folder / "drift.json").read_text())
+    assert report["dataset_drift"] and report["share_drifted"] >= 0.05 and report["model"]["deactivation_risk"]["version"] == "1"
+    by_column = {c["column"]: c for c in report["columns"]}
+    assert by_column["commission_rate"]["drifted"] and by_column["commission_rate"]["method"] == "wasserstein"
+    assert by_column["partner_type"]["method"] == "jensenshannon"
+    assert report["sampling"]["coverage"] > 0.5 and report["sampling"]["sample_size"] == 20_000
+    performance = json.loads((folder / "performance.json").read_text())
+    risk = next(m for m in performance["metrics"] if m["target"] == "deactivation_risk" and m["segment"] == "all")
+    assert risk["roc_auc"] < risk["expected_roc_auc"] - 0.05
+    assert set(pd.read_csv(folder / "performance.csv")["segment"]) >= {"all", "workhorse", "newbie"}
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{world}/mlflow.db")
+    experiment = client.get_experiment_by_name("partner-churn-monitoring")
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`partner_churn.date` = '2026-06-01'")
+    kinds = {r.data.tags["partner_churn.check"]: r for r in runs}
+    assert set(kinds) == {"drift", "performance"}
+    assert kinds["drift"].data.tags["deactivation_risk.version"] == "1" and kinds["drift"].data.metrics["dataset_drift"] == 1.0
+    assert kinds["performance"].data.metrics["deactivation_risk.roc_auc"] == pytest.approx(risk["roc_auc"])
+    version = client.get_model_version("partner-churn-deactivation-risk", "1")
+    assert version.tags["monitoring.drift"].startswith("2026-06-01: retrain")
+
+
+@pytest.fixture(scope="module")
+def unchanged_monitored(world: Path) -> subprocess.CompletedProcess[str]:
+    """The unchanged program of another seed scored at SCORED, then `partner-churn monitor` on it."""
+    scored = cli("score", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    return cli("monitor", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
+
+
+@pytest.mark.slow
+def test_monitor_keeps_an_unchanged_program_of_another_seed(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
+    result = unchanged_monitored
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "monitor: keep (drift: keep, performance: keep)" in result.stdout or "monitor: watch" in result.stdout
+    report = json.loads((world / "reports-other" / "monitoring" / SCORED / "drift.json").read_text())
+    assert not report["dataset_drift"] and not report["score_drift"]
+    alone = cli("monitor", "drift", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
+    assert alone.returncode == 0 and alone.stdout.splitlines()[-1].startswith("recommendation: ")
+    assert alone.stdout.splitlines()[1] == f"reports: {world}/reports-other/monitoring/{SCORED}/drift.html, {world}/reports-other/monitoring/{SCORED}/drift.json"
+
+
+@pytest.mark.slow
+def test_drift_over_several_seeds(world: Path) -> None:
+    """No false alarm on unchanged programs of other seeds; the new traffic source is flagged (the commission cut
+    is, end to end, above); the payout delay shows in payout recency, enough to watch (bench/drift_bench.py
+    measures the rates over more seeds)."""
+    from features.contract import load_program
+    from features.pipeline import build_features
+    from monitoring import store
+    from partner_churn.config import load_config
+    from synthetic.program import generate_program, write_program
+    from training.registry import load_model
+
+    config = load_config(overrides=settings(world, "seeds")[1::2])
+    models = {t: load_model(config, name)[0] for t, name in (("deactivation_risk", config.training.risk_model_name),
+                                                              ("upgrade_potential", config.training.potential_model_name))}
+    from training.registry import list_models
+
+    reference = store.run_artifact(config, list_models(config)["run_id"].iloc[0], "reference_sample.parquet", pd.read_parquet)
+    as_of = pd.Timestamp(SCORED, tz="UTC")
+    verdicts = {}
+    for name, seed, scenarios in [("unchanged", 13, ()), ("unchanged", 14, ()), ("new_traffic_source", 12, ("new_traffic_source",)),
+                                  ("payout_delay", 12, ("payout_delay",))]:
+        folder = world / f"seed-{name}-{seed}"
+        write_program(generate_program(PARTNERS, MONTHS, seed, scenarios=scenarios, scenario_from=CHANGE if scenarios else None), folder)
+        program = load_program(folder, config.data, pd.Timestamp("2100-01-01", tz="UTC"))
+        features = build_features(program.partners, program.events, [as_of], config)
+        active = drift.active_rows(features).copy()
+        active["deactivation_risk"] = models["deactivation_risk"].predict(active)
+        active["upgrade_potential"] = models["upgrade_potential"].predict(active)
+        result, _ = drift.compare(reference, active, SCHEMA, config.monitoring, as_of=as_of)
+        verdicts[(name, seed)] = result
+    for seed in (13, 14):
+        assert verdicts[("unchanged", seed)].recommendation.action != "retrain", verdicts[("unchanged", seed)].recommendation
+    assert verdicts[("new_traffic_source", 12)].recommendation.action == "retrain"
+    assert {"partner_type", "commission_rate"} <= {c.column for c in verdicts[("new_traffic_source", 12)].features if c.drifted}
+    delayed = verdicts[("payout_delay", 12)]
+    assert {"days_since_last_payout", "days_since_last_payout_request"} <= {c.column for c in delayed.features if c.drifted}
+    assert delayed.recommendation.action in ("watch", "retrain")
+
+
+@pytest.mark.slow
+def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
+    from tests.test_cli import assert_one_line_error
+
+    other = ["--data", str(world / "other")]
+    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", "2026-05-15", *settings(world, "other")), "no risk list for 2026-05-15")
+    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", "not-a-date", *settings(world, "other")), "--as-of", "not-a-date")
+    assert_one_line_error(cli("monitor", "performance", *other, "--scored-at", "2026-07-15", *settings(world, "other")),
+                          "2026-07-15", "horizon has passed", "run this later")
+    assert_one_line_error(cli("monitor", *other, *settings(world, "nothing-scored")), "no scorings in")
+    empty_store = settings(world, "other")
+    empty_store[1] = f"paths.mlflow_tracking_uri=sqlite:///{world}/empty.db"
+    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", SCORED, *empty_store), "partner-churn-deactivation-risk v1", "does not hold")
+    broken = world / "scores-broken" / SCORED
+    broken.mkdir(parents=True)
+    (broken / "risk_list.parquet").write_text("not parquet")
+    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", SCORED, *settings(world, "broken")), "cannot read the risk list")
+    assert_one_line_error(cli("monitor", "drift", "--data", str(world / "missing"), *settings(world, "other")), "not found")
+
+
+@pytest.mark.slow
+def test_drift_html_renders_offline(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
+    """Evidently's report embeds its script and font; with every request sent to a dead proxy, chromium still
+    draws every column's widget without a console message."""
+    from tests.test_report import CHROMIUM_FLAGS, CONSOLE_LINE
+
+    page = world / "reports-other" / "monitoring" / SCORED / "drift.html"
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        """Every tag of the document with a src or href (script bodies are data to the parser, not tags)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.linked: list[tuple[str, str]] = []
+            self.tags: set[str] = set()
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.add(tag)
+            self.linked += [(tag, value or "") for name, value in attrs if name in ("src", "href")]
+
+    tags = Tags()
+    tags.feed(page.read_text(encoding="utf-8"))
+    assert tags.linked == [] and "link" not in tags.tags and "script" in tags.tags
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.fail("chromium is not on PATH: run scripts/install_browser.sh and test again")
+    result = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, "--proxy-server=127.0.0.1:9", f"--user-data-dir={world / 'profile'}", "--virtual-time-budget=10000",
+         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    console = [line for line in result.stderr.splitlines() if CONSOLE_LINE.search(line) or "Uncaught" in line]
+    assert console == [], console
+    assert "Drift in column 'deactivation_risk'" in result.stdout and "Drift in column 'commission_rate'" in result.stdout
+    assert "Count of Drifted Columns" in result.stdout
