@@ -49,11 +49,12 @@ async def _metadata(request: Request) -> JSONResponse:
     return JSONResponse(metadata(service.keeper.current, API.schema))
 
 
-metadata_app = Starlette(routes=[Route("/", _metadata, methods=["GET"])])
+metadata_app = Starlette(routes=[Route("/metadata", _metadata, methods=["GET"])])
+"""Mounted at the root, behind BentoML's own routes: GET /metadata exactly, no redirect to /metadata/."""
 
 
 @bentoml.service(name="partner_churn", workers=LIMITS.workers, traffic={"timeout": 120})
-@bentoml.asgi_app(metadata_app, path="/metadata")
+@bentoml.asgi_app(metadata_app, path="/")
 class PartnerChurn:
     """Deactivation risk, upgrade potential, segment, action and reasons for partners, on request."""
 

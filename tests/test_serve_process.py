@@ -32,10 +32,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # a redirect is an answer, as curl sees it
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with OPENER.open(request, timeout=10) as answer:
             return answer.status, answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -126,6 +134,7 @@ def test_a_real_server_scores_a_partner_from_raw_events(server: str) -> None:
     status, meta = _get(f"{server}/metadata", token)
     assert status == 200 and json.loads(meta)["answer_names"] == answer["model"]
     assert _get(f"{server}/livez")[0] == 200
+    assert _get(f"{server}/docs.json")[0] == 200 and _get(f"{server}/no-such-thing", token)[0] == 404
 
 
 @pytest.mark.slow

@@ -152,7 +152,9 @@ def test_score_answers_like_the_batch_scorer(client: TestClient, service: Any, f
 
 def test_every_score_names_the_models_metadata_names(client: TestClient, service: Any, features: pd.DataFrame) -> None:
     answer = client.post("/score", json={"partners": [feature_record(active_rows(features, 1).iloc[0], service)]}).json()
-    meta = client.get("/metadata").json()
+    answer_meta = client.get("/metadata", follow_redirects=False)
+    assert answer_meta.status_code == 200
+    meta = answer_meta.json()
     assert answer["model"] == meta["answer_names"]
     assert answer["model"]["deactivation_risk"] == "partner-churn-deactivation-risk:v1"
     assert meta["models"]["deactivation_risk"]["aliases"] == ["champion"]
