@@ -12,6 +12,7 @@ that bundle's versions, so an answer never mixes models, even while a new champi
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,11 +137,12 @@ def _feature_columns(records: Sequence[Any], served: ServedModels, now: dt.datet
 def _from_features(records: Sequence[Any], names: list[str], served: ServedModels) -> dict[str, np.ndarray]:
     """Columns from feature records; the segment from the features and the program snapshot."""
     config = served.config
-    rows = [r.features.__dict__ for r in records]
-    columns: dict[str, np.ndarray] = {}
-    for name in names:
-        values = [row[name] for row in rows]
-        columns[name] = np.array(values, dtype=object if isinstance(values[0], str) or name in served.models.risk.categories else float)
+    take = operator.itemgetter(*names)
+    table = np.array([take(r.features.__dict__) for r in records], dtype=object).reshape(len(records), len(names))
+    categories = served.models.risk.categories
+    columns: dict[str, np.ndarray] = {
+        name: table[:, j] if name in categories else table[:, j].astype(float) for j, name in enumerate(names)
+    }
     rules, window = config.segments, config.segments.revenue_window_days
     columns["segment"] = assign_segments(
         columns["tenure_days"], columns["active_days_30"], np.nan_to_num(columns["days_since_last_activity"], nan=np.inf),
