@@ -74,6 +74,9 @@ class FeatureSpec:
     """What it measures, in a sentence."""
     may_be_negative: bool = False
     """Trends and slopes run both ways; every other number is a count, amount, duration or share (>= 0)."""
+    may_be_missing: bool = False
+    """The pipeline leaves it missing when there is nothing to measure (no sale yet: no days since the last
+    sale); every other feature always has a value."""
 
 
 def feature_schema(config: Config) -> list[FeatureSpec]:
@@ -91,11 +94,11 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
     ]
     for suffix, event_type in FIRST_EVENT_TYPES.items():
         specs.append(
-            FeatureSpec(f"days_to_first_{suffix}", "float", "onboarding", f"Days from sign-up to the first {event_type}; missing if none yet.")
+            FeatureSpec(f"days_to_first_{suffix}", "float", "onboarding", f"Days from sign-up to the first {event_type}; missing if none yet.", may_be_missing=True)
         )
     for suffix, event_type in RECENCY_TYPES.items():
         what = event_type or "qualifying event"
-        specs.append(FeatureSpec(f"days_since_last_{suffix}", "float", "recency", f"Days since the last {what}; missing if none."))
+        specs.append(FeatureSpec(f"days_since_last_{suffix}", "float", "recency", f"Days since the last {what}; missing if none.", may_be_missing=True))
     for event_type in config.data.event_types:
         for w in windows:
             specs.append(FeatureSpec(f"{event_type}_count_{w}d", "int", "window", f"{event_type} events in the last {w} days."))
@@ -122,20 +125,20 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
             f"Slope of active days per week over the last {f.slope_weeks} weeks (positive: rising).",
             may_be_negative=True,
         ),
-        FeatureSpec("active_day_gap_mean", "float", "regularity", "Mean gap in days between consecutive active days; missing with < 2 active days."),
-        FeatureSpec("active_day_gap_std", "float", "regularity", "Standard deviation of those gaps; missing with < 3 active days."),
-        FeatureSpec("recency_to_usual_gap", "float", "regularity", "Days since last activity divided by the mean gap."),
-        FeatureSpec(f"lead_per_click_{f.funnel_window_days}d", "float", "funnel", "Leads per click over the funnel window; missing without clicks."),
-        FeatureSpec(f"sale_per_lead_{f.funnel_window_days}d", "float", "funnel", "Sales per lead over the funnel window; missing without leads."),
+        FeatureSpec("active_day_gap_mean", "float", "regularity", "Mean gap in days between consecutive active days; missing with < 2 active days.", may_be_missing=True),
+        FeatureSpec("active_day_gap_std", "float", "regularity", "Standard deviation of those gaps; missing with < 3 active days.", may_be_missing=True),
+        FeatureSpec("recency_to_usual_gap", "float", "regularity", "Days since last activity divided by the mean gap; missing without a mean gap.", may_be_missing=True),
+        FeatureSpec(f"lead_per_click_{f.funnel_window_days}d", "float", "funnel", "Leads per click over the funnel window; missing without clicks.", may_be_missing=True),
+        FeatureSpec(f"sale_per_lead_{f.funnel_window_days}d", "float", "funnel", "Sales per lead over the funnel window; missing without leads.", may_be_missing=True),
         FeatureSpec("pending_payout_amount", "float", "money_owed", "Requested minus paid payout amounts, floored at 0."),
         FeatureSpec("pending_payout_requests", "int", "money_owed", "Requested minus paid payouts (count), floored at 0."),
-        FeatureSpec("unpaid_commission", "float", "money_owed", "Sales x commission rate minus paid payouts, floored at 0."),
+        FeatureSpec("unpaid_commission", "float", "money_owed", "Sales x commission rate minus paid payouts, floored at 0; missing without a commission rate.", may_be_missing=True),
     ]
     for w in config.features.revenue_share_windows_days:
         specs.append(FeatureSpec(f"revenue_share_{w}d", "float", "program_share", f"Share of the program's revenue in the last {w} days."))
     for name, column_type in config.data.partner_attributes.items():
         kind: FeatureType = "category" if column_type in CATEGORICAL_ATTRIBUTE_TYPES else "float"
-        specs.append(FeatureSpec(name, kind, "attribute", f"Declared partner attribute {name} ({column_type})."))
+        specs.append(FeatureSpec(name, kind, "attribute", f"Declared partner attribute {name} ({column_type}).", may_be_missing=True))
     return specs
 
 

@@ -78,7 +78,8 @@ def _feature_field(spec: FeatureSpec) -> tuple[Any, Any]:
         return int, Field(..., ge=0, le=int(LARGEST), strict=True, **described)
     if spec.kind == "category":
         return Text | None, Field(..., min_length=1, max_length=200, strict=True, **described)
-    return float | None, Field(..., allow_inf_nan=False, strict=True, ge=-LARGEST if spec.may_be_negative else 0, le=LARGEST, **described)
+    number = float | None if spec.may_be_missing else float
+    return number, Field(..., allow_inf_nan=False, strict=True, ge=-LARGEST if spec.may_be_negative else 0, le=LARGEST, **described)
 
 
 def api_models(config: Config) -> ApiModels:
@@ -149,6 +150,8 @@ def api_models(config: Config) -> ApiModels:
                 raise ValueError("`partner` and `events` go together")
             if by_features and self.as_of is not None:
                 raise ValueError("`as_of` goes with `events`; features are already as of their time")
+            if by_events and "downgrade_warning" in self.model_fields_set:
+                raise ValueError("`downgrade_warning` goes with `features`; from events the service computes it")
             if by_events:
                 limit = self.as_of or dt.datetime.now(dt.timezone.utc)
                 if self.partner.signup_at >= limit:  # type: ignore[union-attr]

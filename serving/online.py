@@ -168,6 +168,7 @@ def _from_events(records: Sequence[Any], names: list[str], served: ServedModels,
         partners, events = _program_of([records[i] for i in group], config)
         context = ProgramContext.from_snapshot(served.program, [moment])
         features = build_features(partners, events, [moment], config, program=context)
+        features["partner_id"] = [records[i].partner_id for i in group]
         positions += group
         parts.append({name: features[name].to_numpy() for name in wanted})
     order = np.argsort(np.asarray(positions), kind="stable")
@@ -178,11 +179,14 @@ def _from_events(records: Sequence[Any], names: list[str], served: ServedModels,
 
 
 def _program_of(records: Sequence[Any], config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The partners and events tables of the data contract, for the records' partners only."""
+    """The partners and events tables of the data contract, for the records' partners only.
+
+    Partners are keyed by their position, not their id: requests merged into one batch may hold the
+    same partner twice, and each record is scored on its own events."""
     attributes = list(config.data.partner_attributes)
     partners = pd.DataFrame(
         {
-            "partner_id": pd.Series([r.partner_id for r in records], dtype=object),
+            "partner_id": pd.Series([str(i) for i in range(len(records))], dtype=object),
             "signup_at": pd.to_datetime([r.partner.signup_at for r in records], utc=True).as_unit("ns"),
             **{name: [getattr(r.partner, name) for r in records] for name in attributes},
         }
@@ -191,7 +195,7 @@ def _program_of(records: Sequence[Any], config: Config) -> tuple[pd.DataFrame, p
         if column_type in ("float", "integer"):
             partners[name] = partners[name].astype(float)
     ids = pd.Index(partners["partner_id"])
-    rows = [(r.partner_id, e.ts, e.event_type, e.amount) for r in records for e in r.events]
+    rows = [(str(i), e.ts, e.event_type, e.amount) for i, r in enumerate(records) for e in r.events]
     events = pd.DataFrame(rows, columns=["partner_id", "ts", "event_type", "amount"])
     events["partner_id"] = pd.Categorical(events["partner_id"], categories=ids)
     events["ts"] = pd.to_datetime(events["ts"], utc=True).astype("datetime64[ns, UTC]")

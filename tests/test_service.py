@@ -227,6 +227,11 @@ def _bad_bodies(record: dict[str, Any], events: dict[str, Any]) -> list[tuple[st
         ("negative count", with_feature("click_count_7d", -3), 400, "click_count_7d"),
         ("negative amount", with_feature("revenue_30d", -10.0), 400, "revenue_30d"),
         ("null count", with_feature("sale_count_90d", None), 400, "sale_count_90d"),
+        ("null where the pipeline always measures", with_feature("tenure_days", None), 400, "tenure_days"),
+        ("null revenue", with_feature("revenue_90d", None), 400, "revenue_90d"),
+        ("downgrade warning with events", {"partners": [{**events, "downgrade_warning": True}]}, 400, "downgrade_warning"),
+        ("timestamp before 1970", {"partners": [{**events, "partner": {**events["partner"], "signup_at": "1969-12-31T00:00:00Z"}}]}, 400, "1970"),
+        ("absurd count", with_feature("click_count_7d", 10**13), 400, "click_count_7d"),
         ("no partners", {"partners": []}, 400, "partners"),
         ("features and events", {"partners": [both]}, 400, "either"),
         ("events out of order", {"partners": [reordered]}, 400, "time order"),
@@ -261,6 +266,10 @@ def test_nan_infinity_and_broken_json_are_refused(client: TestClient, service: A
         answer = client.post("/score", content=body, headers={"content-type": "application/json"})
         assert answer.status_code == 400, (literal, answer.text)
         assert "revenue_30d" in answer.text
+    surrogate = text.replace(json.dumps(record["partner_id"]), '"P-\\udc80"', 1)
+    assert "\\udc80" in surrogate
+    answer = client.post("/score", content=surrogate, headers={"content-type": "application/json"})
+    assert answer.status_code == 400 and "surrogate" in answer.text
     broken = client.post("/score", content=text[:-5], headers={"content-type": "application/json"})
     assert broken.status_code == 400 and "json" in broken.text.lower()
 
@@ -371,3 +380,24 @@ def test_mixed_records_and_scoring_times_keep_the_request_order(client: TestClie
     alone = [client.post("/score", json={"partners": [record]}).json()["scores"][0] for record in mixed]
     assert together.json()["scores"] == alone
     assert [s["partner_id"] for s in alone] == ids
+
+
+def test_the_same_partner_twice_in_one_batch_is_scored_twice(client: TestClient, service: Any, features: pd.DataFrame, program: Program) -> None:
+    """Adaptive batching merges requests: two callers asking for one partner at once land in one batch."""
+    from serving.online import score_records
+
+    record = service.API.record.model_validate(events_record(str(active_rows(features, 1).iloc[0]["partner_id"]), program))
+    import bentoml
+
+    bundle = bentoml.get_current_service().keeper.current
+    twice = score_records([record, record], bundle, lang="en", explain_by_default=False)
+    assert twice[0] == twice[1] and twice[0]["partner_id"] == record.partner_id
+
+    answers: list[int] = []
+    body = {"partners": [events_record(record.partner_id, program)]}
+    threads = [threading.Thread(target=lambda: answers.append(client.post("/score_bulk", json=body).status_code)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 4
