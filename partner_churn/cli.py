@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import click
 import typer
 
-from partner_churn.config import Config, load_config, render_yaml
+from partner_churn.config import Config, anchored, load_config, render_yaml
 from partner_churn.errors import InputError
 
 app = typer.Typer(
@@ -322,13 +322,13 @@ def serve(
 
     overrides = list(set_ or [])
     overrides += [f"serving.{key}={value}" for key, value in (("port", port), ("host", host), ("workers", workers)) if value is not None]
-    cfg = _config(config, overrides)
+    cfg = anchored(_config(config, overrides), Path.cwd())  # the workers start in the repository, not here
     served = load_served(cfg)
-    effective = cfg.paths.bentoml_home.absolute() / "service-config.yaml"
+    effective = cfg.paths.bentoml_home / "service-config.yaml"
     effective.parent.mkdir(parents=True, exist_ok=True)
     effective.write_text(render_yaml(cfg))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PARTNER_CHURN__")}
-    env |= {"PARTNER_CHURN_CONFIG": str(effective), "BENTOML_HOME": str(cfg.paths.bentoml_home.absolute())}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PARTNER_CHURN__") and key != "MLFLOW_TRACKING_URI"}
+    env |= {"PARTNER_CHURN_CONFIG": str(effective), "BENTOML_HOME": str(cfg.paths.bentoml_home)}
     answer = served.info()
     typer.echo(
         f"serving {answer['deactivation_risk']} and {answer['upgrade_potential']} on http://{cfg.serving.host}:{cfg.serving.port} "

@@ -442,6 +442,22 @@ def _allowed_keys(loc: Sequence[Any]) -> list[str]:
     return list(model.model_fields)
 
 
+def anchored(config: Config, base: Path) -> Config:
+    """`config` with every relative path, and a relative SQLite tracking URI, made absolute against `base`:
+    for processes that run in another folder (the service's workers run in the repository)."""
+    paths = {
+        name: (value if value.is_absolute() else (base / value).resolve())
+        for name, value in config.paths.model_dump().items()
+        if isinstance(value, Path)
+    }
+    uri = config.paths.mlflow_tracking_uri
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str((base / uri[len("sqlite:///"):]).resolve())
+    actions = config.scoring.actions_file
+    scoring = config.scoring.model_copy(update={"actions_file": base / actions if actions and not actions.is_absolute() else actions})
+    return config.model_copy(update={"paths": config.paths.model_copy(update={**paths, "mlflow_tracking_uri": uri}), "scoring": scoring})
+
+
 def render_yaml(config: BaseModel, indent: int = 0) -> str:
     """The config as YAML, each key preceded by its docstring as a comment."""
     lines: list[str] = []

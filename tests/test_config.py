@@ -107,3 +107,18 @@ def test_every_field_is_documented() -> None:
 def test_segment_revenue_window_must_be_a_feature_window() -> None:
     with pytest.raises(ConfigError, match="revenue_window_days"):
         load_config(env={}, overrides=["segments.revenue_window_days=60"])
+
+
+def test_anchored_makes_every_path_absolute_against_a_folder(tmp_path: Path) -> None:
+    from partner_churn.config import anchored
+
+    config = load_config(env={}, overrides=["paths.mlflow_tracking_uri=sqlite:///rel/mlflow.db", "scoring.actions_file=my/actions.yaml"])
+    fixed = anchored(config, tmp_path)
+    assert fixed.paths.mlflow_tracking_uri == f"sqlite:///{tmp_path.resolve()}/rel/mlflow.db"
+    assert fixed.paths.output_dir == (tmp_path / "work" / "scores").resolve()
+    assert fixed.scoring.actions_file == tmp_path / "my" / "actions.yaml"
+    absolute = load_config(env={}, overrides=["paths.mlflow_tracking_uri=sqlite:////srv/mlflow.db", "paths.data_dir=/srv/data"])
+    assert anchored(absolute, tmp_path).paths.mlflow_tracking_uri == "sqlite:////srv/mlflow.db"
+    assert anchored(absolute, tmp_path).paths.data_dir == Path("/srv/data")
+    server = load_config(env={}, overrides=["paths.mlflow_tracking_uri=http://mlflow:5000"])
+    assert anchored(server, tmp_path).paths.mlflow_tracking_uri == "http://mlflow:5000"

@@ -72,11 +72,13 @@ def server(trained_store: Path) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}
     env["PARTNER_CHURN_API_TOKEN"] = "smoke-token"
-    settings_ = [*store(trained_store), "--set", f"paths.bentoml_home={trained_store}/bentoml"]
+    # Paths relative to a folder that is not the repository: the workers must still find this store.
+    settings_ = ["--set", "paths.mlflow_tracking_uri=sqlite:///mlflow.db", "--set", "paths.mlflow_artifacts_dir=artifacts",
+                 "--set", "paths.bentoml_home=bentoml"]
     log = (trained_store / "serve.log").open("w")  # a file, not a pipe: a full pipe would stall the server
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--workers", "1", *settings_],
-        env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True, cwd=trained_store,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
