@@ -38,6 +38,7 @@ def data_end(program: Program) -> pd.Timestamp:
 def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOutcome:
     """Drift of the scored population of `as_of` against the scoring model's training reference."""
     risk_list = store.read_risk_list(config.paths.output_dir, as_of)
+    as_of = store.scored_as_of(risk_list, as_of)
     models = store.scoring_models(config, risk_list)
     reference = store.reference_sample(config, models)
     features = build_features(program.partners, program.events, [as_of], config)
@@ -69,14 +70,11 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
 
 def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -> CheckOutcome:
     """Realized performance of the scoring of `scored_at`, once its horizon has passed."""
-    horizon = pd.Timedelta(days=config.labels.horizon_days)
     end = data_end(program)
-    if scored_at + horizon > end:
-        raise InputError(
-            f"the outcomes of the scoring of {scored_at:%Y-%m-%d} are known once its {config.labels.horizon_days}-day horizon "
-            f"has passed ({scored_at + horizon:%Y-%m-%d %H:%M} UTC); the data ends {end:%Y-%m-%d %H:%M} UTC: run this later"
-        )
+    _check_horizon(scored_at, end, config)
     risk_list = store.read_risk_list(config.paths.output_dir, scored_at)
+    scored_at = store.scored_as_of(risk_list, scored_at)
+    _check_horizon(scored_at, end, config)
     models = store.scoring_models(config, risk_list)
     backtest = store.backtest_of(config, models["deactivation_risk"])
     if models["upgrade_potential"].run_id != models["deactivation_risk"].run_id:
@@ -101,6 +99,15 @@ def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -
         verdict=f"{result.recommendation.action}: {result.summary_line()}",
     )
     return CheckOutcome(result.summary_line(), result.recommendation, [payload, table], run_id)
+
+
+def _check_horizon(scored_at: pd.Timestamp, end: pd.Timestamp, config: Config) -> None:
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    if scored_at + horizon > end:
+        raise InputError(
+            f"the outcomes of the scoring of {scored_at:%Y-%m-%d} are known once its {config.labels.horizon_days}-day horizon "
+            f"has passed ({scored_at + horizon:%Y-%m-%d %H:%M} UTC); the data ends {end:%Y-%m-%d %H:%M} UTC: run this later"
+        )
 
 
 def latest_with_outcomes(config: Config, program: Program) -> pd.Timestamp | None:

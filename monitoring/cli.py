@@ -47,7 +47,8 @@ def monitor(
     if ctx.invoked_subcommand is not None:
         return
     from monitoring import checks, store
-    from monitoring.verdict import EXIT_CODE, combine
+    from monitoring.verdict import EXIT_CODE, Recommendation, combine
+    from partner_churn.errors import InputError
 
     cfg, program = _setup(config, set_, data, lenient)
     date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
@@ -60,8 +61,13 @@ def monitor(
             f"({checks.data_end(program):%Y-%m-%d}); nothing to judge yet"
         )
     else:
-        outcomes.append(("performance", checks.run_performance(cfg, program, scored_at)))
-        _print(outcomes[-1][1])
+        try:
+            outcomes.append(("performance", checks.run_performance(cfg, program, scored_at)))
+            _print(outcomes[-1][1])
+        except InputError as exc:  # drift has spoken; a performance check that cannot run must not hide it
+            reason = f"the scoring of {scored_at:%Y-%m-%d} could not be judged: {exc}"
+            typer.echo(f"performance: {reason}")
+            outcomes.append(("performance", checks.CheckOutcome(reason, Recommendation("watch", reason))))
     verdict = combine([(name, outcome.recommendation) for name, outcome in outcomes])
     typer.echo(f"monitor: {verdict.action} ({', '.join(f'{name}: {o.recommendation.action}' for name, o in outcomes)})")
     typer.echo(verdict.line())

@@ -77,6 +77,20 @@ def read_risk_list(output_dir: Path, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame
 
 
+def scored_as_of(risk_list: pd.DataFrame, requested: pd.Timestamp) -> pd.Timestamp:
+    """The scoring time the risk list was made at (its `as_of` column): what features and labels are
+    computed at. A date alone means that day's scoring, whatever its time; a time must match."""
+    if "as_of" not in risk_list.columns:
+        raise InputError(f"the risk list of {requested:%Y-%m-%d} has no as_of column: score it again with partner-churn score")
+    times = pd.to_datetime(risk_list["as_of"], utc=True).dropna().unique()
+    if len(times) != 1:
+        raise InputError(f"the risk list of {requested:%Y-%m-%d} holds {len(times)} scoring times in its as_of column; expected one")
+    actual = pd.Timestamp(times[0])
+    if requested != requested.normalize() and requested != actual:
+        raise InputError(f"the risk list of {requested:%Y-%m-%d} was scored as of {actual.isoformat()}, not {requested.isoformat()}")
+    return actual
+
+
 # --------------------------------------------------------------------------------------------------
 # The models that scored, and their training runs
 

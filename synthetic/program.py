@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from partner_churn.config import DataConfig, SegmentsConfig
+from partner_churn.errors import InputError
 from segments.rules import assign_segments
 
 EVENT_TYPES: tuple[str, ...] = tuple(DataConfig.model_fields["event_types"].default)
@@ -144,6 +145,8 @@ def generate_program(
     rng = np.random.default_rng(seed)
     traits = _draw_traits(partners, n_days, start, rng)
     change, shown = None, traits.frame
+    if scenario_from is not None and not scenarios:
+        raise InputError(f"--scenario-from {scenario_from} without --scenario: name the change to inject (or leave both out)")
     if scenarios:
         from synthetic.scenarios import inject
 

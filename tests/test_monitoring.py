@@ -435,3 +435,36 @@ def test_drift_html_renders_offline(world: Path, unchanged_monitored: subprocess
     assert console == [], console
     assert "Drift in column 'deactivation_risk'" in result.stdout and "Drift in column 'commission_rate'" in result.stdout
     assert "Count of Drifted Columns" in result.stdout
+
+
+def test_a_risk_list_is_judged_at_its_own_scoring_time() -> None:
+    from monitoring.store import scored_as_of
+
+    evening = pd.Timestamp("2026-05-01 18:00", tz="UTC")
+    risk_list = pd.DataFrame({"partner_id": ["a", "b"], "as_of": [evening, evening]})
+    assert scored_as_of(risk_list, pd.Timestamp("2026-05-01", tz="UTC")) == evening
+    assert scored_as_of(risk_list, evening) == evening
+    with pytest.raises(InputError, match="scored as of 2026-05-01T18:00:00\\+00:00, not 2026-05-01T12:00"):
+        scored_as_of(risk_list, pd.Timestamp("2026-05-01 12:00", tz="UTC"))
+    with pytest.raises(InputError, match="holds 2 scoring times"):
+        scored_as_of(risk_list.assign(as_of=[evening, evening.normalize()]), evening.normalize())
+
+
+@pytest.mark.slow
+def test_monitor_still_judges_drift_when_performance_cannot_run(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
+    """A later scoring whose model is gone from the store: performance cannot be judged (watch), drift still is."""
+    import shutil
+
+    source = world / "scores-other" / SCORED
+    later = world / "scores-gone" / "2026-06-15"
+    later.mkdir(parents=True)
+    shutil.copytree(source, world / "scores-gone" / SCORED)
+    risk_list = pd.read_parquet(source / "risk_list.parquet")
+    risk_list["model_version"] = risk_list["model_version"].str.replace(":v1", ":v9", regex=False)
+    risk_list["as_of"] = pd.Timestamp("2026-06-15", tz="UTC")
+    risk_list.to_parquet(later / "risk_list.parquet", index=False)
+    result = cli("monitor", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "gone"))
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert result.stdout.splitlines()[0].startswith(f"drift as of {SCORED}: ")
+    assert "performance: the scoring of 2026-06-15 could not be judged:" in result.stdout and "v9" in result.stdout
+    assert "monitor: watch (drift: " in result.stdout

@@ -176,3 +176,13 @@ def test_generate_command_injects_a_scenario_and_refuses_a_bad_one(tmp_path: Pat
     assert run("validate", "--data", str(out)).returncode == 0
     assert_one_line_error(run("generate", "--out", str(tmp_path / "x"), "--partners", "50", "--months", "2", "--scenario", "price_war",
                               "--scenario-from", "2025-02-01"), "unknown scenario price_war")
+
+
+def test_a_change_date_without_a_change_is_an_error() -> None:
+    import datetime as dt
+
+    from partner_churn.errors import InputError
+    from synthetic.program import generate_program
+
+    with pytest.raises(InputError, match="--scenario-from 2025-02-01 without --scenario"):
+        generate_program(50, 3, seed=1, scenario_from=dt.date(2025, 2, 1))
