@@ -68,6 +68,7 @@ class ModelKeeper:
         self.current: ServedModels = load_served(config)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._refused: tuple[str, str] | None = None
 
     def start(self) -> None:
         """Follow the champions on a daemon thread (unless a version is pinned or the interval is 0)."""
@@ -88,12 +89,19 @@ class ModelKeeper:
                 logger.warning("champion check failed, still serving %s: %s", self.current.info(), exc)
 
     def check(self) -> bool:
-        """Load and swap in the champions if the aliases moved; True when they did."""
+        """Load and swap in the champions if the aliases moved; True when they did.
+
+        A pair of versions that failed to load (say, trained on another feature schema) is not tried
+        again until the aliases move on; the failure is logged once and the old models keep serving."""
         training = self.config.training
         now = (resolve_version(self.config, training.risk_model_name), resolve_version(self.config, training.potential_model_name))
-        if now == (self.current.models.risk_version, self.current.models.potential_version):
+        if now == (self.current.models.risk_version, self.current.models.potential_version) or now == self._refused:
             return False
-        fresh = load_served(self.config)
+        try:
+            fresh = load_served(self.config)
+        except Exception:
+            self._refused = now
+            raise
         before = self.current.info()
         self.current = fresh
         logger.info("now serving %s (was %s)", fresh.info(), before)

@@ -401,3 +401,30 @@ def test_the_same_partner_twice_in_one_batch_is_scored_twice(client: TestClient,
     for thread in threads:
         thread.join()
     assert answers == [200] * 4
+
+
+def test_a_champion_that_fails_to_load_is_not_retried_until_the_aliases_move(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bentoml
+
+    import serving.models
+
+    keeper = bentoml.get_current_service().keeper
+    serving_before = keeper.current
+    attempts: list[int] = []
+
+    def failing_load(config: Config) -> Any:
+        attempts.append(1)
+        raise InputError("trained on another feature schema")
+
+    monkeypatch.setattr(serving.models, "load_served", failing_load)
+    monkeypatch.setattr(serving.models, "resolve_version", lambda config, name: "99")
+    with pytest.raises(InputError, match="another feature schema"):
+        keeper.check()
+    assert keeper.check() is False and keeper.check() is False
+    assert len(attempts) == 1 and keeper.current is serving_before
+    monkeypatch.setattr(serving.models, "resolve_version", lambda config, name: "100")
+    with pytest.raises(InputError):
+        keeper.check()
+    assert len(attempts) == 2
