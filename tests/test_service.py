@@ -46,6 +46,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A throwaway MLflow store; the environment and MLflow's global URIs are restored after."""
     saved = dict(os.environ)
     folder = tmp_path_factory.mktemp("service-store")
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # set by MLflow for earlier modules' stores; it would win
+        os.environ.pop(key, None)
     os.environ.update(store_settings(folder))
     yield folder
     os.environ.clear()
