@@ -176,7 +176,8 @@ def current_population(features: pd.DataFrame, risk_list: pd.DataFrame) -> pd.Da
     """The scored population's features (recomputed at the scoring date) with the scores the risk list holds.
 
     An error when the risk list and the data do not belong together: the scorer gives a risk exactly to
-    the partners active at the cutoff, so both must name the same partners as active.
+    the partners active at the cutoff, so both must name the same partners as active. Up to 1% may
+    disagree: events that arrived after the scoring but happened before it (late data) move a few.
     """
     missing = [c for c in ("partner_id", *SCORES) if c not in risk_list]
     if missing:
