@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.train_bench
 	$(BIN)/python -m bench.score_bench
 	$(BIN)/python -m bench.drift_bench speed
+	$(BIN)/python -m bench.serve_bench
 
 ## The scoring service on serving.port (3000) with the registered champions (`make demo` registers them).
 serve: $(STAMP)
