@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench import machine
 from features.contract import Program, load_program
 from features.pipeline import build_features, build_labels
 from features.schema import feature_schema
@@ -44,10 +43,6 @@ DATES = (pd.Timestamp("2026-05-01", tz="UTC"), pd.Timestamp("2026-06-01", tz="UT
 """Two and three months after the change; the 19-month programs' data lets the later one's horizon pass."""
 MONTHS, PARTNERS, TRAIN_SEED = 19, 5_000, 11
 TARGET_SECONDS = 20.0
-
-
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC"
 
 
 def loaded(program: GeneratedProgram, folder: Path, config: Config) -> Program:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bench import machine
 from bench.duckdb_features import duckdb_window_features, window_feature_names
 from features.contract import Program, load_program
 from features.pipeline import _DayTable, build_features, check_cutoffs
@@ -246,10 +246,7 @@ def main() -> None:
         print(json.dumps(measure(args.measure, args.data, cutoffs, args.repeat)))
         return
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3:.0f} GiB, "
-        f"Python {platform.python_version()}, {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC; load average at start {os.getloadavg()[0]:.1f}"
-    )
+    print(f"machine: {machine()}")
     print(f"each figure: best of {args.repeat} in a fresh process; DuckDB with {os.cpu_count()} threads, in memory")
     missed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="features_bench_") as tmp:
@@ -288,11 +285,9 @@ def main() -> None:
         for size in sorted(int(s) for s in args.scaling.split(",")):
             if size == main_partners:
                 folder, r = main_dir, results["12 cutoffs"]
-                note = "(the main program; measurement above)"
             else:
                 folder, seconds = ensure_program(size, args.months, args.seed, Path(tmp) / f"p{size}")
                 r = run_measurement("pipeline", folder, monthly_cutoffs(folder, 12), args.repeat)
-                note = f"(generated in {seconds:.1f} s)"
             events = rows_in(folder / "events.parquet")
             points.append((size, events, r["seconds"], r["load_seconds"], r["peak_gb"]))
             if folder != main_dir:

@@ -8,8 +8,6 @@ Run: `make bench` or `.venv/bin/python bench/generate_bench.py [--partners N] [-
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import tempfile
 import time
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench import machine
 from features.contract import load_program
 from partner_churn.config import Config
 from synthetic.program import generate_program, write_program
@@ -32,7 +31,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=18, help="months to simulate")
     parser.add_argument("--seed", type=int, default=7, help="generator seed")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {pd.Timestamp.now(tz='UTC'):%Y-%m-%d}")
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         started = time.perf_counter()

@@ -8,8 +8,6 @@ throwaway SQLite store (not timed), then times the real CLI in a subprocess. Run
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import throwaway_store
+from bench import machine, throwaway_store
 from synthetic.program import generate_program, write_program
 
 TARGET_SECONDS = 60
@@ -31,7 +29,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="an existing program folder")
     parser.add_argument("--as-of", default="2026-07-01", help="scoring date")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:

@@ -8,8 +8,6 @@ headline. Run: `.venv/bin/python -m bench.train_bench [--partners N] [--data DIR
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -17,9 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 
-from bench import throwaway_store
+from bench import machine, throwaway_store
 from synthetic.program import generate_program, write_program
 
 TARGET_SECONDS = 300
@@ -32,7 +29,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7, help="generator seed")
     parser.add_argument("--data", type=Path, default=None, help="an existing program folder to train on instead")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:

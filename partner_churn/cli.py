@@ -11,6 +11,7 @@ import typer
 
 from partner_churn.config import Config, anchored, load_config, render_yaml
 from partner_churn.errors import InputError
+from partner_churn.telemetry import quiet_telemetry
 
 app = typer.Typer(
     help="Predict which partners go silent and which are ready to grow; say what to do about each.",
@@ -60,16 +61,6 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def quiet_telemetry() -> None:
-    """No usage reporting from BentoML, MLflow or Evidently (no network, and none wanted); no MLflow chatter."""
-    import os
-
-    for key in ("BENTOML_DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
-        os.environ.setdefault(key, "true")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 DataOption = Annotated[

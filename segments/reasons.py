@@ -582,7 +582,6 @@ def _active_days(fact: _Fact, value: float, row: Row, c: _Context) -> _Rendered 
 def _trend(fact: _Fact, value: float, row: Row, c: _Context) -> _Rendered | None:
     lang, days = c.lang, fact.window
     words = _TREND_SUBJECTS[fact.subject][lang]
-    subject = words["subject"]
     tau = min(1.0, max(-1.0, value))
     if tau >= 1 - 1e-9:
         return _Rendered(_say(lang, "trend_from_zero", **words, window=_window(days, lang), before=_before(days, lang)))

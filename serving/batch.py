@@ -43,12 +43,16 @@ class ScoringModels:
     potential: TrainedModel
     potential_version: str
 
+    def names(self, config: Config) -> dict[str, str]:
+        """Per target, the registered name and version, e.g. 'partner-churn-deactivation-risk:v3'."""
+        return {
+            "deactivation_risk": f"{config.training.risk_model_name}:v{self.risk_version}",
+            "upgrade_potential": f"{config.training.potential_model_name}:v{self.potential_version}",
+        }
+
     def version_label(self, config: Config) -> str:
         """e.g. 'partner-churn-deactivation-risk:v3 partner-churn-upgrade-potential:v2'."""
-        return (
-            f"{config.training.risk_model_name}:v{self.risk_version} "
-            f"{config.training.potential_model_name}:v{self.potential_version}"
-        )
+        return " ".join(self.names(config).values())
 
 
 def score_partners(
@@ -103,8 +107,7 @@ def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhor
     `columns` (a frame or a mapping of column name to values) holds `segment`, `deactivation_risk`,
     `upgrade_potential` and the segment window's revenue; returns `expected_revenue` and `value_at_risk`.
     """
-    window = config.segments.revenue_window_days
-    expected = np.asarray(columns[f"revenue_{window}d"], dtype=float) * config.labels.horizon_days / window
+    expected = expected_horizon_revenue(np.asarray(columns[f"revenue_{config.segments.revenue_window_days}d"], dtype=float), config)
     upgrade_value = np.clip(typical_workhorse_revenue - expected, 0.0, None)
     lower_rung = np.isin(np.asarray(columns["segment"], dtype=object), LOWER_RUNGS)
     at_risk = np.nan_to_num(np.asarray(columns["deactivation_risk"], dtype=float), nan=0.0) * expected
@@ -114,9 +117,13 @@ def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhor
 
 def typical_workhorse_revenue(scored: pd.DataFrame, config: Config) -> float:
     """The median Workhorse's expected horizon revenue in a scored population (0 without Workhorses)."""
-    window = config.segments.revenue_window_days
-    workhorses = scored.loc[scored["segment"] == "workhorse", f"revenue_{window}d"] * config.labels.horizon_days / window
-    return float(workhorses.median()) if len(workhorses) else 0.0
+    workhorses = scored.loc[scored["segment"] == "workhorse", f"revenue_{config.segments.revenue_window_days}d"]
+    return float(expected_horizon_revenue(workhorses, config).median()) if len(workhorses) else 0.0
+
+
+def expected_horizon_revenue(window_revenue: Any, config: Config) -> Any:
+    """Revenue over the segment window scaled to the label horizon (90-day revenue x 30 / 90)."""
+    return window_revenue * config.labels.horizon_days / config.segments.revenue_window_days
 
 
 def _reasons(scored: pd.DataFrame, models: ScoringModels, config: Config) -> tuple[list[str], np.ndarray]:

@@ -24,7 +24,7 @@ from features.pipeline import ProgramContext, build_features
 from partner_churn.config import Config
 from segments.actions import ActionTable, action_columns, bands_and_flags
 from segments.rules import assign_segments
-from serving.batch import ScoringModels, explain, value_at_risk
+from serving.batch import ScoringModels, expected_horizon_revenue, explain, value_at_risk
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,7 @@ class ServedModels:
 
     def info(self) -> dict[str, str]:
         """Which models answer, e.g. {'deactivation_risk': 'partner-churn-deactivation-risk:v3', ...}."""
-        training = self.config.training
-        return {
-            "deactivation_risk": f"{training.risk_model_name}:v{self.models.risk_version}",
-            "upgrade_potential": f"{training.potential_model_name}:v{self.models.potential_version}",
-            "program_as_of": str(self.program.get("as_of", "")),
-        }
+        return {**self.models.names(self.config), "program_as_of": str(self.program.get("as_of", ""))}
 
 
 def score_records(
@@ -112,14 +107,12 @@ def _typical_workhorse_revenue(served: ServedModels) -> float:
     """The typical Workhorse's expected horizon revenue, from the training rows' medians (the service
     does not hold the population the batch takes its median from)."""
     config = served.config
-    window = config.segments.revenue_window_days
-    median = served.models.potential.typical.get("workhorse", {}).get(f"revenue_{window}d", 0.0)
-    return float(median) * config.labels.horizon_days / window
+    median = served.models.potential.typical.get("workhorse", {}).get(f"revenue_{config.segments.revenue_window_days}d", 0.0)
+    return float(expected_horizon_revenue(median, config))
 
 
 def _feature_columns(records: Sequence[Any], served: ServedModels, now: dt.datetime) -> dict[str, np.ndarray]:
     """Features, segment and downgrade warning of every record as columns, in the records' order."""
-    config = served.config
     names = served.models.risk.features
     by_features = [i for i, r in enumerate(records) if r.features is not None]
     by_events = [i for i, r in enumerate(records) if r.features is None]
@@ -128,6 +121,11 @@ def _feature_columns(records: Sequence[Any], served: ServedModels, now: dt.datet
         parts.append((by_features, _from_features([records[i] for i in by_features], names, served)))
     if by_events:
         parts.append((by_events, _from_events([records[i] for i in by_events], names, served, now)))
+    return _in_request_order(parts)
+
+
+def _in_request_order(parts: list[tuple[list[int], dict[str, np.ndarray]]]) -> dict[str, np.ndarray]:
+    """Columns of several parts, each with the request positions of its rows, as one set in request order."""
     if len(parts) == 1:
         return parts[0][1]
     order = np.argsort(np.concatenate([np.asarray(positions) for positions, _ in parts]), kind="stable")
@@ -162,17 +160,15 @@ def _from_events(records: Sequence[Any], names: list[str], served: ServedModels,
     config = served.config
     as_of = [pd.Timestamp(r.as_of or now) for r in records]
     wanted = [*names, "segment", "downgrade_warning", "partner_id"]
-    positions, parts = [], []
+    parts = []
     for moment in sorted(set(as_of)):
         group = [i for i, t in enumerate(as_of) if t == moment]
         partners, events = _program_of([records[i] for i in group], config)
         context = ProgramContext.from_snapshot(served.program, [moment])
         features = build_features(partners, events, [moment], config, program=context)
         features["partner_id"] = [records[i].partner_id for i in group]
-        positions += group
-        parts.append({name: features[name].to_numpy() for name in wanted})
-    order = np.argsort(np.asarray(positions), kind="stable")
-    columns = {name: (np.concatenate([part[name] for part in parts]) if len(parts) > 1 else parts[0][name])[order] for name in wanted}
+        parts.append((group, {name: features[name].to_numpy() for name in wanted}))
+    columns = _in_request_order(parts)
     columns["segment"] = columns["segment"].astype(object)
     columns["as_of"] = np.array([t.isoformat() for t in as_of], dtype=object)
     return columns

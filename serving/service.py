@@ -14,7 +14,7 @@ call but the health checks and the API description needs `Authorization: Bearer 
 
 from __future__ import annotations
 
-from partner_churn.cli import quiet_telemetry
+from partner_churn.telemetry import quiet_telemetry
 
 quiet_telemetry()  # before BentoML and MLflow are imported
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-for _key in ("BENTOML_DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
-    os.environ.setdefault(_key, "true")
+from partner_churn.telemetry import quiet_telemetry
+
+quiet_telemetry()
 
 REPO = Path(__file__).resolve().parents[1]
 
