@@ -8,36 +8,50 @@ money is a non-negative number. Bad input is the user's to fix, so each problem 
 it and up to five of them (1-based data row numbers, header not counted, with their values).
 
 Files: `<data_dir>/partners`, `<data_dir>/events` and optionally `<data_dir>/actions`, each as
-`.parquet` or `.csv` (never both). Columns are matched by name. CSV values are read as text (so
-`007` stays `007` and `12,50` can be shown as written); an empty CSV field is a missing value.
+`.parquet` or `.csv` (never both). Columns are matched by name, after `data.column_map` renamed the
+file's own names to the contract's (an export's `user_id`, `created_at`, ... to `partner_id`, `ts`);
+every message then names both, e.g. `column 'ts' (file column 'created_at')`, and quarantine files
+keep the file's names. CSV values are read as text (so `007` stays `007` and `12,50` can be shown as
+written); an empty CSV field is a missing value.
 Timestamps are ISO 8601 (`2025-03-01`, `2025-03-01 14:05`, `2025-03-01T14:05:09.123Z`,
 `...+03:00`, `...+0300`), years 1680-2261: values without a zone are UTC, values with one are
 converted to UTC, and a column mixing the two is refused (the naive ones are ambiguous). Parquet
 timestamp columns are taken as UTC (aware ones converted); Parquet text columns are parsed like CSV.
+`event_type` values are matched to the vocabulary `data.event_types` directly or through
+`data.event_type_map`, ignoring case and surrounding whitespace unless
+`data.event_type_case_insensitive` is off. `amount` may be absent when no event is a money event;
+it then reads 0.0. An optional `currency` column (compared trimmed and upper-cased) must give every
+money event one and the same currency, which becomes `Program.currency`; the column itself is not
+carried into the events frame, since every kept money event has that currency.
 
 Checks run in this order; strict mode (the default) raises at the first one that finds anything,
 so the message is the same on every run:
 
 File level, all tables before any row is read (these raise in lenient mode too):
   table found (partners and events required), not both .parquet and .csv, not zero bytes, readable,
-  no duplicate column names, required columns present, no undeclared extra column, Parquet column
-  types usable, then (after reading) at least one data row in partners and events.
+  every file column named in data.column_map present, no duplicate column names (after the map), required
+  columns present, no undeclared extra column, Parquet column types usable, then (after reading) at
+  least one data row in partners and events, and no money event in an events file without `amount`.
 
 Row level, table by table (partners, events, actions), each in this order:
   partners: signup_at missing / unparseable / mixed time zones; null partner_id; declared attributes
             (value does not cast, in file order); duplicate partner_id; signup_at after as-of.
   events:   ts missing / unparseable / mixed time zones; null partner_id; amount non-numeric /
             missing (money event types only; elsewhere empty means 0.0) / negative; event_type null /
-            unknown; declared extra columns; unknown partner; duplicate event_id; ts before the
+            unknown; currency missing on a money event / other currency than the money events' most
+            common one; declared extra columns; unknown partner; duplicate event_id; ts before the
             partner's signup_at; ts after as-of.
   actions:  ts missing / unparseable / mixed time zones; null partner_id; null action; declared extra
             columns; unknown partner; ts before signup_at; ts after as-of.
 
 Lenient mode sets each bad row aside under its first problem in that order, writes the set-aside
-rows of each table to `<quarantine_dir>/<table>.quarantine.csv` (the columns as read, plus `row` and
-`problem`) and reports the counts in `Program.quarantined`. Duplicates keep their first surviving
-occurrence. Events and actions of a partner set aside from `partners` are set aside as
-`unknown partner`. Every input row ends up either in the returned frames or in a quarantine file.
+rows of each table to `<quarantine_dir>/<table>.quarantine.csv` (the columns as read, under the
+file's names, plus `row` and `problem`) and reports the counts in `Program.quarantined`. Duplicates
+keep their first surviving occurrence. Events and actions of a partner set aside from `partners` are
+set aside as `unknown partner`. Every input row ends up either in the returned frames or in a
+quarantine file. Last, a table with more than `data.max_quarantine_share` of its rows set aside is
+refused (the quarantine files are written first): a load that kept little of a table is a broken
+export or config, not a few bad rows, whatever lenient mode was asked for.
 
 Events can be tens of millions of rows: the work is columnar (pyarrow compute, numpy), keys and
 event types stay dictionary codes from the file to the returned categoricals, and Python only
@@ -48,6 +62,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,8 +77,15 @@ import pyarrow.parquet as pq
 from partner_churn.config import ColumnType, DataConfig
 from partner_churn.errors import InputError
 
-TABLES = ("partners", "events", "actions")
+TABLES = tuple(DataConfig.contract_columns())
 """Input tables, in the order they are checked."""
+
+REQUIRED_COLUMNS = {
+    "partners": ("partner_id", "signup_at"),
+    "events": ("partner_id", "ts", "event_type"),
+    "actions": ("partner_id", "ts", "action"),
+}
+"""The contract columns each table must have; its other contract columns are optional."""
 
 EXAMPLE_ROWS = 5
 """Offending rows shown in a message."""
@@ -100,10 +122,14 @@ class ContractError(InputError):
         problem: str | None = None,
         rows: tuple[int, ...] = (),
         count: int = 0,
+        file_column: str | None = None,
     ) -> None:
         super().__init__(message)
         self.path = path
         self.column = column
+        """The contract's name of the column."""
+        self.file_column = file_column if file_column is not None else column
+        """The file's own name of the column (differs from `column` under data.column_map)."""
         self.problem = problem
         self.rows = rows
         """1-based data row numbers of the example rows (at most EXAMPLE_ROWS)."""
@@ -120,8 +146,9 @@ class Program:
     attribute columns present in the file, in file order, cast to their declared types."""
     events: pd.DataFrame
     """`partner_id` (categorical over `partners.partner_id`, in that order), `ts` (datetime64[ns, UTC]),
-    `event_type` (categorical over the configured vocabulary, in config order), `amount` (float64, >= 0),
-    `event_id` when the file has it, declared extra columns present in the file. Sorted by partner
+    `event_type` (categorical over the configured vocabulary, in config order), `amount` (float64, >= 0;
+    0.0 throughout when the file has no amount column), `event_id` when the file has it, declared extra
+    columns present in the file (no `currency`: see `currency`). Sorted by partner
     (category order) then `ts`, stable, index 0..n-1. Text columns here are `string[pyarrow]`, not
     object, because this table is large."""
     actions: pd.DataFrame | None
@@ -129,6 +156,9 @@ class Program:
     sort; `None` when there is no actions file, an empty frame when it has a header and no rows."""
     quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
     """Lenient mode: table -> problem -> rows set aside; empty when nothing was set aside."""
+    currency: str | None = None
+    """The one currency of the money events (trimmed, upper case, as the events' `currency` column gives
+    it); None when the file has no currency column or no money event was kept."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +172,40 @@ class _TableSpec:
     declared_in: str
     keys: tuple[str, ...]
     """Columns read dictionary-encoded: few distinct values, many rows."""
+    renames: Mapping[str, str]
+    """This table's data.column_map: the file's column name -> the contract's."""
 
     @property
     def allowed(self) -> tuple[str, ...]:
         return self.required + self.optional + tuple(self.declared)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """A table's columns as the file names them and as the contract does (data.column_map applied), in file order."""
+
+    file_names: tuple[str, ...]
+    names: tuple[str, ...]
+
+    def file_column(self, name: str) -> str:
+        return self.file_names[self.names.index(name)] if name in self.names else name
+
+    def label(self, name: str) -> str:
+        """`'ts'`, or `'ts' (file column 'created_at')` when the file calls it otherwise."""
+        file_name = self.file_column(name)
+        return f"'{name}'" if file_name == name else f"'{name}' (file column '{file_name}')"
+
+
+@dataclass(frozen=True)
+class _Coded:
+    """A text column as positions in its own dictionary of distinct values, and what each value means."""
+
+    dictionary: pa.Array
+    """The distinct values as written (strings)."""
+    indices: np.ndarray
+    """Each row's position in `dictionary` (int32), -1 where null."""
+    codes: np.ndarray
+    """Each row's meaning (int32): a position in a vocabulary, -1 when unknown, -2 when null or empty."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +245,8 @@ def load_program(
     Strict mode raises `ContractError` at the first problem. Lenient mode still raises on file-level
     problems, but sets bad rows aside into `quarantine_dir` and reports how many, per table and
     problem, in `Program.quarantined`; a stale quarantine file of a table with nothing set aside is
-    removed so the folder always describes this load.
+    removed so the folder always describes this load. It raises too, after writing the quarantine
+    files, when a table has more than `data.max_quarantine_share` of its rows set aside.
     """
     if lenient and quarantine_dir is None:
         raise ValueError("lenient loading needs a quarantine_dir to write the rows it sets aside")
@@ -197,21 +258,26 @@ def load_program(
         raise ContractError(f"{data_dir}: data folder not found", path=data_dir)
     paths = {name: _locate(data_dir, name, required=name != "actions") for name in TABLES}
     found = {name: path for name, path in paths.items() if path is not None}
-    columns = {name: _inspect(path, specs[name]) for name, path in found.items()}
-    raw = {name: _read(path, specs[name], columns[name]) for name, path in found.items()}
+    headers = {name: _inspect(path, specs[name]) for name, path in found.items()}
+    raw = {name: _read(path, specs[name], headers[name]) for name, path in found.items()}
+    event_types = _event_type_codes(raw["events"].column("event_type"), data)
+    if "amount" not in raw["events"].column_names:
+        _check_no_money_without_amount(found["events"], event_types, data)
 
     partners, signup_ns, partners_screen = _screen_partners(
-        raw["partners"], found["partners"], data, as_of, lenient
+        _Screen(found["partners"], "partners", raw["partners"], headers["partners"], lenient=lenient), data, as_of
     )
     partner_index = pd.Index(partners["partner_id"].to_numpy(), dtype=object)
-    events, events_screen = _screen_events(
-        raw["events"], found["events"], data, partner_index, signup_ns, as_of, lenient
+    events, currency, events_screen = _screen_events(
+        _Screen(found["events"], "events", raw["events"], headers["events"], lenient=lenient),
+        data, event_types, partner_index, signup_ns, as_of,
     )
     screens = [partners_screen, events_screen]
     actions: pd.DataFrame | None = None
     if "actions" in raw:
         actions, actions_screen = _screen_actions(
-            raw["actions"], found["actions"], data, partner_index, signup_ns, as_of, lenient
+            _Screen(found["actions"], "actions", raw["actions"], headers["actions"], lenient=lenient),
+            data, partner_index, signup_ns, as_of,
         )
         screens.append(actions_screen)
 
@@ -223,7 +289,9 @@ def load_program(
             if counts:
                 quarantined[screen.table] = counts
         _write_quarantine(Path(quarantine_dir), screens)
-    return Program(partners=partners, events=events, actions=actions, quarantined=quarantined)
+        for screen in screens:
+            _check_quarantine_share(screen, data.max_quarantine_share, Path(quarantine_dir))
+    return Program(partners=partners, events=events, actions=actions, quarantined=quarantined, currency=currency)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,22 +299,23 @@ def load_program(
 
 
 def _table_specs(data: DataConfig) -> dict[str, _TableSpec]:
+    declared_in = {
+        "partners": "data.partner_attributes",
+        "events": "data.event_extra_columns",
+        "actions": "data.action_extra_columns",
+    }
+    keys = {"partners": (), "events": ("partner_id", "event_type", "currency"), "actions": ("partner_id",)}
     return {
-        "partners": _TableSpec(
-            "partners", ("partner_id", "signup_at"), (), data.partner_attributes, "data.partner_attributes", ()
-        ),
-        "events": _TableSpec(
-            "events",
-            ("partner_id", "ts", "event_type", "amount"),
-            ("event_id",),
-            data.event_extra_columns,
-            "data.event_extra_columns",
-            ("partner_id", "event_type"),
-        ),
-        "actions": _TableSpec(
-            "actions", ("partner_id", "ts", "action"), (), data.action_extra_columns, "data.action_extra_columns",
-            ("partner_id",),
-        ),
+        name: _TableSpec(
+            name,
+            REQUIRED_COLUMNS[name],
+            tuple(column for column in own if column not in REQUIRED_COLUMNS[name]),
+            data.declared_columns(name),
+            declared_in[name],
+            keys[name],
+            data.column_map.get(name, {}),
+        )
+        for name, own in DataConfig.contract_columns().items()
     }
 
 
@@ -271,7 +340,7 @@ def _locate(data_dir: Path, table: str, *, required: bool) -> Path | None:
     return present[0]
 
 
-def _inspect(path: Path, spec: _TableSpec) -> list[str]:
+def _inspect(path: Path, spec: _TableSpec) -> _Header:
     """The columns to read, after the checks that need only the header (or Parquet footer)."""
     if path.is_file() and path.stat().st_size == 0:
         raise ContractError(f"{path}: empty file (zero bytes)", path=path, problem="empty file")
@@ -283,14 +352,15 @@ def _inspect(path: Path, spec: _TableSpec) -> list[str]:
             raise ContractError(
                 f"{path}: unreadable Parquet file ({_one_line(exc)})", path=path, problem="unreadable file"
             ) from None
-        names = [name for name in schema.names if name not in _pandas_index_columns(schema)]
+        file_names = [name for name in schema.names if name not in _pandas_index_columns(schema)]
     else:
-        names = _csv_header(path)
-    _check_names(path, names, spec)
+        file_names = _csv_header(path)
+    header = _apply_column_map(path, file_names, spec)
+    _check_names(path, header, spec)
     if schema is not None:
-        for name in names:
-            _check_parquet_type(path, name, schema.field(name).type, _column_kind(spec, name))
-    return names
+        for file_name, name in zip(header.file_names, header.names):
+            _check_parquet_type(path, header, name, schema.field(file_name).type, _column_kind(spec, name))
+    return header
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -315,26 +385,54 @@ def _pandas_index_columns(schema: pa.Schema) -> set[str]:
     return {name for name in meta.get("index_columns", []) if isinstance(name, str)}
 
 
-def _check_names(path: Path, names: list[str], spec: _TableSpec) -> None:
+def _apply_column_map(path: Path, file_names: list[str], spec: _TableSpec) -> _Header:
+    """The header under the contract's names; every file column the map names must be there."""
+    absent = [file_name for file_name in spec.renames if file_name not in file_names]
+    if absent:
+        labels = ", ".join(f"'{spec.renames[name]}' (file column '{name}')" for name in absent)
+        many = len(absent) > 1
+        raise ContractError(
+            f"{path}: column{'s' if many else ''} {labels}: not in the file, though data.column_map.{spec.name} "
+            f"names {'them' if many else 'it'} (columns found: {', '.join(file_names)})",
+            path=path, column=spec.renames[absent[0]], file_column=absent[0], problem="missing column",
+        )
+    return _Header(tuple(file_names), tuple(spec.renames.get(name, name) for name in file_names))
+
+
+def _check_names(path: Path, header: _Header, spec: _TableSpec) -> None:
+    names, found = list(header.names), ", ".join(header.file_names) or "none"
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
+        labels, mapped = [], False
+        for name in repeated:
+            sources = [file_name for file_name, own in zip(header.file_names, names) if own == name]
+            renamed = any(source != name for source in sources)
+            labels.append(f"'{name}'" + (f" (file columns {', '.join(map(repr, sources))})" if renamed else ""))
+            mapped |= renamed
+        many = len(repeated) > 1
+        target = "these names" if many else "it"
+        mapping = f"; data.column_map.{spec.name} maps a file column to {target}" if mapped else ""
         raise ContractError(
-            f"{path}: {_columns_phrase(repeated)}: duplicate column name (columns found: {', '.join(names)})",
-            path=path, column=repeated[0], problem="duplicate column",
+            f"{path}: column{'s' if many else ''} {', '.join(labels)}: duplicate column name "
+            f"(columns found: {found}{mapping})",
+            path=path, column=repeated[0], file_column=header.file_column(repeated[0]), problem="duplicate column",
         )
     missing = [name for name in spec.required if name not in names]
     if missing:
+        many = len(missing) > 1
         raise ContractError(
-            f"{path}: {_columns_phrase(missing)}: missing required column{'s' if len(missing) > 1 else ''} "
-            f"(columns found: {', '.join(names) or 'none'})",
+            f"{path}: {_columns_phrase(missing)}: missing required column{'s' if many else ''} "
+            f"(columns found: {found}; a file column of another name can be mapped to "
+            f"{'them' if many else 'it'} with data.column_map.{spec.name})",
             path=path, column=missing[0], problem="missing column",
         )
     extra = [name for name in names if name not in spec.allowed]
     if extra:
+        them = "them" if len(extra) > 1 else "it"
         raise ContractError(
             f"{path}: {_columns_phrase(extra)}: undeclared extra column{'s' if len(extra) > 1 else ''} "
-            f"(declare {'them' if len(extra) > 1 else 'it'} with a type under {spec.declared_in}, or remove "
-            f"{'them' if len(extra) > 1 else 'it'}; allowed here: {', '.join(spec.allowed)})",
+            f"(declare {them} with a type under {spec.declared_in}, map {them} to a column of the contract with "
+            f"data.column_map.{spec.name}, or remove {them}; allowed here: {', '.join(spec.allowed)})",
             path=path, column=extra[0], problem="undeclared column",
         )
 
@@ -343,14 +441,14 @@ def _column_kind(spec: _TableSpec, name: str) -> str:
     """How a column is read: a contract column's own kind, or a declared column's type."""
     contract = {
         "partner_id": "key", "event_type": "key", "signup_at": "timestamp", "ts": "timestamp",
-        "amount": "float", "event_id": "id", "action": "string",
+        "amount": "float", "event_id": "id", "action": "string", "currency": "key",
     }
     if name in spec.declared:
         return spec.declared[name]
     return contract[name]
 
 
-def _check_parquet_type(path: Path, name: str, arrow_type: pa.DataType, kind: str) -> None:
+def _check_parquet_type(path: Path, header: _Header, name: str, arrow_type: pa.DataType, kind: str) -> None:
     """Refuse a Parquet column whose type cannot hold this kind of value (every row would be bad)."""
     value_type = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
     is_text = pa.types.is_string(value_type) or pa.types.is_large_string(value_type)
@@ -374,21 +472,22 @@ def _check_parquet_type(path: Path, name: str, arrow_type: pa.DataType, kind: st
             "string": "text or plain values",
         }[kind]
         raise ContractError(
-            f"{path}: column '{name}': wrong Parquet type {arrow_type} (expected {wanted})",
-            path=path, column=name, problem="wrong type",
+            f"{path}: column {header.label(name)}: wrong Parquet type {arrow_type} (expected {wanted})",
+            path=path, column=name, file_column=header.file_column(name), problem="wrong type",
         )
 
 
-def _read(path: Path, spec: _TableSpec, names: list[str]) -> pa.Table:
-    """The table's columns as stored (CSV: all text), then the check that it has rows."""
+def _read(path: Path, spec: _TableSpec, header: _Header) -> pa.Table:
+    """The table's columns as stored (CSV: all text) under the contract's names, then the check that it has rows."""
+    keys = [file_name for file_name, name in zip(header.file_names, header.names) if name in spec.keys]
     try:
         if path.suffix == ".parquet":
-            with pq.ParquetFile(path, read_dictionary=list(spec.keys)) as parquet:
-                table = parquet.read(columns=names, use_threads=True)
+            with pq.ParquetFile(path, read_dictionary=keys) as parquet:
+                table = parquet.read(columns=list(header.file_names), use_threads=True)
         else:
             types = {
-                name: pa.dictionary(pa.int32(), pa.string()) if name in spec.keys else pa.string()
-                for name in names
+                name: pa.dictionary(pa.int32(), pa.string()) if name in keys else pa.string()
+                for name in header.file_names
             }
             table = pacsv.read_csv(
                 path,
@@ -405,7 +504,26 @@ def _read(path: Path, spec: _TableSpec, names: list[str]) -> pa.Table:
     if table.num_rows == 0 and spec.name != "actions":
         what = "no rows" if path.suffix == ".parquet" else "header only, no rows"
         raise ContractError(f"{path}: empty file ({what})", path=path, problem="empty file")
-    return table
+    return table.rename_columns(list(header.names))
+
+
+def _check_no_money_without_amount(path: Path, types: _Coded, data: DataConfig) -> None:
+    """An events file without `amount` may hold no money event: its amount would have to be invented."""
+    money = np.isin(types.codes, [data.event_types.index(name) for name in data.money_event_types])
+    rows = np.flatnonzero(money)
+    if rows.size == 0:
+        return
+    examples = rows[:EXAMPLE_ROWS]
+    values = types.dictionary.take(pa.array(types.indices[examples])).to_pylist()
+    shown = ", ".join(f"row {row + 1} (event_type {_show(value)})" for row, value in zip(examples, values))
+    which = "row is a money event" if rows.size == 1 else "rows are money events"
+    raise ContractError(
+        f"{path}: column 'amount': missing, but {rows.size:,} {which} ({', '.join(data.money_event_types)}), "
+        f"e.g. {shown}; export the amounts (money is never taken as 0), or map the file's amount column with "
+        "data.column_map.events",
+        path=path, column="amount", problem="missing column",
+        rows=tuple(int(row) + 1 for row in examples), count=int(rows.size),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,10 +537,11 @@ class _Screen:
     wins) and keeps going. Checks always pass masks over all rows; only rows still in play count.
     """
 
-    def __init__(self, path: Path, table: str, raw: pa.Table, *, lenient: bool) -> None:
+    def __init__(self, path: Path, table: str, raw: pa.Table, header: _Header, *, lenient: bool) -> None:
         self.path = path
         self.table = table
         self.raw = raw
+        self.header = header
         self.lenient = lenient
         self.alive = np.ones(raw.num_rows, dtype=bool)
         self.rejected: list[tuple[np.ndarray, str]] = []
@@ -452,8 +571,9 @@ class _Screen:
             extra = f" ({detail(rows)})" if detail is not None else ""
             noun = "row" if rows.size == 1 else "rows"
             raise ContractError(
-                f"{self.path}: column '{column}': {text or problem} in {rows.size} {noun}{extra}, e.g. {shown}",
-                path=self.path, column=column, problem=problem,
+                f"{self.path}: column {self.header.label(column)}: {text or problem} in {rows.size} {noun}{extra}, "
+                f"e.g. {shown}",
+                path=self.path, column=column, file_column=self.header.file_column(column), problem=problem,
                 rows=tuple(int(row) + 1 for row in examples), count=int(rows.size),
             )
         self.rejected.append((rows, problem))
@@ -471,10 +591,10 @@ class _Screen:
 
 
 def _screen_partners(
-    raw: pa.Table, path: Path, data: DataConfig, as_of: pd.Timestamp, lenient: bool
+    screen: _Screen, data: DataConfig, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, np.ndarray, _Screen]:
     """Checked partners frame, their signup times in UTC nanoseconds (frame order), and the screen."""
-    screen = _Screen(path, "partners", raw, lenient=lenient)
+    raw = screen.raw
     signup = _parse_timestamps(raw.column("signup_at"))
     _reject_timestamps(screen, "signup_at", signup, required=True)
 
@@ -501,49 +621,51 @@ def _screen_partners(
     return pd.DataFrame(columns, copy=False), signup.ns[keep], screen
 
 
-def _screen_timed_rows(
-    raw: pa.Table, path: Path, table: str, partner_index: pd.Index, lenient: bool
-) -> tuple[_Screen, _Timestamps, np.ndarray]:
+def _screen_timed_rows(screen: _Screen, partner_index: pd.Index) -> tuple[_Timestamps, np.ndarray]:
     """The checks events and actions share first: their `ts` column, then null partner ids."""
-    screen = _Screen(path, table, raw, lenient=lenient)
-    ts = _parse_timestamps(raw.column("ts"))
+    ts = _parse_timestamps(screen.raw.column("ts"))
     _reject_timestamps(screen, "ts", ts, required=True)
-    partner_codes = _lookup_codes(raw.column("partner_id"), partner_index)
+    partner_codes = _lookup_codes(screen.raw.column("partner_id"), partner_index)
     screen.reject("partner_id", "null partner_id", partner_codes == -2)
-    return screen, ts, partner_codes
+    return ts, partner_codes
 
 
 def _screen_events(
-    raw: pa.Table,
-    path: Path,
+    screen: _Screen,
     data: DataConfig,
+    types: _Coded,
     partner_index: pd.Index,
     signup_ns: np.ndarray,
     as_of: pd.Timestamp,
-    lenient: bool,
-) -> tuple[pd.DataFrame, _Screen]:
-    """Checked events frame, sorted by partner then time, and the screen."""
-    screen, ts, partner_codes = _screen_timed_rows(raw, path, "events", partner_index, lenient)
+) -> tuple[pd.DataFrame, str | None, _Screen]:
+    """Checked events frame, sorted by partner then time, the money events' currency, and the screen."""
+    raw = screen.raw
+    ts, partner_codes = _screen_timed_rows(screen, partner_index)
 
-    type_codes = _lookup_codes(raw.column("event_type"), pd.Index(data.event_types, dtype=object))
-    amount = _parse_numbers(raw.column("amount"))
-    screen.reject("amount", "non-numeric amount", amount.bad)
-    money_codes = [data.event_types.index(name) for name in data.money_event_types]
+    type_codes = types.codes
+    money = np.isin(type_codes, [data.event_types.index(name) for name in data.money_event_types])
     event_types = raw.column("event_type")
-    screen.reject(
-        "amount", "missing amount", amount.missing & np.isin(type_codes, money_codes),
-        text="missing amount",
-        detail=lambda rows: f"required for money event types: {', '.join(data.money_event_types)}",
-        show=lambda rows: [
-            f"empty amount, event_type {_show(value)}" for value in event_types.take(pa.array(rows)).to_pylist()
-        ],
-    )
-    screen.reject("amount", "negative amount", amount.values < 0)
+    amount: _Numbers | None = None
+    if "amount" in raw.column_names:
+        amount = _parse_numbers(raw.column("amount"))
+        screen.reject("amount", "non-numeric amount", amount.bad)
+        screen.reject(
+            "amount", "missing amount", amount.missing & money,
+            text="missing amount",
+            detail=lambda rows: f"required for money event types: {', '.join(data.money_event_types)}",
+            show=lambda rows: [
+                f"empty amount, event_type {_show(value)}" for value in event_types.take(pa.array(rows)).to_pylist()
+            ],
+        )
+        screen.reject("amount", "negative amount", amount.values < 0)
     screen.reject("event_type", "null event_type", type_codes == -2)
     screen.reject(
         "event_type", "unknown event_type", type_codes == -1,
-        detail=lambda rows: _unknown_values(event_types, rows, "data.event_types"),
+        detail=lambda rows: _unknown_event_types(types, rows, data),
     )
+    currencies: tuple[np.ndarray, list[str]] | None = None
+    if "currency" in raw.column_names:
+        currencies = _reject_currencies(screen, raw.column("currency"), money, data)
     declared = _reject_declared(screen, raw, data.event_extra_columns, large=True)
     _reject_unknown_partners(screen, raw.column("partner_id"), partner_codes)
     if "event_id" in raw.column_names:
@@ -554,31 +676,38 @@ def _screen_events(
         )
     _reject_outside_lifetime(screen, ts.ns, partner_codes, partner_index, signup_ns, as_of)
 
+    currency: str | None = None
+    if currencies is not None:
+        kept = currencies[0][screen.alive & money]  # by now, all in one currency
+        currency = currencies[1][kept[0]] if kept.size else None
+
     rows = _partner_time_rows(screen.alive, partner_codes, ts.ns, len(partner_index))
     columns: dict[str, object] = {
         "partner_id": _categorical(partner_codes[rows], partner_index),
         "ts": _utc_array(ts.ns[rows]),
         "event_type": _categorical(type_codes[rows], pd.Index(data.event_types, dtype=object)),
-        "amount": np.where(amount.missing[rows], 0.0, amount.values[rows]),
+        "amount": (
+            np.zeros(int(np.count_nonzero(screen.alive))) if amount is None
+            else np.where(amount.missing[rows], 0.0, amount.values[rows])
+        ),
     }
     if "event_id" in raw.column_names:
         columns["event_id"] = _id_values(raw.column("event_id"), rows)
     for name, values in declared.items():
         columns[name] = values[rows]
-    return pd.DataFrame(columns, copy=False), screen
+    return pd.DataFrame(columns, copy=False), currency, screen
 
 
 def _screen_actions(
-    raw: pa.Table,
-    path: Path,
+    screen: _Screen,
     data: DataConfig,
     partner_index: pd.Index,
     signup_ns: np.ndarray,
     as_of: pd.Timestamp,
-    lenient: bool,
 ) -> tuple[pd.DataFrame, _Screen]:
     """Checked actions frame, sorted like events, and the screen."""
-    screen, ts, partner_codes = _screen_timed_rows(raw, path, "actions", partner_index, lenient)
+    raw = screen.raw
+    ts, partner_codes = _screen_timed_rows(screen, partner_index)
     action_text = _as_text(raw.column("action"))
     screen.reject("action", "null action", _is_blank(action_text))
     declared = _reject_declared(screen, raw, data.action_extra_columns, large=False)
@@ -665,6 +794,72 @@ def _reject_unknown_partners(screen: _Screen, raw_ids: pa.ChunkedArray, codes: n
     screen.reject(
         "partner_id", "unknown partner", codes == -1,
         detail=lambda rows: f"{_distinct_count(raw_ids, rows)} distinct partner_id values not in partners",
+    )
+
+
+def _reject_currencies(
+    screen: _Screen, column: pa.ChunkedArray, money: np.ndarray, data: DataConfig
+) -> tuple[np.ndarray, list[str]]:
+    """Money events without a currency, then money events in another currency than most of them.
+
+    Returns each row's currency code (-2 when blank) and the currencies, trimmed and upper case.
+    Mixing money in several currencies would add euros to dollars, so it is never let through.
+    """
+    names: list[str] = []
+
+    def lookup(dictionary: pa.Array) -> np.ndarray:
+        folded = pc.utf8_upper(pc.utf8_trim_whitespace(dictionary)).to_numpy(zero_copy_only=False)
+        codes, uniques = pd.factorize(np.where(folded == "", None, folded))
+        names.extend(str(name) for name in uniques)
+        return np.where(codes == -1, -2, codes)
+
+    codes = _encode(column, lookup).codes  # a position in names, -2 when blank
+    event_types = screen.raw.column("event_type")
+    screen.reject(
+        "currency", "missing currency", money & (codes == -2),
+        detail=lambda rows: (
+            f"required on money events ({', '.join(data.money_event_types)}) when the file has a currency column; "
+            "other events may leave it empty"
+        ),
+        show=lambda rows: [
+            f"empty currency, event_type {_show(value)}" for value in event_types.take(pa.array(rows)).to_pylist()
+        ],
+    )
+    counted = codes[screen.alive & money & (codes >= 0)]
+    counts = np.bincount(counted, minlength=len(names))
+    used = sorted(np.flatnonzero(counts), key=lambda code: (-counts[code], names[code]))
+    if len(used) > 1:
+        main = used[0]
+        listed = ", ".join(f"{names[code]} {counts[code]:,} {_rows(counts[code])}" for code in used[:10])
+        more = f" and {len(used) - 10} more" if len(used) > 10 else ""
+        screen.reject(
+            "currency", "other currency", money & (codes >= 0) & (codes != main),
+            text=f"other currency than {names[main]}",
+            detail=lambda rows: (
+                f"money events in {len(used)} currencies: {listed}{more}; one program has one currency: "
+                "convert the amounts, or load each currency as its own program"
+            ),
+        )
+    return codes, names
+
+
+def _check_quarantine_share(screen: _Screen, bar: float, folder: Path) -> None:
+    """Refuse a lenient load that set aside more than `bar` of a table's rows."""
+    total = screen.raw.num_rows
+    counts = screen.counts()
+    set_aside = sum(counts.values())
+    if total == 0 or set_aside / total <= bar:
+        return
+    share = set_aside / total
+    top = sorted(counts.items(), key=lambda item: -item[1])
+    problems = ", ".join(f"{problem} {count:,}" for problem, count in top[:3])
+    more = f" and {len(top) - 3} more problems" if len(top) > 3 else ""
+    needed = min(1.0, math.ceil(share * 100) / 100)
+    raise ContractError(
+        f"{screen.path}: {set_aside:,} of {total:,} rows set aside ({share:.1%}: {problems}{more}), more than "
+        f"data.max_quarantine_share {bar:g}; the rows are in {folder / (screen.table + QUARANTINE_SUFFIX)}; fix the "
+        f"input or the config, or accept the loss deliberately with --set data.max_quarantine_share={needed:g}",
+        path=screen.path, problem="too many rows set aside", count=set_aside,
     )
 
 
@@ -817,33 +1012,66 @@ def _parse_booleans(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np
     return true, missing, ~missing & ~true & ~false
 
 
-def _lookup_codes(column: pa.ChunkedArray, keys: pd.Index) -> np.ndarray:
-    """Each row's position in `keys` (int32): -1 when its value is not there, -2 when null or empty.
+def _encode(column: pa.ChunkedArray, lookup: Callable[[pa.Array], np.ndarray]) -> _Coded:
+    """The column as positions in its dictionary of distinct values, and `lookup`'s meaning of each row.
 
-    Works on the column's dictionary (one entry per distinct value), so tens of millions of rows cost
-    one gather, not a string comparison each.
+    `lookup` maps the dictionary (strings) to int32 codes, -1 for unknown; null and empty values get -2.
+    Working on the dictionary (one entry per distinct value) makes tens of millions of rows cost one
+    gather, not a string comparison each.
     """
     n = len(column)
-    if pa.types.is_null(column.type):
-        return np.full(n, -2, dtype=np.int32)
+    if pa.types.is_null(column.type) or n == 0:
+        code = -2 if n else 0
+        return _Coded(pa.array([], pa.string()), np.full(n, -1, np.int32), np.full(n, code, np.int32))
     if pa.types.is_dictionary(column.type):
         encoded = column.unify_dictionaries()
     else:
         # one chunk: encoding a chunked array gives every chunk the whole dictionary seen so far
         encoded = pa.chunked_array([pc.dictionary_encode(column.combine_chunks())])
-    if encoded.num_chunks == 0 or n == 0:
-        return np.zeros(0, dtype=np.int32)
     dictionary = encoded.chunk(0).dictionary
     if not pa.types.is_string(dictionary.type):
         dictionary = dictionary.cast(pa.string())
-    values = dictionary.to_numpy(zero_copy_only=False)
-    lookup = keys.get_indexer(values).astype(np.int32)
-    lookup[_is_blank(pa.chunked_array([dictionary]))] = -2
-    lookup = np.append(lookup, np.int32(-2))
     indices = np.concatenate(
         [_filled(pc.cast(chunk.indices, pa.int32()), -1, np.int32) for chunk in encoded.chunks]
     )
-    return lookup[indices]
+    meaning = np.asarray(lookup(dictionary), dtype=np.int32)
+    meaning[_is_blank(pa.chunked_array([dictionary]))] = -2
+    return _Coded(dictionary, indices, np.append(meaning, np.int32(-2))[indices])
+
+
+def _lookup_codes(column: pa.ChunkedArray, keys: pd.Index) -> np.ndarray:
+    """Each row's position in `keys` (int32): -1 when its value is not there, -2 when null or empty."""
+    return _encode(column, lambda dictionary: keys.get_indexer(dictionary.to_numpy(zero_copy_only=False))).codes
+
+
+def _event_type_codes(column: pa.ChunkedArray, data: DataConfig) -> _Coded:
+    """Each row's position in data.event_types: the value itself, else through data.event_type_map, and with
+    event_type_case_insensitive, the same again ignoring case and surrounding whitespace."""
+    vocabulary = {name: position for position, name in enumerate(data.event_types)}
+    vocabulary.update({value: vocabulary[target] for value, target in data.event_type_map.items()})
+
+    def lookup(dictionary: pa.Array) -> np.ndarray:
+        codes = _lookup_in(vocabulary, dictionary.to_numpy(zero_copy_only=False))
+        unknown = codes == -1
+        if data.event_type_case_insensitive and unknown.any():
+            folded_keys = _fold_event_types(pa.array(list(vocabulary), pa.string())).to_pylist()
+            folded = dict(zip(folded_keys, vocabulary.values()))
+            values = _fold_event_types(dictionary.filter(pa.array(unknown))).to_numpy(zero_copy_only=False)
+            codes[unknown] = _lookup_in(folded, values)
+        return codes
+
+    return _encode(column, lookup)
+
+
+def _fold_event_types(values: pa.Array) -> pa.Array:
+    """Event types as compared under event_type_case_insensitive (DataConfig.fold_event_type, columnar)."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(values))
+
+
+def _lookup_in(table: Mapping[str, int], values: np.ndarray) -> np.ndarray:
+    """`table[value]` for each value (int32), -1 where absent."""
+    positions = pd.Index(list(table), dtype=object).get_indexer(values)
+    return np.where(positions >= 0, np.fromiter(table.values(), np.int32, len(table))[positions], -1).astype(np.int32)
 
 
 def _repeats(values: pa.ChunkedArray, among: np.ndarray) -> np.ndarray:
@@ -979,11 +1207,28 @@ def _show_repeats(values: pa.ChunkedArray, rows: np.ndarray, alive: np.ndarray) 
     return shown
 
 
-def _unknown_values(column: pa.ChunkedArray, rows: np.ndarray, vocabulary: str) -> str:
-    distinct = pc.unique(_decoded(column.take(pa.array(rows)))).to_pylist()
-    listed = ", ".join(repr(value) for value in sorted(map(str, distinct))[:10])
-    more = f" and {len(distinct) - 10} more" if len(distinct) > 10 else ""
-    return f"values not in {vocabulary}: {listed}{more}"
+def _unknown_event_types(types: _Coded, rows: np.ndarray, data: DataConfig) -> str:
+    """The unknown values with their rows, most frequent first, and how to make them known."""
+    counts = np.bincount(types.indices[rows], minlength=len(types.dictionary))
+    values = types.dictionary.to_pylist()
+    seen = sorted(np.flatnonzero(counts), key=lambda i: (-counts[i], str(values[i])))
+    listed = ", ".join(f"{str(values[i])!r} {counts[i]:,} {_rows(counts[i])}" for i in seen[:10])
+    more = f" and {len(seen) - 10} more" if len(seen) > 10 else ""
+    hint = (
+        "map them to the vocabulary with data.event_type_map (file value: event type), or add them to data.event_types"
+    )
+    if not data.event_type_case_insensitive:
+        known = pa.array([*data.event_types, *data.event_type_map], pa.string())
+        unknown = pa.array([str(values[i]) for i in seen], pa.string())
+        near = pc.filter(unknown, pc.is_in(_fold_event_types(unknown), _fold_event_types(known))).to_pylist()
+        if near:
+            others = " and others" if len(near) > 1 else ""
+            hint += f"; {near[0]!r}{others} would match ignoring case with data.event_type_case_insensitive: true"
+    return f"values not in data.event_types: {listed}{more}; {hint}"
+
+
+def _rows(count: int) -> str:
+    return "row" if count == 1 else "rows"
 
 
 def _distinct_count(column: pa.ChunkedArray, rows: np.ndarray) -> int:
@@ -1030,6 +1275,6 @@ def _write_quarantine(folder: Path, screens: list[_Screen]) -> None:
         table = pa.table(
             [_decoded(subset.column(i)) for i in range(subset.num_columns)]
             + [pa.array(rows + 1, pa.int64()), problems],
-            names=subset.column_names + ["row", "problem"],
+            names=list(screen.header.file_names) + ["row", "problem"],
         )
         pacsv.write_csv(table, target)

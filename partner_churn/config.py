@@ -62,9 +62,11 @@ class DataConfig(StrictModel):
         "webinar_attended",
         "message_opened",
     ]
-    """Vocabulary of `event_type`; any other value is a contract error."""
+    """Vocabulary of `event_type`; any other value is a contract error, unless event_type_map or
+    event_type_case_insensitive make it one of these."""
     money_event_types: list[str] = ["sale", "payout_requested", "payout_paid"]
-    """Event types whose `amount` is money and must be present; other types may leave it empty (read as 0)."""
+    """Event types whose `amount` is money and must be present; other types may leave it empty or the file may
+    have no amount column (read as 0). With a `currency` column, these events must all carry one currency."""
     partner_attributes: dict[str, ColumnType] = {
         "partner_type": "string",
         "country": "string",
@@ -75,6 +77,34 @@ class DataConfig(StrictModel):
     """Declared optional columns of `events` beyond the contract's own."""
     action_extra_columns: dict[str, ColumnType] = {"holdout": "boolean"}
     """Declared optional columns of `actions` (the generator logs `holdout`: assigned but not contacted)."""
+    column_map: dict[str, dict[str, str]] = {}
+    """Per table, the file's column name -> the contract's (or a declared column's) name, for exports with
+    their own names, e.g. {events: {user_id: partner_id, created_at: ts}}; every name it gives must be in the file."""
+    event_type_map: dict[str, str] = {}
+    """File values of `event_type` -> the vocabulary, e.g. {conversion: sale}; targets must be in event_types."""
+    event_type_case_insensitive: bool = True
+    """Match `event_type` (and event_type_map's keys) ignoring case and surrounding whitespace: `Click ` is
+    `click`. On by default: vocabulary words never differ only in case, and exports often capitalise them."""
+    max_quarantine_share: float = Field(0.05, ge=0, le=1)
+    """--lenient refuses the load when a table has more than this share of its rows set aside."""
+
+    @staticmethod
+    def contract_columns() -> dict[str, tuple[str, ...]]:
+        """Each input table's own columns, required and optional, in check order (features/contract.py says which
+        are required); any other column of a table must be declared."""
+        return {
+            "partners": ("partner_id", "signup_at"),
+            "events": ("partner_id", "ts", "event_type", "amount", "event_id", "currency"),
+            "actions": ("partner_id", "ts", "action"),
+        }
+
+    def declared_columns(self, table: str) -> dict[str, ColumnType]:
+        """The declared optional columns of `table` (name: type)."""
+        return {
+            "partners": self.partner_attributes,
+            "events": self.event_extra_columns,
+            "actions": self.action_extra_columns,
+        }[table]
 
     @model_validator(mode="after")
     def _vocabulary_is_sane(self) -> DataConfig:
@@ -82,10 +112,72 @@ class DataConfig(StrictModel):
             raise ValueError("event_types must name at least one event type")
         if len(set(self.event_types)) != len(self.event_types):
             raise ValueError("event_types lists a type twice")
+        folded = [self.fold_event_type(name) for name in self.event_types]
+        if len(set(folded)) != len(folded):
+            equal = sorted(name for name, key in zip(self.event_types, folded) if folded.count(key) > 1)
+            raise ValueError(
+                f"event_types lists types that are equal ignoring case and surrounding whitespace: {equal} "
+                "(rename them, or set event_type_case_insensitive: false)"
+            )
         unknown = sorted(set(self.money_event_types) - set(self.event_types))
         if unknown:
             raise ValueError(f"money_event_types names types not in event_types: {unknown}")
         return self
+
+    @model_validator(mode="after")
+    def _event_type_map_is_sane(self) -> DataConfig:
+        unknown = {value: target for value, target in self.event_type_map.items() if target not in self.event_types}
+        if unknown:
+            raise ValueError(f"event_type_map maps to types not in event_types: {unknown}")
+        vocabulary = {self.fold_event_type(name): name for name in self.event_types}
+        seen: dict[str, str] = {}
+        for value, target in self.event_type_map.items():
+            key = self.fold_event_type(value)
+            if not key:
+                raise ValueError("event_type_map has an empty key")
+            if vocabulary.get(key, target) != target:
+                raise ValueError(
+                    f"event_type_map maps {value!r} to {target!r}, but {value!r} is the event type "
+                    f"{vocabulary[key]!r} of event_types"
+                )
+            if seen.get(key, target) != target:
+                raise ValueError(
+                    f"event_type_map maps {value!r} to {target!r} and an equal key (ignoring case and surrounding "
+                    f"whitespace) to {seen[key]!r}"
+                )
+            seen[key] = target
+        return self
+
+    @model_validator(mode="after")
+    def _columns_are_sane(self) -> DataConfig:
+        own = self.contract_columns()
+        for table, names in self.column_map.items():
+            if table not in own:
+                raise ValueError(f"column_map names an unknown table {table!r} (tables: {', '.join(own)})")
+            allowed = own[table] + tuple(self.declared_columns(table))
+            for file_column, target in names.items():
+                if target not in allowed:
+                    raise ValueError(
+                        f"column_map.{table} maps {file_column!r} to {target!r}, not a column of {table} "
+                        f"(allowed: {', '.join(allowed)})"
+                    )
+            targets = list(names.values())
+            for target in dict.fromkeys(targets):
+                sources = [file_column for file_column, name in names.items() if name == target]
+                if len(sources) > 1:
+                    raise ValueError(
+                        f"column_map.{table} maps {len(sources)} file columns to {target!r}: {', '.join(sources)}"
+                    )
+        for table in own:
+            clash = sorted(set(own[table]) & set(self.declared_columns(table)))
+            if clash:
+                raise ValueError(f"declared columns of {table} repeat contract columns: {clash}")
+        return self
+
+    def fold_event_type(self, value: str) -> str:
+        """`value` as event types are compared: without surrounding whitespace and lower-case when
+        event_type_case_insensitive, else as it is."""
+        return value.strip().lower() if self.event_type_case_insensitive else value
 
 
 class LabelsConfig(StrictModel):
