@@ -84,7 +84,7 @@ def seeds(args: argparse.Namespace) -> None:
             row = {"program": name, "seed": seed}
             for as_of in DATES:
                 frame = scored(program, result.models, as_of, config)
-                checked, _ = drift.compare(reference, drift.active_rows(frame), schema, config.monitoring, as_of=as_of)
+                checked, _ = drift.compare(reference, drift.active_rows(frame, config), schema, config, as_of=as_of)
                 days = (as_of.date() - CHANGE).days
                 row[f"drifted_{days}d"] = checked.drifted_features
                 row[f"alarm_{days}d"] = checked.recommendation.action == "retrain"

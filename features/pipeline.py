@@ -17,13 +17,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.schema import ACTIVE_DAY_WINDOWS, FIRST_EVENT_TYPES, RECENCY_TYPES, feature_schema
+from features.schema import ACTIVE_DAY_WINDOWS, FIRST_EVENT_TYPES, PAYOUT_PAID, PAYOUT_REQUESTED, RECENCY_TYPES, SALE, feature_schema
 from partner_churn.config import Config
+from partner_churn.domain import (
+    ACTIVE_DAYS_30,
+    LAST_ACTIVITY,
+    active_days_feature,
+    active_mask,
+    count_feature,
+    funnel_feature,
+    onboarding_feature,
+    payout_amount_feature,
+    revenue_feature,
+    revenue_share_feature,
+    slope_feature,
+    trend_feature,
+    utc,
+)
 from partner_churn.errors import InputError
 from segments.rules import LADDER_RANK, assign_segments, star_revenue_threshold
 
 DAY_NS = 86_400 * 10**9
-SALE, PAYOUT_PAID, PAYOUT_REQUESTED = "sale", "payout_paid", "payout_requested"
 
 
 @dataclass(frozen=True)
@@ -131,11 +145,18 @@ def build_labels(
     position = {cutoff: i for i, cutoff in enumerate(table.cutoffs)}
     context = table.context(_context_windows(config)) if features is None or later_stamps else None
     columns = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"]
+    if features is None:
+        features = pd.concat([table.features_at(position[c], context) for c in stamps], ignore_index=True) if stamps.size else None
+    expected_ids = np.concatenate([table.partner_ids[table.partners_at(position[c])] for c in stamps]) if stamps.size else np.zeros(0, object)
+    if features is not None and (len(features) != expected_ids.size or not (features["partner_id"].to_numpy() == expected_ids).all()):
+        raise InputError("build_labels: the features given do not belong to these partners and cutoffs")
     frames = []
+    offset = 0
     for cutoff in stamps:
         i = position[cutoff]
         codes = table.partners_at(i)
-        active = table.window_sum(i, "active", start=0, length=config.labels.active_window_days) > 0
+        active = active_mask(features.iloc[offset : offset + codes.size], config) if features is not None else np.zeros(0, bool)
+        offset += codes.size
         observed = cutoff + horizon <= data_end
         future = table.window_sum(i, table.qualifying_column, start=0, length=-config.labels.horizon_days)
         revenue = table.window_sum(i, f"amount:{SALE}", start=0, length=-config.labels.horizon_days)
@@ -153,10 +174,6 @@ def build_labels(
     if not frames:
         return pd.DataFrame(columns=columns)
     labels = pd.concat(frames, ignore_index=True)
-    if features is None:
-        features = pd.concat([table.features_at(position[c], context) for c in stamps], ignore_index=True)
-    if len(features) != len(labels) or not (features["partner_id"].to_numpy() == labels["partner_id"].to_numpy()).all():
-        raise InputError("build_labels: the features given do not belong to these partners and cutoffs")
     labels["segment"] = features["segment"].to_numpy()
     if later_stamps:
         later = pd.concat([table.features_at(position[c], context) for c in later_stamps], ignore_index=True)
@@ -172,18 +189,13 @@ def build_labels(
 
 def check_cutoffs(cutoffs: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:
     """Cutoffs as a sorted, de-duplicated UTC index; an error unless they share one time of day."""
-    stamps = pd.DatetimeIndex([_utc(c) for c in cutoffs]).unique().sort_values()
+    stamps = pd.DatetimeIndex([utc(c) for c in cutoffs]).unique().sort_values()
     if len(stamps):
         offsets = (stamps.asi8 - stamps.asi8[0]) % DAY_NS
         if offsets.any():
             odd = [str(s) for s in stamps[offsets != 0][:5]]
             raise InputError(f"cutoffs must share one time of day (days are counted back from them); these differ from {stamps[0]}: {odd}")
     return stamps
-
-
-def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(stamp)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _context_windows(config: Config) -> list[int]:
@@ -233,6 +245,8 @@ class _DayTable:
         counts = np.bincount(row * n_types + type_code, minlength=n_rows * n_types).reshape(n_rows, n_types)
         qualifying = np.isin(np.arange(n_types), [vocabulary.index(t) for t in config.labels.qualifying_event_types])
         columns = {f"count:{name}": counts[:, j] for j, name in enumerate(vocabulary)}
+        for name in ("click", "lead", SALE, PAYOUT_REQUESTED, PAYOUT_PAID):  # features read them; a vocabulary may lack them
+            columns.setdefault(f"count:{name}", np.zeros(n_rows, np.int64))
         columns["qualifying"] = counts[:, qualifying].sum(axis=1)
         columns["active"] = (columns["qualifying"] > 0).astype(np.int64)
         for name in (SALE, PAYOUT_PAID, PAYOUT_REQUESTED):
@@ -384,7 +398,7 @@ class _DayTable:
         signup = self.signup_ns[codes]
         out["tenure_days"] = (t_ns - signup) / DAY_NS
         early = self.onboarding_ts < t_ns
-        out[f"onboarding_events_{f.onboarding_hours}h"] = np.bincount(self.onboarding_code[early], minlength=len(self.partners))[codes]
+        out[onboarding_feature(config)] = np.bincount(self.onboarding_code[early], minlength=len(self.partners))[codes]
         for suffix in FIRST_EVENT_TYPES:
             first = self.first_event[suffix][codes]
             out[f"days_to_first_{suffix}"] = np.where(first < t_ns, (first - signup) / DAY_NS, np.nan)
@@ -392,40 +406,40 @@ class _DayTable:
             out[f"days_since_last_{suffix}"] = self.days_since_last(codes, i, suffix)
         for event_type in self.types:
             for w in f.windows_days:
-                out[f"{event_type}_count_{w}d"] = window(f"count:{event_type}", w)
+                out[count_feature(event_type, w)] = window(f"count:{event_type}", w)
         for w in f.windows_days:
-            out[f"revenue_{w}d"] = window(f"amount:{SALE}", w)
-            out[f"payout_paid_amount_{w}d"] = window(f"amount:{PAYOUT_PAID}", w)
+            out[revenue_feature(w)] = window(f"amount:{SALE}", w)
+            out[payout_amount_feature(w)] = window(f"amount:{PAYOUT_PAID}", w)
         for w in ACTIVE_DAY_WINDOWS:
-            out[f"active_days_{w}"] = window("active", w)
+            out[active_days_feature(w)] = window("active", w)
         trend = f.trend_window_days
         for what, column in (("activity", "qualifying"), ("click", "count:click"), ("revenue", f"amount:{SALE}")):
             recent, before = window(column, trend), window(column, trend, start=trend)
             total = recent + before
-            out[f"{what}_trend_{trend}d"] = np.divide(recent - before, total, out=np.zeros(codes.size), where=total != 0)
+            out[trend_feature(what, config)] = np.divide(recent - before, total, out=np.zeros(codes.size), where=total != 0)
         weeks = np.stack([window("active", 7, start=7 * k) for k in range(f.slope_weeks)]) if codes.size else np.zeros((f.slope_weeks, 0))
         x = -np.arange(f.slope_weeks, dtype=float)
-        out[f"weekly_activity_slope_{f.slope_weeks}w"] = ((x - x.mean()) @ weeks) / ((x - x.mean()) ** 2).sum()
+        out[slope_feature(config)] = ((x - x.mean()) @ weeks) / ((x - x.mean()) ** 2).sum()
         gap_mean, gap_std = self.gap_stats(codes, i)
         out["active_day_gap_mean"], out["active_day_gap_std"] = gap_mean, gap_std
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["recency_to_usual_gap"] = out["days_since_last_activity"] / gap_mean
+            out["recency_to_usual_gap"] = out[LAST_ACTIVITY] / gap_mean
             clicks, leads, sales = (window(f"count:{t}", f.funnel_window_days) for t in ("click", "lead", "sale"))
-            out[f"lead_per_click_{f.funnel_window_days}d"] = np.where(clicks > 0, leads / np.where(clicks > 0, clicks, 1), np.nan)
-            out[f"sale_per_lead_{f.funnel_window_days}d"] = np.where(leads > 0, sales / np.where(leads > 0, leads, 1), np.nan)
+            out[funnel_feature("lead_per_click", config)] = np.where(clicks > 0, leads / np.where(clicks > 0, clicks, 1), np.nan)
+            out[funnel_feature("sale_per_lead", config)] = np.where(leads > 0, sales / np.where(leads > 0, leads, 1), np.nan)
         requested = self.history_sum(i, f"amount:{PAYOUT_REQUESTED}")
         paid = self.history_sum(i, f"amount:{PAYOUT_PAID}")
         out["pending_payout_amount"] = np.maximum(requested - paid, 0.0)
         out["pending_payout_requests"] = np.maximum(
             self.history_sum(i, f"count:{PAYOUT_REQUESTED}") - self.history_sum(i, f"count:{PAYOUT_PAID}"), 0
-        ) if PAYOUT_REQUESTED in self.types and PAYOUT_PAID in self.types else np.zeros(codes.size, np.int64)
+        )
         rate = self._attribute("commission_rate", codes, float)
         out["unpaid_commission"] = np.maximum(rate * self.history_sum(i, f"amount:{SALE}") - paid, 0.0)
         position = context.index_of(cutoff)
         for w in f.revenue_share_windows_days:
             program_revenue = context.window_revenue[w][position]
-            partner_revenue = out[f"revenue_{w}d"] if w in f.windows_days else window(f"amount:{SALE}", w)
-            out[f"revenue_share_{w}d"] = partner_revenue / program_revenue if program_revenue > 0 else np.zeros(codes.size)
+            partner_revenue = out[revenue_feature(w)] if w in f.windows_days else window(f"amount:{SALE}", w)
+            out[revenue_share_feature(w)] = partner_revenue / program_revenue if program_revenue > 0 else np.zeros(codes.size)
         for name, column_type in config.data.partner_attributes.items():
             out[name] = self._attribute(name, codes, float if column_type in ("float", "integer") else object)
 
@@ -450,15 +464,15 @@ class _DayTable:
         w, d = rules.revenue_window_days, rules.downgrade_warning_days
         sale = f"amount:{SALE}"
         window_revenue = self.window_sum(i, sale, start=0, length=w)
-        silent = np.nan_to_num(out["days_since_last_activity"], nan=np.inf)
+        silent = np.nan_to_num(out[LAST_ACTIVITY], nan=np.inf)
         program_revenue = float(context.window_revenue[w][position])
         threshold = float(context.star_threshold[position])
         now = assign_segments(
-            out["tenure_days"], out["active_days_30"], silent, window_revenue, rules,
+            out["tenure_days"], out[ACTIVE_DAYS_30], silent, window_revenue, rules,
             program_window_revenue=program_revenue, star_threshold=threshold,
         )
         active_before = self.window_sum(i, "active", start=30, length=30)
-        projected_active = np.clip(2 * out["active_days_30"] - active_before, 0, 30)
+        projected_active = np.clip(2 * out[ACTIVE_DAYS_30] - active_before, 0, 30)
         recent = self.window_sum(i, sale, start=0, length=d)
         before = self.window_sum(i, sale, start=d, length=d)
         leaving = self.window_sum(i, sale, start=w - d, length=d)

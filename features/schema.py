@@ -34,10 +34,23 @@ Names below use the default windows (features.* in the config sets them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from partner_churn.config import Config
+from partner_churn.domain import (
+    ACTIVE_DAY_WINDOWS,
+    active_days_feature,
+    count_feature,
+    funnel_feature,
+    onboarding_feature,
+    payout_amount_feature,
+    revenue_feature,
+    revenue_share_feature,
+    slope_feature,
+    trend_feature,
+)
 
 FeatureType = Literal["float", "int", "category"]
 
@@ -53,10 +66,12 @@ RECENCY_TYPES: dict[str, str | None] = {
 }
 """Recency feature suffix -> event type (None: any qualifying event)."""
 
+SALE, PAYOUT_PAID, PAYOUT_REQUESTED = "sale", "payout_paid", "payout_requested"
+"""The event types whose meaning features rely on (money in, money out, money asked for)."""
+
 FIRST_EVENT_TYPES: dict[str, str] = {"link": "link_created", "lead": "lead", "sale": "sale"}
 """days_to_first_<suffix> -> event type."""
 
-ACTIVE_DAY_WINDOWS: tuple[int, ...] = (30, 90)
 CATEGORICAL_ATTRIBUTE_TYPES = {"string", "boolean"}
 
 
@@ -77,6 +92,9 @@ class FeatureSpec:
     may_be_missing: bool = False
     """The pipeline leaves it missing when there is nothing to measure (no sale yet: no days since the last
     sale); every other feature always has a value."""
+    event_types: tuple[str, ...] = ()
+    """Event types the feature is made of; a program without one of them cannot inform it (empty: any
+    qualifying event, tenure or a partner attribute)."""
 
 
 def feature_schema(config: Config) -> list[FeatureSpec]:
@@ -86,7 +104,7 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
     specs = [
         FeatureSpec("tenure_days", "float", "tenure", "Days since sign-up."),
         FeatureSpec(
-            f"onboarding_events_{f.onboarding_hours}h",
+            onboarding_feature(config),
             "int",
             "onboarding",
             f"Qualifying events in the first {f.onboarding_hours} hours after sign-up (before t).",
@@ -94,32 +112,35 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
     ]
     for suffix, event_type in FIRST_EVENT_TYPES.items():
         specs.append(
-            FeatureSpec(f"days_to_first_{suffix}", "float", "onboarding", f"Days from sign-up to the first {event_type}; missing if none yet.", may_be_missing=True)
+            FeatureSpec(f"days_to_first_{suffix}", "float", "onboarding", f"Days from sign-up to the first {event_type}; missing if none yet.",
+                        may_be_missing=True, event_types=(event_type,))
         )
     for suffix, event_type in RECENCY_TYPES.items():
         what = event_type or "qualifying event"
-        specs.append(FeatureSpec(f"days_since_last_{suffix}", "float", "recency", f"Days since the last {what}; missing if none.", may_be_missing=True))
+        specs.append(FeatureSpec(f"days_since_last_{suffix}", "float", "recency", f"Days since the last {what}; missing if none.",
+                                 may_be_missing=True, event_types=(event_type,) if event_type else ()))
     for event_type in config.data.event_types:
         for w in windows:
-            specs.append(FeatureSpec(f"{event_type}_count_{w}d", "int", "window", f"{event_type} events in the last {w} days."))
+            specs.append(FeatureSpec(count_feature(event_type, w), "int", "window", f"{event_type} events in the last {w} days.", event_types=(event_type,)))
     for w in windows:
-        specs.append(FeatureSpec(f"revenue_{w}d", "float", "window", f"Sale amounts in the last {w} days."))
-        specs.append(FeatureSpec(f"payout_paid_amount_{w}d", "float", "window", f"Payouts paid in the last {w} days."))
+        specs.append(FeatureSpec(revenue_feature(w), "float", "window", f"Sale amounts in the last {w} days.", event_types=(SALE,)))
+        specs.append(FeatureSpec(payout_amount_feature(w), "float", "window", f"Payouts paid in the last {w} days.", event_types=(PAYOUT_PAID,)))
     for w in ACTIVE_DAY_WINDOWS:
-        specs.append(FeatureSpec(f"active_days_{w}", "int", "window", f"Days with a qualifying event among the last {w}."))
-    for what in ("activity", "click", "revenue"):
+        specs.append(FeatureSpec(active_days_feature(w), "int", "window", f"Days with a qualifying event among the last {w}."))
+    for what, source in (("activity", ()), ("click", ("click",)), ("revenue", (SALE,))):
         specs.append(
             FeatureSpec(
-                f"{what}_trend_{f.trend_window_days}d",
+                trend_feature(what, config),
                 "float",
                 "trend",
                 f"(last {f.trend_window_days} days - the {f.trend_window_days} before) / (their sum) of {what}; 0 if both 0.",
                 may_be_negative=True,
+                event_types=source,
             )
         )
     specs += [
         FeatureSpec(
-            f"weekly_activity_slope_{f.slope_weeks}w",
+            slope_feature(config),
             "float",
             "trend",
             f"Slope of active days per week over the last {f.slope_weeks} weeks (positive: rising).",
@@ -128,18 +149,29 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
         FeatureSpec("active_day_gap_mean", "float", "regularity", "Mean gap in days between consecutive active days; missing with < 2 active days.", may_be_missing=True),
         FeatureSpec("active_day_gap_std", "float", "regularity", "Standard deviation of those gaps; missing with < 3 active days.", may_be_missing=True),
         FeatureSpec("recency_to_usual_gap", "float", "regularity", "Days since last activity divided by the mean gap; missing without a mean gap.", may_be_missing=True),
-        FeatureSpec(f"lead_per_click_{f.funnel_window_days}d", "float", "funnel", "Leads per click over the funnel window; missing without clicks.", may_be_missing=True),
-        FeatureSpec(f"sale_per_lead_{f.funnel_window_days}d", "float", "funnel", "Sales per lead over the funnel window; missing without leads.", may_be_missing=True),
-        FeatureSpec("pending_payout_amount", "float", "money_owed", "Requested minus paid payout amounts, floored at 0."),
-        FeatureSpec("pending_payout_requests", "int", "money_owed", "Requested minus paid payouts (count), floored at 0."),
-        FeatureSpec("unpaid_commission", "float", "money_owed", "Sales x commission rate minus paid payouts, floored at 0; missing without a commission rate.", may_be_missing=True),
+        FeatureSpec(funnel_feature("lead_per_click", config), "float", "funnel", "Leads per click over the funnel window; missing without clicks.",
+                    may_be_missing=True, event_types=("click", "lead")),
+        FeatureSpec(funnel_feature("sale_per_lead", config), "float", "funnel", "Sales per lead over the funnel window; missing without leads.",
+                    may_be_missing=True, event_types=("lead", SALE)),
+        FeatureSpec("pending_payout_amount", "float", "money_owed", "Requested minus paid payout amounts, floored at 0.", event_types=(PAYOUT_REQUESTED,)),
+        FeatureSpec("pending_payout_requests", "int", "money_owed", "Requested minus paid payouts (count), floored at 0.", event_types=(PAYOUT_REQUESTED,)),
+        FeatureSpec("unpaid_commission", "float", "money_owed", "Sales x commission rate minus paid payouts, floored at 0; missing without a commission rate.",
+                    may_be_missing=True, event_types=(SALE,)),
     ]
     for w in config.features.revenue_share_windows_days:
-        specs.append(FeatureSpec(f"revenue_share_{w}d", "float", "program_share", f"Share of the program's revenue in the last {w} days."))
+        specs.append(FeatureSpec(revenue_share_feature(w), "float", "program_share", f"Share of the program's revenue in the last {w} days.", event_types=(SALE,)))
     for name, column_type in config.data.partner_attributes.items():
         kind: FeatureType = "category" if column_type in CATEGORICAL_ATTRIBUTE_TYPES else "float"
         specs.append(FeatureSpec(name, kind, "attribute", f"Declared partner attribute {name} ({column_type}).", may_be_missing=True))
     return specs
+
+
+def learnable_features(schema: Sequence[FeatureSpec], event_types_seen: Iterable[str]) -> list[FeatureSpec]:
+    """The features a program's data can tell anything about: those whose source event types all occur in
+    it. A sales-only export has no logins, so `login_count_30d` is 0 for everyone: it is left out of the
+    model, and so out of the reasons ("0 logins (typical: 0)" would explain nothing)."""
+    seen = set(event_types_seen)
+    return [spec for spec in schema if set(spec.event_types) <= seen]
 
 
 def feature_names(config: Config) -> list[str]:

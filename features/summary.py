@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import build_features
+from partner_churn.domain import LAST_ACTIVITY, active_mask, segment_revenue_feature
 from partner_churn.config import Config
 from segments.rules import SEGMENTS
 
@@ -51,9 +52,9 @@ def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
         .agg(events="size", amount="sum")
         .reindex(config.data.event_types, fill_value=0)
     )
-    silent = features["days_since_last_activity"]
+    silent = features[LAST_ACTIVITY]
     in_play = features[silent <= config.segments.in_play_window_days]
-    window_revenue = in_play[f"revenue_{config.segments.revenue_window_days}d"].to_numpy()
+    window_revenue = in_play[segment_revenue_feature(config)].to_numpy()
     top_n = max(1, int(round(TOP_SHARE * len(in_play)))) if len(in_play) else 0
     top_share = _share(np.sort(window_revenue)[::-1][:top_n].sum(), window_revenue.sum())
     mix = (
@@ -75,10 +76,10 @@ def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
         first_event_at=past["ts"].min() if len(past) else None,
         last_event_at=past["ts"].max() if len(past) else None,
         events_by_type=by_type,
-        active_partners=int((silent <= config.labels.active_window_days).sum()),
+        active_partners=int(active_mask(features, config).sum()),
         in_play_partners=len(in_play),
         revenue_total=float(by_type.loc["sale", "amount"]) if "sale" in by_type.index else 0.0,
-        revenue_30d=float(features["revenue_30d"].sum()) if "revenue_30d" in features else float("nan"),
+        revenue_30d=float(past.loc[(past["event_type"] == "sale") & (past["ts"] >= as_of - pd.Timedelta(days=30)), "amount"].sum()),
         top5_revenue_share=top_share,
         segment_mix=mix,
         activation_rate=_share(float(activated.sum()), len(mature)),

@@ -42,8 +42,8 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
     models = store.scoring_models(config, risk_list)
     reference = store.reference_sample(config, models)
     features = build_features(program.partners, program.events, [as_of], config)
-    scored = drift_check.current_population(features, risk_list)
-    result, snapshot = drift_check.compare(reference, scored, feature_schema(config), config.monitoring, as_of=as_of)
+    scored = drift_check.current_population(features, risk_list, config)
+    result, snapshot = drift_check.compare(reference, scored, feature_schema(config), config, as_of=as_of)
     result.model = store.model_record(models)
     folder = store.reports_folder(config, as_of)
     html, payload = folder / "drift.html", folder / "drift.json"
@@ -64,7 +64,7 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
         config, kind="drift", date=as_of, models=models, metrics=metrics, files=[html, payload],
         verdict=f"{result.recommendation.action}: {result.drifted_features} of {len(result.features)} features drifted",
     )
-    summary = f"{result.summary_line()}; model {models['deactivation_risk'].label()}"
+    summary = f"{result.summary_line()}; model {store.primary(models).label()}"
     return CheckOutcome(summary, result.recommendation, [html, payload], run_id)
 
 
@@ -76,10 +76,7 @@ def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -
     scored_at = store.scored_as_of(risk_list, scored_at)
     _check_horizon(scored_at, end, config)
     models = store.scoring_models(config, risk_list)
-    backtest = store.backtest_of(config, models["deactivation_risk"])
-    if models["upgrade_potential"].run_id != models["deactivation_risk"].run_id:
-        other = store.backtest_of(config, models["upgrade_potential"])
-        backtest = pd.concat([backtest[backtest["target"] == "deactivation_risk"], other[other["target"] == "upgrade_potential"]])
+    backtest = pd.concat([store.backtest_of(config, m).query("target == @t") for t, m in models.items()], ignore_index=True)
     labels = build_labels(program.partners, program.events, [scored_at], config, data_end=end)
     result = performance_check.evaluate(
         risk_list, labels, backtest, config.monitoring, scored_at=scored_at, horizon_days=config.labels.horizon_days,
@@ -90,7 +87,7 @@ def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -
     store.write_json(result.to_json(), payload)
     result.table.to_csv(table, index=False, float_format="%.6g")
     metrics = {}
-    for target in performance_check.TARGETS:
+    for target in result.targets:
         row = result.overall(target)
         metrics.update({f"{target}.{m}": row[m] for m in performance_check.SHOWN})
         metrics[f"{target}.expected_roc_auc"] = row["expected_roc_auc"]

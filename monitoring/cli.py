@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from partner_churn.cli import ConfigOption, DataOption, LenientOption, SetOption, _load, _parse_as_of, app
+from partner_churn.cli import AllowStaleOption, ConfigOption, DataOption, LenientOption, SetOption, _load, _parse_as_of, app
 from partner_churn.config import Config, load_config
+from partner_churn.domain import check_scoring_date
 
 if TYPE_CHECKING:
     from features.contract import Program
@@ -38,6 +39,7 @@ def monitor(
     ctx: typer.Context,
     data: DataOption = None,
     as_of: ScoringDateOption = None,
+    allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
@@ -52,6 +54,8 @@ def monitor(
 
     cfg, program = _setup(config, set_, data, lenient)
     date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+    check_scoring_date(date, program.events, cfg, allow_stale=allow_stale)
+    typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
     outcomes = [("drift", checks.run_drift(cfg, program, date))]
     _print(outcomes[0][1])
     scored_at = checks.latest_with_outcomes(cfg, program)
@@ -78,6 +82,7 @@ def monitor(
 def drift(
     as_of: ScoringDateOption = None,
     data: DataOption = None,
+    allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
@@ -89,6 +94,8 @@ def drift(
 
     cfg, program = _setup(config, set_, data, lenient)
     date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+    check_scoring_date(date, program.events, cfg, allow_stale=allow_stale)
+    typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
     outcome = checks.run_drift(cfg, program, date)
     _print(outcome)
     typer.echo(outcome.recommendation.line())
@@ -134,6 +141,7 @@ def performance(
 
 def _setup(config: Path | None, set_: list[str] | None, data: Path | None, lenient: bool) -> tuple[Config, Program]:
     cfg = load_config(config, overrides=set_ or ())
+    typer.echo("loading data", err=True)
     return cfg, _load(cfg, data, None, lenient)
 
 

@@ -3,7 +3,7 @@
 Pure: frames in, results out (`monitoring/store.py` reads and writes). What is compared, and why
 (measured figures in docs/definitions.md, "Monitoring"):
 
-- **Population.** Partners active at the cutoff (`active_days_30 > 0`) on both sides: the rows the risk
+- **Population.** Partners active at the cutoff (`partner_churn.domain.active_mask`) on both sides: the rows the risk
   model scores, and the ones whose behaviour a program change shows in first. The registrations that
   never did anything, or left long ago, pile up as a program ages; their recency grows by construction.
 - **Like with like in age.** The reference holds the training cutoffs, months before the scoring date, of
@@ -32,7 +32,8 @@ import pandas as pd
 
 from features.schema import FeatureSpec
 from monitoring.verdict import Recommendation, recommend
-from partner_churn.config import MonitoringConfig
+from partner_churn.config import Config, MonitoringConfig
+from partner_churn.domain import LAST_ACTIVITY, active_mask
 from partner_churn.errors import InputError
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
 
 SCORES = ("deactivation_risk", "upgrade_potential")
 """Score columns compared besides the features (both exist for every active partner)."""
-ACTIVE_COLUMN = "active_days_30"
-"""Active at the cutoff: a qualifying event in the last 30 days, the rule the scorer gives risk by."""
 TENURE = "tenure_days"
 MIN_HALF_ROWS = 100
 """Fewer reference rows than this in either half of its cutoffs: no within-reference drift is measured."""
@@ -165,14 +164,14 @@ def _column_json(column: ColumnDrift) -> dict[str, Any]:
 # Rows to compare
 
 
-def active_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def active_rows(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Partners active at their cutoff (the risk model's population)."""
-    if ACTIVE_COLUMN not in frame:
-        raise InputError(f"cannot tell active partners: no column {ACTIVE_COLUMN!r}")
-    return frame[frame[ACTIVE_COLUMN] > 0]
+    if LAST_ACTIVITY not in frame:
+        raise InputError(f"cannot tell active partners: no column {LAST_ACTIVITY!r}")
+    return frame[active_mask(frame, config)]
 
 
-def current_population(features: pd.DataFrame, risk_list: pd.DataFrame) -> pd.DataFrame:
+def current_population(features: pd.DataFrame, risk_list: pd.DataFrame, config: Config) -> pd.DataFrame:
     """The scored population's features (recomputed at the scoring date) with the scores the risk list holds.
 
     An error when the risk list and the data do not belong together: the scorer gives a risk exactly to
@@ -187,14 +186,15 @@ def current_population(features: pd.DataFrame, risk_list: pd.DataFrame) -> pd.Da
     unknown = int(merged[list(SCORES)].isna().all(axis=1).sum())
     if unknown == len(merged) and len(merged):
         raise InputError("none of the partners in the data are in the risk list: was it scored on other data?")
-    active = merged[ACTIVE_COLUMN].to_numpy() > 0
-    disagree = int((active != merged["deactivation_risk"].notna().to_numpy()).sum())
+    active = active_mask(merged, config)
+    scored_risk = merged["deactivation_risk"].notna().to_numpy()
+    disagree = int((active != scored_risk).sum()) if scored_risk.any() else 0  # no risk at all: the risk model was unavailable
     if disagree > 0.01 * max(len(merged), 1):
         raise InputError(
             f"the risk list gives a deactivation risk to other partners than those active in the data at its date "
             f"({disagree:,} of {len(merged):,} disagree): was it scored on other data?"
         )
-    return active_rows(merged)
+    return active_rows(merged, config)
 
 
 def tenure_matched(
@@ -337,17 +337,18 @@ def compare(
     reference: pd.DataFrame,
     scored: pd.DataFrame,
     schema: Sequence[FeatureSpec],
-    config: MonitoringConfig,
+    settings: Config,
     *,
     as_of: pd.Timestamp,
 ) -> tuple[DriftResult, Snapshot]:
     """The whole drift check on frames: the reference sample and the current population (active partners
     with features and scores); returns the result and Evidently's snapshot (for drift.html)."""
+    config = settings.monitoring
     kinds = column_kinds(schema)
     missing = sorted(set(kinds) - set(reference.columns))
     if missing:
         raise InputError(f"the reference sample has no column {', '.join(missing[:5])}: it was logged with another feature schema")
-    reference = active_rows(reference)
+    reference = active_rows(reference, settings)
     ref, cur, coverage = tenure_matched(
         reference, scored, bin_days=config.tenure_bin_days, min_rows=config.min_rows_per_tenure_bin, seed=config.seed
     )

@@ -37,6 +37,11 @@ class PerformanceResult:
     tolerance: float
     model: dict[str, Any]
 
+    @property
+    def targets(self) -> list[str]:
+        """The targets the scoring gave scores for (a model that was unavailable scored nothing)."""
+        return [t for t in TARGETS if (self.table["target"] == t).any()]
+
     def overall(self, target: str) -> pd.Series:
         rows = self.table[(self.table["target"] == target) & (self.table["segment"] == "all")]
         if rows.empty:
@@ -56,7 +61,7 @@ class PerformanceResult:
 
     def summary_line(self) -> str:
         parts = []
-        for target in TARGETS:
+        for target in self.targets:
             row = self.overall(target)
             parts.append(
                 f"{target} ROC-AUC {row['roc_auc']:.3f} (backtest {row['expected_roc_auc']:.3f}), "
@@ -80,7 +85,7 @@ def realized_predictions(risk_list: pd.DataFrame, labels: pd.DataFrame) -> pd.Da
     if joined.empty:
         raise InputError("none of the partners in the risk list are in the data: was it scored on other data?")
     frames = []
-    for target in TARGETS:
+    for target in [t for t in TARGETS if joined[t].notna().any()]:
         label = LABEL_OF[target]
         rows = joined[joined[label].notna() & joined[target].notna()]
         frames.append(
@@ -96,6 +101,8 @@ def realized_predictions(risk_list: pd.DataFrame, labels: pd.DataFrame) -> pd.Da
                 }
             )
         )
+    if not frames:
+        raise InputError("the risk list holds no scores with a known outcome")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -128,7 +135,7 @@ def evaluate(
         scored_at=f"{scored_at:%Y-%m-%d}", horizon_days=horizon_days, table=table,
         recommendation=Recommendation("keep", ""), tolerance=config.performance_tolerance, model=model or {},
     )
-    for target in TARGETS:
+    for target in result.targets:
         row = result.overall(target)
         if not np.isfinite(row["roc_auc"]):
             raise InputError(
@@ -145,7 +152,7 @@ def performance_recommendation(result: PerformanceResult, config: MonitoringConf
     """retrain when a ROC-AUC fell more than the tolerance below the backtest; watch when it fell more than
     `watch_fraction` of it, or when calibration (ECE) got worse by more than `calibration_tolerance`."""
     failures, warnings = [], []
-    for target in TARGETS:
+    for target in result.targets:
         row = result.overall(target)
         drop = row["expected_roc_auc"] - row["roc_auc"]
         said = f"{target} ROC-AUC {row['roc_auc']:.3f} vs backtest {row['expected_roc_auc']:.3f}"

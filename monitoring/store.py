@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from partner_churn.config import Config
+from partner_churn.domain import TARGETS, VALID_UNTIL
 from partner_churn.errors import InputError
 from serving.outputs import previous_scoring, scoring_folder
 
-TARGETS = ("deactivation_risk", "upgrade_potential")
 RISK_LIST = "risk_list.parquet"
 T = TypeVar("T")
-FAR_FUTURE = pd.Timestamp("2200-01-01", tz="UTC")
+FAR_FUTURE = VALID_UNTIL
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def scored_versions(risk_list: pd.DataFrame, config: Config) -> dict[str, tuple[
         name, _, version = token.rpartition(":v")
         if name in names and version.isdigit():
             found[names[name]] = (name, version)
-    if set(found) != set(TARGETS):
+    if not found:
         raise InputError(f"cannot read the scoring models from model_version {labels[0]!r} (expected '{config.training.risk_model_name}:vN ...')")
     return found
 
@@ -158,13 +159,21 @@ def reference_sample(config: Config, models: dict[str, ScoringModel]) -> pd.Data
     """
     from training.registry import load_model
 
-    risk = models["deactivation_risk"]
-    reference = run_artifact(config, risk.run_id, "reference_sample.parquet", pd.read_parquet)
-    potential = models["upgrade_potential"]
-    if potential.run_id != risk.run_id:
-        model, _ = load_model(config, potential.name, potential.version)
-        reference["upgrade_potential"] = model.predict(reference)
+    first = primary(models)
+    reference = run_artifact(config, first.run_id, "reference_sample.parquet", pd.read_parquet)
+    for target, scoring in models.items():
+        if scoring.run_id != first.run_id:
+            model, _ = load_model(config, scoring.name, scoring.version)
+            reference[target] = model.predict(reference)
+    for target in TARGETS:
+        if target not in models:
+            reference[target] = np.nan  # unavailable when the list was scored: nothing to compare on either side
     return reference
+
+
+def primary(models: dict[str, ScoringModel]) -> ScoringModel:
+    """The model a check is named by: deactivation risk, or upgrade potential when risk was unavailable."""
+    return models.get("deactivation_risk") or models["upgrade_potential"]
 
 
 def backtest_of(config: Config, model: ScoringModel) -> pd.DataFrame:

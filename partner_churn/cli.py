@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Optional
 
 import click
 import typer
+
+try:  # typer >= 0.2x parses with its own copy of click: its usage errors are not click's
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer parses with click itself
+    _typer_click = click.exceptions
+
+USAGE_ERRORS = (click.exceptions.UsageError, _typer_click.UsageError)
+"""Wrong option, missing option, bad value, unknown command, a bare group: the user's to fix (exit 2)."""
+CLICK_ERRORS = (click.exceptions.ClickException, _typer_click.ClickException)
 
 from partner_churn.config import Config, anchored, load_config, render_yaml
 from partner_churn.errors import InputError
@@ -15,13 +26,12 @@ from partner_churn.telemetry import quiet_telemetry
 
 app = typer.Typer(
     help="Predict which partners go silent and which are ready to grow; say what to do about each.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect the effective configuration.")
 app.add_typer(config_app, name="config")
-models_app = typer.Typer(help="Registered models and their aliases (champion, challenger).", no_args_is_help=True)
+models_app = typer.Typer(help="Registered models and their aliases (champion, challenger).")
 app.add_typer(models_app, name="models")
 
 ConfigOption = Annotated[
@@ -45,22 +55,56 @@ def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
 
 
 def main() -> None:
-    """Console entry point: runs the app and turns bad input into one clear line and exit code 2."""
+    """Console entry point: runs the app and turns bad input and usage errors into one clear line and exit
+    code 2 (1 stays the code of a refused gate or a check that says retrain)."""
     quiet_telemetry()
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of exiting
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except USAGE_ERRORS as exc:
+        typer.echo(f"error: {usage_line(exc)}", err=True)
+        sys.exit(2)
+    except CLICK_ERRORS as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_line(exc: Exception) -> str:
+    """A usage error in one line: what is wrong, the closest right spelling, and where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "partner-churn"
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    commands = sorted(getattr(ctx.command, "commands", {}) or {}) if ctx is not None else []
+    if commands and (message.startswith("Missing command") or type(exc).__name__ == "NoArgsIsHelpError"):
+        return f"'{path}' needs a command: {', '.join(commands)} (see {path} --help)"
+    possibilities = getattr(exc, "possibilities", None)
+    if possibilities:
+        close = difflib.get_close_matches(getattr(exc, "option_name", ""), possibilities, n=1, cutoff=0.5)
+        message = f"{getattr(exc, 'message', message)}" + (f"; did you mean {close[0]}?" if close else f" (options: {', '.join(sorted(possibilities))})")
+    return f"{' '.join(message.split())} (see {path} --help)"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"partner-churn {package_version('partner-churn')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Predict which partners go silent and which are ready to grow; say what to do about each."""
 
 
 DataOption = Annotated[
@@ -194,14 +238,23 @@ def train(
     set_: SetOption = None,
 ) -> None:
     """Datasets -> fit -> calibrate -> backtest -> register -> gate, for both models; exit 1 if a gate refuses."""
-    decisions, run_id = _train_or_backtest(config, set_, data, lenient, register=True)
+    decisions, run_id, not_trained = _train_or_backtest(config, set_, data, lenient, register=True)
     for decision in decisions:
         verdict = "champion" if decision.promoted else "challenger"
         typer.echo(f"{decision.name} v{decision.version}: {verdict}: {decision.reason}")
+        if not decision.promoted:
+            typer.echo(
+                f"  to use it anyway: partner-churn promote {decision.name} {decision.version} --reason '...', "
+                f"or score with --model-version {decision.version}"
+            )
+    for target, why in not_trained.items():
+        typer.echo(f"{target}: not trained: {why}")
     typer.echo(f"MLflow run {run_id}")
     refused = [d for d in decisions if not d.promoted]
-    if refused:
-        typer.echo(f"gate: {len(refused)} of {len(decisions)} models stay challenger (see above); champion unchanged", err=True)
+    if refused or not_trained:
+        said = [f"{len(refused)} of {len(decisions)} models stay challenger"] if refused else []
+        said += [f"{', '.join(not_trained)} not trained"] if not_trained else []
+        typer.echo(f"gate: {'; '.join(said)} (see above); the other model is in use on its own", err=True)
         raise typer.Exit(1)
 
 
@@ -213,7 +266,7 @@ def backtest(
     set_: SetOption = None,
 ) -> None:
     """Rolling-origin backtest of both models against the baselines (and the oracle on generated data); registers nothing."""
-    _, run_id = _train_or_backtest(config, set_, data, lenient, register=False)
+    _, run_id, _ = _train_or_backtest(config, set_, data, lenient, register=False)
     typer.echo(f"MLflow run {run_id}")
 
 
@@ -233,13 +286,18 @@ def _train_or_backtest(config: Path | None, set_: list[str] | None, data: Path |
     typer.echo(_backtest_summary(result.backtest))
     typer.echo(f"backtest table: {out}")
     decisions = apply_gate(result, versions, config=cfg) if register else []
-    return decisions, run_id
+    return decisions, run_id, result.not_trained
 
 
 def _backtest_summary(table) -> str:  # noqa: ANN001 - pandas DataFrame
     overall = table[(table["cutoff"] == "all") & (table["segment"] == "all")]
     columns = ["target", "scorer", "rows", "positives", "roc_auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10"]
     return overall[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
+
+
+AllowStaleOption = Annotated[
+    bool, typer.Option("--allow-stale", help="Score even when the data's last event is more than scoring.max_days_after_last_event days before the date.")
+]
 
 
 @app.command()
@@ -250,31 +308,43 @@ def score(
         Optional[str], typer.Option("--model-version", help="Score with this registered version of both models instead of the champions.")
     ] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help="Language of reasons and actions: en or ru (default: scoring.lang).")] = None,
+    allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Score every partner: risk, potential, segment and its change, action, reasons; write the risk list."""
+    """Score every partner: risk, potential, segment and its change, action, reasons; write the risk list.
+
+    Each model stands on its own: without a champion of one target the other still scores, and the
+    missing one is marked unavailable, with the reason in one line."""
     import pandas as pd
 
-    from serving.batch import ScoringModels, score_partners
+    from partner_churn.domain import check_scoring_date
+    from serving.batch import score_partners
+    from serving.models import load_scoring_models
     from serving.outputs import previous_scoring, scoring_folder, write_risk_list
     from serving.report import program_kpis, render_report, write_report
     from segments.actions import ActionTable, default_actions_path
-    from training.registry import load_model
+
+    def step(message: str) -> None:
+        typer.echo(message, err=True)
 
     overrides = list(set_ or []) + ([f"scoring.lang={lang}"] if lang else [])
     cfg = _config(config, overrides)
     cutoff = _parse_as_of(as_of, "--as-of")
     actions = ActionTable.load(cfg.scoring.actions_file or default_actions_path())
-    risk, risk_version = load_model(cfg, cfg.training.risk_model_name, model_version)
-    potential, potential_version = load_model(cfg, cfg.training.potential_model_name, model_version)
+    models = load_scoring_models(cfg, model_version)
+    for target, why in models.unavailable.items():
+        step(f"{target} unavailable: {why}; scoring the other model only")
+    for target, line in models.notices.items():
+        step(f"{target}: {line}")
+    step("loading data")
     program = _load(cfg, data, None, lenient)
+    check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)
     previous = previous_scoring(cfg.paths.output_dir, cutoff)
-    scored = score_partners(
-        program.partners, program.events, cutoff, cfg, ScoringModels(risk, risk_version, potential, potential_version),
-        actions, previous_as_of=previous,
-    )
+    step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
+    scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous_as_of=previous)
+    step("writing the risk list and the report")
     folder = write_risk_list(scored, cfg.paths.output_dir, cutoff, spreadsheet_rows=cfg.scoring.spreadsheet_rows)
     earlier = scoring_folder(cfg.paths.output_dir, previous) / "risk_list.parquet"
     html = render_report(
@@ -282,7 +352,7 @@ def score(
         program_kpis(program.partners, program.events, cutoff, cfg, scored),
         as_of=cutoff, lang=cfg.scoring.lang, top=cfg.scoring.top_in_report,
         active_window_days=cfg.labels.active_window_days, in_play_window_days=cfg.segments.in_play_window_days,
-        horizon_days=cfg.labels.horizon_days,
+        horizon_days=cfg.labels.horizon_days, notices={**models.unavailable, **models.notices},
     )
     report = write_report(html, folder)
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")

@@ -321,6 +321,9 @@ class ScoringConfig(StrictModel):
     """Rows of risk_list.xlsx, in priority order (the CSV and Parquet hold every partner)."""
     actions_file: Path | None = None
     """Action table (YAML); empty uses configs/actions.yaml shipped with the project."""
+    max_days_after_last_event: int = Field(7, ge=0)
+    """score and monitor refuse a scoring date more than this many days after the data's last event (a stale
+    export would show every partner as silent) unless --allow-stale is given."""
 
 
 class ServingConfig(StrictModel):

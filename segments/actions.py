@@ -24,19 +24,14 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from partner_churn.config import ScoringConfig, StrictModel
+from partner_churn.domain import LANGS, POTENTIAL_BANDS, RISK_BANDS, UNAVAILABLE, potential_bands, risk_bands
 from partner_churn.errors import ConfigError, InputError
 from segments.rules import SEGMENTS
-
-RISK_BANDS: tuple[str, ...] = ("inactive", "low", "medium", "high")
-"""Deactivation-risk bands; 'inactive' is a partner not active at the cutoff (no risk is scored)."""
-
-POTENTIAL_BANDS: tuple[str, ...] = ("low", "high")
-"""Upgrade-potential bands."""
 
 FLAGS: tuple[str, ...] = ("commission_overdue", "no_onboarding_activity", "falling_trend", "downgrade_warning")
 """Boolean partner flags the action rules may test, in the order of the state enumeration."""
 
-LANGUAGES: tuple[str, ...] = ("en", "ru")
+LANGUAGES = LANGS
 """Languages every action's title and description are written in."""
 
 Channel = Literal["email", "phone", "in_app", "messenger", "manager"]
@@ -107,10 +102,8 @@ def bands_and_flags(
     # NaN compares False: no payout request ever means nothing is owed; no pending amount, likewise.
     pending, request_age = numbers("pending_payout_amount"), numbers("days_since_last_payout_request")
     return {
-        "risk_band": np.select(
-            [np.isnan(risk), risk >= config.risk_band_high, risk >= config.risk_band_medium], ["inactive", "high", "medium"], default="low"
-        ).astype(object),
-        "potential_band": np.where(potential >= config.potential_band_high, "high", "low").astype(object),
+        "risk_band": risk_bands(risk, config),
+        "potential_band": potential_bands(potential, config),
         "commission_overdue": (pending >= config.unpaid_commission_min) & (request_age >= config.unpaid_commission_min_days),
         "no_onboarding_activity": (numbers("tenure_days") < config.onboarding_window_days) & (numbers(onboarding_column) == 0),
         "falling_trend": numbers(trend_column) <= config.falling_trend_max,
@@ -446,6 +439,8 @@ def _state_codes(columns: Mapping[str, Any]) -> np.ndarray:
     code: np.ndarray | None = None
     for column, values in (("segment", SEGMENTS), ("risk_band", RISK_BANDS), ("potential_band", POTENTIAL_BANDS)):
         known = {v: i for i, v in enumerate(values)}
+        if column != "segment":
+            known[UNAVAILABLE] = known["low"]  # a score without its model: the rules read the lowest band
         labels = np.asarray(columns[column], dtype=object)
         position = np.fromiter((known.get(v, -1) for v in labels), np.int64, len(labels))
         if (position < 0).any():

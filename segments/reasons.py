@@ -39,10 +39,9 @@ import numpy as np
 import pandas as pd
 
 from features.schema import FIRST_EVENT_TYPES, RECENCY_TYPES
+from partner_churn.config import Config
+from partner_churn.domain import ACTIVE_DAYS_30, LANGS, LAST_ACTIVITY, segment_revenue_feature
 from training.model import Rows, TrainedModel
-
-LANGS: tuple[str, ...] = ("en", "ru")
-"""Languages reasons are written in."""
 RU_GROUP_SEPARATOR = "\u00a0"
 """Thousands separator of Russian numbers (no-break space)."""
 MIN_CONTRIBUTION = 1e-6
@@ -922,17 +921,12 @@ def as_records(rows: Rows) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in zip(*(rows[name] for name in names))]
 
 
-FACT_FEATURES: tuple[str, ...] = (
-    "days_since_last_activity",
-    "days_since_last_sale",
-    "active_days_30",
-    "revenue_90d",
-    "tenure_days",
-)
-"""What a partner's own history says first, for partners whose action no model score decides."""
+def fact_features(config: Config) -> tuple[str, ...]:
+    """What a partner's own history says first, for partners whose action no model score decides."""
+    return (LAST_ACTIVITY, "days_since_last_sale", ACTIVE_DAYS_30, segment_revenue_feature(config), "tenure_days")
 
 
-def facts_for(rows: Rows, *, k: int = 3, lang: str = "en", names: tuple[str, ...] = FACT_FEATURES) -> list[list[str]]:
+def facts_for(rows: Rows, *, names: Sequence[str], k: int = 3, lang: str = "en") -> list[list[str]]:
     """Reasons from the partner's own facts (no model): the first k of `names` that say something.
 
     Used where the action follows from the segment and flags rather than a model score, so that no

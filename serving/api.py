@@ -18,7 +18,8 @@ from typing_extensions import Annotated
 
 from features.schema import FeatureSpec, feature_schema
 from partner_churn.config import Config
-from segments.actions import LANGUAGES, POTENTIAL_BANDS, RISK_BANDS
+from partner_churn.domain import LANGS as LANGUAGES
+from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, UNAVAILABLE, VALID_FROM, VALID_UNTIL
 from segments.rules import SEGMENTS
 from serving.guard import PayloadTooLarge
 
@@ -32,7 +33,7 @@ class StrictInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-EARLIEST, LATEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST, LATEST = VALID_FROM.to_pydatetime(), VALID_UNTIL.to_pydatetime()
 """Timestamps outside [1970, 2200) are typos or placeholders, and outside what the pipeline counts in."""
 LARGEST = 1e12
 """No count, amount or duration reaches this; beyond it a value is an error, not a partner."""
@@ -228,10 +229,14 @@ class PartnerScore(BaseModel):
     """What the service says about one partner."""
 
     partner_id: str
-    deactivation_risk: float | None = Field(description="Probability of going silent within the horizon; null when not active now.")
-    risk_band: Literal[RISK_BANDS]  # type: ignore[valid-type]
-    upgrade_potential: float = Field(description="Probability of climbing the segment ladder within the horizon.")
-    potential_band: Literal[POTENTIAL_BANDS]  # type: ignore[valid-type]
+    deactivation_risk: float | None = Field(
+        description="Probability of going silent within the horizon; null when not active now or when the risk model is unavailable."
+    )
+    risk_band: Literal[(*RISK_BANDS, UNAVAILABLE)]  # type: ignore[valid-type]
+    upgrade_potential: float | None = Field(
+        description="Probability of climbing the segment ladder within the horizon; null when the potential model is unavailable."
+    )
+    potential_band: Literal[(*POTENTIAL_BANDS, UNAVAILABLE)]  # type: ignore[valid-type]
     segment: Literal[SEGMENTS]  # type: ignore[valid-type]
     downgrade_warning: bool
     value_at_risk: float = Field(description="Money at stake over the horizon (see docs/definitions.md).")
@@ -246,7 +251,7 @@ class PartnerScore(BaseModel):
 class ModelInfo(BaseModel):
     """Which registered models answered."""
 
-    deactivation_risk: str = Field(description="e.g. partner-churn-deactivation-risk:v3")
+    deactivation_risk: str = Field(description="e.g. partner-churn-deactivation-risk:v3, or ...:unavailable when no such model is in use")
     upgrade_potential: str
     program_as_of: str = Field(description="Date of the program figures (revenue shares, Star threshold) partners are measured against.")
 

@@ -16,48 +16,74 @@ from typing import Any
 
 from features.schema import FeatureSpec, feature_names
 from partner_churn.config import Config
+from partner_churn.domain import TARGETS, model_name, segment_revenue_feature
 from partner_churn.errors import InputError
 from segments.actions import load_action_table
-from serving.batch import ScoringModels
+from serving.core import ScoringModels
 from serving.online import ServedModels
+from training.model import TrainedModel
 from training.registry import describe_version, load_model, resolve_version
 
 logger = logging.getLogger("partner_churn.service")
 
 
-def load_served(config: Config) -> ServedModels:
-    """Both registered models (champions, or `serving.model_version`) checked against this config.
+def load_scoring_models(config: Config, version: str | None = None) -> ScoringModels:
+    """The registered champions (or `version` of each), each on its own: a model that cannot be loaded
+    (none registered, none champion) is left out with the reason, and the other still scores. An
+    InputError only when neither loads."""
+    loaded: dict[str, tuple[TrainedModel, str]] = {}
+    unavailable: dict[str, str] = {}
+    for target in TARGETS:
+        try:
+            loaded[target] = load_model(config, model_name(target, config), version)
+        except InputError as exc:
+            unavailable[target] = str(exc)
+    notices: dict[str, str] = {}
+    for target, (_, number) in loaded.items():
+        name = model_name(target, config)
+        try:
+            champion = resolve_version(config, name)
+        except InputError:
+            champion = None
+        if champion != number:
+            notices[target] = f"{name} v{number} is in use but is not the champion ({f'champion: v{champion}' if champion else 'no champion'})"
+    risk, risk_version = loaded.get("deactivation_risk", (None, None))
+    potential, potential_version = loaded.get("upgrade_potential", (None, None))
+    return ScoringModels(risk, risk_version, potential, potential_version, unavailable=unavailable, notices=notices)
 
-    InputError, in one line, when no model is registered, when the models were trained on another
-    feature schema than this config's (the request model would not match them), or when they carry no
-    program snapshot (trained before the service existed: retrain).
+
+def load_served(config: Config) -> ServedModels:
+    """The registered models (champions, or `serving.model_version`) checked against this config.
+
+    InputError, in one line, when no model is registered, when a model reads features this config does
+    not make (the request model would not match it), or when it carries no program snapshot (trained
+    before the service existed: retrain). A missing model of one target leaves the other serving.
     """
-    pinned = config.serving.model_version
-    names = (config.training.risk_model_name, config.training.potential_model_name)
-    (risk, risk_version), (potential, potential_version) = (load_model(config, name, pinned) for name in names)
+    models = load_scoring_models(config, config.serving.model_version)
     expected = feature_names(config)
-    for name, model in zip(names, (risk, potential)):
-        if model.features != expected:
-            differ = sorted(set(model.features) ^ set(expected))[:5] or ["(same names, another order)"]
+    for target in TARGETS:
+        model = models.model(target)
+        if model is None:
+            continue
+        name = model_name(target, config)
+        unknown = [f for f in model.features if f not in expected]
+        if unknown:
             raise InputError(
-                f"registered model '{name}' was trained on {len(model.features)} features that differ from this config's "
-                f"{len(expected)} (e.g. {', '.join(differ)}): serve it with the config it was trained with, or retrain"
+                f"registered model '{name}' reads {len(unknown)} features this config does not make "
+                f"(e.g. {', '.join(unknown[:5])}): serve it with the config it was trained with, or retrain"
             )
         if not model.program:
             raise InputError(f"registered model '{name}' carries no program snapshot (trained by an older version): retrain it")
-    window = f"revenue_{config.segments.revenue_window_days}d"
+    window = segment_revenue_feature(config)
     if window not in expected:
         raise InputError(f"segments.revenue_window_days needs the feature {window}: add the window to features.windows_days")
     about = {
-        "deactivation_risk": describe_version(config, names[0], risk_version),
-        "upgrade_potential": describe_version(config, names[1], potential_version),
+        target: describe_version(config, model_name(target, config), str(models.version(target)))
+        if models.model(target) is not None
+        else {"name": model_name(target, config), "unavailable": models.unavailable.get(target, "")}
+        for target in TARGETS
     }
-    return ServedModels(
-        models=ScoringModels(risk, risk_version, potential, potential_version),
-        actions=load_action_table(config.scoring),
-        config=config,
-        about=about,
-    )
+    return ServedModels(models=models, actions=load_action_table(config.scoring), config=config, about=about)
 
 
 class ModelKeeper:
@@ -68,7 +94,7 @@ class ModelKeeper:
         self.current: ServedModels = load_served(config)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._refused: tuple[str, str] | None = None
+        self._refused: tuple[str | None, ...] | None = None
 
     def start(self) -> None:
         """Follow the champions on a daemon thread (unless a version is pinned or the interval is 0)."""
@@ -88,13 +114,19 @@ class ModelKeeper:
             except Exception as exc:  # keep serving the models we have; say why the new ones are not here
                 logger.warning("champion check failed, still serving %s: %s", self.current.info(), exc)
 
+    def _champion(self, target: str) -> str | None:
+        """The version the champion alias of a target points to, None while it has none."""
+        try:
+            return resolve_version(self.config, model_name(target, self.config))
+        except InputError:
+            return None
+
     def check(self) -> bool:
         """Load and swap in the champions if the aliases moved; True when they did.
 
         A pair of versions that failed to load (say, trained on another feature schema) is not tried
         again until the aliases move on; the failure is logged once and the old models keep serving."""
-        training = self.config.training
-        now = (resolve_version(self.config, training.risk_model_name), resolve_version(self.config, training.potential_model_name))
+        now = tuple(self._champion(target) for target in TARGETS)
         if now == (self.current.models.risk_version, self.current.models.potential_version) or now == self._refused:
             return False
         try:

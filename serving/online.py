@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import ProgramContext, build_features
+from features.schema import feature_names, feature_schema
 from partner_churn.config import Config
-from segments.actions import ActionTable, action_columns, bands_and_flags
+from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
+from segments.actions import ActionTable
 from segments.rules import assign_segments
-from serving.batch import ScoringModels, expected_horizon_revenue, explain, value_at_risk
+from serving.core import ScoringModels, expected_horizon_revenue, explain, score_columns
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class ServedModels:
     @property
     def program(self) -> dict[str, Any]:
         """Program figures (revenue per window, Star threshold) at the risk model's training data end."""
-        return self.models.risk.program
+        return self.models.any_model.program
 
     def info(self) -> dict[str, str]:
         """Which models answer, e.g. {'deactivation_risk': 'partner-churn-deactivation-risk:v3', ...}."""
@@ -58,17 +60,8 @@ def score_records(
     now = now or dt.datetime.now(dt.timezone.utc)
     config, models = served.config, served.models
     columns = _feature_columns(records, served, now)
-    active = np.asarray(columns["active_days_30"], dtype=float) > 0
-    risk = np.full(len(records), np.nan)
-    if active.any():
-        risk[active] = models.risk.predict(_rows(columns, active))
-    columns["deactivation_risk"] = risk
-    columns["upgrade_potential"] = models.potential.predict(columns)
-    onboarding = f"onboarding_events_{config.features.onboarding_hours}h"
-    trend = f"activity_trend_{config.features.trend_window_days}d"
-    columns.update(bands_and_flags(columns, config.scoring, onboarding_column=onboarding, trend_column=trend))
-    columns.update(value_at_risk(columns, config, typical_workhorse_revenue=_typical_workhorse_revenue(served)))
-    columns.update(action_columns(columns, served.actions, lang))
+    columns |= score_columns(columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served))
+    risk, potential = columns["deactivation_risk"], columns["upgrade_potential"]
 
     wanted = np.array([explain_by_default if r.explain is None else r.explain for r in records], dtype=bool)
     reasons: list[list[str] | None] = [None] * len(records)
@@ -83,7 +76,7 @@ def score_records(
             "partner_id": columns["partner_id"][i],
             "deactivation_risk": None if np.isnan(risk[i]) else float(risk[i]),
             "risk_band": columns["risk_band"][i],
-            "upgrade_potential": float(columns["upgrade_potential"][i]),
+            "upgrade_potential": None if np.isnan(potential[i]) else float(potential[i]),
             "potential_band": columns["potential_band"][i],
             "segment": columns["segment"][i],
             "downgrade_warning": bool(columns["downgrade_warning"][i]),
@@ -106,14 +99,15 @@ def _rows(columns: dict[str, np.ndarray], selected: np.ndarray) -> dict[str, np.
 def _typical_workhorse_revenue(served: ServedModels) -> float:
     """The typical Workhorse's expected horizon revenue, from the training rows' medians (the service
     does not hold the population the batch takes its median from)."""
-    config = served.config
-    median = served.models.potential.typical.get("workhorse", {}).get(f"revenue_{config.segments.revenue_window_days}d", 0.0)
+    config, models = served.config, served.models
+    typical = (models.potential or models.any_model).typical
+    median = typical.get("workhorse", {}).get(segment_revenue_feature(config), 0.0)
     return float(expected_horizon_revenue(median, config))
 
 
 def _feature_columns(records: Sequence[Any], served: ServedModels, now: dt.datetime) -> dict[str, np.ndarray]:
     """Features, segment and downgrade warning of every record as columns, in the records' order."""
-    names = served.models.risk.features
+    names = feature_names(served.config)
     by_features = [i for i, r in enumerate(records) if r.features is not None]
     by_events = [i for i, r in enumerate(records) if r.features is None]
     parts: list[tuple[list[int], dict[str, np.ndarray]]] = []
@@ -137,14 +131,14 @@ def _from_features(records: Sequence[Any], names: list[str], served: ServedModel
     config = served.config
     take = operator.itemgetter(*names)
     table = np.array([take(r.features.__dict__) for r in records], dtype=object).reshape(len(records), len(names))
-    categories = served.models.risk.categories
+    categories = {spec.name for spec in feature_schema(config) if spec.kind == "category"}
     columns: dict[str, np.ndarray] = {
         name: table[:, j] if name in categories else table[:, j].astype(float) for j, name in enumerate(names)
     }
     rules, window = config.segments, config.segments.revenue_window_days
     columns["segment"] = assign_segments(
-        columns["tenure_days"], columns["active_days_30"], np.nan_to_num(columns["days_since_last_activity"], nan=np.inf),
-        columns[f"revenue_{window}d"], rules,
+        columns["tenure_days"], columns[ACTIVE_DAYS_30], np.nan_to_num(columns[LAST_ACTIVITY], nan=np.inf),
+        columns[segment_revenue_feature(config)], rules,
         program_window_revenue=float(served.program["window_revenue"][str(window)]),
         star_threshold=float(served.program["star_threshold"]),
     ).astype(object)

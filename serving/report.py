@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from partner_churn.config import Config
+from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
+from partner_churn.domain import UNAVAILABLE, active_mask, sort_risk_list
 from partner_churn.errors import InputError
 from segments.rules import LADDER_RANK, SEGMENTS
 
@@ -29,7 +31,7 @@ REVENUE_WINDOW_DAYS = 30
 FIRST_RESULT_WINDOW_DAYS = 90
 """Time to first result counts partners whose first sale fell in this many days before the cutoff."""
 SALE = "sale"
-RISK_BANDS = ("inactive", "low", "medium", "high")
+RISK_BANDS = (*DOMAIN_RISK_BANDS, UNAVAILABLE)
 REPORT_FILE = "report.html"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -55,7 +57,7 @@ REQUIRED_COLUMNS = (
 """Columns of the scored frame (`score_partners`' output) that the report reads."""
 
 SEGMENT_COLORS = {"star": "#b7791f", "workhorse": "#2b6cb0", "newbie": "#38a169", "sleeper": "#718096"}
-BAND_COLORS = {"inactive": "#a0aec0", "low": "#68d391", "medium": "#f6ad55", "high": "#e53e3e"}
+BAND_COLORS = {"inactive": "#a0aec0", "low": "#68d391", "medium": "#f6ad55", "high": "#e53e3e", UNAVAILABLE: "#cbd5e0"}
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -89,7 +91,7 @@ TEXT: dict[str, dict[str, str]] = {
         "risk_note": "Deactivation risk of the {n} partners active now, in tenths; colour is the risk band most partners of the bar fall in.",
         "band": "Risk band",
         "partners": "Partners",
-        "bands": {"inactive": "inactive", "low": "low", "medium": "medium", "high": "high"},
+        "bands": {"inactive": "inactive", "low": "low", "medium": "medium", "high": "high", UNAVAILABLE: "unavailable"},
         "value": "Revenue at risk by segment",
         "value_note": "Revenue at risk = deactivation risk × expected revenue of the next {days} days, summed per segment. The risk list's value at risk also counts, for newbies and sleepers, the value of growing into a workhorse.",
         "revenue_at_risk": "Revenue at risk",
@@ -147,7 +149,7 @@ TEXT: dict[str, dict[str, str]] = {
         "risk_note": "Риск ухода {n} активных сейчас партнёров по десятым долям; цвет — уровень риска большинства партнёров столбца.",
         "band": "Уровень риска",
         "partners": "Партнёры",
-        "bands": {"inactive": "неактивен", "low": "низкий", "medium": "средний", "high": "высокий"},
+        "bands": {"inactive": "неактивен", "low": "низкий", "medium": "средний", "high": "высокий", UNAVAILABLE: "нет модели"},
         "value": "Выручка под риском по сегментам",
         "value_note": "Выручка под риском = риск ухода × ожидаемая выручка за следующие {days} дн., сумма по сегменту. Ценность под риском в списке для новичков и спящих учитывает ещё и ценность роста до рабочей лошадки.",
         "revenue_at_risk": "Выручка под риском",
@@ -215,8 +217,7 @@ def program_kpis(
     before_active = np.unique(code[qualifying & (ts >= as_of - 2 * window) & (ts < as_of - window)])
     churned = np.setdiff1d(before_active, now_active)
 
-    silent = pd.to_numeric(scored["days_since_last_activity"], errors="coerce") if len(scored) else pd.Series(dtype=float)
-    active_partners = float((silent <= config.labels.active_window_days).sum())
+    active_partners = float(active_mask(scored, config).sum()) if len(scored) else 0.0
 
     revenue_window = pd.Timedelta(days=REVENUE_WINDOW_DAYS)
     sale_code, sale_ts, sale_amount = code[sale], ts[sale], amount[sale]
@@ -278,10 +279,14 @@ def render_report(
     active_window_days: int = 30,
     in_play_window_days: int = 90,
     horizon_days: int = 30,
+    notices: dict[str, str] | None = None,
 ) -> str:
     """The report as one self-contained HTML page.
 
-    `scored` is `score_partners`' frame (RISK_LIST_COLUMNS + DETAIL_COLUMNS); `previous` the previous
+    `notices` (target -> one line) are shown under the header: a model unavailable, or one in use that is
+    not the champion.
+
+    `scored` is `score_partners`' frame (RISK_LIST_COLUMNS + detail_columns(config)); `previous` the previous
     scoring's risk list, or None (segment flows then come from `scored`'s previous_segment alone);
     `kpis` from `program_kpis`. The window arguments only label the page and pick partners in play;
     pass the config's `labels.active_window_days`, `segments.in_play_window_days` and
@@ -295,16 +300,15 @@ def render_report(
     t = TEXT[lang]
     fmt = _Formatter(lang)
     as_of = _utc(as_of)
-    scored = scored.sort_values(
-        ["value_at_risk", "deactivation_risk", "upgrade_potential"], ascending=False, kind="stable", na_position="last"
-    ).reset_index(drop=True)
+    scored = sort_risk_list(scored)
 
     meta = [f"{t['as_of']} {fmt.date(as_of)}"]
     if len(scored):
         meta.append(f"{t['scored_at']} {fmt.datetime(_utc(scored['scored_at'].iloc[0]))} UTC")
         meta.append(f"{t['model']} {scored['model_version'].iloc[0]}")
+    warnings = "".join(f"<p class=\"notice\">{_e(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
     body = [
-        f"<header><h1>{_e(t['title'])}</h1><p class=\"meta\">{' · '.join(_e(m) for m in meta)}</p></header>",
+        f"<header><h1>{_e(t['title'])}</h1><p class=\"meta\">{' · '.join(_e(m) for m in meta)}</p>{warnings}</header>",
         _kpi_section(kpis, t, fmt, active_window_days),
         _segment_section(scored, previous, t, fmt, lang, in_play_window_days),
         _flows_section(scored, previous, t, fmt, lang),
@@ -708,6 +712,7 @@ td.reasons li { margin: 0 0 2px; }
 .band.high { background: #fed7d7; color: #742a2a; }
 .band.medium { background: #feebc8; color: #7b341e; }
 .band.low { background: #e6f6ec; color: #22543d; }
+.notice { background: #fffbea; border-left: 4px solid #d69e2e; padding: 4px 8px; margin: 4px 0; }
 .band.inactive { background: #edf2f7; color: #4a5568; }
 footer ol { margin: 0; padding-left: 20px; color: var(--muted); }
 footer li { margin-bottom: 4px; }

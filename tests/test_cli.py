@@ -119,3 +119,25 @@ def test_features_command_refuses_cutoffs_with_different_times_of_day(tmp_path: 
     assert run("generate", "--partners", "50", "--months", "2", "--out", str(out)).returncode == 0
     result = run("features", "--data", str(out), "--as-of", "2025-02-01", "--as-of", "2025-02-10 10:00", "--out", str(tmp_path / "f.csv"))
     assert_one_line_error(result, "one time of day")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["score", "--asof", "2026-01-01"], ["No such option: --asof", "did you mean --as-of?", "partner-churn score --help"]),
+        (["score"], ["Missing option '--as-of'"]),
+        (["serve", "--port", "abc"], ["'--port'", "valid integer"]),
+        (["generate", "--partners", "0", "--out", "x"], ["'--partners'", "greater than or equal to 1"]),
+        (["frobnicate"], ["No such command 'frobnicate'"]),
+        (["models"], ["'partner-churn models' needs a command: list"]),
+        ([], ["'partner-churn' needs a command: backtest, config"]),
+        (["monitor", "drift", "--bogus"], ["No such option: --bogus"]),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_two(args: list[str], fragments: list[str]) -> None:
+    assert_one_line_error(run(*args), *fragments)
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("partner-churn ") and result.stdout.strip().split()[1][0].isdigit()

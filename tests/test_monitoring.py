@@ -109,7 +109,7 @@ def test_compare_flags_shifted_columns_and_keeps_the_rest() -> None:
     moved = ["revenue_30d", "revenue_90d", "click_count_30d", "lead_count_30d", "sale_count_30d", "payout_paid_amount_30d", "unpaid_commission"]
     reference = population(3_000, 1)
     current = population(1_500, 2, shift={c: 0.5 for c in moved}).drop(columns="as_of")
-    result, snapshot = drift.compare(reference, current, SCHEMA, CONFIG.monitoring, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    result, snapshot = drift.compare(reference, current, SCHEMA, CONFIG, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
     drifted = {c.column for c in result.columns if c.drifted}
     assert drifted == set(moved)
     assert result.dataset_drift and not result.score_drift and result.recommendation.action == "retrain"
@@ -123,13 +123,13 @@ def test_compare_flags_shifted_columns_and_keeps_the_rest() -> None:
     assert payload["sampling"]["compared_current_rows"] == 1_500 and not payload["sampling"]["sampled"]
     assert json.dumps(payload)  # serializable as it is
 
-    same, _ = drift.compare(reference, population(1_500, 3).drop(columns="as_of"), SCHEMA, CONFIG.monitoring, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    same, _ = drift.compare(reference, population(1_500, 3).drop(columns="as_of"), SCHEMA, CONFIG, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
     assert same.drifted_features == 0 and same.recommendation.action == "keep"
 
 
 @pytest.mark.slow
 def test_compare_samples_large_populations_and_says_so() -> None:
-    settings = CONFIG.monitoring.model_copy(update={"sample_size": 500})
+    settings = CONFIG.model_copy(update={"monitoring": CONFIG.monitoring.model_copy(update={"sample_size": 500})})
     result, _ = drift.compare(population(2_000, 1), population(1_200, 2).drop(columns="as_of"), SCHEMA, settings,
                               as_of=pd.Timestamp("2026-01-01", tz="UTC"))
     s = result.sampling
@@ -142,7 +142,7 @@ def test_a_column_with_values_on_one_side_only_counts_as_drifted() -> None:
     """Evidently cannot compare an empty column; a feature that vanished is drifted, one empty on both sides is not."""
     reference = population(800, 1).assign(unpaid_commission=np.nan)
     current = population(400, 2).drop(columns="as_of").assign(days_to_first_sale=np.nan, unpaid_commission=np.nan)
-    result, _ = drift.compare(reference, current, SCHEMA, CONFIG.monitoring, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    result, _ = drift.compare(reference, current, SCHEMA, CONFIG, as_of=pd.Timestamp("2026-01-01", tz="UTC"))
     by_column = {c.column: c for c in result.columns}
     assert by_column["days_to_first_sale"].drifted and by_column["days_to_first_sale"].method == "values in the reference only"
     assert not by_column["unpaid_commission"].drifted and by_column["unpaid_commission"].method == "no values on either side"
@@ -150,15 +150,16 @@ def test_a_column_with_values_on_one_side_only_counts_as_drifted() -> None:
 
 
 def test_the_current_population_must_belong_to_the_risk_list() -> None:
-    features = pd.DataFrame({"partner_id": ["a", "b", "c"], "active_days_30": [3, 0, 1], "tenure_days": [10.0, 20.0, 30.0]})
+    # days since the last qualifying event: within the active window (30 days) for a and c only
+    features = pd.DataFrame({"partner_id": ["a", "b", "c"], "days_since_last_activity": [2.0, 31.0, 30.0], "tenure_days": [10.0, 20.0, 30.0]})
     risk_list = pd.DataFrame({"partner_id": ["a", "b", "c"], "deactivation_risk": [0.2, np.nan, 0.4], "upgrade_potential": [0.1, 0.2, 0.3]})
-    assert drift.current_population(features, risk_list)["partner_id"].tolist() == ["a", "c"]
+    assert drift.current_population(features, risk_list, CONFIG)["partner_id"].tolist() == ["a", "c"]
     with pytest.raises(InputError, match="other partners than those active"):
-        drift.current_population(features, risk_list.assign(deactivation_risk=[np.nan, 0.3, np.nan]))
+        drift.current_population(features, risk_list.assign(deactivation_risk=[np.nan, 0.3, np.nan]), CONFIG)
     with pytest.raises(InputError, match="none of the partners"):
-        drift.current_population(features, risk_list.assign(partner_id=["x", "y", "z"]))
+        drift.current_population(features, risk_list.assign(partner_id=["x", "y", "z"]), CONFIG)
     with pytest.raises(InputError, match="no column upgrade_potential"):
-        drift.current_population(features, risk_list.drop(columns="upgrade_potential"))
+        drift.current_population(features, risk_list.drop(columns="upgrade_potential"), CONFIG)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -365,10 +366,10 @@ def test_drift_over_several_seeds(world: Path) -> None:
         write_program(generate_program(PARTNERS, MONTHS, seed, scenarios=scenarios, scenario_from=CHANGE if scenarios else None), folder)
         program = load_program(folder, config.data, pd.Timestamp("2100-01-01", tz="UTC"))
         features = build_features(program.partners, program.events, [as_of], config)
-        active = drift.active_rows(features).copy()
+        active = drift.active_rows(features, config).copy()
         active["deactivation_risk"] = models["deactivation_risk"].predict(active)
         active["upgrade_potential"] = models["upgrade_potential"].predict(active)
-        result, _ = drift.compare(reference, active, SCHEMA, config.monitoring, as_of=as_of)
+        result, _ = drift.compare(reference, active, SCHEMA, config, as_of=as_of)
         verdicts[(name, seed)] = result
     for seed in (13, 14):
         assert verdicts[("unchanged", seed)].recommendation.action != "retrain", verdicts[("unchanged", seed)].recommendation

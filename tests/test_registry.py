@@ -272,7 +272,7 @@ def test_model_that_does_not_beat_the_recency_rule_by_the_margin_stays_challenge
     assert risk.reason == (
         f"ROC-AUC {risk.new_auc:.3f} is only {gain:.3f} above the recency rule's {risk.baseline_auc:.3f}; the gate needs +0.300"
     )
-    with pytest.raises(InputError, match=r"no registered model 'risk-\d+' has alias 'champion': run partner-churn train first"):
+    with pytest.raises(InputError, match=r"registered model 'risk-\d+' has no champion: v1 stays challenger .*partner-churn promote risk-\d+ 1 --reason .*--model-version 1"):
         registry.load_model(config, config.training.risk_model_name)
     assert registry.load_model(config, config.training.risk_model_name, "challenger")[1] == "1"
 
@@ -319,7 +319,7 @@ def test_list_models_shows_versions_and_aliases(store: Path, good: TrainingResul
 
 def test_load_model_without_champion_says_what_to_do(store: Path) -> None:
     config = make_config(store)
-    with pytest.raises(InputError, match=r"no registered model 'risk-\d+' has alias 'champion': run partner-churn train first"):
+    with pytest.raises(InputError, match=r"no registered model 'risk-\d+': partner-churn train registers it"):
         registry.load_model(config, config.training.risk_model_name)
 
 

@@ -18,11 +18,12 @@ import pytest
 from features.pipeline import build_features, build_labels
 from partner_churn.config import Config
 from segments.rules import SEGMENTS
-from serving.batch import DETAIL_COLUMNS, RISK_LIST_COLUMNS
 from partner_churn.errors import InputError
+from serving.batch import RISK_LIST_COLUMNS, detail_columns
 from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report, write_report
 
 CONFIG = Config()
+DETAIL_COLUMNS = detail_columns(CONFIG)
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
 MALICIOUS = "<script>alert(1)</script>"

@@ -119,3 +119,40 @@ def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> N
     later = pd.Timestamp("2026-07-08", tz="UTC")
     assert previous_scoring(tmp_path, later) == AS_OF
     assert previous_scoring(tmp_path, AS_OF) == AS_OF - pd.Timedelta(days=7)
+
+
+@pytest.mark.parametrize("missing", ["upgrade_potential", "deactivation_risk"])
+def test_each_model_stands_on_its_own(program: Program, models: ScoringModels, actions: ActionTable, scored: pd.DataFrame, missing: str) -> None:
+    """Without one model the other still scores the same partners with the same numbers; the missing score is
+    empty, its band 'unavailable', and nothing of it is in value at risk."""
+    why = f"no registered model for {missing}"
+    alone = (
+        ScoringModels(models.risk, "7", None, None, unavailable={missing: why})
+        if missing == "upgrade_potential"
+        else ScoringModels(None, None, models.potential, "4", unavailable={missing: why})
+    )
+    one = score_partners(program.partners, program.events, AS_OF, CONFIG, alone, actions, previous_as_of=AS_OF - pd.Timedelta(days=7))
+    assert len(one) == len(scored)
+    both = scored.set_index("partner_id").loc[one["partner_id"]]
+    kept = "deactivation_risk" if missing == "upgrade_potential" else "upgrade_potential"
+    np.testing.assert_allclose(one[kept].to_numpy(float), both[kept].to_numpy(float))
+    assert one[missing].isna().all()
+    active = (one["days_since_last_activity"] <= 30).to_numpy()
+    if missing == "upgrade_potential":
+        assert (one["potential_band"] == "unavailable").all()
+        assert one["model_version"].iloc[0] == "partner-churn-deactivation-risk:v7 partner-churn-upgrade-potential:unavailable"
+        assert (one.loc[one["segment"].isin(["newbie", "sleeper"]), "value_at_risk"] == 0).all()
+        assert not (one["reasons_source"] == "potential_model").any()
+    else:
+        assert (one.loc[active, "risk_band"] == "unavailable").all() and (one.loc[~active, "risk_band"] == "inactive").all()
+        assert one["model_version"].iloc[0] == "partner-churn-deactivation-risk:unavailable partner-churn-upgrade-potential:v4"
+        assert (one.loc[one["segment"].isin(["workhorse", "star"]), "value_at_risk"] == 0).all()
+        assert not (one["reasons_source"] == "risk_model").any()
+    assert one["action"].notna().all() and one["value_at_risk"].notna().all()
+
+
+def test_no_model_at_all_is_one_clear_error() -> None:
+    from partner_churn.errors import InputError
+
+    with pytest.raises(InputError, match="no model to score with: risk: none; potential: none"):
+        ScoringModels(None, None, None, None, unavailable={"deactivation_risk": "risk: none", "upgrade_potential": "potential: none"})

@@ -106,7 +106,7 @@ def server(trained_store: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_serve_refuses_to_start_without_a_registered_model(tmp_path: Path) -> None:
-    assert_one_line_error(run("serve", "--port", str(_free_port()), *store(tmp_path)), "no registered model", "run partner-churn train first")
+    assert_one_line_error(run("serve", "--port", str(_free_port()), *store(tmp_path)), "no model to score with: no registered model", "partner-churn train registers it")
 
 
 @pytest.mark.slow

@@ -322,7 +322,7 @@ def test_no_registered_model_is_a_clear_refusal(tmp_path: Path) -> None:
     from serving.models import load_served
 
     empty = load_config(env=store_settings(tmp_path))
-    with pytest.raises(InputError, match="no registered model 'partner-churn-deactivation-risk'.*run partner-churn train first"):
+    with pytest.raises(InputError, match="no model to score with: no registered model 'partner-churn-deactivation-risk'.*partner-churn train registers it"):
         load_served(empty)
 
 

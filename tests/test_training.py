@@ -139,7 +139,7 @@ def test_missing_feature_columns_are_a_clear_error(result: TrainingResult) -> No
 
 
 def test_too_few_positive_labels_is_a_clear_error(program: Program) -> None:
-    with pytest.raises(InputError, match=r"positive and .* negative 'deactivated' labels; at least 100000"):
+    with pytest.raises(InputError, match=r"positive 'deactivated' labels in all, and each split needs 100000 of each class.*--set training.min_positive_labels=\d+ would fit"):
         train_and_backtest(program, small_config("training.min_positive_labels=100000"))
 
 
@@ -180,3 +180,66 @@ def test_the_fast_matrix_scores_exactly_as_lightgbm_reads_a_dataframe(result: Tr
         assert np.array_equal(model.raw_probability(rows), expected)
         assert np.array_equal(model.raw_probability(as_columns), expected)
         assert np.array_equal(model.matrix(rows)[:3, model.features.index(category)], [np.nan, np.nan, model.matrix(rows)[2, model.features.index(category)]], equal_nan=True)
+
+
+def _weekly_labels(grid: list[pd.Timestamp], positives: int, negatives: int) -> pd.DataFrame:
+    return pd.DataFrame({"as_of": grid, "positives": positives, "negatives": negatives})
+
+
+def test_a_short_history_gets_a_plan_fitted_to_it_without_overlapping_labels() -> None:
+    from training.datasets import cutoff_grid, fit_plan
+
+    config = small_config()
+    start, end = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2025-12-31 23:00", tz="UTC")
+    with pytest.raises(InputError, match="need about 454 days"):
+        plan_cutoffs(start, end, config)
+    grid = cutoff_grid(start, end, 7, config)
+    plan = fit_plan(grid, _weekly_labels(grid, 8, 20), config, label="deactivated", reason="a short history")
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    splits = [plan.train, plan.validation, plan.calibration, plan.backtest]
+    for earlier, later in zip(splits, splits[1:]):
+        assert earlier[-1] + horizon <= later[0]  # no label of an earlier split reaches into a later one
+        assert later[0] - earlier[-1] < horizon + pd.Timedelta(days=7)  # and the embargo is the smallest that does
+    assert plan.backtest[-1] + horizon <= end
+    for split in splits[1:]:
+        assert 8 * len(split) >= 20  # each split holds training.min_positive_labels (20) positives
+    assert len(plan.train) >= 2 and "fitted to the data (a short history): cutoffs every 7 days" in plan.describe()
+
+
+def test_too_few_labels_for_any_plan_names_the_setting_that_would_work() -> None:
+    from training.datasets import cutoff_grid, fit_plan
+
+    config = small_config()
+    start, end = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2025-12-31 23:00", tz="UTC")
+    grid = cutoff_grid(start, end, 7, config)
+    with pytest.raises(InputError, match=r"--set training.min_positive_labels=(\d+) would fit") as refused:
+        fit_plan(grid, _weekly_labels(grid, 1, 20), config, label="deactivated", reason="few partners")
+    workable = int(refused.value.args[0].split("min_positive_labels=")[1].split()[0])
+    relaxed = small_config(f"training.min_positive_labels={workable}")
+    assert fit_plan(grid, _weekly_labels(grid, 1, 20), relaxed, label="deactivated", reason="few partners").train
+    stricter = small_config(f"training.min_positive_labels={workable + 1}")
+    with pytest.raises(InputError):
+        fit_plan(grid, _weekly_labels(grid, 1, 20), stricter, label="deactivated", reason="few partners")
+    tiny = cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, config)
+    with pytest.raises(InputError, match="at least about 202 days of history"):
+        fit_plan(tiny, _weekly_labels(tiny, 50, 50), config, label="deactivated", reason="a short history")
+
+
+def test_few_calibration_labels_get_sigmoid_never_a_certain_zero_or_one() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.random(300)
+    label = (rng.random(300) < raw * 0.3).astype(float)  # about 45 positives: too few for isotonic
+    calibrator = fit_calibrator(raw, label, "isotonic", seed=0)
+    assert calibrator.method == "sigmoid"
+    many = rng.random(20_000)
+    iso = fit_calibrator(many, (rng.random(20_000) < many).astype(float), "isotonic", seed=0)
+    assert iso.method == "isotonic"
+    out = iso(np.array([0.0, 1.0]))
+    assert 0 < out[0] and out[1] < 1
+
+
+def test_the_backtest_scores_the_bg_nbd_baseline(result: TrainingResult) -> None:
+    table = result.backtest
+    btyd = table[(table["target"] == "deactivation_risk") & (table["scorer"] == "btyd") & (table["cutoff"] == "all") & (table["segment"] == "all")]
+    assert len(btyd) == 1 and 0.5 < float(btyd["roc_auc"].iloc[0]) < float(result.model_auc["deactivation_risk"])
+    assert np.isfinite(btyd["brier"].iloc[0])

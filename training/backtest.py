@@ -3,7 +3,9 @@
 Baselines: for deactivation risk, the recency rule (days since last activity divided by the partner's
 usual gap between active days) and a logistic regression on recency, frequency and money; for upgrade
 potential, the same logistic regression (with tenure) and a revenue-momentum rule. On generated data the
-oracle (the generator's own latent hazard) is scored too. Scores that are not probabilities (the rules)
+oracle (the generator's own latent hazard) is scored too. For deactivation risk the BG/NBD buy-till-you-die
+model (`training/btyd.py`) on sale days is scored as well: the model purchase-only data is classically
+judged by. Scores that are not probabilities (the rules)
 get ranking metrics only.
 """
 
@@ -16,51 +18,66 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from training.model import LABEL_OF, Target
+from partner_churn.config import Config
+from partner_churn.domain import (
+    ACTIVE_DAYS_30,
+    LABEL_OF,
+    LAST_ACTIVITY,
+    Target,
+    active_days_feature,
+    count_feature,
+    revenue_feature,
+    trend_feature,
+    window_nearest,
+)
 
 TOP_SHARE = 0.10
-PROBABILITY_SCORERS = {"model", "logistic_rfm", "oracle"}
+PROBABILITY_SCORERS = {"model", "logistic_rfm", "btyd", "oracle"}
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_top10", "recall_top10", "revenue_share_top10")
 
 
-def rfm_matrix(rows: pd.DataFrame) -> np.ndarray:
-    """Recency, frequency, money (and tenure) for the logistic baseline, with missing recency as 'long ago'."""
-    recency = rows["days_since_last_activity"].fillna(10_000.0).to_numpy(float)
-    frequency = (rows["login_count_30d"] + rows["click_count_30d"] + rows["lead_count_30d"]).to_numpy(float)
-    return np.column_stack(
-        [
-            np.log1p(recency),
-            rows["active_days_30"].to_numpy(float),
-            rows["active_days_90"].to_numpy(float),
-            np.log1p(frequency),
-            np.log1p(rows["revenue_30d"].to_numpy(float)),
-            np.log1p(rows["revenue_90d"].to_numpy(float)),
-            rows["tenure_days"].to_numpy(float) / 365.0,
-        ]
-    )
+def rfm_matrix(rows: pd.DataFrame, config: Config) -> np.ndarray:
+    """Recency, frequency, money (and tenure) for the logistic baseline, with missing recency as 'long ago'.
+
+    Frequency counts the qualifying events and money the revenue in every configured window, so the
+    baseline fits any windows and any vocabulary."""
+    recency = rows[LAST_ACTIVITY].fillna(10_000.0).to_numpy(float)
+    qualifying = config.labels.qualifying_event_types
+    columns = [np.log1p(recency), rows[ACTIVE_DAYS_30].to_numpy(float), rows[active_days_feature(90)].to_numpy(float)]
+    for w in config.features.windows_days:
+        frequency = sum(rows[count_feature(t, w)].to_numpy(float) for t in qualifying)
+        columns += [np.log1p(frequency), np.log1p(rows[revenue_feature(w)].to_numpy(float))]
+    columns.append(rows["tenure_days"].to_numpy(float) / 365.0)
+    return np.column_stack(columns)
 
 
-def fit_logistic_rfm(train: pd.DataFrame, target: Target, seed: int):  # noqa: ANN201 - sklearn Pipeline
+def fit_logistic_rfm(train: pd.DataFrame, target: Target, config: Config):  # noqa: ANN201 - sklearn Pipeline
     """Logistic regression on recency/frequency/money, fitted on the training rows."""
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1_000, random_state=seed))
-    return model.fit(rfm_matrix(train), train[LABEL_OF[target]].to_numpy(int))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1_000, random_state=config.training.seed))
+    return model.fit(rfm_matrix(train, config), train[LABEL_OF[target]].to_numpy(int))
 
 
 def recency_rule(rows: pd.DataFrame, usual_gap: float) -> np.ndarray:
     """Days since last activity over the partner's usual gap (the program's median gap when it has none)."""
     gap = rows["active_day_gap_mean"].fillna(usual_gap).clip(lower=1.0)
-    return (rows["days_since_last_activity"].fillna(10_000.0) / gap).to_numpy(float)
+    return (rows[LAST_ACTIVITY].fillna(10_000.0) / gap).to_numpy(float)
 
 
-def baseline_scores(target: Target, train: pd.DataFrame, rows: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+def revenue_momentum(rows: pd.DataFrame, config: Config) -> np.ndarray:
+    """Recent revenue times (1 + its trend): who is earning more, faster (the window nearest the trend's)."""
+    window = window_nearest(config, config.features.trend_window_days)
+    return (rows[revenue_feature(window)] * (1 + rows[trend_feature("revenue", config)])).to_numpy(float)
+
+
+def baseline_scores(target: Target, train: pd.DataFrame, rows: pd.DataFrame, config: Config) -> dict[str, np.ndarray]:
     """Every baseline's score for `rows`, fitted (where a baseline learns) on `train` only."""
-    logistic = fit_logistic_rfm(train, target, seed)
-    scores = {"logistic_rfm": logistic.predict_proba(rfm_matrix(rows))[:, 1]}
+    logistic = fit_logistic_rfm(train, target, config)
+    scores = {"logistic_rfm": logistic.predict_proba(rfm_matrix(rows, config))[:, 1]}
     if target == "deactivation_risk":
         usual_gap = float(train["active_day_gap_mean"].median()) if train["active_day_gap_mean"].notna().any() else 7.0
         scores["recency_rule"] = recency_rule(rows, usual_gap)
     else:
-        scores["revenue_momentum"] = (rows["revenue_30d"] * (1 + rows["revenue_trend_30d"])).to_numpy(float)
+        scores["revenue_momentum"] = revenue_momentum(rows, config)
     return scores
 
 

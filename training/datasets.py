@@ -22,16 +22,22 @@ from partner_churn.errors import InputError
 SPLITS = ("train", "validation", "calibration", "backtest")
 MIN_HISTORY_DAYS = 60
 """The first cutoff lies at least this long after the first sign-up, so features have a history."""
+CLOSE_CUTOFF_DAYS = 7
+"""The closest cutoffs a short history falls back to: a week apart (a week of behaviour per step)."""
+SMALLEST_PLAN = {"train": 2, "validation": 1, "calibration": 1, "backtest": 1}
+"""The fewest cutoffs per split that still make a rolling-origin plan."""
 
 
 @dataclass(frozen=True)
 class CutoffPlan:
-    """Cutoffs of each split, oldest first."""
+    """Cutoffs of each split, oldest first, and how the plan was fitted to the data when it had to be."""
 
     train: list[pd.Timestamp]
     validation: list[pd.Timestamp]
     calibration: list[pd.Timestamp]
     backtest: list[pd.Timestamp]
+    adapted: str = ""
+    """Empty for the configured plan; else, in words, what was changed to fit a short or small program."""
 
     def split_of(self) -> dict[pd.Timestamp, str]:
         """Split name of every cutoff."""
@@ -40,32 +46,152 @@ class CutoffPlan:
     def all(self) -> list[pd.Timestamp]:
         return [c for name in SPLITS for c in getattr(self, name)]
 
+    def describe(self) -> str:
+        """One line: cutoffs per split, their range, and any adaptation."""
+        counts = ", ".join(f"{len(getattr(self, name))} {name}" for name in SPLITS)
+        line = f"cutoffs: {counts} ({self.train[0]:%Y-%m-%d} .. {self.backtest[-1]:%Y-%m-%d})"
+        return f"{line}; {self.adapted}" if self.adapted else line
+
 
 def plan_cutoffs(data_start: pd.Timestamp, data_end: pd.Timestamp, config: Config) -> CutoffPlan:
-    """Lay the splits back from the last cutoff whose horizon is observed; an error if the data is too short."""
+    """The configured plan, laid back from the last cutoff whose horizon is observed; an InputError
+    saying how long a history it needs when the data is shorter (see `fit_plan` for the adaptive one)."""
     t = config.training
-    step = pd.Timedelta(days=t.cutoff_frequency_days)
-    horizon = pd.Timedelta(days=config.labels.horizon_days)
-    embargo_steps = int(np.ceil(config.labels.horizon_days / t.cutoff_frequency_days))
-    last = (data_end - horizon).floor("D")
-    counts = [t.backtest_cutoffs, t.calibration_cutoffs, t.validation_cutoffs, t.train_cutoffs]
-    splits: list[list[pd.Timestamp]] = []
-    cursor = last
-    for count in counts:
-        cutoffs = [cursor - step * k for k in range(count)][::-1]
-        splits.append(cutoffs)
-        cursor = cutoffs[0] - step * embargo_steps
-    earliest = splits[-1][0]
-    first_allowed = (data_start + pd.Timedelta(days=MIN_HISTORY_DAYS)).ceil("D")
-    if earliest < first_allowed:
-        needed_days = (last - earliest).days + config.labels.horizon_days + MIN_HISTORY_DAYS
+    counts = {"train": t.train_cutoffs, "validation": t.validation_cutoffs, "calibration": t.calibration_cutoffs, "backtest": t.backtest_cutoffs}
+    grid = cutoff_grid(data_start, data_end, t.cutoff_frequency_days, config)
+    plan = _lay_back(grid, counts, _embargo_steps(config, t.cutoff_frequency_days))
+    if plan is None:
+        last = _last_cutoff(data_end, config)
+        needed_days = configured_plan_days(config)
         raise InputError(
             f"the data spans {(data_end - data_start).days} days ({data_start:%Y-%m-%d} .. {data_end:%Y-%m-%d}); "
-            f"{sum(counts)} cutoffs every {t.cutoff_frequency_days} days with a {config.labels.horizon_days}-day horizon "
-            f"and embargoes need about {needed_days} days: lower training.*_cutoffs or training.cutoff_frequency_days"
+            f"{sum(counts.values())} cutoffs every {t.cutoff_frequency_days} days with a {config.labels.horizon_days}-day horizon "
+            f"and embargoes need about {needed_days} days (last usable cutoff {last:%Y-%m-%d}): lower training.*_cutoffs or "
+            "training.cutoff_frequency_days"
         )
-    backtest, calibration, validation, train = splits
-    return CutoffPlan(train=train, validation=validation, calibration=calibration, backtest=backtest)
+    return plan
+
+
+def configured_plan_days(config: Config) -> int:
+    """Days of history the configured plan needs: its cutoffs and embargoes, one horizon, MIN_HISTORY_DAYS."""
+    t = config.training
+    steps = t.train_cutoffs + t.validation_cutoffs + t.calibration_cutoffs + t.backtest_cutoffs - 1 + 3 * _embargo_steps(config, t.cutoff_frequency_days)
+    return steps * t.cutoff_frequency_days + config.labels.horizon_days + MIN_HISTORY_DAYS
+
+
+def cutoff_grid(data_start: pd.Timestamp, data_end: pd.Timestamp, every_days: int, config: Config) -> list[pd.Timestamp]:
+    """Every candidate cutoff, oldest first: UTC midnights `every_days` apart, back from the last cutoff
+    whose horizon is observed to the first that leaves MIN_HISTORY_DAYS of history."""
+    last = _last_cutoff(data_end, config)
+    first_allowed = (data_start + pd.Timedelta(days=MIN_HISTORY_DAYS)).ceil("D")
+    n = int((last - first_allowed).days // every_days) + 1 if last >= first_allowed else 0
+    return [last - pd.Timedelta(days=every_days * k) for k in range(n)][::-1]
+
+
+def fit_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, *, label: str, reason: str) -> CutoffPlan:
+    """A plan fitted to a short or small program, on `grid` (cutoffs CLOSE_CUTOFF_DAYS apart at most).
+
+    From the newest cutoff back, the backtest, calibration and validation splits each take at least
+    their configured number of cutoffs (backtest: at most that many, fewer if the history is short) and
+    more until they hold `training.min_positive_labels` of each class of `label`; the embargo between
+    splits is the smallest whole number of steps that covers the horizon; train takes what is left, at
+    most the configured time span. `labels` holds per-cutoff `as_of`, `positives`, `negatives`. An
+    InputError naming the exact `--set` that would work when no plan fits.
+    """
+    t = config.training
+    minimum = t.min_positive_labels
+    plan = _greedy_plan(grid, labels, config, minimum)
+    if plan is not None:
+        every = (grid[1] - grid[0]).days if len(grid) > 1 else CLOSE_CUTOFF_DAYS
+        return CutoffPlan(plan.train, plan.validation, plan.calibration, plan.backtest,
+                          adapted=f"fitted to the data ({reason}): cutoffs every {every} days, the smallest embargo that covers the horizon")
+    workable = _largest_workable_minimum(grid, labels, config, minimum - 1)
+    span = (grid[-1] - grid[0]).days if grid else 0
+    need = (SMALLEST_PLAN["train"] - 1 + 3 * _embargo_steps(config, CLOSE_CUTOFF_DAYS)) * CLOSE_CUTOFF_DAYS + config.labels.horizon_days + MIN_HISTORY_DAYS
+    advice = (
+        f"--set training.min_positive_labels={workable} would fit a plan (fewer labels per split: noisier early stopping, "
+        "calibration and backtest)"
+        if workable
+        else f"at least about {need} days of history with a {config.labels.horizon_days}-day horizon are needed "
+        f"(a shorter --set labels.horizon_days=N needs less)"
+    )
+    raise InputError(
+        f"too little data for a rolling-origin plan ({reason}): {len(grid)} usable cutoffs over {span} days hold "
+        f"{int(labels['positives'].sum()) if len(labels) else 0} positive '{label}' labels in all, and each split needs {minimum} "
+        f"of each class (training.min_positive_labels); {advice}"
+    )
+
+
+def _largest_workable_minimum(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, upper: int) -> int:
+    """The largest training.min_positive_labels <= upper that a plan fits (0: none); a plan that fits a
+    minimum fits every smaller one, so this is a bisection."""
+    low, high = 0, upper
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _greedy_plan(grid, labels, config, middle) is not None:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _greedy_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, minimum: int) -> CutoffPlan | None:
+    t = config.training
+    if len(grid) < 2:
+        return None
+    every = (grid[1] - grid[0]).days
+    embargo = _embargo_steps(config, every)
+    by_cutoff = labels.set_index("as_of").reindex(grid).fillna(0)
+    positives, negatives = by_cutoff["positives"].to_numpy(), by_cutoff["negatives"].to_numpy()
+    configured = {"validation": t.validation_cutoffs, "calibration": t.calibration_cutoffs, "backtest": t.backtest_cutoffs}
+    max_train = max(SMALLEST_PLAN["train"], round(t.train_cutoffs * t.cutoff_frequency_days / every))
+    splits: dict[str, list[pd.Timestamp]] = {}
+    end = len(grid)  # the split being laid ends before this position
+    for name in ("backtest", "calibration", "validation"):
+        start = end - 1
+        taken = 1
+        while start >= 0:
+            enough = positives[start:end].sum() >= minimum and negatives[start:end].sum() >= minimum
+            if enough and (taken >= configured[name] or name == "backtest"):
+                break
+            start -= 1
+            taken += 1
+        if start < 0:
+            return None
+        if name == "backtest":  # more backtest cutoffs when the history allows, up to the configured number
+            while taken < configured[name] and start - 1 - embargo >= SMALLEST_PLAN["train"] + 2:
+                start -= 1
+                taken += 1
+        splits[name] = grid[start:end]
+        end = start - embargo + 1
+    if end < SMALLEST_PLAN["train"]:
+        return None
+    start = max(0, end - max_train)
+    if positives[start:end].sum() < minimum or negatives[start:end].sum() < minimum:
+        return None
+    return CutoffPlan(train=grid[start:end], validation=splits["validation"], calibration=splits["calibration"], backtest=splits["backtest"])
+
+
+def _lay_back(grid: list[pd.Timestamp], counts: dict[str, int], embargo: int) -> CutoffPlan | None:
+    """The configured counts laid back from the newest grid cutoff; None when the grid is too short."""
+    splits: dict[str, list[pd.Timestamp]] = {}
+    end = len(grid)
+    for name in ("backtest", "calibration", "validation", "train"):
+        start = end - counts[name]
+        if start < 0:
+            return None
+        splits[name] = grid[start:end]
+        end = start - embargo + 1
+    return CutoffPlan(**splits)
+
+
+def _embargo_steps(config: Config, every_days: int) -> int:
+    """Steps between two splits, so no label window of an earlier split reaches a later one."""
+    return int(np.ceil(config.labels.horizon_days / every_days))
+
+
+def _last_cutoff(data_end: pd.Timestamp, config: Config) -> pd.Timestamp:
+    return (data_end - pd.Timedelta(days=config.labels.horizon_days)).floor("D")
 
 
 def build_dataset(

@@ -23,15 +23,16 @@ from sklearn.metrics import brier_score_loss
 
 from features.schema import FeatureSpec
 from partner_churn.config import LightGBMConfig
+from partner_churn.domain import ACTIVE_DAYS_30, LABEL_OF, LAST_ACTIVITY, Target
 from partner_churn.errors import InputError
 
-Target = Literal["deactivation_risk", "upgrade_potential"]
-LABEL_OF: dict[str, str] = {"deactivation_risk": "deactivated", "upgrade_potential": "upgraded"}
+__all__ = ["LABEL_OF", "Target", "TrainedModel", "fit_model", "rows_for"]
+
 Rows = pd.DataFrame | Mapping[str, Any]
 """Rows to score: a DataFrame, or a mapping of column name to a sequence of values."""
 MONOTONE: dict[str, dict[str, int]] = {
     # Domain certainty: more recent activity never raises the risk of going silent, all else equal.
-    "deactivation_risk": {"days_since_last_activity": 1, "active_days_30": -1},
+    "deactivation_risk": {LAST_ACTIVITY: 1, ACTIVE_DAYS_30: -1},
     "upgrade_potential": {},
 }
 
@@ -64,9 +65,27 @@ class Calibrator:
         return raw
 
 
+ISOTONIC_MIN_ROWS_PER_CLASS = 200
+"""Isotonic calibration is a step function with a step per run of labels: with fewer positive (or
+negative) calibration rows than this it overfits them and hands whole groups of partners risks of
+exactly 0 or 1, so sigmoid (two parameters) is used instead."""
+
+
+def calibration_method_for(label: np.ndarray, method: str) -> str:
+    """The method that will be fitted: `method`, except sigmoid where isotonic would overfit."""
+    label = np.asarray(label, float)
+    smaller_class = int(min(label.sum(), label.size - label.sum()))
+    if method in ("auto", "isotonic") and smaller_class < ISOTONIC_MIN_ROWS_PER_CLASS:
+        return "sigmoid"
+    return method
+
+
 def fit_calibrator(raw: np.ndarray, label: np.ndarray, method: str, seed: int) -> Calibrator:
-    """Fit the calibrator; with method 'auto' pick isotonic or sigmoid by Brier score on a held-out half."""
+    """Fit the calibrator; with method 'auto' pick isotonic or sigmoid by Brier score on a held-out half.
+
+    Sigmoid is used whenever isotonic would overfit (see ISOTONIC_MIN_ROWS_PER_CLASS)."""
     raw, label = np.asarray(raw, float), np.asarray(label, float)
+    method = calibration_method_for(label, method)
     if method == "auto":
         rng = np.random.default_rng(seed)
         half = rng.random(raw.size) < 0.5
@@ -80,7 +99,9 @@ def fit_calibrator(raw: np.ndarray, label: np.ndarray, method: str, seed: int) -
 
 def _fit_one(raw: np.ndarray, label: np.ndarray, method: str) -> Calibrator:
     if method == "isotonic":
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, label)
+        # Never exactly 0 or 1: the end steps are kept half a row inside (0.5 / n), as no finite sample proves certainty.
+        floor = 0.5 / max(label.size, 1)
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=floor, y_max=1.0 - floor).fit(raw, label)
         return Calibrator("isotonic", list(map(float, iso.X_thresholds_)), list(map(float, iso.y_thresholds_)))
     logistic = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), label)
     return Calibrator("sigmoid", [float(logistic.coef_[0, 0]), float(logistic.intercept_[0])])

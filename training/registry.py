@@ -637,9 +637,9 @@ def _resolve(client: MlflowClient, name: str, ref: str) -> ModelVersion:
     except MlflowException as exc:
         if not _is_not_found(exc):
             raise
-        if ref == CHAMPION:
-            raise InputError(f"no registered model '{name}' has alias 'champion': run partner-churn train first") from None
-        raise InputError(f"no registered model '{name}': run partner-churn train first") from None
+        raise InputError(
+            f"no registered model '{name}': partner-churn train registers it, or says why the data cannot train it"
+        ) from None
     if ref.isdigit():
         try:
             return client.get_model_version(name, ref)
@@ -653,6 +653,14 @@ def _resolve(client: MlflowClient, name: str, ref: str) -> ModelVersion:
     found = _alias_version(client, name, ref)
     if found is None:
         if ref == CHAMPION:
+            versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{_quote(name)}'"))
+            if versions:
+                latest = versions[-1]
+                raise InputError(
+                    f"registered model '{name}' has no champion: v{latest} stays challenger (the gate refused it; see "
+                    f"partner-churn models list); make it champion deliberately with partner-churn promote {name} {latest} "
+                    f"--reason '...', or score with --model-version {latest}"
+                )
             raise InputError(f"no registered model '{name}' has alias 'champion': run partner-churn train first")
         known = ", ".join(f"{alias} -> v{v}" for alias, v in sorted(registered.aliases.items())) or "none"
         raise InputError(f"registered model '{name}' has no alias '{ref}' (aliases: {known})")

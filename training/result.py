@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -36,3 +36,6 @@ class TrainingResult:
     baseline for potential."""
     model_auc: dict[Target, float]
     """Backtest ROC-AUC (all cutoffs) of each new model."""
+    not_trained: dict[Target, str] = field(default_factory=dict)
+    """Targets that could not be trained on this data, with the reason in one line (the other target's
+    model still is)."""

@@ -7,25 +7,28 @@ them. Nothing here touches the disk except reading the generator's latent truth 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from features.contract import Program
 from features.pipeline import program_context
-from features.schema import feature_schema
+from features.schema import feature_schema, learnable_features
 from partner_churn.config import Config
+from partner_churn.domain import LABEL_OF, TARGETS, Target
 from partner_churn.errors import InputError
+from features.schema import SALE
 from training.backtest import backtest_table, baseline_scores, headline
-from training.datasets import build_dataset, plan_cutoffs
-from training.model import LABEL_OF, Target, fit_model, rows_for
+from training.btyd import BTYDBaseline, purchase_summary
+from training.datasets import CLOSE_CUTOFF_DAYS, SPLITS, CutoffPlan, build_dataset, configured_plan_days, cutoff_grid, fit_plan, plan_cutoffs
+from training.model import calibration_method_for, fit_model, rows_for
 from training.result import TrainingResult
 
-TARGETS: tuple[Target, ...] = ("deactivation_risk", "upgrade_potential")
 GATE_BASELINE: dict[Target, tuple[str, ...]] = {
-    "deactivation_risk": ("recency_rule",),
+    "deactivation_risk": ("recency_rule", "btyd"),
     "upgrade_potential": ("logistic_rfm", "revenue_momentum"),
 }
 
@@ -43,27 +46,40 @@ def train_and_backtest(
     if not len(events):
         raise InputError("no events: nothing to learn from")
     data_start, data_end = partners["signup_at"].min(), events["ts"].max()
-    plan = plan_cutoffs(data_start, data_end, config)
-    say(f"cutoffs: {len(plan.train)} train, {len(plan.validation)} validation, {len(plan.calibration)} calibration, "
-        f"{len(plan.backtest)} backtest ({plan.train[0]:%Y-%m-%d} .. {plan.backtest[-1]:%Y-%m-%d})")
-    dataset = build_dataset(partners, events, plan, config, data_end=data_end)
+    plan, dataset = _plan_and_dataset(partners, events, data_start, data_end, config)
+    say(plan.describe())
     say(f"dataset: {len(dataset):,} partner-cutoff rows")
     schema = feature_schema(config)
+    seen = sorted(str(t) for t, n in events["event_type"].value_counts().items() if n > 0)
+    learnable = learnable_features(schema, seen)
+    left_out = sorted({t for spec in schema if spec not in learnable for t in spec.event_types} - set(seen))
+    if left_out:
+        say(f"features: {len(learnable)} of {len(schema)}; the data has no {', '.join(left_out)} events, so their features are left out")
     oracle = _oracle_scores(latent_path, plan.backtest, config) if latent_path is not None else None
 
-    models, predictions, backtest_rows = {}, [], {}
+    models, predictions, backtest_rows, not_trained = {}, [], {}, {}
     for target in TARGETS:
         rows = rows_for(target, dataset)
         split = {name: rows[rows["split"] == name] for name in ("train", "validation", "calibration", "backtest")}
-        _check_positives(target, split, config)
+        problem = _too_few_labels(target, split, config)
+        if problem:
+            not_trained[target] = problem
+            say(f"{target}: not trained: {problem}")
+            continue
         say(f"{target}: fitting on {len(split['train']):,} rows")
+        if calibration_method_for(split["calibration"][LABEL_OF[target]].to_numpy(float), config.training.calibration) != config.training.calibration == "isotonic":
+            say(f"{target}: calibration sigmoid instead of isotonic: too few calibration labels for a step function")
         model = fit_model(
-            target, split["train"], split["validation"], split["calibration"], schema, config.training.lightgbm,
+            target, split["train"], split["validation"], split["calibration"], learnable, config.training.lightgbm,
             calibration_method=config.training.calibration, seed=config.training.seed,
         )
         models[target] = model
         test = split["backtest"]
-        scores = {"model": model.predict(test), **baseline_scores(target, split["train"], test, config.training.seed)}
+        scores = {"model": model.predict(test), **baseline_scores(target, split["train"], test, config)}
+        if target == "deactivation_risk":
+            btyd = _btyd_scores(partners, events, split["train"], test, config, say)
+            if btyd is not None:
+                scores["btyd"] = btyd
         frame = pd.DataFrame(
             {
                 "target": target,
@@ -80,13 +96,15 @@ def train_and_backtest(
         predictions.append(frame)
         backtest_rows[target] = test
         say(f"{target}: best iteration {model.best_iteration}, calibration {model.calibrator.method}")
+    if not models:
+        raise InputError("no model can be trained: " + "; ".join(f"{t}: {p}" for t, p in not_trained.items()))
 
     end = data_end.normalize() + pd.Timedelta(days=1)
     snapshot = program_context(partners, events, [end], config).snapshot(end)
     for model in models.values():
         model.program = snapshot
     predictions_frame = pd.concat(predictions, ignore_index=True)
-    scorers = ["model", "recency_rule", "logistic_rfm", "revenue_momentum", "oracle"]
+    scorers = ["model", "recency_rule", "logistic_rfm", "btyd", "revenue_momentum", "oracle"]
     table = backtest_table(predictions_frame, scorers)
     reference = _reference_sample(dataset[dataset["split"] == "train"], models, config)
     return TrainingResult(
@@ -98,22 +116,82 @@ def train_and_backtest(
         predictions=predictions_frame,
         backtest_rows=backtest_rows,
         reference_sample=reference,
-        primary_baseline_auc={t: max(headline(table, t, s) for s in GATE_BASELINE[t]) for t in TARGETS},
-        model_auc={t: headline(table, t, "model") for t in TARGETS},
+        primary_baseline_auc={t: _best(headline(table, t, s) for s in GATE_BASELINE[t]) for t in models},
+        model_auc={t: headline(table, t, "model") for t in models},
+        not_trained=not_trained,
     )
 
 
-def _check_positives(target: Target, split: dict[str, pd.DataFrame], config: Config) -> None:
+def _plan_and_dataset(
+    partners: pd.DataFrame, events: pd.DataFrame, data_start: pd.Timestamp, data_end: pd.Timestamp, config: Config
+) -> tuple[CutoffPlan, pd.DataFrame]:
+    """The configured cutoff plan and its rows; where the history is too short for it, or its splits hold
+    too few deactivation labels, a plan fitted to the data (closer cutoffs, more of them per split, the
+    smallest sound embargo; see `fit_plan`), said in `CutoffPlan.adapted`."""
+    try:
+        plan = plan_cutoffs(data_start, data_end, config)
+    except InputError:
+        days = (data_end - data_start).days
+        plan, reason = None, f"a {days}-day history, the configured plan needs about {configured_plan_days(config)}"
+    if plan is not None:
+        dataset = build_dataset(partners, events, plan, config, data_end=data_end)
+        rows = rows_for("deactivation_risk", dataset)
+        reason = _too_few_labels("deactivation_risk", {name: rows[rows["split"] == name] for name in SPLITS}, config)
+        if not reason:
+            return plan, dataset
+        reason = "the configured plan's splits hold too few deactivation labels"
+    grid = cutoff_grid(data_start, data_end, min(config.training.cutoff_frequency_days, CLOSE_CUTOFF_DAYS), config)
+    if not grid:
+        raise InputError(reason)
+    everything = build_dataset(partners, events, CutoffPlan(train=grid, validation=[], calibration=[], backtest=[]), config, data_end=data_end)
+    rows = rows_for("deactivation_risk", everything)
+    label = LABEL_OF["deactivation_risk"]
+    counts = rows.groupby("as_of")[label].agg(positives="sum", negatives=lambda v: int((v == 0).sum())).reset_index()
+    plan = fit_plan(grid, counts, config, label=label, reason=reason)
+    dataset = everything[everything["as_of"].isin(plan.all())].copy()
+    dataset["split"] = dataset["as_of"].map(plan.split_of())
+    return plan, dataset.reset_index(drop=True)
+
+
+def _best(values: Iterable[float]) -> float:
+    """The highest of the baselines' figures that exist (a baseline that could not be fitted is NaN)."""
+    found = [v for v in values if np.isfinite(v)]
+    return max(found) if found else float("nan")
+
+
+def _btyd_scores(
+    partners: pd.DataFrame, events: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, config: Config, say: Callable[[str], None]
+) -> np.ndarray | None:
+    """The BG/NBD baseline's P(no sale in the horizon) for the backtest rows, fitted on the training rows;
+    None (said) when the program has no sales to fit it on."""
+    signup = partners.set_index("partner_id")["signup_at"]
+
+    def summary(rows: pd.DataFrame) -> pd.DataFrame:
+        requested = pd.DataFrame({"partner_id": rows["partner_id"].to_numpy(), "as_of": rows["as_of"].to_numpy()})
+        requested["signup_at"] = requested["partner_id"].map(signup).to_numpy()
+        return purchase_summary(events, requested, purchase_types=(SALE,))
+
+    try:
+        model = BTYDBaseline().fit(summary(train))
+    except InputError as exc:
+        say(f"btyd baseline: not fitted: {exc}")
+        return None
+    return model.predict_no_purchase(summary(test), config.labels.horizon_days)
+
+
+def _too_few_labels(target: Target, split: dict[str, pd.DataFrame], config: Config) -> str:
+    """Why a target cannot be trained on these splits ('' when it can): too few of either label somewhere."""
     label = LABEL_OF[target]
     for name, rows in split.items():
         positives = int(rows[label].sum()) if len(rows) else 0
         negatives = len(rows) - positives
         if min(positives, negatives) < config.training.min_positive_labels:
-            raise InputError(
-                f"{target}: the {name} split has {positives} positive and {negatives} negative '{label}' labels; "
-                f"at least {config.training.min_positive_labels} of each are needed (training.min_positive_labels): "
-                "use more partners or a longer history"
+            return (
+                f"the {name} split has {positives} positive and {negatives} negative '{label}' labels; at least "
+                f"{config.training.min_positive_labels} of each are needed (training.min_positive_labels): use more partners or a "
+                f"longer history, or lower it deliberately with --set training.min_positive_labels=N"
             )
+    return ""
 
 
 def _oracle_scores(latent_path: Path, cutoffs: list[pd.Timestamp], config: Config) -> pd.DataFrame | None:

@@ -1,0 +1,191 @@
+"""The one scoring core: feature columns and the models in, everything a manager acts on out.
+
+Batch scoring (`serving.batch`), the service (`serving.online`) and monitoring call these functions,
+so they agree by construction: who is active, both scores, bands and flags, value at risk, the action
+and the reasons. Each model stands on its own: a program whose upgrade model could not be trained (or
+is not champion) still gets deactivation risk, with potential marked unavailable and why, and the
+other way round. Pure: columns (a frame or a mapping of name to values) in, arrays out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from partner_churn.config import Config
+from partner_churn.domain import (
+    TARGETS,
+    UNAVAILABLE,
+    Target,
+    active_mask,
+    model_name,
+    onboarding_feature,
+    segment_revenue_feature,
+    trend_feature,
+)
+from partner_churn.errors import InputError
+from segments.actions import ActionTable, action_columns, bands_and_flags
+from segments.reasons import fact_features, facts_for, reasons_for
+from training.model import TrainedModel
+
+LOWER_RUNGS = ("newbie", "sleeper")
+"""Segments whose value at stake is the climb to Workhorse, not the revenue they make now."""
+
+
+@dataclass(frozen=True)
+class ScoringModels:
+    """The models that score, with the registered versions that name them in every output.
+
+    A model may be missing (`None`): `unavailable` then says why, in one line, per target."""
+
+    risk: TrainedModel | None
+    risk_version: str | None
+    potential: TrainedModel | None
+    potential_version: str | None
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    """Target -> why it is not scored (no champion, not trained: too few upgrades, ...)."""
+    notices: Mapping[str, str] = field(default_factory=dict)
+    """Target -> what a reader of the scores should know, e.g. that the version in use is not the champion."""
+
+    def __post_init__(self) -> None:
+        if self.risk is None and self.potential is None:
+            raise InputError("no model to score with: " + ("; ".join(self.unavailable.values()) or "both models are missing"))
+
+    def model(self, target: str) -> TrainedModel | None:
+        return self.risk if target == "deactivation_risk" else self.potential
+
+    def version(self, target: str) -> str | None:
+        return self.risk_version if target == "deactivation_risk" else self.potential_version
+
+    @property
+    def any_model(self) -> TrainedModel:
+        """A model present (risk first): what the feature list and the program snapshot are read from."""
+        found = self.risk or self.potential
+        assert found is not None
+        return found
+
+    def names(self, config: Config) -> dict[str, str]:
+        """Per target, the registered name and version, e.g. 'partner-churn-deactivation-risk:v3', or
+        'partner-churn-upgrade-potential:unavailable'."""
+        return {
+            target: f"{model_name(target, config)}:" + (f"v{self.version(target)}" if self.model(target) is not None else UNAVAILABLE)
+            for target in TARGETS
+        }
+
+    def version_label(self, config: Config) -> str:
+        """e.g. 'partner-churn-deactivation-risk:v3 partner-churn-upgrade-potential:v2'."""
+        return " ".join(self.names(config).values())
+
+    def features(self) -> list[str]:
+        """Every feature a present model reads, in the first model's order."""
+        names = list(self.any_model.features)
+        for target in TARGETS:
+            model = self.model(target)
+            names += [n for n in (model.features if model else []) if n not in names]
+        return names
+
+
+def score_columns(
+    columns: Mapping[str, Any],
+    models: ScoringModels,
+    actions: ActionTable,
+    config: Config,
+    *,
+    lang: str,
+    typical_workhorse_revenue: float,
+) -> dict[str, np.ndarray]:
+    """Scores, bands, flags, value at risk and the primary action of every row.
+
+    `columns` hold the model features, `segment` and `downgrade_warning`. A partner not active at the
+    cutoff gets no deactivation risk (band `inactive`); a target whose model is missing gets NaN and
+    the band `unavailable` (read as the lowest band by the action table).
+    """
+    n = len(np.asarray(columns["segment"]))
+    active = active_mask(columns, config)
+    risk = np.full(n, np.nan)
+    if models.risk is not None and active.any():
+        risk[active] = models.risk.predict(_take(columns, active))
+    potential = models.potential.predict(columns) if models.potential is not None else np.full(n, np.nan)
+    out: dict[str, np.ndarray] = {"active": active, "deactivation_risk": risk, "upgrade_potential": potential}
+    scored = {**columns, **out}
+    out |= bands_and_flags(scored, config.scoring, onboarding_column=onboarding_feature(config), trend_column=trend_feature("activity", config))
+    if models.risk is None:
+        out["risk_band"] = np.where(active, UNAVAILABLE, out["risk_band"]).astype(object)
+    if models.potential is None:
+        out["potential_band"] = np.full(n, UNAVAILABLE, dtype=object)
+    scored |= out
+    out |= value_at_risk(scored, config, typical_workhorse_revenue=typical_workhorse_revenue)
+    out |= action_columns({**scored, **out}, actions, lang)
+    return out
+
+
+def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhorse_revenue: float) -> dict[str, np.ndarray]:
+    """Money at stake over the horizon: risk x expected revenue; for Newbies and Sleepers, potential x
+    the expected value of climbing to Workhorse (the typical Workhorse's horizon revenue above theirs).
+    A score that is missing (inactive, or its model unavailable) puts nothing at stake.
+
+    `columns` (a frame or a mapping of column name to values) holds `segment`, `deactivation_risk`,
+    `upgrade_potential` and the segment window's revenue; returns `expected_revenue` and `value_at_risk`.
+    """
+    expected = expected_horizon_revenue(np.asarray(columns[segment_revenue_feature(config)], dtype=float), config)
+    upgrade_value = np.clip(typical_workhorse_revenue - expected, 0.0, None)
+    lower_rung = np.isin(np.asarray(columns["segment"], dtype=object), LOWER_RUNGS)
+    at_risk = np.nan_to_num(np.asarray(columns["deactivation_risk"], dtype=float), nan=0.0) * expected
+    potential = np.nan_to_num(np.asarray(columns["upgrade_potential"], dtype=float), nan=0.0)
+    return {"expected_revenue": expected, "value_at_risk": np.where(lower_rung, potential * upgrade_value, at_risk)}
+
+
+def typical_workhorse_revenue(scored: pd.DataFrame, config: Config) -> float:
+    """The median Workhorse's expected horizon revenue in a scored population (0 without Workhorses)."""
+    workhorses = scored.loc[scored["segment"] == "workhorse", segment_revenue_feature(config)]
+    return float(expected_horizon_revenue(workhorses, config).median()) if len(workhorses) else 0.0
+
+
+def expected_horizon_revenue(window_revenue: Any, config: Config) -> Any:
+    """Revenue over the segment window scaled to the label horizon (90-day revenue x 30 / 90)."""
+    return window_revenue * config.labels.horizon_days / config.segments.revenue_window_days
+
+
+def explain(
+    columns: Mapping[str, Any], models: ScoringModels, config: Config, *, by_model: np.ndarray, lang: str
+) -> tuple[list[list[str]], np.ndarray]:
+    """Up to `scoring.reasons_per_partner` reasons per row, and their source per row.
+
+    The risk model explains partners in the medium or high risk band; the potential model those with
+    high potential. Rows in `by_model` are explained by a model in any case (the risk model if the
+    partner is active and its potential is not high, else the potential model). Every other row's action
+    follows from segment and flags; its reasons are its own facts (no activity for N days, no revenue,
+    tenure), marked 'facts'. A missing model explains nothing; facts name only what the models read
+    (so never an event type the program does not have).
+    """
+    k = config.scoring.reasons_per_partner
+    risk_band = np.asarray(columns["risk_band"], dtype=object)
+    potential_high = np.asarray(columns["potential_band"], dtype=object) == "high"
+    has_risk, has_potential = models.risk is not None, models.potential is not None
+    by_risk = has_risk & (np.isin(risk_band, ["medium", "high"]) | (by_model & ~np.isin(risk_band, ["inactive", UNAVAILABLE]) & ~potential_high))
+    by_potential = has_potential & ~by_risk & (potential_high | by_model)
+    by_facts = ~(by_risk | by_potential)
+    facts = tuple(name for name in fact_features(config) if name in models.features())
+    texts: list[list[str]] = [[] for _ in range(len(risk_band))]
+    source = np.full(len(risk_band), "facts", dtype=object)
+    for rows, found, name in (
+        (by_risk, lambda part: reasons_for(models.risk, part, k=k, lang=lang), "risk_model"),
+        (by_potential, lambda part: reasons_for(models.potential, part, k=k, lang=lang), "potential_model"),
+        (by_facts, lambda part: facts_for(part, k=k, lang=lang, names=facts), "facts"),
+    ):
+        if rows.any():
+            for i, sentences in zip(np.flatnonzero(rows), found(_take(columns, rows))):
+                texts[i] = sentences
+            source[rows] = name
+    return texts, source
+
+
+def _take(columns: Mapping[str, Any], rows: np.ndarray) -> Mapping[str, Any]:
+    """The selected rows of a frame or of a mapping of column name to values."""
+    if isinstance(columns, pd.DataFrame):
+        return columns[rows]
+    return {name: np.asarray(values)[rows] for name, values in columns.items()}
