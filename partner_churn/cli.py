@@ -59,7 +59,7 @@ def main() -> None:
     code 2 (1 stays the code of a refused gate or a check that says retrain)."""
     quiet_telemetry()
     try:
-        code = app(standalone_mode=False)  # returns the exit code of typer.Exit instead of exiting
+        code = app(standalone_mode=False, prog_name="partner-churn")  # returns typer.Exit's code instead of exiting
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
