@@ -199,6 +199,8 @@ def summary(
     else:
         cutoff = program.partners["signup_at"].max().floor("D") + pd.Timedelta(days=1)
     typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg)), nl=False)
+    if program.currency:
+        typer.echo(f"  money amounts in          {program.currency}")
 
 
 @app.command()
@@ -333,14 +335,14 @@ def score(
     cfg = _config(config, overrides)
     cutoff = _parse_as_of(as_of, "--as-of")
     actions = ActionTable.load(cfg.scoring.actions_file or default_actions_path())
+    step("loading data")
+    program = _load(cfg, data, None, lenient)
+    check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)  # before the models: fail fast
     models = load_scoring_models(cfg, model_version)
     for target, why in models.unavailable.items():
         step(f"{target} unavailable: {why}; scoring the other model only")
     for target, line in models.notices.items():
         step(f"{target}: {line}")
-    step("loading data")
-    program = _load(cfg, data, None, lenient)
-    check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)
     previous = previous_scoring(cfg.paths.output_dir, cutoff)
     step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
     scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous_as_of=previous)

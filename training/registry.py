@@ -487,8 +487,13 @@ def _baseline_words(result: TrainingResult, target: str) -> str:
     if not whole.empty:
         closest = whole.iloc[(whole["roc_auc"] - auc).abs().argsort()[:1]]
         if abs(float(closest["roc_auc"].iloc[0]) - auc) < 1e-9:
-            return "the " + str(closest["scorer"].iloc[0]).replace("_", " ")
+            scorer = str(closest["scorer"].iloc[0])
+            return BASELINE_WORDS.get(scorer, "the " + scorer.replace("_", " "))
     return "the baseline"
+
+
+BASELINE_WORDS = {"btyd": "the BG/NBD model", "logistic_rfm": "the logistic RFM", "recency_rule": "the recency rule"}
+"""How a decision names the baseline it was judged against."""
 
 
 def _record_decision(client: MlflowClient, decision: GateDecision) -> None:
