@@ -34,6 +34,7 @@ from features.schema import feature_schema
 from monitoring import drift
 from monitoring.performance import compare_with_backtest, realized_predictions
 from partner_churn.config import Config, load_config
+from partner_churn.domain import active_mask
 from synthetic.program import GeneratedProgram, generate_program, write_program
 from synthetic.scenarios import SCENARIOS, program_before
 from training.train import train_and_backtest
@@ -54,7 +55,7 @@ def loaded(program: GeneratedProgram, folder: Path, config: Config) -> Program:
 def scored(program: Program, models: dict, as_of: pd.Timestamp, config: Config) -> pd.DataFrame:
     """Features at `as_of` with the scores `partner-churn score` gives (risk for active partners, potential for all)."""
     features = build_features(program.partners, program.events, [as_of], config)
-    active = features["active_days_30"].to_numpy() > 0
+    active = active_mask(features, config)
     features["deactivation_risk"] = np.where(active, 0.0, np.nan)
     features.loc[active, "deactivation_risk"] = models["deactivation_risk"].predict(features[active])
     features["upgrade_potential"] = models["upgrade_potential"].predict(features)

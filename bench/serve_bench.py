@@ -457,6 +457,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from features.pipeline import build_features
     from features.schema import feature_names
     from partner_churn.config import load_config
+    from partner_churn.domain import active_mask
     from serving.api import api_models
     from serving.models import load_served
     from serving.online import score_records
@@ -477,8 +478,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     program = load_program(store / "data", config.data, as_of)
     features = build_features(program.partners, program.events, [as_of], config)
     rng = np.random.default_rng(7)
-    active = np.flatnonzero(features["active_days_30"].to_numpy() > 0)
-    inactive = np.flatnonzero(features["active_days_30"].to_numpy() == 0)
+    mask = active_mask(features, config)
+    active, inactive = np.flatnonzero(mask), np.flatnonzero(~mask)
     # The single-partner pool: 3 active partners for 1 inactive, as a CRM asking about partners in play would.
     pool_rows = np.concatenate([rng.choice(active, 150, replace=False), rng.choice(inactive, 50, replace=False)])
     rng.shuffle(pool_rows)

@@ -1045,20 +1045,13 @@ def _lookup_codes(column: pa.ChunkedArray, keys: pd.Index) -> np.ndarray:
 
 
 def _event_type_codes(column: pa.ChunkedArray, data: DataConfig) -> _Coded:
-    """Each row's position in data.event_types: the value itself, else through data.event_type_map, and with
-    event_type_case_insensitive, the same again ignoring case and surrounding whitespace."""
-    vocabulary = {name: position for position, name in enumerate(data.event_types)}
-    vocabulary.update({value: vocabulary[target] for value, target in data.event_type_map.items()})
+    """Each row's position in data.event_types, by `DataConfig.event_type_of` of each distinct value (a
+    file holds a handful of distinct event types, so the rule is applied to its dictionary, not per row)."""
+    position = {name: i for i, name in enumerate(data.event_types)}
 
     def lookup(dictionary: pa.Array) -> np.ndarray:
-        codes = _lookup_in(vocabulary, dictionary.to_numpy(zero_copy_only=False))
-        unknown = codes == -1
-        if data.event_type_case_insensitive and unknown.any():
-            folded_keys = _fold_event_types(pa.array(list(vocabulary), pa.string())).to_pylist()
-            folded = dict(zip(folded_keys, vocabulary.values()))
-            values = _fold_event_types(dictionary.filter(pa.array(unknown))).to_numpy(zero_copy_only=False)
-            codes[unknown] = _lookup_in(folded, values)
-        return codes
+        words = (data.event_type_of(str(value)) for value in dictionary.to_pylist())
+        return np.fromiter((position.get(word, -1) if word is not None else -1 for word in words), np.int32, len(dictionary))
 
     return _encode(column, lookup)
 
@@ -1066,12 +1059,6 @@ def _event_type_codes(column: pa.ChunkedArray, data: DataConfig) -> _Coded:
 def _fold_event_types(values: pa.Array) -> pa.Array:
     """Event types as compared under event_type_case_insensitive (DataConfig.fold_event_type, columnar)."""
     return pc.utf8_lower(pc.utf8_trim_whitespace(values))
-
-
-def _lookup_in(table: Mapping[str, int], values: np.ndarray) -> np.ndarray:
-    """`table[value]` for each value (int32), -1 where absent."""
-    positions = pd.Index(list(table), dtype=object).get_indexer(values)
-    return np.where(positions >= 0, np.fromiter(table.values(), np.int32, len(table))[positions], -1).astype(np.int32)
 
 
 def _repeats(values: pa.ChunkedArray, among: np.ndarray) -> np.ndarray:

@@ -43,7 +43,9 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
     reference = store.reference_sample(config, models)
     features = build_features(program.partners, program.events, [as_of], config)
     scored = drift_check.current_population(features, risk_list, config)
-    result, snapshot = drift_check.compare(reference, scored, feature_schema(config), config, as_of=as_of)
+    read = store.model_features(config, models)
+    schema = [spec for spec in feature_schema(config) if spec.name in read]
+    result, snapshot = drift_check.compare(reference, scored, schema, config, as_of=as_of)
     result.model = store.model_record(models)
     folder = store.reports_folder(config, as_of)
     html, payload = folder / "drift.html", folder / "drift.json"

@@ -33,14 +33,15 @@ import pandas as pd
 from features.schema import FeatureSpec
 from monitoring.verdict import Recommendation, recommend
 from partner_churn.config import Config, MonitoringConfig
-from partner_churn.domain import LAST_ACTIVITY, active_mask
+from partner_churn.domain import LAST_ACTIVITY, TARGETS, active_mask
 from partner_churn.errors import InputError
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
 
-SCORES = ("deactivation_risk", "upgrade_potential")
-"""Score columns compared besides the features (both exist for every active partner)."""
+SCORES = TARGETS
+"""Score columns compared besides the features (a score whose model was unavailable has no values)."""
+NO_VALUES = "no values on either side"
 TENURE = "tenure_days"
 MIN_HALF_ROWS = 100
 """Fewer reference rows than this in either half of its cutoffs: no within-reference drift is measured."""
@@ -142,7 +143,11 @@ class DriftResult:
 
     def summary_line(self) -> str:
         """The one line a scheduler's log shows."""
-        scores = ", ".join(f"{c.column} {c.drift_score:.3f}{' DRIFTED' if c.drifted else ''} (bar {c.threshold:.3f})" for c in self.scores)
+        scores = ", ".join(
+            f"{c.column} unavailable (no model scored it)" if c.method == NO_VALUES
+            else f"{c.column} {c.drift_score:.3f}{' DRIFTED' if c.drifted else ''} (bar {c.threshold:.3f})"
+            for c in self.scores
+        )
         s = self.sampling
         sampled = f", sampled from {s.current_rows:,}" if s.sampled else ""
         return (
@@ -382,7 +387,7 @@ def one_sided(column: str, kind: str, has_values: tuple[bool, bool], bar: float,
     """A column Evidently cannot compare because a side holds no values. With values on one side only, it
     counts as drifted (a feature that appeared or vanished is a stark change); with none on either, not."""
     reference, current = has_values
-    method = "values in the reference only" if reference else "values in the current rows only" if current else "no values on either side"
+    method = "values in the reference only" if reference else "values in the current rows only" if current else NO_VALUES
     return ColumnDrift(
         column=column, role="score" if column in SCORES else "feature", kind=kind, method=method,
         drift_score=float("nan"), threshold=bar, natural_drift=natural.get(column, float("nan")), drifted=reference != current,

@@ -16,11 +16,10 @@ import pandas as pd
 
 from monitoring.verdict import Recommendation, recommend
 from partner_churn.config import MonitoringConfig
+from partner_churn.domain import LABEL_OF, TARGETS
 from partner_churn.errors import InputError
 from training.backtest import METRICS, backtest_table
-from training.model import LABEL_OF
 
-TARGETS = ("deactivation_risk", "upgrade_potential")
 SHOWN = ("roc_auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
 """Metrics in the printed table and in performance.csv, realized next to expected."""
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from partner_churn.config import Config
-from partner_churn.domain import TARGETS, VALID_UNTIL
+from partner_churn.domain import TARGETS, VALID_UNTIL, target_of_model
 from partner_churn.errors import InputError
 from serving.outputs import previous_scoring, scoring_folder
 
@@ -104,12 +104,12 @@ def scored_versions(risk_list: pd.DataFrame, config: Config) -> dict[str, tuple[
     labels = risk_list["model_version"].dropna().unique()
     if len(labels) != 1:
         raise InputError(f"the risk list names {len(labels)} model versions ({list(labels)[:3]}); expected one")
-    names = {config.training.risk_model_name: "deactivation_risk", config.training.potential_model_name: "upgrade_potential"}
     found: dict[str, tuple[str, str]] = {}
     for token in str(labels[0]).split():
         name, _, version = token.rpartition(":v")
-        if name in names and version.isdigit():
-            found[names[name]] = (name, version)
+        target = target_of_model(name, config)
+        if target is not None and version.isdigit():
+            found[target] = (name, version)
     if not found:
         raise InputError(f"cannot read the scoring models from model_version {labels[0]!r} (expected '{config.training.risk_model_name}:vN ...')")
     return found
@@ -169,6 +169,14 @@ def reference_sample(config: Config, models: dict[str, ScoringModel]) -> pd.Data
         if target not in models:
             reference[target] = np.nan  # unavailable when the list was scored: nothing to compare on either side
     return reference
+
+
+def model_features(config: Config, models: dict[str, ScoringModel]) -> set[str]:
+    """The features the scoring models read: what drift is judged on (a feature no model reads, such as the
+    counts of an event type the program never had, would only dilute the drifted share)."""
+    from training.registry import load_model
+
+    return {name for scoring in models.values() for name in load_model(config, scoring.name, scoring.version)[0].features}
 
 
 def primary(models: dict[str, ScoringModel]) -> ScoringModel:

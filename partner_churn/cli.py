@@ -241,13 +241,14 @@ def train(
 ) -> None:
     """Datasets -> fit -> calibrate -> backtest -> register -> gate, for both models; exit 1 if a gate refuses."""
     decisions, run_id, not_trained = _train_or_backtest(config, set_, data, lenient, register=True)
+    cfg = _config(config, set_)
     for decision in decisions:
         verdict = "champion" if decision.promoted else "challenger"
         typer.echo(f"{decision.name} v{decision.version}: {verdict}: {decision.reason}")
         if not decision.promoted:
             typer.echo(
                 f"  to use it anyway: partner-churn promote {decision.name} {decision.version} --reason '...', "
-                f"or score with --model-version {decision.version}"
+                f"or score with {pin_option(decision.target, decision.version)}"
             )
     for target, why in not_trained.items():
         typer.echo(f"{target}: not trained: {why}")
@@ -256,8 +257,22 @@ def train(
     if refused or not_trained:
         said = [f"{len(refused)} of {len(decisions)} models stay challenger"] if refused else []
         said += [f"{', '.join(not_trained)} not trained"] if not_trained else []
-        typer.echo(f"gate: {'; '.join(said)} (see above); the other model is in use on its own", err=True)
+        typer.echo(f"gate: {'; '.join(said)} (see above); in use now: {_champions_in_use(cfg)}", err=True)
         raise typer.Exit(1)
+
+
+def _champions_in_use(cfg: Config) -> str:
+    """e.g. 'deactivation_risk champion v3, upgrade_potential none': what score and serve will use."""
+    from partner_churn.domain import TARGETS, model_name
+    from training.registry import resolve_version
+
+    words = []
+    for target in TARGETS:
+        try:
+            words.append(f"{target} champion v{resolve_version(cfg, model_name(target, cfg))}")
+        except InputError:
+            words.append(f"{target} none")
+    return ", ".join(words)
 
 
 @app.command()
@@ -307,7 +322,11 @@ def score(
     as_of: Annotated[str, typer.Option("--as-of", help="Scoring date, UTC (e.g. 2026-07-01); only events before it count.")],
     data: DataOption = None,
     model_version: Annotated[
-        Optional[str], typer.Option("--model-version", help="Score with this registered version of both models instead of the champions.")
+        Optional[list[str]],
+        typer.Option(
+            "--model-version",
+            help="Score with a registered version instead of the champion: risk=N, potential=N (repeatable), or N for both.",
+        ),
     ] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help="Language of reasons and actions: en or ru (default: scoring.lang).")] = None,
     allow_stale: AllowStaleOption = False,
@@ -321,7 +340,7 @@ def score(
     missing one is marked unavailable, with the reason in one line."""
     import pandas as pd
 
-    from partner_churn.domain import check_scoring_date
+    from partner_churn.domain import check_scoring_date, parse_version_pins
     from serving.batch import score_partners
     from serving.models import load_scoring_models
     from serving.outputs import previous_scoring, scoring_folder, write_risk_list
@@ -338,7 +357,7 @@ def score(
     step("loading data")
     program = _load(cfg, data, None, lenient)
     check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)  # before the models: fail fast
-    models = load_scoring_models(cfg, model_version)
+    models = load_scoring_models(cfg, parse_version_pins(model_version))
     for target, why in models.unavailable.items():
         step(f"{target} unavailable: {why}; scoring the other model only")
     for target, line in models.notices.items():
@@ -446,15 +465,9 @@ def _load(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):  # 
 
 
 def _parse_as_of(value: str, option: str):  # noqa: ANN202 - pd.Timestamp
-    import pandas as pd
+    from partner_churn.domain import parse_moment
 
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InputError(f"{option}: cannot read {value!r} as a date or timestamp (use e.g. 2026-07-01)") from None
-    if stamp is pd.NaT:
-        raise InputError(f"{option}: cannot read {value!r} as a date or timestamp (use e.g. 2026-07-01)")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return parse_moment(value, option)
 
 
 def _now():  # noqa: ANN202 - pd.Timestamp

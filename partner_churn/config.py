@@ -179,6 +179,21 @@ class DataConfig(StrictModel):
         event_type_case_insensitive, else as it is."""
         return value.strip().lower() if self.event_type_case_insensitive else value
 
+    def event_type_of(self, value: str) -> str | None:
+        """The vocabulary word an input value stands for (itself, through event_type_map, and with
+        event_type_case_insensitive the same ignoring case and surrounding whitespace); None if none.
+        The one rule the data contract (per distinct value of a file) and the service (per request) apply."""
+        if value in self.event_types:
+            return value
+        if value in self.event_type_map:
+            return self.event_type_map[value]
+        if self.event_type_case_insensitive:
+            folded = self.fold_event_type(value)
+            for known in (*self.event_types, *self.event_type_map):
+                if self.fold_event_type(known) == folded:
+                    return self.event_type_map.get(known, known)
+        return None
+
 
 class LabelsConfig(StrictModel):
     horizon_days: int = Field(30, ge=1, le=365)
@@ -282,7 +297,11 @@ class TrainingConfig(StrictModel):
     calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
     """Calibration method; auto picks the one with the lower Brier score on held-out rows."""
     min_positive_labels: int = Field(50, ge=1)
-    """Refuse to train when a split has fewer positive labels than this."""
+    """Refuse to train the risk model when a split has fewer positive (or negative) labels than this; a cutoff
+    plan fitted to a short or small program is laid out to reach it."""
+    min_upgrade_labels: int = Field(50, ge=1)
+    """Refuse to train the upgrade model when a split has fewer upgrades (or non-upgrades) than this (its own
+    bar: lowering it leaves the cutoff plan as it is)."""
     promotion_min_gain_over_recency: float = Field(0.01, ge=0)
     """Promote only if backtest ROC-AUC beats the recency rule by at least this much."""
     promotion_max_loss_vs_champion: float = Field(0.0, ge=0)
@@ -334,7 +353,8 @@ class ServingConfig(StrictModel):
     workers: int = Field(2, ge=1)
     """BentoML worker processes."""
     model_version: str | None = None
-    """Pin a registered model version; empty serves the `champion` alias."""
+    """Pin registered versions: 'risk=3,potential=2', 'risk=3' (potential stays champion) or '3' (both); empty
+    serves the `champion` aliases."""
     reload_interval_seconds: int = Field(60, ge=0)
     """How often the service checks for a new champion; 0 only on restart."""
     max_partners_per_request: int = Field(10_000, ge=1)

@@ -9,7 +9,7 @@ for a non-default setting (a 9-month active window honoured in training but not 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +29,43 @@ LABEL_OF: dict[str, str] = {"deactivation_risk": "deactivated", "upgrade_potenti
 
 def model_name(target: str, config: Config) -> str:
     """Registered model name of a target (training.risk_model_name / potential_model_name)."""
-    return config.training.risk_model_name if target == "deactivation_risk" else config.training.potential_model_name
+    names = {"deactivation_risk": config.training.risk_model_name, "upgrade_potential": config.training.potential_model_name}
+    if target not in names:
+        raise InputError(f"unknown target {target!r}; expected one of {sorted(names)}")
+    return names[target]
+
+
+TARGET_SHORT_NAMES: dict[str, Target] = {"risk": "deactivation_risk", "potential": "upgrade_potential"}
+"""How a version pin may name a target: `risk=3`, `potential=2` (or the target's full name)."""
+
+
+def parse_version_pins(pins: Sequence[str] | str | None) -> dict[Target, str]:
+    """`["risk=3", "potential=2"]`, `"risk=3,potential=2"` or a bare `"3"` (both targets) -> target -> version.
+
+    Targets not named keep their champion. An InputError for anything else."""
+    if not pins:
+        return {}
+    items = [part.strip() for pin in ([pins] if isinstance(pins, str) else pins) for part in str(pin).split(",") if part.strip()]
+    found: dict[Target, str] = {}
+    for item in items:
+        name, sep, number = item.partition("=")
+        number = (number if sep else name).strip().lstrip("vV")
+        if not number.isdigit():
+            raise InputError(f"model version {item!r}: expected risk=N, potential=N or N (both)")
+        if not sep:
+            found |= {t: number for t in TARGETS}
+            continue
+        target = TARGET_SHORT_NAMES.get(name.strip(), name.strip())
+        if target not in TARGETS:
+            raise InputError(f"model version {item!r}: unknown target {name.strip()!r} (risk or potential)")
+        found[target] = number  # type: ignore[index]
+    return found
+
+
+def pin_option(target: str, version: str) -> str:
+    """The exact option that scores with `version` of `target` and the other target's champion."""
+    short = next(k for k, v in TARGET_SHORT_NAMES.items() if v == target)
+    return f"--model-version {short}={version}"
 
 
 def target_of_model(name: str, config: Config) -> Target | None:
@@ -51,13 +87,6 @@ def active_mask(columns: Mapping[str, Any] | pd.DataFrame, config: Config) -> np
     """
     silent = np.asarray(columns[LAST_ACTIVITY], dtype=float)
     return np.nan_to_num(silent, nan=np.inf) <= config.labels.active_window_days
-
-
-def target_rows(target: str, frame: pd.DataFrame, config: Config) -> np.ndarray:
-    """Which rows a target is scored and learned on: active partners for risk, everyone for potential."""
-    if target == "deactivation_risk":
-        return active_mask(frame, config)
-    return np.ones(len(frame), bool)
 
 
 # --------------------------------------------------------------------------- feature names
@@ -154,6 +183,21 @@ def utc(stamp: Any) -> pd.Timestamp:
     """A timestamp in UTC: naive values are UTC, aware ones are converted."""
     stamp = pd.Timestamp(stamp)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def parse_moment(value: str, what: str) -> pd.Timestamp:
+    """A date or timestamp a user typed, in UTC and within [VALID_FROM, VALID_UNTIL); an InputError naming
+    `what` (e.g. the option) otherwise."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise InputError(f"{what}: cannot read {value!r} as a date or timestamp (use e.g. 2026-07-01)")
+    stamp = utc(stamp)
+    if not VALID_FROM <= stamp < VALID_UNTIL:
+        raise InputError(f"{what}: {value!r} is outside {VALID_FROM:%Y-%m-%d} .. {VALID_UNTIL:%Y-%m-%d}")
+    return stamp
 
 
 def check_scoring_date(as_of: pd.Timestamp, events: pd.DataFrame, config: Config, *, allow_stale: bool = False) -> None:

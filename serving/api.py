@@ -23,7 +23,6 @@ from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, UNAVAILABLE, VALID
 from segments.rules import SEGMENTS
 from serving.guard import PayloadTooLarge
 
-AMOUNT_EVENT_TYPES = ("sale", "payout_requested", "payout_paid")
 """Event types whose amount is required (the data contract's rule)."""
 
 
@@ -94,17 +93,25 @@ def api_models(config: Config) -> ApiModels:
         **{spec.name: _feature_field(spec) for spec in schema},
     )
     event_types = tuple(config.data.event_types)
+    money_types = set(config.data.money_event_types)
 
     class Event(StrictInput):
         """One raw event of the partner, as in the data contract's events table."""
 
         ts: UtcDatetime = Field(description="When it happened; without a zone, UTC.")
-        event_type: Literal[event_types] = Field(description="One of the configured event types.")  # type: ignore[valid-type]
+        event_type: Literal[event_types] = Field(  # type: ignore[valid-type]
+            description="One of the configured event types (or a spelling data.event_type_map or case folding maps to one)."
+        )
         amount: float | None = Field(None, ge=0, le=LARGEST, allow_inf_nan=False, description="Money; required for sales and payouts.")
+
+        @field_validator("event_type", mode="before")
+        @classmethod
+        def _as_the_contract_reads_it(cls, value: Any) -> Any:
+            return (config.data.event_type_of(value) or value) if isinstance(value, str) else value
 
         @model_validator(mode="after")
         def _amount_where_money_moves(self) -> Event:
-            if self.event_type in AMOUNT_EVENT_TYPES and self.amount is None:
+            if self.event_type in money_types and self.amount is None:
                 raise ValueError(f"amount is required for {self.event_type} events")
             return self
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.pipeline import build_features
 from partner_churn.config import Config
-from partner_churn.domain import LAST_ACTIVITY, revenue_feature, segment_revenue_feature, sort_risk_list
+from partner_churn.domain import LAST_ACTIVITY, revenue_feature, segment_revenue_feature, sort_risk_list, window_nearest
 from segments.actions import ActionTable
 from serving.core import ScoringModels, explain, score_columns, typical_workhorse_revenue
 
@@ -27,8 +27,8 @@ RISK_LIST_COLUMNS = [
 
 
 def detail_columns(config: Config) -> list[str]:
-    """The risk list's columns after RISK_LIST_COLUMNS; revenue in the shortest window and the segment's."""
-    revenue = list(dict.fromkeys([revenue_feature(min(config.features.windows_days)), segment_revenue_feature(config)]))
+    """The risk list's columns after RISK_LIST_COLUMNS; revenue over about a month and over the segment window."""
+    revenue = list(dict.fromkeys([revenue_feature(window_nearest(config, 30)), segment_revenue_feature(config)]))
     return [
         "as_of", "reasons_source", "segment_change", "downgrade_warning", "potential_band", "expected_revenue", "action_title",
         "action_description", "channel", "owner", "due_in_days", "commission_overdue", "no_onboarding_activity",

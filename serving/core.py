@@ -181,6 +181,11 @@ def explain(
             for i, sentences in zip(np.flatnonzero(rows), found(_take(columns, rows))):
                 texts[i] = sentences
             source[rows] = name
+    unexplained = np.array([not t for t in texts], dtype=bool) & (source != "facts")
+    if unexplained.any():  # no contribution pushed the score up: say what the partner's own history says
+        for i, sentences in zip(np.flatnonzero(unexplained), facts_for(_take(columns, unexplained), k=k, lang=lang, names=facts)):
+            texts[i] = sentences
+        source[unexplained] = "facts"
     return texts, source
 
 

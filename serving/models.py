@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from features.schema import FeatureSpec, feature_names
 from partner_churn.config import Config
-from partner_churn.domain import TARGETS, model_name, segment_revenue_feature
+from partner_churn.domain import TARGETS, model_name, parse_version_pins, segment_revenue_feature
 from partner_churn.errors import InputError
 from segments.actions import load_action_table
 from serving.core import ScoringModels
@@ -27,15 +28,19 @@ from training.registry import describe_version, load_model, resolve_version
 logger = logging.getLogger("partner_churn.service")
 
 
-def load_scoring_models(config: Config, version: str | None = None) -> ScoringModels:
-    """The registered champions (or `version` of each), each on its own: a model that cannot be loaded
-    (none registered, none champion) is left out with the reason, and the other still scores. An
-    InputError only when neither loads."""
+def load_scoring_models(config: Config, pins: Mapping[str, str] | None = None, *, check: Callable[[str, TrainedModel], None] | None = None) -> ScoringModels:
+    """The registered champions (or the pinned version of a target), each on its own: a model that cannot
+    be loaded (none registered, none champion, files unreadable) or that `check` refuses is left out with
+    the reason, and the other still scores. An InputError only when neither is left."""
+    pins = pins or {}
     loaded: dict[str, tuple[TrainedModel, str]] = {}
     unavailable: dict[str, str] = {}
     for target in TARGETS:
         try:
-            loaded[target] = load_model(config, model_name(target, config), version)
+            model, number = load_model(config, model_name(target, config), pins.get(target))
+            if check is not None:
+                check(target, model)
+            loaded[target] = (model, number)
         except InputError as exc:
             unavailable[target] = str(exc)
     notices: dict[str, str] = {}
@@ -55,16 +60,13 @@ def load_scoring_models(config: Config, version: str | None = None) -> ScoringMo
 def load_served(config: Config) -> ServedModels:
     """The registered models (champions, or `serving.model_version`) checked against this config.
 
-    InputError, in one line, when no model is registered, when a model reads features this config does
-    not make (the request model would not match it), or when it carries no program snapshot (trained
-    before the service existed: retrain). A missing model of one target leaves the other serving.
+    A model that is missing, reads features this config does not make (the request model would not
+    match it) or carries no program snapshot (trained before the service existed) is left out with the
+    reason, and the other serves on its own; InputError, in one line, only when neither is left.
     """
-    models = load_scoring_models(config, config.serving.model_version)
     expected = feature_names(config)
-    for target in TARGETS:
-        model = models.model(target)
-        if model is None:
-            continue
+
+    def fits_this_config(target: str, model: TrainedModel) -> None:
         name = model_name(target, config)
         unknown = [f for f in model.features if f not in expected]
         if unknown:
@@ -74,6 +76,8 @@ def load_served(config: Config) -> ServedModels:
             )
         if not model.program:
             raise InputError(f"registered model '{name}' carries no program snapshot (trained by an older version): retrain it")
+
+    models = load_scoring_models(config, parse_version_pins(config.serving.model_version), check=fits_this_config)
     window = segment_revenue_feature(config)
     if window not in expected:
         raise InputError(f"segments.revenue_window_days needs the feature {window}: add the window to features.windows_days")
@@ -131,6 +135,9 @@ class ModelKeeper:
             return False
         try:
             fresh = load_served(self.config)
+            lost = [t for t in TARGETS if self.current.models.model(t) is not None and fresh.models.model(t) is None]
+            if lost:
+                raise InputError("; ".join(f"{t}: {fresh.models.unavailable.get(t, 'unavailable')}" for t in lost))
         except Exception:
             self._refused = now
             raise

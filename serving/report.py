@@ -22,7 +22,7 @@ import pandas as pd
 
 from partner_churn.config import Config
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
-from partner_churn.domain import UNAVAILABLE, active_mask, sort_risk_list
+from partner_churn.domain import UNAVAILABLE, active_mask, sort_risk_list, utc
 from partner_churn.errors import InputError
 from segments.rules import LADDER_RANK, SEGMENTS
 
@@ -199,7 +199,7 @@ def program_kpis(
     the report agrees with the risk list; the rest from events before `as_of`, with the definitions the
     report's footnote states (keys: `KPI_KEYS`). Rates and medians are NaN when their base is empty.
     """
-    as_of = _utc(as_of)
+    as_of = utc(as_of)
     window = pd.Timedelta(days=config.labels.active_window_days)
     signup_all = pd.to_datetime(partners["signup_at"], utc=True)
     kept = (signup_all < as_of).to_numpy()
@@ -260,11 +260,6 @@ def _existing_revenue(
     return float(amount[inside].sum())
 
 
-def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(stamp)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -299,12 +294,12 @@ def render_report(
         raise InputError(f"report: the scored frame lacks column(s) {missing}")
     t = TEXT[lang]
     fmt = _Formatter(lang)
-    as_of = _utc(as_of)
+    as_of = utc(as_of)
     scored = sort_risk_list(scored)
 
     meta = [f"{t['as_of']} {fmt.date(as_of)}"]
     if len(scored):
-        meta.append(f"{t['scored_at']} {fmt.datetime(_utc(scored['scored_at'].iloc[0]))} UTC")
+        meta.append(f"{t['scored_at']} {fmt.datetime(utc(scored['scored_at'].iloc[0]))} UTC")
         meta.append(f"{t['model']} {scored['model_version'].iloc[0]}")
     warnings = "".join(f"<p class=\"notice\">{_e(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
     body = [
@@ -409,7 +404,7 @@ def _flows_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict,
                 down += int(matrix.loc[a, b])
     since = ""
     if previous is not None and len(previous) and "as_of" in previous:
-        since = t["since"].format(date=fmt.date(_utc(previous["as_of"].iloc[0])))
+        since = t["since"].format(date=fmt.date(utc(previous["as_of"].iloc[0])))
     head = "".join(f"<th class=\"num\">{_e(SEGMENT_NAMES[lang][s])}</th>" for s in SEGMENTS)
     rows = []
     for a in [*SEGMENTS, new_key]:

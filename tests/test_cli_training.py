@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_cli import assert_one_line_error, run
 
-FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20"]
+FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20", "--set", "training.min_upgrade_labels=20"]
 
 
 def store(tmp: Path) -> list[str]:

@@ -232,7 +232,7 @@ CHANGE = dt.date(2026, 3, 1)
 SCORED = "2026-06-01"
 """Three months after the change; the 19-month programs' data lets its 30-day horizon pass."""
 MONTHS, PARTNERS, TRAIN_SEED = 19, 5_000, 11
-FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20"]
+FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20", "--set", "training.min_upgrade_labels=20"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from partner_churn.config import load_config
-from synthetic.program import generate_program, write_program
+from synthetic.program import generate_program
 from tests.test_cli import run
 
 ABSENT_WORDS = ("login", "lead", "link", "payout", "training", "webinar", "message", "вход", "заявк", "выплат")
@@ -81,7 +81,8 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     # Too few upgrades in 300 partners for the potential model: risk is trained and promoted on its own.
     assert trained.returncode == 1, trained.stderr[-3000:]
     assert "partner-churn-deactivation-risk v1: champion" in trained.stdout
-    assert "upgrade_potential: not trained: " in trained.stdout and "training.min_positive_labels" in trained.stdout
+    assert "upgrade_potential: not trained: " in trained.stdout and "--set training.min_upgrade_labels=" in trained.stdout
+    assert "in use now: deactivation_risk champion v1, upgrade_potential none" in trained.stderr
     assert "fitted to the data" in trained.stderr  # the 12-month history is shorter than the configured plan
     assert "the data has no lead, link_created, login" in trained.stderr
 
@@ -103,6 +104,12 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     assert not [word for word in ABSENT_WORDS if word in reasons], [w for w in ABSENT_WORDS if w in reasons]
     report = (tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "report.html").read_text()
     assert "upgrade_potential: no registered model" in report  # the header says which model is missing and why
+
+    # The advice is exact: with the bar it names, the upgrade model trains on the same plan.
+    advised = trained.stdout.split("--set training.min_upgrade_labels=")[1].split()[0]
+    again = run("train", "--data", str(folder), *options, "--set", f"training.min_upgrade_labels={advised}")
+    assert "upgrade_potential: not trained" not in again.stdout, again.stdout[-2000:]
+    assert "partner-churn-upgrade-potential v1: " in again.stdout
 
     russian = run("score", "--data", str(folder), "--as-of", f"{as_of:%Y-%m-%d}", "--lang", "ru", *options)
     assert russian.returncode == 0, russian.stderr[-2000:]
@@ -141,6 +148,7 @@ NON_DEFAULT = [
     "--set", "segments.revenue_window_days=45",
     "--set", "training.lightgbm.n_estimators=60",
     "--set", "training.min_positive_labels=20",
+    "--set", "training.min_upgrade_labels=20",
 ]
 
 
@@ -154,8 +162,9 @@ def test_non_default_windows_and_horizon_name_the_same_active_partners_everywher
     from training.model import rows_for
 
     data = tmp_path / "program"
-    write_program(generate_program(1_500, 18, seed=5), data)
     options = [*store_options(tmp_path), *NON_DEFAULT]
+    generated = run("generate", "--partners", "1500", "--months", "18", "--seed", "5", "--out", str(data), *options)
+    assert generated.returncode == 0, generated.stderr[-2000:]
     trained = run("train", "--data", str(data), *options)
     assert trained.returncode in (0, 1), trained.stderr[-3000:]
     assert "partner-churn-deactivation-risk v1: champion" in trained.stdout, trained.stdout

@@ -17,7 +17,7 @@ from serving.outputs import previous_scoring, write_risk_list
 from training.train import train_and_backtest
 
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")
-CONFIG = load_config(env={}, overrides=["training.lightgbm.n_estimators=80", "training.min_positive_labels=20"])
+CONFIG = load_config(env={}, overrides=["training.lightgbm.n_estimators=80", "training.min_positive_labels=20", "training.min_upgrade_labels=20"])
 
 
 @pytest.fixture(scope="module")

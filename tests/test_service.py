@@ -37,6 +37,7 @@ def store_settings(store: Path) -> dict[str, str]:
         "PARTNER_CHURN__PATHS__MLFLOW_ARTIFACTS_DIR": str(store / "artifacts"),
         "PARTNER_CHURN__TRAINING__LIGHTGBM__N_ESTIMATORS": "80",
         "PARTNER_CHURN__TRAINING__MIN_POSITIVE_LABELS": "20",
+        "PARTNER_CHURN__TRAINING__MIN_UPGRADE_LABELS": "20",
         **{f"PARTNER_CHURN__SERVING__{key.upper()}": value for key, value in LIMITS.items()},
     }
 
@@ -430,3 +431,23 @@ def test_a_champion_that_fails_to_load_is_not_retried_until_the_aliases_move(
     with pytest.raises(InputError):
         keeper.check()
     assert len(attempts) == 2
+
+
+def test_raw_events_take_the_spellings_the_data_contract_takes() -> None:
+    """`Sale`, ` click ` and a mapped `conversion` are read as the contract reads them; unknown ones are refused."""
+    from pydantic import ValidationError
+
+    from serving.api import api_models
+
+    config = load_config(env={}, overrides=["data.event_type_map={conversion: sale}"])
+    event = api_models(config).event
+    for spelling, word in (("Sale", "sale"), (" click ", "click"), ("conversion", "sale"), ("Conversion", "sale"), ("login", "login")):
+        assert event.model_validate({"ts": "2026-01-01T00:00:00Z", "event_type": spelling, "amount": 5.0}).event_type == word
+        assert config.data.event_type_of(spelling) == word
+    with pytest.raises(ValidationError):
+        event.model_validate({"ts": "2026-01-01T00:00:00Z", "event_type": "refund", "amount": 5.0})
+    with pytest.raises(ValidationError, match="amount is required for sale"):
+        event.model_validate({"ts": "2026-01-01T00:00:00Z", "event_type": "Sale"})
+    strict = load_config(env={}, overrides=["data.event_type_case_insensitive=false"])
+    with pytest.raises(ValidationError):
+        api_models(strict).event.model_validate({"ts": "2026-01-01T00:00:00Z", "event_type": "Sale", "amount": 5.0})

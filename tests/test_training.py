@@ -26,6 +26,7 @@ def small_config(*overrides: str) -> Config:
             "training.lightgbm.n_estimators=120",
             "training.lightgbm.num_threads=2",
             "training.min_positive_labels=20",
+            "training.min_upgrade_labels=20",
             *overrides,
         ],
     )
@@ -191,7 +192,7 @@ def test_a_short_history_gets_a_plan_fitted_to_it_without_overlapping_labels() -
 
     config = small_config()
     start, end = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2025-12-31 23:00", tz="UTC")
-    with pytest.raises(InputError, match="need about 454 days"):
+    with pytest.raises(InputError, match="need about 412 days"):
         plan_cutoffs(start, end, config)
     grid = cutoff_grid(start, end, 7, config)
     plan = fit_plan(grid, _weekly_labels(grid, 8, 20), config, label="deactivated", reason="a short history")
@@ -221,8 +222,21 @@ def test_too_few_labels_for_any_plan_names_the_setting_that_would_work() -> None
     with pytest.raises(InputError):
         fit_plan(grid, _weekly_labels(grid, 1, 20), stricter, label="deactivated", reason="few partners")
     tiny = cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, config)
-    with pytest.raises(InputError, match="at least about 202 days of history"):
-        fit_plan(tiny, _weekly_labels(tiny, 50, 50), config, label="deactivated", reason="a short history")
+    with pytest.raises(InputError, match=r"at least about 202 days of history are needed with a 30-day horizon, the data has 151; --set labels.horizon_days=(\d+) would fit") as short:
+        fit_plan(tiny, _weekly_labels(tiny, 50, 50), config, label="deactivated", reason="a short history", history_days=151)
+    horizon = int(short.value.args[0].split("horizon_days=")[1].split()[0])
+    shorter = small_config(f"labels.horizon_days={horizon}")
+    assert fit_plan(cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, shorter), _weekly_labels(cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, shorter), 50, 50), shorter, label="deactivated", reason="a short history").train
+
+
+def test_the_backtest_gives_way_before_a_plan_is_refused() -> None:
+    """24 weekly cutoffs of 20 positives each: 4 backtest cutoffs would leave no room, fewer do."""
+    from training.datasets import fit_plan
+
+    config = load_config(env={})
+    grid = list(pd.date_range("2025-03-02", periods=24, freq="7D", tz="UTC"))
+    plan = fit_plan(grid, _weekly_labels(grid, 20, 40), config, label="deactivated", reason="few partners")
+    assert 1 <= len(plan.backtest) < 4 and len(plan.train) >= 2
 
 
 def test_few_calibration_labels_get_sigmoid_never_a_certain_zero_or_one() -> None:

@@ -75,7 +75,8 @@ def plan_cutoffs(data_start: pd.Timestamp, data_end: pd.Timestamp, config: Confi
 def configured_plan_days(config: Config) -> int:
     """Days of history the configured plan needs: its cutoffs and embargoes, one horizon, MIN_HISTORY_DAYS."""
     t = config.training
-    steps = t.train_cutoffs + t.validation_cutoffs + t.calibration_cutoffs + t.backtest_cutoffs - 1 + 3 * _embargo_steps(config, t.cutoff_frequency_days)
+    within_splits = t.train_cutoffs + t.validation_cutoffs + t.calibration_cutoffs + t.backtest_cutoffs - 4
+    steps = within_splits + 3 * _embargo_steps(config, t.cutoff_frequency_days)
     return steps * t.cutoff_frequency_days + config.labels.horizon_days + MIN_HISTORY_DAYS
 
 
@@ -88,18 +89,40 @@ def cutoff_grid(data_start: pd.Timestamp, data_end: pd.Timestamp, every_days: in
     return [last - pd.Timedelta(days=every_days * k) for k in range(n)][::-1]
 
 
-def fit_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, *, label: str, reason: str) -> CutoffPlan:
+def smallest_plan_days(horizon_days: int) -> int:
+    """Days of history the smallest plan needs: 2 + 1 + 1 + 1 weekly cutoffs, three embargoes, one horizon and
+    MIN_HISTORY_DAYS before the first cutoff (202 days for a 30-day horizon)."""
+    embargo = int(np.ceil(horizon_days / CLOSE_CUTOFF_DAYS))
+    return (SMALLEST_PLAN["train"] - 1 + 3 * embargo) * CLOSE_CUTOFF_DAYS + horizon_days + MIN_HISTORY_DAYS
+
+
+def too_short_advice(history_days: int, config: Config) -> str:
+    """What to do about a history too short for any plan: the days needed, and the longest horizon that fits."""
+    need = smallest_plan_days(config.labels.horizon_days)
+    fitting = [h for h in range(config.labels.horizon_days - 1, 0, -1) if smallest_plan_days(h) <= history_days]
+    shorter = (
+        f"; --set labels.horizon_days={fitting[0]} would fit (labels then look {fitting[0]} days ahead)"
+        if fitting
+        else "; no horizon fits this history"
+    )
+    return f"at least about {need} days of history are needed with a {config.labels.horizon_days}-day horizon, the data has {history_days}{shorter}"
+
+
+def fit_plan(
+    grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, *, label: str, reason: str, history_days: int | None = None
+) -> CutoffPlan:
     """A plan fitted to a short or small program, on `grid` (cutoffs CLOSE_CUTOFF_DAYS apart at most).
 
     From the newest cutoff back, the backtest, calibration and validation splits each take at least
-    their configured number of cutoffs (backtest: at most that many, fewer if the history is short) and
-    more until they hold `training.min_positive_labels` of each class of `label`; the embargo between
+    their configured number of cutoffs (backtest: the most, up to the configured number, that leaves a
+    plan) and more until they hold `training.min_positive_labels` of each class of `label`; the embargo between
     splits is the smallest whole number of steps that covers the horizon; train takes what is left, at
     most the configured time span. `labels` holds per-cutoff `as_of`, `positives`, `negatives`. An
     InputError naming the exact `--set` that would work when no plan fits.
     """
-    t = config.training
-    minimum = t.min_positive_labels
+    minimum = config.training.min_positive_labels
+    if history_days is None:
+        history_days = (grid[-1] - grid[0]).days + config.labels.horizon_days + MIN_HISTORY_DAYS if grid else 0
     plan = _greedy_plan(grid, labels, config, minimum)
     if plan is not None:
         every = (grid[1] - grid[0]).days if len(grid) > 1 else CLOSE_CUTOFF_DAYS
@@ -107,13 +130,11 @@ def fit_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, *, 
                           adapted=f"fitted to the data ({reason}): cutoffs every {every} days, the smallest embargo that covers the horizon")
     workable = _largest_workable_minimum(grid, labels, config, minimum - 1)
     span = (grid[-1] - grid[0]).days if grid else 0
-    need = (SMALLEST_PLAN["train"] - 1 + 3 * _embargo_steps(config, CLOSE_CUTOFF_DAYS)) * CLOSE_CUTOFF_DAYS + config.labels.horizon_days + MIN_HISTORY_DAYS
     advice = (
         f"--set training.min_positive_labels={workable} would fit a plan (fewer labels per split: noisier early stopping, "
         "calibration and backtest)"
         if workable
-        else f"at least about {need} days of history with a {config.labels.horizon_days}-day horizon are needed "
-        f"(a shorter --set labels.horizon_days=N needs less)"
+        else too_short_advice(history_days, config)
     )
     raise InputError(
         f"too little data for a rolling-origin plan ({reason}): {len(grid)} usable cutoffs over {span} days hold "
@@ -136,6 +157,16 @@ def _largest_workable_minimum(grid: list[pd.Timestamp], labels: pd.DataFrame, co
 
 
 def _greedy_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, minimum: int) -> CutoffPlan | None:
+    """The plan `fit_plan` describes with the most backtest cutoffs (the configured number, down to 1) that
+    fits; None when none does."""
+    for backtest in range(config.training.backtest_cutoffs, 0, -1):
+        plan = _greedy_plan_with(grid, labels, config, minimum, backtest)
+        if plan is not None:
+            return plan
+    return None
+
+
+def _greedy_plan_with(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, minimum: int, backtest: int) -> CutoffPlan | None:
     t = config.training
     if len(grid) < 2:
         return None
@@ -143,25 +174,16 @@ def _greedy_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config,
     embargo = _embargo_steps(config, every)
     by_cutoff = labels.set_index("as_of").reindex(grid).fillna(0)
     positives, negatives = by_cutoff["positives"].to_numpy(), by_cutoff["negatives"].to_numpy()
-    configured = {"validation": t.validation_cutoffs, "calibration": t.calibration_cutoffs, "backtest": t.backtest_cutoffs}
+    at_least = {"backtest": backtest, "calibration": t.calibration_cutoffs, "validation": t.validation_cutoffs}
     max_train = max(SMALLEST_PLAN["train"], round(t.train_cutoffs * t.cutoff_frequency_days / every))
     splits: dict[str, list[pd.Timestamp]] = {}
     end = len(grid)  # the split being laid ends before this position
     for name in ("backtest", "calibration", "validation"):
-        start = end - 1
-        taken = 1
-        while start >= 0:
-            enough = positives[start:end].sum() >= minimum and negatives[start:end].sum() >= minimum
-            if enough and (taken >= configured[name] or name == "backtest"):
-                break
+        start = end - at_least[name]
+        while start >= 0 and not (positives[start:end].sum() >= minimum and negatives[start:end].sum() >= minimum):
             start -= 1
-            taken += 1
         if start < 0:
             return None
-        if name == "backtest":  # more backtest cutoffs when the history allows, up to the configured number
-            while taken < configured[name] and start - 1 - embargo >= SMALLEST_PLAN["train"] + 2:
-                start -= 1
-                taken += 1
         splits[name] = grid[start:end]
         end = start - embargo + 1
     if end < SMALLEST_PLAN["train"]:

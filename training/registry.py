@@ -43,6 +43,8 @@ from mlflow.types import ColSpec, Schema
 from pydantic import BaseModel
 from sklearn.metrics import roc_auc_score
 
+from partner_churn import domain
+from partner_churn.domain import pin_option, target_of_model
 from partner_churn.config import Config, render_yaml
 from partner_churn.errors import InputError
 from training import plots
@@ -226,11 +228,8 @@ def _pip_requirements() -> list[str]:
 
 
 def model_name(config: Config, target: Target | str) -> str:
-    """Registered model name of a target."""
-    names = {"deactivation_risk": config.training.risk_model_name, "upgrade_potential": config.training.potential_model_name}
-    if target not in names:
-        raise InputError(f"unknown target {target!r}; expected one of {sorted(names)}")
-    return names[target]
+    """Registered model name of a target (`partner_churn.domain.model_name`)."""
+    return domain.model_name(str(target), config)
 
 
 def log_training_run(
@@ -561,7 +560,7 @@ def promote(config: Config, name: str, version: str, reason: str) -> None:
     if not reason or not reason.strip():
         raise InputError("promote needs a reason: say why this version should override the gate")
     _, client, _ = _prepare(config)
-    target = _resolve(client, name, _version_ref(version))
+    target = _resolve(client, name, _version_ref(version), config)
     number = str(target.version)
     previous = _alias_version(client, name, CHAMPION)
     who, when = _who(), _now()
@@ -583,7 +582,7 @@ def load_model(config: Config, name: str, version: str | None = None) -> tuple[T
     The model files are read straight from the registered artifacts, without unpickling the wrapper.
     """
     _, client, _ = _prepare(config)
-    found = _resolve(client, name, _version_ref(version) if version else CHAMPION)
+    found = _resolve(client, name, _version_ref(version) if version else CHAMPION, config)
     number = str(found.version)
     with tempfile.TemporaryDirectory(prefix="partner-churn-model-") as scratch:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{number}", dst_path=scratch))
@@ -600,7 +599,7 @@ def load_model(config: Config, name: str, version: str | None = None) -> tuple[T
 def resolve_version(config: Config, name: str, version: str | None = None) -> str:
     """The version number `load_model` would load (the champion unless `version` says otherwise)."""
     _, client, _ = _prepare(config)
-    return str(_resolve(client, name, _version_ref(version) if version else CHAMPION).version)
+    return str(_resolve(client, name, _version_ref(version) if version else CHAMPION, config).version)
 
 
 def describe_version(config: Config, name: str, number: str) -> dict[str, Any]:
@@ -635,7 +634,7 @@ def _version_ref(version: str) -> str:
     return text
 
 
-def _resolve(client: MlflowClient, name: str, ref: str) -> ModelVersion:
+def _resolve(client: MlflowClient, name: str, ref: str, config: Config) -> ModelVersion:
     """A version by number or alias, or InputError saying what exists."""
     try:
         registered = client.get_registered_model(name)
@@ -664,12 +663,17 @@ def _resolve(client: MlflowClient, name: str, ref: str) -> ModelVersion:
                 raise InputError(
                     f"registered model '{name}' has no champion: v{latest} stays challenger (the gate refused it; see "
                     f"partner-churn models list); make it champion deliberately with partner-churn promote {name} {latest} "
-                    f"--reason '...', or score with --model-version {latest}"
+                    f"--reason '...', or score with {_pin_words(name, str(latest), config)}"
                 )
             raise InputError(f"no registered model '{name}' has alias 'champion': run partner-churn train first")
         known = ", ".join(f"{alias} -> v{v}" for alias, v in sorted(registered.aliases.items())) or "none"
         raise InputError(f"registered model '{name}' has no alias '{ref}' (aliases: {known})")
     return found
+
+
+def _pin_words(name: str, version: str, config: Config) -> str:
+    target = target_of_model(name, config)
+    return pin_option(target, version) if target else f"--model-version {version}"
 
 
 def _alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

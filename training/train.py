@@ -23,7 +23,7 @@ from partner_churn.errors import InputError
 from features.schema import SALE
 from training.backtest import backtest_table, baseline_scores, headline
 from training.btyd import BTYDBaseline, purchase_summary
-from training.datasets import CLOSE_CUTOFF_DAYS, SPLITS, CutoffPlan, build_dataset, configured_plan_days, cutoff_grid, fit_plan, plan_cutoffs
+from training.datasets import CLOSE_CUTOFF_DAYS, SPLITS, CutoffPlan, build_dataset, configured_plan_days, cutoff_grid, fit_plan, plan_cutoffs, too_short_advice
 from training.model import calibration_method_for, fit_model, rows_for
 from training.result import TrainingResult
 
@@ -67,8 +67,9 @@ def train_and_backtest(
             say(f"{target}: not trained: {problem}")
             continue
         say(f"{target}: fitting on {len(split['train']):,} rows")
-        if calibration_method_for(split["calibration"][LABEL_OF[target]].to_numpy(float), config.training.calibration) != config.training.calibration == "isotonic":
-            say(f"{target}: calibration sigmoid instead of isotonic: too few calibration labels for a step function")
+        chosen = calibration_method_for(split["calibration"][LABEL_OF[target]].to_numpy(float), config.training.calibration)
+        if chosen != config.training.calibration:
+            say(f"{target}: calibration sigmoid (too few calibration labels for isotonic's step function)")
         model = fit_model(
             target, split["train"], split["validation"], split["calibration"], learnable, config.training.lightgbm,
             calibration_method=config.training.calibration, seed=config.training.seed,
@@ -141,13 +142,14 @@ def _plan_and_dataset(
             return plan, dataset
         reason = "the configured plan's splits hold too few deactivation labels"
     grid = cutoff_grid(data_start, data_end, min(config.training.cutoff_frequency_days, CLOSE_CUTOFF_DAYS), config)
-    if not grid:
-        raise InputError(reason)
+    history_days = (data_end - data_start).days
+    if len(grid) < 2:
+        raise InputError(f"too little data for a rolling-origin plan ({reason}): {too_short_advice(history_days, config)}")
     everything = build_dataset(partners, events, CutoffPlan(train=grid, validation=[], calibration=[], backtest=[]), config, data_end=data_end)
     rows = rows_for("deactivation_risk", everything)
     label = LABEL_OF["deactivation_risk"]
     counts = rows.groupby("as_of")[label].agg(positives="sum", negatives=lambda v: int((v == 0).sum())).reset_index()
-    plan = fit_plan(grid, counts, config, label=label, reason=reason)
+    plan = fit_plan(grid, counts, config, label=label, reason=reason, history_days=history_days)
     dataset = everything[everything["as_of"].isin(plan.all())].copy()
     dataset["split"] = dataset["as_of"].map(plan.split_of())
     return plan, dataset.reset_index(drop=True)
@@ -180,18 +182,28 @@ def _btyd_scores(
 
 
 def _too_few_labels(target: Target, split: dict[str, pd.DataFrame], config: Config) -> str:
-    """Why a target cannot be trained on these splits ('' when it can): too few of either label somewhere."""
+    """Why a target cannot be trained on these splits ('' when it can): too few of either label somewhere,
+    with the `--set` that would train it on the same plan."""
     label = LABEL_OF[target]
-    for name, rows in split.items():
-        positives = int(rows[label].sum()) if len(rows) else 0
-        negatives = len(rows) - positives
-        if min(positives, negatives) < config.training.min_positive_labels:
-            return (
-                f"the {name} split has {positives} positive and {negatives} negative '{label}' labels; at least "
-                f"{config.training.min_positive_labels} of each are needed (training.min_positive_labels): use more partners or a "
-                f"longer history, or lower it deliberately with --set training.min_positive_labels=N"
-            )
-    return ""
+    key = "min_positive_labels" if target == "deactivation_risk" else "min_upgrade_labels"
+    minimum = getattr(config.training, key)
+    counts = {name: (int(rows[label].sum()) if len(rows) else 0, len(rows) - (int(rows[label].sum()) if len(rows) else 0)) for name, rows in split.items()}
+    short = {name: c for name, c in counts.items() if min(c) < minimum}
+    if not short:
+        return ""
+    name, (positives, negatives) = min(short.items(), key=lambda item: min(item[1]))
+    workable = min(min(c) for c in counts.values())
+    plan_note = "" if target == "upgrade_potential" else " (and may change the cutoff plan)"
+    advice = (
+        f"--set training.{key}={workable} would train it{plan_note}; fewer labels make early stopping, calibration and "
+        "the backtest noisier"
+        if workable > 0
+        else "a split has no label of one class: use more partners or a longer history"
+    )
+    return (
+        f"the {name} split has {positives} positive and {negatives} negative '{label}' labels; at least "
+        f"{minimum} of each are needed (training.{key}): {advice}"
+    )
 
 
 def _oracle_scores(latent_path: Path, cutoffs: list[pd.Timestamp], config: Config) -> pd.DataFrame | None:
