@@ -362,6 +362,8 @@ def score(
         step(f"{target} unavailable: {why}; scoring the other model only")
     for target, line in models.notices.items():
         step(f"{target}: {line}")
+    if warning := models.age_warning(cutoff, cfg):
+        step(f"warning: {warning}")
     previous = previous_scoring(cfg.paths.output_dir, cutoff)
     step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
     scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous_as_of=previous)
@@ -373,7 +375,8 @@ def score(
         program_kpis(program.partners, program.events, cutoff, cfg, scored),
         as_of=cutoff, lang=cfg.scoring.lang, top=cfg.scoring.top_in_report,
         active_window_days=cfg.labels.active_window_days, in_play_window_days=cfg.segments.in_play_window_days,
-        horizon_days=cfg.labels.horizon_days, notices={**models.unavailable, **models.notices},
+        horizon_days=cfg.labels.horizon_days,
+        notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
     )
     report = write_report(html, folder)
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")
@@ -406,6 +409,10 @@ def serve(
     overrides += [f"serving.{key}={value}" for key, value in (("port", port), ("host", host), ("workers", workers)) if value is not None]
     cfg = anchored(_config(config, overrides), Path.cwd())  # the workers start in the repository, not here
     served = load_served(cfg)
+    if warning := served.models.age_warning(_now(), cfg):
+        typer.echo(f"warning: {warning}", err=True)
+    for target, why in served.models.unavailable.items():
+        typer.echo(f"{target} unavailable: {why}; serving the other model only", err=True)
     effective = cfg.paths.bentoml_home / "service-config.yaml"
     effective.parent.mkdir(parents=True, exist_ok=True)
     effective.write_text(render_yaml(cfg))

@@ -340,6 +340,9 @@ class ScoringConfig(StrictModel):
     """Rows of risk_list.xlsx, in priority order (the CSV and Parquet hold every partner)."""
     actions_file: Path | None = None
     """Action table (YAML); empty uses configs/actions.yaml shipped with the project."""
+    max_model_age_days: int = Field(45, ge=0)
+    """score and the service warn when the models' newest training labels end more than this many days before
+    the scoring date (`trained_through`)."""
     max_days_after_last_event: int = Field(7, ge=0)
     """score and monitor refuse a scoring date more than this many days after the data's last event (a stale
     export would show every partner as silent) unless --allow-stale is given."""

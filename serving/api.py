@@ -261,6 +261,7 @@ class ModelInfo(BaseModel):
     deactivation_risk: str = Field(description="e.g. partner-churn-deactivation-risk:v3, or ...:unavailable when no such model is in use")
     upgrade_potential: str
     program_as_of: str = Field(description="Date of the program figures (revenue shares, Star threshold) partners are measured against.")
+    trained_through: str = Field(description="End of the newest labels the answering models learned from (the older of the two); empty if unknown.")
 
 
 class ScoreResponse(BaseModel):

@@ -21,7 +21,7 @@ __all__ = ["RISK_LIST_COLUMNS", "ScoringModels", "detail_columns", "score_partne
 
 RISK_LIST_COLUMNS = [
     "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential",
-    "value_at_risk", "action", "reasons", "model_version", "scored_at",
+    "value_at_risk", "action", "reasons", "model_version", "trained_through", "scored_at",
 ]
 """The risk list's columns, in the order managers read them; more detail follows them."""
 
@@ -68,6 +68,7 @@ def score_partners(
     now = sort_risk_list(now)
     now["reasons"], now["reasons_source"] = _reasons(now, models, config)
     now["model_version"] = models.version_label(config)
+    now["trained_through"] = models.trained_through()
     now["scored_at"] = scored_at
     return now[columns]
 

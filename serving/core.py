@@ -80,6 +80,26 @@ class ScoringModels:
         """e.g. 'partner-churn-deactivation-risk:v3 partner-churn-upgrade-potential:v2'."""
         return " ".join(self.names(config).values())
 
+    def trained_through(self) -> str:
+        """The oldest end of newest training labels among the models in use (ISO date; '' when unknown):
+        how far the scores' knowledge of the program reaches."""
+        dates = [m.trained_through[:10] for m in (self.risk, self.potential) if m is not None and m.trained_through]
+        return min(dates) if dates else ""
+
+    def age_warning(self, as_of: pd.Timestamp, config: Config) -> str:
+        """One line when the models learned from labels older than `scoring.max_model_age_days` before `as_of`."""
+        through = self.trained_through()
+        if not through:
+            return ""
+        age = (as_of - pd.Timestamp(through, tz="UTC")).days
+        limit = config.scoring.max_model_age_days
+        if age <= limit:
+            return ""
+        return (
+            f"the models learned from labels through {through}, {age} days before {as_of:%Y-%m-%d} (more than "
+            f"scoring.max_model_age_days, {limit}): they have not seen the program's recent behaviour; retrain"
+        )
+
     def features(self) -> list[str]:
         """Every feature a present model reads, in the first model's order."""
         names = list(self.any_model.features)

@@ -96,6 +96,7 @@ class ModelKeeper:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.current: ServedModels = load_served(config)
+        _warn_if_old(self.current)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._refused: tuple[str | None, ...] | None = None
@@ -142,9 +143,18 @@ class ModelKeeper:
             self._refused = now
             raise
         before = self.current.info()
+        _warn_if_old(fresh)
         self.current = fresh
         logger.info("now serving %s (was %s)", fresh.info(), before)
         return True
+
+
+def _warn_if_old(served: ServedModels) -> None:
+    """One WARNING line when the models' newest training labels are older than scoring.max_model_age_days."""
+    import pandas as pd
+
+    if warning := served.models.age_warning(pd.Timestamp.now(tz="UTC"), served.config):
+        logger.warning("%s", warning)
 
 
 def metadata(served: ServedModels, schema: list[FeatureSpec]) -> dict[str, Any]:

@@ -48,7 +48,11 @@ class ServedModels:
 
     def info(self) -> dict[str, str]:
         """Which models answer, e.g. {'deactivation_risk': 'partner-churn-deactivation-risk:v3', ...}."""
-        return {**self.models.names(self.config), "program_as_of": str(self.program.get("as_of", ""))}
+        return {
+            **self.models.names(self.config),
+            "program_as_of": str(self.program.get("as_of", "")),
+            "trained_through": self.models.trained_through(),
+        }
 
 
 def score_records(

@@ -32,7 +32,7 @@ def previous_scoring(output_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp:
 
 SPREADSHEET_COLUMNS = [
     "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential",
-    "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "action", "model_version", "scored_at",
+    "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "action", "model_version", "trained_through", "scored_at",
 ]
 """What a manager reads in the spreadsheet, in reading order (the full detail is in the CSV and Parquet)."""
 

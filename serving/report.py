@@ -65,6 +65,7 @@ TEXT: dict[str, dict[str, str]] = {
         "as_of": "as of",
         "scored_at": "scored at",
         "model": "model",
+        "trained_through": "trained on outcomes through",
         "kpis": "Program KPIs",
         "active_partners": "Active partners",
         "active_note": "qualifying event in the last {days} days; {before} a window earlier",
@@ -123,6 +124,7 @@ TEXT: dict[str, dict[str, str]] = {
         "as_of": "на дату",
         "scored_at": "расчёт",
         "model": "модель",
+        "trained_through": "обучена на исходах по",
         "kpis": "Ключевые показатели программы",
         "active_partners": "Активные партнёры",
         "active_note": "целевое действие за последние {days} дн.; окном раньше: {before}",
@@ -301,6 +303,8 @@ def render_report(
     if len(scored):
         meta.append(f"{t['scored_at']} {fmt.datetime(utc(scored['scored_at'].iloc[0]))} UTC")
         meta.append(f"{t['model']} {scored['model_version'].iloc[0]}")
+        if "trained_through" in scored and str(scored["trained_through"].iloc[0]):
+            meta.append(f"{t['trained_through']} {scored['trained_through'].iloc[0]}")
     warnings = "".join(f"<p class=\"notice\">{_e(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
     body = [
         f"<header><h1>{_e(t['title'])}</h1><p class=\"meta\">{' · '.join(_e(m) for m in meta)}</p>{warnings}</header>",

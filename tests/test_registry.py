@@ -114,6 +114,7 @@ def build_result(config: Config, frame: pd.DataFrame, targets: dict[str, float])
         chosen = rng.random(len(noisy)) < shuffled_share
         noisy.loc[chosen, label_name] = rng.permutation(noisy.loc[chosen, label_name].to_numpy())
         model = fit_model(target, noisy, validation, calibration, SCHEMA, PARAMS, calibration_method="auto", seed=1)
+        model.trained_through = (pd.Timestamp(noisy["as_of"].max()) + pd.Timedelta(days=30)).isoformat()
         models[target] = model
         backtest_rows[target] = backtest.reset_index(drop=True)
         label = backtest[label_name].to_numpy(float)
@@ -272,7 +273,7 @@ def test_model_that_does_not_beat_the_recency_rule_by_the_margin_stays_challenge
     assert risk.reason == (
         f"ROC-AUC {risk.new_auc:.3f} is only {gain:.3f} above the recency rule's {risk.baseline_auc:.3f}; the gate needs +0.300"
     )
-    with pytest.raises(InputError, match=r"registered model 'risk-\d+' has no champion: v1 stays challenger .*partner-churn promote risk-\d+ 1 --reason .*--model-version 1"):
+    with pytest.raises(InputError, match=r"registered model 'risk-\d+' has no champion: v1 stays challenger .*partner-churn promote risk-\d+ 1 --reason .*--model-version risk=1"):
         registry.load_model(config, config.training.risk_model_name)
     assert registry.load_model(config, config.training.risk_model_name, "challenger")[1] == "1"
 
@@ -308,8 +309,9 @@ def test_list_models_shows_versions_and_aliases(store: Path, good: TrainingResul
     registry.apply_gate(worse, registry.log_training_run(worse, config=config)[1], config=config)
 
     listed = registry.list_models(config)
-    assert list(listed.columns) == ["name", "version", "aliases", "target", "backtest_roc_auc", "created", "run_id"]
+    assert list(listed.columns) == ["name", "version", "aliases", "target", "backtest_roc_auc", "trained_through", "created", "run_id"]
     risk = listed[listed["name"] == config.training.risk_model_name].set_index("version")
+    assert risk.loc["2", "trained_through"] == worse.models["deactivation_risk"].trained_through[:10] != ""
     assert risk.loc["1", "aliases"] == "champion" and risk.loc["2", "aliases"] == "challenger"
     assert risk.loc["2", "backtest_roc_auc"] == pytest.approx(worse.model_auc["deactivation_risk"], abs=1e-6)
     assert (risk["target"] == "deactivation_risk").all()

@@ -156,3 +156,17 @@ def test_no_model_at_all_is_one_clear_error() -> None:
 
     with pytest.raises(InputError, match="no model to score with: risk: none; potential: none"):
         ScoringModels(None, None, None, None, unavailable={"deactivation_risk": "risk: none", "upgrade_potential": "potential: none"})
+
+
+def test_the_risk_list_says_how_far_the_models_knowledge_reaches(scored: pd.DataFrame, models: ScoringModels) -> None:
+    """`trained_through` is the end of the newest training label window of the models in use; a scoring long
+    after it gets a warning in one line."""
+    through = min(models.risk.trained_through, models.potential.trained_through)[:10]
+    assert (scored["trained_through"] == through).all()
+    horizon = pd.Timedelta(days=CONFIG.labels.horizon_days)
+    newest_train_cutoff = max(pd.Timestamp(c) for c in models.risk.training_cutoffs)
+    assert pd.Timestamp(models.risk.trained_through) == newest_train_cutoff + horizon
+    stamp = pd.Timestamp(through, tz="UTC")
+    assert models.age_warning(stamp + pd.Timedelta(days=45), CONFIG) == ""
+    warning = models.age_warning(stamp + pd.Timedelta(days=46), CONFIG)
+    assert warning.startswith(f"the models learned from labels through {through}, 46 days before") and "max_model_age_days, 45" in warning

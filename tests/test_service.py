@@ -161,6 +161,10 @@ def test_every_score_names_the_models_metadata_names(client: TestClient, service
     assert answer["model"] == meta["answer_names"]
     assert answer["model"]["deactivation_risk"] == "partner-churn-deactivation-risk:v1"
     assert meta["models"]["deactivation_risk"]["aliases"] == ["champion"]
+    through = meta["models"]["deactivation_risk"]["trained_through"]
+    assert pd.Timestamp(through) < AS_OF and answer["model"]["trained_through"] == min(
+        through, meta["models"]["upgrade_potential"]["trained_through"]
+    )[:10]
     assert meta["models"]["deactivation_risk"]["backtest"]["model"]["roc_auc"] > meta["models"]["deactivation_risk"]["backtest"]["recency_rule"]["roc_auc"]
     assert [f["name"] for f in meta["features"]] == [s.name for s in service.API.schema]
     assert meta["program"]["as_of"] == AS_OF.isoformat()

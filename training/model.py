@@ -131,6 +131,9 @@ class TrainedModel:
     program: dict[str, Any] = field(default_factory=dict)
     """The program's figures at the end of the training data (`ProgramContext.snapshot`): what the
     service measures a single partner's revenue share and segment against."""
+    trained_through: str = ""
+    """End of the newest label window the model learned from (ISO UTC): what it knows of the program
+    stops there. Empty for models saved before it was recorded."""
 
     def matrix(self, rows: Rows) -> np.ndarray:
         """The model's input as LightGBM reads it: its features in order as floats, each categorical as
@@ -183,6 +186,7 @@ class TrainedModel:
             "monotone": self.monotone,
             "typical": self.typical,
             "program": self.program,
+            "trained_through": self.trained_through,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2))
 
@@ -203,6 +207,7 @@ class TrainedModel:
             monotone=meta["monotone"],
             typical=meta.get("typical", {}),
             program=meta.get("program", {}),
+            trained_through=meta.get("trained_through", ""),
         )
 
 

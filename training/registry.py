@@ -350,6 +350,7 @@ def _version_tags(result: TrainingResult, target: str, model: TrainedModel, run_
         "backtest_roc_auc": _fmt(result.model_auc.get(target)),
         "baseline_roc_auc": _fmt(result.primary_baseline_auc.get(target)),
         "trained_at": model.trained_at,
+        "trained_through": model.trained_through,
         "feature_count": str(len(model.features)),
         "calibration": model.calibrator.method,
     }
@@ -521,7 +522,8 @@ def _record_decision(client: MlflowClient, decision: GateDecision) -> None:
 
 
 def list_models(config: Config) -> pd.DataFrame:
-    """Every registered version of the two models: name, version, aliases, target, backtest_roc_auc, created, run_id."""
+    """Every registered version of the two models: name, version, aliases, target, backtest_roc_auc,
+    trained_through (the newest label its model learned from), created, run_id."""
     _, client, _ = _prepare(config)
     rows = []
     for name in (config.training.risk_model_name, config.training.potential_model_name):
@@ -543,11 +545,12 @@ def list_models(config: Config) -> pd.DataFrame:
                     "aliases": ",".join(sorted(aliases_of.get(str(version.version), []))),
                     "target": version.tags.get("target", ""),
                     "backtest_roc_auc": float(auc) if auc not in (None, "") else float("nan"),
+                    "trained_through": version.tags.get("trained_through", "")[:10] or "unknown",
                     "created": pd.Timestamp(version.creation_timestamp, unit="ms", tz="UTC"),
                     "run_id": version.run_id or "",
                 }
             )
-    columns = ["name", "version", "aliases", "target", "backtest_roc_auc", "created", "run_id"]
+    columns = ["name", "version", "aliases", "target", "backtest_roc_auc", "trained_through", "created", "run_id"]
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
@@ -621,6 +624,7 @@ def describe_version(config: Config, name: str, number: str) -> dict[str, Any]:
         "aliases": sorted(getattr(version, "aliases", []) or []),
         "target": target,
         "trained_at": tags.get("trained_at", ""),
+        "trained_through": tags.get("trained_through", ""),
         "run_id": version.run_id,
         "backtest": backtest,
     }

@@ -74,6 +74,7 @@ def train_and_backtest(
             target, split["train"], split["validation"], split["calibration"], learnable, config.training.lightgbm,
             calibration_method=config.training.calibration, seed=config.training.seed,
         )
+        model.trained_through = (split["train"]["as_of"].max() + pd.Timedelta(days=config.labels.horizon_days)).isoformat()
         models[target] = model
         test = split["backtest"]
         scores = {"model": model.predict(test), **baseline_scores(target, split["train"], test, config)}
