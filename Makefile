@@ -38,6 +38,7 @@ demo: $(STAMP)
 	$(BIN)/partner-churn monitor drift --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 
 test: $(STAMP) browser
+	$(BIN)/ruff check --quiet --select F .
 	$(BIN)/python -m pytest -q
 
 ## Debian's chromium for the report's browser test (apt-get; idempotent).

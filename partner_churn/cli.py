@@ -240,6 +240,8 @@ def train(
     set_: SetOption = None,
 ) -> None:
     """Datasets -> fit -> calibrate -> backtest -> register -> gate, for both models; exit 1 if a gate refuses."""
+    from partner_churn.domain import pin_option
+
     decisions, run_id, not_trained = _train_or_backtest(config, set_, data, lenient, register=True)
     cfg = _config(config, set_)
     for decision in decisions:

@@ -20,7 +20,6 @@ from partner_churn.config import Config
 from partner_churn.domain import (
     TARGETS,
     UNAVAILABLE,
-    Target,
     active_mask,
     model_name,
     onboarding_feature,

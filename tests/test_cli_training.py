@@ -46,7 +46,10 @@ def test_gate_refusal_exits_one_and_keeps_the_champion(trained: tuple[Path, str]
     tmp, _ = trained
     refused = run("train", "--data", str(generated_dir), *FAST, *store(tmp), "--set", "training.promotion_min_gain_over_recency=0.9")
     assert refused.returncode == 1, refused.stderr[-2000:]
+    assert "Traceback" not in refused.stderr
     assert "v2: challenger" in refused.stdout and "the gate needs +0.900" in refused.stdout
+    assert "to use it anyway: partner-churn promote partner-churn-deactivation-risk 2 --reason '...', or score with --model-version risk=2" in refused.stdout
+    assert "in use now: deactivation_risk champion v1, upgrade_potential champion v1" in refused.stderr
     listed = run("models", "list", *store(tmp))
     assert listed.returncode == 0
     risk = [line for line in listed.stdout.splitlines() if line.startswith("partner-churn-deactivation-risk")]
