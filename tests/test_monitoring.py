@@ -469,3 +469,15 @@ def test_monitor_still_judges_drift_when_performance_cannot_run(world: Path, unc
     assert result.stdout.splitlines()[0].startswith(f"drift as of {SCORED}: ")
     assert "performance: the scoring of 2026-06-15 could not be judged:" in result.stdout and "v9" in result.stdout
     assert "monitor: watch (drift: " in result.stdout
+
+
+def test_performance_judges_the_model_that_scored_when_the_other_was_unavailable() -> None:
+    backtest = backtest_table(realized_predictions(*outcomes(3_000, 2, noise=0.05)), ["model"])
+    risk_list, labels = outcomes(3_000, 1, noise=0.05)
+    alone = evaluate(risk_list.assign(upgrade_potential=np.nan), labels, backtest, CONFIG.monitoring,
+                     scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
+    assert alone.targets == ["deactivation_risk"] and "upgrade_potential" not in alone.summary_line()
+    assert alone.recommendation.action == "keep"
+    with pytest.raises(InputError, match="no scores with a known outcome"):
+        evaluate(risk_list.assign(upgrade_potential=np.nan, deactivation_risk=np.nan), labels, backtest, CONFIG.monitoring,
+                 scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
