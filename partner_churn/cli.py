@@ -240,7 +240,7 @@ def train(
     set_: SetOption = None,
 ) -> None:
     """Datasets -> fit -> calibrate -> backtest -> register -> gate, for both models; exit 1 if a gate refuses."""
-    from partner_churn.domain import pin_option
+    from partner_churn.config import pin_option
 
     decisions, run_id, not_trained = _train_or_backtest(config, set_, data, lenient, register=True)
     cfg = _config(config, set_)
@@ -342,7 +342,8 @@ def score(
     missing one is marked unavailable, with the reason in one line."""
     import pandas as pd
 
-    from partner_churn.domain import check_scoring_date, parse_version_pins
+    from partner_churn.config import parse_version_pins
+    from partner_churn.domain import check_scoring_date
     from serving.batch import score_partners
     from serving.models import load_scoring_models
     from serving.outputs import previous_scoring, scoring_folder, write_risk_list
@@ -355,11 +356,12 @@ def score(
     overrides = list(set_ or []) + ([f"scoring.lang={lang}"] if lang else [])
     cfg = _config(config, overrides)
     cutoff = _parse_as_of(as_of, "--as-of")
+    pins = parse_version_pins(model_version)
     actions = ActionTable.load(cfg.scoring.actions_file or default_actions_path())
     step("loading data")
     program = _load(cfg, data, None, lenient)
     check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)  # before the models: fail fast
-    models = load_scoring_models(cfg, parse_version_pins(model_version))
+    models = load_scoring_models(cfg, pins)
     for target, why in models.unavailable.items():
         step(f"{target} unavailable: {why}; scoring the other model only")
     for target, line in models.notices.items():
@@ -424,7 +426,7 @@ def serve(
     typer.echo(
         f"serving {answer['deactivation_risk']} and {answer['upgrade_potential']} on http://{cfg.serving.host}:{cfg.serving.port} "
         f"({cfg.serving.workers} workers; token {'required' if os.environ.get('PARTNER_CHURN_API_TOKEN') else 'not required'}; "
-        f"champion check every {cfg.serving.reload_interval_seconds} s)"
+        f"{_follow_words(cfg)})"
     )
     command = [
         str(Path(sys.executable).parent / "bentoml"), "serve", "serving.service:PartnerChurn",
@@ -434,6 +436,19 @@ def serve(
         raise typer.Exit(subprocess.call(command, env=env))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+def _follow_words(cfg: Config) -> str:
+    """How the service will follow new champions, in words for the start-up line."""
+    from partner_churn.config import parse_version_pins
+
+    pinned = parse_version_pins(cfg.serving.model_version)
+    if len(pinned) == 2:
+        return "versions pinned: no champion check"
+    if cfg.serving.reload_interval_seconds <= 0:
+        return "no champion check (serving.reload_interval_seconds 0)"
+    following = "champion check" if not pinned else f"{', '.join(t for t in ('deactivation_risk', 'upgrade_potential') if t not in pinned)} champion check"
+    return f"{following} every {cfg.serving.reload_interval_seconds} s"
 
 
 @models_app.command("list")

@@ -16,14 +16,47 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from partner_churn.errors import ConfigError
+from partner_churn.errors import ConfigError, InputError
 
 ENV_PREFIX = "PARTNER_CHURN__"
 ENV_CONFIG_FILE = "PARTNER_CHURN_CONFIG"
 
 ColumnType = Literal["string", "float", "integer", "boolean", "timestamp"]
+
+
+TARGET_SHORT_NAMES: dict[str, str] = {"risk": "deactivation_risk", "potential": "upgrade_potential"}
+"""How a version pin may name a target: `risk=3`, `potential=2` (or the target's full name)."""
+
+
+def parse_version_pins(pins: Sequence[str] | str | None) -> dict[str, str]:
+    """`["risk=3", "potential=2"]`, `"risk=3,potential=2"` or a bare `"3"` (both targets) -> target -> version.
+
+    Targets not named keep their champion. An InputError for anything else."""
+    if not pins:
+        return {}
+    items = [part.strip() for pin in ([pins] if isinstance(pins, str) else pins) for part in str(pin).split(",") if part.strip()]
+    found: dict[str, str] = {}
+    for item in items:
+        name, sep, number = item.partition("=")
+        number = (number if sep else name).strip().lstrip("vV")
+        if not number.isdigit():
+            raise InputError(f"model version {item!r}: expected risk=N, potential=N or N (both)")
+        if not sep:
+            found |= {t: number for t in TARGET_SHORT_NAMES.values()}
+            continue
+        target = TARGET_SHORT_NAMES.get(name.strip(), name.strip())
+        if target not in TARGET_SHORT_NAMES.values():
+            raise InputError(f"model version {item!r}: unknown target {name.strip()!r} (risk or potential)")
+        found[target] = number
+    return found
+
+
+def pin_option(target: str, version: str) -> str:
+    """The exact option that scores with `version` of `target` and the other target's champion."""
+    short = next(k for k, v in TARGET_SHORT_NAMES.items() if v == target)
+    return f"--model-version {short}={version}"
 
 
 class StrictModel(BaseModel):
@@ -356,8 +389,20 @@ class ServingConfig(StrictModel):
     workers: int = Field(2, ge=1)
     """BentoML worker processes."""
     model_version: str | None = None
-    """Pin registered versions: 'risk=3,potential=2', 'risk=3' (potential stays champion) or '3' (both); empty
-    serves the `champion` aliases."""
+    """Pin registered versions: 'risk=3,potential=2', 'risk=3' (potential follows its champion) or '3' (both);
+    empty serves the `champion` aliases."""
+
+    @field_validator("model_version", mode="before")
+    @classmethod
+    def _pins_are_readable(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        text = str(value)
+        try:
+            parse_version_pins(text)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return text
     reload_interval_seconds: int = Field(60, ge=0)
     """How often the service checks for a new champion; 0 only on restart."""
     max_partners_per_request: int = Field(10_000, ge=1)

@@ -9,7 +9,7 @@ for a non-default setting (a 9-month active window honoured in training but not 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -33,39 +33,6 @@ def model_name(target: str, config: Config) -> str:
     if target not in names:
         raise InputError(f"unknown target {target!r}; expected one of {sorted(names)}")
     return names[target]
-
-
-TARGET_SHORT_NAMES: dict[str, Target] = {"risk": "deactivation_risk", "potential": "upgrade_potential"}
-"""How a version pin may name a target: `risk=3`, `potential=2` (or the target's full name)."""
-
-
-def parse_version_pins(pins: Sequence[str] | str | None) -> dict[Target, str]:
-    """`["risk=3", "potential=2"]`, `"risk=3,potential=2"` or a bare `"3"` (both targets) -> target -> version.
-
-    Targets not named keep their champion. An InputError for anything else."""
-    if not pins:
-        return {}
-    items = [part.strip() for pin in ([pins] if isinstance(pins, str) else pins) for part in str(pin).split(",") if part.strip()]
-    found: dict[Target, str] = {}
-    for item in items:
-        name, sep, number = item.partition("=")
-        number = (number if sep else name).strip().lstrip("vV")
-        if not number.isdigit():
-            raise InputError(f"model version {item!r}: expected risk=N, potential=N or N (both)")
-        if not sep:
-            found |= {t: number for t in TARGETS}
-            continue
-        target = TARGET_SHORT_NAMES.get(name.strip(), name.strip())
-        if target not in TARGETS:
-            raise InputError(f"model version {item!r}: unknown target {name.strip()!r} (risk or potential)")
-        found[target] = number  # type: ignore[index]
-    return found
-
-
-def pin_option(target: str, version: str) -> str:
-    """The exact option that scores with `version` of `target` and the other target's champion."""
-    short = next(k for k, v in TARGET_SHORT_NAMES.items() if v == target)
-    return f"--model-version {short}={version}"
 
 
 def target_of_model(name: str, config: Config) -> Target | None:

@@ -82,8 +82,10 @@ class ScoringModels:
     def trained_through(self) -> str:
         """The oldest end of newest training labels among the models in use (ISO date; '' when unknown):
         how far the scores' knowledge of the program reaches."""
-        dates = [m.trained_through[:10] for m in (self.risk, self.potential) if m is not None and m.trained_through]
-        return min(dates) if dates else ""
+        present = [m for m in (self.risk, self.potential) if m is not None]
+        if any(not m.trained_through for m in present):
+            return ""  # a model saved before the date was recorded: unknown, not the other model's date
+        return min(m.trained_through[:10] for m in present)
 
     def age_warning(self, as_of: pd.Timestamp, config: Config) -> str:
         """One line when the models learned from labels older than `scoring.max_model_age_days` before `as_of`."""
@@ -96,7 +98,7 @@ class ScoringModels:
             return ""
         return (
             f"the models learned from labels through {through}, {age} days before {as_of:%Y-%m-%d} (more than "
-            f"scoring.max_model_age_days, {limit}): they have not seen the program's recent behaviour; retrain"
+            f"scoring.max_model_age_days, {limit}): they have not seen the program's recent behaviour"
         )
 
     def features(self) -> list[str]:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from features.schema import FeatureSpec, feature_names
-from partner_churn.config import Config
-from partner_churn.domain import TARGETS, model_name, parse_version_pins, segment_revenue_feature
+from partner_churn.config import Config, parse_version_pins
+from partner_churn.domain import TARGETS, model_name, segment_revenue_feature
 from partner_churn.errors import InputError
 from segments.actions import load_action_table
 from serving.core import ScoringModels
@@ -29,9 +29,10 @@ logger = logging.getLogger("partner_churn.service")
 
 
 def load_scoring_models(config: Config, pins: Mapping[str, str] | None = None, *, check: Callable[[str, TrainedModel], None] | None = None) -> ScoringModels:
-    """The registered champions (or the pinned version of a target), each on its own: a model that cannot
-    be loaded (none registered, none champion, files unreadable) or that `check` refuses is left out with
-    the reason, and the other still scores. An InputError only when neither is left."""
+    """The registered champions (or the pinned version of a target), each on its own: a champion that
+    cannot be loaded (none registered, none champion, files unreadable) or that `check` refuses is left out
+    with the reason, and the other still scores. An InputError when neither is left, or when a pinned
+    version cannot be used."""
     pins = pins or {}
     loaded: dict[str, tuple[TrainedModel, str]] = {}
     unavailable: dict[str, str] = {}
@@ -42,6 +43,8 @@ def load_scoring_models(config: Config, pins: Mapping[str, str] | None = None, *
                 check(target, model)
             loaded[target] = (model, number)
         except InputError as exc:
+            if target in pins:  # a version asked for by name: a typo must not quietly drop its scores
+                raise
             unavailable[target] = str(exc)
     notices: dict[str, str] = {}
     for target, (_, number) in loaded.items():
@@ -99,13 +102,20 @@ class ModelKeeper:
         _warn_if_old(self.current)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._refused: tuple[str | None, ...] | None = None
+        self.pins = parse_version_pins(config.serving.model_version)
+        self._tried: tuple[str | None, ...] = (self.current.models.risk_version, self.current.models.potential_version)
+        """The versions last loaded or tried: a set that failed is not tried again until the aliases move."""
+
+    @property
+    def follows_champions(self) -> bool:
+        """Whether a check can change anything: some target unpinned and an interval set."""
+        return self.config.serving.reload_interval_seconds > 0 and any(t not in self.pins for t in TARGETS)
 
     def start(self) -> None:
-        """Follow the champions on a daemon thread (unless a version is pinned or the interval is 0)."""
-        interval = self.config.serving.reload_interval_seconds
-        if interval <= 0 or self.config.serving.model_version is not None or self._thread is not None:
+        """Follow the champions of the unpinned targets on a daemon thread (unless the interval is 0)."""
+        if not self.follows_champions or self._thread is not None:
             return
+        interval = self.config.serving.reload_interval_seconds
         self._thread = threading.Thread(target=self._follow, args=(interval,), name="champion-check", daemon=True)
         self._thread.start()
 
@@ -119,29 +129,30 @@ class ModelKeeper:
             except Exception as exc:  # keep serving the models we have; say why the new ones are not here
                 logger.warning("champion check failed, still serving %s: %s", self.current.info(), exc)
 
-    def _champion(self, target: str) -> str | None:
-        """The version the champion alias of a target points to, None while it has none."""
+    def _wanted(self, target: str) -> str | None:
+        """The version a target should be served with: its pin, else where its champion alias points (None
+        while it has none)."""
+        if target in self.pins:
+            return self.pins[target]
         try:
             return resolve_version(self.config, model_name(target, self.config))
         except InputError:
             return None
 
     def check(self) -> bool:
-        """Load and swap in the champions if the aliases moved; True when they did.
+        """Load and swap in the wanted versions if the aliases moved; True when they did.
 
-        A pair of versions that failed to load (say, trained on another feature schema) is not tried
-        again until the aliases move on; the failure is logged once and the old models keep serving."""
-        now = tuple(self._champion(target) for target in TARGETS)
-        if now == (self.current.models.risk_version, self.current.models.potential_version) or now == self._refused:
+        A set of versions that failed to load (say, trained on another feature schema), or that would
+        lose a model the service has, is tried once: logged, and the old models keep serving until the
+        aliases move on."""
+        wanted = tuple(self._wanted(target) for target in TARGETS)
+        if wanted == self._tried:
             return False
-        try:
-            fresh = load_served(self.config)
-            lost = [t for t in TARGETS if self.current.models.model(t) is not None and fresh.models.model(t) is None]
-            if lost:
-                raise InputError("; ".join(f"{t}: {fresh.models.unavailable.get(t, 'unavailable')}" for t in lost))
-        except Exception:
-            self._refused = now
-            raise
+        self._tried = wanted
+        fresh = load_served(self.config)
+        lost = [t for t in TARGETS if self.current.models.model(t) is not None and fresh.models.model(t) is None]
+        if lost:
+            raise InputError("; ".join(f"{t}: {fresh.models.unavailable.get(t, 'unavailable')}" for t in lost))
         before = self.current.info()
         _warn_if_old(fresh)
         self.current = fresh

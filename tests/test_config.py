@@ -122,3 +122,17 @@ def test_anchored_makes_every_path_absolute_against_a_folder(tmp_path: Path) -> 
     assert anchored(absolute, tmp_path).paths.data_dir == Path("/srv/data")
     server = load_config(env={}, overrides=["paths.mlflow_tracking_uri=http://mlflow:5000"])
     assert anchored(server, tmp_path).paths.mlflow_tracking_uri == "http://mlflow:5000"
+
+
+def test_version_pins_are_read_at_load_in_every_form() -> None:
+    from partner_churn.config import parse_version_pins
+
+    assert load_config(env={}, overrides=["serving.model_version=2"]).serving.model_version == "2"
+    assert load_config(env={"PARTNER_CHURN__SERVING__MODEL_VERSION": "risk=3,potential=v2"}).serving.model_version == "risk=3,potential=v2"
+    assert parse_version_pins("risk=3,potential=v2") == {"deactivation_risk": "3", "upgrade_potential": "2"}
+    assert parse_version_pins(["2"]) == {"deactivation_risk": "2", "upgrade_potential": "2"}
+    assert parse_version_pins(["potential=4"]) == {"upgrade_potential": "4"}
+    with pytest.raises(ConfigError, match="expected risk=N, potential=N or N"):
+        load_config(env={}, overrides=["serving.model_version=risk=abc"])
+    with pytest.raises(ConfigError, match="unknown target 'churn'"):
+        load_config(env={}, overrides=["serving.model_version=churn=3"])

@@ -455,3 +455,44 @@ def test_raw_events_take_the_spellings_the_data_contract_takes() -> None:
     strict = load_config(env={}, overrides=["data.event_type_case_insensitive=false"])
     with pytest.raises(ValidationError):
         api_models(strict).event.model_validate({"ts": "2026-01-01T00:00:00Z", "event_type": "Sale", "amount": 5.0})
+
+
+def test_a_bundle_that_keeps_lacking_a_model_is_loaded_once_not_every_interval(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The potential champion moved but does not fit: the risk-only bundle is loaded once, then left alone."""
+    import dataclasses
+
+    import bentoml
+
+    import serving.models
+
+    keeper = bentoml.get_current_service().keeper
+    current = keeper.current
+    risk_only = dataclasses.replace(
+        current, models=dataclasses.replace(current.models, potential=None, potential_version=None, unavailable={"upgrade_potential": "no fit"})
+    )
+    keeper.current = risk_only
+    keeper._tried = (current.models.risk_version, None)
+    loads: list[int] = []
+
+    def load(config: Config) -> Any:
+        loads.append(1)
+        return risk_only
+
+    monkeypatch.setattr(serving.models, "load_served", load)
+    versions = {"partner-churn-deactivation-risk": current.models.risk_version, "partner-churn-upgrade-potential": "7"}
+    monkeypatch.setattr(serving.models, "resolve_version", lambda config, name: versions[name])
+    assert keeper.check() is True
+    assert keeper.check() is False and keeper.check() is False
+    assert len(loads) == 1
+    keeper.current = current
+
+
+def test_a_pinned_version_that_does_not_exist_is_an_error_not_a_missing_score(config: Config) -> None:
+    from serving.models import load_scoring_models
+
+    with pytest.raises(InputError, match="has no version 99"):
+        load_scoring_models(config, {"upgrade_potential": "99"})
+    partial = load_scoring_models(config, {"deactivation_risk": "1"})
+    assert partial.risk_version == "1" and partial.potential is not None

@@ -222,11 +222,17 @@ def test_too_few_labels_for_any_plan_names_the_setting_that_would_work() -> None
     with pytest.raises(InputError):
         fit_plan(grid, _weekly_labels(grid, 1, 20), stricter, label="deactivated", reason="few partners")
     tiny = cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, config)
+    short_end = pd.Timestamp("2025-06-01", tz="UTC")
     with pytest.raises(InputError, match=r"at least about 202 days of history are needed with a 30-day horizon, the data has 151; --set labels.horizon_days=(\d+) would fit") as short:
-        fit_plan(tiny, _weekly_labels(tiny, 50, 50), config, label="deactivated", reason="a short history", history_days=151)
+        fit_plan(tiny, _weekly_labels(tiny, 50, 50), config, label="deactivated", reason="a short history", span=(start, short_end))
     horizon = int(short.value.args[0].split("horizon_days=")[1].split()[0])
     shorter = small_config(f"labels.horizon_days={horizon}")
-    assert fit_plan(cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, shorter), _weekly_labels(cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, shorter), 50, 50), shorter, label="deactivated", reason="a short history").train
+    grid_shorter = cutoff_grid(start, short_end, 7, shorter)
+    assert fit_plan(grid_shorter, _weekly_labels(grid_shorter, 50, 50), shorter, label="deactivated", reason="a short history").train
+    longer = small_config(f"labels.horizon_days={horizon + 1}")  # the advice is the longest horizon that fits
+    grid_longer = cutoff_grid(start, short_end, 7, longer)
+    with pytest.raises(InputError):
+        fit_plan(grid_longer, _weekly_labels(grid_longer, 50, 50), longer, label="deactivated", reason="a short history", span=(start, short_end))
 
 
 def test_the_backtest_gives_way_before_a_plan_is_refused() -> None:

@@ -96,20 +96,32 @@ def smallest_plan_days(horizon_days: int) -> int:
     return (SMALLEST_PLAN["train"] - 1 + 3 * embargo) * CLOSE_CUTOFF_DAYS + horizon_days + MIN_HISTORY_DAYS
 
 
-def too_short_advice(history_days: int, config: Config) -> str:
-    """What to do about a history too short for any plan: the days needed, and the longest horizon that fits."""
-    need = smallest_plan_days(config.labels.horizon_days)
-    fitting = [h for h in range(config.labels.horizon_days - 1, 0, -1) if smallest_plan_days(h) <= history_days]
-    shorter = (
-        f"; --set labels.horizon_days={fitting[0]} would fit (labels then look {fitting[0]} days ahead)"
-        if fitting
-        else "; no horizon fits this history"
+def too_short_advice(data_start: pd.Timestamp, data_end: pd.Timestamp, config: Config) -> str:
+    """What to do about a history too short for any plan: the days needed, and the longest horizon whose own
+    cutoff grid holds the smallest plan (labels permitting: with few partners a further bar may bind)."""
+    horizon = config.labels.horizon_days
+    fitting = None
+    for h in range(horizon - 1, 0, -1):
+        shorter = config.model_copy(update={"labels": config.labels.model_copy(update={"horizon_days": h})})
+        grid = cutoff_grid(data_start, data_end, CLOSE_CUTOFF_DAYS, shorter)
+        if _greedy_plan(grid, pd.DataFrame({"as_of": grid, "positives": 0, "negatives": 0}), shorter, 0) is not None:
+            fitting = h
+            break
+    advice = f"; --set labels.horizon_days={fitting} would fit (labels then look {fitting} days ahead)" if fitting else "; no horizon fits this history"
+    return (
+        f"at least about {smallest_plan_days(horizon)} days of history are needed with a {horizon}-day horizon, the data has "
+        f"{(data_end - data_start).days}{advice}"
     )
-    return f"at least about {need} days of history are needed with a {config.labels.horizon_days}-day horizon, the data has {history_days}{shorter}"
 
 
 def fit_plan(
-    grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, *, label: str, reason: str, history_days: int | None = None
+    grid: list[pd.Timestamp],
+    labels: pd.DataFrame,
+    config: Config,
+    *,
+    label: str,
+    reason: str,
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> CutoffPlan:
     """A plan fitted to a short or small program, on `grid` (cutoffs CLOSE_CUTOFF_DAYS apart at most).
 
@@ -121,26 +133,29 @@ def fit_plan(
     InputError naming the exact `--set` that would work when no plan fits.
     """
     minimum = config.training.min_positive_labels
-    if history_days is None:
-        history_days = (grid[-1] - grid[0]).days + config.labels.horizon_days + MIN_HISTORY_DAYS if grid else 0
     plan = _greedy_plan(grid, labels, config, minimum)
     if plan is not None:
         every = (grid[1] - grid[0]).days if len(grid) > 1 else CLOSE_CUTOFF_DAYS
         return CutoffPlan(plan.train, plan.validation, plan.calibration, plan.backtest,
                           adapted=f"fitted to the data ({reason}): cutoffs every {every} days, the smallest embargo that covers the horizon")
     workable = _largest_workable_minimum(grid, labels, config, minimum - 1)
-    span = (grid[-1] - grid[0]).days if grid else 0
+    days = (grid[-1] - grid[0]).days if grid else 0
     advice = (
         f"--set training.min_positive_labels={workable} would fit a plan (fewer labels per split: noisier early stopping, "
         "calibration and backtest)"
         if workable
-        else too_short_advice(history_days, config)
+        else too_short_advice(*(span or _span_of(grid, config)), config)
     )
     raise InputError(
-        f"too little data for a rolling-origin plan ({reason}): {len(grid)} usable cutoffs over {span} days hold "
+        f"too little data for a rolling-origin plan ({reason}): {len(grid)} usable cutoffs over {days} days hold "
         f"{int(labels['positives'].sum()) if len(labels) else 0} positive '{label}' labels in all, and each split needs {minimum} "
         f"of each class (training.min_positive_labels); {advice}"
     )
+
+
+def _span_of(grid: list[pd.Timestamp], config: Config) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The data span a grid implies (its first cutoff less MIN_HISTORY_DAYS, its last plus one horizon)."""
+    return grid[0] - pd.Timedelta(days=MIN_HISTORY_DAYS), grid[-1] + pd.Timedelta(days=config.labels.horizon_days)
 
 
 def _largest_workable_minimum(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, upper: int) -> int:

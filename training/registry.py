@@ -44,8 +44,8 @@ from pydantic import BaseModel
 from sklearn.metrics import roc_auc_score
 
 from partner_churn import domain
-from partner_churn.domain import pin_option, target_of_model
-from partner_churn.config import Config, render_yaml
+from partner_churn.domain import target_of_model
+from partner_churn.config import Config, pin_option, render_yaml
 from partner_churn.errors import InputError
 from training import plots
 from training.model import LABEL_OF, Target, TrainedModel

@@ -143,14 +143,13 @@ def _plan_and_dataset(
             return plan, dataset
         reason = "the configured plan's splits hold too few deactivation labels"
     grid = cutoff_grid(data_start, data_end, min(config.training.cutoff_frequency_days, CLOSE_CUTOFF_DAYS), config)
-    history_days = (data_end - data_start).days
     if len(grid) < 2:
-        raise InputError(f"too little data for a rolling-origin plan ({reason}): {too_short_advice(history_days, config)}")
+        raise InputError(f"too little data for a rolling-origin plan ({reason}): {too_short_advice(data_start, data_end, config)}")
     everything = build_dataset(partners, events, CutoffPlan(train=grid, validation=[], calibration=[], backtest=[]), config, data_end=data_end)
     rows = rows_for("deactivation_risk", everything)
     label = LABEL_OF["deactivation_risk"]
     counts = rows.groupby("as_of")[label].agg(positives="sum", negatives=lambda v: int((v == 0).sum())).reset_index()
-    plan = fit_plan(grid, counts, config, label=label, reason=reason, history_days=history_days)
+    plan = fit_plan(grid, counts, config, label=label, reason=reason, span=(data_start, data_end))
     dataset = everything[everything["as_of"].isin(plan.all())].copy()
     dataset["split"] = dataset["as_of"].map(plan.split_of())
     return plan, dataset.reset_index(drop=True)
