@@ -17,6 +17,7 @@ import pytest
 
 from partner_churn.config import load_config
 from synthetic.program import generate_program
+from tests.support import feature_record
 from tests.test_cli import run
 
 ABSENT_WORDS = ("login", "lead", "link", "payout", "training", "webinar", "message", "вход", "заявк", "выплат")
@@ -197,18 +198,7 @@ def test_non_default_windows_and_horizon_name_the_same_active_partners_everywher
     served = load_served(config)
     features = build_features(partners, events, [as_of], config)
     api = api_models(config)
-    records = []
-    for _, row in features.iterrows():
-        values = {}
-        for spec in api.schema:
-            value = row[spec.name]
-            if spec.kind == "int":
-                values[spec.name] = int(value)
-            elif spec.kind == "category":
-                values[spec.name] = None if value is None or value != value else str(value)
-            else:
-                values[spec.name] = None if np.isnan(value) else float(value)
-        records.append(api.record.model_validate({"partner_id": row["partner_id"], "features": values, "downgrade_warning": bool(row["downgrade_warning"])}))
+    records = [api.record.model_validate(feature_record(row, api.schema)) for _, row in features.iterrows()]
     answers = score_records(records, served, lang="en", explain_by_default=False)
     assert {a["partner_id"] for a in answers if a["deactivation_risk"] is not None} == active
     by_id = risk_list.set_index("partner_id")

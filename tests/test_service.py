@@ -25,6 +25,7 @@ from segments.actions import ActionTable, default_actions_path
 from serving.batch import ScoringModels, score_partners
 from training import registry
 from training.result import TrainingResult
+from tests import support
 from training.train import train_and_backtest
 
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")  # the generated program's data end: the models' program snapshot
@@ -95,16 +96,7 @@ def features(program: Program, config: Config) -> pd.DataFrame:
 
 
 def feature_record(row: pd.Series, service: Any, **extra: Any) -> dict[str, Any]:
-    values = {}
-    for spec in service.API.schema:
-        value = row[spec.name]
-        if spec.kind == "int":
-            values[spec.name] = int(value)
-        elif spec.kind == "category":
-            values[spec.name] = None if value is None or value != value else str(value)
-        else:
-            values[spec.name] = None if np.isnan(value) else float(value)
-    return {"partner_id": str(row["partner_id"]), "features": values, "downgrade_warning": bool(row["downgrade_warning"]), **extra}
+    return support.feature_record(row, service.API.schema, **extra)
 
 
 def events_record(partner_id: str, program: Program, **extra: Any) -> dict[str, Any]:
