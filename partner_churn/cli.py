@@ -242,8 +242,8 @@ def train(
     """Datasets -> fit -> calibrate -> backtest -> register -> gate, for both models; exit 1 if a gate refuses."""
     from partner_churn.config import pin_option
 
-    decisions, run_id, not_trained = _train_or_backtest(config, set_, data, lenient, register=True)
     cfg = _config(config, set_)
+    decisions, run_id, not_trained = _train_or_backtest(cfg, data, lenient, register=True)
     for decision in decisions:
         verdict = "champion" if decision.promoted else "challenger"
         typer.echo(f"{decision.name} v{decision.version}: {verdict}: {decision.reason}")
@@ -285,15 +285,14 @@ def backtest(
     set_: SetOption = None,
 ) -> None:
     """Rolling-origin backtest of both models against the baselines (and the oracle on generated data); registers nothing."""
-    _, run_id, _ = _train_or_backtest(config, set_, data, lenient, register=False)
+    _, run_id, _ = _train_or_backtest(_config(config, set_), data, lenient, register=False)
     typer.echo(f"MLflow run {run_id}")
 
 
-def _train_or_backtest(config: Path | None, set_: list[str] | None, data: Path | None, lenient: bool, *, register: bool):  # noqa: ANN202
+def _train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register: bool):  # noqa: ANN202
     from training.registry import apply_gate, configure_tracking, log_training_run
     from training.train import train_and_backtest
 
-    cfg = _config(config, set_)
     configure_tracking(cfg)  # fail fast on an unreachable tracking server, before the long work
     folder = data or cfg.paths.data_dir
     program = _load(cfg, data, None, lenient)
