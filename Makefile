@@ -17,11 +17,13 @@ export DO_NOT_TRACK := true
 
 install: $(STAMP)
 
-# The venv is rebuilt when pyproject.toml or the lock changes; uv resolves in seconds where pip takes minutes.
-$(STAMP): pyproject.toml requirements.lock
+# The venv is rebuilt when pyproject.toml, the lock or this file changes; uv resolves in seconds where pip
+# takes minutes. --compile-bytecode writes the packages' .pyc at install: where PYTHONDONTWRITEBYTECODE is set
+# (as on this machine) every command would otherwise compile mlflow, lightgbm & co. anew, about 6 s a start.
+$(STAMP): pyproject.toml requirements.lock Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements.lock -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 ## Regenerate the pinned versions after changing dependencies in pyproject.toml.
