@@ -108,8 +108,12 @@ def realized_predictions(risk_list: pd.DataFrame, labels: pd.DataFrame) -> pd.Da
 def compare_with_backtest(predictions: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
     """Realized metrics per target and segment ('all' first), each next to the backtest's for the model."""
     realized = backtest_table(predictions, ["model"])
-    realized = realized[realized["cutoff"] == "all"].drop(columns=["cutoff", "scorer"])
-    expected = backtest[(backtest["scorer"] == "model") & (backtest["cutoff"].astype(str) == "all")]
+    realized = realized[realized["fold"] == "all"].drop(columns=["fold", "origin", "scorer", "population"])
+    # The backtest's pooled folds on all rows; a table logged before folds existed says "cutoff".
+    pooled = backtest["fold" if "fold" in backtest else "cutoff"].astype(str) == "all"
+    if "population" in backtest:
+        pooled &= backtest["population"] == "all"
+    expected = backtest[(backtest["scorer"] == "model") & pooled]
     expected = expected[["target", "segment", *METRICS]].rename(columns={m: f"expected_{m}" for m in METRICS})
     table = realized.merge(expected, on=["target", "segment"], how="left")
     table["segment_order"] = (table["segment"] != "all").astype(int)

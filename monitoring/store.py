@@ -186,7 +186,7 @@ def primary(models: dict[str, ScoringModel]) -> ScoringModel:
 
 def backtest_of(config: Config, model: ScoringModel) -> pd.DataFrame:
     """The backtest table logged by a version's training run (the expectation realized performance is judged by)."""
-    return run_artifact(config, model.run_id, "backtest.csv", lambda path: pd.read_csv(path, dtype={"cutoff": str, "segment": str}))
+    return run_artifact(config, model.run_id, "backtest.csv", lambda path: pd.read_csv(path, dtype={"cutoff": str, "fold": str, "origin": str, "population": str, "segment": str}))
 
 
 def model_record(models: dict[str, ScoringModel]) -> dict[str, Any]:

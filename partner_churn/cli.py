@@ -239,7 +239,8 @@ def train(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Datasets -> fit -> calibrate -> backtest -> register -> gate, for both models; exit 1 if a gate refuses."""
+    """Rolling-origin folds against the baselines -> final refit on the newest labels -> register -> gate
+    (procedure against procedure), for both models; exit 1 if a gate refuses or a model cannot be trained."""
     from partner_churn.config import pin_option
 
     cfg = _config(config, set_)
@@ -284,33 +285,35 @@ def backtest(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Rolling-origin backtest of both models against the baselines (and the oracle on generated data); registers nothing."""
+    """The rolling-origin folds of both models' procedure against the baselines (and the oracle on generated
+    data), each fold and the mean ± spread; registers nothing."""
     _, run_id, _ = _train_or_backtest(_config(config, set_), data, lenient, register=False)
     typer.echo(f"MLflow run {run_id}")
 
 
-def _train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register: bool):  # noqa: ANN202
+def _train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register: bool, program=None):  # noqa: ANN001,ANN202
+    from training.backtest import backtest_summary
     from training.registry import apply_gate, configure_tracking, log_training_run
     from training.train import train_and_backtest
 
     configure_tracking(cfg)  # fail fast on an unreachable tracking server, before the long work
     folder = data or cfg.paths.data_dir
-    program = _load(cfg, data, None, lenient)
-    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=lambda m: typer.echo(m, err=True))
+    program = program if program is not None else _load(cfg, data, None, lenient)
+    say = lambda message: typer.echo(message, err=True)  # noqa: E731
+    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=say)
     run_id, versions = log_training_run(result, config=cfg, register=register)
     out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     result.backtest.to_csv(out, index=False)
-    typer.echo(_backtest_summary(result.backtest))
+    typer.echo(backtest_summary(result.backtest))
     typer.echo(f"backtest table: {out}")
-    decisions = apply_gate(result, versions, config=cfg) if register else []
+
+    def rerun(champion_config: Config):  # noqa: ANN202 - TrainingResult
+        say("gate: the champion's settings differ from this run's: judging its procedure on the same folds")
+        return train_and_backtest(program, champion_config, progress=None, refit=False)
+
+    decisions = apply_gate(result, versions, config=cfg, rerun=rerun) if register else []
     return decisions, run_id, result.not_trained
-
-
-def _backtest_summary(table) -> str:  # noqa: ANN001 - pandas DataFrame
-    overall = table[(table["cutoff"] == "all") & (table["segment"] == "all")]
-    columns = ["target", "scorer", "rows", "positives", "roc_auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10"]
-    return overall[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
 
 
 AllowStaleOption = Annotated[

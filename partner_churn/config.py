@@ -325,8 +325,9 @@ class TrainingConfig(StrictModel):
     """Later cutoffs used for early stopping."""
     calibration_cutoffs: int = Field(1, ge=1)
     """Still later cutoffs used to fit the calibrator."""
-    backtest_cutoffs: int = Field(4, ge=1)
-    """Latest cutoffs for the rolling-origin backtest."""
+    backtest_folds: int = Field(4, ge=1)
+    """Rolling-origin folds: the whole procedure (fit, early stopping, calibration) is refitted at each of this
+    many origins, the newest cutoffs one step apart, and judged on the origin's labels."""
     calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
     """Calibration method; auto picks the one with the lower Brier score on held-out rows."""
     min_positive_labels: int = Field(50, ge=1)
@@ -336,9 +337,11 @@ class TrainingConfig(StrictModel):
     """Refuse to train the upgrade model when a split has fewer upgrades (or non-upgrades) than this (its own
     bar: lowering it leaves the cutoff plan as it is)."""
     promotion_min_gain_over_recency: float = Field(0.01, ge=0)
-    """Promote only if backtest ROC-AUC beats the recency rule by at least this much."""
+    """Promote only if the folds' mean ROC-AUC beats the gate baseline's (the recency rule or BG/NBD for risk,
+    whichever is better; the best baseline for potential) by at least this much."""
     promotion_max_loss_vs_champion: float = Field(0.0, ge=0)
-    """Promote only if backtest ROC-AUC is at most this much below the current champion's."""
+    """Promote only if the folds' mean ROC-AUC is at most this much below the champion's procedure judged on
+    the same folds of the same data."""
     lightgbm: LightGBMConfig = LightGBMConfig()
     """LightGBM parameters shared by both models."""
     seed: int = 42

@@ -27,6 +27,23 @@ LADDER_RANK: dict[str, int] = {"sleeper": 0, "newbie": 0, "workhorse": 1, "star"
 FloatArray = npt.NDArray[np.floating]
 
 
+def tenure_thresholds(rules: SegmentsConfig) -> tuple[int, ...]:
+    """Tenures at which a partner's segment can change by age alone (a Newbie with Workhorse-level revenue
+    becomes a Workhorse the day it reaches workhorse_min_tenure_days)."""
+    return tuple(sorted({rules.workhorse_min_tenure_days, rules.star_min_tenure_days, rules.sleeper_min_tenure_days}))
+
+
+def crosses_tenure_threshold(tenure_days: FloatArray, horizon_days: int, rules: SegmentsConfig) -> npt.NDArray[np.bool_]:
+    """Per partner: does some tenure threshold fall within the next `horizon_days` (tenure < threshold <=
+    tenure + horizon)? Upgrades of such partners can be mechanical, so upgrade potential is also judged
+    without them."""
+    tenure = np.asarray(tenure_days, dtype=float)
+    crossing = np.zeros(tenure.shape, dtype=bool)
+    for threshold in tenure_thresholds(rules):
+        crossing |= (tenure < threshold) & (tenure + horizon_days >= threshold)
+    return crossing
+
+
 def star_revenue_threshold(window_revenue: FloatArray, rules: SegmentsConfig) -> float:
     """Window revenue at which a partner is 'top of the program' by quantile, among partners with revenue."""
     earning = window_revenue[window_revenue > 0]

@@ -343,7 +343,7 @@ def test_monitor_keeps_an_unchanged_program_of_another_seed(world: Path, unchang
 @pytest.mark.slow
 def test_drift_over_several_seeds(world: Path) -> None:
     """No false alarm on unchanged programs of other seeds; the new traffic source is flagged (the commission cut
-    is, end to end, above); the payout delay shows in payout recency, enough to watch (bench/drift_bench.py
+    is, end to end, above); the payout delay shows in payout recency and pending payouts, enough to watch (bench/drift_bench.py
     measures the rates over more seeds)."""
     from features.contract import load_program
     from features.pipeline import build_features
@@ -376,7 +376,8 @@ def test_drift_over_several_seeds(world: Path) -> None:
     assert verdicts[("new_traffic_source", 12)].recommendation.action == "retrain"
     assert {"partner_type", "commission_rate"} <= {c.column for c in verdicts[("new_traffic_source", 12)].features if c.drifted}
     delayed = verdicts[("payout_delay", 12)]
-    assert {"days_since_last_payout", "days_since_last_payout_request"} <= {c.column for c in delayed.features if c.drifted}
+    # Delayed payouts: the last payout is older and more requests wait, more money with them.
+    assert {"days_since_last_payout", "pending_payout_amount", "pending_payout_requests"} <= {c.column for c in delayed.features if c.drifted}
     assert delayed.recommendation.action in ("watch", "retrain")
 
 

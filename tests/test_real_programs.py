@@ -159,7 +159,7 @@ def test_non_default_windows_and_horizon_name_the_same_active_partners_everywher
     from serving.api import api_models
     from serving.models import load_served
     from serving.online import score_records
-    from training.datasets import CutoffPlan, build_dataset
+    from training.datasets import build_dataset
     from training.model import rows_for
 
     data = tmp_path / "program"
@@ -182,7 +182,7 @@ def test_non_default_windows_and_horizon_name_the_same_active_partners_everywher
 
     # Trained: the risk model's rows at a cutoff are the partners active by the configured window.
     cutoff = as_of - pd.Timedelta(days=70)
-    dataset = build_dataset(partners, events, CutoffPlan(train=[cutoff], validation=[], calibration=[], backtest=[]), config, data_end=events["ts"].max())
+    dataset = build_dataset(partners, events, [cutoff], config, data_end=events["ts"].max())
     assert set(rows_for("deactivation_risk", dataset)["partner_id"]) == brute_force_active(events, partners, cutoff, 45, qualifying)
 
     # Scored.

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from features.schema import FeatureSpec
 from partner_churn.config import Config, LightGBMConfig, load_config
 from partner_churn.errors import InputError
 from training import plots, registry
+from training.backtest import backtest_table, gate_baseline, headline
+from training.datasets import CutoffPlan, Fold
 from training.model import LABEL_OF, TrainedModel, fit_model
 from training.result import TrainingResult
 
@@ -75,39 +76,18 @@ def synthetic_frame(seed: int = 1, partners: int = 400, cutoffs: int = 8) -> pd.
     return pd.concat(parts, ignore_index=True)
 
 
-def _scores_metrics(label: np.ndarray, score: np.ndarray, revenue: np.ndarray, probabilistic: bool) -> dict[str, float]:
-    top = np.argsort(-score, kind="stable")[: max(1, len(score) // 10)]
-    metrics = {
-        "rows": len(label),
-        "positives": int(label.sum()),
-        "roc_auc": roc_auc_score(label, score),
-        "pr_auc": average_precision_score(label, score),
-        "precision_top10": label[top].mean(),
-        "recall_top10": label[top].sum() / label.sum(),
-        "revenue_share_top10": revenue[top].sum() / revenue.sum(),
-        "brier": np.nan,
-        "log_loss": np.nan,
-        "ece": np.nan,
-    }
-    if probabilistic:
-        bins = np.clip((score * 10).astype(int), 0, 9)
-        gaps = [abs(score[bins == b].mean() - label[bins == b].mean()) * (bins == b).mean() for b in np.unique(bins)]
-        metrics |= {"brier": brier_score_loss(label, score), "log_loss": log_loss(label, score, labels=[0, 1]), "ece": float(np.sum(gaps))}
-    return metrics
+def build_result(config: Config, frame: pd.DataFrame, targets: dict[str, float], *, data: str = "") -> TrainingResult:
+    """Fit a model per target (labels of a share `targets[target]` of training rows shuffled) and backtest it
+    as two folds judged at the last two cutoffs (one fitted model stands for the procedure's refits here).
 
-
-def build_result(config: Config, frame: pd.DataFrame, targets: dict[str, float]) -> TrainingResult:
-    """Fit a model per target (labels of a share `targets[target]` of training rows shuffled) and backtest it.
-
-    Splits by cutoff: 4 train, 1 validation, 1 calibration, 2 backtest. The gate baseline is the
-    recency rule (days since last activity; its negation for upgrade potential).
-    """
+    Splits by cutoff: 4 train, 1 validation, 1 calibration, then the two folds' test cutoffs. The gate
+    baselines: the recency rule (days since last activity) for risk, its negation as 'revenue momentum' for
+    potential. `data` names the data in the fingerprint (default: the frame's size)."""
     cutoffs = sorted(frame["as_of"].unique())
     train, validation = frame[frame["as_of"].isin(cutoffs[:4])], frame[frame["as_of"] == cutoffs[4]]
     calibration, backtest = frame[frame["as_of"] == cutoffs[5]], frame[frame["as_of"].isin(cutoffs[6:])]
     rng = np.random.default_rng(5)
-    models, backtest_rows, metric_rows, prediction_parts = {}, {}, [], []
-    model_auc, baseline_auc = {}, {}
+    models, backtest_rows, prediction_parts = {}, {}, []
     for target, shuffled_share in targets.items():
         label_name = LABEL_OF[target]
         noisy = train.copy()
@@ -117,29 +97,32 @@ def build_result(config: Config, frame: pd.DataFrame, targets: dict[str, float])
         model.trained_through = (pd.Timestamp(noisy["as_of"].max()) + pd.Timedelta(days=30)).isoformat()
         models[target] = model
         backtest_rows[target] = backtest.reset_index(drop=True)
-        label = backtest[label_name].to_numpy(float)
-        revenue = backtest["revenue_next_horizon"].to_numpy(float)
         recency = backtest["days_since_last_activity"].fillna(999).to_numpy(float)
-        scores = {"model": model.predict(backtest), "recency_rule": recency if target == "deactivation_risk" else -recency}
-        for scorer, score in scores.items():
-            metrics = _scores_metrics(label, score, revenue, probabilistic=scorer == "model")
-            metric_rows.append({"target": target, "scorer": scorer, "cutoff": "all", "segment": "all", **metrics})
-        model_auc[target] = float(roc_auc_score(label, scores["model"]))
-        baseline_auc[target] = float(roc_auc_score(label, scores["recency_rule"]))
+        baseline = "recency_rule" if target == "deactivation_risk" else "revenue_momentum"
+        scores = {"model": model.predict(backtest), baseline: recency if target == "deactivation_risk" else -recency}
         prediction_parts.append(
-            backtest[["as_of", "partner_id", "segment", "revenue_next_horizon"]].assign(target=target, label=label, **scores)
+            backtest[["as_of", "partner_id", "segment", "revenue_next_horizon"]].assign(
+                target=target, label=backtest[label_name].to_numpy(float),
+                fold=(backtest["as_of"] == cutoffs[7]).astype(int).to_numpy() + 1,
+                origin=backtest["as_of"].dt.strftime("%Y-%m-%d").to_numpy(), tenure_crossing=False, **scores,
+            )
         )
+    predictions = pd.concat(prediction_parts, ignore_index=True)
+    table = backtest_table(predictions, ["model", "recency_rule", "revenue_momentum"])
+    as_list = [pd.Timestamp(c) for c in cutoffs]
+    folds = [Fold(train=as_list[:4], validation=[as_list[4]], calibration=[as_list[5]], test=[as_list[k]]) for k in (6, 7)]
     return TrainingResult(
         config=config,
-        fingerprint={"rows": len(frame), "partners": int(frame["partner_id"].nunique()), "hash": f"seed-{len(frame)}"},
+        fingerprint={"rows": len(frame), "partners": int(frame["partner_id"].nunique()), "sha256": data or f"rows-{len(frame)}"},
         schema=SCHEMA,
         models=models,
-        backtest=pd.DataFrame(metric_rows),
-        predictions=pd.concat(prediction_parts, ignore_index=True),
+        backtest=table,
+        predictions=predictions,
         backtest_rows=backtest_rows,
         reference_sample=train[FEATURES].head(200).reset_index(drop=True),
-        primary_baseline_auc=baseline_auc,
-        model_auc=model_auc,
+        primary_baseline_auc={t: gate_baseline(table, t)[1] for t in targets},
+        model_auc={t: headline(table, t, "model") for t in targets},
+        plan=CutoffPlan(folds=folds, final_train=as_list[:4]),
     )
 
 
@@ -184,8 +167,9 @@ def good(store: Path, frame: pd.DataFrame) -> TrainingResult:
 
 @pytest.fixture(scope="module")
 def worse(store: Path, frame: pd.DataFrame) -> TrainingResult:
-    """70% of training labels shuffled: still above the recency rule by the margin, well below the good model."""
-    return build_result(make_config(store), frame, {"deactivation_risk": 0.7})
+    """70% of training labels shuffled: still above the recency rule by the margin, well below the good model.
+    Another procedure (its own seed) on the same data as `good`."""
+    return build_result(make_config(store, "training.seed=7"), frame, {"deactivation_risk": 0.7})
 
 
 def test_first_model_becomes_champion_and_pyfunc_serves_probabilities(store: Path, good: TrainingResult) -> None:
@@ -217,7 +201,11 @@ def test_first_model_becomes_champion_and_pyfunc_serves_probabilities(store: Pat
     assert run.data.params["training.lightgbm.n_estimators"] == "300"
     assert run.data.params["labels.horizon_days"] == "30"
     assert run.data.metrics["deactivation_risk.model.roc_auc"] == pytest.approx(good.model_auc["deactivation_risk"])
-    assert run.data.metrics["upgrade_potential.recency_rule.roc_auc"] == pytest.approx(good.primary_baseline_auc["upgrade_potential"])
+    assert run.data.metrics["upgrade_potential.revenue_momentum.roc_auc"] == pytest.approx(good.primary_baseline_auc["upgrade_potential"])
+    folds = client.get_metric_history(run_id, "deactivation_risk.model.roc_auc.fold")
+    per_fold = good.backtest[(good.backtest["target"] == "deactivation_risk") & (good.backtest["scorer"] == "model") & good.backtest["fold"].isin(["1", "2"])]
+    assert {m.step: m.value for m in folds} == pytest.approx(dict(zip(per_fold["fold"].astype(int), per_fold["roc_auc"])))
+    assert "deactivation_risk.model.roc_auc_spread" in run.data.metrics
     assert "deactivation_risk.recency_rule.brier" not in run.data.metrics  # NaN metrics are left out
     assert run.data.tags["gate.deactivation_risk.decision"] == "champion"
     artifacts = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "plots/deactivation_risk")}
@@ -234,6 +222,8 @@ def test_first_model_becomes_champion_and_pyfunc_serves_probabilities(store: Pat
     assert float(tags["backtest_roc_auc"]) == pytest.approx(good.model_auc["deactivation_risk"], abs=1e-6)
     assert float(tags["baseline_roc_auc"]) == pytest.approx(good.primary_baseline_auc["deactivation_risk"], abs=1e-6)
     assert tags["feature_count"] == str(len(FEATURES))
+    assert json.loads(tags["fold_roc_auc"]) == pytest.approx(dict(zip(per_fold["origin"], per_fold["roc_auc"])))
+    assert tags["procedure"] == registry.procedure_id(good.config) and tags["data_sha256"] == good.fingerprint["sha256"]
     assert tags["trained_at"] and tags["gate_decision"] == "champion"
 
 
@@ -252,7 +242,8 @@ def test_worse_model_stays_challenger_and_champion_is_unchanged(store: Path, goo
     assert not decision.promoted
     assert decision.champion_version == "1"
     assert decision.champion_auc == pytest.approx(good.model_auc["deactivation_risk"], abs=1e-9)
-    assert "below the current champion v1" in decision.reason
+    assert decision.champion_basis == "its own folds on this same data"
+    assert "is below the champion v1's procedure's" in decision.reason and "on the same folds" in decision.reason
     client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
     assert client.get_model_version_by_alias(name, "champion").version in (1, "1")
     assert str(client.get_model_version_by_alias(name, "challenger").version) == "2"
@@ -270,8 +261,10 @@ def test_model_that_does_not_beat_the_recency_rule_by_the_margin_stays_challenge
     risk = decisions[0]
     assert risk.champion_version is None
     gain = risk.new_auc - risk.baseline_auc
+    spread = headline(good.backtest, "deactivation_risk", "model", fold="spread")
     assert risk.reason == (
-        f"ROC-AUC {risk.new_auc:.3f} is only {gain:.3f} above the recency rule's {risk.baseline_auc:.3f}; the gate needs +0.300"
+        f"the folds' mean ROC-AUC {risk.new_auc:.3f} ± {spread:.3f} over 2 folds is only {gain:.3f} above the recency rule's "
+        f"{risk.baseline_auc:.3f}; the gate needs +0.300"
     )
     with pytest.raises(InputError, match=r"registered model 'risk-\d+' has no champion: v1 stays challenger .*partner-churn promote risk-\d+ 1 --reason .*--model-version risk=1"):
         registry.load_model(config, config.training.risk_model_name)
@@ -355,7 +348,7 @@ def test_failure_while_logging_leaves_the_champion_alone(
 
 
 def test_plots_draw_from_the_documented_prediction_columns(good: TrainingResult) -> None:
-    assert plots.score_columns(good.predictions) == ["model", "recency_rule"]
+    assert plots.score_columns(good.predictions) == ["model", "recency_rule", "revenue_momentum"]  # not fold, origin, tenure_crossing
     for figure in (
         plots.calibration_curve(good.predictions, "deactivation_risk"),
         plots.lift_chart(good.predictions, "upgrade_potential"),
@@ -365,3 +358,50 @@ def test_plots_draw_from_the_documented_prediction_columns(good: TrainingResult)
     assert len(plots.feature_importance(good.models["deactivation_risk"], top=3).axes[0].patches) <= 3
     empty = plots.calibration_curve(good.predictions.iloc[:0], "deactivation_risk")
     assert "no backtest predictions" in empty.axes[0].texts[0].get_text()
+
+
+def test_the_gate_judges_procedure_against_procedure_on_the_same_folds(store: Path, frame: pd.DataFrame, good: TrainingResult, worse: TrainingResult) -> None:
+    """Champion `worse` (its own settings), then `good` on the same data: compared on the champion's recorded
+    folds and promoted. On new data with the champion's settings unchanged the folds are the champion's own;
+    with other settings the champion's are re-run on the new folds, and a better re-run keeps the challenger out."""
+    config = make_config(store)
+    worse_config = config.model_copy(update={"training": config.training.model_copy(update={"seed": 7})})
+    champion = build_result(worse_config, frame, {"deactivation_risk": 0.7})
+    registry.apply_gate(champion, registry.log_training_run(champion, config=config)[1], config=config)
+
+    better = build_result(config, frame, {"deactivation_risk": 0.0})
+    [decision] = registry.apply_gate(better, registry.log_training_run(better, config=config)[1], config=config)
+    assert decision.promoted and decision.champion_version == "1"
+    assert decision.champion_basis == "its own folds on this same data"
+    assert decision.champion_auc == pytest.approx(champion.model_auc["deactivation_risk"])
+    assert decision.champion_auc < decision.new_auc
+
+    # New data, same settings as the champion (v2): its procedure is this run's, no re-run needed.
+    newer = build_result(config, synthetic_frame(seed=2), {"deactivation_risk": 0.0}, data="new data")
+    never = lambda cfg: pytest.fail("re-ran a procedure whose settings are this run's")  # noqa: E731
+    [same] = registry.apply_gate(newer, registry.log_training_run(newer, config=config)[1], config=config, rerun=never)
+    assert same.promoted and same.champion_auc == pytest.approx(same.new_auc)
+    assert same.champion_basis.startswith("the same settings")
+
+    # Other settings on other data: the champion's (v3, default seed) procedure is re-run with its logged settings.
+    seen: list[Config] = []
+
+    def rerun_as(shuffled: float):  # noqa: ANN202
+        def rerun(champion_config: Config) -> TrainingResult:
+            seen.append(champion_config)
+            return build_result(champion_config, synthetic_frame(seed=3), {"deactivation_risk": shuffled}, data="third data")
+        return rerun
+
+    challenger = build_result(worse_config, synthetic_frame(seed=3), {"deactivation_risk": 0.7}, data="third data")
+    [refused] = registry.apply_gate(challenger, registry.log_training_run(challenger, config=config)[1], config=config, rerun=rerun_as(0.0))
+    assert not refused.promoted and refused.champion_basis == "its settings re-run on these folds"
+    assert seen[-1].training.seed == 42 and seen[-1].training.risk_model_name == config.training.risk_model_name
+    assert refused.champion_auc > refused.new_auc and "below the champion v3's procedure's" in refused.reason
+
+    [blocked] = registry.apply_gate(challenger, {"deactivation_risk": refused.version}, config=config)
+    assert not blocked.promoted and "could not be judged on the same folds" in blocked.reason and "use promote" in blocked.reason
+
+    other_label = build_result(config.model_copy(update={"labels": config.labels.model_copy(update={"horizon_days": 14})}),
+                               synthetic_frame(seed=3), {"deactivation_risk": 0.0}, data="third data")
+    [different] = registry.apply_gate(other_label, registry.log_training_run(other_label, config=config)[1], config=config, rerun=rerun_as(0.0))
+    assert not different.promoted and "differently defined label" in different.reason

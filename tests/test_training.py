@@ -13,6 +13,7 @@ from partner_churn.config import Config, load_config
 from partner_churn.errors import ConfigError, InputError
 from training.datasets import build_dataset, plan_cutoffs
 from training.model import Calibrator, TrainedModel, fit_calibrator, rows_for
+from training.backtest import headline
 from training.result import TrainingResult
 from training.train import train_and_backtest
 
@@ -42,15 +43,32 @@ def result(program: Program, generated_dir: Path) -> TrainingResult:
     return train_and_backtest(program, small_config(), latent_path=generated_dir / "latent.parquet")
 
 
-def test_splits_follow_each_other_with_an_embargo_of_one_horizon() -> None:
+def _assert_folds_are_embargoed(plan, horizon: pd.Timedelta, data_end: pd.Timestamp) -> None:
+    """Within every fold the splits follow each other, and no label an earlier split learns from (it looks at
+    [t, t + H)) reaches the period a later split is judged on, in particular the fold's test window."""
+    for fold in plan.folds:
+        splits = [fold.train, fold.validation, fold.calibration, fold.test]
+        for earlier, later in zip(splits, splits[1:]):
+            assert earlier[-1] + horizon <= later[0]
+        assert max(fold.train + fold.validation + fold.calibration) + horizon <= fold.origin
+        assert fold.test[-1] + horizon <= data_end
+    for older, newer in zip(plan.folds, plan.folds[1:]):
+        assert older.test[-1] < newer.origin  # each fold is judged before the next one's origin
+
+
+def test_each_fold_is_the_whole_procedure_laid_back_from_its_origin() -> None:
     config = Config()
-    plan = plan_cutoffs(pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2026-06-30 23:00", tz="UTC"), config)
+    end = pd.Timestamp("2026-06-30 23:00", tz="UTC")
+    plan = plan_cutoffs(pd.Timestamp("2025-01-01", tz="UTC"), end, config)
     horizon = pd.Timedelta(days=config.labels.horizon_days)
-    splits = [plan.train, plan.validation, plan.calibration, plan.backtest]
-    assert [len(s) for s in splits] == [12, 1, 1, 4]
-    for earlier, later in zip(splits, splits[1:]):
-        assert earlier[-1] + horizon <= later[0]  # no label window of an earlier split reaches a later split
-    assert plan.backtest[-1] + horizon <= pd.Timestamp("2026-06-30 23:00", tz="UTC")
+    assert len(plan.folds) == 4
+    assert all([len(f.train), len(f.validation), len(f.calibration), len(f.test)] == [12, 1, 1, 1] for f in plan.folds)
+    _assert_folds_are_embargoed(plan, horizon, end)
+    origins = [fold.origin for fold in plan.folds]
+    assert all(b - a == pd.Timedelta(days=14) for a, b in zip(origins, origins[1:]))
+    # The final refit trains on the newest cutoffs: its newest label ends within a day of the data's end.
+    assert len(plan.final_train) == 12 and plan.final_train[-1] == origins[-1]
+    assert end - pd.Timedelta(days=1) <= plan.final_train[-1] + horizon <= end
     assert all(c == c.normalize() for c in plan.all())
 
 
@@ -70,18 +88,57 @@ def test_a_single_training_cutoff_is_refused() -> None:
 
 
 def test_training_rows_do_not_depend_on_anything_after_their_horizon(program: Program) -> None:
-    """Rebuild the training rows from events cut at the end of the last training label window: identical."""
+    """Rebuild the final refit's training rows from events cut at the end of its last label window: identical."""
     config = small_config()
     data_end = program.events["ts"].max()
     plan = plan_cutoffs(program.partners["signup_at"].min(), data_end, config)
-    full = build_dataset(program.partners, program.events, plan, config, data_end=data_end)
-    cut = plan.train[-1] + pd.Timedelta(days=config.labels.horizon_days)
-    truncated = program.events[program.events["ts"] < cut]
-    only_train = type(plan)(train=plan.train, validation=[], calibration=[], backtest=[])
-    early = build_dataset(program.partners, truncated, only_train, config, data_end=cut)
+    oldest = plan.folds[0]
+    full = build_dataset(program.partners, program.events, plan.all(), config, data_end=data_end)
+    cut = oldest.train[-1] + pd.Timedelta(days=config.labels.horizon_days)
+    early = build_dataset(program.partners, program.events[program.events["ts"] < cut], oldest.train, config, data_end=cut)
     late_columns = ["segment_at_horizon"]  # depends on the program's revenue at t + H, the same in both
-    train_full = full[full["split"] == "train"].drop(columns=late_columns).reset_index(drop=True)
+    train_full = full[full["as_of"].isin(oldest.train)].drop(columns=late_columns).reset_index(drop=True)
     pd.testing.assert_frame_equal(train_full, early.drop(columns=late_columns).reset_index(drop=True))
+
+
+def test_no_fold_sees_a_label_that_overlaps_its_test_window(program: Program, result: TrainingResult) -> None:
+    """Each fold's model, refitted from events cut at the fold's origin (nothing of its test window exists),
+    scores its test rows exactly as in the backtest; and the plan keeps every fold's labels before its origin."""
+    from features.schema import feature_schema, learnable_features
+    from training.model import fit_model
+
+    config = small_config()
+    data_end = program.events["ts"].max()
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    _assert_folds_are_embargoed(result.plan, horizon, data_end)
+    learnable = learnable_features(feature_schema(config), sorted(program.events["event_type"].astype(str).unique()))
+    full = build_dataset(program.partners, program.events, result.plan.all(), config, data_end=data_end)
+    for number in (1, len(result.plan.folds)):
+        fold = result.plan.folds[number - 1]
+        before = program.events[program.events["ts"] < fold.origin]
+        learned = rows_for("deactivation_risk", build_dataset(program.partners, before, fold.train + fold.validation + fold.calibration, config, data_end=fold.origin))
+        split = {name: learned[learned["as_of"].isin(getattr(fold, name))] for name in ("train", "validation", "calibration")}
+        model = fit_model("deactivation_risk", split["train"], split["validation"], split["calibration"], learnable,
+                          config.training.lightgbm, calibration_method=config.training.calibration, seed=config.training.seed)
+        test = rows_for("deactivation_risk", full[full["as_of"].isin(fold.test)])
+        backtest = result.predictions[(result.predictions["target"] == "deactivation_risk") & (result.predictions["fold"] == number)]
+        assert len(backtest) == len(test) > 100
+        np.testing.assert_allclose(model.predict(test), backtest["model"].to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_the_deployed_model_is_refitted_on_the_newest_labels_with_what_the_folds_chose(result: TrainingResult, program: Program) -> None:
+    config = small_config()
+    for target, model in result.models.items():
+        through = pd.Timestamp(model.trained_through)
+        assert program.events["ts"].max() - through <= pd.Timedelta(days=config.labels.horizon_days)
+        assert through == max(result.plan.final_train) + pd.Timedelta(days=config.labels.horizon_days)
+        chosen = model.validated_by
+        assert chosen["folds"] == len(result.plan.folds) == 4
+        assert model.best_iteration == chosen["rounds"] == round(float(np.median(chosen["fold_best_iterations"])))
+        assert model.booster.current_iteration() == chosen["rounds"]
+        oof = result.predictions[result.predictions["target"] == target]
+        assert chosen["calibration_rows"] == len(oof) and chosen["calibration_positives"] == int(oof["label"].sum())
+        assert model.training_cutoffs == sorted(str(c) for c in result.plan.final_train)
 
 
 def test_models_return_calibrated_probabilities_not_labels(result: TrainingResult) -> None:
@@ -91,7 +148,7 @@ def test_models_return_calibrated_probabilities_not_labels(result: TrainingResul
         assert scores.min() >= 0 and scores.max() <= 1
         assert len(np.unique(np.round(scores, 6))) > 20  # probabilities, not 0/1 labels
     table = result.backtest
-    model_rows = table[(table["scorer"] == "model") & (table["cutoff"] == "all") & (table["segment"] == "all")]
+    model_rows = table[(table["scorer"] == "model") & (table["fold"] == "all") & (table["segment"] == "all")]
     assert (model_rows["ece"] < 0.05).all(), model_rows[["target", "ece"]]
 
 
@@ -99,18 +156,49 @@ def test_models_beat_their_baselines_and_stay_below_the_oracle(result: TrainingR
     assert result.model_auc["deactivation_risk"] > result.primary_baseline_auc["deactivation_risk"] + 0.03
     assert result.model_auc["upgrade_potential"] > result.primary_baseline_auc["upgrade_potential"]
     table = result.backtest
-    oracle = table[(table["scorer"] == "oracle") & (table["cutoff"] == "all") & (table["segment"] == "all")]["roc_auc"].iloc[0]
+    oracle = headline(table, "deactivation_risk", "oracle")
     assert result.model_auc["deactivation_risk"] <= oracle + 0.01  # above the oracle would mean a leak
 
 
-def test_backtest_table_covers_every_cutoff_segment_and_metric(result: TrainingResult) -> None:
+def test_backtest_table_has_every_fold_their_mean_and_spread_for_every_scorer(result: TrainingResult) -> None:
     table = result.backtest
-    cutoffs = set(table.loc[table["target"] == "deactivation_risk", "cutoff"]) - {"all"}
-    assert len(cutoffs) == 4
-    assert {"recency_rule", "logistic_rfm", "oracle", "model"} <= set(table["scorer"])
+    risk = table[(table["target"] == "deactivation_risk") & (table["segment"] == "all")]
+    assert set(risk["fold"]) == {"1", "2", "3", "4", "all", "mean", "spread"}
+    assert {"recency_rule", "logistic_rfm", "btyd", "oracle", "model"} <= set(risk["scorer"])
     assert {"newbie", "workhorse"} <= set(table["segment"])
+    for scorer, rows in risk.groupby("scorer"):
+        folds = rows[rows["fold"].isin(["1", "2", "3", "4"])].sort_values("fold")
+        assert list(folds["origin"]) == result.fold_origins
+        predictions = result.predictions[result.predictions["target"] == "deactivation_risk"]
+        assert list(folds["rows"]) == [int((predictions["fold"] == k).sum()) for k in (1, 2, 3, 4)]
+        assert list(folds["positives"]) == [int(predictions.loc[predictions["fold"] == k, "label"].sum()) for k in (1, 2, 3, 4)]
+        for metric in ("roc_auc", "pr_auc", "precision_top10", "recall_top10"):
+            mean = rows.loc[rows["fold"] == "mean", metric].iloc[0]
+            spread = rows.loc[rows["fold"] == "spread", metric].iloc[0]
+            assert mean == pytest.approx(folds[metric].mean()), (scorer, metric)
+            assert spread == pytest.approx(folds[metric].std(ddof=1)), (scorer, metric)
+    assert result.model_auc["deactivation_risk"] == pytest.approx(risk.loc[(risk["scorer"] == "model") & (risk["fold"] == "mean"), "roc_auc"].iloc[0])
     for metric in ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_top10", "recall_top10", "revenue_share_top10"):
         assert table.loc[table["scorer"] == "model", metric].notna().any(), metric
+
+
+def test_upgrade_potential_is_judged_without_mechanical_tenure_upgrades(result: TrainingResult) -> None:
+    from segments.rules import crosses_tenure_threshold
+
+    config = small_config()
+    assert list(crosses_tenure_threshold(np.array([0.0, 60.0, 89.0, 90.0, 150.0, 179.0, 200.0]), 30, config.segments)) == [
+        False, True, True, False, True, True, False]
+    table = result.backtest[(result.backtest["target"] == "upgrade_potential") & (result.backtest["segment"] == "all")]
+    pooled = table[(table["fold"] == "all") & (table["scorer"] == "model")].set_index("population")
+    predictions = result.predictions[result.predictions["target"] == "upgrade_potential"]
+    steady = predictions[~predictions["tenure_crossing"]]
+    assert pooled.loc["all", "rows"] == len(predictions) and pooled.loc["no_tenure_crossing", "rows"] == len(steady) < len(predictions)
+    # The crossing rows hold a larger share of the upgrades: that is why they are set aside.
+    assert predictions.loc[predictions["tenure_crossing"], "label"].mean() > steady["label"].mean()
+    mean = table[(table["fold"] == "mean") & (table["scorer"] == "model")].set_index("population")
+    assert result.model_auc["upgrade_potential"] == pytest.approx(mean.loc["no_tenure_crossing", "roc_auc"])
+    assert result.primary_baseline_auc["upgrade_potential"] == pytest.approx(
+        max(headline(result.backtest, "upgrade_potential", s) for s in ("logistic_rfm", "revenue_momentum")))
 
 
 def test_more_recent_activity_never_raises_risk(result: TrainingResult) -> None:
@@ -197,14 +285,17 @@ def test_a_short_history_gets_a_plan_fitted_to_it_without_overlapping_labels() -
     grid = cutoff_grid(start, end, 7, config)
     plan = fit_plan(grid, _weekly_labels(grid, 8, 20), config, label="deactivated", reason="a short history")
     horizon = pd.Timedelta(days=config.labels.horizon_days)
-    splits = [plan.train, plan.validation, plan.calibration, plan.backtest]
-    for earlier, later in zip(splits, splits[1:]):
-        assert earlier[-1] + horizon <= later[0]  # no label of an earlier split reaches into a later one
-        assert later[0] - earlier[-1] < horizon + pd.Timedelta(days=7)  # and the embargo is the smallest that does
-    assert plan.backtest[-1] + horizon <= end
-    for split in splits[1:]:
-        assert 8 * len(split) >= 20  # each split holds training.min_positive_labels (20) positives
-    assert len(plan.train) >= 2 and "fitted to the data (a short history): cutoffs every 7 days" in plan.describe()
+    _assert_folds_are_embargoed(plan, horizon, end)
+    assert len(plan.folds) >= 2
+    for fold in plan.folds:
+        splits = [fold.train, fold.validation, fold.calibration, fold.test]
+        for earlier, later in zip(splits, splits[1:]):
+            assert later[0] - earlier[-1] < horizon + pd.Timedelta(days=7)  # the embargo is the smallest that covers H
+        for split in splits[1:]:
+            assert 8 * len(split) >= 20  # each split holds training.min_positive_labels (20) positives
+        assert len(fold.train) >= 2
+    assert plan.final_train[-1] == grid[-1]
+    assert "fitted to the data (a short history): cutoffs every 7 days" in plan.describe()
 
 
 def test_too_few_labels_for_any_plan_names_the_setting_that_would_work() -> None:
@@ -217,7 +308,7 @@ def test_too_few_labels_for_any_plan_names_the_setting_that_would_work() -> None
         fit_plan(grid, _weekly_labels(grid, 1, 20), config, label="deactivated", reason="few partners")
     workable = int(refused.value.args[0].split("min_positive_labels=")[1].split()[0])
     relaxed = small_config(f"training.min_positive_labels={workable}")
-    assert fit_plan(grid, _weekly_labels(grid, 1, 20), relaxed, label="deactivated", reason="few partners").train
+    assert fit_plan(grid, _weekly_labels(grid, 1, 20), relaxed, label="deactivated", reason="few partners").folds
     stricter = small_config(f"training.min_positive_labels={workable + 1}")
     with pytest.raises(InputError):
         fit_plan(grid, _weekly_labels(grid, 1, 20), stricter, label="deactivated", reason="few partners")
@@ -228,21 +319,22 @@ def test_too_few_labels_for_any_plan_names_the_setting_that_would_work() -> None
     horizon = int(short.value.args[0].split("horizon_days=")[1].split()[0])
     shorter = small_config(f"labels.horizon_days={horizon}")
     grid_shorter = cutoff_grid(start, short_end, 7, shorter)
-    assert fit_plan(grid_shorter, _weekly_labels(grid_shorter, 50, 50), shorter, label="deactivated", reason="a short history").train
+    assert fit_plan(grid_shorter, _weekly_labels(grid_shorter, 50, 50), shorter, label="deactivated", reason="a short history").folds
     longer = small_config(f"labels.horizon_days={horizon + 1}")  # the advice is the longest horizon that fits
     grid_longer = cutoff_grid(start, short_end, 7, longer)
     with pytest.raises(InputError):
         fit_plan(grid_longer, _weekly_labels(grid_longer, 50, 50), longer, label="deactivated", reason="a short history", span=(start, short_end))
 
 
-def test_the_backtest_gives_way_before_a_plan_is_refused() -> None:
-    """24 weekly cutoffs of 20 positives each: 4 backtest cutoffs would leave no room, fewer do."""
+def test_folds_give_way_before_a_plan_is_refused() -> None:
+    """24 weekly cutoffs of 20 positives each: 4 folds would leave no room, fewer do."""
     from training.datasets import fit_plan
 
     config = load_config(env={})
     grid = list(pd.date_range("2025-03-02", periods=24, freq="7D", tz="UTC"))
     plan = fit_plan(grid, _weekly_labels(grid, 20, 40), config, label="deactivated", reason="few partners")
-    assert 1 <= len(plan.backtest) < 4 and len(plan.train) >= 2
+    assert 1 <= len(plan.folds) < 4 and all(len(fold.train) >= 2 for fold in plan.folds)
+    assert all(len(fold.test) >= 3 for fold in plan.folds)  # 3 weekly cutoffs hold the 50 positives a split needs
 
 
 def test_few_calibration_labels_get_sigmoid_never_a_certain_zero_or_one() -> None:
@@ -260,6 +352,6 @@ def test_few_calibration_labels_get_sigmoid_never_a_certain_zero_or_one() -> Non
 
 def test_the_backtest_scores_the_bg_nbd_baseline(result: TrainingResult) -> None:
     table = result.backtest
-    btyd = table[(table["target"] == "deactivation_risk") & (table["scorer"] == "btyd") & (table["cutoff"] == "all") & (table["segment"] == "all")]
+    btyd = table[(table["target"] == "deactivation_risk") & (table["scorer"] == "btyd") & (table["fold"] == "mean") & (table["segment"] == "all")]
     assert len(btyd) == 1 and 0.5 < float(btyd["roc_auc"].iloc[0]) < float(result.model_auc["deactivation_risk"])
     assert np.isfinite(btyd["brier"].iloc[0])

@@ -31,6 +31,11 @@ from partner_churn.domain import (
     window_nearest,
 )
 
+GATE_BASELINE: dict[str, tuple[str, ...]] = {
+    "deactivation_risk": ("recency_rule", "btyd"),
+    "upgrade_potential": ("logistic_rfm", "revenue_momentum"),
+}
+"""The baselines a target's model must beat to be promoted: the best of these, per run."""
 TOP_SHARE = 0.10
 PROBABILITY_SCORERS = {"model", "logistic_rfm", "btyd", "oracle"}
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_top10", "recall_top10", "revenue_share_top10")
@@ -117,29 +122,128 @@ def score_metrics(label: np.ndarray, score: np.ndarray, revenue: np.ndarray, *, 
     return out
 
 
+POPULATIONS = ("all", "no_tenure_crossing")
+"""Rows a backtest figure is computed on: all, or (upgrade potential) only the partners whom no tenure
+threshold reaches within the horizon, whose upgrades cannot be mechanical (`segments.rules.crosses_tenure_threshold`)."""
+HEADLINE_POPULATION: dict[str, str] = {"deactivation_risk": "all", "upgrade_potential": "no_tenure_crossing"}
+"""The population the headline and the gate judge each target on."""
+TENURE_CROSSING = "tenure_crossing"
+"""Predictions column: True where a tenure threshold falls within the row's horizon."""
+MEAN, SPREAD = "mean", "spread"
+"""The `fold` values of the per-fold figures' mean and spread (sample standard deviation)."""
+
+
 def backtest_table(predictions: pd.DataFrame, scorers: list[str]) -> pd.DataFrame:
-    """Metrics per target, scorer and cutoff (each and 'all'), and per segment over all cutoffs."""
+    """Metrics per target, population, scorer and fold: each fold, all folds pooled ('all'), the folds'
+    mean and spread; and per segment over all folds.
+
+    `predictions` carries `fold` (1, 2, ... oldest first) and `origin` when it comes from a rolling-origin
+    backtest; without them (realized outcomes) there is one pooled group. `TENURE_CROSSING`, when present,
+    adds the no-tenure-crossing population for upgrade potential."""
     records = []
     for target, by_target in predictions.groupby("target", sort=False):
-        groups: list[tuple[str, str, pd.DataFrame]] = [("all", "all", by_target)]
-        groups += [(str(pd.Timestamp(cutoff).date()), "all", rows) for cutoff, rows in by_target.groupby("as_of")]
-        groups += [("all", str(segment), rows) for segment, rows in by_target.groupby("segment")]
-        for cutoff, segment, rows in groups:
-            for scorer in scorers:
-                if scorer not in rows or rows[scorer].isna().all():
-                    continue
-                metrics = score_metrics(
-                    rows["label"].to_numpy(), rows[scorer].to_numpy(), rows["revenue_next_horizon"].to_numpy(),
-                    probability=scorer in PROBABILITY_SCORERS,
-                )
-                records.append(
-                    {"target": target, "scorer": scorer, "cutoff": cutoff, "segment": segment,
-                     "rows": len(rows), "positives": int(rows["label"].sum()), **metrics}
-                )
-    return pd.DataFrame.from_records(records)
+        for population, rows_of_population in _populations(str(target), by_target):
+            groups: list[tuple[str, str, str, pd.DataFrame]] = [("all", "", "all", rows_of_population)]
+            if "fold" in rows_of_population:
+                groups += [(str(fold), str(origin), "all", rows) for (fold, origin), rows in rows_of_population.groupby(["fold", "origin"])]
+            groups += [("all", "", str(segment), rows) for segment, rows in rows_of_population.groupby("segment")]
+            for fold, origin, segment, rows in groups:
+                for scorer in scorers:
+                    if scorer not in rows or rows[scorer].isna().all():
+                        continue
+                    metrics = score_metrics(
+                        rows["label"].to_numpy(), rows[scorer].to_numpy(), rows["revenue_next_horizon"].to_numpy(),
+                        probability=scorer in PROBABILITY_SCORERS,
+                    )
+                    records.append(
+                        {"target": target, "population": population, "scorer": scorer, "fold": fold, "origin": origin,
+                         "segment": segment, "rows": len(rows), "positives": int(rows["label"].sum()), **metrics}
+                    )
+    table = pd.DataFrame.from_records(records)
+    return pd.concat([table, _fold_summary(table)], ignore_index=True) if len(table) else table
 
 
-def headline(table: pd.DataFrame, target: str, scorer: str, metric: str = "roc_auc") -> float:
-    """One metric over all backtest cutoffs and segments."""
-    row = table[(table["target"] == target) & (table["scorer"] == scorer) & (table["cutoff"] == "all") & (table["segment"] == "all")]
-    return float(row[metric].iloc[0]) if len(row) else float("nan")
+def _populations(target: str, rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    if target == "upgrade_potential" and TENURE_CROSSING in rows:
+        return [("all", rows), ("no_tenure_crossing", rows[~rows[TENURE_CROSSING].astype(bool)])]
+    return [("all", rows)]
+
+
+def _fold_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The mean and the spread (sample standard deviation, NaN for one fold) of the per-fold figures."""
+    per_fold = table[~table["fold"].isin(["all", MEAN, SPREAD]) & (table["segment"] == "all")]
+    if per_fold.empty:
+        return per_fold
+    keys = ["target", "population", "scorer"]
+    figures = ["rows", "positives", *METRICS]
+    grouped = per_fold.groupby(keys, sort=False)[figures]
+    mean = grouped.mean().reset_index().assign(fold=MEAN)
+    spread = grouped.std(ddof=1).reset_index().assign(fold=SPREAD)
+    return pd.concat([mean, spread], ignore_index=True).assign(origin="", segment="all")
+
+
+def _headline_rows(table: pd.DataFrame, target: str, scorer: str, population: str | None = None) -> pd.DataFrame:
+    """A scorer's rows over all segments, on the target's headline population unless another is named."""
+    population = population or HEADLINE_POPULATION.get(target, "all")
+    return table[
+        (table["target"] == target) & (table["scorer"] == scorer) & (table["segment"] == "all") & (table["population"] == population)
+    ]
+
+
+def headline(
+    table: pd.DataFrame, target: str, scorer: str, metric: str = "roc_auc", *, population: str | None = None, fold: str = MEAN
+) -> float:
+    """The folds' mean (or, with `fold=SPREAD`, their spread) of one metric, on the target's headline
+    population (`HEADLINE_POPULATION`): what the gate judges. NaN when the scorer has no per-fold figures."""
+    rows = _headline_rows(table, target, scorer, population)
+    row = rows[rows["fold"].astype(str) == fold]
+    return float(row[metric].iloc[0]) if len(row) and pd.notna(row[metric].iloc[0]) else float("nan")
+
+
+def fold_figures(table: pd.DataFrame, target: str, scorer: str, metric: str = "roc_auc") -> dict[str, float]:
+    """One metric per fold origin (ISO date), on the target's headline population."""
+    rows = _headline_rows(table, target, scorer)
+    rows = rows[~rows["fold"].astype(str).isin(["all", MEAN, SPREAD])]
+    return {str(origin): float(value) for origin, value in zip(rows["origin"], rows[metric])}
+
+
+def gate_baseline(table: pd.DataFrame, target: str) -> tuple[str, float]:
+    """The best of the target's gate baselines by the folds' mean ROC-AUC: (scorer, figure); ('', NaN)
+    when none could be scored."""
+    figures = {scorer: headline(table, target, scorer) for scorer in GATE_BASELINE[target]}
+    found = {scorer: value for scorer, value in figures.items() if np.isfinite(value)}
+    if not found:
+        return "", float("nan")
+    best = max(found, key=found.__getitem__)
+    return best, found[best]
+
+
+SUMMARY_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
+"""The figures `backtest_summary` prints (the CSV holds them all)."""
+
+
+def backtest_summary(table: pd.DataFrame) -> str:
+    """The backtest as people read it: per target and population, each scorer's folds (rows, positives,
+    figures) and their mean ± spread."""
+    blocks = []
+    for (target, population), rows in table[table["segment"] == "all"].groupby(["target", "population"], sort=False):
+        headline_words = " (the headline and the gate)" if population == HEADLINE_POPULATION.get(str(target), "all") else ""
+        label = "all rows" if population == "all" else "rows no tenure threshold reaches within the horizon"
+        lines = []
+        for scorer, by_scorer in rows.groupby("scorer", sort=False):
+            folds = by_scorer[~by_scorer["fold"].astype(str).isin(["all", MEAN, SPREAD])]
+            for row in folds.itertuples(index=False):
+                lines.append({"scorer": scorer, "fold": row.fold, "origin": row.origin, "rows": f"{int(row.rows):,}",
+                              "positives": f"{int(row.positives):,}", **{m: _figure(getattr(row, m)) for m in SUMMARY_METRICS}})
+            mean, spread = (by_scorer[by_scorer["fold"] == which] for which in (MEAN, SPREAD))
+            if len(mean):
+                lines.append({"scorer": scorer, "fold": "mean ± spread", "origin": "", "rows": "", "positives": "",
+                              **{m: _figure(mean[m].iloc[0], spread[m].iloc[0] if len(spread) else np.nan) for m in SUMMARY_METRICS}})
+        blocks.append(f"{target}, {label}{headline_words}:\n" + pd.DataFrame(lines).to_string(index=False))
+    return "\n\n".join(blocks)
+
+
+def _figure(value: float, spread: float = np.nan) -> str:
+    if not np.isfinite(value):
+        return "-"
+    return f"{value:.3f} ± {spread:.3f}" if np.isfinite(spread) else f"{value:.3f}"

@@ -1,10 +1,14 @@
-"""Rolling-origin datasets: features and labels at many cutoffs, split strictly by time.
+"""Rolling-origin plans: folds that refit the whole procedure at each origin, and the final refit.
 
-Splits follow each other in time: train < validation (early stopping) < calibration < backtest. Between
-two splits lies an embargo of at least the horizon H, so no training label (which looks at [t, t + H))
-overlaps the period a later split is judged on: rows of one partner never carry the future across a
-split. All cutoffs are UTC midnights, `training.cutoff_frequency_days` apart, and only cutoffs whose
-horizon has been observed (t + H <= end of data) are used.
+A fold is the procedure as it runs in production, laid back from one origin: train < validation (early
+stopping) < calibration < test (the origin's cutoffs, where the fold is judged). Between two of its splits
+lies an embargo of at least the horizon H, so no label of an earlier split (which looks at [t, t + H))
+overlaps the period a later split is judged on. Fold k's test cutoffs come just before fold k+1's: the
+newest fold is judged at the last cutoff whose horizon has been observed, each older fold one step (or one
+test block) earlier. After the folds, the final refit trains on the newest cutoffs, up to the last one, so
+the deployed model's newest label ends at the end of the data (`training/train.py` says how its rounds and
+calibrator come from the folds). All cutoffs are UTC midnights, `training.cutoff_frequency_days` apart, and
+only cutoffs whose horizon has been observed (t + H <= end of data) are used.
 """
 
 from __future__ import annotations
@@ -19,64 +23,86 @@ from features.pipeline import build_features, build_labels
 from partner_churn.config import Config
 from partner_churn.errors import InputError
 
-SPLITS = ("train", "validation", "calibration", "backtest")
+SPLITS = ("train", "validation", "calibration", "test")
+"""The splits of one fold, oldest first."""
 MIN_HISTORY_DAYS = 60
 """The first cutoff lies at least this long after the first sign-up, so features have a history."""
 CLOSE_CUTOFF_DAYS = 7
 """The closest cutoffs a short history falls back to: a week apart (a week of behaviour per step)."""
-SMALLEST_PLAN = {"train": 2, "validation": 1, "calibration": 1, "backtest": 1}
-"""The fewest cutoffs per split that still make a rolling-origin plan."""
+SMALLEST_PLAN = {"train": 2, "validation": 1, "calibration": 1, "test": 1}
+"""The fewest cutoffs per split that still make a fold."""
 
 
 @dataclass(frozen=True)
-class CutoffPlan:
-    """Cutoffs of each split, oldest first, and how the plan was fitted to the data when it had to be."""
+class Fold:
+    """One refit of the procedure: its cutoffs per split, oldest first."""
 
     train: list[pd.Timestamp]
     validation: list[pd.Timestamp]
     calibration: list[pd.Timestamp]
-    backtest: list[pd.Timestamp]
-    adapted: str = ""
-    """Empty for the configured plan; else, in words, what was changed to fit a short or small program."""
+    test: list[pd.Timestamp]
 
-    def split_of(self) -> dict[pd.Timestamp, str]:
-        """Split name of every cutoff."""
-        return {cutoff: name for name in SPLITS for cutoff in getattr(self, name)}
+    @property
+    def origin(self) -> pd.Timestamp:
+        """The fold's first test cutoff: everything it learns from ends (labels included) by then."""
+        return self.test[0]
 
     def all(self) -> list[pd.Timestamp]:
         return [c for name in SPLITS for c in getattr(self, name)]
 
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """The folds, oldest first; the final refit's training cutoffs; how the plan was fitted to the data."""
+
+    folds: list[Fold]
+    final_train: list[pd.Timestamp]
+    """Cutoffs the deployed model trains on: the newest, ending at the last cutoff whose horizon is observed."""
+    adapted: str = ""
+    """Empty for the configured plan; else, in words, what was changed to fit a short or small program."""
+
+    def all(self) -> list[pd.Timestamp]:
+        """Every cutoff any fold or the final refit uses, oldest first (features are built once for them)."""
+        return sorted({c for fold in self.folds for c in fold.all()} | set(self.final_train))
+
     def describe(self) -> str:
-        """One line: cutoffs per split, their range, and any adaptation."""
-        counts = ", ".join(f"{len(getattr(self, name))} {name}" for name in SPLITS)
-        line = f"cutoffs: {counts} ({self.train[0]:%Y-%m-%d} .. {self.backtest[-1]:%Y-%m-%d})"
+        """One line: folds, the cutoffs per split of the newest fold, the final refit, any adaptation."""
+        newest = self.folds[-1]
+        counts = ", ".join(f"{len(getattr(newest, name))} {name}" for name in SPLITS)
+        origins = ", ".join(f"{fold.origin:%Y-%m-%d}" for fold in self.folds)
+        line = (
+            f"plan: {len(self.folds)} folds judged at {origins} (each {counts} cutoffs); final refit on "
+            f"{len(self.final_train)} cutoffs {self.final_train[0]:%Y-%m-%d} .. {self.final_train[-1]:%Y-%m-%d}"
+        )
         return f"{line}; {self.adapted}" if self.adapted else line
 
 
 def plan_cutoffs(data_start: pd.Timestamp, data_end: pd.Timestamp, config: Config) -> CutoffPlan:
-    """The configured plan, laid back from the last cutoff whose horizon is observed; an InputError
-    saying how long a history it needs when the data is shorter (see `fit_plan` for the adaptive one)."""
+    """The configured plan: `training.backtest_folds` folds judged at the newest grid cutoffs, one step apart,
+    each laid back from its origin; an InputError saying how long a history it needs when the data is
+    shorter (see `fit_plan` for the adaptive one)."""
     t = config.training
-    counts = {"train": t.train_cutoffs, "validation": t.validation_cutoffs, "calibration": t.calibration_cutoffs, "backtest": t.backtest_cutoffs}
+    counts = {"train": t.train_cutoffs, "validation": t.validation_cutoffs, "calibration": t.calibration_cutoffs, "test": 1}
     grid = cutoff_grid(data_start, data_end, t.cutoff_frequency_days, config)
-    plan = _lay_back(grid, counts, _embargo_steps(config, t.cutoff_frequency_days))
-    if plan is None:
+    embargo = _embargo_steps(config, t.cutoff_frequency_days)
+    folds = [_lay_back(grid[: len(grid) - k], counts, embargo) for k in range(t.backtest_folds)][::-1]
+    if not grid or any(fold is None for fold in folds):
         last = _last_cutoff(data_end, config)
-        needed_days = configured_plan_days(config)
         raise InputError(
             f"the data spans {(data_end - data_start).days} days ({data_start:%Y-%m-%d} .. {data_end:%Y-%m-%d}); "
-            f"{sum(counts.values())} cutoffs every {t.cutoff_frequency_days} days with a {config.labels.horizon_days}-day horizon "
-            f"and embargoes need about {needed_days} days (last usable cutoff {last:%Y-%m-%d}): lower training.*_cutoffs or "
-            "training.cutoff_frequency_days"
+            f"{t.backtest_folds} folds of {sum(counts.values())} cutoffs every {t.cutoff_frequency_days} days with a "
+            f"{config.labels.horizon_days}-day horizon and embargoes need about {configured_plan_days(config)} days (last usable "
+            f"cutoff {last:%Y-%m-%d}): lower training.*_cutoffs, training.backtest_folds or training.cutoff_frequency_days"
         )
-    return plan
+    return CutoffPlan(folds=folds, final_train=grid[-t.train_cutoffs :])
 
 
 def configured_plan_days(config: Config) -> int:
-    """Days of history the configured plan needs: its cutoffs and embargoes, one horizon, MIN_HISTORY_DAYS."""
+    """Days of history the configured plan needs: the oldest fold's cutoffs and embargoes, the steps to the
+    newest origin, one horizon, MIN_HISTORY_DAYS."""
     t = config.training
-    within_splits = t.train_cutoffs + t.validation_cutoffs + t.calibration_cutoffs + t.backtest_cutoffs - 4
-    steps = within_splits + 3 * _embargo_steps(config, t.cutoff_frequency_days)
+    within_splits = t.train_cutoffs + t.validation_cutoffs + t.calibration_cutoffs - 3
+    steps = within_splits + 3 * _embargo_steps(config, t.cutoff_frequency_days) + t.backtest_folds - 1
     return steps * t.cutoff_frequency_days + config.labels.horizon_days + MIN_HISTORY_DAYS
 
 
@@ -125,18 +151,19 @@ def fit_plan(
 ) -> CutoffPlan:
     """A plan fitted to a short or small program, on `grid` (cutoffs CLOSE_CUTOFF_DAYS apart at most).
 
-    From the newest cutoff back, the backtest, calibration and validation splits each take at least
-    their configured number of cutoffs (backtest: the most, up to the configured number, that leaves a
-    plan) and more until they hold `training.min_positive_labels` of each class of `label`; the embargo between
-    splits is the smallest whole number of steps that covers the horizon; train takes what is left, at
-    most the configured time span. `labels` holds per-cutoff `as_of`, `positives`, `negatives`. An
-    InputError naming the exact `--set` that would work when no plan fits.
+    Folds are laid from the newest cutoff back, each test block just before the next fold's: a fold's test,
+    calibration and validation splits each take at least their configured number of cutoffs (test: one) and
+    more until they hold `training.min_positive_labels` of each class of `label`; the embargo between splits
+    is the smallest whole number of steps that covers the horizon; train takes what is left, at most the
+    configured time span. As many folds as fit, up to `training.backtest_folds`; the final refit trains on
+    the newest cutoffs over the same span. `labels` holds per-cutoff `as_of`, `positives`, `negatives`. An
+    InputError naming the exact `--set` that would work when not even one fold fits.
     """
     minimum = config.training.min_positive_labels
     plan = _greedy_plan(grid, labels, config, minimum)
     if plan is not None:
         every = (grid[1] - grid[0]).days if len(grid) > 1 else CLOSE_CUTOFF_DAYS
-        return CutoffPlan(plan.train, plan.validation, plan.calibration, plan.backtest,
+        return CutoffPlan(plan.folds, plan.final_train,
                           adapted=f"fitted to the data ({reason}): cutoffs every {every} days, the smallest embargo that covers the horizon")
     workable = _largest_workable_minimum(grid, labels, config, minimum - 1)
     days = (grid[-1] - grid[0]).days if grid else 0
@@ -172,16 +199,8 @@ def _largest_workable_minimum(grid: list[pd.Timestamp], labels: pd.DataFrame, co
 
 
 def _greedy_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, minimum: int) -> CutoffPlan | None:
-    """The plan `fit_plan` describes with the most backtest cutoffs (the configured number, down to 1) that
-    fits; None when none does."""
-    for backtest in range(config.training.backtest_cutoffs, 0, -1):
-        plan = _greedy_plan_with(grid, labels, config, minimum, backtest)
-        if plan is not None:
-            return plan
-    return None
-
-
-def _greedy_plan_with(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config, minimum: int, backtest: int) -> CutoffPlan | None:
+    """The plan `fit_plan` describes: folds laid greedily from the newest cutoff back, as many as fit up to
+    the configured number; None when not even one does."""
     t = config.training
     if len(grid) < 2:
         return None
@@ -189,37 +208,49 @@ def _greedy_plan_with(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Co
     embargo = _embargo_steps(config, every)
     by_cutoff = labels.set_index("as_of").reindex(grid).fillna(0)
     positives, negatives = by_cutoff["positives"].to_numpy(), by_cutoff["negatives"].to_numpy()
-    at_least = {"backtest": backtest, "calibration": t.calibration_cutoffs, "validation": t.validation_cutoffs}
     max_train = max(SMALLEST_PLAN["train"], round(t.train_cutoffs * t.cutoff_frequency_days / every))
-    splits: dict[str, list[pd.Timestamp]] = {}
-    end = len(grid)  # the split being laid ends before this position
-    for name in ("backtest", "calibration", "validation"):
-        start = end - at_least[name]
-        while start >= 0 and not (positives[start:end].sum() >= minimum and negatives[start:end].sum() >= minimum):
-            start -= 1
-        if start < 0:
-            return None
-        splits[name] = grid[start:end]
-        end = start - embargo + 1
-    if end < SMALLEST_PLAN["train"]:
+    at_least = {"test": 1, "calibration": t.calibration_cutoffs, "validation": t.validation_cutoffs}
+
+    def enough(start: int, end: int) -> bool:
+        return positives[start:end].sum() >= minimum and negatives[start:end].sum() >= minimum
+
+    folds: list[Fold] = []
+    fold_end = len(grid)  # the newest fold's test ends before this position
+    while len(folds) < t.backtest_folds:
+        splits: dict[str, list[pd.Timestamp]] = {}
+        end, test_start = fold_end, None
+        for name in ("test", "calibration", "validation"):
+            start = end - at_least[name]
+            while start >= 0 and not enough(start, end):
+                start -= 1
+            if start < 0:
+                break
+            splits[name] = grid[start:end]
+            test_start = start if name == "test" else test_start
+            end = start - embargo + 1
+        else:
+            start = max(0, end - max_train)
+            if end >= SMALLEST_PLAN["train"] and enough(start, end):
+                folds.append(Fold(train=grid[start:end], **splits))
+                fold_end = test_start
+                continue
+        break
+    if not folds:
         return None
-    start = max(0, end - max_train)
-    if positives[start:end].sum() < minimum or negatives[start:end].sum() < minimum:
-        return None
-    return CutoffPlan(train=grid[start:end], validation=splits["validation"], calibration=splits["calibration"], backtest=splits["backtest"])
+    return CutoffPlan(folds=folds[::-1], final_train=grid[max(0, len(grid) - max_train) :])
 
 
-def _lay_back(grid: list[pd.Timestamp], counts: dict[str, int], embargo: int) -> CutoffPlan | None:
-    """The configured counts laid back from the newest grid cutoff; None when the grid is too short."""
+def _lay_back(grid: list[pd.Timestamp], counts: dict[str, int], embargo: int) -> Fold | None:
+    """A fold of the configured counts laid back from the newest cutoff of `grid`; None when it is too short."""
     splits: dict[str, list[pd.Timestamp]] = {}
     end = len(grid)
-    for name in ("backtest", "calibration", "validation", "train"):
+    for name in ("test", "calibration", "validation", "train"):
         start = end - counts[name]
         if start < 0:
             return None
         splits[name] = grid[start:end]
         end = start - embargo + 1
-    return CutoffPlan(**splits)
+    return Fold(**splits)
 
 
 def _embargo_steps(config: Config, every_days: int) -> int:
@@ -234,21 +265,18 @@ def _last_cutoff(data_end: pd.Timestamp, config: Config) -> pd.Timestamp:
 def build_dataset(
     partners: pd.DataFrame,
     events: pd.DataFrame,
-    plan: CutoffPlan,
+    cutoffs: list[pd.Timestamp],
     config: Config,
     *,
     data_end: pd.Timestamp,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """Features, segment, labels, next-horizon revenue and split name for every (cutoff, partner)."""
-    cutoffs = plan.all()
+    """Features, segment, labels and next-horizon revenue for every (cutoff, partner); folds pick their rows by `as_of`."""
     features = build_features(partners, events, cutoffs, config, progress=progress)
     labels = build_labels(partners, events, cutoffs, config, data_end=data_end, features=features)
-    dataset = features.merge(
+    return features.merge(
         labels[["partner_id", "as_of", "active", "deactivated", "upgraded", "segment_at_horizon", "revenue_next_horizon"]],
         on=["partner_id", "as_of"],
         how="left",
         validate="one_to_one",
     )
-    dataset["split"] = dataset["as_of"].map(plan.split_of())
-    return dataset

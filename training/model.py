@@ -26,7 +26,7 @@ from partner_churn.config import LightGBMConfig
 from partner_churn.domain import ACTIVE_DAYS_30, LABEL_OF, LAST_ACTIVITY, Target
 from partner_churn.errors import InputError
 
-__all__ = ["LABEL_OF", "Target", "TrainedModel", "fit_model", "rows_for"]
+__all__ = ["LABEL_OF", "Target", "TrainedModel", "fit_model", "refit_model", "rows_for"]
 
 Rows = pd.DataFrame | Mapping[str, Any]
 """Rows to score: a DataFrame, or a mapping of column name to a sequence of values."""
@@ -134,6 +134,9 @@ class TrainedModel:
     trained_through: str = ""
     """End of the newest label window the model learned from (ISO UTC): what it knows of the program
     stops there. Empty for models saved before it was recorded."""
+    validated_by: dict[str, Any] = field(default_factory=dict)
+    """How the folds chose this refit's rounds and calibrator: the folds' best iterations, the rounds used,
+    the rows the calibrator was fitted on. Empty for a fold's own model."""
 
     def matrix(self, rows: Rows) -> np.ndarray:
         """The model's input as LightGBM reads it: its features in order as floats, each categorical as
@@ -187,6 +190,7 @@ class TrainedModel:
             "typical": self.typical,
             "program": self.program,
             "trained_through": self.trained_through,
+            "validated_by": self.validated_by,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2))
 
@@ -208,6 +212,7 @@ class TrainedModel:
             typical=meta.get("typical", {}),
             program=meta.get("program", {}),
             trained_through=meta.get("trained_through", ""),
+            validated_by=meta.get("validated_by", {}),
         )
 
 
@@ -243,12 +248,13 @@ def feature_matrix(frame: pd.DataFrame, features: list[str], categories: dict[st
 
 
 def _typical_values(rows: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
-    """Medians of numeric features over all rows and within each segment."""
-    groups = {"all": rows, **({str(k): g for k, g in rows.groupby("segment")} if "segment" in rows else {})}
-    return {
-        group: {name: float(frame[name].median()) for name in names if frame[name].notna().any()}
-        for group, frame in groups.items()
-    }
+    """Medians of numeric features over all rows and within each segment (features with no value left out)."""
+    numbers = rows[names].apply(pd.to_numeric, errors="coerce")
+    medians = {"all": numbers.median()}
+    if "segment" in rows:
+        for segment, frame in numbers.groupby(rows["segment"].astype(str).to_numpy()).median().iterrows():
+            medians[str(segment)] = frame
+    return {group: {name: float(value) for name, value in values.items() if pd.notna(value)} for group, values in medians.items()}
 
 
 def fit_model(
@@ -262,7 +268,42 @@ def fit_model(
     calibration_method: str,
     seed: int,
 ) -> TrainedModel:
-    """Fit on train, stop early on validation, calibrate on calibration: three periods, oldest first."""
+    """One fold of the procedure: fit on train, stop early on validation, calibrate on calibration (three
+    periods, oldest first)."""
+    model = _fit(target, train, schema, params, seed=seed, validation=validation)
+    label = LABEL_OF[target]
+    model.calibrator = fit_calibrator(model.raw_probability(calibration), calibration[label].to_numpy(float), calibration_method, seed)
+    return model
+
+
+def refit_model(
+    target: Target,
+    train: pd.DataFrame,
+    schema: list[FeatureSpec],
+    params: LightGBMConfig,
+    *,
+    rounds: int,
+    calibrator: Calibrator,
+    seed: int,
+) -> TrainedModel:
+    """The final refit: `rounds` boosting rounds on train (no later period is left to stop on) and a
+    calibrator fitted elsewhere (the folds' out-of-fold scores)."""
+    model = _fit(target, train, schema, params, seed=seed, rounds=rounds)
+    model.calibrator = calibrator
+    return model
+
+
+def _fit(
+    target: Target,
+    train: pd.DataFrame,
+    schema: list[FeatureSpec],
+    params: LightGBMConfig,
+    *,
+    seed: int,
+    validation: pd.DataFrame | None = None,
+    rounds: int | None = None,
+) -> TrainedModel:
+    """The booster, uncalibrated: early-stopped on `validation`, or exactly `rounds` rounds."""
     label = LABEL_OF[target]
     names = [spec.name for spec in schema]
     categories = {
@@ -287,16 +328,17 @@ def fit_model(
         "verbose": -1,
     }
     train_set = lgb.Dataset(feature_matrix(train, names, categories), label=train[label].to_numpy(float), categorical_feature=list(categories) or "auto", free_raw_data=True)
-    valid_set = lgb.Dataset(feature_matrix(validation, names, categories), label=validation[label].to_numpy(float), reference=train_set)
-    booster = lgb.train(
-        lgb_params,
-        train_set,
-        num_boost_round=params.n_estimators,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-    )
-    best = booster.best_iteration or booster.current_iteration()
-    model = TrainedModel(
+    if validation is not None:
+        valid_set = lgb.Dataset(feature_matrix(validation, names, categories), label=validation[label].to_numpy(float), reference=train_set)
+        booster = lgb.train(
+            lgb_params, train_set, num_boost_round=params.n_estimators, valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+        )
+        best = booster.best_iteration or booster.current_iteration()
+    else:
+        booster = lgb.train(lgb_params, train_set, num_boost_round=max(1, int(rounds or params.n_estimators)))
+        best = booster.current_iteration()
+    return TrainedModel(
         target=target,
         booster=booster,
         features=names,
@@ -304,9 +346,7 @@ def fit_model(
         calibrator=Calibrator("identity"),
         best_iteration=best,
         trained_at=pd.Timestamp.now(tz="UTC").isoformat(),
-        training_cutoffs=sorted({str(c) for c in train["as_of"]}),
+        training_cutoffs=sorted(str(c) for c in train["as_of"].unique()),
         monotone=monotone,
         typical=_typical_values(train, [name for name in names if name not in categories]),
     )
-    model.calibrator = fit_calibrator(model.raw_probability(calibration), calibration[label].to_numpy(float), calibration_method, seed)
-    return model

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from training.model import TrainedModel
 
-PREDICTION_COLUMNS = ("target", "as_of", "partner_id", "segment", "label", "revenue_next_horizon")
+PREDICTION_COLUMNS = ("target", "fold", "origin", "as_of", "partner_id", "segment", "label", "revenue_next_horizon", "tenure_crossing")
 """Columns of `predictions` that are not scores."""
 CALIBRATION_BINS = 10
 

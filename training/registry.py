@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import hashlib
 import json
 import math
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -40,15 +41,16 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.types import ColSpec, Schema
-from pydantic import BaseModel
-from sklearn.metrics import roc_auc_score
+import yaml
+from pydantic import BaseModel, ValidationError
 
 from partner_churn import domain
 from partner_churn.domain import target_of_model
 from partner_churn.config import Config, pin_option, render_yaml
 from partner_churn.errors import InputError
 from training import plots
-from training.model import LABEL_OF, Target, TrainedModel
+from training.backtest import HEADLINE_POPULATION, MEAN, SPREAD, fold_figures, gate_baseline, headline
+from training.model import Target, TrainedModel
 from training.result import TrainingResult
 
 CHAMPION = "champion"
@@ -238,7 +240,8 @@ def log_training_run(
     """Log one training run and register its models; returns the run id and each target's new version.
 
     Logged: params (the model-shaping config sections, flattened), `config.yaml`, `fingerprint.json`,
-    backtest metrics per target and scorer, `backtest.csv`, `feature_schema.json`,
+    backtest metrics per target and scorer (the folds' mean and spread; each fold as a step of
+    `<target>.<scorer>.<metric>.fold`), `backtest.csv`, `feature_schema.json`,
     `reference_sample.parquet`, plots per target, and each model as a pyfunc. The result's own config
     (what trained the models) is what is logged; `config` says where to log and under which names.
 
@@ -264,6 +267,8 @@ def log_training_run(
             mlflow.log_text(render_yaml(trained_config), "config.yaml")
             mlflow.log_text(json.dumps(result.fingerprint, indent=2, default=str, sort_keys=True), "fingerprint.json")
             mlflow.log_metrics(backtest_metrics(result.backtest))
+            for step, values in fold_metrics(result.backtest).items():
+                mlflow.log_metrics(values, step=step)
             mlflow.log_text(result.backtest.to_csv(index=False), "backtest.csv")
             mlflow.log_text(
                 json.dumps([dataclasses.asdict(spec) for spec in result.schema], indent=2), "feature_schema.json"
@@ -332,15 +337,51 @@ def config_params(config: Config) -> dict[str, str]:
 
 
 def backtest_metrics(backtest: pd.DataFrame) -> dict[str, float]:
-    """`<target>.<scorer>.<metric>` for the all-cutoffs, all-segments rows; missing values left out."""
-    whole = backtest[(backtest["cutoff"].astype(str) == "all") & (backtest["segment"].astype(str) == "all")]
+    """The folds' mean as `<target>.<scorer>.<metric>` and their spread as `<target>.<scorer>.<metric>_spread`,
+    on each target's headline population (`training.backtest.HEADLINE_POPULATION`); for upgrade potential the
+    all-rows mean too, as `..._all_rows`. Missing values are left out."""
     metrics: dict[str, float] = {}
+    whole = backtest[(backtest["segment"].astype(str) == "all") & backtest["fold"].astype(str).isin([MEAN, SPREAD])]
     for row in whole.itertuples(index=False):
+        if row.population == HEADLINE_POPULATION.get(row.target, "all"):
+            suffix = "" if row.fold == MEAN else "_spread"
+        elif row.population == "all" and row.fold == MEAN:
+            suffix = "_all_rows"
+        else:
+            continue
         for metric in BACKTEST_METRICS:
             value = getattr(row, metric, None)
             if value is not None and pd.notna(value) and math.isfinite(float(value)):
-                metrics[f"{row.target}.{row.scorer}.{metric}"] = float(value)
+                metrics[f"{row.target}.{row.scorer}.{metric}{suffix}"] = float(value)
     return metrics
+
+
+def fold_metrics(backtest: pd.DataFrame) -> dict[int, dict[str, float]]:
+    """Per fold (its number is the MLflow step), `<target>.<scorer>.<metric>.fold` on the headline population."""
+    steps: dict[int, dict[str, float]] = {}
+    per_fold = backtest[(backtest["segment"].astype(str) == "all") & ~backtest["fold"].astype(str).isin(["all", MEAN, SPREAD])]
+    for row in per_fold.itertuples(index=False):
+        if row.population != HEADLINE_POPULATION.get(row.target, "all"):
+            continue
+        for metric in BACKTEST_METRICS:
+            value = getattr(row, metric, None)
+            if value is not None and pd.notna(value) and math.isfinite(float(value)):
+                steps.setdefault(int(row.fold), {})[f"{row.target}.{row.scorer}.{metric}.fold"] = float(value)
+    return steps
+
+
+PROCEDURE_SECTIONS = ("labels", "features", "segments", "training")
+"""Config sections that make the procedure (with the code): what a champion's procedure is re-run with."""
+NOT_PROCEDURE = ("training.experiment_name", "training.risk_model_name", "training.potential_model_name",
+                 "training.promotion_min_gain_over_recency", "training.promotion_max_loss_vs_champion")
+"""Keys of those sections that name things or set the gate: they do not change what the folds measure."""
+
+
+def procedure_id(config: Config) -> str:
+    """A short hash of the settings that make the procedure: two runs with the same id, on the same data,
+    produce the same folds and figures (training is seeded and deterministic)."""
+    params = {k: v for k, v in config_params(config).items() if k.split(".", 1)[0] in PROCEDURE_SECTIONS and k not in NOT_PROCEDURE}
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _version_tags(result: TrainingResult, target: str, model: TrainedModel, run_id: str) -> dict[str, str]:
@@ -349,8 +390,12 @@ def _version_tags(result: TrainingResult, target: str, model: TrainedModel, run_
         "run_id": run_id,
         "backtest_roc_auc": _fmt(result.model_auc.get(target)),
         "baseline_roc_auc": _fmt(result.primary_baseline_auc.get(target)),
+        "fold_roc_auc": json.dumps(fold_figures(result.backtest, target, "model")),
+        "procedure": procedure_id(result.config),
+        "data_sha256": str(result.fingerprint.get("sha256", "")),
         "trained_at": model.trained_at,
         "trained_through": model.trained_through,
+        "refit_rounds": str(model.validated_by.get("rounds", model.best_iteration)),
         "feature_count": str(len(model.features)),
         "calibration": model.calibrator.method,
     }
@@ -373,80 +418,88 @@ class GateDecision:
     """True: the version is now `champion`; False: it is `challenger`."""
     reason: str
     new_auc: float
-    """Backtest ROC-AUC of the new version (all cutoffs)."""
+    """The folds' mean ROC-AUC of the new version's procedure (headline population)."""
     baseline_auc: float
-    """Backtest ROC-AUC of the target's gate baseline on the same rows."""
+    """The best gate baseline's mean ROC-AUC on the same folds."""
     champion_version: str | None
     """The champion before this decision; None if there was none."""
     champion_auc: float | None
-    """That champion's ROC-AUC on this run's backtest rows."""
+    """That champion's procedure's mean ROC-AUC on the same folds of the same data."""
+    champion_basis: str = ""
+    """How the champion's figure was obtained: recorded for this data, same procedure, or re-run."""
 
 
-def apply_gate(result: TrainingResult, versions: Mapping[str, str], *, config: Config) -> list[GateDecision]:
-    """Give each new version the alias `champion` if it earns it, else `challenger`.
+Rerun = Callable[[Config], TrainingResult]
+"""Judges a procedure (a config) on the data being trained on, without the final refit."""
 
-    Promoted when its backtest ROC-AUC beats the gate baseline by `training.promotion_min_gain_over_recency`
-    and is at most `training.promotion_max_loss_vs_champion` below the current champion's ROC-AUC on
-    the same backtest rows (the champion is loaded from the registry and scores them). A champion that
-    cannot score these rows (say the feature schema changed) blocks automatic promotion: compare by
-    hand and use `promote`. The decision is written as tags on the version and on its run.
+
+def apply_gate(
+    result: TrainingResult, versions: Mapping[str, str], *, config: Config, rerun: Rerun | None = None
+) -> list[GateDecision]:
+    """Give each new version the alias `champion` if it earns it, else `challenger`: procedure against procedure.
+
+    Promoted when the folds' mean ROC-AUC beats the best gate baseline's by `training.promotion_min_gain_over_recency`
+    and is at most `training.promotion_max_loss_vs_champion` below the champion's *procedure* judged on the
+    same folds of the same data, never the champion model on rows it was trained on. That figure is the
+    champion's own recorded folds when it was trained on this very data; this run's folds when its procedure
+    (`procedure_id`) is this one; else its logged settings re-run on these folds with `rerun`. A champion
+    whose procedure cannot be judged so blocks automatic promotion: compare by hand and use `promote`. The
+    decision is written as tags on the version and on its run.
     """
     _, client, _ = _prepare(config)
     gate = config.training
     decisions = []
+    reruns: dict[str, TrainingResult | str] = {}
     for target in result.models:
         if target not in versions:
             raise InputError(f"no registered version given for {target}; log the run first (log_training_run)")
         name = model_name(config, target)
         version = str(versions[target])
         new_auc = float(result.model_auc[target])
-        baseline_auc = float(result.primary_baseline_auc[target])
-        baseline = _baseline_words(result, target)
+        baseline_scorer, baseline_auc = gate_baseline(result.backtest, target)
+        baseline = BASELINE_WORDS.get(baseline_scorer, "the " + baseline_scorer.replace("_", " ")) if baseline_scorer else "the baseline"
+        spread = headline(result.backtest, target, "model", fold=SPREAD)
+        figure = f"{FIGURE_WORDS[target]} {new_auc:.3f}" + (f" ± {spread:.3f}" if math.isfinite(spread) else "")
         champion = _alias_version(client, name, CHAMPION)
         if champion is not None and str(champion.version) == version:
             champion = None  # the gate is re-applied to the version that already holds the alias
         champion_version = None if champion is None else str(champion.version)
         champion_auc: float | None = None
-        champion_problem = ""
+        champion_problem, basis = "", ""
         if champion is not None:
-            try:
-                champion_model, _ = load_model(config, name, champion_version)
-                champion_auc = roc_auc_on(champion_model, result.backtest_rows[target], target)
-            except (InputError, KeyError, OSError, MlflowException) as exc:
-                champion_problem = _first_line(exc)
-            if champion_auc is not None and not math.isfinite(champion_auc):
-                champion_problem = "its ROC-AUC is undefined on these rows (one class only)"
+            champion_auc, basis, champion_problem = _champion_procedure(client, champion, result, target, config, rerun, reruns)
 
         gain = new_auc - baseline_auc
-        if gain + _GAIN_EPSILON < gate.promotion_min_gain_over_recency:
-            relation = f"only {gain:.3f} above" if gain >= 0 else f"{-gain:.3f} below"
+        folds = len(result.fold_origins)
+        if not math.isfinite(baseline_auc) or gain + _GAIN_EPSILON < gate.promotion_min_gain_over_recency:
+            relation = "cannot be compared with a baseline" if not math.isfinite(baseline_auc) else (
+                f"only {gain:.3f} above" if gain >= 0 else f"{-gain:.3f} below")
             promoted = False
             reason = (
-                f"ROC-AUC {new_auc:.3f} is {relation} {baseline}'s {baseline_auc:.3f}; "
+                f"{figure} over {folds} folds is {relation} {baseline}'s {baseline_auc:.3f}; "
                 f"the gate needs +{gate.promotion_min_gain_over_recency:.3f}"
             )
         elif champion is not None and champion_problem:
             promoted = False
             reason = (
-                f"ROC-AUC {new_auc:.3f} beats {baseline}'s {baseline_auc:.3f}, but the current champion "
-                f"v{champion_version} could not be scored on this run's backtest rows ({champion_problem}); "
-                "compare by hand and use promote"
+                f"{figure} over {folds} folds beats {baseline}'s {baseline_auc:.3f}, but the champion v{champion_version}'s "
+                f"procedure could not be judged on the same folds ({champion_problem}); compare by hand and use promote"
             )
         elif champion is not None and new_auc + _GAIN_EPSILON < champion_auc - gate.promotion_max_loss_vs_champion:
             promoted = False
             reason = (
-                f"ROC-AUC {new_auc:.3f} is below the current champion v{champion_version}'s {champion_auc:.3f} "
-                f"on the same backtest rows; the gate allows a loss of at most {gate.promotion_max_loss_vs_champion:.3f}"
+                f"{figure} over {folds} folds is below the champion v{champion_version}'s procedure's {champion_auc:.3f} "
+                f"on the same folds ({basis}); the gate allows a loss of at most {gate.promotion_max_loss_vs_champion:.3f}"
             )
         else:
             promoted = True
             versus = (
                 "there was no champion"
                 if champion is None
-                else f"the current champion v{champion_version} scores {champion_auc:.3f} on the same rows"
+                else f"the champion v{champion_version}'s procedure scores {champion_auc:.3f} on the same folds ({basis})"
             )
             reason = (
-                f"ROC-AUC {new_auc:.3f} beats {baseline}'s {baseline_auc:.3f} by {gain:.3f} "
+                f"{figure} over {folds} folds beats {baseline}'s {baseline_auc:.3f} by {gain:.3f} "
                 f"(the gate needs +{gate.promotion_min_gain_over_recency:.3f}); {versus}"
             )
 
@@ -460,39 +513,90 @@ def apply_gate(result: TrainingResult, versions: Mapping[str, str], *, config: C
             baseline_auc=baseline_auc,
             champion_version=champion_version,
             champion_auc=champion_auc,
+            champion_basis=basis,
         )
         _record_decision(client, decision)
         decisions.append(decision)
     return decisions
 
 
-def roc_auc_on(model: TrainedModel, rows: pd.DataFrame, target: str) -> float:
-    """ROC-AUC of a model on labelled rows; NaN when the rows hold one class only."""
-    labelled = rows[rows[LABEL_OF[target]].notna()]
-    label = labelled[LABEL_OF[target]].to_numpy(float)
-    if np.unique(label).size < 2:
-        return float("nan")
-    return float(roc_auc_score(label, model.predict(labelled)))
+FIGURE_WORDS = {
+    "deactivation_risk": "the folds' mean ROC-AUC",
+    "upgrade_potential": "the folds' mean ROC-AUC on partners no tenure threshold reaches within the horizon",
+}
+"""How a decision names the figure it judges (upgrade potential without the mechanical, tenure-driven upgrades)."""
 
 
-def _baseline_words(result: TrainingResult, target: str) -> str:
-    """'the recency rule', 'the logistic rfm' ...: the baseline scorer whose ROC-AUC the gate compares to."""
-    auc = result.primary_baseline_auc[target]
-    whole = result.backtest[
-        (result.backtest["target"] == target)
-        & (result.backtest["cutoff"].astype(str) == "all")
-        & (result.backtest["segment"].astype(str) == "all")
-        & ~result.backtest["scorer"].isin(["model", "oracle"])
-    ]
-    if not whole.empty:
-        closest = whole.iloc[(whole["roc_auc"] - auc).abs().argsort()[:1]]
-        if abs(float(closest["roc_auc"].iloc[0]) - auc) < 1e-9:
-            scorer = str(closest["scorer"].iloc[0])
-            return BASELINE_WORDS.get(scorer, "the " + scorer.replace("_", " "))
-    return "the baseline"
+def _champion_procedure(
+    client: MlflowClient,
+    champion: ModelVersion,
+    result: TrainingResult,
+    target: str,
+    config: Config,
+    rerun: Rerun | None,
+    reruns: dict[str, TrainingResult | str],
+) -> tuple[float | None, str, str]:
+    """The champion's procedure's mean ROC-AUC on this run's folds, how it was found, and a problem ('' if none)."""
+    ours = fold_figures(result.backtest, target, "model")
+    tags = dict(champion.tags)
+    recorded = _json_or_empty(tags.get("fold_roc_auc", ""))
+    if tags.get("procedure") == procedure_id(result.config):
+        return float(np.mean(list(ours.values()))), "the same settings: its procedure is this one, so these are its folds", ""
+    if tags.get("data_sha256") == result.fingerprint.get("sha256") and ours and set(ours) <= set(recorded):
+        return float(np.mean([recorded[o] for o in ours])), "its own folds on this same data", ""
+    if rerun is None:
+        return None, "", "its settings differ from this run's and there is no data here to re-run them on"
+    run_id = champion.run_id or ""
+    if run_id not in reruns:
+        try:
+            champion_config = _procedure_config(client, run_id, config)
+            if champion_config.labels != result.config.labels:
+                reruns[run_id] = "it predicts a differently defined label (its labels.* settings differ)"
+            else:
+                reruns[run_id] = rerun(champion_config)
+        except (InputError, MlflowException, OSError) as exc:
+            reruns[run_id] = _first_line(exc)
+    found = reruns[run_id]
+    if isinstance(found, str):
+        return None, "", found
+    theirs = fold_figures(found.backtest, target, "model")
+    if not theirs:
+        return None, "", found.not_trained.get(target, "its procedure trains no model of this target on this data")
+    if set(ours) - set(theirs):
+        return None, "", f"its settings put the folds at {', '.join(sorted(theirs))}, this run's at {', '.join(sorted(ours))}"
+    return float(np.mean([theirs[o] for o in ours])), "its settings re-run on these folds", ""
 
 
-BASELINE_WORDS = {"btyd": "the BG/NBD model", "logistic_rfm": "the logistic RFM", "recency_rule": "the recency rule"}
+def _procedure_config(client: MlflowClient, run_id: str, config: Config) -> Config:
+    """`config` with the procedure sections of a run's logged `config.yaml` (names and gate settings kept)."""
+    if not run_id:
+        raise InputError("the version names no run, so its settings are unknown")
+    with tempfile.TemporaryDirectory(prefix="partner-churn-config-") as scratch:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml", dst_path=scratch)
+        text = Path(local).read_text()
+    logged = yaml.safe_load(text) or {}
+    merged = config.model_dump(mode="python")
+    for section in PROCEDURE_SECTIONS:
+        if section in logged:
+            merged[section] = logged[section]
+    for key in NOT_PROCEDURE:
+        section, name = key.split(".", 1)
+        merged[section][name] = getattr(getattr(config, section), name)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise InputError(f"its logged settings no longer load: {_first_line(exc)}") from None
+
+
+def _json_or_empty(text: str) -> dict[str, float]:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): float(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+BASELINE_WORDS = {"btyd": "the BG/NBD model", "logistic_rfm": "the logistic RFM", "recency_rule": "the recency rule", "revenue_momentum": "the revenue momentum rule"}
 """How a decision names the baseline it was judged against."""
 
 

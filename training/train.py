@@ -1,4 +1,14 @@
-"""Datasets -> fit -> calibrate -> backtest, for both models, as one pure step on the loaded program.
+"""Rolling-origin folds of the whole procedure, then the final refit, for both models: one pure step on the
+loaded program.
+
+At each fold's origin the procedure (fit with early stopping on its own validation cutoffs, calibration on
+its own calibration cutoffs, embargoes between them) is refitted on rows before that origin and judged on
+the origin's labels, next to every baseline fitted on the same training rows. The folds' figures describe
+the procedure; the deployed model is its final refit on the newest cutoffs, whose last label ends at the end
+of the data. Nothing is left after that refit to stop or calibrate on, so the folds choose both: the refit
+boosts for the median of the folds' best iterations, and its calibrator is fitted on the folds' out-of-fold
+scores (each fold's uncalibrated score on its own test rows, pooled), as scikit-learn's
+`CalibratedClassifierCV(ensemble=False)` does.
 
 Logging to MLflow, registering and the promotion gate live in `training/registry.py`; the CLI chains
 them. Nothing here touches the disk except reading the generator's latent truth when it is present.
@@ -7,7 +17,7 @@ them. Nothing here touches the disk except reading the generator's latent truth 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +26,19 @@ import pyarrow.parquet as pq
 
 from features.contract import Program
 from features.pipeline import program_context
-from features.schema import feature_schema, learnable_features
+from features.schema import SALE, FeatureSpec, feature_schema, learnable_features
 from partner_churn.config import Config
 from partner_churn.domain import LABEL_OF, TARGETS, Target
 from partner_churn.errors import InputError
-from features.schema import SALE
-from training.backtest import backtest_table, baseline_scores, headline
+from segments.rules import crosses_tenure_threshold
+from training.backtest import TENURE_CROSSING, backtest_table, baseline_scores, gate_baseline, headline
 from training.btyd import BTYDBaseline, purchase_summary
-from training.datasets import CLOSE_CUTOFF_DAYS, SPLITS, CutoffPlan, build_dataset, configured_plan_days, cutoff_grid, fit_plan, plan_cutoffs, too_short_advice
-from training.model import calibration_method_for, fit_model, rows_for
+from training.datasets import SPLITS, CLOSE_CUTOFF_DAYS, CutoffPlan, Fold, build_dataset, configured_plan_days, cutoff_grid, fit_plan, plan_cutoffs, too_short_advice
+from training.model import TrainedModel, calibration_method_for, fit_calibrator, fit_model, refit_model, rows_for
 from training.result import TrainingResult
 
-GATE_BASELINE: dict[Target, tuple[str, ...]] = {
-    "deactivation_risk": ("recency_rule", "btyd"),
-    "upgrade_potential": ("logistic_rfm", "revenue_momentum"),
-}
+SCORERS = ["model", "recency_rule", "logistic_rfm", "btyd", "revenue_momentum", "oracle"]
+"""Every scorer the backtest table may hold, the model first."""
 
 
 def train_and_backtest(
@@ -39,8 +47,10 @@ def train_and_backtest(
     *,
     latent_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    refit: bool = True,
 ) -> TrainingResult:
-    """Build rolling-origin datasets, fit and calibrate both models, backtest them against baselines."""
+    """Fold by fold, refit and judge the procedure against the baselines; then (with `refit`) the final refit
+    of each model. Without `refit` only the procedure is judged (what the gate re-runs for a champion)."""
     say = progress or (lambda message: None)
     partners, events = program.partners, program.events
     if not len(events):
@@ -55,60 +65,53 @@ def train_and_backtest(
     left_out = sorted({t for spec in schema if spec not in learnable for t in spec.event_types} - set(seen))
     if left_out:
         say(f"features: {len(learnable)} of {len(schema)}; the data has no {', '.join(left_out)} events, so their features are left out")
-    oracle = _oracle_scores(latent_path, plan.backtest, config) if latent_path is not None else None
+    tests = [c for fold in plan.folds for c in fold.test]
+    oracle = _oracle_scores(latent_path, tests, config) if latent_path is not None else None
+    say_once = _once(say)
 
-    models, predictions, backtest_rows, not_trained = {}, [], {}, {}
+    models, predictions, test_rows, not_trained = {}, [], {}, {}
     for target in TARGETS:
         rows = rows_for(target, dataset)
-        split = {name: rows[rows["split"] == name] for name in ("train", "validation", "calibration", "backtest")}
-        problem = _too_few_labels(target, split, config)
+        problem = _fold_problem(target, rows, plan, config)
         if problem:
             not_trained[target] = problem
             say(f"{target}: not trained: {problem}")
             continue
-        say(f"{target}: fitting on {len(split['train']):,} rows")
-        chosen = calibration_method_for(split["calibration"][LABEL_OF[target]].to_numpy(float), config.training.calibration)
-        if chosen != config.training.calibration:
-            say(f"{target}: calibration sigmoid (too few calibration labels for isotonic's step function)")
-        model = fit_model(
-            target, split["train"], split["validation"], split["calibration"], learnable, config.training.lightgbm,
-            calibration_method=config.training.calibration, seed=config.training.seed,
-        )
-        model.trained_through = (split["train"]["as_of"].max() + pd.Timedelta(days=config.labels.horizon_days)).isoformat()
-        models[target] = model
-        test = split["backtest"]
-        scores = {"model": model.predict(test), **baseline_scores(target, split["train"], test, config)}
-        if target == "deactivation_risk":
-            btyd = _btyd_scores(partners, events, split["train"], test, config, say)
-            if btyd is not None:
-                scores["btyd"] = btyd
-        frame = pd.DataFrame(
-            {
-                "target": target,
-                "as_of": test["as_of"].to_numpy(),
-                "partner_id": test["partner_id"].to_numpy(),
-                "segment": test["segment"].to_numpy(),
-                "label": test[LABEL_OF[target]].to_numpy(int),
-                "revenue_next_horizon": test["revenue_next_horizon"].to_numpy(float),
-                **scores,
-            }
-        )
-        if oracle is not None and target == "deactivation_risk":
-            frame = frame.merge(oracle, on=["as_of", "partner_id"], how="left")
-        predictions.append(frame)
-        backtest_rows[target] = test
-        say(f"{target}: best iteration {model.best_iteration}, calibration {model.calibrator.method}")
-    if not models:
+        frames, raw_scores, fold_models, tested = [], [], [], []
+        for number, fold in enumerate(plan.folds, start=1):
+            split = _splits(rows, fold)
+            chosen = calibration_method_for(split["calibration"][LABEL_OF[target]].to_numpy(float), config.training.calibration)
+            if chosen != config.training.calibration:
+                say_once(f"{target}: calibration sigmoid (too few calibration labels for isotonic's step function)")
+            model = fit_model(
+                target, split["train"], split["validation"], split["calibration"], learnable, config.training.lightgbm,
+                calibration_method=config.training.calibration, seed=config.training.seed,
+            )
+            frames.append(_fold_predictions(target, number, fold, model, split, partners, events, config, say_once, oracle))
+            raw_scores.append(model.raw_probability(split["test"]))
+            fold_models.append(model)
+            tested.append(split["test"])
+        predictions.append(pd.concat(frames, ignore_index=True))
+        test_rows[target] = pd.concat(tested, ignore_index=True)
+        say(f"{target}: {len(plan.folds)} folds, best iterations {', '.join(str(m.best_iteration) for m in fold_models)}")
+        if refit:
+            labels = np.concatenate([frame["label"].to_numpy(float) for frame in frames])
+            model = _final_refit(target, rows[rows["as_of"].isin(plan.final_train)], fold_models, np.concatenate(raw_scores), labels, learnable, config)
+            model.trained_through = (max(plan.final_train) + pd.Timedelta(days=config.labels.horizon_days)).isoformat()
+            models[target] = model
+            say(f"{target}: final refit on {len(plan.final_train)} cutoffs, {model.best_iteration} rounds, calibration {model.calibrator.method}")
+    if not predictions:
         raise InputError("no model can be trained: " + "; ".join(f"{t}: {p}" for t, p in not_trained.items()))
 
-    end = data_end.normalize() + pd.Timedelta(days=1)
-    snapshot = program_context(partners, events, [end], config).snapshot(end)
-    for model in models.values():
-        model.program = snapshot
+    if models:
+        end = data_end.normalize() + pd.Timedelta(days=1)
+        snapshot = program_context(partners, events, [end], config).snapshot(end)
+        for model in models.values():
+            model.program = snapshot
     predictions_frame = pd.concat(predictions, ignore_index=True)
-    scorers = ["model", "recency_rule", "logistic_rfm", "btyd", "revenue_momentum", "oracle"]
-    table = backtest_table(predictions_frame, scorers)
-    reference = _reference_sample(dataset[dataset["split"] == "train"], models, config)
+    table = backtest_table(predictions_frame, SCORERS)
+    trained = list(test_rows)
+    reference = _reference_sample(dataset[dataset["as_of"].isin(plan.final_train)], models, config) if models else pd.DataFrame()
     return TrainingResult(
         config=config,
         fingerprint=fingerprint(program, plan.all()),
@@ -116,49 +119,136 @@ def train_and_backtest(
         models=models,
         backtest=table,
         predictions=predictions_frame,
-        backtest_rows=backtest_rows,
+        backtest_rows=test_rows,
         reference_sample=reference,
-        primary_baseline_auc={t: _best(headline(table, t, s) for s in GATE_BASELINE[t]) for t in models},
-        model_auc={t: headline(table, t, "model") for t in models},
+        primary_baseline_auc={t: gate_baseline(table, t)[1] for t in trained},
+        model_auc={t: headline(table, t, "model") for t in trained},
         not_trained=not_trained,
+        plan=plan,
     )
+
+
+def _splits(rows: pd.DataFrame, fold: Fold) -> dict[str, pd.DataFrame]:
+    """A fold's rows per split, picked by cutoff."""
+    return {name: rows[rows["as_of"].isin(getattr(fold, name))] for name in SPLITS}
+
+
+def _fold_problem(target: Target, rows: pd.DataFrame, plan: CutoffPlan, config: Config) -> str:
+    """Why a target cannot be trained on this plan ('' when it can): the first fold with too few labels."""
+    for number, fold in enumerate(plan.folds, start=1):
+        problem = _too_few_labels(target, _splits(rows, fold), config)
+        if problem:
+            return f"fold {number} of {len(plan.folds)} (origin {fold.origin:%Y-%m-%d}): {problem}"
+    return ""
+
+
+def _fold_predictions(
+    target: Target,
+    number: int,
+    fold: Fold,
+    model: TrainedModel,
+    split: dict[str, pd.DataFrame],
+    partners: pd.DataFrame,
+    events: pd.DataFrame,
+    config: Config,
+    say: Callable[[str], None],
+    oracle: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The fold's test rows with their label and every scorer's score (baselines fitted on the fold's train rows)."""
+    train, test = split["train"], split["test"]
+    scores = {"model": model.predict(test), **baseline_scores(target, train, test, config)}
+    if target == "deactivation_risk":
+        btyd = _btyd_scores(partners, events, train, test, config, say)
+        if btyd is not None:
+            scores["btyd"] = btyd
+    frame = pd.DataFrame(
+        {
+            "target": target,
+            "fold": number,
+            "origin": str(fold.origin.date()),
+            "as_of": test["as_of"].to_numpy(),
+            "partner_id": test["partner_id"].to_numpy(),
+            "segment": test["segment"].to_numpy(),
+            "label": test[LABEL_OF[target]].to_numpy(int),
+            "revenue_next_horizon": test["revenue_next_horizon"].to_numpy(float),
+            TENURE_CROSSING: crosses_tenure_threshold(test["tenure_days"].to_numpy(float), config.labels.horizon_days, config.segments),
+            **scores,
+        }
+    )
+    if oracle is not None and target == "deactivation_risk":
+        frame = frame.merge(oracle, on=["as_of", "partner_id"], how="left")
+    return frame
+
+
+def _final_refit(
+    target: Target,
+    train: pd.DataFrame,
+    fold_models: list[TrainedModel],
+    out_of_fold: np.ndarray,
+    labels: np.ndarray,
+    learnable: list[FeatureSpec],
+    config: Config,
+) -> TrainedModel:
+    """The deployed model: the newest cutoffs, the folds' median best iteration, a calibrator fitted on the
+    folds' out-of-fold (uncalibrated) scores."""
+    best = [model.best_iteration for model in fold_models]
+    rounds = max(1, int(round(float(np.median(best)))))
+    calibrator = fit_calibrator(out_of_fold, labels, config.training.calibration, config.training.seed)
+    model = refit_model(
+        target, train, learnable, config.training.lightgbm, rounds=rounds, calibrator=calibrator, seed=config.training.seed
+    )
+    model.validated_by = {
+        "folds": len(fold_models),
+        "fold_best_iterations": best,
+        "rounds": rounds,
+        "rounds_from": "median of the folds' best iterations (early stopping on each fold's validation cutoffs)",
+        "calibration": calibrator.method,
+        "calibrated_on": "the folds' out-of-fold scores: each fold's uncalibrated score on its own test rows, pooled",
+        "calibration_rows": int(labels.size),
+        "calibration_positives": int(labels.sum()),
+    }
+    return model
+
+
+def _once(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say`, but each distinct message only once (the folds repeat what they notice)."""
+    said: set[str] = set()
+
+    def once(message: str) -> None:
+        if message not in said:
+            said.add(message)
+            say(message)
+
+    return once
 
 
 def _plan_and_dataset(
     partners: pd.DataFrame, events: pd.DataFrame, data_start: pd.Timestamp, data_end: pd.Timestamp, config: Config
 ) -> tuple[CutoffPlan, pd.DataFrame]:
-    """The configured cutoff plan and its rows; where the history is too short for it, or its splits hold
-    too few deactivation labels, a plan fitted to the data (closer cutoffs, more of them per split, the
-    smallest sound embargo; see `fit_plan`), said in `CutoffPlan.adapted`."""
+    """The configured plan and its rows; where the history is too short for it, or its folds hold too few
+    deactivation labels, a plan fitted to the data (closer cutoffs, test blocks and splits grown to hold
+    enough labels, the smallest sound embargo; see `fit_plan`), said in `CutoffPlan.adapted`. Features are
+    computed once for every cutoff and shared by the folds and the final refit."""
     try:
         plan = plan_cutoffs(data_start, data_end, config)
     except InputError:
         days = (data_end - data_start).days
         plan, reason = None, f"a {days}-day history, the configured plan needs about {configured_plan_days(config)}"
     if plan is not None:
-        dataset = build_dataset(partners, events, plan, config, data_end=data_end)
-        rows = rows_for("deactivation_risk", dataset)
-        reason = _too_few_labels("deactivation_risk", {name: rows[rows["split"] == name] for name in SPLITS}, config)
+        dataset = build_dataset(partners, events, plan.all(), config, data_end=data_end)
+        reason = _fold_problem("deactivation_risk", rows_for("deactivation_risk", dataset), plan, config)
         if not reason:
             return plan, dataset
-        reason = "the configured plan's splits hold too few deactivation labels"
+        reason = "the configured plan's folds hold too few deactivation labels"
     grid = cutoff_grid(data_start, data_end, min(config.training.cutoff_frequency_days, CLOSE_CUTOFF_DAYS), config)
     if len(grid) < 2:
         raise InputError(f"too little data for a rolling-origin plan ({reason}): {too_short_advice(data_start, data_end, config)}")
-    everything = build_dataset(partners, events, CutoffPlan(train=grid, validation=[], calibration=[], backtest=[]), config, data_end=data_end)
+    everything = build_dataset(partners, events, grid, config, data_end=data_end)
     rows = rows_for("deactivation_risk", everything)
     label = LABEL_OF["deactivation_risk"]
     counts = rows.groupby("as_of")[label].agg(positives="sum", negatives=lambda v: int((v == 0).sum())).reset_index()
     plan = fit_plan(grid, counts, config, label=label, reason=reason, span=(data_start, data_end))
-    dataset = everything[everything["as_of"].isin(plan.all())].copy()
-    dataset["split"] = dataset["as_of"].map(plan.split_of())
-    return plan, dataset.reset_index(drop=True)
-
-
-def _best(values: Iterable[float]) -> float:
-    """The highest of the baselines' figures that exist (a baseline that could not be fitted is NaN)."""
-    found = [v for v in values if np.isfinite(v)]
-    return max(found) if found else float("nan")
+    return plan, everything[everything["as_of"].isin(plan.all())].reset_index(drop=True)
 
 
 def _btyd_scores(
@@ -224,7 +314,7 @@ def _oracle_scores(latent_path: Path, cutoffs: list[pd.Timestamp], config: Confi
 
 
 def _reference_sample(train: pd.DataFrame, models: dict, config: Config) -> pd.DataFrame:
-    """Training-period features and model scores, sampled, for drift monitoring."""
+    """The deployed models' training features and scores, sampled, for drift monitoring."""
     n = min(config.monitoring.sample_size, len(train))
     sample = train.sample(n=n, random_state=config.monitoring.seed) if n < len(train) else train.copy()
     for target, model in models.items():
