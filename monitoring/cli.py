@@ -1,7 +1,9 @@
-"""`partner-churn monitor ...`: drift, realized performance, and both with one verdict, for a scheduler.
+"""`partner-churn monitor ...` and `partner-churn retrain`: drift, realized performance, both with one verdict,
+and training when it is called for, for a scheduler.
 
-Exit codes: 0 keep or watch, 1 retrain (drift beyond the thresholds, or performance below tolerance),
-2 bad input (one `error: ...` line, from the main entry point). The work is in `monitoring/checks.py`;
+Exit codes of `monitor`: 0 keep or watch, 1 retrain (drift beyond the thresholds, or performance below
+tolerance), 2 bad input (one `error: ...` line, from the main entry point). Of `retrain`: 0 promoted or
+nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input. The work is in `monitoring/checks.py`;
 this module parses options and prints, with the main CLI's options and helpers, and adds itself to its
 app (`partner_churn/cli.py` imports this module last, so either can be imported first). Heavy imports
 happen inside the commands, so `partner-churn` starts fast.
@@ -19,8 +21,11 @@ from partner_churn.config import Config, load_config
 from partner_churn.domain import check_scoring_date
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from features.contract import Program
     from monitoring.checks import CheckOutcome
+    from monitoring.verdict import Recommendation
 
 monitor_app = typer.Typer(
     help="Watch the champion: drift of features and scores, realized performance, and a keep / watch / retrain verdict.",
@@ -48,12 +53,23 @@ def monitor(
     whose horizon has passed; one verdict; exit 1 when either says retrain."""
     if ctx.invoked_subcommand is not None:
         return
-    from monitoring import checks, store
-    from monitoring.verdict import EXIT_CODE, Recommendation, combine
-    from partner_churn.errors import InputError
+    from monitoring import store
+    from monitoring.verdict import EXIT_CODE
 
     cfg, program = _setup(config, set_, data, lenient)
     date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+    verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
+    typer.echo(verdict.line())
+    raise typer.Exit(EXIT_CODE[verdict.action])
+
+
+def _verdict(cfg: Config, program: Program, date: pd.Timestamp, *, allow_stale: bool) -> Recommendation:
+    """Drift of the scoring of `date` and realized performance of the latest scoring whose horizon has
+    passed, each printed, combined into one verdict (its own line printed too)."""
+    from monitoring import checks
+    from monitoring.verdict import Recommendation, combine
+    from partner_churn.errors import InputError
+
     check_scoring_date(date, program.events, cfg, allow_stale=allow_stale)
     typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
     outcomes = [("drift", checks.run_drift(cfg, program, date))]
@@ -74,8 +90,81 @@ def monitor(
             outcomes.append(("performance", checks.CheckOutcome(reason, Recommendation("watch", reason))))
     verdict = combine([(name, outcome.recommendation) for name, outcome in outcomes])
     typer.echo(f"monitor: {verdict.action} ({', '.join(f'{name}: {o.recommendation.action}' for name, o in outcomes)})")
-    typer.echo(verdict.line())
-    raise typer.Exit(EXIT_CODE[verdict.action])
+    return verdict
+
+
+@app.command()
+def retrain(
+    data: DataOption = None,
+    as_of: ScoringDateOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Train even when nothing calls for it.")] = False,
+    allow_stale: AllowStaleOption = False,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """For schedulers: monitor verdict -> train -> gate -> promote, when a model is missing, stale or judged
+    'retrain'. Exit 0 promoted or nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input."""
+    from monitoring import store
+    from partner_churn.cli import _champions_in_use, _train_or_backtest
+    from partner_churn.errors import InputError
+
+    cfg, program = _setup(config, set_, data, lenient)
+    why = ["--force"] if force else _retrain_reasons(cfg, program)
+    if not why:
+        try:
+            date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+        except InputError as exc:
+            typer.echo(f"monitor: not judged: {exc}")
+        else:
+            verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
+            if verdict.action == "retrain":
+                why.append(f"the monitor says retrain: {verdict.reason}")
+    if not why:
+        typer.echo(f"retrain: nothing to do: the champions are fresh and the monitor does not ask for it; in use: {_champions_in_use(cfg)}")
+        return
+    typer.echo(f"retraining: {'; '.join(why)}", err=True)
+    decisions, run_id, not_trained = _train_or_backtest(cfg, data, lenient, register=True, program=program)
+    for decision in decisions:
+        typer.echo(f"{decision.name} v{decision.version}: {'champion' if decision.promoted else 'challenger'}: {decision.reason}")
+    promoted = [f"{d.target} v{d.version}" for d in decisions if d.promoted]
+    kept = [f"{d.target} v{d.version}" for d in decisions if not d.promoted]
+    said = [f"promoted {', '.join(promoted)}"] if promoted else []
+    said += [f"challenger kept: {', '.join(kept)}"] if kept else []
+    said += [f"not trained: {', '.join(not_trained)}"] if not_trained else []
+    typer.echo(f"retrain: {'; '.join(said)} (because {'; '.join(why)}); MLflow run {run_id}; in use: {_champions_in_use(cfg)}")
+    if kept or not_trained:
+        raise typer.Exit(1)
+
+
+def _retrain_reasons(cfg: Config, program: Program) -> list[str]:
+    """What calls for training without asking the monitor: a target without a champion, or a champion whose
+    newest label is more than scoring.max_model_age_days before the data's last event."""
+    import pandas as pd
+
+    from partner_churn.domain import TARGETS, model_name
+    from training.registry import list_models
+
+    versions = list_models(cfg)
+    champions = versions[versions["aliases"].str.split(",").apply(lambda aliases: "champion" in aliases)] if len(versions) else versions
+    data_end = program.events["ts"].max()
+    reasons = []
+    for target in TARGETS:
+        found = champions[champions["name"] == model_name(target, cfg)] if len(champions) else champions
+        if found.empty:
+            reasons.append(f"{target} has no champion")
+            continue
+        through = str(found["trained_through"].iloc[0])
+        if through == "unknown":
+            reasons.append(f"{target} champion v{found['version'].iloc[0]} does not say how recent its labels are")
+            continue
+        age = (data_end - pd.Timestamp(through, tz="UTC")).days
+        if age > cfg.scoring.max_model_age_days:
+            reasons.append(
+                f"{target} champion v{found['version'].iloc[0]} learned from labels through {through}, {age} days before the "
+                f"data's last event (more than scoring.max_model_age_days, {cfg.scoring.max_model_age_days})"
+            )
+    return reasons
 
 
 @monitor_app.command("drift")

@@ -95,3 +95,39 @@ def test_score_writes_the_risk_list_and_refuses_an_unknown_version(trained: tupl
     assert "previous scoring 2026-07-01" in ru.stdout
     bad = run("score", "--data", str(generated_dir), "--as-of", "2026-07-01", "--model-version", "99", *store(tmp), *scores)
     assert_one_line_error(bad, "no version 99")
+
+
+@pytest.mark.slow
+def test_retrain_for_schedulers_trains_only_when_called_for_and_says_so_in_exit_codes(tmp_path: Path) -> None:
+    """No champion -> trained and promoted (0); fresh champions, no saved scoring to judge -> nothing to do (0);
+    stale champions and a gate the new models cannot pass -> challenger kept (1); a missing data folder -> one line (2)."""
+    from synthetic.program import generate_program, write_program
+
+    data = tmp_path / "program"  # small, so the two trainings stay quick
+    write_program(generate_program(1_500, 15, seed=5), data)
+    scores = ["--set", f"paths.output_dir={tmp_path}/scores"]
+    first = run("retrain", "--data", str(data), *FAST, *store(tmp_path), *scores)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "retraining: deactivation_risk has no champion; upgrade_potential has no champion" in first.stderr
+    summary = first.stdout.strip().splitlines()[-1]
+    assert summary.startswith("retrain: promoted deactivation_risk v1, upgrade_potential v1 (because ")
+    assert "in use: deactivation_risk champion v1, upgrade_potential champion v1" in summary
+
+    quiet = run("retrain", "--data", str(data), *FAST, *store(tmp_path), *scores)
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert "monitor: not judged: no scorings in" in quiet.stdout
+    assert quiet.stdout.strip().splitlines()[-1].startswith("retrain: nothing to do: the champions are fresh")
+
+    # Two months more of the program: the champions' labels now end about two months before its last event.
+    later = tmp_path / "later"
+    write_program(generate_program(1_500, 17, seed=5), later)
+    kept = run("retrain", "--data", str(later), *FAST, *store(tmp_path), *scores, "--set", "training.promotion_min_gain_over_recency=0.9")
+    assert kept.returncode == 1, kept.stderr[-3000:]
+    assert "Traceback" not in kept.stderr
+    line = kept.stdout.strip().splitlines()[-1]
+    assert line.startswith("retrain: challenger kept: deactivation_risk v2")  # potential: kept, or not trained on this program
+    assert "(because deactivation_risk champion v1 learned from labels through " in line
+    assert "days before the data's last event (more than scoring.max_model_age_days, 45)" in line
+    assert "in use: deactivation_risk champion v1, upgrade_potential champion v1" in line
+
+    assert_one_line_error(run("retrain", "--data", str(tmp_path / "missing"), *store(tmp_path), *scores), "missing")
