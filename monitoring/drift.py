@@ -6,8 +6,8 @@ Pure: frames in, results out (`monitoring/store.py` reads and writes). What is c
 - **Population.** Partners active at the cutoff (`partner_churn.domain.active_mask`) on both sides: the rows the risk
   model scores, and the ones whose behaviour a program change shows in first. The registrations that
   never did anything, or left long ago, pile up as a program ages; their recency grows by construction.
-- **Like with like in age.** The reference holds the training cutoffs, months before the scoring date, of
-  a program that has aged since. Partners are compared with partners of the same tenure: current rows
+- **Like with like in age.** The reference holds the deployed model's training cutoffs (its 12 newest,
+  ending one horizon before its data's end), of a program that has aged since. Partners are compared with partners of the same tenure: current rows
   whose tenure bin the reference covers are kept, and the reference is resampled (seeded, with
   replacement) to the current tenure mix. The share of current partners older than the reference covers
   is reported (`coverage`); the model never saw such partners.

@@ -545,7 +545,7 @@ def load_config(
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(f"config error ({source}): {_describe(exc)}") from None
+        raise ConfigError(f"config error ({source}): {describe_errors(exc)}") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -584,7 +584,7 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any, origin: str) ->
     node[keys[-1]] = value
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_errors(exc: ValidationError) -> str:
     """One line per problem, each naming the dotted key; unknown keys list the allowed ones."""
     problems = []
     for err in exc.errors():

@@ -20,7 +20,7 @@ import pytest
 from mlflow import MlflowClient
 
 from features.schema import FeatureSpec
-from partner_churn.config import Config, LightGBMConfig, load_config
+from partner_churn.config import Config, LightGBMConfig, load_config, render_yaml
 from partner_churn.errors import InputError
 from training import plots, registry
 from training.backtest import backtest_table, gate_baseline, headline
@@ -405,3 +405,26 @@ def test_the_gate_judges_procedure_against_procedure_on_the_same_folds(store: Pa
                                synthetic_frame(seed=3), {"deactivation_risk": 0.0}, data="third data")
     [different] = registry.apply_gate(other_label, registry.log_training_run(other_label, config=config)[1], config=config, rerun=rerun_as(0.0))
     assert not different.promoted and "differently defined label" in different.reason
+
+
+def test_procedures_are_compared_on_the_folds_both_can_be_judged_on() -> None:
+    """A fold with one class has no ROC-AUC: both sides are averaged over the folds where both are defined,
+    never a mean that skips a NaN on one side against one that does not."""
+    ours = {"2026-04-19": 0.80, "2026-05-03": float("nan"), "2026-05-17": 0.90}
+    theirs = {"2026-04-19": 0.70, "2026-05-03": 0.99, "2026-05-17": float("nan")}
+    assert registry._common(ours, theirs) == (pytest.approx(0.80), pytest.approx(0.70))
+    assert registry._common({"a": 0.8}, {"b": 0.7}) == (pytest.approx(0.8), None)
+
+
+def test_a_champion_logged_before_folds_existed_still_loads_its_settings(store: Path, good: TrainingResult) -> None:
+    """Its config.yaml says training.backtest_cutoffs: the gate re-runs it as folds instead of blocking for good."""
+    config = make_config(store)
+    client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
+    run_id, _ = registry.log_training_run(good, config=config, register=False)
+    logged = store / f"old-{run_id}" / "config.yaml"
+    logged.parent.mkdir()
+    logged.write_text(render_yaml(good.config).replace("backtest_folds: 4", "backtest_cutoffs: 3"))
+    assert "backtest_cutoffs: 3" in logged.read_text(), "setup"
+    client.log_artifact(run_id, str(logged))  # replaces the run's config.yaml with the old layout
+    loaded = registry._procedure_config(client, run_id, config)
+    assert loaded.training.backtest_folds == 3 and loaded.training.risk_model_name == config.training.risk_model_name

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ValidationError
 
 from partner_churn import domain
 from partner_churn.domain import target_of_model
-from partner_churn.config import Config, pin_option, render_yaml
+from partner_churn.config import Config, describe_errors, pin_option, render_yaml
 from partner_churn.errors import InputError
 from training import plots
 from training.backtest import HEADLINE_POPULATION, MEAN, SPREAD, fold_figures, gate_baseline, headline
@@ -317,8 +317,8 @@ def log_training_run(
     return run_id, {target: str(version.version) for target, version in registered.items()}
 
 
-def config_params(config: Config) -> dict[str, str]:
-    """The model-shaping config sections as flat `section.key` params (lists and mappings as JSON)."""
+def config_params(config: Config, *, sections: tuple[str, ...] = LOGGED_CONFIG_SECTIONS) -> dict[str, str]:
+    """Config sections (by default the model-shaping ones) as flat `section.key` params (lists and mappings as JSON)."""
     params: dict[str, str] = {}
 
     def walk(prefix: str, section: BaseModel) -> None:
@@ -331,7 +331,7 @@ def config_params(config: Config) -> dict[str, str]:
             else:
                 params[f"{prefix}.{key}"] = str(value)
 
-    for section in LOGGED_CONFIG_SECTIONS:
+    for section in sections:
         walk(section, getattr(config, section))
     return params
 
@@ -370,18 +370,42 @@ def fold_metrics(backtest: pd.DataFrame) -> dict[int, dict[str, float]]:
     return steps
 
 
-PROCEDURE_SECTIONS = ("labels", "features", "segments", "training")
-"""Config sections that make the procedure (with the code): what a champion's procedure is re-run with."""
+PROCEDURE_SECTIONS = ("data", "labels", "features", "segments", "training")
+"""Config sections that make the procedure (with the code): what a champion's procedure is re-run with
+(`data` too: its event types, attributes and mappings shape the features)."""
 NOT_PROCEDURE = ("training.experiment_name", "training.risk_model_name", "training.potential_model_name",
                  "training.promotion_min_gain_over_recency", "training.promotion_max_loss_vs_champion")
 """Keys of those sections that name things or set the gate: they do not change what the folds measure."""
+LABEL_SECTIONS = ("labels", "segments")
+"""What defines the labels and the populations a figure is computed on: figures are comparable only when equal."""
+RENAMED_KEYS = {("training", "backtest_cutoffs"): "backtest_folds"}
+"""Keys renamed since a run was logged, so an older champion's settings still load (and are re-run as folds)."""
 
 
 def procedure_id(config: Config) -> str:
-    """A short hash of the settings that make the procedure: two runs with the same id, on the same data,
-    produce the same folds and figures (training is seeded and deterministic)."""
+    """A short hash of the settings that make the procedure and of the code's version: two runs with the same
+    id, on the same data, produce the same folds and figures (training is seeded and deterministic)."""
     params = {k: v for k, v in config_params(config).items() if k.split(".", 1)[0] in PROCEDURE_SECTIONS and k not in NOT_PROCEDURE}
+    params["code"] = _package_version()
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def label_definition_id(config: Config) -> str:
+    """A short hash of what the labels and populations mean (`LABEL_SECTIONS`)."""
+    params = {k: v for k, v in config_params(config, sections=LABEL_SECTIONS).items()}
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fold_tests(result: TrainingResult) -> dict[str, list[str]]:
+    """Each fold's test cutoffs (ISO dates) by origin: two runs' folds are the same folds only when these are."""
+    return {str(fold.origin.date()): [str(c.date()) for c in fold.test] for fold in result.plan.folds} if result.plan else {}
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("partner-churn")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _version_tags(result: TrainingResult, target: str, model: TrainedModel, run_id: str) -> dict[str, str]:
@@ -392,6 +416,8 @@ def _version_tags(result: TrainingResult, target: str, model: TrainedModel, run_
         "baseline_roc_auc": _fmt(result.primary_baseline_auc.get(target)),
         "fold_roc_auc": json.dumps(fold_figures(result.backtest, target, "model")),
         "procedure": procedure_id(result.config),
+        "label_definition": label_definition_id(result.config),
+        "fold_tests": json.dumps(fold_tests(result)),
         "data_sha256": str(result.fingerprint.get("sha256", "")),
         "trained_at": model.trained_at,
         "trained_through": model.trained_through,
@@ -465,13 +491,19 @@ def apply_gate(
             champion = None  # the gate is re-applied to the version that already holds the alias
         champion_version = None if champion is None else str(champion.version)
         champion_auc: float | None = None
+        ours_on_common = new_auc
         champion_problem, basis = "", ""
         if champion is not None:
-            champion_auc, basis, champion_problem = _champion_procedure(client, champion, result, target, config, rerun, reruns)
+            ours_on_common, champion_auc, basis, champion_problem = _champion_procedure(
+                client, champion, result, target, config, rerun, reruns
+            )
 
         gain = new_auc - baseline_auc
         folds = len(result.fold_origins)
-        if not math.isfinite(baseline_auc) or gain + _GAIN_EPSILON < gate.promotion_min_gain_over_recency:
+        if not math.isfinite(new_auc):
+            promoted = False
+            reason = f"{FIGURE_WORDS[target]} is undefined over these {folds} folds (a fold holds one class only); nothing to judge it by"
+        elif not math.isfinite(baseline_auc) or gain + _GAIN_EPSILON < gate.promotion_min_gain_over_recency:
             relation = "cannot be compared with a baseline" if not math.isfinite(baseline_auc) else (
                 f"only {gain:.3f} above" if gain >= 0 else f"{-gain:.3f} below")
             promoted = False
@@ -485,11 +517,12 @@ def apply_gate(
                 f"{figure} over {folds} folds beats {baseline}'s {baseline_auc:.3f}, but the champion v{champion_version}'s "
                 f"procedure could not be judged on the same folds ({champion_problem}); compare by hand and use promote"
             )
-        elif champion is not None and new_auc + _GAIN_EPSILON < champion_auc - gate.promotion_max_loss_vs_champion:
+        elif champion is not None and ours_on_common + _GAIN_EPSILON < champion_auc - gate.promotion_max_loss_vs_champion:
             promoted = False
             reason = (
-                f"{figure} over {folds} folds is below the champion v{champion_version}'s procedure's {champion_auc:.3f} "
-                f"on the same folds ({basis}); the gate allows a loss of at most {gate.promotion_max_loss_vs_champion:.3f}"
+                f"{figure} over {folds} folds{_on_common(ours_on_common, new_auc)} is below the champion v{champion_version}'s "
+                f"procedure's {champion_auc:.3f} on the same folds ({basis}); the gate allows a loss of at most "
+                f"{gate.promotion_max_loss_vs_champion:.3f}"
             )
         else:
             promoted = True
@@ -497,6 +530,7 @@ def apply_gate(
                 "there was no champion"
                 if champion is None
                 else f"the champion v{champion_version}'s procedure scores {champion_auc:.3f} on the same folds ({basis})"
+                + _on_common(ours_on_common, new_auc, " against ")
             )
             reason = (
                 f"{figure} over {folds} folds beats {baseline}'s {baseline_auc:.3f} by {gain:.3f} "
@@ -527,6 +561,13 @@ FIGURE_WORDS = {
 """How a decision names the figure it judges (upgrade potential without the mechanical, tenure-driven upgrades)."""
 
 
+def _on_common(ours: float, overall: float, lead: str = " (") -> str:
+    """Words for the challenger's figure on the folds both procedures could be judged on, when it differs."""
+    if abs(ours - overall) < 1e-12:
+        return ""
+    return f"{lead}{ours:.3f} on the folds both have)" if lead == " (" else f"{lead}{ours:.3f} on the folds both have"
+
+
 def _champion_procedure(
     client: MlflowClient,
     champion: ModelVersion,
@@ -535,36 +576,45 @@ def _champion_procedure(
     config: Config,
     rerun: Rerun | None,
     reruns: dict[str, TrainingResult | str],
-) -> tuple[float | None, str, str]:
-    """The champion's procedure's mean ROC-AUC on this run's folds, how it was found, and a problem ('' if none)."""
+) -> tuple[float, float | None, str, str]:
+    """This run's and the champion's procedure's mean ROC-AUC over the folds both have a figure for, how the
+    champion's was found, and a problem ('' if none)."""
     ours = fold_figures(result.backtest, target, "model")
     tags = dict(champion.tags)
-    recorded = _json_or_empty(tags.get("fold_roc_auc", ""))
     if tags.get("procedure") == procedure_id(result.config):
-        return float(np.mean(list(ours.values()))), "the same settings: its procedure is this one, so these are its folds", ""
-    if tags.get("data_sha256") == result.fingerprint.get("sha256") and ours and set(ours) <= set(recorded):
-        return float(np.mean([recorded[o] for o in ours])), "its own folds on this same data", ""
+        return result.model_auc[target], result.model_auc[target], "the same settings and code: its procedure is this one, so these are its folds", ""
+    same_folds = _json_or_empty(tags.get("fold_tests", ""), list) == fold_tests(result)
+    if tags.get("data_sha256") == result.fingerprint.get("sha256") and same_folds and tags.get("label_definition") == label_definition_id(result.config):
+        return *_common(ours, _json_or_empty(tags.get("fold_roc_auc", ""), float)), "its own folds on this same data", ""
     if rerun is None:
-        return None, "", "its settings differ from this run's and there is no data here to re-run them on"
+        return result.model_auc[target], None, "", "its settings differ from this run's and there is no data here to re-run them on"
     run_id = champion.run_id or ""
     if run_id not in reruns:
         try:
             champion_config = _procedure_config(client, run_id, config)
-            if champion_config.labels != result.config.labels:
-                reruns[run_id] = "it predicts a differently defined label (its labels.* settings differ)"
+            if label_definition_id(champion_config) != label_definition_id(result.config):
+                reruns[run_id] = "it predicts a differently defined label (its labels.* or segments.* settings differ)"
             else:
                 reruns[run_id] = rerun(champion_config)
         except (InputError, MlflowException, OSError) as exc:
             reruns[run_id] = _first_line(exc)
     found = reruns[run_id]
     if isinstance(found, str):
-        return None, "", found
+        return result.model_auc[target], None, "", found
     theirs = fold_figures(found.backtest, target, "model")
     if not theirs:
-        return None, "", found.not_trained.get(target, "its procedure trains no model of this target on this data")
-    if set(ours) - set(theirs):
-        return None, "", f"its settings put the folds at {', '.join(sorted(theirs))}, this run's at {', '.join(sorted(ours))}"
-    return float(np.mean([theirs[o] for o in ours])), "its settings re-run on these folds", ""
+        return result.model_auc[target], None, "", found.not_trained.get(target, "its procedure trains no model of this target on this data")
+    if fold_tests(found) != fold_tests(result):
+        return result.model_auc[target], None, "", f"its settings put the folds at {', '.join(sorted(theirs))}, this run's at {', '.join(sorted(ours))}"
+    return *_common(ours, theirs), "its settings re-run on these folds", ""
+
+
+def _common(ours: dict[str, float], theirs: dict[str, float]) -> tuple[float, float | None]:
+    """Both means over the folds where both figures are defined (None for the champion when there is none)."""
+    shared = [o for o in ours if o in theirs and math.isfinite(ours[o]) and math.isfinite(theirs[o])]
+    if not shared:
+        return float(np.nanmean(list(ours.values()))) if ours else float("nan"), None
+    return float(np.mean([ours[o] for o in shared])), float(np.mean([theirs[o] for o in shared]))
 
 
 def _procedure_config(client: MlflowClient, run_id: str, config: Config) -> Config:
@@ -575,6 +625,9 @@ def _procedure_config(client: MlflowClient, run_id: str, config: Config) -> Conf
         local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml", dst_path=scratch)
         text = Path(local).read_text()
     logged = yaml.safe_load(text) or {}
+    for (section, old_key), new_key in RENAMED_KEYS.items():
+        if isinstance(logged.get(section), dict) and old_key in logged[section]:
+            logged[section].setdefault(new_key, logged[section].pop(old_key))
     merged = config.model_dump(mode="python")
     for section in PROCEDURE_SECTIONS:
         if section in logged:
@@ -585,15 +638,16 @@ def _procedure_config(client: MlflowClient, run_id: str, config: Config) -> Conf
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
-        raise InputError(f"its logged settings no longer load: {_first_line(exc)}") from None
+        raise InputError(f"its logged settings no longer load: {describe_errors(exc)}") from None
 
 
-def _json_or_empty(text: str) -> dict[str, float]:
+def _json_or_empty(text: str, kind: type) -> dict[str, Any]:
+    """A tag's JSON mapping with values of `kind`; {} when missing or unreadable."""
     try:
         value = json.loads(text) if text else {}
-    except json.JSONDecodeError:
+        return {str(k): kind(v) for k, v in value.items()} if isinstance(value, dict) else {}
+    except (json.JSONDecodeError, TypeError, ValueError):
         return {}
-    return {str(k): float(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 BASELINE_WORDS = {"btyd": "the BG/NBD model", "logistic_rfm": "the logistic RFM", "recency_rule": "the recency rule", "revenue_momentum": "the revenue momentum rule"}
