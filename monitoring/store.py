@@ -22,9 +22,8 @@ import pandas as pd
 from partner_churn.config import Config
 from partner_churn.domain import TARGETS, VALID_UNTIL, target_of_model
 from partner_churn.errors import InputError
-from serving.outputs import previous_scoring, scoring_folder
+from serving.outputs import RISK_LIST, previous_scoring, scoring_folder
 
-RISK_LIST = "risk_list.parquet"
 T = TypeVar("T")
 FAR_FUTURE = VALID_UNTIL
 

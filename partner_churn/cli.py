@@ -300,7 +300,8 @@ def _train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, registe
     folder = data or cfg.paths.data_dir
     program = program if program is not None else _load(cfg, data, None, lenient)
     say = lambda message: typer.echo(message, err=True)  # noqa: E731
-    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=say)
+    # A backtest registers nothing, so it skips the final refits.
+    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=say, refit=register)
     run_id, versions = log_training_run(result, config=cfg, register=register)
     out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +318,12 @@ def _train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, registe
 
 
 AllowStaleOption = Annotated[
-    bool, typer.Option("--allow-stale", help="Score even when the data's last event is more than scoring.max_days_after_last_event days before the date.")
+    bool,
+    typer.Option(
+        "--allow-stale",
+        help="Go on even when the data's last event is more than scoring.max_days_after_last_event days before the date "
+        "(and, for score, when no partner is active: that scoring is marked so later ones skip it).",
+    ),
 ]
 
 
@@ -348,8 +354,9 @@ def score(
     from partner_churn.domain import check_scoring_date
     from serving.batch import score_partners
     from serving.models import load_scoring_models
-    from serving.outputs import previous_scoring, scoring_folder, write_risk_list
-    from serving.report import program_kpis, render_report, write_report
+    from partner_churn.domain import check_active_partners
+    from serving.outputs import REPORT, RISK_LIST, previous_scoring, scoring_folder, scoring_lock, write_scoring
+    from serving.report import program_kpis, render_report
     from segments.actions import ActionTable, default_actions_path
 
     def step(message: str) -> None:
@@ -360,31 +367,38 @@ def score(
     cutoff = _parse_as_of(as_of, "--as-of")
     pins = parse_version_pins(model_version)
     actions = ActionTable.load(cfg.scoring.actions_file or default_actions_path())
-    step("loading data")
-    program = _load(cfg, data, None, lenient)
-    check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)  # before the models: fail fast
-    models = load_scoring_models(cfg, pins)
-    for target, why in models.unavailable.items():
-        step(f"{target} unavailable: {why}; scoring the other model only")
-    for target, line in models.notices.items():
-        step(f"{target}: {line}")
-    if warning := models.age_warning(cutoff, cfg):
-        step(f"warning: {warning}")
-    previous = previous_scoring(cfg.paths.output_dir, cutoff)
-    step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
-    scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous_as_of=previous)
-    step("writing the risk list and the report")
-    folder = write_risk_list(scored, cfg.paths.output_dir, cutoff, spreadsheet_rows=cfg.scoring.spreadsheet_rows)
-    earlier = scoring_folder(cfg.paths.output_dir, previous) / "risk_list.parquet"
-    html = render_report(
-        scored, pd.read_parquet(earlier) if earlier.is_file() else None,
-        program_kpis(program.partners, program.events, cutoff, cfg, scored),
-        as_of=cutoff, lang=cfg.scoring.lang, top=cfg.scoring.top_in_report,
-        active_window_days=cfg.labels.active_window_days, in_play_window_days=cfg.segments.in_play_window_days,
-        horizon_days=cfg.labels.horizon_days,
-        notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
-    )
-    report = write_report(html, folder)
+    with scoring_lock(cfg.paths.output_dir, cutoff):  # a second scoring of this date refuses at once
+        step("loading data")
+        program = _load(cfg, data, None, lenient)
+        check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)  # before the models: fail fast
+        models = load_scoring_models(cfg, pins)
+        for target, why in models.unavailable.items():
+            step(f"{target} unavailable: {why}; scoring the other model only")
+        for target, line in models.notices.items():
+            step(f"{target}: {line}")
+        if warning := models.age_warning(cutoff, cfg):
+            step(f"warning: {warning}")
+        previous = previous_scoring(cfg.paths.output_dir, cutoff)
+        step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
+        scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous_as_of=previous)
+        active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
+        step("writing the risk list and the report")
+        earlier = scoring_folder(cfg.paths.output_dir, previous) / RISK_LIST
+        html = render_report(
+            scored, pd.read_parquet(earlier) if earlier.is_file() else None,
+            program_kpis(program.partners, program.events, cutoff, cfg, scored),
+            as_of=cutoff, lang=cfg.scoring.lang, top=cfg.scoring.top_in_report,
+            active_window_days=cfg.labels.active_window_days, in_play_window_days=cfg.segments.in_play_window_days,
+            horizon_days=cfg.labels.horizon_days,
+            notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
+        )
+        manifest = {
+            "as_of": cutoff.isoformat(), "scored_at": str(scored["scored_at"].iloc[0]) if len(scored) else "",
+            "partners": len(scored), "active_partners": active, "models": models.version_label(cfg),
+            "trained_through": models.trained_through(), "lang": cfg.scoring.lang,
+        }
+        folder = write_scoring(scored, html, cfg.paths.output_dir, cutoff, manifest, spreadsheet_rows=cfg.scoring.spreadsheet_rows)
+    report = folder / REPORT
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")
     typer.echo(
         f"risk list: {folder / 'risk_list.csv'} and .parquet (all partners), .xlsx (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}"

@@ -185,6 +185,19 @@ def check_scoring_date(as_of: pd.Timestamp, events: pd.DataFrame, config: Config
         )
 
 
+def check_active_partners(scored: pd.DataFrame, as_of: pd.Timestamp, config: Config, *, allow_stale: bool = False) -> int:
+    """The number of partners active at `as_of` in a scoring; InputError when there are none, unless
+    `allow_stale`: a risk list of nobody would become what later scorings compare with."""
+    active = int(active_mask(scored, config).sum()) if len(scored) else 0
+    if not active and not allow_stale:
+        raise InputError(
+            f"no partner is active as of {as_of:%Y-%m-%d} (none has a qualifying event in the {config.labels.active_window_days} "
+            f"days before it; {len(scored):,} partners signed up): a risk list of nobody would mislead later scorings; "
+            "--allow-stale writes it anyway, marked so that later scorings skip it"
+        )
+    return active
+
+
 # --------------------------------------------------------------------------- the risk list's order
 
 RISK_LIST_ORDER: tuple[str, ...] = ("value_at_risk", "deactivation_risk", "upgrade_potential")

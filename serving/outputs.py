@@ -1,12 +1,34 @@
-"""Where a scoring lands: one folder per scoring date holding the risk list as CSV and Parquet."""
+"""Where a scoring lands: one folder per scoring date holding the risk list (CSV, Parquet, spreadsheet),
+the report and a manifest; the only I/O of a scoring, crash-safe.
+
+A scoring holds a lock on its date (`scoring_lock`): a second scoring of the same date refuses in one line
+instead of mixing rows into the same files. Its files are first written under temporary names beside the
+old ones and renamed into place only when all of them were written (`write_scoring`), the manifest last: a
+full disk or a crash leaves the previous scoring of that date as it was. `previous_scoring` skips folders
+whose manifest says no partner was active (a forced scoring of nobody is never "the previous scoring").
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from xlsxwriter.exceptions import FileCreateError
+
+from partner_churn.errors import InputError
 
 DEFAULT_PREVIOUS_DAYS = 7
+RISK_LIST = "risk_list.parquet"
+"""The file that makes a folder a scoring (what later scorings and monitoring read)."""
+REPORT = "report.html"
+MANIFEST = "scoring.json"
+"""What was scored: date, partners, active partners, models; written last."""
 
 
 def scoring_folder(output_dir: Path, as_of: pd.Timestamp) -> Path:
@@ -23,7 +45,7 @@ def previous_scoring(output_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp:
                 stamp = pd.Timestamp(folder.name, tz="UTC")
             except ValueError:
                 continue
-            if stamp < as_of and (folder / "risk_list.parquet").is_file():
+            if stamp < as_of and (folder / RISK_LIST).is_file() and _has_active_partners(folder):
                 earlier.append(stamp)
     if earlier:
         return max(earlier) + (as_of - as_of.normalize())
@@ -37,14 +59,73 @@ SPREADSHEET_COLUMNS = [
 """What a manager reads in the spreadsheet, in reading order (the full detail is in the CSV and Parquet)."""
 
 
-def write_risk_list(scored: pd.DataFrame, output_dir: Path, as_of: pd.Timestamp, *, spreadsheet_rows: int = 10_000) -> Path:
-    """Write risk_list.csv and .parquet (every partner) and risk_list.xlsx (the first `spreadsheet_rows`
-    in priority order: what a manager works through) into the scoring date's folder; return the folder."""
+def _has_active_partners(folder: Path) -> bool:
+    """False only when the folder's manifest says nobody was active (folders from before manifests count)."""
+    try:
+        return int(json.loads((folder / MANIFEST).read_text()).get("active_partners", 1)) > 0
+    except (OSError, ValueError, TypeError, AttributeError):
+        return True
+
+
+@contextmanager
+def scoring_lock(output_dir: Path, as_of: pd.Timestamp) -> Iterator[None]:
+    """Hold the lock of one scoring date for the duration of the block; InputError when another process holds
+    it. The lock is the kernel's (flock): it goes with the process, even on kill -9."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(output_dir / f".{as_of:%Y-%m-%d}.lock", "a+")
+    except OSError as exc:
+        raise InputError(f"cannot lock the scoring of {as_of:%Y-%m-%d} in {output_dir}: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise InputError(
+                f"another scoring of {as_of:%Y-%m-%d} is running (process {holder}, lock {handle.name}): wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def write_scoring(
+    scored: pd.DataFrame,
+    report_html: str,
+    output_dir: Path,
+    as_of: pd.Timestamp,
+    manifest: dict[str, Any],
+    *,
+    spreadsheet_rows: int = 10_000,
+) -> Path:
+    """Write risk_list.csv and .parquet (every partner), risk_list.xlsx (the first `spreadsheet_rows` in
+    priority order: what a manager works through), report.html and scoring.json into the date's folder;
+    return the folder. All or nothing: each file is staged under a temporary name and renamed into place
+    once every one of them was written; an InputError (one line) leaves the folder as it was."""
     folder = scoring_folder(output_dir, as_of)
-    folder.mkdir(parents=True, exist_ok=True)
-    scored.to_parquet(folder / "risk_list.parquet", index=False)
-    scored.to_csv(folder / "risk_list.csv", index=False, float_format="%.6g")
-    _write_spreadsheet(scored.head(spreadsheet_rows), folder / "risk_list.xlsx")
+    writers: dict[str, Callable[[Path], object]] = {
+        RISK_LIST: lambda path: scored.to_parquet(path, index=False),
+        "risk_list.csv": lambda path: scored.to_csv(path, index=False, float_format="%.6g"),
+        "risk_list.xlsx": lambda path: _write_spreadsheet(scored.head(spreadsheet_rows), path),
+        REPORT: lambda path: path.write_text(report_html, encoding="utf-8"),
+        MANIFEST: lambda path: path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8"),
+    }
+    staged: dict[str, Path] = {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, write in writers.items():
+            staged[name] = folder / f".{Path(name).stem}.{os.getpid()}.tmp{Path(name).suffix}"
+            write(staged[name])
+        for name, temporary in staged.items():  # the manifest last: it says the scoring is complete
+            os.replace(temporary, folder / name)
+    except (OSError, FileCreateError) as exc:
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InputError(f"cannot write the scoring of {as_of:%Y-%m-%d} to {folder}: {reason}; the files already there are left as they were") from None
     return folder
 
 

@@ -7,7 +7,7 @@ run code nor reach the network. Every text that comes from data goes through `ht
 numbers follow the report language (`scoring.lang`: en or ru).
 
 `program_kpis` computes the figures owners track from the contract tables and the scored frame;
-`render_report` is pure (frames in, an HTML string out); `write_report` is the only I/O.
+`render_report` is pure (frames in, an HTML string out); `serving.outputs.write_scoring` writes it with the risk list.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,7 +31,6 @@ FIRST_RESULT_WINDOW_DAYS = 90
 """Time to first result counts partners whose first sale fell in this many days before the cutoff."""
 SALE = "sale"
 RISK_BANDS = (*DOMAIN_RISK_BANDS, UNAVAILABLE)
-REPORT_FILE = "report.html"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 KPI_KEYS = (
@@ -324,14 +322,6 @@ def render_report(
         f"<title>{_e(t['title'])} · {_e(fmt.date(as_of))}</title>\n<style>{_CSS}</style>\n</head>\n"
         "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
     )
-
-
-def write_report(html_text: str, folder: Path) -> Path:
-    """Write `folder/report.html` (UTF-8), creating the folder; return the file's path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / REPORT_FILE
-    path.write_text(html_text, encoding="utf-8")
-    return path
 
 
 def _kpi_section(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) -> str:

@@ -96,6 +96,17 @@ def test_score_writes_the_risk_list_and_refuses_an_unknown_version(trained: tupl
     bad = run("score", "--data", str(generated_dir), "--as-of", "2026-07-01", "--model-version", "99", *store(tmp), *scores)
     assert_one_line_error(bad, "no version 99")
 
+    # While another scoring of a date runs (it holds the date's lock), a second refuses at once.
+    import fcntl
+
+    with open(tmp / "scores" / ".2026-07-03.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        started = time.monotonic()
+        second = run("score", "--data", str(generated_dir), "--as-of", "2026-07-03", *store(tmp), *scores)
+        assert time.monotonic() - started < 30
+    assert_one_line_error(second, "another scoring of 2026-07-03 is running")
+    assert not (tmp / "scores" / "2026-07-03").exists()
+
 
 @pytest.mark.slow
 def test_retrain_for_schedulers_trains_only_when_called_for_and_says_so_in_exit_codes(tmp_path: Path) -> None:

@@ -134,6 +134,16 @@ def test_a_stale_export_and_a_date_before_the_data_are_refused(
     assert not (tmp_path / "scores" / f"{late:%Y-%m-%d}").exists()  # a refused scoring leaves no folder behind
     forced = run("score", "--data", str(folder), "--as-of", f"{late:%Y-%m-%d}", "--allow-stale", *options)
     assert forced.returncode == 0, forced.stderr[-2000:]
+    # 60 days after the last event nobody is active: written only when forced, and marked so that it is
+    # never "the previous scoring" of a later date.
+    nobody = late + pd.Timedelta(days=30)
+    forced = run("score", "--data", str(folder), "--as-of", f"{nobody:%Y-%m-%d}", "--allow-stale", *options)
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    manifest = json.loads((tmp_path / "scores" / f"{nobody:%Y-%m-%d}" / "scoring.json").read_text())
+    assert manifest["active_partners"] == 0 and manifest["partners"] > 0
+    from serving.outputs import previous_scoring
+
+    assert previous_scoring(tmp_path / "scores", nobody + pd.Timedelta(days=7)) == late
     early = run("score", "--data", str(folder), "--as-of", "2024-06-01", *options)
     assert_one_line_error(early, "not after the data's first event")
     monitor = run("monitor", "drift", "--data", str(folder), "--as-of", f"{late:%Y-%m-%d}", *options)

@@ -20,7 +20,7 @@ from partner_churn.config import Config
 from segments.rules import SEGMENTS
 from partner_churn.errors import InputError
 from serving.batch import RISK_LIST_COLUMNS, detail_columns
-from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report, write_report
+from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report
 
 CONFIG = Config()
 DETAIL_COLUMNS = detail_columns(CONFIG)
@@ -238,13 +238,6 @@ def test_the_report_reads_only_columns_of_the_risk_list() -> None:
     assert set(REQUIRED_COLUMNS) <= set(RISK_LIST_COLUMNS + DETAIL_COLUMNS)
 
 
-def test_write_report(tmp_path: Path) -> None:
-    page = render(scored_frame(10), lang="ru")
-    path = write_report(page, tmp_path / "2026-03-01")
-    assert path == tmp_path / "2026-03-01" / "report.html"
-    assert path.read_text(encoding="utf-8") == page
-
-
 # ---------------------------------------------------------------------------------------------------
 # KPIs
 
@@ -381,7 +374,8 @@ def run_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
 
 def test_chromium_renders_the_report_without_console_messages(tmp_path: Path) -> None:
     scored = scored_frame(80, seed=9, reasons=f"{MALICIOUS} | no clicks for 12 days")
-    page = write_report(render(scored, lang="ru", previous=scored), tmp_path / "report")
+    page = tmp_path / "report.html"
+    page.write_text(render(scored, lang="ru", previous=scored), encoding="utf-8")
     dom, console = run_chromium(page, tmp_path / "profile")
     assert console == [], "console messages from the report:\n" + "\n".join(console)
     rendered = parse(dom)

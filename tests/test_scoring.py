@@ -11,9 +11,10 @@ import pytest
 
 from features.contract import Program, load_program
 from partner_churn.config import Config, load_config
+from partner_churn.errors import InputError
 from segments.actions import ActionTable, default_actions_path
 from serving.batch import RISK_LIST_COLUMNS, ScoringModels, score_partners
-from serving.outputs import previous_scoring, write_risk_list
+from serving.outputs import MANIFEST, previous_scoring, scoring_lock, write_scoring
 from training.train import train_and_backtest
 
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")
@@ -108,7 +109,7 @@ def test_program_with_no_active_partners(program: Program, models: ScoringModels
 
 
 def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> None:
-    folder = write_risk_list(scored, tmp_path, AS_OF)
+    folder = write_scoring(scored, "<html>ru</html>", tmp_path, AS_OF, {"active_partners": 3})
     assert folder == tmp_path / "2026-07-01"
     back = pd.read_parquet(folder / "risk_list.parquet")
     assert len(back) == len(scored) and list(back.columns) == list(scored.columns)
@@ -116,9 +117,40 @@ def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> N
     with zipfile.ZipFile(folder / "risk_list.xlsx") as book:  # an .xlsx is a zip of XML parts
         text = book.read("xl/sharedStrings.xml").decode()
     assert scored["partner_id"].iloc[0] in text and "value_at_risk" in text
+    assert (folder / "report.html").read_text(encoding="utf-8") == "<html>ru</html>"
+    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "risk_list.csv", "risk_list.parquet", "risk_list.xlsx", MANIFEST]
     later = pd.Timestamp("2026-07-08", tz="UTC")
     assert previous_scoring(tmp_path, later) == AS_OF
     assert previous_scoring(tmp_path, AS_OF) == AS_OF - pd.Timedelta(days=7)
+    # A forced scoring of nobody is never "the previous scoring".
+    write_scoring(scored.head(0), "", tmp_path, later - pd.Timedelta(days=1), {"active_partners": 0})
+    assert previous_scoring(tmp_path, later) == AS_OF
+
+
+def test_a_failed_write_leaves_the_previous_scoring_of_the_date_intact(scored: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_scoring(scored, "first", tmp_path, AS_OF, {"active_partners": 1})
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)  # the second file staged: the parquet is already written
+    with pytest.raises(InputError, match=r"cannot write the scoring of 2026-07-01 to .*: No space left on device; the files already there are left as they were"):
+        write_scoring(scored.head(5), "second", tmp_path, AS_OF, {"active_partners": 1})
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # same files, same bytes, no temporary left
+
+
+def test_a_second_scoring_of_the_same_date_refuses_while_the_first_runs(tmp_path: Path) -> None:
+    import os
+
+    with scoring_lock(tmp_path, AS_OF):
+        with pytest.raises(InputError, match=rf"another scoring of 2026-07-01 is running \(process {os.getpid()}, lock .*\.2026-07-01\.lock\)"):
+            with scoring_lock(tmp_path, AS_OF):
+                pass
+        with scoring_lock(tmp_path, AS_OF + pd.Timedelta(days=1)):  # another date is free
+            pass
+    with scoring_lock(tmp_path, AS_OF):  # released when the first is done
+        pass
 
 
 @pytest.mark.parametrize("missing", ["upgrade_potential", "deactivation_risk"])
