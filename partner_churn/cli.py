@@ -74,7 +74,40 @@ def main() -> None:
     except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         sys.exit(130)
+    except OSError as exc:  # a full disk, a read-only folder, a file that vanished: the machine's to fix
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        if not _is_store_error(exc):
+            raise  # a bug: its traceback is what a developer needs
+        typer.echo(f"error: the MLflow tracking store failed: {_last_cause(exc)} (a locked or read-only store, or one that is broken)", err=True)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+STORE_ERROR_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "alembic")
+"""Errors raised by the tracking store (locked or read-only SQLite, a broken database, a server's refusal)."""
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    return any(type(e).__module__.split(".")[0] in STORE_ERROR_MODULES for e in _chain(exc))
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        found.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return found
+
+
+def _last_cause(exc: BaseException) -> str:
+    """The innermost error's first line ('database is locked', 'attempt to write a readonly database')."""
+    innermost = _chain(exc)[-1]
+    text = str(getattr(innermost, "orig", None) or innermost).strip().splitlines()
+    return (text[0] if text else type(innermost).__name__)[:300]
 
 
 def usage_line(exc: Exception) -> str:

@@ -9,3 +9,7 @@ class InputError(Exception):
 
 class ConfigError(InputError):
     """The configuration (YAML file, environment override or --set) is invalid."""
+
+
+class DamagedModelError(InputError):
+    """A registered model's files are missing or unreadable: a broken deployment, never skipped quietly."""

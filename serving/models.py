@@ -18,7 +18,7 @@ from typing import Any
 from features.schema import FeatureSpec, feature_names
 from partner_churn.config import Config, parse_version_pins
 from partner_churn.domain import TARGETS, model_name, segment_revenue_feature
-from partner_churn.errors import InputError
+from partner_churn.errors import DamagedModelError, InputError
 from segments.actions import load_action_table
 from serving.core import ScoringModels
 from serving.online import ServedModels
@@ -30,9 +30,9 @@ logger = logging.getLogger("partner_churn.service")
 
 def load_scoring_models(config: Config, pins: Mapping[str, str] | None = None, *, check: Callable[[str, TrainedModel], None] | None = None) -> ScoringModels:
     """The registered champions (or the pinned version of a target), each on its own: a champion that
-    cannot be loaded (none registered, none champion, files unreadable) or that `check` refuses is left out
-    with the reason, and the other still scores. An InputError when neither is left, or when a pinned
-    version cannot be used."""
+    cannot be loaded (none registered, none champion) or that `check` refuses is left out with the reason,
+    and the other still scores. An InputError when neither is left, when a pinned version cannot be used,
+    or when a model's files are damaged (`DamagedModelError`)."""
     pins = pins or {}
     loaded: dict[str, tuple[TrainedModel, str]] = {}
     unavailable: dict[str, str] = {}
@@ -42,6 +42,8 @@ def load_scoring_models(config: Config, pins: Mapping[str, str] | None = None, *
             if check is not None:
                 check(target, model)
             loaded[target] = (model, number)
+        except DamagedModelError:
+            raise  # a broken deployment stops the scoring: the other model's half would look like a whole
         except InputError as exc:
             if target in pins:  # a version asked for by name: a typo must not quietly drop its scores
                 raise

@@ -141,3 +141,51 @@ def test_usage_errors_are_one_line_and_exit_two(args: list[str], fragments: list
 def test_version() -> None:
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("partner-churn ") and result.stdout.strip().split()[1][0].isdigit()
+
+
+def _main_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from partner_churn import cli
+
+    monkeypatch.setattr(sys, "argv", ["partner-churn", *args])
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    return int(ended.value.code), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "failure, fragment",
+    [
+        ("locked", "the MLflow tracking store failed: database is locked"),
+        ("read-only", "the MLflow tracking store failed: attempt to write a readonly database"),
+        ("disk", "No space left on device: /work/mlflow.db"),
+    ],
+)
+def test_a_broken_store_or_disk_is_one_line_and_exit_two(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, failure: str, fragment: str
+) -> None:
+    """What MLflow raises on a locked or read-only SQLite store (a SQLAlchemy error wrapping sqlite3's) and
+    a full disk reach the user as one line; a plain bug still shows its traceback."""
+    import sqlite3
+
+    import sqlalchemy.exc
+    from mlflow.exceptions import MlflowException
+
+    from training import registry
+
+    def broken(config):  # noqa: ANN001, ANN202
+        if failure == "disk":
+            raise OSError(28, "No space left on device", "/work/mlflow.db")
+        cause = sqlite3.OperationalError("database is locked" if failure == "locked" else "attempt to write a readonly database")
+        try:
+            raise sqlalchemy.exc.OperationalError("UPDATE registered_models", {}, cause)
+        except sqlalchemy.exc.OperationalError as exc:
+            raise MlflowException(f"(sqlite3.OperationalError) {cause}\n[SQL: UPDATE ...]") from exc
+
+    monkeypatch.setattr(registry, "list_models", broken)
+    code, err = _main_in_process(monkeypatch, capsys, "models", "list", "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp_path}/m.db")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
+
+    monkeypatch.setattr(registry, "list_models", lambda config: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a bug is not dressed up as bad input
+        _main_in_process(monkeypatch, capsys, "models", "list")

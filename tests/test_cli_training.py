@@ -142,3 +142,13 @@ def test_retrain_for_schedulers_trains_only_when_called_for_and_says_so_in_exit_
     assert "in use: deactivation_risk champion v1, upgrade_potential champion v1" in line
 
     assert_one_line_error(run("retrain", "--data", str(tmp_path / "missing"), *store(tmp_path), *scores), "missing")
+
+    # A damaged champion (a truncated booster, garbage model.json) stops a scoring in one line, not a traceback,
+    # and never scores with the other model alone as if nothing happened.
+    boosters = sorted((tmp_path / "artifacts").rglob("booster.txt"))
+    assert boosters, "setup: no model files found"
+    for booster in boosters:
+        booster.write_text(booster.read_text()[:500])
+        (booster.parent / "model.json").write_text("{garbage")
+    damaged = run("score", "--data", str(data), "--as-of", "2026-04-01", *store(tmp_path), *scores)
+    assert_one_line_error(damaged, "cannot be loaded", "missing or damaged", "retrain, or promote or pin a version that loads")

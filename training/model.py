@@ -24,7 +24,7 @@ from sklearn.metrics import brier_score_loss
 from features.schema import FeatureSpec
 from partner_churn.config import LightGBMConfig
 from partner_churn.domain import ACTIVE_DAYS_30, LABEL_OF, LAST_ACTIVITY, Target
-from partner_churn.errors import InputError
+from partner_churn.errors import DamagedModelError, InputError
 
 __all__ = ["LABEL_OF", "Target", "TrainedModel", "fit_model", "refit_model", "rows_for"]
 
@@ -196,7 +196,15 @@ class TrainedModel:
 
     @classmethod
     def load(cls, folder: Path) -> TrainedModel:
-        """Read a model written by `save`."""
+        """Read a model written by `save`; InputError in one line when its files are missing or damaged."""
+        try:
+            return cls._read(folder)
+        except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise DamagedModelError(f"the model files in {folder} are missing or damaged ({type(exc).__name__}: {detail})") from None
+
+    @classmethod
+    def _read(cls, folder: Path) -> TrainedModel:
         meta = json.loads((folder / "model.json").read_text())
         booster = lgb.Booster(model_str=(folder / "booster.txt").read_text())
         return cls(

@@ -47,7 +47,7 @@ from pydantic import BaseModel, ValidationError
 from partner_churn import domain
 from partner_churn.domain import target_of_model
 from partner_churn.config import Config, describe_errors, pin_option, render_yaml
-from partner_churn.errors import InputError
+from partner_churn.errors import DamagedModelError, InputError
 from training import plots
 from training.backtest import HEADLINE_POPULATION, MEAN, SPREAD, fold_figures, gate_baseline, headline
 from training.model import Target, TrainedModel
@@ -754,7 +754,12 @@ def load_model(config: Config, name: str, version: str | None = None) -> tuple[T
             raise InputError(
                 f"registered model '{name}' version {number} is not a partner-churn model (no 'model' artifact: {exc})"
             ) from None
-        return TrainedModel.load(folder), number
+        try:
+            return TrainedModel.load(folder), number
+        except DamagedModelError as exc:
+            raise DamagedModelError(
+                f"registered model '{name}' version {number} cannot be loaded: {exc}; retrain, or promote or pin a version that loads"
+            ) from None
 
 
 def resolve_version(config: Config, name: str, version: str | None = None) -> str:
