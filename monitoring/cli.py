@@ -3,7 +3,8 @@ and training when it is called for, for a scheduler.
 
 Exit codes of `monitor`: 0 keep or watch, 1 retrain (drift beyond the thresholds, or performance below
 tolerance), 2 bad input (one `error: ...` line, from the main entry point). Of `retrain`: 0 promoted or
-nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input. The work is in `monitoring/checks.py`;
+nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input. The work is in
+`monitoring/checks.py`;
 this module parses options and prints, with the main CLI's options and helpers, and adds itself to its
 app (`partner_churn/cli.py` imports this module last, so either can be imported first). Heavy imports
 happen inside the commands, so `partner-churn` starts fast.
@@ -140,9 +141,7 @@ def retrain(
 def _retrain_reasons(cfg: Config, program: Program) -> list[str]:
     """What calls for training without asking the monitor: a target without a champion, or a champion whose
     newest label is more than scoring.max_model_age_days before the data's last event."""
-    import pandas as pd
-
-    from partner_churn.domain import TARGETS, model_name
+    from partner_churn.domain import TARGETS, days_past_model_age, model_name
     from training.registry import list_models
 
     versions = list_models(cfg)
@@ -158,8 +157,8 @@ def _retrain_reasons(cfg: Config, program: Program) -> list[str]:
         if through == "unknown":
             reasons.append(f"{target} champion v{found['version'].iloc[0]} does not say how recent its labels are")
             continue
-        age = (data_end - pd.Timestamp(through, tz="UTC")).days
-        if age > cfg.scoring.max_model_age_days:
+        age = days_past_model_age(through, data_end, cfg)
+        if age is not None:
             reasons.append(
                 f"{target} champion v{found['version'].iloc[0]} learned from labels through {through}, {age} days before the "
                 f"data's last event (more than scoring.max_model_age_days, {cfg.scoring.max_model_age_days})"

@@ -185,6 +185,13 @@ def check_scoring_date(as_of: pd.Timestamp, events: pd.DataFrame, config: Config
         )
 
 
+def days_past_model_age(trained_through: str, moment: pd.Timestamp, config: Config) -> int | None:
+    """How many days before `moment` a model's newest label ends (`trained_through`, an ISO date or time),
+    when that is more than `scoring.max_model_age_days`; None when the model is fresh enough."""
+    age = (moment - pd.Timestamp(trained_through[:10], tz="UTC")).days
+    return age if age > config.scoring.max_model_age_days else None
+
+
 def check_active_partners(scored: pd.DataFrame, as_of: pd.Timestamp, config: Config, *, allow_stale: bool = False) -> int:
     """The number of partners active at `as_of` in a scoring; InputError when there are none, unless
     `allow_stale`: a risk list of nobody would become what later scorings compare with."""

@@ -21,6 +21,7 @@ from partner_churn.domain import (
     TARGETS,
     UNAVAILABLE,
     active_mask,
+    days_past_model_age,
     model_name,
     onboarding_feature,
     segment_revenue_feature,
@@ -92,13 +93,12 @@ class ScoringModels:
         through = self.trained_through()
         if not through:
             return ""
-        age = (as_of - pd.Timestamp(through, tz="UTC")).days
-        limit = config.scoring.max_model_age_days
-        if age <= limit:
+        age = days_past_model_age(through, as_of, config)
+        if age is None:
             return ""
         return (
             f"the models learned from labels through {through}, {age} days before {as_of:%Y-%m-%d} (more than "
-            f"scoring.max_model_age_days, {limit}): they have not seen the program's recent behaviour"
+            f"scoring.max_model_age_days, {config.scoring.max_model_age_days}): they have not seen the program's recent behaviour"
         )
 
     def features(self) -> list[str]:

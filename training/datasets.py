@@ -214,27 +214,28 @@ def _greedy_plan(grid: list[pd.Timestamp], labels: pd.DataFrame, config: Config,
     def enough(start: int, end: int) -> bool:
         return positives[start:end].sum() >= minimum and negatives[start:end].sum() >= minimum
 
-    folds: list[Fold] = []
-    fold_end = len(grid)  # the newest fold's test ends before this position
-    while len(folds) < t.backtest_folds:
+    def lay_fold(end: int) -> Fold | None:
+        """The fold whose test ends before position `end`: test, calibration, validation grown back until each
+        holds the labels, embargoes between, train what is left (at most `max_train`); None when it does not fit."""
         splits: dict[str, list[pd.Timestamp]] = {}
-        end, test_start = fold_end, None
         for name in ("test", "calibration", "validation"):
             start = end - at_least[name]
             while start >= 0 and not enough(start, end):
                 start -= 1
             if start < 0:
-                break
+                return None
             splits[name] = grid[start:end]
-            test_start = start if name == "test" else test_start
             end = start - embargo + 1
-        else:
-            start = max(0, end - max_train)
-            if end >= SMALLEST_PLAN["train"] and enough(start, end):
-                folds.append(Fold(train=grid[start:end], **splits))
-                fold_end = test_start
-                continue
-        break
+        start = max(0, end - max_train)
+        if end < SMALLEST_PLAN["train"] or not enough(start, end):
+            return None
+        return Fold(train=grid[start:end], **splits)
+
+    folds: list[Fold] = []
+    end = len(grid)  # the newest fold's test ends before this position, each older one before the next's test
+    while len(folds) < t.backtest_folds and (fold := lay_fold(end)) is not None:
+        folds.append(fold)
+        end = grid.index(fold.test[0])
     if not folds:
         return None
     return CutoffPlan(folds=folds[::-1], final_train=grid[max(0, len(grid) - max_train) :])

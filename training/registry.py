@@ -530,7 +530,7 @@ def apply_gate(
                 "there was no champion"
                 if champion is None
                 else f"the champion v{champion_version}'s procedure scores {champion_auc:.3f} on the same folds ({basis})"
-                + _on_common(ours_on_common, new_auc, " against ")
+                + _on_common(ours_on_common, new_auc)
             )
             reason = (
                 f"{figure} over {folds} folds beats {baseline}'s {baseline_auc:.3f} by {gain:.3f} "
@@ -561,11 +561,9 @@ FIGURE_WORDS = {
 """How a decision names the figure it judges (upgrade potential without the mechanical, tenure-driven upgrades)."""
 
 
-def _on_common(ours: float, overall: float, lead: str = " (") -> str:
-    """Words for the challenger's figure on the folds both procedures could be judged on, when it differs."""
-    if abs(ours - overall) < 1e-12:
-        return ""
-    return f"{lead}{ours:.3f} on the folds both have)" if lead == " (" else f"{lead}{ours:.3f} on the folds both have"
+def _on_common(ours: float, overall: float) -> str:
+    """The challenger's figure on the folds both procedures could be judged on, when it differs from its overall one."""
+    return "" if abs(ours - overall) < 1e-12 else f" (this run: {ours:.3f} on the folds both have)"
 
 
 def _champion_procedure(
