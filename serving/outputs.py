@@ -10,11 +10,10 @@ whose manifest says no partner was active (a forced scoring of nobody is never "
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pandas as pd
 from xlsxwriter.exceptions import FileCreateError
 
 from partner_churn.errors import InputError
+from partner_churn.locks import process_lock
 
 DEFAULT_PREVIOUS_DAYS = 7
 RISK_LIST = "risk_list.parquet"
@@ -67,29 +67,9 @@ def _has_active_partners(folder: Path) -> bool:
         return True
 
 
-@contextmanager
-def scoring_lock(output_dir: Path, as_of: pd.Timestamp) -> Iterator[None]:
-    """Hold the lock of one scoring date for the duration of the block; InputError when another process holds
-    it. The lock is the kernel's (flock): it goes with the process, even on kill -9."""
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(output_dir / f".{as_of:%Y-%m-%d}.lock", "a+")
-    except OSError as exc:
-        raise InputError(f"cannot lock the scoring of {as_of:%Y-%m-%d} in {output_dir}: {exc.strerror or exc}") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise InputError(
-                f"another scoring of {as_of:%Y-%m-%d} is running (process {holder}, lock {handle.name}): wait for it to finish"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        yield
+def scoring_lock(output_dir: Path, as_of: pd.Timestamp) -> AbstractContextManager[None]:
+    """The lock of one scoring date, held for a block; InputError at once when another process holds it."""
+    return process_lock(output_dir / f".{as_of:%Y-%m-%d}.lock", f"scoring of {as_of:%Y-%m-%d}")
 
 
 def write_scoring(
