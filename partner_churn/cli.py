@@ -81,7 +81,10 @@ def main() -> None:
     except Exception as exc:
         if not _is_store_error(exc):
             raise  # a bug: its traceback is what a developer needs
-        typer.echo(f"error: the MLflow tracking store failed: {_last_cause(exc)} (a locked or read-only store, or one that is broken)", err=True)
+        cause = _last_cause(exc)
+        why = ("another process holds it locked; waited paths.mlflow_store_wait_seconds" if "locked" in cause
+               else "a read-only or broken store")
+        typer.echo(f"error: the MLflow tracking store failed: {cause} ({why})", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -298,17 +301,10 @@ def train(
 
 
 def _champions_in_use(cfg: Config) -> str:
-    """e.g. 'deactivation_risk champion v3, upgrade_potential none': what score and serve will use."""
-    from partner_churn.domain import TARGETS, model_name
-    from training.registry import resolve_version
+    """e.g. 'pair 4: deactivation_risk v3, upgrade_potential none': what score and serve will use."""
+    from training.registry import champion_pair
 
-    words = []
-    for target in TARGETS:
-        try:
-            words.append(f"{target} champion v{resolve_version(cfg, model_name(target, cfg))}")
-        except InputError:
-            words.append(f"{target} none")
-    return ", ".join(words)
+    return champion_pair(cfg).words()
 
 
 @app.command()
@@ -427,7 +423,7 @@ def score(
         )
         manifest = {
             "as_of": cutoff.isoformat(), "scored_at": str(scored["scored_at"].iloc[0]) if len(scored) else "",
-            "partners": len(scored), "active_partners": active, "models": models.version_label(cfg),
+            "partners": len(scored), "active_partners": active, "models": models.version_label(cfg), "pair": models.pair,
             "trained_through": models.trained_through(), "lang": cfg.scoring.lang,
         }
         folder = write_scoring(scored, html, cfg.paths.output_dir, cutoff, manifest, spreadsheet_rows=cfg.scoring.spreadsheet_rows)
@@ -509,6 +505,15 @@ def models_list(config: ConfigOption = None, set_: SetOption = None) -> None:
     typer.echo(frame.to_string(index=False) if len(frame) else "no registered models yet: run partner-churn train")
 
 
+@models_app.command("pairs")
+def models_pairs(config: ConfigOption = None, set_: SetOption = None) -> None:
+    """Every pair of model versions put in force together, newest first: by whom (gate, promote, rollback) and why."""
+    from training.registry import list_pairs
+
+    frame = list_pairs(_config(config, set_))
+    typer.echo(frame.to_string(index=False) if len(frame) else "no pair put in force yet: run partner-churn train")
+
+
 @app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name, e.g. partner-churn-deactivation-risk.")],
@@ -517,11 +522,26 @@ def promote(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Make a version champion deliberately, overriding the gate; who, when and why are recorded."""
+    """Make a version champion deliberately, overriding the gate, beside the other model's champion; who, when
+    and why are recorded, and the new pair is put in force as one unit."""
     from training.registry import promote as promote_version
 
-    promote_version(_config(config, set_), name, version, reason)
-    typer.echo(f"{name} v{version.lstrip('v')} is champion (override recorded: {reason})")
+    pair = promote_version(_config(config, set_), name, version, reason)
+    typer.echo(f"{name} v{version.lstrip('v')} is champion; in force: {pair.words()} (override recorded: {reason})")
+
+
+@app.command()
+def rollback(
+    reason: Annotated[str, typer.Option("--reason", help="Why the pair in force is replaced (recorded).")],
+    to: Annotated[Optional[str], typer.Option("--to", help="Pair record to put back (default: the pair in force before this one).")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Put an earlier pair of models back in force as a whole (see partner-churn models pairs)."""
+    from training.registry import rollback as roll_back
+
+    pair = roll_back(_config(config, set_), reason, to)
+    typer.echo(f"in force: {pair.words()} (rollback recorded: {reason})")
 
 
 def _load(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):  # noqa: ANN202 - Program

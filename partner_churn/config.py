@@ -77,7 +77,9 @@ class PathsConfig(StrictModel):
     mlflow_tracking_uri: str = "sqlite:///work/mlflow.db"
     """MLflow tracking and registry store; MLFLOW_TRACKING_URI in the environment overrides it."""
     mlflow_artifacts_dir: Path = Path("work/mlartifacts")
-    """Local artifact root used with the embedded SQLite store."""
+    """Local artifact root used with the embedded SQLite store (a copied or moved store is re-rooted here)."""
+    mlflow_store_wait_seconds: float = Field(20.0, ge=0, le=3600)
+    """How long a command waits for a SQLite store that another process holds locked before it fails in one line."""
     bentoml_home: Path = Path("work/bentoml")
     """BentoML's local model and bento store."""
 
@@ -317,6 +319,9 @@ class TrainingConfig(StrictModel):
     """Registered model name of the deactivation-risk model."""
     potential_model_name: str = "partner-churn-upgrade-potential"
     """Registered model name of the upgrade-potential model."""
+    pair_model_name: str = "partner-churn-pair"
+    """Registered model whose versions record the pairs of model versions put in force together; its alias
+    `champion` is the pair that scores and serves."""
     cutoff_frequency_days: int = Field(14, ge=1)
     """Days between consecutive training cutoffs (rolling origin)."""
     train_cutoffs: int = Field(12, ge=2)

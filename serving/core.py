@@ -50,6 +50,8 @@ class ScoringModels:
     """Target -> why it is not scored (no champion, not trained: too few upgrades, ...)."""
     notices: Mapping[str, str] = field(default_factory=dict)
     """Target -> what a reader of the scores should know, e.g. that the version in use is not the champion."""
+    pair: str | None = None
+    """The pair record these models are, in force when loaded (None: a pinned version, or no pair record yet)."""
 
     def __post_init__(self) -> None:
         if self.risk is None and self.potential is None:

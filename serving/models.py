@@ -1,8 +1,8 @@
 """Which models the service answers with: loading them from the registry, and swapping in a new champion.
 
 `ModelKeeper.current` is one immutable `ServedModels` bundle. A check (every
-`serving.reload_interval_seconds`, on a background thread) asks the registry which versions the
-`champion` aliases point to; when they moved, the new bundle is loaded completely beside the old one
+`serving.reload_interval_seconds`, on a background thread) reads the pair in force from the registry
+(one read: `training.champions`); when it moved, the new bundle is loaded completely beside the old one
 and then replaces it in one assignment. Requests in flight finish with the bundle they took; the next
 ones get the new one. A failed load keeps the old bundle and is logged. With `serving.model_version`
 pinned there is nothing to follow, so no check runs.
@@ -23,22 +23,35 @@ from segments.actions import load_action_table
 from serving.core import ScoringModels
 from serving.online import ServedModels
 from training.model import TrainedModel
-from training.registry import describe_version, load_model, resolve_version
+from training.champions import ChampionPair
+from training.registry import champion_pair, describe_version, load_model, resolve_version
 
 logger = logging.getLogger("partner_churn.service")
 
 
-def load_scoring_models(config: Config, pins: Mapping[str, str] | None = None, *, check: Callable[[str, TrainedModel], None] | None = None) -> ScoringModels:
-    """The registered champions (or the pinned version of a target), each on its own: a champion that
-    cannot be loaded (none registered, none champion) or that `check` refuses is left out with the reason,
-    and the other still scores. An InputError when neither is left, when a pinned version cannot be used,
-    or when a model's files are damaged (`DamagedModelError`)."""
+def load_scoring_models(
+    config: Config,
+    pins: Mapping[str, str] | None = None,
+    *,
+    check: Callable[[str, TrainedModel], None] | None = None,
+    in_force: ChampionPair | None = None,
+) -> ScoringModels:
+    """The pair in force (read once, or `in_force` as read by the caller), a pinned version replacing its
+    target's champion. A target without a champion, or whose model `check` refuses, is left out with the
+    reason, and the other still scores. An InputError when neither is left, when a pinned version cannot
+    be used, or when a model's files are damaged (`DamagedModelError`)."""
     pins = pins or {}
+    in_force = in_force if in_force is not None else champion_pair(config)
     loaded: dict[str, tuple[TrainedModel, str]] = {}
     unavailable: dict[str, str] = {}
     for target in TARGETS:
+        name = model_name(target, config)
         try:
-            model, number = load_model(config, model_name(target, config), pins.get(target))
+            wanted = pins.get(target) or in_force.versions.get(target)
+            if wanted is None:
+                resolve_version(config, name)  # raises the reason there is no champion
+                raise InputError(f"{name} has no champion in the pair in force ({in_force.words()})")
+            model, number = load_model(config, name, wanted)
             if check is not None:
                 check(target, model)
             loaded[target] = (model, number)
@@ -50,19 +63,18 @@ def load_scoring_models(config: Config, pins: Mapping[str, str] | None = None, *
             unavailable[target] = str(exc)
     notices: dict[str, str] = {}
     for target, (_, number) in loaded.items():
-        name = model_name(target, config)
-        try:
-            champion = resolve_version(config, name)
-        except InputError:
-            champion = None
+        champion = in_force.versions.get(target)
         if champion != number:
-            notices[target] = f"{name} v{number} is in use but is not the champion ({f'champion: v{champion}' if champion else 'no champion'})"
+            notices[target] = (
+                f"{model_name(target, config)} v{number} is in use but is not the champion ({f'champion: v{champion}' if champion else 'no champion'})"
+            )
     risk, risk_version = loaded.get("deactivation_risk", (None, None))
     potential, potential_version = loaded.get("upgrade_potential", (None, None))
-    return ScoringModels(risk, risk_version, potential, potential_version, unavailable=unavailable, notices=notices)
+    pair = in_force.number if in_force.number and not notices else None
+    return ScoringModels(risk, risk_version, potential, potential_version, unavailable=unavailable, notices=notices, pair=pair)
 
 
-def load_served(config: Config) -> ServedModels:
+def load_served(config: Config, in_force: ChampionPair | None = None) -> ServedModels:
     """The registered models (champions, or `serving.model_version`) checked against this config.
 
     A model that is missing, reads features this config does not make (the request model would not
@@ -82,7 +94,7 @@ def load_served(config: Config) -> ServedModels:
         if not model.program:
             raise InputError(f"registered model '{name}' carries no program snapshot (trained by an older version): retrain it")
 
-    models = load_scoring_models(config, parse_version_pins(config.serving.model_version), check=fits_this_config)
+    models = load_scoring_models(config, parse_version_pins(config.serving.model_version), check=fits_this_config, in_force=in_force)
     window = segment_revenue_feature(config)
     if window not in expected:
         raise InputError(f"segments.revenue_window_days needs the feature {window}: add the window to features.windows_days")
@@ -96,7 +108,7 @@ def load_served(config: Config) -> ServedModels:
 
 
 class ModelKeeper:
-    """Holds the bundle the service answers with and follows the champion aliases."""
+    """Holds the bundle the service answers with and follows the pair in force."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -131,27 +143,19 @@ class ModelKeeper:
             except Exception as exc:  # keep serving the models we have; say why the new ones are not here
                 logger.warning("champion check failed, still serving %s: %s", self.current.info(), exc)
 
-    def _wanted(self, target: str) -> str | None:
-        """The version a target should be served with: its pin, else where its champion alias points (None
-        while it has none)."""
-        if target in self.pins:
-            return self.pins[target]
-        try:
-            return resolve_version(self.config, model_name(target, self.config))
-        except InputError:
-            return None
-
     def check(self) -> bool:
-        """Load and swap in the wanted versions if the aliases moved; True when they did.
+        """Load and swap in the wanted versions if the pair in force moved; True when it did.
 
-        A set of versions that failed to load (say, trained on another feature schema), or that would
-        lose a model the service has, is tried once: logged, and the old models keep serving until the
-        aliases move on."""
-        wanted = tuple(self._wanted(target) for target in TARGETS)
+        The pair is read once and loaded as read, so a bundle never holds one model of each of two pairs.
+        A set of versions that failed to load (say, trained on another feature schema), or that would lose
+        a model the service has, is tried once: logged, and the old models keep serving until the pair
+        moves on."""
+        in_force = champion_pair(self.config)
+        wanted = tuple(self.pins.get(target) or in_force.versions.get(target) for target in TARGETS)
         if wanted == self._tried:
             return False
         self._tried = wanted
-        fresh = load_served(self.config)
+        fresh = load_served(self.config, in_force)
         lost = [t for t in TARGETS if self.current.models.model(t) is not None and fresh.models.model(t) is None]
         if lost:
             raise InputError("; ".join(f"{t}: {fresh.models.unavailable.get(t, 'unavailable')}" for t in lost))

@@ -49,7 +49,7 @@ def test_gate_refusal_exits_one_and_keeps_the_champion(trained: tuple[Path, str]
     assert "Traceback" not in refused.stderr
     assert "v2: challenger" in refused.stdout and "the gate needs +0.900" in refused.stdout
     assert "to use it anyway: partner-churn promote partner-churn-deactivation-risk 2 --reason '...', or score with --model-version risk=2" in refused.stdout
-    assert "in use now: deactivation_risk champion v1, upgrade_potential champion v1" in refused.stderr
+    assert "in use now: pair 1: deactivation_risk v1, upgrade_potential v1" in refused.stderr
     listed = run("models", "list", *store(tmp))
     assert listed.returncode == 0
     risk = [line for line in listed.stdout.splitlines() if line.startswith("partner-churn-deactivation-risk")]
@@ -61,6 +61,39 @@ def test_gate_refusal_exits_one_and_keeps_the_champion(trained: tuple[Path, str]
     listed = run("models", "list", *store(tmp))
     risk = [line for line in listed.stdout.splitlines() if line.startswith("partner-churn-deactivation-risk")]
     assert any(" 2 " in line and "champion" in line for line in risk), listed.stdout
+    assert "in force: pair 2: deactivation_risk v2, upgrade_potential v1" in promoted.stdout
+
+    rolled = run("rollback", "--reason", "v2 misbehaves", *store(tmp))
+    assert rolled.returncode == 0, rolled.stderr
+    assert rolled.stdout.strip() == "in force: pair 3: deactivation_risk v1, upgrade_potential v1 (rollback recorded: v2 misbehaves)"
+    pairs = run("models", "pairs", *store(tmp))
+    assert pairs.returncode == 0, pairs.stderr
+    rows = [line.split() for line in pairs.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["3", "2", "1"] and rows[0][1] == "yes"
+    assert rows[0][2:4] == ["v1", "v1"] and rows[1][1:3] == ["v2", "v1"] and rows[2][1:3] == ["v1", "v1"]  # in_force is blank below the first
+    assert [next(word for word in row if word in ("gate", "promote", "rollback")) for row in rows] == ["rollback", "promote", "gate"]
+    assert_one_line_error(run("rollback", "--reason", "x", "--to", "7", *store(tmp)), "no pair record 7 (pairs: 1, 2, 3")
+
+
+@pytest.mark.slow
+def test_a_store_another_process_holds_locked_fails_in_one_line_after_the_configured_wait(trained: tuple[Path, str]) -> None:
+    import sqlite3
+
+    tmp, _ = trained
+    holder = sqlite3.connect(tmp / "mlflow.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
+    try:
+        started = time.monotonic()
+        locked = run("models", "list", *store(tmp), "--set", "paths.mlflow_store_wait_seconds=1")
+        waited = time.monotonic() - started
+        assert_one_line_error(locked, "the MLflow tracking store failed: database is locked", "waited paths.mlflow_store_wait_seconds")
+        longer = run("models", "list", *store(tmp), "--set", "paths.mlflow_store_wait_seconds=6")
+        assert_one_line_error(longer, "database is locked")
+        assert time.monotonic() - started - waited >= waited + 4  # the configured wait is what bounds it
+    finally:
+        holder.rollback()
+        holder.close()
+    assert run("models", "list", *store(tmp)).returncode == 0  # released: the same command works
 
 
 @pytest.mark.slow
@@ -122,7 +155,7 @@ def test_retrain_for_schedulers_trains_only_when_called_for_and_says_so_in_exit_
     assert "retraining: deactivation_risk has no champion; upgrade_potential has no champion" in first.stderr
     summary = first.stdout.strip().splitlines()[-1]
     assert summary.startswith("retrain: promoted deactivation_risk v1, upgrade_potential v1 (because ")
-    assert "in use: deactivation_risk champion v1, upgrade_potential champion v1" in summary
+    assert "in use: pair 1: deactivation_risk v1, upgrade_potential v1" in summary
 
     quiet = run("retrain", "--data", str(data), *FAST, *store(tmp_path), *scores)
     assert quiet.returncode == 0, quiet.stderr[-3000:]
@@ -139,7 +172,7 @@ def test_retrain_for_schedulers_trains_only_when_called_for_and_says_so_in_exit_
     assert line.startswith("retrain: challenger kept: deactivation_risk v2")  # potential: kept, or not trained on this program
     assert "(because deactivation_risk champion v1 learned from labels through " in line
     assert "days before the data's last event (more than scoring.max_model_age_days, 45)" in line
-    assert "in use: deactivation_risk champion v1, upgrade_potential champion v1" in line
+    assert "in use: pair 1: deactivation_risk v1, upgrade_potential v1" in line
 
     assert_one_line_error(run("retrain", "--data", str(tmp_path / "missing"), *store(tmp_path), *scores), "missing")
 
@@ -152,3 +185,9 @@ def test_retrain_for_schedulers_trains_only_when_called_for_and_says_so_in_exit_
         (booster.parent / "model.json").write_text("{garbage")
     damaged = run("score", "--data", str(data), "--as-of", "2026-04-01", *store(tmp_path), *scores)
     assert_one_line_error(damaged, "cannot be loaded", "missing or damaged", "retrain, or promote or pin a version that loads")
+    assert_one_line_error(run("serve", *store(tmp_path), "--port", "3999"), "cannot be loaded", "missing or damaged")
+    for booster in boosters:  # the model files gone altogether
+        for file in booster.parent.iterdir():
+            file.unlink()
+    missing = run("score", "--data", str(data), "--as-of", "2026-04-01", *store(tmp_path), *scores)
+    assert_one_line_error(missing, "cannot be loaded", "missing or damaged")

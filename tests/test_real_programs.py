@@ -83,7 +83,7 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     assert trained.returncode == 1, trained.stderr[-3000:]
     assert "partner-churn-deactivation-risk v1: champion" in trained.stdout
     assert "upgrade_potential: not trained: " in trained.stdout and "--set training.min_upgrade_labels=" in trained.stdout
-    assert "in use now: deactivation_risk champion v1, upgrade_potential none" in trained.stderr
+    assert "in use now: pair 1: deactivation_risk v1, upgrade_potential none" in trained.stderr
     assert "fitted to the data" in trained.stderr  # the 12-month history is shorter than the configured plan
     assert "the data has no lead, link_created, login" in trained.stderr
 

@@ -150,6 +150,7 @@ def make_config(store: Path, *extra: str) -> Config:
             f"paths.mlflow_artifacts_dir={store}/mlartifacts",
             f"training.risk_model_name=risk-{n}",
             f"training.potential_model_name=potential-{n}",
+            f"training.pair_model_name=pair-{n}",
             *extra,
         ],
     )
@@ -428,3 +429,181 @@ def test_a_champion_logged_before_folds_existed_still_loads_its_settings(store: 
     client.log_artifact(run_id, str(logged))  # replaces the run's config.yaml with the old layout
     loaded = registry._procedure_config(client, run_id, config)
     assert loaded.training.backtest_folds == 3 and loaded.training.risk_model_name == config.training.risk_model_name
+
+
+# --------------------------------------------------------------------------------------------------
+# The pair in force: one unit, whatever moment a process dies at
+
+
+class Killed(BaseException):
+    """A kill -9 at a chosen MLflow write: that write and every later one fail, so no cleanup code gets one through."""
+
+
+MLFLOW_WRITES = (
+    "create_registered_model", "_create_model_version", "update_model_version", "set_model_version_tag",
+    "set_registered_model_alias", "delete_registered_model_alias", "set_registered_model_tag", "set_tag",
+    "log_batch", "log_artifact", "log_artifacts", "set_terminated", "create_logged_model", "finalize_logged_model",
+)
+
+
+def kill_at(patch: pytest.MonkeyPatch, method: str, nth: int) -> None:
+    """From the `nth` call of MlflowClient.`method` on, every MLflow write of this process raises Killed."""
+    calls: dict[str, int] = {}
+    dead: list[bool] = []
+    for name in MLFLOW_WRITES:
+        original = getattr(MlflowClient, name)
+
+        def write(self: MlflowClient, *args: object, _name: str = name, _original=original, **kwargs: object) -> object:  # noqa: ANN001
+            calls[_name] = calls.get(_name, 0) + 1
+            if dead or (_name == method and calls[_name] == nth):
+                dead.append(True)
+                raise Killed(f"{_name} #{calls[_name]}")
+            return _original(self, *args, **kwargs)
+
+        patch.setattr(MlflowClient, name, write)
+
+
+KILL_POINTS = [
+    ("_create_model_version", 1, "after the run was logged, before the first registration"),
+    ("_create_model_version", 2, "between the two registrations"),
+    ("set_model_version_tag", 1, "as the gate records its first decision"),
+    ("set_tag", 4, "between the two gate decisions"),
+    ("_create_model_version", 3, "as the pair record is written"),
+    ("set_registered_model_alias", 1, "at the pair's alias move (the commit)"),
+    ("set_registered_model_alias", 2, "after the commit, while the per-target aliases follow"),
+]
+
+
+def pair_now(config: Config) -> dict[str, str]:
+    """The versions scoring would load: each target's champion as `load_model` resolves it."""
+    return {t: registry.load_model(config, registry.model_name(config, t))[1] for t in ("deactivation_risk", "upgrade_potential")}
+
+
+def test_a_run_killed_at_any_step_leaves_one_whole_pair_in_force(store: Path, good: TrainingResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = make_config(store)
+    registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
+    assert pair_now(config) == {"deactivation_risk": "1", "upgrade_potential": "1"}
+
+    for method, nth, moment in KILL_POINTS:
+        before = pair_now(config)
+        with monkeypatch.context() as patch:
+            kill_at(patch, method, nth)
+            with pytest.raises(Killed):
+                _, versions = registry.log_training_run(good, config=config)
+                registry.apply_gate(good, versions, config=config)  # same procedure: both would be promoted
+        mlflow.end_run()  # the killed process's run is left RUNNING, as after a real kill
+        client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
+        newest = {t: str(max(int(v.version) for v in client.search_model_versions(f"name = '{registry.model_name(config, t)}'")))
+                  for t in ("deactivation_risk", "upgrade_potential")}
+        after = pair_now(config)
+        committed = (method, nth) == ("set_registered_model_alias", 2)
+        assert after == (newest if committed else before), moment
+        assert registry.champion_pair(config).versions == after, moment
+        listed = registry.list_models(config)
+        assert sorted(listed.loc[listed["aliases"].str.contains("champion"), "version"]) == sorted(after.values()), moment
+    assert pair_now(config) != {"deactivation_risk": "1", "upgrade_potential": "1"}  # the run killed after its commit is in force
+
+
+def test_promote_and_rollback_move_the_pair_as_one_unit(store: Path, good: TrainingResult) -> None:
+    config = make_config(store, "training.promotion_min_gain_over_recency=0.3")
+    risk, potential = config.training.risk_model_name, config.training.potential_model_name
+    for _ in range(2):  # the gate refuses both runs: versions 1 and 2 of each model stay challengers
+        registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
+    assert registry.champion_pair(config).versions == {}
+
+    first = registry.promote(config, risk, "1", reason="accepted by hand")
+    assert first.versions == {"deactivation_risk": "1"} and first.made_by == "promote" and first.previous == ""
+    second = registry.promote(config, potential, "2", reason="potential too")
+    assert second.versions == {"deactivation_risk": "1", "upgrade_potential": "2"} and second.previous == first.number
+    third = registry.promote(config, risk, "2", reason="the newer risk model")
+    assert pair_now(config) == {"deactivation_risk": "2", "upgrade_potential": "2"}
+
+    back = registry.rollback(config, reason="v2 misbehaves in production")
+    assert back.versions == second.versions and back.made_by == "rollback" and back.previous == third.number
+    assert "back to pair" in back.reason and "v2 misbehaves" in back.reason
+    assert pair_now(config) == {"deactivation_risk": "1", "upgrade_potential": "2"}
+    assert registry.rollback(config, reason="to the start", to=first.number).versions == {"deactivation_risk": "1"}
+    with pytest.raises(InputError, match=r"no registered model 'potential-\d+' has alias 'champion'|has no champion"):
+        registry.load_model(config, potential)
+
+    pairs = registry.list_pairs(config)
+    assert pairs["pair"].tolist() == [str(n) for n in range(5, 0, -1)]
+    assert pairs["in_force"].tolist() == ["yes", "", "", "", ""]
+    assert pairs["made_by"].tolist() == ["rollback", "rollback", "promote", "promote", "promote"]
+    with pytest.raises(InputError, match=r"no pair record 9 \(pairs: 1, 2, 3, 4, 5"):
+        registry.rollback(config, reason="typo", to="9")
+    with pytest.raises(InputError, match="needs a reason"):
+        registry.rollback(config, reason=" ")
+
+
+def test_a_store_from_before_pair_records_is_read_from_its_aliases_until_the_first_decision(store: Path, good: TrainingResult) -> None:
+    config = make_config(store, "training.promotion_min_gain_over_recency=0.3")
+    registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)  # refused: no pair record
+    client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
+    for target in ("deactivation_risk", "upgrade_potential"):  # what round 1 left: per-target champion aliases
+        client.set_registered_model_alias(registry.model_name(config, target), "champion", "1")
+    assert registry.champion_pair(config).number is None
+    assert pair_now(config) == {"deactivation_risk": "1", "upgrade_potential": "1"}
+
+    pair = registry.promote(config, config.training.risk_model_name, "1", reason="first pair record")
+    assert pair.number == "1" and pair.versions == {"deactivation_risk": "1", "upgrade_potential": "1"}
+
+
+def test_a_pair_record_of_other_models_is_refused_not_used(store: Path, good: TrainingResult) -> None:
+    config = make_config(store)
+    registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
+    other = make_config(store, f"training.pair_model_name={config.training.pair_model_name}")
+    with pytest.raises(InputError, match=r"the pair record 'pair-\d+' pairs risk-\d+ and potential-\d+, this config's models are .*training.pair_model_name"):
+        registry.champion_pair(other)
+
+
+def test_decisions_on_one_store_wait_for_each_other(store: Path, good: TrainingResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import champions
+
+    config = make_config(store)
+    _, versions = registry.log_training_run(good, config=config)
+    monkeypatch.setattr(champions, "DECISION_WAIT_SECONDS", 0.5)
+    with champions.decision_lock(config):  # another train or promote deciding on this store
+        started = time.monotonic()
+        with pytest.raises(InputError, match=r"another promotion decision on this store is running \(process \d+, lock .*mlflow\.db\.decisions\.lock\) \(waited 0 s\)"):
+            registry.apply_gate(good, versions, config=config)
+        assert 0.5 <= time.monotonic() - started < 5
+    assert registry.champion_pair(config).versions == {}  # nothing was decided while it waited
+    registry.apply_gate(good, versions, config=config)
+    assert pair_now(config) == {"deactivation_risk": "1", "upgrade_potential": "1"}
+
+
+def test_a_copied_store_uses_its_own_artifact_folder_and_leaves_the_original_untouched(tmp_path: Path, good: TrainingResult) -> None:
+    import shutil
+
+    original = tmp_path / "work"
+    config = make_config(original)
+    registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
+
+    def at(folder: Path) -> Config:
+        return config.model_copy(update={"paths": config.paths.model_copy(update={
+            "mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db", "mlflow_artifacts_dir": folder / "mlartifacts"})})
+
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    before = {p.relative_to(original): p.read_bytes() for p in original.rglob("*") if p.is_file()}
+    copied = at(copy)
+    model, version = registry.load_model(copied, config.training.risk_model_name)
+    assert version == "1" and model.target == "deactivation_risk"
+    run_id, versions = registry.log_training_run(good, config=copied)
+    registry.apply_gate(good, versions, config=copied)
+    assert pair_now(copied) == {"deactivation_risk": "2", "upgrade_potential": "2"}
+    client = MlflowClient(tracking_uri=copied.paths.mlflow_tracking_uri)
+    for run in client.search_runs([client.get_experiment_by_name(config.training.experiment_name).experiment_id]):
+        assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(copy / "mlartifacts"), run.info.artifact_uri
+    assert {p.relative_to(original): p.read_bytes() for p in original.rglob("*") if p.is_file()} == before
+
+    shutil.rmtree(original)  # the copy no longer needs the original at all
+    assert registry.load_model(copied, config.training.potential_model_name)[1] == "2"
+    assert registry.load_model(copied, config.training.potential_model_name, "1")[1] == "1"
+
+    bare = tmp_path / "bare"  # the database alone, without its artifact folder
+    bare.mkdir()
+    shutil.copy(copy / "mlflow.db", bare / "mlflow.db")
+    with pytest.raises(InputError, match=r"keeps its artifacts in .*copy/mlartifacts, but paths.mlflow_artifacts_dir is .*bare/mlartifacts \(empty\)"):
+        registry.load_model(at(bare), config.training.risk_model_name)

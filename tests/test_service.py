@@ -24,6 +24,7 @@ from partner_churn.errors import InputError
 from segments.actions import ActionTable, default_actions_path
 from serving.batch import ScoringModels, score_partners
 from training import registry
+from training.champions import ChampionPair
 from training.result import TrainingResult
 from tests import support
 from training.train import train_and_backtest
@@ -402,7 +403,7 @@ def test_the_same_partner_twice_in_one_batch_is_scored_twice(client: TestClient,
     assert answers == [200] * 4
 
 
-def test_a_champion_that_fails_to_load_is_not_retried_until_the_aliases_move(
+def test_a_champion_that_fails_to_load_is_not_retried_until_the_pair_moves(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bentoml
@@ -413,17 +414,17 @@ def test_a_champion_that_fails_to_load_is_not_retried_until_the_aliases_move(
     serving_before = keeper.current
     attempts: list[int] = []
 
-    def failing_load(config: Config) -> Any:
+    def failing_load(config: Config, in_force: ChampionPair) -> Any:
         attempts.append(1)
         raise InputError("trained on another feature schema")
 
     monkeypatch.setattr(serving.models, "load_served", failing_load)
-    monkeypatch.setattr(serving.models, "resolve_version", lambda config, name: "99")
+    monkeypatch.setattr(serving.models, "champion_pair", lambda config: ChampionPair({"deactivation_risk": "99", "upgrade_potential": "99"}, "9"))
     with pytest.raises(InputError, match="another feature schema"):
         keeper.check()
     assert keeper.check() is False and keeper.check() is False
     assert len(attempts) == 1 and keeper.current is serving_before
-    monkeypatch.setattr(serving.models, "resolve_version", lambda config, name: "100")
+    monkeypatch.setattr(serving.models, "champion_pair", lambda config: ChampionPair({"deactivation_risk": "100", "upgrade_potential": "99"}, "10"))
     with pytest.raises(InputError):
         keeper.check()
     assert len(attempts) == 2
@@ -468,17 +469,30 @@ def test_a_bundle_that_keeps_lacking_a_model_is_loaded_once_not_every_interval(
     keeper._tried = (current.models.risk_version, None)
     loads: list[int] = []
 
-    def load(config: Config) -> Any:
+    def load(config: Config, in_force: ChampionPair) -> Any:
         loads.append(1)
         return risk_only
 
     monkeypatch.setattr(serving.models, "load_served", load)
-    versions = {"partner-churn-deactivation-risk": current.models.risk_version, "partner-churn-upgrade-potential": "7"}
-    monkeypatch.setattr(serving.models, "resolve_version", lambda config, name: versions[name])
+    pair = ChampionPair({"deactivation_risk": str(current.models.risk_version), "upgrade_potential": "7"}, "8")
+    monkeypatch.setattr(serving.models, "champion_pair", lambda config: pair)
     assert keeper.check() is True
     assert keeper.check() is False and keeper.check() is False
     assert len(loads) == 1
     keeper.current = current
+
+
+def test_models_are_loaded_from_one_reading_of_the_pair_even_while_it_moves(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pair moves while a bundle loads (a promotion under load): the bundle holds the pair first read, never
+    one model of each pair."""
+    import serving.models
+
+    readings = iter([ChampionPair({"deactivation_risk": "1", "upgrade_potential": "1"}, "1")])
+    moved = ChampionPair({"deactivation_risk": "2", "upgrade_potential": "2"}, "2")
+    monkeypatch.setattr(serving.models, "champion_pair", lambda config: next(readings, moved))
+    monkeypatch.setattr(serving.models, "resolve_version", lambda config, name, version=None: pytest.fail("read the champion a second time"))
+    bundle = serving.models.load_scoring_models(config)
+    assert (bundle.risk_version, bundle.potential_version, bundle.pair) == ("1", "1", "1")
 
 
 def test_a_pinned_version_that_does_not_exist_is_an_error_not_a_missing_score(config: Config) -> None:

@@ -9,8 +9,9 @@ Each target's model is registered under its own name (`training.risk_model_name`
 the registry (this module, `mlflow models serve`, the service) gets calibrated probabilities, never the
 0/1 labels MLflow's LightGBM flavour would return.
 
-Aliases are the only thing that decides what is served: `champion` is moved by `apply_gate` (after a run
-was logged completely) or by a deliberate `promote`; a version the gate refused gets `challenger`.
+The pair in force (`training.champions`) is the only thing that decides what is scored and served: it
+is moved as one unit by `apply_gate` (after a run was logged completely), by a deliberate `promote` or
+by `rollback`; a version the gate refused gets the alias `challenger`.
 Nothing here touches MLflow or the disk at import time; every public function configures the tracking
 URI from the config it is given.
 """
@@ -21,6 +22,7 @@ import dataclasses
 import getpass
 import hashlib
 import json
+import logging
 import math
 import tempfile
 import urllib.error
@@ -49,11 +51,13 @@ from partner_churn.domain import target_of_model
 from partner_churn.config import Config, describe_errors, pin_option, render_yaml
 from partner_churn.errors import DamagedModelError, InputError
 from training import plots
+from training import champions
 from training.backtest import HEADLINE_POPULATION, MEAN, SPREAD, fold_figures, gate_baseline, headline
 from training.model import Target, TrainedModel
 from training.result import TrainingResult
+from training.store import alias_version, is_not_found, quote_name, reroot_artifacts, sqlite_path
 
-CHAMPION = "champion"
+CHAMPION = champions.CHAMPION
 CHALLENGER = "challenger"
 BACKTEST_METRICS = (
     "roc_auc",
@@ -79,6 +83,7 @@ MODEL_CODE = (
     "mlflow.models.set_model(PartnerChurnModel())\n"
 )
 """Logged as the pyfunc's code (MLflow "models from code"), so loading runs this instead of unpickling."""
+logger = logging.getLogger("partner_churn.registry")
 _GAIN_EPSILON = 1e-12
 """Absorbs float noise, so an AUC exactly at the required gain passes the gate."""
 
@@ -108,7 +113,8 @@ def _prepare(config: Config) -> tuple[str, MlflowClient, str]:
     if scheme in ("http", "https"):
         _check_reachable(uri)
     elif scheme == "sqlite":
-        _sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+        uri = _with_busy_timeout(uri, config.paths.mlflow_store_wait_seconds)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -127,17 +133,42 @@ def _prepare(config: Config) -> tuple[str, MlflowClient, str]:
                     "(mlflow experiments restore) or set training.experiment_name"
                 )
             experiment_id = experiment.experiment_id
+            if scheme == "sqlite":
+                _keep_artifacts_beside(uri, experiment.artifact_location, config)
     except MlflowException as exc:
         raise InputError(f"MLflow tracking URI {uri}: {_first_line(exc)}") from exc
     return uri, client, experiment_id
 
 
-def _sqlite_path(uri: str) -> Path:
-    """File of a `sqlite:///relative.db` or `sqlite:////absolute.db` URI (query string dropped)."""
-    rest = uri.split(":", 1)[1].split("?", 1)[0]
-    if not rest.startswith("///"):
-        raise InputError(f"MLflow tracking URI {uri}: expected sqlite:///relative/path.db or sqlite:////absolute/path.db")
-    return Path(rest[3:])
+def _with_busy_timeout(uri: str, seconds: float) -> str:
+    """A SQLite URI whose connections wait up to `seconds` for another process's lock (sqlite's busy timeout,
+    SQLAlchemy's `timeout` query parameter), unless the URI sets its own."""
+    if "timeout=" in urllib.parse.urlsplit(uri).query:
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}timeout={seconds:g}"
+
+
+def _keep_artifacts_beside(uri: str, recorded: str, config: Config) -> None:
+    """A store copied or moved with its artifact folder uses that folder: locations recorded under another
+    root are re-rooted at `paths.mlflow_artifacts_dir` (so a copy never writes into, or reads from, the
+    original's folder). InputError when the configured folder is empty while the recorded one holds the
+    artifacts: the store was copied without them."""
+    configured_folder = config.paths.mlflow_artifacts_dir.absolute().resolve()
+    configured = configured_folder.as_uri()
+    if recorded == configured or not recorded.startswith("file:"):
+        return
+    recorded_folder = Path(urllib.parse.unquote(urllib.parse.urlsplit(recorded).path))
+    if not _holds_files(configured_folder) and _holds_files(recorded_folder):
+        raise InputError(
+            f"the MLflow store {uri} keeps its artifacts in {recorded_folder}, but paths.mlflow_artifacts_dir is "
+            f"{configured_folder} (empty): copy the artifact folder with the store, or set paths.mlflow_artifacts_dir={recorded_folder}"
+        )
+    changed = reroot_artifacts(sqlite_path(uri), recorded, configured, wait_seconds=config.paths.mlflow_store_wait_seconds)
+    logger.warning("MLflow store %s: %d artifact locations moved from %s to %s (the store was copied or moved)", uri, changed, recorded_folder, configured_folder)
+
+
+def _holds_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
 
 
 def _check_reachable(uri: str) -> None:
@@ -373,7 +404,7 @@ def fold_metrics(backtest: pd.DataFrame) -> dict[int, dict[str, float]]:
 PROCEDURE_SECTIONS = ("data", "labels", "features", "segments", "training")
 """Config sections that make the procedure (with the code): what a champion's procedure is re-run with
 (`data` too: its event types, attributes and mappings shape the features)."""
-NOT_PROCEDURE = ("training.experiment_name", "training.risk_model_name", "training.potential_model_name",
+NOT_PROCEDURE = ("training.experiment_name", "training.risk_model_name", "training.potential_model_name", "training.pair_model_name",
                  "training.promotion_min_gain_over_recency", "training.promotion_max_loss_vs_champion")
 """Keys of those sections that name things or set the gate: they do not change what the folds measure."""
 LABEL_SECTIONS = ("labels", "segments")
@@ -462,7 +493,7 @@ Rerun = Callable[[Config], TrainingResult]
 def apply_gate(
     result: TrainingResult, versions: Mapping[str, str], *, config: Config, rerun: Rerun | None = None
 ) -> list[GateDecision]:
-    """Give each new version the alias `champion` if it earns it, else `challenger`: procedure against procedure.
+    """Put the new versions that earn it in force as one pair; the others get `challenger`: procedure against procedure.
 
     Promoted when the folds' mean ROC-AUC beats the best gate baseline's by `training.promotion_min_gain_over_recency`
     and is at most `training.promotion_max_loss_vs_champion` below the champion's *procedure* judged on the
@@ -470,9 +501,41 @@ def apply_gate(
     champion's own recorded folds when it was trained on this very data; this run's folds when its procedure
     (`procedure_id`) is this one; else its logged settings re-run on these folds with `rerun`. A champion
     whose procedure cannot be judged so blocks automatic promotion: compare by hand and use `promote`. The
-    decision is written as tags on the version and on its run.
+    decision is written as tags on the version and on its run; the promoted versions, with the pair's other
+    targets as they were, are then put in force in one move (`champions.put_in_force`), the run's decision's
+    commit point. Decisions on one store are serialised (`champions.decision_lock`).
     """
     _, client, _ = _prepare(config)
+    with champions.decision_lock(config):
+        in_force = champions.champion_pair(client, config)
+        decisions = _decide(client, result, versions, in_force, config, rerun)
+        promoted = {d.target: d.version for d in decisions if d.promoted}
+        if promoted:
+            words = "; ".join(f"{d.target} v{d.version}: {d.reason}" for d in decisions if d.promoted)
+            champions.put_in_force(
+                client, config, {**in_force.versions, **promoted}, made_by="gate", reason=words, run_id=_run_of(client, config, versions)
+            )
+    return decisions
+
+
+def _run_of(client: MlflowClient, config: Config, versions: Mapping[str, str]) -> str:
+    """The training run the new versions came from ('' when none is named)."""
+    for target, version in versions.items():
+        run_id = client.get_model_version(model_name(config, target), str(version)).run_id
+        if run_id:
+            return run_id
+    return ""
+
+
+def _decide(
+    client: MlflowClient,
+    result: TrainingResult,
+    versions: Mapping[str, str],
+    in_force: champions.ChampionPair,
+    config: Config,
+    rerun: Rerun | None,
+) -> list[GateDecision]:
+    """Each target's decision against the pair in force, recorded as tags (and `challenger` for a refused one)."""
     gate = config.training
     decisions = []
     reruns: dict[str, TrainingResult | str] = {}
@@ -486,9 +549,9 @@ def apply_gate(
         baseline = BASELINE_WORDS.get(baseline_scorer, "the " + baseline_scorer.replace("_", " ")) if baseline_scorer else "the baseline"
         spread = headline(result.backtest, target, "model", fold=SPREAD)
         figure = f"{FIGURE_WORDS[target]} {new_auc:.3f}" + (f" ± {spread:.3f}" if math.isfinite(spread) else "")
-        champion = _alias_version(client, name, CHAMPION)
+        champion = client.get_model_version(name, in_force.versions[target]) if target in in_force.versions else None
         if champion is not None and str(champion.version) == version:
-            champion = None  # the gate is re-applied to the version that already holds the alias
+            champion = None  # the gate is re-applied to the version already in force
         champion_version = None if champion is None else str(champion.version)
         champion_auc: float | None = None
         ours_on_common = new_auc
@@ -653,7 +716,8 @@ BASELINE_WORDS = {"btyd": "the BG/NBD model", "logistic_rfm": "the logistic RFM"
 
 
 def _record_decision(client: MlflowClient, decision: GateDecision) -> None:
-    """Tags first, alias last: the alias is the decision's commit point."""
+    """The decision as tags on the version and its run; a refused version also gets the alias `challenger`
+    (a promoted one goes into force with its pair, in `apply_gate`)."""
     now = _now()
     version_tags = {
         "gate_decision": CHAMPION if decision.promoted else CHALLENGER,
@@ -670,7 +734,8 @@ def _record_decision(client: MlflowClient, decision: GateDecision) -> None:
         client.set_tag(run_id, f"{prefix}.version", decision.version)
         client.set_tag(run_id, f"{prefix}.decision", version_tags["gate_decision"])
         client.set_tag(run_id, f"{prefix}.reason", decision.reason)
-    client.set_registered_model_alias(decision.name, CHAMPION if decision.promoted else CHALLENGER, decision.version)
+    if not decision.promoted:
+        client.set_registered_model_alias(decision.name, CHALLENGER, decision.version)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -679,20 +744,26 @@ def _record_decision(client: MlflowClient, decision: GateDecision) -> None:
 
 def list_models(config: Config) -> pd.DataFrame:
     """Every registered version of the two models: name, version, aliases, target, backtest_roc_auc,
-    trained_through (the newest label its model learned from), created, run_id."""
+    trained_through (the newest label its model learned from), created, run_id. `champion` among the
+    aliases is the pair in force (not the per-target mirror, which may lag it)."""
     _, client, _ = _prepare(config)
+    in_force = champions.champion_pair(client, config)
     rows = []
     for name in (config.training.risk_model_name, config.training.potential_model_name):
         try:
             registered = client.get_registered_model(name)
         except MlflowException as exc:
-            if _is_not_found(exc):
+            if is_not_found(exc):
                 continue
             raise
         aliases_of: dict[str, list[str]] = {}
         for alias, version in registered.aliases.items():
-            aliases_of.setdefault(str(version), []).append(alias)
-        for version in client.search_model_versions(f"name = '{_quote(name)}'"):
+            if alias != CHAMPION:
+                aliases_of.setdefault(str(version), []).append(alias)
+        target = target_of_model(name, config)
+        if target in in_force.versions:
+            aliases_of.setdefault(in_force.versions[target], []).append(CHAMPION)
+        for version in client.search_model_versions(f"name = '{quote_name(name)}'"):
             auc = version.tags.get("backtest_roc_auc")
             rows.append(
                 {
@@ -714,25 +785,81 @@ def list_models(config: Config) -> pd.DataFrame:
     return frame.sort_values(["name", "_v"]).drop(columns="_v").reset_index(drop=True)
 
 
-def promote(config: Config, name: str, version: str, reason: str) -> None:
-    """Make a version `champion` by hand, overriding the gate; who, why and when are recorded as tags."""
+def list_pairs(config: Config) -> pd.DataFrame:
+    """Every pair record, newest first: pair, in_force, each target's version, made_by, at, reason, previous."""
+    _, client, _ = _prepare(config)
+    in_force = champions.champion_pair(client, config).number
+    rows = [
+        {
+            "pair": pair.number,
+            "in_force": "yes" if pair.number == in_force else "",
+            **{target: f"v{pair.versions[target]}" if target in pair.versions else "none" for target in domain.TARGETS},
+            "made_by": pair.made_by,
+            "at": pair.at,
+            "previous": pair.previous,
+            "reason": pair.reason,
+        }
+        for pair in champions.pair_history(client, config)
+    ]
+    columns = ["pair", "in_force", *domain.TARGETS, "made_by", "at", "previous", "reason"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def champion_pair(config: Config) -> champions.ChampionPair:
+    """The pair in force (one read of the store)."""
+    _, client, _ = _prepare(config)
+    return champions.champion_pair(client, config)
+
+
+def promote(config: Config, name: str, version: str, reason: str) -> champions.ChampionPair:
+    """Put a version in force by hand, overriding the gate, with the other target's champion as it is; who,
+    why and when are recorded on the version and on the new pair record. Returns the pair now in force."""
     if not reason or not reason.strip():
         raise InputError("promote needs a reason: say why this version should override the gate")
     _, client, _ = _prepare(config)
-    target = _resolve(client, name, _version_ref(version), config)
-    number = str(target.version)
-    previous = _alias_version(client, name, CHAMPION)
-    who, when = _who(), _now()
-    tags = {
-        "promoted_by_override": who,
-        "override_reason": reason.strip(),
-        "override_at": when,
-        "override_previous_champion": "" if previous is None else str(previous.version),
-    }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, number, key, value)
-    client.set_registered_model_tag(name, "last_override", f"v{number} by {who} at {when}: {reason.strip()}")
-    client.set_registered_model_alias(name, CHAMPION, number)
+    target_name = target_of_model(name, config)
+    found = _resolve(client, name, _version_ref(version), config)
+    if target_name is None:
+        raise InputError(
+            f"'{name}' is not one of this config's models ({', '.join(model_name(config, t) for t in domain.TARGETS)})"
+        )
+    number = str(found.version)
+    with champions.decision_lock(config):
+        in_force = champions.champion_pair(client, config)
+        who, when = _who(), _now()
+        tags = {
+            "promoted_by_override": who,
+            "override_reason": reason.strip(),
+            "override_at": when,
+            "override_previous_champion": in_force.versions.get(target_name, ""),
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(name, number, key, value)
+        client.set_registered_model_tag(name, "last_override", f"v{number} by {who} at {when}: {reason.strip()}")
+        return champions.put_in_force(
+            client, config, {**in_force.versions, target_name: number}, made_by="promote",
+            reason=f"{target_name} v{number} by {who}: {reason.strip()}", run_id=found.run_id or "",
+        )
+
+
+def rollback(config: Config, reason: str, to: str | None = None) -> champions.ChampionPair:
+    """Put an earlier pair back in force as a whole: pair record `to`, else the pair in force before the current
+    one. Recorded as a new pair record (made_by rollback) with who and why. Returns the pair now in force."""
+    if not reason or not reason.strip():
+        raise InputError("rollback needs a reason: say why the pair in force should be replaced")
+    _, client, _ = _prepare(config)
+    with champions.decision_lock(config):
+        in_force = champions.champion_pair(client, config)
+        if to is None:
+            if in_force.number is None or not in_force.previous:
+                raise InputError(
+                    f"no earlier pair to roll back to (in force: {in_force.words() or 'nothing'}); see partner-churn models pairs"
+                )
+            to = in_force.previous
+        earlier = champions.pair_record(client, config, to)
+        return champions.put_in_force(
+            client, config, earlier.versions, made_by="rollback", reason=f"back to pair {earlier.number} by {_who()}: {reason.strip()}"
+        )
 
 
 def load_model(config: Config, name: str, version: str | None = None) -> tuple[TrainedModel, str]:
@@ -804,7 +931,7 @@ def _resolve(client: MlflowClient, name: str, ref: str, config: Config) -> Model
     try:
         registered = client.get_registered_model(name)
     except MlflowException as exc:
-        if not _is_not_found(exc):
+        if not is_not_found(exc):
             raise
         raise InputError(
             f"no registered model '{name}': partner-churn train registers it, or says why the data cannot train it"
@@ -813,16 +940,21 @@ def _resolve(client: MlflowClient, name: str, ref: str, config: Config) -> Model
         try:
             return client.get_model_version(name, ref)
         except MlflowException as exc:
-            if not _is_not_found(exc):
+            if not is_not_found(exc):
                 raise
-            known = sorted((int(v.version) for v in client.search_model_versions(f"name = '{_quote(name)}'")))
+            known = sorted((int(v.version) for v in client.search_model_versions(f"name = '{quote_name(name)}'")))
             raise InputError(
                 f"registered model '{name}' has no version {ref} (versions: {', '.join(map(str, known)) or 'none'})"
             ) from None
-    found = _alias_version(client, name, ref)
+    if ref == CHAMPION:
+        target = target_of_model(name, config)
+        number = champions.champion_pair(client, config).versions.get(target or "")
+        found = client.get_model_version(name, number) if number else None
+    else:
+        found = alias_version(client, name, ref)
     if found is None:
         if ref == CHAMPION:
-            versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{_quote(name)}'"))
+            versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{quote_name(name)}'"))
             if versions:
                 latest = versions[-1]
                 raise InputError(
@@ -841,26 +973,8 @@ def _pin_words(name: str, version: str, config: Config) -> str:
     return pin_option(target, version) if target else f"--model-version {version}"
 
 
-def _alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
-        if _is_not_found(exc):
-            return None
-        raise
-
-
-def _is_not_found(exc: MlflowException) -> bool:
-    # A missing alias is INVALID_PARAMETER_VALUE on the SQL store, RESOURCE_DOES_NOT_EXIST elsewhere.
-    return exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
-
-
 # --------------------------------------------------------------------------------------------------
 # Small helpers
-
-
-def _quote(name: str) -> str:
-    return name.replace("'", "\\'")
 
 
 def _fmt(value: float | None) -> str:
