@@ -2,16 +2,19 @@
 the report and a manifest; the only I/O of a scoring, crash-safe.
 
 A scoring holds a lock on its date (`scoring_lock`): a second scoring of the same date refuses in one line
-instead of mixing rows into the same files. Its files are first written under temporary names beside the
-old ones and renamed into place only when all of them were written (`write_scoring`), the manifest last: a
-full disk or a crash leaves the previous scoring of that date as it was. `previous_scoring` skips folders
+instead of mixing rows into the same files. Its files are first written into a staging folder, which takes
+the date folder's place in one atomic swap once all of them were written (`write_scoring`): a full disk or
+a crash leaves the previous scoring of that date as it was. `previous_scoring` skips folders
 whose manifest says no partner was active (a forced scoring of nobody is never "the previous scoring").
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
+import shutil
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -83,8 +86,9 @@ def write_scoring(
 ) -> Path:
     """Write risk_list.csv and .parquet (every partner), risk_list.xlsx (the first `spreadsheet_rows` in
     priority order: what a manager works through), report.html and scoring.json into the date's folder;
-    return the folder. All or nothing: each file is staged under a temporary name and renamed into place
-    once every one of them was written; an InputError (one line) leaves the folder as it was."""
+    return the folder. All or nothing: the files are written into a staging folder beside it, which then
+    takes the date folder's place in one step (`_swap_into_place`); an InputError (one line) leaves the
+    folder as it was. Call it holding `scoring_lock`."""
     folder = scoring_folder(output_dir, as_of)
     writers: dict[str, Callable[[Path], object]] = {
         RISK_LIST: lambda path: scored.to_parquet(path, index=False),
@@ -93,20 +97,51 @@ def write_scoring(
         REPORT: lambda path: path.write_text(report_html, encoding="utf-8"),
         MANIFEST: lambda path: path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8"),
     }
-    staged: dict[str, Path] = {}
+    staging = output_dir / f".{folder.name}.{os.getpid()}.staging"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        for leftover in output_dir.glob(f".{folder.name}.*.staging"):  # of a scoring killed before its swap
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging.mkdir(parents=True)
         for name, write in writers.items():
-            staged[name] = folder / f".{Path(name).stem}.{os.getpid()}.tmp{Path(name).suffix}"
-            write(staged[name])
-        for name, temporary in staged.items():  # the manifest last: it says the scoring is complete
-            os.replace(temporary, folder / name)
+            write(staging / name)
+        if folder.is_dir():  # files someone put beside an earlier scoring stay
+            for other in folder.iterdir():
+                if other.name not in writers and other.is_file():
+                    os.link(other, staging / other.name)
+        _swap_into_place(staging, folder, last=MANIFEST)
     except (OSError, FileCreateError) as exc:
-        for temporary in staged.values():
-            temporary.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"cannot write the scoring of {as_of:%Y-%m-%d} to {folder}: {reason}; the files already there are left as they were") from None
+    shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the previous files
     return folder
+
+
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
+    """Make `staging`'s files the folder's in one step: a rename when there is no folder yet, else Linux's
+    renameat2(RENAME_EXCHANGE), which swaps the two folders atomically (a reader sees all old or all new
+    files, even if the process dies right then). Where that call is missing (another OS, a file system
+    without it), the files are renamed one by one, `last` last: a crash in that loop can leave some files
+    of each scoring, with the earlier manifest saying so."""
+    if not folder.exists():
+        os.rename(staging, folder)
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.renameat2(AT_FDCWD, os.fsencode(staging), AT_FDCWD, os.fsencode(folder), RENAME_EXCHANGE) == 0:
+            return
+        error = ctypes.get_errno()
+        if error not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(error, os.strerror(error), str(folder))
+    except AttributeError:  # no renameat2 in this C library
+        pass
+    names = sorted((p.name for p in staging.iterdir()), key=lambda name: name == last)
+    for name in names:
+        os.replace(staging / name, folder / name)
 
 
 def _write_spreadsheet(scored: pd.DataFrame, path: Path) -> None:

@@ -138,6 +138,27 @@ def test_a_failed_write_leaves_the_previous_scoring_of_the_date_intact(scored: p
     with pytest.raises(InputError, match=r"cannot write the scoring of 2026-07-01 to .*: No space left on device; the files already there are left as they were"):
         write_scoring(scored.head(5), "second", tmp_path, AS_OF, {"active_partners": 1})
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # same files, same bytes, no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01"]  # no staging folder left either
+
+
+def test_a_rescoring_replaces_the_whole_folder_in_one_step(scored: pd.DataFrame, tmp_path: Path) -> None:
+    """The staged folder is swapped with the old one (renameat2 RENAME_EXCHANGE), not filled file by file: a
+    reader, or a crash, sees one scoring's files or the other's. A file a user put in the folder stays; the
+    staging folder of a scoring killed before its swap is cleared."""
+    import os
+
+    folder = write_scoring(scored, "first", tmp_path, AS_OF, {"active_partners": 1})
+    (folder / "notes.txt").write_text("called Monday")
+    killed = tmp_path / ".2026-07-01.99999.staging"
+    killed.mkdir()
+    (killed / "risk_list.csv").write_text("half")
+    before = os.stat(folder).st_ino
+
+    again = write_scoring(scored.head(3), "second", tmp_path, AS_OF, {"active_partners": 1})
+    assert again == folder and os.stat(folder).st_ino != before  # another directory took the path: a swap
+    assert (folder / "report.html").read_text() == "second" and len(pd.read_parquet(folder / "risk_list.parquet")) == 3
+    assert (folder / "notes.txt").read_text() == "called Monday"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01"]
 
 
 def test_a_second_scoring_of_the_same_date_refuses_while_the_first_runs(tmp_path: Path) -> None:
