@@ -259,17 +259,60 @@ class Rule(StrictModel):
     """Conditions; omitted, the rule matches every partner."""
 
 
+class PersonalContact(StrictModel):
+    """When a person's time is worth it: personal channels go to partners with enough money at stake, as many
+    a day as each owner can handle; everyone else gets the automated series of their segment."""
+
+    channels: list[Channel] = ["phone", "manager"]
+    """Channels that take a person's time (a call, the partner's own manager)."""
+    min_value_at_risk: dict[Channel, float] = {"phone": 10.0}
+    """Per channel, the least value at risk (risk x expected revenue, program currency, over the horizon) that
+    earns the contact: a call about risk is worth the money it may save. A channel not listed: no minimum."""
+    min_expected_revenue: dict[Channel, float] = {"manager": 100.0}
+    """Per channel, the least expected revenue over the horizon that earns the contact: a personal manager
+    or exclusive terms are worth what the partner brings, at any risk. A channel not listed: no minimum."""
+    daily_capacity: dict[Owner, int] = {"retention_team": 20, "partner_manager": 20}
+    """Per owner, personal contacts a day; the most valuable first, each due on the first day with room,
+    up to its action's `due_in_days`. An owner not listed has no limit."""
+    automated: dict[str, str]
+    """Per segment, the automated action a partner gets instead of a personal contact (every segment)."""
+
+    @field_validator("min_value_at_risk", "min_expected_revenue")
+    @classmethod
+    def _not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not v >= 0}
+        if bad:
+            raise ValueError(f"a minimum must be 0 or more, got {bad}")
+        return value
+
+    @field_validator("daily_capacity")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v < 1}
+        if bad:
+            raise ValueError(f"a daily capacity must be at least 1 contact, got {bad} (leave the owner out for no limit)")
+        return value
+
+
+PERSONAL_CONTACT_OUTCOMES = ("", "scheduled", "below_minimum_value", "over_capacity")
+"""The `personal_contact` column: '' (the action takes no person's time), scheduled (due on `due_in_days`),
+below_minimum_value or over_capacity (the automated series of the segment instead)."""
+
+
 class ActionTable(StrictModel):
     """The action catalogue and the rules that pick one primary action per partner.
 
     Valid by construction: every rule names a known action, every one of the 512 partner states is
-    matched, no two rules of one priority share a state, and every rule is the primary one somewhere.
+    matched, no two rules of one priority share a state, every rule is the primary one somewhere, and
+    every segment has an automated action to fall back on when a personal contact is not worth it.
     """
 
     actions: list[Action] = Field(min_length=1)
     """Every action a rule may give."""
     rules: list[Rule] = Field(min_length=1)
     """Rules; the order in the file does not matter, priorities do."""
+    personal_contact: PersonalContact | None = None
+    """Who gets a person's time, and how many a day; required when an action takes a person's time."""
     _primary: tuple[int, ...] = PrivateAttr()
 
     @model_validator(mode="after")
@@ -298,8 +341,38 @@ class ActionTable(StrictModel):
                 f"gap: {unmatched.size} of {len(states)} partner states match no rule, e.g. "
                 f"{states[unmatched[0]].describe()} (add a rule, or a catch-all rule without `when`)"
             )
+        self._check_personal_contact(codes)
         primary = _first_match(self.rules, matched)
         self._primary = tuple(primary.tolist())  # a tuple, so that tables still compare equal
+        return self._check_every_rule_applies(primary)
+
+    def _check_personal_contact(self, codes: list[str]) -> None:
+        """A table with actions that take a person's time says who earns one, and what every segment gets instead."""
+        personal = self.personal_contact
+        if personal is None:
+            needy = [a.code for a in self.actions if a.channel in PersonalContact.model_fields["channels"].default]
+            if needy:
+                raise ValueError(
+                    f"action(s) {needy} take a person's time: add a personal_contact section (channels, minimums, "
+                    "daily_capacity, and the automated action of every segment)"
+                )
+            return
+        missing = [segment for segment in SEGMENTS if segment not in personal.automated]
+        if missing:
+            raise ValueError(f"personal_contact.automated: no automated action for segment(s) {missing}")
+        for segment, code in personal.automated.items():
+            if segment not in SEGMENTS:
+                raise ValueError(f"personal_contact.automated: unknown segment {segment!r} (known: {', '.join(SEGMENTS)})")
+            if code not in codes:
+                raise ValueError(f"personal_contact.automated.{segment}: unknown action code {code!r} (defined: {', '.join(codes)})")
+            fallback = self.action(code)
+            if fallback.channel in personal.channels or fallback.owner != "automation":
+                raise ValueError(
+                    f"personal_contact.automated.{segment}: {code!r} is not automated (channel {fallback.channel}, owner "
+                    f"{fallback.owner}); name an action owned by automation on a channel outside {personal.channels}"
+                )
+
+    def _check_every_rule_applies(self, primary: np.ndarray) -> ActionTable:
         for i, rule in enumerate(self.rules):
             if not (primary == i).any():
                 raise ValueError(
@@ -459,6 +532,54 @@ def _state_codes(columns: Mapping[str, Any]) -> np.ndarray:
 def assign_actions(scored: pd.DataFrame, table: ActionTable, lang: str) -> pd.DataFrame:
     """The primary action of every partner, aligned with `scored`'s index (see `action_columns`)."""
     return pd.DataFrame(action_columns(scored, table, lang), index=scored.index)
+
+
+def fit_personal_contacts(
+    columns: Mapping[str, Any], actions: Mapping[str, np.ndarray], table: ActionTable, lang: str, *, capacity: bool
+) -> dict[str, np.ndarray]:
+    """`actions` (from `action_columns`) with personal contacts given only where they are worth a person's time.
+
+    A personal action (channel in `personal_contact.channels`) below its channel's minimum value at risk or
+    expected revenue is replaced by the automated action of the partner's segment. With `capacity` (a whole population: the
+    risk list), each owner's remaining personal contacts are taken most valuable first (ties by
+    `partner_id`), `daily_capacity` a day: a contact is due on the first day with room (0: today) and one
+    that finds no room by its action's `due_in_days` gets the automated action too. Without it (a few
+    partners of a service request) only the minimum applies. Adds `personal_contact` (see
+    PERSONAL_CONTACT_OUTCOMES).
+    """
+    rules = table.personal_contact
+    if rules is None:  # no action takes a person's time
+        return {**actions, "personal_contact": np.full(len(np.asarray(actions["action"])), "", dtype=object)}
+    value = np.nan_to_num(np.asarray(columns["value_at_risk"], dtype=float), nan=0.0)
+    expected = np.nan_to_num(np.asarray(columns["expected_revenue"], dtype=float), nan=0.0)
+    segment = np.asarray(columns["segment"], dtype=object)
+    owner, channel = np.asarray(actions["owner"], dtype=object), np.asarray(actions["channel"], dtype=object)
+    due = np.asarray(actions["due_in_days"], dtype=np.int64).copy()
+    personal = np.isin(channel, rules.channels)
+    least_at_risk = np.array([rules.min_value_at_risk.get(c, 0.0) for c in channel], dtype=float)
+    least_expected = np.array([rules.min_expected_revenue.get(c, 0.0) for c in channel], dtype=float)
+    outcome = np.where(personal, "scheduled", "").astype(object)
+    outcome[personal & ((value < least_at_risk) | (expected < least_expected))] = "below_minimum_value"
+    if capacity:
+        partner = np.asarray(columns["partner_id"], dtype=object).astype(str)
+        for name, per_day in rules.daily_capacity.items():
+            rows = np.flatnonzero((outcome == "scheduled") & (owner == name))
+            ordered = rows[np.lexsort((partner[rows], -value[rows]))]
+            day = np.arange(len(ordered)) // per_day
+            fits = day <= due[ordered]
+            due[ordered[fits]] = day[fits]
+            outcome[ordered[~fits]] = "over_capacity"
+    replaced = np.isin(outcome, ["below_minimum_value", "over_capacity"])
+    out = {name: np.asarray(values).copy() for name, values in actions.items()}
+    for row in np.flatnonzero(replaced):
+        fallback = table.action(rules.automated[segment[row]])
+        out["action"][row], out["channel"][row], out["owner"][row] = fallback.code, fallback.channel, fallback.owner
+        out["action_title"][row] = getattr(fallback.title, lang)
+        out["action_description"][row] = getattr(fallback.description, lang)
+        due[row] = fallback.due_in_days
+    out["due_in_days"] = due
+    out["personal_contact"] = outcome
+    return out
 
 
 def action_columns(columns: Mapping[str, Any], table: ActionTable, lang: str) -> dict[str, np.ndarray]:

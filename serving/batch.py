@@ -31,7 +31,7 @@ def detail_columns(config: Config) -> list[str]:
     revenue = list(dict.fromkeys([revenue_feature(window_nearest(config, 30)), segment_revenue_feature(config)]))
     return [
         "as_of", "reasons_source", "segment_change", "downgrade_warning", "potential_band", "expected_revenue", "action_title",
-        "action_description", "channel", "owner", "due_in_days", "commission_overdue", "no_onboarding_activity",
+        "action_description", "channel", "owner", "due_in_days", "personal_contact", "commission_overdue", "no_onboarding_activity",
         "falling_trend", LAST_ACTIVITY, *revenue, "tenure_days",
     ]
 
@@ -57,7 +57,8 @@ def score_partners(
         return pd.DataFrame(columns=columns)
 
     scored = score_columns(
-        now, models, actions, config, lang=config.scoring.lang, typical_workhorse_revenue=typical_workhorse_revenue(now, config)
+        now, models, actions, config, lang=config.scoring.lang, typical_workhorse_revenue=typical_workhorse_revenue(now, config),
+        capacity=True,
     )
     added = {name: values for name, values in scored.items() if name != "active" and name not in now.columns}
     now = pd.concat([now, pd.DataFrame(added, index=now.index)], axis=1)

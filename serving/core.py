@@ -28,7 +28,7 @@ from partner_churn.domain import (
     trend_feature,
 )
 from partner_churn.errors import InputError
-from segments.actions import ActionTable, action_columns, bands_and_flags
+from segments.actions import ActionTable, action_columns, bands_and_flags, fit_personal_contacts
 from segments.reasons import fact_features, facts_for, reasons_for
 from training.model import TrainedModel
 
@@ -120,12 +120,15 @@ def score_columns(
     *,
     lang: str,
     typical_workhorse_revenue: float,
+    capacity: bool,
 ) -> dict[str, np.ndarray]:
     """Scores, bands, flags, value at risk and the primary action of every row.
 
-    `columns` hold the model features, `segment` and `downgrade_warning`. A partner not active at the
-    cutoff gets no deactivation risk (band `inactive`); a target whose model is missing gets NaN and
-    the band `unavailable` (read as the lowest band by the action table).
+    `columns` hold the model features, `partner_id`, `segment` and `downgrade_warning`. A partner not
+    active at the cutoff gets no deactivation risk (band `inactive`); a target whose model is missing gets
+    NaN and the band `unavailable` (read as the lowest band by the action table). A personal contact goes
+    only to partners worth it, and with `capacity` (the rows are a whole population) within each owner's
+    daily capacity (`fit_personal_contacts`).
     """
     n = len(np.asarray(columns["segment"]))
     active = active_mask(columns, config)
@@ -142,7 +145,8 @@ def score_columns(
         out["potential_band"] = np.full(n, UNAVAILABLE, dtype=object)
     scored |= out
     out |= value_at_risk(scored, config, typical_workhorse_revenue=typical_workhorse_revenue)
-    out |= action_columns({**scored, **out}, actions, lang)
+    scored |= out
+    out |= fit_personal_contacts(scored, action_columns(scored, actions, lang), actions, lang, capacity=capacity)
     return out
 
 

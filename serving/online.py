@@ -64,7 +64,7 @@ def score_records(
     now = now or dt.datetime.now(dt.timezone.utc)
     config, models = served.config, served.models
     columns = _feature_columns(records, served, now)
-    columns |= score_columns(columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served))
+    columns |= score_columns(columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served), capacity=False)
     risk, potential = columns["deactivation_risk"], columns["upgrade_potential"]
 
     wanted = np.array([explain_by_default if r.explain is None else r.explain for r in records], dtype=bool)

@@ -22,8 +22,10 @@ from segments.actions import (
     ActionTable,
     Rule,
     add_bands_and_flags,
+    action_columns,
     assign_actions,
     default_actions_path,
+    fit_personal_contacts,
     load_action_table,
 )
 from segments.rules import SEGMENTS
@@ -296,6 +298,12 @@ actions:
     owner: retention_team
     due_in_days: 2
 """
+PERSONAL = """\
+personal_contact:
+  min_value_at_risk: {phone: 10}
+  daily_capacity: {retention_team: 2}
+  automated: {star: a, workhorse: a, newbie: a, sleeper: a}
+"""
 CATCH_ALL = """\
 rules:
   - action: b
@@ -306,8 +314,8 @@ rules:
 """
 
 
-def minimal_table(actions: str = ACTIONS, rules: str = CATCH_ALL) -> str:
-    return actions + rules
+def minimal_table(actions: str = ACTIONS, rules: str = CATCH_ALL, personal: str = PERSONAL) -> str:
+    return actions + rules + personal
 
 
 def test_minimal_table_loads(tmp_path: Path) -> None:
@@ -369,11 +377,7 @@ BAD_TABLES = {
 @pytest.mark.parametrize("rules", BAD_TABLES.values(), ids=BAD_TABLES.keys())
 def test_bad_rules_are_config_errors_naming_file_and_rule(tmp_path: Path, rules: tuple[str, str]) -> None:
     text, message = rules
-    path = tmp_path / "bad_actions.yaml"
-    path.write_text(minimal_table(rules=text))
-    with pytest.raises(ConfigError, match=r"bad_actions\.yaml: .*" + message) as caught:
-        ActionTable.load(path)
-    assert "\n" not in str(caught.value)
+    assert_refused(tmp_path, minimal_table(rules=text), message)
 
 
 @pytest.mark.parametrize(
@@ -390,12 +394,99 @@ def test_bad_rules_are_config_errors_naming_file_and_rule(tmp_path: Path, rules:
     ids=["typo key", "missing ru", "unknown channel", "negative due", "duplicate code", "duplicate key", "bad yaml"],
 )
 def test_bad_actions_are_config_errors(tmp_path: Path, actions: str, message: str) -> None:
+    assert_refused(tmp_path, minimal_table(actions=actions), message)
+
+
+def assert_refused(tmp_path: Path, table: str, message: str) -> None:
+    """Loading `table` is a one-line ConfigError naming the file, matching `message`."""
     path = tmp_path / "bad_actions.yaml"
-    path.write_text(minimal_table(actions=actions))
-    with pytest.raises(ConfigError, match=r"bad_actions\.yaml:.*" + message):
+    path.write_text(table)
+    with pytest.raises(ConfigError, match=r"bad_actions\.yaml:.*" + message) as caught:
         ActionTable.load(path)
+    assert "\n" not in str(caught.value)
 
 
 def test_missing_table_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: action table not found"):
         ActionTable.load(tmp_path / "nope.yaml")
+
+
+# --------------------------------------------------------------------------- a person's time
+
+
+def contacts(table: ActionTable, values: list[float], *, capacity: bool, expected: list[float] | None = None) -> dict[str, np.ndarray]:
+    """Partners p0.. all at high risk (so action b, a call) with these values at risk, through the public path."""
+    n = len(values)
+    columns = {
+        "partner_id": np.array([f"p{i}" for i in range(n)], dtype=object), "segment": np.array(["workhorse"] * n, dtype=object),
+        "risk_band": np.array(["high"] * n, dtype=object), "potential_band": np.array(["low"] * n, dtype=object),
+        **{flag: np.zeros(n, bool) for flag in FLAGS},
+        "value_at_risk": np.array(values, float), "expected_revenue": np.array(expected or [100.0] * n, float),
+    }
+    return fit_personal_contacts(columns, action_columns(columns, table, "en"), table, "en", capacity=capacity)
+
+
+def test_calls_go_to_partners_worth_them_most_valuable_first_within_each_owners_capacity(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(minimal_table())
+    table = ActionTable.load(path)
+    # Worth a call (>= 10): 7 partners, 2 a day, b is due within 2 days: days 0, 0, 1, 1, 2, 2; the 7th finds no room.
+    out = contacts(table, [12.0, 50.0, 5.0, 30.0, 11.0, 40.0, 0.0, 20.0, 15.0], capacity=True)
+    assert out["personal_contact"].tolist() == [
+        "scheduled", "scheduled", "below_minimum_value", "scheduled", "over_capacity", "scheduled", "below_minimum_value", "scheduled", "scheduled",
+    ]
+    assert out["due_in_days"].tolist() == [2, 0, 0, 1, 0, 0, 0, 1, 2]  # 50, 40 today; 30, 20 tomorrow; 15, 12 the day after
+    assert out["action"].tolist() == ["b", "b", "a", "b", "a", "b", "a", "b", "b"]
+    assert out["channel"][2] == "email" and out["owner"][2] == "automation" and out["action_title"][2] == "A" and out["action_description"][2] == "Do A"
+    # Without the whole population (a service request), only the minimum applies.
+    alone = contacts(table, [12.0, 50.0, 5.0, 30.0, 11.0, 40.0, 0.0, 20.0, 15.0], capacity=False)
+    assert (alone["personal_contact"] == "scheduled").sum() == 7 and (alone["due_in_days"][alone["action"] == "b"] == 2).all()
+    # Equal values: the partner id decides, so two runs agree.
+    tied = contacts(table, [20.0] * 5, capacity=True)
+    assert tied["due_in_days"].tolist() == [0, 0, 1, 1, 2]
+
+
+def test_a_personal_manager_needs_the_expected_revenue_not_the_risk(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(minimal_table(actions=ACTIONS.replace("channel: phone", "channel: manager"),
+                                  personal=PERSONAL.replace("min_value_at_risk: {phone: 10}", "min_expected_revenue: {manager: 100}")))
+    out = contacts(ActionTable.load(path), [0.5, 0.5, 80.0], capacity=False, expected=[500.0, 99.0, 99.0])
+    assert out["personal_contact"].tolist() == ["scheduled", "below_minimum_value", "below_minimum_value"]
+
+
+def test_the_default_table_never_calls_a_partner_below_the_minimum_nor_past_a_days_capacity() -> None:
+    partners = add_bands_and_flags(random_partners(3000, seed=4), SCORING)
+    rng = np.random.default_rng(4)
+    columns = {**{c: partners[c].to_numpy() for c in partners.columns}, "partner_id": np.array([f"p{i}" for i in range(len(partners))], dtype=object),
+               "value_at_risk": rng.gamma(0.5, 20, len(partners)), "expected_revenue": rng.gamma(0.5, 300, len(partners))}
+    out = fit_personal_contacts(columns, action_columns(columns, DEFAULT, "en"), DEFAULT, "en", capacity=True)
+    rules = DEFAULT.personal_contact
+    personal = np.isin(out["channel"], rules.channels)
+    assert personal.any() and (out["personal_contact"] == "below_minimum_value").any() and (out["personal_contact"] == "over_capacity").any()
+    for channel, least in rules.min_value_at_risk.items():
+        assert (columns["value_at_risk"][personal & (out["channel"] == channel)] >= least).all()
+    for channel, least in rules.min_expected_revenue.items():
+        assert (columns["expected_revenue"][personal & (out["channel"] == channel)] >= least).all()
+    frame = pd.DataFrame({"owner": out["owner"], "day": out["due_in_days"]})[personal]
+    assert frame.groupby(["owner", "day"]).size().max() <= max(rules.daily_capacity.values())
+    assert (frame.groupby(["owner", "day"]).size().loc[list(rules.daily_capacity)] <= 20).all()
+    fallback = out["personal_contact"] != "scheduled"
+    fallback &= out["personal_contact"] != ""
+    assert set(out["action"][fallback]) <= set(rules.automated.values())
+
+
+@pytest.mark.parametrize(
+    ("personal", "message"),
+    [
+        ("", r"action\(s\) \['b'\] take a person's time: add a personal_contact section"),
+        (PERSONAL.replace("sleeper: a}", "sleeper: b}"), r"personal_contact.automated.sleeper: 'b' is not automated \(channel phone, owner retention_team\)"),
+        (PERSONAL.replace(", sleeper: a}", "}"), r"no automated action for segment\(s\) \['sleeper'\]"),
+        (PERSONAL.replace("sleeper: a}", "sleeper: c}"), r"personal_contact.automated.sleeper: unknown action code 'c'"),
+        (PERSONAL.replace("{retention_team: 2}", "{retention_team: 0}"), r"a daily capacity must be at least 1 contact"),
+        (PERSONAL.replace("{phone: 10}", "{phone: -1}"), r"a minimum must be 0 or more"),
+        (PERSONAL.replace("{phone: 10}", "{pigeon: 1}"), r"min_value_at_risk"),
+    ],
+    ids=["missing section", "fallback not automated", "segment without fallback", "unknown fallback", "zero capacity", "negative minimum", "unknown channel"],
+)
+def test_bad_personal_contact_sections_are_config_errors(tmp_path: Path, personal: str, message: str) -> None:
+    assert_refused(tmp_path, minimal_table(personal=personal), message)
