@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fnmatch
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from xlsxwriter.exceptions import FileCreateError
 
 from partner_churn.errors import InputError
 from partner_churn.locks import process_lock
+from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
 
 DEFAULT_PREVIOUS_DAYS = 7
 RISK_LIST = "risk_list.parquet"
@@ -60,6 +62,9 @@ SPREADSHEET_COLUMNS = [
     "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "action", "model_version", "trained_through", "scored_at",
 ]
 """What a manager reads in the spreadsheet, in reading order (the full detail is in the CSV and Parquet)."""
+TODAY_SHEET, RISK_LIST_SHEET = "this week", "risk list"
+CONTACTS_CSV = "contacts_{owner}.csv"
+"""One CRM import file per owner with contacts due this week (`serving.today.CRM_COLUMNS`)."""
 
 
 def _has_active_partners(folder: Path) -> bool:
@@ -93,10 +98,13 @@ def write_scoring(
     writers: dict[str, Callable[[Path], object]] = {
         RISK_LIST: lambda path: scored.to_parquet(path, index=False),
         "risk_list.csv": lambda path: scored.to_csv(path, index=False, float_format="%.6g"),
-        "risk_list.xlsx": lambda path: _write_spreadsheet(scored.head(spreadsheet_rows), path),
+        "risk_list.xlsx": lambda path: _write_spreadsheet(scored.head(spreadsheet_rows), contacts, path),
         REPORT: lambda path: path.write_text(report_html, encoding="utf-8"),
         MANIFEST: lambda path: path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8"),
     }
+    contacts = contacts_due(scored, as_of) if len(scored) else pd.DataFrame(columns=CONTACT_COLUMNS)
+    for owner, tasks in contacts.groupby("owner", sort=True):
+        writers = {CONTACTS_CSV.format(owner=owner): lambda path, tasks=tasks: crm_tasks(tasks).to_csv(path, index=False), **writers}
     staging = output_dir / f".{folder.name}.{os.getpid()}.staging"
     try:
         for leftover in output_dir.glob(f".{folder.name}.*.staging"):  # of a scoring killed before its swap
@@ -106,7 +114,8 @@ def write_scoring(
             write(staging / name)
         if folder.is_dir():  # files someone put beside an earlier scoring stay
             for other in folder.iterdir():
-                if other.name not in writers and other.is_file():
+                ours = other.name in writers or fnmatch.fnmatch(other.name, CONTACTS_CSV.format(owner="*"))
+                if not ours and other.is_file():
                     os.link(other, staging / other.name)
         _swap_into_place(staging, folder, last=MANIFEST)
     except (OSError, FileCreateError) as exc:
@@ -144,19 +153,23 @@ def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
         os.replace(staging / name, folder / name)
 
 
-def _write_spreadsheet(scored: pd.DataFrame, path: Path) -> None:
-    """The risk list for managers: one sheet, frozen header, filters, readable widths and number formats."""
-    sheet = scored[[c for c in SPREADSHEET_COLUMNS if c in scored.columns]].copy()
-    for column in sheet.columns:
-        if isinstance(sheet[column].dtype, pd.DatetimeTZDtype):
-            sheet[column] = sheet[column].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no time zones
+def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, path: Path) -> None:
+    """The spreadsheet for managers: first the contacts due this week by owner (`serving.today`), then the
+    risk list; frozen headers, filters, readable widths and number formats."""
+    risk_list = scored[[c for c in SPREADSHEET_COLUMNS if c in scored.columns]].copy()
+    for column in risk_list.columns:
+        if isinstance(risk_list[column].dtype, pd.DatetimeTZDtype):
+            risk_list[column] = risk_list[column].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no time zones
+    widths = {"partner_id": 12, "reasons": 90, "action_title": 40, "action_description": 90, "model_version": 30, "scored_at": 20}
     with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
-        sheet.to_excel(writer, sheet_name="risk list", index=False)
-        book, page = writer.book, writer.sheets["risk list"]
+        book = writer.book
         percent, money = book.add_format({"num_format": "0%"}), book.add_format({"num_format": "#,##0"})
-        widths = {"partner_id": 12, "reasons": 90, "action_title": 40, "model_version": 30, "scored_at": 20}
-        formats = {"deactivation_risk": percent, "upgrade_potential": percent, "value_at_risk": money}
-        for position, column in enumerate(sheet.columns):
-            page.set_column(position, position, widths.get(column, 14), formats.get(column))
-        page.freeze_panes(1, 1)
-        page.autofilter(0, 0, max(len(sheet), 1), len(sheet.columns) - 1)
+        wrapped = book.add_format({"text_wrap": True, "valign": "top"})
+        formats = {"deactivation_risk": percent, "upgrade_potential": percent, "value_at_risk": money, "action_description": wrapped, "reasons": wrapped}
+        for name, sheet in ((TODAY_SHEET, contacts), (RISK_LIST_SHEET, risk_list)):
+            sheet.to_excel(writer, sheet_name=name, index=False)
+            page = writer.sheets[name]
+            for position, column in enumerate(sheet.columns):
+                page.set_column(position, position, widths.get(column, 14), formats.get(column))
+            page.freeze_panes(1, 1)
+            page.autofilter(0, 0, max(len(sheet), 1), max(len(sheet.columns) - 1, 0))

@@ -23,6 +23,7 @@ from partner_churn.config import Config
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.domain import UNAVAILABLE, active_mask, sort_risk_list, utc
 from partner_churn.errors import InputError
+from serving.today import contacts_due, owner_counts
 from segments.rules import LADDER_RANK, SEGMENTS
 
 REVENUE_WINDOW_DAYS = 30
@@ -49,8 +50,8 @@ KPI_KEYS = (
 
 REQUIRED_COLUMNS = (
     "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential", "value_at_risk",
-    "reasons", "model_version", "scored_at", "segment_change", "expected_revenue", "action_title", "due_in_days",
-    "days_since_last_activity",
+    "reasons", "model_version", "scored_at", "segment_change", "expected_revenue", "action_title", "action_description",
+    "owner", "due_in_days", "days_since_last_activity",
 )
 """Columns of the scored frame (`score_partners`' output) that the report reads."""
 
@@ -99,6 +100,13 @@ TEXT: dict[str, dict[str, str]] = {
         "high_risk": "High risk",
         "top": "Top {n} partners",
         "top_note": "In the order of the risk list: value at risk, then deactivation risk, then upgrade potential.",
+        "today": "Contacts today and this week",
+        "today_note": "Personal contacts worth a person's time, most valuable first; every one of the week is in the spreadsheet's first sheet and in the owner's contacts CSV.",
+        "today_counts": "{today} due today, {week} this week, {value} at risk in all",
+        "today_action": "What to do and say",
+        "last_activity": "Last activity",
+        "nothing_today": "Nothing due today.",
+        "no_contacts": "No personal contact is due this week.",
         "partner_id": "Partner",
         "change": "Change",
         "deactivation_risk": "Deactivation risk",
@@ -158,6 +166,13 @@ TEXT: dict[str, dict[str, str]] = {
         "high_risk": "Высокий риск",
         "top": "Топ-{n} партнёров",
         "top_note": "В порядке списка риска: ценность под риском, затем риск ухода, затем потенциал роста.",
+        "today": "Контакты на сегодня и на неделю",
+        "today_note": "Личные контакты, которые стоят времени сотрудника, сначала самые ценные; все контакты недели — на первом листе таблицы и в CSV-файле исполнителя.",
+        "today_counts": "на сегодня: {today}, на неделю: {week}, под риском всего: {value}",
+        "today_action": "Что сделать и сказать",
+        "last_activity": "Последняя активность",
+        "nothing_today": "На сегодня ничего нет.",
+        "no_contacts": "На этой неделе личных контактов нет.",
         "partner_id": "Партнёр",
         "change": "Изменение",
         "deactivation_risk": "Риск ухода",
@@ -306,6 +321,7 @@ def render_report(
     warnings = "".join(f"<p class=\"notice\">{_e(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
     body = [
         f"<header><h1>{_e(t['title'])}</h1><p class=\"meta\">{' · '.join(_e(m) for m in meta)}</p>{warnings}</header>",
+        _today_section(scored, as_of, t, fmt, lang),
         _kpi_section(kpis, t, fmt, active_window_days),
         _segment_section(scored, previous, t, fmt, lang, in_play_window_days),
         _flows_section(scored, previous, t, fmt, lang),
@@ -514,6 +530,42 @@ def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top:
         f"<section id=\"top\"><h2>{_e(title)}</h2><p class=\"note\">{_e(t['top_note'])}</p>"
         f"<div class=\"scroll\"><table id=\"top-partners\" class=\"top\"><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
     )
+
+
+TODAY_ROWS = 20
+"""Contacts due today shown per owner in the report (all are in the spreadsheet and the owner's CSV)."""
+OWNER_NAMES = {
+    "en": {"retention_team": "Retention team", "partner_manager": "Partner managers", "finance": "Finance"},
+    "ru": {"retention_team": "Команда удержания", "partner_manager": "Менеджеры партнёров", "finance": "Финансы"},
+}
+
+
+def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _Formatter, lang: str) -> str:
+    """First thing a manager reads: per owner, contacts due today and this week, and today's in priority order."""
+    contacts = contacts_due(scored, as_of) if len(scored) else scored.iloc[0:0]
+    if contacts.empty:
+        return f"<section id=\"today\"><h2>{_e(t['today'])}</h2><p class=\"note\">{_e(t['no_contacts'])}</p></section>"
+    parts = []
+    for _, counts in owner_counts(contacts).iterrows():
+        owner = str(counts["owner"])
+        due_today = contacts[(contacts["owner"] == owner) & (contacts["due_in_days"] == 0)].head(TODAY_ROWS)
+        rows = "".join(
+            "<tr>"
+            f"<td class=\"id\">{_e(row.partner_id)}</td>"
+            f"<td class=\"seg\">{_e(_segment_name(row.segment, lang))}</td>"
+            f"<td class=\"action\"><b>{_e(row.action_title)}</b><br><span class=\"muted\">{_e(row.action_description)}</span></td>"
+            f"<td class=\"reasons\"><ul>{''.join(f'<li>{_e(r.strip())}</li>' for r in str(row.reasons or '').split(' | ') if r.strip())}</ul></td>"
+            f"<td class=\"num\">{_e(fmt.number(row.value_at_risk))}</td>"
+            f"<td class=\"num\">{_e(row.last_activity_date)}</td>"
+            "</tr>"
+            for row in due_today.itertuples(index=False)
+        )
+        header = "".join(f"<th>{_e(t[key])}</th>" for key in ("partner_id", "segment", "today_action", "reasons", "value_at_risk", "last_activity"))
+        summary = t["today_counts"].format(today=int(counts["today"]), week=int(counts["this_week"]), value=fmt.number(counts["value_at_risk"]))
+        table = (f"<div class=\"scroll\"><table class=\"top today\"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>"
+                 if rows else f"<p class=\"note\">{_e(t['nothing_today'])}</p>")
+        parts.append(f"<h3>{_e(OWNER_NAMES[lang].get(owner, owner))}</h3><p class=\"note\">{_e(summary)}</p>{table}")
+    return f"<section id=\"today\"><h2>{_e(t['today'])}</h2><p class=\"note\">{_e(t['today_note'])}</p>{''.join(parts)}</section>"
 
 
 def _segment_name(segment: object, lang: str) -> str:

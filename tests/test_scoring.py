@@ -15,6 +15,7 @@ from partner_churn.errors import InputError
 from segments.actions import ActionTable, default_actions_path
 from serving.batch import RISK_LIST_COLUMNS, ScoringModels, score_partners
 from serving.outputs import MANIFEST, previous_scoring, scoring_lock, write_scoring
+from serving.today import CRM_COLUMNS, contacts_due
 from training.train import train_and_backtest
 
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")
@@ -118,7 +119,15 @@ def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> N
         text = book.read("xl/sharedStrings.xml").decode()
     assert scored["partner_id"].iloc[0] in text and "value_at_risk" in text
     assert (folder / "report.html").read_text(encoding="utf-8") == "<html>ru</html>"
-    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "risk_list.csv", "risk_list.parquet", "risk_list.xlsx", MANIFEST]
+    owners = sorted(contacts_due(scored, AS_OF)["owner"].unique())
+    assert owners, "setup: the scored program has personal contacts this week"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [*(f"contacts_{o}.csv" for o in owners), "report.html", "risk_list.csv", "risk_list.parquet", "risk_list.xlsx", MANIFEST])
+    with zipfile.ZipFile(folder / "risk_list.xlsx") as book:
+        workbook = book.read("xl/workbook.xml").decode()
+    assert workbook.index('name="this week"') < workbook.index('name="risk list"')  # the week's contacts come first
+    tasks = pd.read_csv(folder / f"contacts_{owners[0]}.csv")
+    assert list(tasks.columns) == list(CRM_COLUMNS.values()) and (tasks["Task owner"] == owners[0]).all()
     later = pd.Timestamp("2026-07-08", tz="UTC")
     assert previous_scoring(tmp_path, later) == AS_OF
     assert previous_scoring(tmp_path, AS_OF) == AS_OF - pd.Timedelta(days=7)
