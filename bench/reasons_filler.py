@@ -15,8 +15,10 @@ the risk list's `reasons` column is put in at most one filler class, checked in 
   or a count, amount, share, active days, conversion or trend no lower than the 25th percentile (for
   upgrade potential, the other way round). Good news ("last activity less than a day ago") is typical
   by this rule too. The quartiles are those of this scoring's partners of the same segment (active ones
-  for risk reasons), recomputed here from the data: an independent yardstick, not the rule the reasons
-  code applies.
+  for risk reasons), recomputed here from the data: an independent yardstick. The reasons code applies
+  the quartiles of the model's training rows (all its cutoffs; a median band for models saved before
+  quartiles were kept), so what this class still finds in a new model's model-based reasons is where the two
+  populations differ.
 
 The typical and wrong-direction classes apply to the reasons of rows a model explains: model-based
 reasons (reasons_source risk_model, potential_model), which claim to be drivers of a score, and the facts

@@ -15,9 +15,10 @@ k drivers worth a slot give fewer than k reasons, never filler):
   reason for risk, a fall never one to grow, money owed to a partner never a reason to grow;
 - its value lies beyond the typical range of the partner's segment, on the side that explains the
   score. The typical range is the segment's interquartile range over the training rows when the model
-  kept quartiles (`LOWER_QUARTILE_PREFIX` groups of `TrainedModel.typical`); a value must then lie
+  kept quartiles (the `training.model.LOWER_QUARTILE_PREFIX` and `UPPER_QUARTILE_PREFIX` groups of
+  `TrainedModel.typical`, stored by every model trained since they were added); a value must then lie
   strictly past the quartile as the sentence shows it (whole days and counts: "3 logins" at a quartile
-  of 3.4 is not past it). Models that kept only the segment's median get the median band instead: at
+  of 3.4 is not past it). Models saved with medians only (before quartiles were kept) get the median band: at
   least TYPICAL_FACTOR times the median (a silence, a gap, money owed) or at most 1 / TYPICAL_FACTOR of
   it (a count, revenue, active days, a conversion), days and counts also MIN_UNITS_FROM_TYPICAL whole
   units from it; a trend at most half (or twice) both flat and the median partner's; a weekly slope
@@ -82,14 +83,15 @@ from segments.wording import (
     short_number,
     window,
 )
-from training.model import Rows, TrainedModel
+from training.model import LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX, Rows, TrainedModel
 
 __all__ = [
     "EARLY_HISTORY_DAYS", "LOWER_QUARTILE_PREFIX", "MIN_CONTRIBUTION", "MIN_SILENT_DAYS", "MIN_SLOPE_GAP", "MIN_UNITS_FROM_TYPICAL", "OWN_EVENTS",
     "RU_GROUP_SEPARATOR", "TYPICAL_FACTOR", "UPPER_QUARTILE_PREFIX", "as_records", "describe_feature", "fact_features", "facts_for", "format_money",
     "format_number", "format_percent", "has_template", "plural_ru", "reasons_for", "reasons_from_contributions", "template_family",
 ]
-# format_*, plural_ru and RU_GROUP_SEPARATOR live in segments.wording; they are named here too for callers of this module.
+# format_*, plural_ru and RU_GROUP_SEPARATOR live in segments.wording, the quartile prefixes in training.model (training
+# stores the groups); they are named here too for callers of this module.
 
 MIN_CONTRIBUTION = 1e-6
 """Contributions (log-odds) at or below this are not a reason: float noise, not the model's view."""
@@ -110,11 +112,6 @@ fall worth a reason (0.1 a week over 12 weeks is about one active day a week les
 EARLY_HISTORY_DAYS = 30
 """Onboarding and first-event facts are reasons during the partner's first this many days; later they
 describe a past no action changes."""
-
-LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX = "p25:", "p75:"
-"""Groups of `TrainedModel.typical` that hold a segment's 25th and 75th percentiles ('p25:workhorse',
-'p75:all'), beside the median under the segment's own name. With them the typical range is the
-interquartile range; models that kept medians only get the median band (see the module docstring)."""
 
 Row = Mapping[str, Any]
 Typical = Mapping[str, Mapping[str, float]]

@@ -185,8 +185,9 @@ def explain(
     The risk model explains partners in the medium or high risk band; the potential model those with
     high potential. Rows in `by_model` are explained by a model in any case (the risk model if the
     partner is active and its potential is not high, else the potential model). Every other row's action
-    follows from segment and flags; its reasons are its own facts (no activity for N days, no revenue,
-    tenure), marked 'facts'. A missing model explains nothing; facts name only what the models read
+    follows from segment and flags; its reasons are its own facts (`fact_features`: days since the last
+    activity and the last sale, active days, revenue; never tenure), marked 'facts', as are those of a
+    row no driver explains. A missing model explains nothing; facts name only what the models read
     (so never an event type the program does not have).
     """
     k = config.scoring.reasons_per_partner

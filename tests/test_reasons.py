@@ -3,9 +3,11 @@ grammar over every template in both languages, merged stories, and a real tiny m
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,6 +175,73 @@ def test_an_upgrade_model_gives_reasons_to_grow_and_no_typical_rise() -> None:
     assert not any(text.startswith(("no activity for", "unpaid commission")) for text in found)
     (modest,) = reasons_for(model, pd.DataFrame([{**SAFE, "click_trend_30d": tau_for_change(20)}]))
     assert not any("clicks" in text for text in modest)  # +20% is inside the typical range: no slot
+
+
+def test_training_keeps_each_segment_s_quartiles_around_its_median() -> None:
+    """Brute force: every group's p25, median and p75 are numpy's percentiles of the training rows."""
+    schema = [spec for spec in feature_schema(Config()) if spec.name in MODEL_FEATURES]
+    params = LightGBMConfig(n_estimators=5, early_stopping_rounds=2, num_threads=1)
+    frames = [synthetic_rows(n, seed) for n, seed in ((1200, 4), (400, 5), (400, 6))]
+    for frame in frames:  # segments of unequal size; the sleepers never sold (their sale recency is all NaN)
+        frame["segment"] = np.select([frame["days_since_last_activity"] > 12, frame["active_days_30"] > 8], ["sleeper", "star"], "workhorse")
+        frame.loc[frame["segment"] == "sleeper", "days_since_last_sale"] = np.nan
+    train_rows = frames[0]
+    model = fit_model(RISK, *frames, schema, params, calibration_method="sigmoid", seed=1)  # type: ignore[arg-type]
+    numeric = [name for name in MODEL_FEATURES if name not in model.categories]
+    segments = {"all": np.ones(len(train_rows), bool)} | {s: (train_rows["segment"] == s).to_numpy() for s in ("sleeper", "star", "workhorse")}
+    assert set(model.typical) == {prefix + group for group in segments for prefix in ("", LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX)}
+    for group, rows in segments.items():
+        low, median, high = (model.typical[prefix + group] for prefix in (LOWER_QUARTILE_PREFIX, "", UPPER_QUARTILE_PREFIX))
+        assert set(low) == set(median) == set(high)
+        for name in numeric:
+            values = train_rows.loc[rows, name].dropna().to_numpy(float)
+            if values.size == 0:
+                assert name not in median  # no value, no typical partner
+                continue
+            expected = np.percentile(values, [25, 50, 75])
+            np.testing.assert_allclose([low[name], median[name], high[name]], expected, rtol=1e-12, atol=1e-12)
+            assert low[name] <= median[name] <= high[name]
+    assert "days_since_last_sale" not in model.typical["sleeper"] and "days_since_last_sale" in model.typical["all"]
+    assert model.typical[f"{LOWER_QUARTILE_PREFIX}star"]["active_days_30"] < model.typical[f"{UPPER_QUARTILE_PREFIX}star"]["active_days_30"]
+
+
+def _saved_before_quartiles(model: TrainedModel, folder: Path, *, medians: bool) -> TrainedModel:
+    """`model` as a model saved before quartiles were kept (`medians`) or before any typical value was."""
+    model.save(folder)
+    meta = json.loads((folder / "model.json").read_text())
+    if medians:
+        meta["typical"] = {g: v for g, v in meta["typical"].items() if not g.startswith((LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX))}
+    else:
+        del meta["typical"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    return TrainedModel.load(folder)
+
+
+def test_a_model_saved_before_quartiles_were_kept_still_explains(risk_model: TrainedModel, tmp_path: Path) -> None:
+    old = _saved_before_quartiles(risk_model, tmp_path / "medians", medians=True)
+    assert set(old.typical) == {"all"} and old.typical["all"] == risk_model.typical["all"]
+    rows = pd.DataFrame([RISKY, SAFE])
+    assert reasons_for(old, rows) == reasons_for(risk_model, rows)  # a clear risk is past the median band and the quartiles alike
+    assert len(reasons_for(old, rows)[0]) == 3 and reasons_for(old, rows, lang="ru")[0][0].startswith("нет активности 21 день (типично: ")
+    # The median band, not the quartiles: revenue under half the median is far from it, yet above the 25th percentile.
+    low, median = (risk_model.typical[group]["revenue_30d"] for group in (f"{LOWER_QUARTILE_PREFIX}all", "all"))
+    revenue = {"segment": "x", "revenue_30d": (low + median / 2) / 2}
+    assert low < revenue["revenue_30d"] <= median / 2
+    assert choose({"revenue_30d": 0.9}, revenue, typical=old.typical) == [
+        f"revenue {format_money(revenue['revenue_30d'], 'en')} in the last 30 days (typical: {format_money(median, 'en')})"
+    ]
+    assert choose({"revenue_30d": 0.9}, revenue, typical=risk_model.typical) == []
+
+
+def test_a_model_saved_before_typical_values_were_kept_explains_by_direction_alone(risk_model: TrainedModel, tmp_path: Path) -> None:
+    oldest = _saved_before_quartiles(risk_model, tmp_path / "none", medians=False)
+    assert oldest.typical == {}
+    (risky, safe) = reasons_for(oldest, pd.DataFrame([RISKY, SAFE]))
+    assert [text.split(" (typical")[0].split(";")[0] for text in risky] == [
+        text.split(" (typical")[0].split(";")[0] for text in reasons_for(risk_model, pd.DataFrame([RISKY]))[0]
+    ]
+    assert risky and not any("(typical" in text for text in risky)
+    assert not any(text.startswith(("clicks up", "last activity")) for text in safe)  # good news is never a reason for risk
 
 
 # -- choosing: only drivers worth a slot -----------------------------------------------------------------

@@ -26,10 +26,14 @@ from partner_churn.config import LightGBMConfig
 from partner_churn.domain import ACTIVE_DAYS_30, LABEL_OF, LAST_ACTIVITY, Target
 from partner_churn.errors import DamagedModelError, InputError
 
-__all__ = ["LABEL_OF", "Target", "TrainedModel", "fit_model", "refit_model", "rows_for"]
+__all__ = ["LABEL_OF", "LOWER_QUARTILE_PREFIX", "Target", "TrainedModel", "UPPER_QUARTILE_PREFIX", "fit_model", "refit_model", "rows_for"]
 
 Rows = pd.DataFrame | Mapping[str, Any]
 """Rows to score: a DataFrame, or a mapping of column name to a sequence of values."""
+LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX = "p25:", "p75:"
+"""Groups of `TrainedModel.typical` that hold a segment's 25th and 75th percentiles ('p25:workhorse',
+'p75:all'), beside the median under the segment's own name. Models saved before quartiles were kept
+have the median groups only."""
 MONOTONE: dict[str, dict[str, int]] = {
     # Domain certainty: more recent activity never raises the risk of going silent, all else equal.
     "deactivation_risk": {LAST_ACTIVITY: 1, ACTIVE_DAYS_30: -1},
@@ -126,8 +130,10 @@ class TrainedModel:
     training_cutoffs: list[str]
     monotone: dict[str, int]
     typical: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Median of each numeric feature over the training rows, per segment and over 'all': what
-    'usual' means in reasons (a Workhorse is compared with Workhorses)."""
+    """Median of each numeric feature over the training rows, per segment and over 'all' (groups named
+    by the segment), and its 25th and 75th percentiles (groups 'p25:<segment>', 'p75:<segment>'): what
+    'usual' means in reasons (a Workhorse is compared with Workhorses). Models saved before the quartiles
+    were kept have the median groups only; older ones none."""
     program: dict[str, Any] = field(default_factory=dict)
     """The program's figures at the end of the training data (`ProgramContext.snapshot`): what the
     service measures a single partner's revenue share and segment against."""
@@ -256,13 +262,19 @@ def feature_matrix(frame: pd.DataFrame, features: list[str], categories: dict[st
 
 
 def _typical_values(rows: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
-    """Medians of numeric features over all rows and within each segment (features with no value left out)."""
+    """Median, 25th and 75th percentile of numeric features over all rows and within each segment, as
+    `TrainedModel.typical` holds them (features with no value left out)."""
     numbers = rows[names].apply(pd.to_numeric, errors="coerce")
-    medians = {"all": numbers.median()}
+    groups = {"all": numbers}
     if "segment" in rows:
-        for segment, frame in numbers.groupby(rows["segment"].astype(str).to_numpy()).median().iterrows():
-            medians[str(segment)] = frame
-    return {group: {name: float(value) for name, value in values.items() if pd.notna(value)} for group, values in medians.items()}
+        groups |= {str(segment): frame for segment, frame in numbers.groupby(rows["segment"].astype(str).to_numpy())}
+    typical: dict[str, dict[str, float]] = {}
+    for group, frame in groups.items():
+        # Linear interpolation, pandas' default: the same quantiles as bench.reasons_filler's yardstick.
+        quantiles = frame.quantile([0.25, 0.5, 0.75])
+        for prefix, q in (("", 0.5), (LOWER_QUARTILE_PREFIX, 0.25), (UPPER_QUARTILE_PREFIX, 0.75)):
+            typical[prefix + group] = {name: float(value) for name, value in quantiles.loc[q].items() if pd.notna(value)}
+    return typical
 
 
 def fit_model(
