@@ -12,7 +12,7 @@ from features.pipeline import build_features, build_labels
 from features.schema import feature_schema
 from monitoring import drift as drift_check
 from monitoring import performance as performance_check
-from monitoring import store
+from monitoring import store, summary
 from monitoring.verdict import Recommendation
 from partner_churn.config import Config
 from partner_churn.errors import InputError
@@ -36,7 +36,9 @@ def data_end(program: Program) -> pd.Timestamp:
 
 
 def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOutcome:
-    """Drift of the scored population of `as_of` against the scoring model's training reference."""
+    """Drift of the scored population of `as_of` against the scoring model's training reference; writes the
+    summary page (drift_summary.html, in `scoring.lang`) first, then Evidently's drift.html and drift.json,
+    each whole or not at all."""
     risk_list = store.read_risk_list(config.paths.output_dir, as_of)
     as_of = store.scored_as_of(risk_list, as_of)
     models = store.scoring_models(config, risk_list)
@@ -48,8 +50,9 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
     result, snapshot = drift_check.compare(reference, scored, schema, config, as_of=as_of)
     result.model = store.model_record(models)
     folder = store.reports_folder(config, as_of)
-    html, payload = folder / "drift.html", folder / "drift.json"
-    snapshot.save_html(str(html))
+    page, html, payload = folder / summary.SUMMARY, folder / summary.FULL_REPORT, folder / summary.FIGURES
+    store.write_text(summary.render_summary(result, schema, config), page)  # first: the page people read, even if Evidently's fails
+    store.write_text(snapshot.get_html_str(as_iframe=False), html)
     store.write_json(result.to_json(), payload)
     metrics = {
         "share_drifted": result.share_drifted,
@@ -63,11 +66,11 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
         **{f"feature.{c.column}": c.drift_score for c in result.features},
     }
     run_id = store.log_check(
-        config, kind="drift", date=as_of, models=models, metrics=metrics, files=[html, payload],
+        config, kind="drift", date=as_of, models=models, metrics=metrics, files=[page, html, payload],
         verdict=f"{result.recommendation.action}: {result.drifted_features} of {len(result.features)} features drifted",
     )
-    summary = f"{result.summary_line()}; model {store.primary(models).label()}"
-    return CheckOutcome(summary, result.recommendation, [html, payload], run_id)
+    line = f"{result.summary_line()}; model {store.primary(models).label()}"
+    return CheckOutcome(line, result.recommendation, [page, html, payload], run_id)
 
 
 def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -> CheckOutcome:
@@ -87,7 +90,7 @@ def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -
     folder = store.reports_folder(config, scored_at)
     payload, table = folder / "performance.json", folder / "performance.csv"
     store.write_json(result.to_json(), payload)
-    result.table.to_csv(table, index=False, float_format="%.6g")
+    store.write_text(result.table.to_csv(index=False, float_format="%.6g"), table)
     metrics = {}
     for target in result.targets:
         row = result.overall(target)

@@ -34,6 +34,10 @@ monitor_app = typer.Typer(
 )
 app.add_typer(monitor_app, name="monitor")
 
+LangOption = Annotated[
+    Optional[str],
+    typer.Option("--lang", help="Language of the drift summary page (drift_summary.html): en or ru (default: scoring.lang)."),
+]
 ScoringDateOption = Annotated[
     Optional[str],
     typer.Option("--as-of", help="Scoring date whose population to check, UTC (default: the latest risk list in paths.output_dir)."),
@@ -47,6 +51,7 @@ def monitor(
     as_of: ScoringDateOption = None,
     allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
+    lang: LangOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -57,7 +62,7 @@ def monitor(
     from monitoring import store
     from monitoring.verdict import EXIT_CODE
 
-    cfg, program = _setup(config, set_, data, lenient)
+    cfg, program = _setup(config, set_, data, lenient, lang)
     date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
     verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
     typer.echo(verdict.line())
@@ -172,15 +177,17 @@ def drift(
     data: DataOption = None,
     allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
+    lang: LangOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
     """Evidently drift of the scored population's features and scores against the scoring model's training
-    reference; writes drift.html and drift.json, logs to MLflow; exit 1 on dataset or score drift."""
+    reference; writes drift_summary.html (the page to read: verdict, dates, models, drifted features),
+    Evidently's drift.html and drift.json, logs to MLflow; exit 1 on dataset or score drift."""
     from monitoring import checks, store
     from monitoring.verdict import EXIT_CODE
 
-    cfg, program = _setup(config, set_, data, lenient)
+    cfg, program = _setup(config, set_, data, lenient, lang)
     date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
     check_scoring_date(date, program.events, cfg, allow_stale=allow_stale)
     typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
@@ -227,8 +234,8 @@ def performance(
     raise typer.Exit(EXIT_CODE[outcome.recommendation.action])
 
 
-def _setup(config: Path | None, set_: list[str] | None, data: Path | None, lenient: bool) -> tuple[Config, Program]:
-    cfg = load_config(config, overrides=set_ or ())
+def _setup(config: Path | None, set_: list[str] | None, data: Path | None, lenient: bool, lang: str | None = None) -> tuple[Config, Program]:
+    cfg = load_config(config, overrides=[*(set_ or ()), *([f"scoring.lang={lang}"] if lang else [])])
     typer.echo("loading data", err=True)
     return cfg, _load(cfg, data, None, lenient)
 

@@ -18,14 +18,18 @@ Pure: frames in, results out (`monitoring/store.py` reads and writes). What is c
   that moves on its own during training does not count as drift; a change beyond that does.
 - **Verdict.** Dataset drift when the share of drifted feature columns reaches
   `monitoring.drift_share_threshold`; score drift when a score's distribution moved beyond its bar
-  (`monitoring.score_drift_threshold`, raised the same way). Either one: exit 1, retrain.
+  (`monitoring.score_drift_threshold`, raised the same way). Either one: exit 1, retrain. The facts the
+  verdict rests on are `Finding`s (`drift_findings`): drift.json's reason is their English line, the
+  summary page (`monitoring.summary`) words the same findings for people.
+- **Distributions.** Each compared column's values on both sides, binned alike (`Distribution`), ride on
+  the result for the summary page's before/after charts; drift.json does not carry them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,6 +46,17 @@ if TYPE_CHECKING:
 SCORES = TARGETS
 """Score columns compared besides the features (a score whose model was unavailable has no values)."""
 NO_VALUES = "no values on either side"
+REFERENCE_ONLY = "values in the reference only"
+CURRENT_ONLY = "values in the current rows only"
+"""Methods of a column Evidently cannot compare because one side holds no values (`one_sided`)."""
+NO_DRIFT = "no feature or score drift beyond its bar"
+HISTOGRAM_BINS = 20
+"""Bins of a numerical column's before/after distribution (integer columns with fewer values: one bin each)."""
+TOP_CATEGORIES = 8
+"""Categories of a categorical column's distribution; the rest are summed into one `other` bin."""
+TAIL_QUANTILE = 0.01
+"""A numerical distribution's bins span the pooled values' TAIL_QUANTILE to 1 - TAIL_QUANTILE quantiles; the
+end bins also hold the values beyond (a few huge revenues would otherwise squash every other bin into one)."""
 TENURE = "tenure_days"
 MIN_HALF_ROWS = 100
 """Fewer reference rows than this in either half of its cutoffs: no within-reference drift is measured."""
@@ -86,6 +101,48 @@ class Sampling:
     """True when the current rows were sampled down to sample_size."""
     seed: int
     tenure_bin_days: int
+    reference_cutoffs: int = 0
+    """Training cutoffs the reference rows come from."""
+    reference_first_cutoff: str = ""
+    """The earliest of them (YYYY-MM-DD); empty when the reference has no as_of column."""
+    reference_last_cutoff: str = ""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One column's values on both sides of the comparison, binned alike: the summary page's before/after chart.
+
+    Shares are of each side's non-missing values (each side's shares sum to 1 unless it has none); the
+    missing shares are of all its compared rows. Numerical: `edges` bound the bins (len(bins) + 1), the
+    first and last bin also hold the values beyond them; `integer` when every value is whole and each bin
+    holds one value. Categorical: `categories` name the bins, the last one the rest when `other`.
+    """
+
+    kind: str
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
+    reference_missing: float
+    current_missing: float
+    edges: tuple[float, ...] = ()
+    integer: bool = False
+    categories: tuple[str, ...] = ()
+    other: bool = False
+    reference_median: float = float("nan")
+    current_median: float = float("nan")
+    reference_mean: float = float("nan")
+    current_mean: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fact a drift verdict rests on: whether it calls for retraining, watching or nothing (a note), and
+    its English line (drift.json's reason, the scheduler's log). `monitoring.summary` words it for people."""
+
+    kind: Literal["features_drifted", "features_near", "features_few", "score_drifted", "score_near", "low_coverage"]
+    level: Literal["retrain", "watch", "note"]
+    line: str
+    column: str = ""
+    """The score a score finding is about; empty for the others."""
 
 
 @dataclass
@@ -99,6 +156,8 @@ class DriftResult:
     recommendation: Recommendation
     model: dict[str, Any] = field(default_factory=dict)
     """Which registered versions scored the population and which run's reference was used."""
+    distributions: dict[str, Distribution] = field(default_factory=dict)
+    """Column -> its values on both sides, as compared (not in drift.json)."""
 
     @property
     def features(self) -> list[ColumnDrift]:
@@ -119,6 +178,22 @@ class DriftResult:
     @property
     def dataset_drift(self) -> bool:
         return self.share_drifted >= self.drift_share_threshold
+
+    def features_for_share(self, share: float) -> int:
+        """The fewest drifted features whose share reaches `share` (the alarm: `drift_share_threshold`), by the
+        same comparison as `dataset_drift`; one more than there are features when no count reaches it."""
+        total = len(self.features)
+        return next((n for n in range(total + 1) if n / max(total, 1) >= share), total + 1)
+
+    def nearest_features(self, k: int = 3) -> list[ColumnDrift]:
+        """The k compared features nearest to (or furthest past) their bar: drift score over bar, highest first."""
+        measured = [c for c in self.features if np.isfinite(c.drift_score) and c.threshold > 0]
+        return sorted(measured, key=lambda c: -c.drift_score / c.threshold)[:k]
+
+    def drifted_columns(self) -> list[ColumnDrift]:
+        """The drifted features, furthest past their bar first (one-sided columns, with no score, last)."""
+        drifted = [c for c in self.features if c.drifted]
+        return sorted(drifted, key=lambda c: -c.drift_score / c.threshold if np.isfinite(c.drift_score) else np.inf)
 
     @property
     def score_drift(self) -> bool:
@@ -369,15 +444,20 @@ def compare(
     for column in kinds.keys() - found.keys():
         found[column] = one_sided(column, kinds[column], has_values[column], bars[column], natural)
     columns = [found[c] for c in [*SCORES, *[k for k in kinds if k not in SCORES]]]
+    cutoffs = pd.to_datetime(reference["as_of"], utc=True).dropna() if "as_of" in reference else pd.Series(dtype="datetime64[ns, UTC]")
     sampling = Sampling(
         reference_rows=len(reference), current_rows=len(scored), compared_current_rows=len(sampled),
         compared_reference_rows=len(ref), coverage=round(coverage, 6),
         max_reference_tenure_days=round(float(reference[TENURE].max()), 3), sample_size=config.sample_size,
         sampled=len(sampled) < len(cur), seed=config.seed, tenure_bin_days=config.tenure_bin_days,
+        reference_cutoffs=int(cutoffs.nunique()),
+        reference_first_cutoff=f"{cutoffs.min():%Y-%m-%d}" if len(cutoffs) else "",
+        reference_last_cutoff=f"{cutoffs.max():%Y-%m-%d}" if len(cutoffs) else "",
     )
     result = DriftResult(
         as_of=f"{as_of:%Y-%m-%d}", columns=columns, drift_share_threshold=config.drift_share_threshold,
         sampling=sampling, recommendation=Recommendation("keep", ""),
+        distributions={c: distribution(ref[c], sampled[c], k) for c, k in kinds.items()},
     )
     result.recommendation = drift_recommendation(result, config)
     return result, snapshot
@@ -387,33 +467,95 @@ def one_sided(column: str, kind: str, has_values: tuple[bool, bool], bar: float,
     """A column Evidently cannot compare because a side holds no values. With values on one side only, it
     counts as drifted (a feature that appeared or vanished is a stark change); with none on either, not."""
     reference, current = has_values
-    method = "values in the reference only" if reference else "values in the current rows only" if current else NO_VALUES
+    method = REFERENCE_ONLY if reference else CURRENT_ONLY if current else NO_VALUES
     return ColumnDrift(
         column=column, role="score" if column in SCORES else "feature", kind=kind, method=method,
         drift_score=float("nan"), threshold=bar, natural_drift=natural.get(column, float("nan")), drifted=reference != current,
     )
 
 
-def drift_recommendation(result: DriftResult, config: MonitoringConfig) -> Recommendation:
-    """retrain on dataset or score drift; watch when near a bar or the reference covers few current partners."""
-    top = sorted((c for c in result.features if c.drifted), key=lambda c: -c.drift_score / c.threshold)[:3]
+def drift_findings(result: DriftResult, config: MonitoringConfig) -> list[Finding]:
+    """What the verdict rests on: retrain on dataset or score drift; watch when near a bar or the reference
+    covers few current partners; a note when some features drifted, fewer than the watch level."""
+    top = result.drifted_columns()[:3]
     named = ", ".join(f"{c.column} {c.drift_score:.2f} (bar {c.threshold:.2f})" for c in top)
-    failures, warnings = [], []
+    findings = []
     if result.dataset_drift:
-        failures.append(f"{result.drifted_features} of {len(result.features)} features drifted (share {result.share_drifted:.3f} >= {result.drift_share_threshold:.3f}): {named}")
+        findings.append(Finding("features_drifted", "retrain", f"{result.drifted_features} of {len(result.features)} features drifted "
+                                f"(share {result.share_drifted:.3f} >= {result.drift_share_threshold:.3f}): {named}"))
     for score in result.scores:
         if score.drifted:
-            failures.append(f"{score.column} scores drifted ({score.drift_score:.3f} >= {score.threshold:.3f})")
+            findings.append(Finding("score_drifted", "retrain", f"{score.column} scores drifted ({score.drift_score:.3f} >= {score.threshold:.3f})", score.column))
         elif score.drift_score >= config.watch_fraction * score.threshold:
-            warnings.append(f"{score.column} scores moved {score.drift_score:.3f}, over {config.watch_fraction:.0%} of the bar {score.threshold:.3f}")
+            findings.append(Finding("score_near", "watch", f"{score.column} scores moved {score.drift_score:.3f}, over "
+                                    f"{config.watch_fraction:.0%} of the bar {score.threshold:.3f}", score.column))
     if not result.dataset_drift and result.share_drifted >= config.watch_fraction * result.drift_share_threshold:
-        warnings.append(f"{result.drifted_features} features drifted (share {result.share_drifted:.3f}, alarm at {result.drift_share_threshold:.3f}): {named}")
+        findings.append(Finding("features_near", "watch", f"{result.drifted_features} features drifted (share {result.share_drifted:.3f}, "
+                                f"alarm at {result.drift_share_threshold:.3f}): {named}"))
+    elif not result.dataset_drift and result.drifted_features:
+        findings.append(Finding("features_few", "note", f"{result.drifted_features} of {len(result.features)} features drifted, below the "
+                                f"watch level (share {result.share_drifted:.3f} < {config.watch_fraction * result.drift_share_threshold:.3f}): {named}"))
     if result.sampling.coverage < config.min_tenure_coverage:
-        warnings.append(
+        findings.append(Finding("low_coverage", "watch",
             f"only {result.sampling.coverage:.0%} of active partners are as young as the training rows "
             f"(the oldest was {result.sampling.max_reference_tenure_days:.0f} days): the model extrapolates for the rest"
-        )
-    return recommend(failures, warnings, "no feature or score drift beyond its bar")
+        ))
+    return findings
+
+
+def drift_recommendation(result: DriftResult, config: MonitoringConfig) -> Recommendation:
+    """The verdict of `drift_findings`: retrain on any retrain finding, watch on any watch finding, else keep."""
+    findings = drift_findings(result, config)
+    notes = [f.line for f in findings if f.level == "note"]
+    return recommend(
+        [f.line for f in findings if f.level == "retrain"], [f.line for f in findings if f.level == "watch"],
+        f"{'; '.join(notes)}; no score drift beyond its bar" if notes else NO_DRIFT,
+    )
+
+
+def distribution(reference: pd.Series, current: pd.Series, kind: str) -> Distribution:
+    """Both sides of one column binned alike (see `Distribution`): numbers in HISTOGRAM_BINS equal bins between
+    the pooled values' tail quantiles (one bin per value for whole numbers with fewer distinct values),
+    categories as the TOP_CATEGORIES most common over both sides and the rest."""
+    ref, cur = _clean(reference, kind), _clean(current, kind)
+    missing = tuple(1.0 - len(clean) / len(raw) if len(raw) else 0.0 for clean, raw in ((ref, reference), (cur, current)))
+    if kind == "categorical":
+        pooled = pd.concat([ref, cur]).value_counts()
+        shown = [str(c) for c in pooled.index[:TOP_CATEGORIES]]
+        other = len(pooled) > TOP_CATEGORIES
+
+        def shares(values: pd.Series) -> tuple[float, ...]:
+            counts = values.value_counts()
+            kept = [float(counts.get(c, 0)) for c in shown] + ([float(counts.drop(shown, errors="ignore").sum())] if other else [])
+            return tuple(n / len(values) if len(values) else 0.0 for n in kept)
+
+        return Distribution(kind, shares(ref), shares(cur), *missing, categories=tuple(shown), other=other)
+    pooled = np.concatenate([ref.to_numpy(), cur.to_numpy()])
+    if not len(pooled):
+        return Distribution(kind, (), (), *missing)
+    low, high = np.quantile(pooled, [TAIL_QUANTILE, 1 - TAIL_QUANTILE])
+    whole = bool(np.all(pooled == np.round(pooled)))
+    if whole and pooled.max() - pooled.min() < HISTOGRAM_BINS:
+        low, high, integer = float(pooled.min()), float(pooled.max()), True
+        edges = np.arange(low - 0.5, high + 1.0, 1.0)
+    else:
+        if high <= low:
+            low, high = float(pooled.min()), float(pooled.max())
+        if high <= low:
+            low, high = low - 0.5, high + 0.5
+        integer = False
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+
+    def shares(values: np.ndarray) -> tuple[float, ...]:
+        inside = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+        counts = np.bincount(inside, minlength=len(edges) - 1)
+        return tuple(float(n) / len(values) if len(values) else 0.0 for n in counts)
+
+    sides = (ref.to_numpy(), cur.to_numpy())
+    medians = [float(np.median(side)) if len(side) else float("nan") for side in sides]
+    means = [float(np.mean(side)) if len(side) else float("nan") for side in sides]
+    return Distribution(kind, shares(sides[0]), shares(sides[1]), *missing, edges=tuple(float(e) for e in edges), integer=integer,
+                        reference_median=medians[0], current_median=medians[1], reference_mean=means[0], current_mean=means[1])
 
 
 def _clean(values: pd.Series, kind: str) -> pd.Series:

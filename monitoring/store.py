@@ -10,6 +10,7 @@ versions, and its verdict is tagged on each version (`monitoring.drift`, `monito
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,8 +40,12 @@ class ScoringModel:
     champion: bool
     """Whether it still holds the `champion` alias."""
 
+    def version_label(self) -> str:
+        """'partner-churn-deactivation-risk v3': how every monitoring output names the version."""
+        return f"{self.name} v{self.version}"
+
     def label(self) -> str:
-        return f"{self.name} v{self.version}" + (" (champion)" if self.champion else " (no longer champion)")
+        return self.version_label() + (" (champion)" if self.champion else " (no longer champion)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -205,7 +210,20 @@ def reports_folder(config: Config, date: pd.Timestamp) -> Path:
 
 
 def write_json(payload: dict[str, Any], path: Path) -> Path:
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    return write_text(json.dumps(payload, indent=2, default=str) + "\n", path)
+
+
+def write_text(text: str, path: Path) -> Path:
+    """Write a report whole or not at all: into a temporary file beside it, then renamed over it in one step
+    (a reader, a scheduler or an MLflow upload sees the old file or the new one, never half of one; a
+    failed write leaves the old file and no temporary one)."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        scratch.write_text(text, encoding="utf-8")
+        os.replace(scratch, path)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -1,11 +1,14 @@
 """Monitoring: drift and realized performance on frames built in the test (against brute-force references),
-then `partner-churn monitor` end to end on generated programs: a model trained before a change date keeps
-an unchanged program of another seed and flags the changed one, through its exit code; every bad input is
-one clear line with exit 2; drift.html renders with the network cut off."""
+the drift summary page (verdict first, dates, models, drifted features with their meaning and distribution,
+in English and Russian, small and self-contained), then `partner-churn monitor` end to end on generated
+programs: a model trained before a change date keeps an unchanged program of another seed and flags the
+changed one, through its exit code; every bad input is one clear line with exit 2; drift.html and
+drift_summary.html render with the network cut off."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import shutil
 import subprocess
@@ -17,7 +20,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from features.schema import feature_schema
-from monitoring import drift
+from monitoring import drift, store
+from monitoring.summary import render_summary
+from monitoring.wording import TEXT as SUMMARY_TEXT
+from monitoring.wording import VERDICTS, feature_meaning, russian_meanings, unknown_meanings
 from monitoring.performance import compare_with_backtest, evaluate, realized_predictions
 from monitoring.verdict import Recommendation, combine, recommend
 from partner_churn.config import Config, MonitoringConfig
@@ -163,6 +169,177 @@ def test_the_current_population_must_belong_to_the_risk_list() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# The drift summary page
+
+SHIFTED = "revenue_30d"
+"""The one feature the summary tests move (by one standard deviation)."""
+SCORING_MODELS = {
+    "deactivation_risk": {"name": "partner-churn-deactivation-risk", "version": "3", "run_id": "run-1", "champion": True},
+    "upgrade_potential": {"name": "partner-churn-upgrade-potential", "version": "2", "run_id": "run-1", "champion": False},
+}
+
+
+class Links:
+    """Every tag of a page, the targets of its src and href attributes, and the text a reader sees (not the CSS)."""
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        self.tags: list[str] = []
+        self.linked: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+        links = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                links.tags.append(tag)
+                links.linked += [(tag, name, value or "") for name, value in attrs if name in ("src", "href")]
+
+            def handle_data(self, data: str) -> None:
+                if links.tags[-1:] != ["style"]:
+                    links.text.append(data)
+
+        Parser().feed(page)
+
+
+@pytest.fixture(scope="module")
+def checked() -> dict[str, tuple[drift.DriftResult, pd.DataFrame]]:
+    """Drift results of one reference against a population with SHIFTED moved and an unchanged one."""
+    reference = population(3_000, 1)
+    as_of = pd.Timestamp("2026-01-01", tz="UTC")
+    found = {}
+    for name, current in (("moved", population(1_500, 2, shift={SHIFTED: 1.0})), ("same", population(1_500, 3))):
+        result, _ = drift.compare(reference, current.drop(columns="as_of"), SCHEMA, CONFIG, as_of=as_of)
+        result.model = SCORING_MODELS
+        found[name] = (result, reference)
+    return found
+
+
+def section(page: str, name: str) -> str:
+    start = page.index(f'id="{name}"')
+    return page[start:page.index("</section>", start) if "</section>" in page[start:] else len(page)]
+
+
+@pytest.mark.slow
+def test_the_summary_page_gives_dates_models_and_verdict_before_the_drifted_feature(checked: dict) -> None:
+    result, reference = checked["moved"]
+    assert [c.column for c in result.features if c.drifted] == [SHIFTED]
+    page = render_summary(result, SCHEMA, CONFIG, lang="en")
+    assert len(page.encode("utf-8")) < 100_000
+    # Dates: the scoring and the reference's first and last training cutoffs, counted in the test.
+    cutoffs = pd.to_datetime(drift.active_rows(reference, CONFIG)["as_of"])
+    assert "Scoring of 2026-01-01" in page
+    assert f"{cutoffs.min():%Y-%m-%d} – {cutoffs.max():%Y-%m-%d} ({cutoffs.nunique()} cutoffs)" in page
+    assert "partner-churn-deactivation-risk v3 (champion)" in page and "partner-churn-upgrade-potential v2 (no longer champion)" in page
+    # The verdict (the result's own, one definition) and why, before the features.
+    assert page.index('id="verdict"') < page.index('id="features"')
+    verdict = section(page, "verdict")
+    assert result.recommendation.action == "keep" and f'<span class="badge">{VERDICTS["en"]["keep"][0]}</span>' in verdict
+    assert f"1 of the {len(SCHEMA)} features the models read changed beyond its bar ({SHIFTED})" in verdict
+    # The drifted feature: its name, its meaning from the schema, its figures and its before/after histogram.
+    features = section(page, "features")
+    assert "Features that drifted (1 of" in features and features.count('<article class="feature">') == 1
+    spec = next(s for s in SCHEMA if s.name == SHIFTED)
+    assert f"<code>{SHIFTED}</code>" in features and html.escape(spec.description) in features
+    moved = next(c for c in result.features if c.column == SHIFTED)
+    assert f"Change {moved.drift_score:.2f} against a bar of {moved.threshold:.2f}: drifted." in features
+    shown = result.distributions[SHIFTED]
+    assert features.count("<svg") == 1 and features.count("<rect") == sum(share > 0 for share in (*shown.reference, *shown.current))
+
+
+@pytest.mark.slow
+def test_the_summary_page_is_self_contained(checked: dict) -> None:
+    page = render_summary(checked["moved"][0], SCHEMA, CONFIG, lang="en")
+    links = Links(page)
+    assert "script" not in links.tags and "link" not in links.tags and "img" not in links.tags
+    assert links.linked == [("a", "href", "drift.html"), ("a", "href", "drift.json")]  # Evidently's report and the figures, beside it
+    assert 'http-equiv="Content-Security-Policy"' in page and "http" not in page.replace('http-equiv="Content-Security-Policy"', "")
+
+
+@pytest.mark.slow
+def test_the_summary_page_says_when_nothing_drifted_and_shows_the_nearest(checked: dict) -> None:
+    result, _ = checked["same"]
+    assert result.drifted_features == 0 and result.recommendation.action == "keep"
+    page = render_summary(result, SCHEMA, CONFIG, lang="en")
+    assert "No feature and no score changed beyond its bar" in section(page, "verdict")
+    features = section(page, "features")
+    assert "No feature drifted: the nearest to their bar" in features
+    nearest = sorted((c for c in result.features if np.isfinite(c.drift_score)), key=lambda c: c.drift_score / c.threshold, reverse=True)[:3]
+    shown = [part.split("</code>")[0] for part in features.split("<code>")[1:]]
+    assert shown == [c.column for c in nearest]
+    assert features.count("<svg") == 3 and "drifted</span>" not in features
+
+
+@pytest.mark.slow
+def test_the_summary_page_in_russian_has_no_english_headings(checked: dict) -> None:
+    result, _ = checked["moved"]
+    russian = CONFIG.model_copy(update={"scoring": CONFIG.scoring.model_copy(update={"lang": "ru"})})
+    page = render_summary(result, SCHEMA, russian)  # the language of scoring.lang
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="ru">' in page
+    text = " ".join(Links(page).text)
+    for key in ("title", "verdict", "scores", "features_drifted", "features_none", "how", "models", "before", "after"):
+        english = SUMMARY_TEXT["en"][key].split("{")[0].strip()
+        assert english not in text, key
+    for key in ("title", "verdict", "scores", "how"):
+        assert SUMMARY_TEXT["ru"][key] in text
+    assert "Расчёт на 01.01.2026" in text and f"Признаки с дрейфом (1 из {len(SCHEMA)})" in text
+    assert "partner-churn-deactivation-risk v3 (чемпион)" in text and "partner-churn-upgrade-potential v2 (уже не чемпион)" in text
+    assert f"<span class=\"badge\">{VERDICTS['ru']['keep'][0]}</span>" in page
+    spec = next(s for s in SCHEMA if s.name == SHIFTED)
+    assert feature_meaning(spec, CONFIG, "ru") == "Сумма продаж за последние 30 дней." and "Сумма продаж за последние 30 дней." in text
+    assert spec.description not in text
+    nothing = render_summary(checked["same"][0], SCHEMA, CONFIG, lang="ru")
+    assert SUMMARY_TEXT["ru"]["features_none"] in nothing and SUMMARY_TEXT["en"]["features_none"] not in nothing
+
+
+def test_every_feature_has_a_meaning_in_russian_for_other_windows_too() -> None:
+    assert unknown_meanings(SCHEMA, CONFIG) == []
+    other = CONFIG.model_copy(update={"features": CONFIG.features.model_copy(update={"windows_days": [14, 60], "trend_window_days": 14})})
+    assert unknown_meanings(feature_schema(other), other) == []
+    meanings = russian_meanings(other)
+    assert meanings["click_count_14d"] == "Число кликов за последние 14 дней."
+    assert meanings["activity_trend_14d"].startswith("Рост или спад активности: (последние 14 дней − предыдущие 14 дней)")
+
+
+def test_a_distribution_bins_both_sides_alike() -> None:
+    # Whole numbers spanning fewer values than bins: one bin a value; missing values are counted apart.
+    whole = drift.distribution(pd.Series([0, 1, 1, 2, np.nan]), pd.Series([2, 2, 3, np.nan, np.nan]), "numerical")
+    assert whole.integer and whole.edges == (-0.5, 0.5, 1.5, 2.5, 3.5)
+    assert whole.reference == pytest.approx((0.25, 0.5, 0.25, 0.0)) and whole.current == pytest.approx((0.0, 0.0, 2 / 3, 1 / 3))
+    assert (whole.reference_missing, whole.current_missing) == pytest.approx((0.2, 0.4))
+    assert (whole.reference_median, whole.current_median) == (1.0, 2.0)
+    # Real numbers: HISTOGRAM_BINS equal bins between the pooled tail quantiles, values beyond in the end bins.
+    reference, current = pd.Series(np.arange(101.0)), pd.Series(np.arange(101.0) + 50.5)
+    binned = drift.distribution(reference, current, "numerical")
+    pooled = np.concatenate([reference, current])
+    low, high = np.quantile(pooled, [drift.TAIL_QUANTILE, 1 - drift.TAIL_QUANTILE])
+    assert not binned.integer and binned.edges[0] == pytest.approx(low) and binned.edges[-1] == pytest.approx(high)
+    width = (high - low) / drift.HISTOGRAM_BINS
+    for side, shares in ((reference, binned.reference), (current, binned.current)):
+        counts = [0] * drift.HISTOGRAM_BINS
+        for value in side:
+            counts[min(max(int((value - low) // width), 0), drift.HISTOGRAM_BINS - 1)] += 1
+        assert shares == pytest.approx(tuple(n / len(side) for n in counts))
+    # Categories: the most common over both sides, the rest in one bin.
+    categories = drift.distribution(pd.Series(["a", "a", "a", "b"]), pd.Series(["a", "b", "c", None]), "categorical")
+    assert categories.categories == ("a", "b", "c") and not categories.other
+    assert categories.reference == pytest.approx((0.75, 0.25, 0.0)) and categories.current == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    assert categories.current_missing == pytest.approx(0.25)
+    many = drift.distribution(pd.Series([f"c{i}" for i in range(12)] * 2), pd.Series(["c0"] * 5), "categorical")
+    assert len(many.categories) == drift.TOP_CATEGORIES and many.other and sum(many.reference) == pytest.approx(1.0)
+
+
+def test_a_report_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "drift_summary.html"
+    store.write_text("old page", path)
+    with pytest.raises(UnicodeEncodeError):
+        store.write_text("half a page \ud800", path)  # fails while writing
+    assert path.read_text() == "old page" and [p.name for p in tmp_path.iterdir()] == ["drift_summary.html"]
+    store.write_text("new page", path)
+    assert path.read_text() == "new page" and len(list(tmp_path.iterdir())) == 1
+
+
+# ---------------------------------------------------------------------------------------------------
 # Realized performance and the verdict
 
 
@@ -296,6 +473,13 @@ def test_monitor_flags_the_changed_program_and_its_performance_drop(world: Path)
     assert lines[-1].startswith("recommendation: retrain: drift: retrain (") and "commission_rate" in lines[-1]
 
     folder = world / "reports-cut" / "monitoring" / SCORED
+    assert lines[1] == f"reports: {folder}/drift_summary.html, {folder}/drift.html, {folder}/drift.json"
+    page = (folder / "drift_summary.html").read_text(encoding="utf-8")
+    assert (folder / "drift_summary.html").stat().st_size < 1_000_000 and (folder / "drift.html").stat().st_size > 1_000_000
+    assert f"Scoring of {SCORED}" in page and "partner-churn-deactivation-risk v1 (champion)" in page
+    assert page.index('<span class="badge">Retrain</span>') < page.index('id="features"') < page.index("<code>commission_rate</code>")
+    commission = next(s for s in SCHEMA if s.name == "commission_rate")
+    assert html.escape(commission.description) in page
     report = json.loads((folder / "drift.json").read_text())
     assert report["dataset_drift"] and report["share_drifted"] >= 0.05 and report["model"]["deactivation_risk"]["version"] == "1"
     by_column = {c["column"]: c for c in report["columns"]}
@@ -335,9 +519,13 @@ def test_monitor_keeps_an_unchanged_program_of_another_seed(world: Path, unchang
     assert "monitor: keep (drift: keep, performance: keep)" in result.stdout or "monitor: watch" in result.stdout
     report = json.loads((world / "reports-other" / "monitoring" / SCORED / "drift.json").read_text())
     assert not report["dataset_drift"] and not report["score_drift"]
-    alone = cli("monitor", "drift", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
+    alone = cli("monitor", "drift", "--data", str(world / "other"), "--as-of", SCORED, "--lang", "ru", *settings(world, "other"))
     assert alone.returncode == 0 and alone.stdout.splitlines()[-1].startswith("recommendation: ")
-    assert alone.stdout.splitlines()[1] == f"reports: {world}/reports-other/monitoring/{SCORED}/drift.html, {world}/reports-other/monitoring/{SCORED}/drift.json"
+    folder = world / "reports-other" / "monitoring" / SCORED
+    assert alone.stdout.splitlines()[1] == f"reports: {folder}/drift_summary.html, {folder}/drift.html, {folder}/drift.json"
+    page = (folder / "drift_summary.html").read_text(encoding="utf-8")
+    assert '<html lang="ru">' in page and "Проверка дрейфа моделей" in page and "Verdict" not in page
+    assert len(page.encode("utf-8")) < 1_000_000
 
 
 @pytest.mark.slow
@@ -437,6 +625,16 @@ def test_drift_html_renders_offline(world: Path, unchanged_monitored: subprocess
     assert console == [], console
     assert "Drift in column 'deactivation_risk'" in result.stdout and "Drift in column 'commission_rate'" in result.stdout
     assert "Count of Drifted Columns" in result.stdout
+
+    summary = page.with_name("drift_summary.html")
+    assert [tag for tag, _, value in Links(summary.read_text(encoding="utf-8")).linked if not value.startswith("drift.")] == []
+    drawn = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, "--proxy-server=127.0.0.1:9", f"--user-data-dir={world / 'profile'}", "--dump-dom", summary.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert drawn.returncode == 0, drawn.stderr[-2000:]
+    assert [line for line in drawn.stderr.splitlines() if CONSOLE_LINE.search(line) or "Uncaught" in line] == []
+    assert 'id="verdict"' in drawn.stdout and "<svg" in drawn.stdout
 
 
 def test_a_risk_list_is_judged_at_its_own_scoring_time() -> None:
