@@ -444,14 +444,15 @@ def serve(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Start the scoring service (BentoML) with the registered champions; Ctrl-C stops it.
+    """Start the scoring service (BentoML) with the registered champions; Ctrl-C, SIGTERM or SIGHUP
+    stops it and every process it started.
 
     Checks first that both models are registered and fit this config, and says so in one line if not.
     Set PARTNER_CHURN_API_TOKEN to require `Authorization: Bearer <token>` on every scoring call.
     """
     import os
-    import subprocess
 
+    from partner_churn.processes import run_supervised
     from serving.models import load_served
 
     overrides = list(set_ or [])
@@ -477,10 +478,7 @@ def serve(
         str(Path(sys.executable).parent / "bentoml"), "serve", "serving.service:PartnerChurn",
         "--host", cfg.serving.host, "--port", str(cfg.serving.port), "--working-dir", str(Path(__file__).resolve().parents[1]),
     ]
-    try:
-        raise typer.Exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    raise typer.Exit(run_supervised(command, env))
 
 
 def _follow_words(cfg: Config) -> str:

@@ -52,6 +52,7 @@ class ServedModels:
             **self.models.names(self.config),
             "program_as_of": str(self.program.get("as_of", "")),
             "trained_through": self.models.trained_through(),
+            "pair": self.models.pair or "",
         }
 
 

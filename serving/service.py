@@ -8,8 +8,9 @@ checks every `serving.reload_interval_seconds` whether a new champion was promot
 the old one and swaps it in, so no request is dropped and none is answered by a mix of models.
 
 Endpoints: POST /score (reasons by default), POST /score_bulk (adaptive batching, reasons on request),
-GET /metadata, and BentoML's /livez, /readyz, /healthz. With `PARTNER_CHURN_API_TOKEN` set, every
-call but the health checks and the API description needs `Authorization: Bearer <token>`.
+GET /metadata, and BentoML's /livez, /readyz, /healthz and /metrics. With `PARTNER_CHURN_API_TOKEN`
+set, every call but the health checks and the API description (/docs.json, the real contract: see
+`serving.openapi`) needs `Authorization: Bearer <token>`. A refused request is logged in one WARNING line.
 """
 
 from __future__ import annotations
@@ -30,18 +31,16 @@ from starlette.routing import Route  # noqa: E402
 
 from partner_churn.config import load_config  # noqa: E402
 from serving.api import BulkScore, ModelInfo, ScoreResponse, api_models  # noqa: E402
-from serving.guard import ApiGuard  # noqa: E402
+from serving.guard import REFUSAL_LOGGER, ApiGuard, OneLineRefusals  # noqa: E402
 from serving.models import ModelKeeper, metadata  # noqa: E402
 from serving.online import score_records  # noqa: E402
 
 logger = logging.getLogger("partner_churn.service")
+logging.getLogger(REFUSAL_LOGGER).addFilter(OneLineRefusals())
 
 CONFIG = load_config()
 API = api_models(CONFIG)
 LIMITS = CONFIG.serving
-
-
-
 
 
 async def _metadata(request: Request) -> JSONResponse:

@@ -1,0 +1,120 @@
+"""Child processes that stop when we are stopped: one helper for commands that start a server.
+
+`bentoml serve` starts an arbiter and worker processes, and its workers call `setsid`, so they leave
+the command's process group. Started with `subprocess.call`, a SIGTERM to `partner-churn serve` ended
+only our process and left the server and its workers running. Here the command runs in a session of
+its own; SIGTERM, SIGINT and SIGHUP to this process are passed to its process group, and every process
+it started that is still alive `grace_seconds` later, or after the command itself ended, is stopped
+and then killed. "Every process it started" is found by parent links (psutil), whatever group they
+moved to; this process becomes a child subreaper (Linux `prctl`), so that descendants orphaned by
+their parent's end are re-parented to it rather than lost to the system's first process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+
+import psutil
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+POLL_SECONDS = 0.2
+FAMILY_EVERY_SECONDS = 1.0
+"""How often the command's descendants are listed (a listing reads /proc: about a millisecond)."""
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> bool:
+    """Orphaned descendants are re-parented to this process (Linux 3.4+); False where it cannot be."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _live(processes: dict[int, psutil.Process]) -> list[psutil.Process]:
+    """The processes still running (a zombie has ended: it only waits for its parent to read its code)."""
+    live = []
+    for process in processes.values():
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                live.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return live
+
+
+def _grow(family: dict[int, psutil.Process], leader: psutil.Process) -> None:
+    """Add the leader's present descendants to `family` (psutil keys them by pid and start time)."""
+    try:
+        for process in leader.children(recursive=True):
+            family.setdefault(process.pid, process)
+    except psutil.NoSuchProcess:
+        pass
+
+
+def _stop(processes: list[psutil.Process], grace_seconds: float) -> None:
+    """SIGTERM, then SIGKILL to what is still running `grace_seconds` later."""
+    for process in processes:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    deadline = time.monotonic() + grace_seconds
+    while (left := _live({p.pid: p for p in processes})) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    for process in left:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def run_supervised(command: Sequence[str], env: Mapping[str, str], *, grace_seconds: float = 30.0) -> int:
+    """Run `command` until it ends or this process is told to stop; the exit code, 128 + the signal's
+    number when stopped by one. No process the command started outlives the call."""
+    _become_subreaper()
+    child = subprocess.Popen(list(command), env=dict(env), start_new_session=True)
+    leader = psutil.Process(child.pid)
+    family: dict[int, psutil.Process] = {}
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        _grow(family, leader)
+        try:
+            os.killpg(child.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}
+    try:
+        deadline: float | None = None
+        forced = False
+        listed = 0.0
+        while True:
+            if time.monotonic() - listed > FAMILY_EVERY_SECONDS:
+                _grow(family, leader)
+                listed = time.monotonic()
+            try:
+                code = child.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if received and deadline is None:
+                    deadline = time.monotonic() + grace_seconds
+                if deadline is not None and time.monotonic() > deadline and not forced:
+                    _grow(family, leader)
+                    _stop([leader], 0.0)
+                    forced = True
+        _grow(family, psutil.Process())  # orphans re-parented to us
+        _stop(_live(family), 0.0 if forced else grace_seconds)  # the grace is spent once
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 + received[0] if received else code
