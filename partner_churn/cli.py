@@ -384,7 +384,10 @@ def score(
     from serving.batch import score_partners
     from serving.models import load_scoring_models
     from partner_churn.domain import check_active_partners
-    from serving.outputs import REPORT, RISK_LIST, previous_scoring, scoring_folder, scoring_lock, write_scoring
+    from serving.outputs import (
+        REPORT, RISK_LIST, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, previous_scoring, scoring_folder, scoring_lock,
+        write_scoring,
+    )
     from serving.report import program_kpis, render_report
     from segments.actions import ActionTable, default_actions_path
 
@@ -426,14 +429,15 @@ def score(
             "partners": len(scored), "active_partners": active, "models": models.version_label(cfg), "pair": models.pair,
             "trained_through": models.trained_through(), "lang": cfg.scoring.lang,
         }
-        folder = write_scoring(scored, html, cfg.paths.output_dir, cutoff, manifest, spreadsheet_rows=cfg.scoring.spreadsheet_rows)
-    report = folder / REPORT
+        folder = write_scoring(
+            scored, html, cfg.paths.output_dir, cutoff, manifest, lang=cfg.scoring.lang, spreadsheet_rows=cfg.scoring.spreadsheet_rows
+        )
+    report, spreadsheet = folder / language_file(REPORT, cfg.scoring.lang), folder / language_file(SPREADSHEET, cfg.scoring.lang)
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")
     typer.echo(
-        f"risk list: {folder / 'risk_list.csv'} and .parquet (all partners), .xlsx (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}"
+        f"risk list: {folder / RISK_LIST_CSV} and .parquet (all partners), {spreadsheet.name} (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}"
     )
-    typer.echo(scored.head(10)[["partner_id", "segment", "deactivation_risk", "upgrade_potential", "value_at_risk", "action", "reasons"]].to_string(
-        index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
+    typer.echo(console_top(scored, cfg.scoring.lang).to_string(index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
 
 
 @app.command()

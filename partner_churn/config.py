@@ -378,7 +378,7 @@ class ScoringConfig(StrictModel):
     top_in_report: int = Field(50, ge=1)
     """Partners listed in the report's top table."""
     spreadsheet_rows: int = Field(10_000, ge=1)
-    """Rows of risk_list.xlsx, in priority order (the CSV and Parquet hold every partner)."""
+    """Rows of risk_list.LANG.xlsx, in priority order (the CSV and Parquet hold every partner)."""
     actions_file: Path | None = None
     """Action table (YAML); empty uses configs/actions.yaml shipped with the project."""
     max_model_age_days: int = Field(45, ge=0)

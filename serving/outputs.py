@@ -1,6 +1,13 @@
 """Where a scoring lands: one folder per scoring date holding the risk list (CSV, Parquet, spreadsheet),
 the report and a manifest; the only I/O of a scoring, crash-safe.
 
+Files with words in them carry the scoring's language in their name (`report.ru.html`, `risk_list.ru.xlsx`,
+`contacts_OWNER.ru.csv`: `LANGUAGE_FILES`): a scoring in one language replaces that language's files and
+keeps the other language's, so `--lang ru` and `--lang en` of one date live side by side. The CSV, the
+Parquet (every partner, what later scorings and monitoring read) and `scoring.json` are one per date:
+the latest scoring's. The spreadsheet speaks the language throughout: headers, sheet names, segment,
+band, owner and channel names, and a sheet of definitions.
+
 A scoring holds a lock on its date (`scoring_lock`): a second scoring of the same date refuses in one line
 instead of mixing rows into the same files. Its files are first written into a staging folder, which takes
 the date folder's place in one atomic swap once all of them were written (`write_scoring`): a full disk or
@@ -24,16 +31,50 @@ from typing import Any
 import pandas as pd
 from xlsxwriter.exceptions import FileCreateError
 
+from partner_churn.domain import LANGS
 from partner_churn.errors import InputError
 from partner_churn.locks import process_lock
+from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
+from segments.wording import format_money, format_percent
 
 DEFAULT_PREVIOUS_DAYS = 7
 RISK_LIST = "risk_list.parquet"
 """The file that makes a folder a scoring (what later scorings and monitoring read)."""
-REPORT = "report.html"
+RISK_LIST_CSV = "risk_list.csv"
 MANIFEST = "scoring.json"
-"""What was scored: date, partners, active partners, models; written last."""
+"""What was scored: date, partners, active partners, models, language; written last."""
+REPORT = "report.{lang}.html"
+SPREADSHEET = "risk_list.{lang}.xlsx"
+CONTACTS_CSV = "contacts_{owner}.{lang}.csv"
+"""One CRM import file per owner with contacts due this week (`serving.today.CRM_COLUMNS`)."""
+LANGUAGE_FILES = (REPORT, SPREADSHEET, CONTACTS_CSV)
+"""Names of the files written in the scoring's language: one set per language in a date's folder."""
+UNLABELLED_FILES = ("report.html", "risk_list.xlsx", "contacts_*.csv")
+"""Names of language files from before they carried the language; a scoring replaces them."""
+
+
+def language_file(template: str, lang: str, *, owner: str = "*") -> str:
+    """The name of a language file: `language_file(REPORT, "ru")` is report.ru.html."""
+    return template.format(lang=lang, owner=owner)
+
+
+def _language_of(name: str) -> str | None:
+    """The language a file of a scoring folder is written in, None for a language-free or a user's file."""
+    for lang in LANGS:
+        if any(fnmatch.fnmatch(name, language_file(template, lang)) for template in LANGUAGE_FILES):
+            return lang
+    return None
+
+
+def _replaced(name: str, lang: str) -> bool:
+    """Whether a scoring in `lang` replaces this file of the folder's earlier scoring: its own language's
+    files (a contacts file of an owner with nobody due now goes too) and the unlabelled ones of old; the
+    other languages' files and a user's stay."""
+    language = _language_of(name)
+    if language is not None:
+        return language == lang
+    return any(fnmatch.fnmatch(name, pattern) for pattern in UNLABELLED_FILES)
 
 
 def scoring_folder(output_dir: Path, as_of: pd.Timestamp) -> Path:
@@ -59,12 +100,70 @@ def previous_scoring(output_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp:
 
 SPREADSHEET_COLUMNS = [
     "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential",
-    "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "action", "model_version", "trained_through", "scored_at",
+    "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "model_version", "trained_through", "scored_at",
 ]
-"""What a manager reads in the spreadsheet, in reading order (the full detail is in the CSV and Parquet)."""
-TODAY_SHEET, RISK_LIST_SHEET = "this week", "risk list"
-CONTACTS_CSV = "contacts_{owner}.csv"
-"""One CRM import file per owner with contacts due this week (`serving.today.CRM_COLUMNS`)."""
+"""What a manager reads in the spreadsheet, in reading order (the full detail, and the action's code, are
+in the CSV and Parquet)."""
+TODAY_SHEET, RISK_LIST_SHEET, DEFINITIONS_SHEET = "today", "risk_list", "definitions"
+"""The spreadsheet's sheets, in order; their names per language are in SHEET_NAMES."""
+SHEET_NAMES = {
+    "en": {TODAY_SHEET: "This week", RISK_LIST_SHEET: "Risk list", DEFINITIONS_SHEET: "Definitions"},
+    "ru": {TODAY_SHEET: "Контакты недели", RISK_LIST_SHEET: "Список риска", DEFINITIONS_SHEET: "Определения"},
+}
+SHEET_MEANINGS = {
+    "en": {
+        TODAY_SHEET: "Each owner's personal contacts due within 7 days of the scoring, worth something (value at risk or expected revenue above 0); by owner, due date, value at risk.",
+        RISK_LIST_SHEET: "The first partners of the risk list in priority order: value at risk, then deactivation risk, then upgrade potential. Every partner, with every column, is in risk_list.csv and risk_list.parquet.",
+        DEFINITIONS_SHEET: "What each sheet and column means.",
+    },
+    "ru": {
+        TODAY_SHEET: "Личные контакты каждого исполнителя на 7 дней от даты расчёта, которые чего-то стоят (ценность под риском или ожидаемая выручка больше 0); по исполнителю, сроку, ценности под риском.",
+        RISK_LIST_SHEET: "Первые партнёры списка риска в порядке приоритета: ценность под риском, затем риск ухода, затем потенциал роста. Все партнёры со всеми столбцами — в risk_list.csv и risk_list.parquet.",
+        DEFINITIONS_SHEET: "Что значит каждый лист и каждый столбец.",
+    },
+}
+COLUMN_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "partner_id": {"en": ("Partner ID", "The partner's identifier in the program."),
+                   "ru": ("ID партнёра", "Идентификатор партнёра в программе.")},
+    "segment": {"en": ("Segment", "Star, Workhorse, Newbie or Sleeper, by the program's rules at the scoring date."),
+                "ru": ("Сегмент", "Звезда, рабочая лошадка, новичок или спящий — по правилам программы на дату расчёта.")},
+    "previous_segment": {"en": ("Previous segment", "The segment at the previous scoring; 'new' for a partner not scored then."),
+                         "ru": ("Прошлый сегмент", "Сегмент на прошлом расчёте; «новый» — партнёра тогда ещё не оценивали.")},
+    "deactivation_risk": {"en": ("Deactivation risk", "Chance that an active partner has no qualifying event over the horizon; empty for inactive partners."),
+                          "ru": ("Риск ухода", "Вероятность, что активный партнёр не совершит ни одного целевого действия за горизонт прогноза; пусто для неактивных.")},
+    "risk_band": {"en": ("Risk band", "Low, medium or high deactivation risk; inactive for partners not active now; unavailable without a risk model."),
+                  "ru": ("Уровень риска", "Низкий, средний или высокий риск ухода; «неактивен» — партнёр сейчас неактивен; «нет модели» — модели риска нет.")},
+    "upgrade_potential": {"en": ("Upgrade potential", "Chance of climbing to a higher segment over the horizon."),
+                          "ru": ("Потенциал роста", "Вероятность подняться в более высокий сегмент за горизонт прогноза.")},
+    "value_at_risk": {"en": ("Value at risk", "Stars and workhorses: deactivation risk × expected revenue; newbies and sleepers: upgrade potential × the value of growing into a typical workhorse."),
+                      "ru": ("Ценность под риском", "Звёзды и рабочие лошадки: риск ухода × ожидаемая выручка; новички и спящие: потенциал роста × ценность роста до типичной рабочей лошадки.")},
+    "expected_revenue": {"en": ("Expected revenue", "Revenue the partner is expected to bring over the horizon, in the program's currency."),
+                         "ru": ("Ожидаемая выручка", "Выручка, которую партнёр, как ожидается, принесёт за горизонт прогноза, в валюте программы.")},
+    "action_title": {"en": ("Action", "The one action chosen for the partner."),
+                     "ru": ("Действие", "Одно действие, выбранное для партнёра.")},
+    "action_description": {"en": ("What to do and say", "What exactly to do, for the person who does it."),
+                           "ru": ("Что сделать и сказать", "Что именно сделать — для того, кто выполняет действие.")},
+    "channel": {"en": ("Channel", "How the partner is reached."),
+                "ru": ("Канал", "Как связаться с партнёром.")},
+    "owner": {"en": ("Owner", "Who carries the action out."),
+              "ru": ("Исполнитель", "Кто выполняет действие.")},
+    "due_in_days": {"en": ("Due in days", "Days from the scoring by which the action should be done (0: the same day)."),
+                    "ru": ("Срок, дн.", "Через сколько дней от даты расчёта действие должно быть выполнено (0 — в тот же день).")},
+    "due_date": {"en": ("Due date", "The day the contact is due."),
+                 "ru": ("Дата", "День, на который назначен контакт.")},
+    "reasons": {"en": ("Reasons", "Why: the facts behind the scores, most important first."),
+                "ru": ("Причины", "Почему: факты, стоящие за оценками, сначала самые важные.")},
+    "last_activity_date": {"en": ("Last activity", "Day of the partner's last qualifying event; empty if never active."),
+                           "ru": ("Последняя активность", "День последнего целевого действия партнёра; пусто, если активности не было.")},
+    "model_version": {"en": ("Models", "The registered models that scored, with their versions."),
+                      "ru": ("Модели", "Зарегистрированные модели, выставившие оценки, с их версиями.")},
+    "trained_through": {"en": ("Trained through", "The models learned from outcomes up to this day."),
+                        "ru": ("Обучена по", "Модели обучены на исходах по этот день.")},
+    "scored_at": {"en": ("Scored at", "When the scoring ran (UTC)."),
+                  "ru": ("Время расчёта", "Когда выполнен расчёт (UTC).")},
+}
+"""Per spreadsheet column and language: its header and what it means (the definitions sheet)."""
+DEFINITIONS_HEADER = {"en": ("Sheet or column", "Meaning"), "ru": ("Лист или столбец", "Что значит")}
 
 
 def _has_active_partners(folder: Path) -> bool:
@@ -87,24 +186,29 @@ def write_scoring(
     as_of: pd.Timestamp,
     manifest: dict[str, Any],
     *,
+    lang: str,
     spreadsheet_rows: int = 10_000,
 ) -> Path:
-    """Write risk_list.csv and .parquet (every partner), risk_list.xlsx (the first `spreadsheet_rows` in
-    priority order: what a manager works through), report.html and scoring.json into the date's folder;
-    return the folder. All or nothing: the files are written into a staging folder beside it, which then
-    takes the date folder's place in one step (`_swap_into_place`); an InputError (one line) leaves the
-    folder as it was. Call it holding `scoring_lock`."""
+    """Write risk_list.csv and .parquet (every partner), risk_list.LANG.xlsx (the first `spreadsheet_rows`
+    in priority order: what a manager works through), report.LANG.html, contacts_OWNER.LANG.csv and
+    scoring.json into the date's folder; return the folder. The other languages' files of the date stay
+    (`_replaced`). All or nothing: the files are written into a staging folder beside it, which then takes
+    the date folder's place in one step (`_swap_into_place`); an InputError (one line) leaves the folder as
+    it was. Call it holding `scoring_lock`."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGS)}")
     folder = scoring_folder(output_dir, as_of)
+    contacts = contacts_due(scored, as_of) if len(scored) else pd.DataFrame(columns=CONTACT_COLUMNS)
     writers: dict[str, Callable[[Path], object]] = {
         RISK_LIST: lambda path: scored.to_parquet(path, index=False),
-        "risk_list.csv": lambda path: scored.to_csv(path, index=False, float_format="%.6g"),
-        "risk_list.xlsx": lambda path: _write_spreadsheet(scored.head(spreadsheet_rows), contacts, path),
-        REPORT: lambda path: path.write_text(report_html, encoding="utf-8"),
+        RISK_LIST_CSV: lambda path: scored.to_csv(path, index=False, float_format="%.6g"),
+        language_file(SPREADSHEET, lang): lambda path: _write_spreadsheet(scored.head(spreadsheet_rows), contacts, lang, path),
+        language_file(REPORT, lang): lambda path: path.write_text(report_html, encoding="utf-8"),
         MANIFEST: lambda path: path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8"),
     }
-    contacts = contacts_due(scored, as_of) if len(scored) else pd.DataFrame(columns=CONTACT_COLUMNS)
     for owner, tasks in contacts.groupby("owner", sort=True):
-        writers = {CONTACTS_CSV.format(owner=owner): lambda path, tasks=tasks: crm_tasks(tasks).to_csv(path, index=False), **writers}
+        name = language_file(CONTACTS_CSV, lang, owner=str(owner))
+        writers = {name: lambda path, tasks=tasks: crm_tasks(tasks).to_csv(path, index=False), **writers}
     staging = output_dir / f".{folder.name}.{os.getpid()}.staging"
     try:
         for leftover in output_dir.glob(f".{folder.name}.*.staging"):  # of a scoring killed before its swap
@@ -112,10 +216,9 @@ def write_scoring(
         staging.mkdir(parents=True)
         for name, write in writers.items():
             write(staging / name)
-        if folder.is_dir():  # files someone put beside an earlier scoring stay
+        if folder.is_dir():  # the other languages' files, and files someone put beside an earlier scoring, stay
             for other in folder.iterdir():
-                ours = other.name in writers or fnmatch.fnmatch(other.name, CONTACTS_CSV.format(owner="*"))
-                if not ours and other.is_file():
+                if other.name not in writers and not _replaced(other.name, lang) and other.is_file():
                     os.link(other, staging / other.name)
         _swap_into_place(staging, folder, last=MANIFEST)
     except (OSError, FileCreateError) as exc:
@@ -153,23 +256,72 @@ def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
         os.replace(staging / name, folder / name)
 
 
-def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, path: Path) -> None:
-    """The spreadsheet for managers: first the contacts due this week by owner (`serving.today`), then the
-    risk list; frozen headers, filters, readable widths and number formats."""
-    risk_list = scored[[c for c in SPREADSHEET_COLUMNS if c in scored.columns]].copy()
+def _names(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Segment, band, owner and channel codes as a manager reads them in `lang`; a partner new since the
+    previous scoring is 'new'."""
+    named = frame.copy()
+    tables = {"segment": SEGMENT_NAMES[lang], "previous_segment": SEGMENT_NAMES[lang], "risk_band": TEXT[lang]["bands"],
+              "owner": OWNER_NAMES[lang], "channel": CHANNEL_NAMES[lang]}
+    for column, table in tables.items():
+        if column in named.columns:
+            codes = named[column].astype(object)
+            named[column] = codes.map(lambda code, table=table: TEXT[lang]["new"] if pd.isna(code) else table.get(str(code), str(code)))
+    return named
+
+
+def spreadsheet_sheets(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str) -> dict[str, pd.DataFrame]:
+    """The spreadsheet's sheets as they are written (TODAY_SHEET, RISK_LIST_SHEET, DEFINITIONS_SHEET), in
+    `lang`: headers from COLUMN_WORDS, codes named (`_names`), times without a zone (Excel has none). Pure."""
+    risk_list = _names(scored[[c for c in SPREADSHEET_COLUMNS if c in scored.columns]], lang)
     for column in risk_list.columns:
         if isinstance(risk_list[column].dtype, pd.DatetimeTZDtype):
-            risk_list[column] = risk_list[column].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no time zones
+            risk_list[column] = risk_list[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    today = _names(contacts[[c for c in CONTACT_COLUMNS if c in contacts.columns]], lang)
+    shown = list(dict.fromkeys([*today.columns, *risk_list.columns]))
+    definitions = pd.DataFrame(
+        [(SHEET_NAMES[lang][sheet], SHEET_MEANINGS[lang][sheet]) for sheet in SHEET_NAMES[lang]]
+        + [COLUMN_WORDS[column][lang] for column in shown],
+        columns=list(DEFINITIONS_HEADER[lang]),
+    )
+    headers = {column: words[lang][0] for column, words in COLUMN_WORDS.items()}
+    return {TODAY_SHEET: today.rename(columns=headers), RISK_LIST_SHEET: risk_list.rename(columns=headers), DEFINITIONS_SHEET: definitions}
+
+
+def console_top(scored: pd.DataFrame, lang: str, n: int = 10) -> pd.DataFrame:
+    """The first `n` partners of the risk list as `partner-churn score` prints them, in `lang`."""
+    columns = ["partner_id", "segment", "deactivation_risk", "upgrade_potential", "value_at_risk", "action_title", "reasons"]
+    top = _names(scored.head(n)[columns], lang)
+    shown = {
+        "deactivation_risk": lambda x: format_percent(100 * x, lang), "upgrade_potential": lambda x: format_percent(100 * x, lang),
+        "value_at_risk": lambda x: format_money(x, lang),
+    }
+    for column, show in shown.items():
+        top[column] = [("—" if pd.isna(x) else show(float(x))) for x in top[column]]
+    return top.rename(columns={c: COLUMN_WORDS[c][lang][0] for c in columns})
+
+
+def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str, path: Path) -> None:
+    """The spreadsheet for managers (`spreadsheet_sheets`): first the contacts due this week by owner
+    (`serving.today`), then the risk list, then the definitions; frozen headers, filters, readable widths
+    and number formats."""
+    sheets = spreadsheet_sheets(scored, contacts, lang)
+    header = {column: words[lang][0] for column, words in COLUMN_WORDS.items()}
     widths = {"partner_id": 12, "reasons": 90, "action_title": 40, "action_description": 90, "model_version": 30, "scored_at": 20}
     with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
         book = writer.book
         percent, money = book.add_format({"num_format": "0%"}), book.add_format({"num_format": "#,##0"})
         wrapped = book.add_format({"text_wrap": True, "valign": "top"})
-        formats = {"deactivation_risk": percent, "upgrade_potential": percent, "value_at_risk": money, "action_description": wrapped, "reasons": wrapped}
-        for name, sheet in ((TODAY_SHEET, contacts), (RISK_LIST_SHEET, risk_list)):
+        formats = {"deactivation_risk": percent, "upgrade_potential": percent, "value_at_risk": money, "expected_revenue": money,
+                   "action_description": wrapped, "reasons": wrapped}
+        by_header = {header[c]: (widths.get(c, 14), formats.get(c)) for c in header}
+        by_header.update({name: (30, wrapped) for name in DEFINITIONS_HEADER[lang][:1]})
+        by_header.update({name: (110, wrapped) for name in DEFINITIONS_HEADER[lang][1:]})
+        for key, sheet in sheets.items():
+            name = SHEET_NAMES[lang][key]
             sheet.to_excel(writer, sheet_name=name, index=False)
             page = writer.sheets[name]
             for position, column in enumerate(sheet.columns):
-                page.set_column(position, position, widths.get(column, 14), formats.get(column))
+                width, style = by_header.get(column, (14, None))
+                page.set_column(position, position, width, style)
             page.freeze_panes(1, 1)
             page.autofilter(0, 0, max(len(sheet), 1), max(len(sheet.columns) - 1, 0))

@@ -1,4 +1,4 @@
-"""The scoring's report.html: program KPIs, segment mix and flows, risk, revenue at risk and the top partners.
+"""The scoring's report (report.LANG.html): program KPIs, segment mix and flows, risk, revenue at risk and the top partners.
 
 One self-contained page: plain CSS in a <style> tag, charts as inline SVG drawn here, no scripts, no
 fonts, images or styles from anywhere else. A Content-Security-Policy in the page itself forbids
@@ -535,9 +535,15 @@ def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top:
 TODAY_ROWS = 20
 """Contacts due today shown per owner in the report (all are in the spreadsheet and the owner's CSV)."""
 OWNER_NAMES = {
-    "en": {"retention_team": "Retention team", "partner_manager": "Partner managers", "finance": "Finance"},
-    "ru": {"retention_team": "Команда удержания", "partner_manager": "Менеджеры партнёров", "finance": "Финансы"},
+    "en": {"retention_team": "Retention team", "partner_manager": "Partner managers", "finance": "Finance", "automation": "Automated"},
+    "ru": {"retention_team": "Команда удержания", "partner_manager": "Менеджеры партнёров", "finance": "Финансы", "automation": "Автоматически"},
 }
+"""Who carries an action out (`segments.actions.Owner`), as the report and the spreadsheet name them."""
+CHANNEL_NAMES = {
+    "en": {"email": "Email", "phone": "Phone", "in_app": "In the app", "messenger": "Messenger", "manager": "Personal manager"},
+    "ru": {"email": "Эл. почта", "phone": "Телефон", "in_app": "В приложении", "messenger": "Мессенджер", "manager": "Личный менеджер"},
+}
+"""How the partner is reached (`segments.actions.Channel`), as the spreadsheet names it."""
 
 
 def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _Formatter, lang: str) -> str:

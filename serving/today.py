@@ -17,7 +17,7 @@ AUTOMATED_OWNER = "automation"
 
 CONTACT_COLUMNS = [
     "owner", "due_date", "due_in_days", "partner_id", "segment", "action_title", "action_description", "channel",
-    "reasons", "value_at_risk", "deactivation_risk", "last_activity_date",
+    "reasons", "value_at_risk", "expected_revenue", "deactivation_risk", "last_activity_date",
 ]
 """A contact, in reading order: who, when, whom, what to do and say, why, what is at stake, last seen."""
 
@@ -39,10 +39,12 @@ column -> its header. Dates are ISO (YYYY-MM-DD), money in the program's currenc
 
 
 def contacts_due(scored: pd.DataFrame, as_of: pd.Timestamp, *, days: int = WEEK_DAYS) -> pd.DataFrame:
-    """Every contact a person makes within `days` of `as_of`: actions not owned by automation, worth more
-    than nothing at stake, by owner, then due day, then value at risk (highest first)."""
+    """Every contact a person makes within `days` of `as_of`: actions not owned by automation, worth
+    something (value at risk or expected revenue above 0: a partner with neither is nobody's hour), by
+    owner, then due day, then value at risk (highest first)."""
     due = scored["due_in_days"].astype(int)
-    chosen = scored[(scored["owner"] != AUTOMATED_OWNER) & (due < days) & (scored["value_at_risk"].fillna(0) > 0)].copy()
+    worth = (scored["value_at_risk"].fillna(0) > 0) | (scored["expected_revenue"].fillna(0) > 0)
+    chosen = scored[(scored["owner"] != AUTOMATED_OWNER) & (due < days) & worth].copy()
     chosen["due_date"] = (as_of.normalize() + pd.to_timedelta(chosen["due_in_days"].astype(int), unit="D")).dt.strftime("%Y-%m-%d")
     last = as_of - pd.to_timedelta(chosen[LAST_ACTIVITY], unit="D")
     chosen["last_activity_date"] = last.dt.strftime("%Y-%m-%d").where(chosen[LAST_ACTIVITY].notna(), "")

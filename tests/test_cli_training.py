@@ -121,11 +121,12 @@ def test_score_writes_the_risk_list_and_refuses_an_unknown_version(trained: tupl
     assert "scored 5,000 partners as of 2026-07-01" in result.stdout
     risk_list = pd.read_csv(tmp / "scores" / "2026-07-01" / "risk_list.csv")
     assert len(risk_list) == 5_000 and risk_list["value_at_risk"].is_monotonic_decreasing
-    report = (tmp / "scores" / "2026-07-01" / "report.html").read_text(encoding="utf-8")
+    report = (tmp / "scores" / "2026-07-01" / "report.en.html").read_text(encoding="utf-8")
     assert risk_list["partner_id"].iloc[0] in report and "http://" not in report and "https://" not in report
     ru = run("score", "--data", str(generated_dir), "--as-of", "2026-07-02", "--lang", "ru", *store(tmp), *scores)
     assert ru.returncode == 0, ru.stderr[-2000:]
     assert "previous scoring 2026-07-01" in ru.stdout
+    assert {"report.ru.html", "risk_list.ru.xlsx"} <= {f.name for f in (tmp / "scores" / "2026-07-02").iterdir()}
     bad = run("score", "--data", str(generated_dir), "--as-of", "2026-07-01", "--model-version", "99", *store(tmp), *scores)
     assert_one_line_error(bad, "no version 99")
 

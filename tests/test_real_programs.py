@@ -103,7 +103,7 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     reasons = " ".join(risk_list["reasons"].astype(str)).lower()
     assert reasons.strip()
     assert not [word for word in ABSENT_WORDS if word in reasons], [w for w in ABSENT_WORDS if w in reasons]
-    report = (tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "report.html").read_text()
+    report = (tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "report.en.html").read_text()
     assert "upgrade_potential: no registered model" in report  # the header says which model is missing and why
 
     # The advice is exact: with the bar it names, the upgrade model trains on the same plan.

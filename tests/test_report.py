@@ -391,3 +391,110 @@ def test_chromium_renders_the_report_without_console_messages(tmp_path: Path) ->
     broken.write_text('<!DOCTYPE html><html><body><h1>x</h1><script>console.error("boom"); missing();</script></body></html>', encoding="utf-8")
     _, caught = run_chromium(broken, tmp_path / "profile-broken")
     assert any("boom" in line for line in caught) and any("Uncaught" in line for line in caught), caught
+
+
+# ---------------------------------------------------------------------------------------------------
+# The manager's spreadsheet and the printed top 10, in the scoring's language
+
+
+def manager_frame(n: int = 150, seed: int = 3, *, lang: str = "ru") -> pd.DataFrame:
+    """`scored_frame` with every owner and channel, some rows worth nothing, and texts in `lang` as the
+    scorer writes them."""
+    from typing import get_args
+
+    from segments.actions import Channel, Owner
+
+    frame = scored_frame(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    frame["owner"] = rng.choice(list(get_args(Owner)), size=n)
+    frame["channel"] = rng.choice(list(get_args(Channel)), size=n)
+    frame["trained_through"] = "2026-01-30"
+    frame.loc[frame.index[-10:], ["value_at_risk", "expected_revenue"]] = 0.0  # worth nothing: nobody's contact
+    if lang == "ru":
+        frame["action_title"], frame["action_description"] = "Позвонить партнёру", "Спросить, что мешает работать."
+        frame["reasons"] = "нет кликов за 12 дней | выручка 1 200 за последние 90 дней"
+    return frame
+
+
+def english_vocabulary() -> set[str]:
+    """Every header, sheet name and named value the English spreadsheet uses, and the codes behind them."""
+    from serving.outputs import COLUMN_WORDS, DEFINITIONS_HEADER, SHEET_NAMES
+    from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
+
+    words = {*COLUMN_WORDS, *(w["en"][0] for w in COLUMN_WORDS.values()), *SHEET_NAMES["en"], *SHEET_NAMES["en"].values()}
+    words |= {*DEFINITIONS_HEADER["en"], TEXT["en"]["new"]}
+    for table in (SEGMENT_NAMES, OWNER_NAMES, CHANNEL_NAMES, {lang: TEXT[lang]["bands"] for lang in TEXT}):
+        words |= {*table["en"], *table["en"].values()}
+    return {word.lower() for word in words}
+
+
+def workbook_strings(path: Path) -> tuple[list[str], list[str]]:
+    """The sheet names and every text cell of a written .xlsx (a zip of XML parts; openpyxl is not needed)."""
+    import zipfile
+    from html import unescape
+
+    with zipfile.ZipFile(path) as book:
+        workbook = book.read("xl/workbook.xml").decode()
+        shared = book.read("xl/sharedStrings.xml").decode()
+    sheets = [unescape(name) for name in re.findall(r'<sheet name="([^"]*)"', workbook)]
+    return sheets, [unescape(text) for text in re.findall(r"<t(?: [^>]*)?>([^<]*)</t>", shared)]
+
+
+def test_the_russian_spreadsheet_has_no_english_header_or_value(tmp_path: Path) -> None:
+    from serving.outputs import write_scoring
+
+    vocabulary = english_vocabulary()
+    for lang in ("en", "ru"):
+        scored = manager_frame(lang=lang)
+        folder = write_scoring(scored, "<html></html>", tmp_path / lang, AS_OF, {"active_partners": 1}, lang=lang)
+        sheets, texts = workbook_strings(folder / f"risk_list.{lang}.xlsx")
+        english = {text for text in [*sheets, *texts] if text.lower() in vocabulary}
+        if lang == "en":  # the detector itself: the English book is full of these words
+            assert {"This week", "Risk list", "Definitions", "Value at risk", "Workhorse", "Phone", "Retention team", "high"} <= english
+        else:
+            assert english == set(), english
+            assert sheets == ["Контакты недели", "Список риска", "Определения"]
+            assert {"Ценность под риском", "Рабочая лошадка", "Телефон", "Команда удержания", "высокий", "новый"} <= set(texts)
+        assert len(pd.read_parquet(folder / "risk_list.parquet")) == len(scored)  # every partner, worth something or not
+
+
+def test_spreadsheet_sheets_name_every_code_define_every_column_and_skip_contacts_worth_nothing() -> None:
+    from serving.outputs import (
+        COLUMN_WORDS, DEFINITIONS_SHEET, RISK_LIST_SHEET, SHEET_NAMES, SPREADSHEET_COLUMNS, TODAY_SHEET, spreadsheet_sheets,
+    )
+    from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
+    from serving.today import CONTACT_COLUMNS, contacts_due
+
+    assert all(set(words) == set(TEXT) for words in COLUMN_WORDS.values())
+    assert set(SPREADSHEET_COLUMNS) | set(CONTACT_COLUMNS) <= set(COLUMN_WORDS)
+    scored = manager_frame()
+    sheets = spreadsheet_sheets(scored, contacts_due(scored, AS_OF), "ru")
+    today, risk_list, definitions = sheets[TODAY_SHEET], sheets[RISK_LIST_SHEET], sheets[DEFINITIONS_SHEET]
+    words = {column: COLUMN_WORDS[column]["ru"][0] for column in COLUMN_WORDS}
+
+    assert len(today) > 0 and len(risk_list) == len(scored)
+    worth = today[words["value_at_risk"]].fillna(0).gt(0) | today[words["expected_revenue"]].fillna(0).gt(0)
+    assert worth.all()  # no contact worth 0 in the today sheet
+    nothing = set(scored.loc[scored["value_at_risk"].eq(0) & scored["expected_revenue"].eq(0), "partner_id"])
+    assert nothing and not nothing & set(today[words["partner_id"]])
+    assert set(today[words["owner"]]) <= set(OWNER_NAMES["ru"].values()) - {OWNER_NAMES["ru"]["automation"]}
+    assert set(today[words["channel"]]) <= set(CHANNEL_NAMES["ru"].values())
+    assert set(risk_list[words["segment"]]) == set(SEGMENT_NAMES["ru"].values())
+    assert set(risk_list[words["previous_segment"]]) <= {*SEGMENT_NAMES["ru"].values(), TEXT["ru"]["new"]}
+    assert set(risk_list[words["risk_band"]]) <= set(TEXT["ru"]["bands"].values())
+    assert words["partner_id"] in today.columns and "action" not in risk_list.columns  # the code is in the CSV
+
+    defined = dict(zip(definitions.iloc[:, 0], definitions.iloc[:, 1]))
+    shown = {*today.columns, *risk_list.columns, *SHEET_NAMES["ru"].values()}
+    assert set(defined) == shown and all(re.search("[а-я]", meaning) for meaning in defined.values())
+
+
+def test_the_printed_top_10_is_in_the_scoring_language() -> None:
+    from serving.outputs import console_top
+
+    vocabulary = english_vocabulary()
+    top = console_top(manager_frame(), "ru")
+    assert len(top) == 10 and top.columns[0] == "ID партнёра"
+    assert not [c for c in top.columns if c.lower() in vocabulary]
+    assert not [v for v in top.select_dtypes(object).to_numpy().ravel() if str(v).lower() in vocabulary]
+    assert list(console_top(manager_frame(lang="en"), "en").columns[:2]) == ["Partner ID", "Segment"]

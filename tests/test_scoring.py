@@ -110,34 +110,34 @@ def test_program_with_no_active_partners(program: Program, models: ScoringModels
 
 
 def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> None:
-    folder = write_scoring(scored, "<html>ru</html>", tmp_path, AS_OF, {"active_partners": 3})
+    folder = write_scoring(scored, "<html>en</html>", tmp_path, AS_OF, {"active_partners": 3}, lang="en")
     assert folder == tmp_path / "2026-07-01"
     back = pd.read_parquet(folder / "risk_list.parquet")
     assert len(back) == len(scored) and list(back.columns) == list(scored.columns)
     assert pd.read_csv(folder / "risk_list.csv").shape == scored.shape
-    with zipfile.ZipFile(folder / "risk_list.xlsx") as book:  # an .xlsx is a zip of XML parts
+    with zipfile.ZipFile(folder / "risk_list.en.xlsx") as book:  # an .xlsx is a zip of XML parts
         text = book.read("xl/sharedStrings.xml").decode()
-    assert scored["partner_id"].iloc[0] in text and "value_at_risk" in text
-    assert (folder / "report.html").read_text(encoding="utf-8") == "<html>ru</html>"
+    assert scored["partner_id"].iloc[0] in text and "Value at risk" in text
+    assert (folder / "report.en.html").read_text(encoding="utf-8") == "<html>en</html>"
     owners = sorted(contacts_due(scored, AS_OF)["owner"].unique())
     assert owners, "setup: the scored program has personal contacts this week"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [*(f"contacts_{o}.csv" for o in owners), "report.html", "risk_list.csv", "risk_list.parquet", "risk_list.xlsx", MANIFEST])
-    with zipfile.ZipFile(folder / "risk_list.xlsx") as book:
+        [*(f"contacts_{o}.en.csv" for o in owners), "report.en.html", "risk_list.csv", "risk_list.parquet", "risk_list.en.xlsx", MANIFEST])
+    with zipfile.ZipFile(folder / "risk_list.en.xlsx") as book:
         workbook = book.read("xl/workbook.xml").decode()
-    assert workbook.index('name="this week"') < workbook.index('name="risk list"')  # the week's contacts come first
-    tasks = pd.read_csv(folder / f"contacts_{owners[0]}.csv")
+    assert workbook.index('name="This week"') < workbook.index('name="Risk list"') < workbook.index('name="Definitions"')  # contacts first
+    tasks = pd.read_csv(folder / f"contacts_{owners[0]}.en.csv")
     assert list(tasks.columns) == list(CRM_COLUMNS.values()) and (tasks["Task owner"] == owners[0]).all()
     later = pd.Timestamp("2026-07-08", tz="UTC")
     assert previous_scoring(tmp_path, later) == AS_OF
     assert previous_scoring(tmp_path, AS_OF) == AS_OF - pd.Timedelta(days=7)
     # A forced scoring of nobody is never "the previous scoring".
-    write_scoring(scored.head(0), "", tmp_path, later - pd.Timedelta(days=1), {"active_partners": 0})
+    write_scoring(scored.head(0), "", tmp_path, later - pd.Timedelta(days=1), {"active_partners": 0}, lang="en")
     assert previous_scoring(tmp_path, later) == AS_OF
 
 
 def test_a_failed_write_leaves_the_previous_scoring_of_the_date_intact(scored: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = write_scoring(scored, "first", tmp_path, AS_OF, {"active_partners": 1})
+    folder = write_scoring(scored, "first", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
     def full_disk(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -145,7 +145,7 @@ def test_a_failed_write_leaves_the_previous_scoring_of_the_date_intact(scored: p
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)  # the second file staged: the parquet is already written
     with pytest.raises(InputError, match=r"cannot write the scoring of 2026-07-01 to .*: No space left on device; the files already there are left as they were"):
-        write_scoring(scored.head(5), "second", tmp_path, AS_OF, {"active_partners": 1})
+        write_scoring(scored.head(5), "second", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # same files, same bytes, no temporary left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01"]  # no staging folder left either
 
@@ -156,18 +156,46 @@ def test_a_rescoring_replaces_the_whole_folder_in_one_step(scored: pd.DataFrame,
     staging folder of a scoring killed before its swap is cleared."""
     import os
 
-    folder = write_scoring(scored, "first", tmp_path, AS_OF, {"active_partners": 1})
+    folder = write_scoring(scored, "first", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
     (folder / "notes.txt").write_text("called Monday")
     killed = tmp_path / ".2026-07-01.99999.staging"
     killed.mkdir()
     (killed / "risk_list.csv").write_text("half")
     before = os.stat(folder).st_ino
 
-    again = write_scoring(scored.head(3), "second", tmp_path, AS_OF, {"active_partners": 1})
+    again = write_scoring(scored.head(3), "second", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
     assert again == folder and os.stat(folder).st_ino != before  # another directory took the path: a swap
-    assert (folder / "report.html").read_text() == "second" and len(pd.read_parquet(folder / "risk_list.parquet")) == 3
+    assert (folder / "report.en.html").read_text() == "second" and len(pd.read_parquet(folder / "risk_list.parquet")) == 3
     assert (folder / "notes.txt").read_text() == "called Monday"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01"]
+
+
+def test_a_scoring_in_one_language_keeps_the_other_languages_files(scored: pd.DataFrame, tmp_path: Path) -> None:
+    """`--lang ru` then `--lang en` of one date: each language's report, spreadsheet and contacts stay; the
+    language-free files are the latest scoring's. A rescoring in a language replaces that language's files,
+    a contacts file of an owner with nobody due now included, and the unlabelled files of old."""
+    folder = write_scoring(scored, "ru", tmp_path, AS_OF, {"active_partners": 1, "lang": "ru"}, lang="ru")
+    owners = sorted(contacts_due(scored, AS_OF)["owner"].unique())
+    russian = {name: (folder / name).read_bytes() for name in [*(f"contacts_{o}.ru.csv" for o in owners), "report.ru.html", "risk_list.ru.xlsx"]}
+    (folder / "report.html").write_text("from before languages")  # the layout of old: replaced by the next scoring
+    (folder / "contacts_nobody_now.ru.csv").write_text("stale")  # of an owner with nobody due at the next Russian scoring
+
+    write_scoring(scored.head(40), "en", tmp_path, AS_OF, {"active_partners": 1, "lang": "en"}, lang="en")
+    names = {p.name for p in folder.iterdir()}
+    assert {name: (folder / name).read_bytes() for name in russian} == russian  # the Russian files as they were
+    assert (folder / "contacts_nobody_now.ru.csv").read_text() == "stale"  # Russian: not this scoring's to replace
+    assert (folder / "report.en.html").read_text() == "en" and "risk_list.en.xlsx" in names
+    assert {f"contacts_{o}.en.csv" for o in contacts_due(scored.head(40), AS_OF)["owner"].unique()} <= names
+    assert len(pd.read_parquet(folder / "risk_list.parquet")) == 40 and '"lang": "en"' in (folder / MANIFEST).read_text()
+    assert "report.html" not in names
+
+    write_scoring(scored.head(40), "ru again", tmp_path, AS_OF, {"active_partners": 1}, lang="ru")
+    names = {p.name for p in folder.iterdir()}
+    ru_owners = set(contacts_due(scored.head(40), AS_OF)["owner"].unique())
+    assert {n for n in names if n.endswith(".ru.csv")} == {f"contacts_{o}.ru.csv" for o in ru_owners}  # no stale one left
+    assert (folder / "report.ru.html").read_text() == "ru again" and (folder / "report.en.html").read_text() == "en"
+    with pytest.raises(ValueError, match="unknown language 'de'"):
+        write_scoring(scored, "de", tmp_path, AS_OF, {"active_partners": 1}, lang="de")
 
 
 def test_a_second_scoring_of_the_same_date_refuses_while_the_first_runs(tmp_path: Path) -> None:
