@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,3 +24,63 @@ def feature_record(row: pd.Series, schema: Sequence[FeatureSpec], **extra: Any) 
         else:
             values[spec.name] = None if np.isnan(value) else float(value)
     return {"partner_id": str(row["partner_id"]), "features": values, "downgrade_warning": bool(row["downgrade_warning"]), **extra}
+
+
+LAYOUT = """(() => { const table = document.querySelector(%r); const box = table ? table.parentElement : null;
+    return {page: document.documentElement.scrollWidth, window: window.innerWidth, table: table ? table.scrollWidth : -1,
+            box: box ? box.clientWidth : -1, lang: document.documentElement.lang, text: document.body.textContent}; })()"""
+"""For `browser_facts`: the page's and a table's widths as chromium lays them out (`%` a CSS selector of
+the table, measured against its parent box), the page's language and its text."""
+
+
+def browser_facts(page: Path, profile: Path, script: str, *, width: int = 1366, height: int = 900) -> Any:
+    """Load `page` in headless chromium `width` px wide and return what `script` (a JavaScript expression
+    whose value is JSON) says of it, through the DevTools protocol (no network, no extra package)."""
+    import json
+    import shutil
+    import subprocess
+    import time
+    import urllib.request
+
+    from websockets.sync.client import connect
+
+    browser = shutil.which("chromium")
+    assert browser is not None, "chromium is not on PATH: run scripts/install_browser.sh (installs Debian's chromium) and test again"
+    process = subprocess.Popen(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-port=0", f"--window-size={width},{height}",
+         "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        active = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (active.is_file() and len(active.read_text().split()) >= 2):
+            assert process.poll() is None and time.monotonic() < deadline, "chromium did not open its DevTools port"
+            time.sleep(0.05)
+        port = active.read_text().split()[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+            target = next(t for t in json.loads(answer.read()) if t["type"] == "page")
+        with connect(target["webSocketDebuggerUrl"], max_size=None) as socket:
+            counter = iter(range(1, 1_000_000))
+
+            def call(method: str, **params: Any) -> dict[str, Any]:
+                ident = next(counter)
+                socket.send(json.dumps({"id": ident, "method": method, "params": params}))
+                while True:
+                    message = json.loads(socket.recv(timeout=30))
+                    if message.get("id") == ident:
+                        assert "error" not in message, message
+                        return message["result"]
+
+            call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+            call("Page.navigate", url=page.as_uri())
+            deadline = time.monotonic() + 30
+            while call("Runtime.evaluate", expression="document.readyState", returnByValue=True)["result"]["value"] != "complete":
+                assert time.monotonic() < deadline, "the page did not load"
+                time.sleep(0.05)
+            result = call("Runtime.evaluate", expression=f"JSON.stringify({script})", returnByValue=True)["result"]
+            return json.loads(result["value"])
+    finally:
+        process.kill()
+        process.wait()

@@ -292,6 +292,19 @@ def test_the_summary_page_in_russian_has_no_english_headings(checked: dict) -> N
     assert SUMMARY_TEXT["ru"]["features_none"] in nothing and SUMMARY_TEXT["en"]["features_none"] not in nothing
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_at_1366_px_the_summary_page_fits_the_window_in_chromium(checked: dict, tmp_path: Path, lang: str) -> None:
+    from tests.support import LAYOUT, browser_facts
+
+    page = tmp_path / f"drift_summary.{lang}.html"
+    page.write_text(render_summary(checked["moved"][0], SCHEMA, CONFIG, lang=lang), encoding="utf-8")
+    facts = browser_facts(page, tmp_path / "profile", LAYOUT % "#scores table")
+    assert facts["page"] <= facts["window"] == 1366, facts
+    assert 0 < facts["table"] <= facts["box"], facts
+    assert facts["lang"] == lang and SUMMARY_TEXT[lang]["verdict"] in facts["text"] and SHIFTED in facts["text"]
+
+
 def test_every_feature_has_a_meaning_in_russian_for_other_windows_too() -> None:
     assert unknown_meanings(SCHEMA, CONFIG) == []
     other = CONFIG.model_copy(update={"features": CONFIG.features.model_copy(update={"windows_days": [14, 60], "trend_window_days": 14})})

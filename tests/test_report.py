@@ -393,6 +393,28 @@ def test_chromium_renders_the_report_without_console_messages(tmp_path: Path) ->
     assert any("boom" in line for line in caught) and any("Uncaught" in line for line in caught), caught
 
 
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_at_1366_px_the_report_and_its_top_table_fit_the_window(tmp_path: Path, lang: str) -> None:
+    """Rendered in chromium 1366 px wide (a manager's laptop): no horizontal scrolling of the page, the top
+    table no wider than its box, and the page's text in its language."""
+    from tests.support import LAYOUT, browser_facts
+
+    scored = scored_frame(80, seed=4, reasons="no clicks for 12 days after 30 the month before | revenue down 64% on the previous 30 days")
+    page = tmp_path / f"report.{lang}.html"
+    page.write_text(render(scored, lang=lang, previous=scored), encoding="utf-8")
+    facts = browser_facts(page, tmp_path / "profile", LAYOUT % "#top-partners")
+    assert facts["page"] <= facts["window"] == 1366, facts
+    assert 0 < facts["table"] <= facts["box"], facts
+    assert facts["lang"] == lang and TEXT[lang]["top"].format(n=50) in facts["text"]
+    assert scored["partner_id"].iloc[0] in facts["text"]
+    # The measure itself: a table wider than its box, on a page wider than the window, is caught.
+    wide = tmp_path / "wide.html"
+    wide.write_text('<!DOCTYPE html><html lang="en"><body><div style="width:600px;overflow-x:auto"><table id="top-partners">'
+                    '<tr><td style="min-width:2000px">x</td></tr></table></div><div style="width:1500px">y</div></body></html>')
+    caught = browser_facts(wide, tmp_path / "profile-wide", LAYOUT % "#top-partners")
+    assert caught["table"] > caught["box"] and caught["page"] > caught["window"], caught
+
+
 # ---------------------------------------------------------------------------------------------------
 # The manager's spreadsheet and the printed top 10, in the scoring's language
 
