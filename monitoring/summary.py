@@ -33,6 +33,7 @@ from monitoring.wording import (
     TEXT,
     VERDICTS,
     all_clear,
+    of_features_ru,
     check_page_lang,
     cutoffs_text,
     date_text,
@@ -195,6 +196,7 @@ def _how(result: DriftResult, config: Config, t: dict[str, str], lang: str) -> s
         t["how_rows"].format(current=format_number(s.compared_current_rows, lang), sampled=sampled,
                              reference=format_number(s.compared_reference_rows, lang), coverage=share(s.coverage, lang)) + run,
         t["how_alarm"].format(alarm=result.features_for_share(result.drift_share_threshold), total=len(result.features),
+                              of_features=of_features_ru(len(result.features)),
                               watch=result.features_for_share(m.watch_fraction * result.drift_share_threshold), fraction=share(m.watch_fraction, lang)),
     ]
     links = (

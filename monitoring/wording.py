@@ -120,7 +120,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sampled": ", выборка из {n}",
         "run": "Обучающие строки — эталонная выборка запуска MLflow {run_id}.",
         "how_alarm": (
-            "Переобучить, когда дрейфуют {alarm} из {total} признаков или одна из оценок; наблюдать — от {watch} признаков "
+            "Переобучить, когда дрейф есть у {alarm} из {total} {of_features} или у одной из оценок; наблюдать — от {watch} признаков "
             "или от {fraction} порога оценки."
         ),
         "full_report": "Все столбцы с графиками Evidently:",
@@ -173,11 +173,18 @@ def score_meaning(score: str, horizon_days: int, lang: str) -> str:
     return SCORE_MEANINGS[lang].get(score, "").format(days=days)
 
 
+def of_features_ru(total: int) -> str:
+    """'признака' / 'признаков' after 'из N' (из 81 признака, из 80 признаков)."""
+    return plural_ru(total, "признака", "признаков", "признаков")
+
+
 def date_text(stamp: str, lang: str) -> str:
     """2026-07-01 / 01.07.2026 (the scoring report's date format); an empty or unreadable stamp as it is."""
     try:
-        day = pd.Timestamp(stamp)
+        day = pd.Timestamp(stamp) if stamp else pd.NaT
     except ValueError:
+        return stamp
+    if pd.isna(day):
         return stamp
     return f"{day:%d.%m.%Y}" if lang == "ru" else f"{day:%Y-%m-%d}"
 
@@ -218,7 +225,7 @@ def finding_sentence(finding: Finding, result: DriftResult, watch_fraction: floa
             }[finding.kind]
         else:
             verb = plural_ru(n, "изменился", "изменились", "изменились")
-            head = f"{n} из {total} {plural_ru(total, 'признака', 'признаков', 'признаков')}, которые читают модели, {verb} сильнее порога ({names})"
+            head = f"{n} из {total} {of_features_ru(total)}, которые читают модели, {verb} сильнее порога ({names})"
             tail = {
                 "features_drifted": f"; тревога — от {alarm}: партнёры теперь не такие, как те, на ком учились модели.",
                 "features_near": f"; тревога — от {alarm}, и до неё близко.",

@@ -78,29 +78,40 @@ def _stop(processes: list[psutil.Process], grace_seconds: float) -> None:
 
 def run_supervised(command: Sequence[str], env: Mapping[str, str], *, grace_seconds: float = 30.0) -> int:
     """Run `command` until it ends or this process is told to stop; the exit code, 128 + the signal's
-    number when stopped by one. No process the command started outlives the call."""
-    _become_subreaper()
-    child = subprocess.Popen(list(command), env=dict(env), start_new_session=True)
-    leader = psutil.Process(child.pid)
-    family: dict[int, psutil.Process] = {}
+    number when stopped by one (ours, or one that killed the command). No process the command started
+    outlives the call; processes this one had started before are left alone."""
     received: list[int] = []
+    started: dict[str, object] = {}
 
     def forward(signum: int, _frame: object) -> None:
         received.append(signum)
-        _grow(family, leader)
+        if "leader" in started:  # before the command exists, the signal is kept and sent once it does
+            _pass_on(signum)
+
+    def _pass_on(signum: int) -> None:
+        _grow(family, started["leader"])  # type: ignore[arg-type]
         try:
-            os.killpg(child.pid, signum)
+            os.killpg(int(started["pid"]), signum)  # type: ignore[call-overload]
         except (ProcessLookupError, PermissionError):
             pass
 
-    previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}
+    family: dict[int, psutil.Process] = {}
+    ours_before = {child.pid for child in psutil.Process().children(recursive=True)}
+    previous: dict[int, object] = {}
     try:
+        previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}  # before the child: no gap
+        _become_subreaper()
+        child = subprocess.Popen(list(command), env=dict(env), start_new_session=True)
+        started |= {"pid": child.pid, "leader": psutil.Process(child.pid)}
+        for signum in received[:1]:
+            _pass_on(signum)
+        leader = started["leader"]
         deadline: float | None = None
         forced = False
         listed = 0.0
         while True:
             if time.monotonic() - listed > FAMILY_EVERY_SECONDS:
-                _grow(family, leader)
+                _grow(family, leader)  # type: ignore[arg-type]
                 listed = time.monotonic()
             try:
                 code = child.wait(timeout=POLL_SECONDS)
@@ -109,12 +120,21 @@ def run_supervised(command: Sequence[str], env: Mapping[str, str], *, grace_seco
                 if received and deadline is None:
                     deadline = time.monotonic() + grace_seconds
                 if deadline is not None and time.monotonic() > deadline and not forced:
-                    _grow(family, leader)
-                    _stop([leader], 0.0)
+                    _grow(family, leader)  # type: ignore[arg-type]
+                    _stop([leader], 0.0)  # type: ignore[list-item]
                     forced = True
-        _grow(family, psutil.Process())  # orphans re-parented to us
+        orphans = {pid: process for pid, process in _descendants(psutil.Process()).items() if pid not in ours_before}
+        family |= orphans  # re-parented to us (the subreaper) when their parent ended
         _stop(_live(family), 0.0 if forced else grace_seconds)  # the grace is spent once
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 128 + received[0] if received else code
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+    if received:
+        return 128 + received[0]
+    return code if code >= 0 else 128 - code  # killed by a signal we did not send: the shell's convention
+
+
+def _descendants(process: psutil.Process) -> dict[int, psutil.Process]:
+    found: dict[int, psutil.Process] = {}
+    _grow(found, process)
+    return found

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from http import HTTPStatus
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from bentoml.exceptions import BentoMLException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 from typing_extensions import Annotated, Self
 
@@ -25,7 +27,13 @@ from partner_churn.config import Config
 from partner_churn.domain import LANGS as LANGUAGES
 from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, UNAVAILABLE, VALID_FROM, VALID_UNTIL
 from segments.rules import SEGMENTS
-from serving.guard import PayloadTooLarge
+
+
+class PayloadTooLarge(BentoMLException):
+    """More partners (or bytes) in one request than the service takes: HTTP 413."""
+
+    error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
 
 class StrictInput(BaseModel):
     """Request bodies: unknown fields are errors, never silently dropped, and no value is coerced from
@@ -60,6 +68,12 @@ class RequestBody(StrictInput):
             if too_long:
                 raise PayloadTooLarge(_too_many(int(too_long[0]["ctx"]["actual_length"]), cls.max_partners)) from None
             raise
+
+
+BY_FEATURES, BY_EVENTS, EITHER_WAY = ("features", "downgrade_warning"), ("partner", "events", "as_of"), ("partner_id", "explain")
+"""The two ways a partner record comes in (`PartnerRecord._one_way_in`), by their fields."""
+FEATURES_FIELDS, EVENTS_FIELDS = ("partner_id", *BY_FEATURES, "explain"), ("partner_id", *BY_EVENTS, "explain")
+RECORD_FIELDS = (*EITHER_WAY, *BY_FEATURES, *BY_EVENTS)
 
 
 def _too_many(count: int, limit: int) -> str:

@@ -15,13 +15,11 @@ import copy
 from typing import Any
 
 from partner_churn.config import ServingConfig
+from serving.api import EVENTS_FIELDS, FEATURES_FIELDS, RECORD_FIELDS
 
 INTERNAL_SUFFIX = "IODescriptor"
 """What BentoML appends to the names of request and response models."""
 SCORING_PATHS = ("/score", "/score_bulk")
-FEATURES_FIELDS = ("partner_id", "features", "downgrade_warning", "explain")
-EVENTS_FIELDS = ("partner_id", "partner", "events", "as_of", "explain")
-"""The two ways a partner record comes in: `serving.api.PartnerRecord`'s fields, by way."""
 
 ERROR = {
     "type": "object",
@@ -108,6 +106,7 @@ def contract_spec(spec: dict[str, Any], limits: ServingConfig) -> dict[str, Any]
     for name in ("InvalidArgument", "NotFound", "InternalServerError"):
         schemas.pop(name, None)
     record = schemas["PartnerRecord"]
+    assert set(record["properties"]) == set(RECORD_FIELDS), "serving.api.RECORD_FIELDS and PartnerRecord disagree"
     schemas["PartnerRecord"] = {
         "description": record.get("description", ""),
         "oneOf": [
@@ -128,6 +127,7 @@ def contract_spec(spec: dict[str, Any], limits: ServingConfig) -> dict[str, Any]
         operation["responses"] = {
             "200": operation["responses"]["200"],
             "400": _error_answer("The body is not JSON, or a record breaks the contract; `detail` lists every problem."),
+            "415": _error_answer("A body that is not application/json."),
             "401": unauthorized,
             "413": _error_answer(
                 f"More than {limits.max_partners_per_request:,} partners, reasons for more than {limits.max_explained_per_request:,}, "

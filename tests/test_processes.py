@@ -18,7 +18,9 @@ SPAWNER = textwrap.dedent(
     import os, signal, subprocess, sys, time
     if sys.argv[2] == "deaf":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sleepers = [subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN) if %r == 'deaf' else None; time.sleep(600)" % sys.argv[2]]) for _ in range(2)]
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN) if %r == 'deaf' else None; time.sleep(600)" % sys.argv[2]],
+                                 start_new_session=sys.argv[2] == "setsid")  # as BentoML's workers do
+                for _ in range(2)]
     with open(sys.argv[1] + ".tmp", "w") as out:
         out.write(" ".join(str(p) for p in [os.getpid(), *(s.pid for s in sleepers)]))
     os.replace(sys.argv[1] + ".tmp", sys.argv[1])
@@ -42,8 +44,17 @@ def _supervise(tmp_path: Path, behaviour: str, grace: float = 10.0) -> tuple[sub
     script = tmp_path / "spawner.py"
     script.write_text(SPAWNER)
     command = [sys.executable, str(script), str(pids), behaviour]
+    own = tmp_path / "own"
     supervisor = subprocess.Popen(
-        [sys.executable, "-c", f"import os, sys; from partner_churn.processes import run_supervised; sys.exit(run_supervised({command!r}, os.environ, grace_seconds={grace}))"],
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import os, subprocess, sys, time
+            from partner_churn.processes import run_supervised
+            mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # started before: not the command's
+            code = run_supervised({command!r}, os.environ, grace_seconds={grace})
+            open({str(own)!r}, "w").write(str(mine.poll() is None))
+            mine.kill()
+            sys.exit(code)
+        """)],
         start_new_session=True,  # signals reach only what we send them to, as from a service manager
     )
     deadline = time.monotonic() + 30
@@ -61,13 +72,16 @@ def _wait_gone(pids: list[int], seconds: float) -> list[int]:
     return left
 
 
+@pytest.mark.parametrize("behaviour", ["normal", "setsid"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_a_stop_signal_to_us_stops_every_process_the_command_started(tmp_path: Path, signum: int) -> None:
-    supervisor, pids = _supervise(tmp_path, "normal")
+def test_a_stop_signal_to_us_stops_every_process_the_command_started(tmp_path: Path, signum: int, behaviour: str) -> None:
+    """Also children that left the command's session (`setsid`, as BentoML's workers do)."""
+    supervisor, pids = _supervise(tmp_path, behaviour)
     assert all(_alive(p) for p in pids)
     os.kill(supervisor.pid, signum)  # to the supervisor alone, not to its group
     assert supervisor.wait(timeout=30) == 128 + signum
     assert _wait_gone(pids, 5) == []
+    assert (tmp_path / "own").read_text() == "True"  # the caller's own child was left alone
 
 
 def test_processes_deaf_to_sigterm_are_killed_after_the_grace_period(tmp_path: Path) -> None:
@@ -81,4 +95,12 @@ def test_processes_deaf_to_sigterm_are_killed_after_the_grace_period(tmp_path: P
 def test_a_command_that_ends_by_itself_leaves_no_child_behind(tmp_path: Path) -> None:
     supervisor, pids = _supervise(tmp_path, "leaves")
     assert supervisor.wait(timeout=30) == 3
+    assert _wait_gone(pids, 5) == []
+    assert (tmp_path / "own").read_text() == "True"
+
+
+def test_a_command_killed_by_a_signal_exits_the_shell_way(tmp_path: Path) -> None:
+    supervisor, pids = _supervise(tmp_path, "normal")
+    os.kill(pids[0], signal.SIGKILL)  # as the OOM killer would: not a signal we sent
+    assert supervisor.wait(timeout=30) == 128 + signal.SIGKILL
     assert _wait_gone(pids, 5) == []

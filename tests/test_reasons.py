@@ -38,7 +38,7 @@ from segments.wording import (
     format_percent,
     plural_ru,
 )
-from training.model import TrainedModel, fit_model
+from training.model import MIN_QUARTILE_ROWS, TrainedModel, fit_model
 
 RISK, GROWTH = "deactivation_risk", "upgrade_potential"
 NB = RU_GROUP_SEPARATOR
@@ -186,10 +186,11 @@ def test_training_keeps_each_segment_s_quartiles_around_its_median() -> None:
         frame["segment"] = np.select([frame["days_since_last_activity"] > 12, frame["active_days_30"] > 8], ["sleeper", "star"], "workhorse")
         frame.loc[frame["segment"] == "sleeper", "days_since_last_sale"] = np.nan
     train_rows = frames[0]
+    train_rows.loc[train_rows.index[: MIN_QUARTILE_ROWS - 1], "segment"] = "newbie"  # too few rows for quartiles
     model = fit_model(RISK, *frames, schema, params, calibration_method="sigmoid", seed=1)  # type: ignore[arg-type]
     numeric = [name for name in MODEL_FEATURES if name not in model.categories]
     segments = {"all": np.ones(len(train_rows), bool)} | {s: (train_rows["segment"] == s).to_numpy() for s in ("sleeper", "star", "workhorse")}
-    assert set(model.typical) == {prefix + group for group in segments for prefix in ("", LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX)}
+    assert set(model.typical) == {prefix + group for group in segments for prefix in ("", LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX)} | {"newbie"}
     for group, rows in segments.items():
         low, median, high = (model.typical[prefix + group] for prefix in (LOWER_QUARTILE_PREFIX, "", UPPER_QUARTILE_PREFIX))
         assert set(low) == set(median) == set(high)

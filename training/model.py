@@ -31,6 +31,8 @@ __all__ = ["LABEL_OF", "LOWER_QUARTILE_PREFIX", "Target", "TrainedModel", "UPPER
 Rows = pd.DataFrame | Mapping[str, Any]
 """Rows to score: a DataFrame, or a mapping of column name to a sequence of values."""
 LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX = "p25:", "p75:"
+MIN_QUARTILE_ROWS = 50
+"""Training rows a group needs for its quartiles to be kept."""
 """Groups of `TrainedModel.typical` that hold a segment's 25th and 75th percentiles ('p25:workhorse',
 'p75:all'), beside the median under the segment's own name. Models saved before quartiles were kept
 have the median groups only."""
@@ -272,7 +274,8 @@ def _typical_values(rows: pd.DataFrame, names: list[str]) -> dict[str, dict[str,
     for group, frame in groups.items():
         # Linear interpolation, pandas' default: the same quantiles as bench.reasons_filler's yardstick.
         quantiles = frame.quantile([0.25, 0.5, 0.75])
-        for prefix, q in (("", 0.5), (LOWER_QUARTILE_PREFIX, 0.25), (UPPER_QUARTILE_PREFIX, 0.75)):
+        kept = (("", 0.5), (LOWER_QUARTILE_PREFIX, 0.25), (UPPER_QUARTILE_PREFIX, 0.75)) if len(frame) >= MIN_QUARTILE_ROWS else (("", 0.5),)
+        for prefix, q in kept:  # a handful of rows has quartiles that nearly meet: the median band is the better judge there
             typical[prefix + group] = {name: float(value) for name, value in quantiles.loc[q].items() if pd.notna(value)}
     return typical
 
