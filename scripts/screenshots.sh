@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Screenshots of the demo's report and drift summary for docs/screenshots/ (the README shows them), 1366 px
+# wide as the browser tests check them. Run after `make demo` and a Russian scoring and drift check:
+#   .venv/bin/partner-churn score --data work/demo/data --as-of 2026-07-01 --lang ru
+#   .venv/bin/partner-churn monitor drift --data work/demo/data --as-of 2026-07-01 --lang ru --set paths.reports_dir=work/reports-ru
+set -euo pipefail
+day=${1:-2026-07-01}
+out=docs/screenshots
+mkdir -p "$out"
+profile=$(mktemp -d)
+trap 'rm -rf "$profile"' EXIT
+shot() {  # page, picture, height
+  chromium --headless --no-sandbox --disable-gpu --disable-background-networking --no-first-run --hide-scrollbars \
+    --user-data-dir="$profile" --window-size=1366,"$3" --screenshot="$2" "file://$(realpath "$1")" 2>/dev/null
+}
+shot "work/scores/$day/report.en.html" "$out/report-en.png" 2400
+shot "work/scores/$day/report.ru.html" "$out/report-ru.png" 2400
+shot "work/reports/monitoring/$day/drift_summary.html" "$out/drift-summary-en.png" 1600
+shot "work/reports-ru/monitoring/$day/drift_summary.html" "$out/drift-summary-ru.png" 1600
+ls -l "$out"
