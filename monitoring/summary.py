@@ -19,7 +19,6 @@ page is megabytes); `render_summary` is pure, `monitoring.checks.run_drift` writ
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 
@@ -46,7 +45,7 @@ from monitoring.wording import (
 )
 from partner_churn.config import Config
 from segments.wording import format_number, short_number
-from serving.report import CSP
+from serving.report import CSP, escape, svg_open
 from serving.report import TEXT as REPORT_TEXT
 
 SUMMARY = "drift_summary.html"
@@ -80,7 +79,7 @@ def render_summary(result: DriftResult, schema: Sequence[FeatureSpec], config: C
         f"<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
     )
 
@@ -109,9 +108,9 @@ def _header(result: DriftResult, t: dict[str, str], lang: str) -> str:
         reference = t["reference_unknown"]
     models = " · ".join(model_text(m, lang) for m in models_of(result).values()) or "—"
     return (
-        f"<header><h1>{_e(t['title'])}</h1>"
-        f"<p class=\"meta\"><b>{_e(t['scoring'].format(date=date_text(result.as_of, lang)))}</b>, {_e(reference)}</p>"
-        f"<p class=\"meta\">{_e(t['models'])}: {_e(models)}</p></header>"
+        f"<header><h1>{escape(t['title'])}</h1>"
+        f"<p class=\"meta\"><b>{escape(t['scoring'].format(date=date_text(result.as_of, lang)))}</b>, {escape(reference)}</p>"
+        f"<p class=\"meta\">{escape(t['models'])}: {escape(models)}</p></header>"
     )
 
 
@@ -121,9 +120,9 @@ def _verdict(result: DriftResult, config: Config, t: dict[str, str], lang: str) 
     findings = sorted(drift_findings(result, config.monitoring), key=lambda f: LEVEL_ORDER[f.level])
     why = [finding_sentence(f, result, config.monitoring.watch_fraction, lang) for f in findings] or [all_clear(lang)]
     return (
-        f"<section id=\"verdict\" class=\"verdict {_e(action)}\"><h2>{_e(t['verdict'])}: <span class=\"badge\">{_e(word)}</span></h2>"
-        f"<p class=\"todo\">{_e(todo)}</p>"
-        f"<p class=\"why\">{' '.join(_e(sentence) for sentence in why)}</p></section>"
+        f"<section id=\"verdict\" class=\"verdict {escape(action)}\"><h2>{escape(t['verdict'])}: <span class=\"badge\">{escape(word)}</span></h2>"
+        f"<p class=\"todo\">{escape(todo)}</p>"
+        f"<p class=\"why\">{' '.join(escape(sentence) for sentence in why)}</p></section>"
     )
 
 
@@ -134,16 +133,16 @@ def _scores(result: DriftResult, config: Config, t: dict[str, str], lang: str) -
         unavailable = score.method == NO_VALUES
         state = t["unavailable"] if unavailable else t["drifted"] if score.drifted else t["within"]
         rows.append(
-            f"<tr><td><b>{_e(score_name(score.column, lang))}</b><br><span class=\"muted\">"
-            f"{_e(score_meaning(score.column, config.labels.horizon_days, lang))}</span></td>"
-            f"<td class=\"num\">{_e(decimal(score.drift_score, lang, 3))}</td><td class=\"num\">{_e(decimal(score.threshold, lang, 3))}</td>"
-            f"<td class=\"{'bad' if score.drifted else 'muted'}\">{_e(state)}</td></tr>"
+            f"<tr><td><b>{escape(score_name(score.column, lang))}</b><br><span class=\"muted\">"
+            f"{escape(score_meaning(score.column, config.labels.horizon_days, lang))}</span></td>"
+            f"<td class=\"num\">{escape(decimal(score.drift_score, lang, 3))}</td><td class=\"num\">{escape(decimal(score.threshold, lang, 3))}</td>"
+            f"<td class=\"{'bad' if score.drifted else 'muted'}\">{escape(state)}</td></tr>"
         )
         if score.column in near and score.column in result.distributions:
             charts.append(f"<div class=\"chart\">{_chart(result.distributions[score.column], score_name(score.column, lang), t, lang)}</div>")
-    header = f"<tr><th>{_e(t['score'])}</th><th class=\"num\">{_e(t['change'])}</th><th class=\"num\">{_e(t['bar'])}</th><th></th></tr>"
+    header = f"<tr><th>{escape(t['score'])}</th><th class=\"num\">{escape(t['change'])}</th><th class=\"num\">{escape(t['bar'])}</th><th></th></tr>"
     return (
-        f"<section id=\"scores\"><h2>{_e(t['scores'])}</h2><table><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<section id=\"scores\"><h2>{escape(t['scores'])}</h2><table><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>"
         f"{''.join(charts)}</section>"
     )
 
@@ -153,11 +152,11 @@ def _features(result: DriftResult, specs: dict[str, FeatureSpec], config: Config
     shown = drifted or result.nearest_features(NEAREST)
     heading = t["features_drifted"].format(n=len(drifted), total=len(result.features)) if drifted else t["features_none"]
     legend = (
-        f"<p class=\"legend\"><span class=\"swatch\" style=\"background:{BEFORE_COLOR}\"></span>{_e(t['before'])} "
-        f"<span class=\"swatch\" style=\"background:{AFTER_COLOR}\"></span>{_e(t['after'])}</p>"
+        f"<p class=\"legend\"><span class=\"swatch\" style=\"background:{BEFORE_COLOR}\"></span>{escape(t['before'])} "
+        f"<span class=\"swatch\" style=\"background:{AFTER_COLOR}\"></span>{escape(t['after'])}</p>"
     )
     cards = "".join(_feature_card(column, specs.get(column.column), result.distributions.get(column.column), config, t, lang) for column in shown)
-    return f"<section id=\"features\"><h2>{_e(heading)}</h2>{legend if shown else ''}{cards}</section>"
+    return f"<section id=\"features\"><h2>{escape(heading)}</h2>{legend if shown else ''}{cards}</section>"
 
 
 def _feature_card(column: ColumnDrift, spec: FeatureSpec | None, dist: Distribution | None, config: Config, t: dict[str, str], lang: str) -> str:
@@ -177,11 +176,11 @@ def _feature_card(column: ColumnDrift, spec: FeatureSpec | None, dist: Distribut
         ))
     if dist is not None and (dist.reference_missing > 0 or dist.current_missing > 0):
         figures.append(t["missing"].format(before=share(dist.reference_missing, lang), after=share(dist.current_missing, lang)))
-    tag = f" <span class=\"tag\">{_e(t['drifted'])}</span>" if column.drifted else ""
+    tag = f" <span class=\"tag\">{escape(t['drifted'])}</span>" if column.drifted else ""
     chart = f"<div class=\"chart\">{_chart(dist, column.column, t, lang)}</div>" if dist is not None and dist.reference + dist.current else ""
     return (
-        f"<article class=\"feature\"><h3><code>{_e(column.column)}</code>{tag}</h3>"
-        f"<p class=\"meaning\">{_e(meaning)}</p><p class=\"figures\">{_e(' '.join(figures))}</p>{chart}</article>"
+        f"<article class=\"feature\"><h3><code>{escape(column.column)}</code>{tag}</h3>"
+        f"<p class=\"meaning\">{escape(meaning)}</p><p class=\"figures\">{escape(' '.join(figures))}</p>{chart}</article>"
     )
 
 
@@ -200,13 +199,13 @@ def _how(result: DriftResult, config: Config, t: dict[str, str], lang: str) -> s
                               watch=result.features_for_share(m.watch_fraction * result.drift_share_threshold), fraction=share(m.watch_fraction, lang)),
     ]
     links = (
-        f"{_e(t['full_report'])} <a href=\"{FULL_REPORT}\">{FULL_REPORT}</a> {_e(t['full_report_note'])} "
+        f"{escape(t['full_report'])} <a href=\"{FULL_REPORT}\">{FULL_REPORT}</a> {escape(t['full_report_note'])} "
         f"<a href=\"{FIGURES}\">{FIGURES}</a>."
     )
-    listed = "".join(f"<li>{_e(item)}</li>" for item in items)
+    listed = "".join(f"<li>{escape(item)}</li>" for item in items)
     return (
-        f"<footer id=\"how\"><h2>{_e(t['how'])}</h2><ol>{listed}<li>{links}</li>"
-        f"<li>{_e(REPORT_TEXT[lang]['def_offline'])}</li></ol></footer>"
+        f"<footer id=\"how\"><h2>{escape(t['how'])}</h2><ol>{listed}<li>{links}</li>"
+        f"<li>{escape(REPORT_TEXT[lang]['def_offline'])}</li></ol></footer>"
     )
 
 
@@ -225,8 +224,8 @@ def _histogram(dist: Distribution, title: str, lang: str) -> str:
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / bins
     tallest = max(max(dist.reference), max(dist.current)) or 1.0
-    parts = [_svg_open(width, height, title)]
-    parts.append(f"<text x=\"{left - 4}\" y=\"{top + 8}\" text-anchor=\"end\" class=\"tick\">{_e(share(tallest, lang))}</text>")
+    parts = [svg_open(width, height, title, css_class="")]
+    parts.append(f"<text x=\"{left - 4}\" y=\"{top + 8}\" text-anchor=\"end\" class=\"tick\">{escape(share(tallest, lang))}</text>")
     parts.append(f"<line x1=\"{left}\" y1=\"{top + plot_h}\" x2=\"{width - right}\" y2=\"{top + plot_h}\" class=\"axis\"/>")
     bar = max((slot - 2) / 2, 0.5)
     for i, (before, after) in enumerate(zip(dist.reference, dist.current)):
@@ -238,7 +237,7 @@ def _histogram(dist: Distribution, title: str, lang: str) -> str:
     for position, label in _ticks(dist, lang):
         x = left + position * plot_w
         anchor = "start" if position == 0 else "end" if position == 1 else "middle"
-        parts.append(f"<text x=\"{x:.1f}\" y=\"{height - 6}\" text-anchor=\"{anchor}\" class=\"tick\">{_e(label)}</text>")
+        parts.append(f"<text x=\"{x:.1f}\" y=\"{height - 6}\" text-anchor=\"{anchor}\" class=\"tick\">{escape(label)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -261,23 +260,16 @@ def _categorical_chart(dist: Distribution, title: str, t: dict[str, str], lang: 
     height = row * len(names) + 6
     plot = width - label_w - value_w
     tallest = max(max(dist.reference, default=0.0), max(dist.current, default=0.0)) or 1.0
-    parts = [_svg_open(width, height, title)]
+    parts = [svg_open(width, height, title, css_class="")]
     for i, (name, before, after) in enumerate(zip(names, dist.reference, dist.current)):
         y = 3 + i * row
         label = name if len(name) <= 16 else name[:15] + "…"
-        parts.append(f"<text x=\"{label_w - 6}\" y=\"{y + 16}\" text-anchor=\"end\" class=\"lbl\">{_e(label)}</text>")
+        parts.append(f"<text x=\"{label_w - 6}\" y=\"{y + 16}\" text-anchor=\"end\" class=\"lbl\">{escape(label)}</text>")
         parts.append(f"<rect x=\"{label_w}\" y=\"{y + 3}\" width=\"{plot * before / tallest:.1f}\" height=\"9\" fill=\"{BEFORE_COLOR}\"/>")
         parts.append(f"<rect x=\"{label_w}\" y=\"{y + 12}\" width=\"{plot * after / tallest:.1f}\" height=\"9\" fill=\"{AFTER_COLOR}\"/>")
-        parts.append(f"<text x=\"{width - value_w + 6}\" y=\"{y + 16}\" class=\"val\">{_e(share(before, lang))} → {_e(share(after, lang))}</text>")
+        parts.append(f"<text x=\"{width - value_w + 6}\" y=\"{y + 16}\" class=\"val\">{escape(share(before, lang))} → {escape(share(after, lang))}</text>")
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _svg_open(width: int, height: int, title: str) -> str:
-    return (
-        f"<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"{_e(title)}\">"
-        f"<title>{_e(title)}</title>"
-    )
 
 
 def _digits(dist: Distribution) -> int:
@@ -290,10 +282,6 @@ def _digits(dist: Distribution) -> int:
 
 def _number(value: float, lang: str, digits: int) -> str:
     return "—" if not np.isfinite(value) else short_number(value, lang, digits)
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 _CSS = """

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import psutil
 
@@ -81,57 +82,65 @@ def run_supervised(command: Sequence[str], env: Mapping[str, str], *, grace_seco
     number when stopped by one (ours, or one that killed the command). No process the command started
     outlives the call; processes this one had started before are left alone."""
     received: list[int] = []
-    started: dict[str, object] = {}
+    family: dict[int, psutil.Process] = {}
+    leader: psutil.Process | None = None  # the command, once started
 
-    def forward(signum: int, _frame: object) -> None:
-        received.append(signum)
-        if "leader" in started:  # before the command exists, the signal is kept and sent once it does
-            _pass_on(signum)
-
-    def _pass_on(signum: int) -> None:
-        _grow(family, started["leader"])  # type: ignore[arg-type]
+    def pass_on(signum: int) -> None:
+        assert leader is not None
+        _grow(family, leader)
         try:
-            os.killpg(int(started["pid"]), signum)  # type: ignore[call-overload]
+            os.killpg(leader.pid, signum)  # its own session: the pid is the group's
         except (ProcessLookupError, PermissionError):
             pass
 
-    family: dict[int, psutil.Process] = {}
-    ours_before = {child.pid for child in psutil.Process().children(recursive=True)}
-    previous: dict[int, object] = {}
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if leader is not None:  # before the command exists, the signal is kept and passed on once it does
+            pass_on(signum)
+
+    ours_before = {process.pid for process in psutil.Process().children(recursive=True)}
+    previous: dict[int, Any] = {}
     try:
         previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}  # before the child: no gap
         _become_subreaper()
         child = subprocess.Popen(list(command), env=dict(env), start_new_session=True)
-        started |= {"pid": child.pid, "leader": psutil.Process(child.pid)}
-        for signum in received[:1]:
-            _pass_on(signum)
-        leader = started["leader"]
-        deadline: float | None = None
-        forced = False
-        listed = 0.0
-        while True:
-            if time.monotonic() - listed > FAMILY_EVERY_SECONDS:
-                _grow(family, leader)  # type: ignore[arg-type]
-                listed = time.monotonic()
-            try:
-                code = child.wait(timeout=POLL_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                if received and deadline is None:
-                    deadline = time.monotonic() + grace_seconds
-                if deadline is not None and time.monotonic() > deadline and not forced:
-                    _grow(family, leader)  # type: ignore[arg-type]
-                    _stop([leader], 0.0)  # type: ignore[list-item]
-                    forced = True
+        leader = psutil.Process(child.pid)
+        if received:
+            pass_on(received[0])
+        code = _wait(child, leader, family, received, grace_seconds)
+        forced = code is None
         orphans = {pid: process for pid, process in _descendants(psutil.Process()).items() if pid not in ours_before}
         family |= orphans  # re-parented to us (the subreaper) when their parent ended
         _stop(_live(family), 0.0 if forced else grace_seconds)  # the grace is spent once
+        code = child.wait() if code is None else code
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)
     if received:
         return 128 + received[0]
     return code if code >= 0 else 128 - code  # killed by a signal we did not send: the shell's convention
+
+
+def _wait(child: subprocess.Popen, leader: psutil.Process, family: dict[int, psutil.Process], received: list[int],
+          grace_seconds: float) -> int | None:
+    """The command's exit code once it ends; None when it outlived the grace after a stop signal and was
+    killed. Its descendants are listed into `family` as it runs."""
+    deadline: float | None = None
+    listed = 0.0
+    while True:
+        if time.monotonic() - listed > FAMILY_EVERY_SECONDS:
+            _grow(family, leader)
+            listed = time.monotonic()
+        try:
+            return child.wait(timeout=POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        if received and deadline is None:
+            deadline = time.monotonic() + grace_seconds
+        if deadline is not None and time.monotonic() > deadline:
+            _grow(family, leader)
+            _stop([leader], 0.0)
+            return None
 
 
 def _descendants(process: psutil.Process) -> dict[int, psutil.Process]:

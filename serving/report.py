@@ -318,9 +318,9 @@ def render_report(
         meta.append(f"{t['model']} {scored['model_version'].iloc[0]}")
         if "trained_through" in scored and str(scored["trained_through"].iloc[0]):
             meta.append(f"{t['trained_through']} {scored['trained_through'].iloc[0]}")
-    warnings = "".join(f"<p class=\"notice\">{_e(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
+    warnings = "".join(f"<p class=\"notice\">{escape(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
     body = [
-        f"<header><h1>{_e(t['title'])}</h1><p class=\"meta\">{' · '.join(_e(m) for m in meta)}</p>{warnings}</header>",
+        f"<header><h1>{escape(t['title'])}</h1><p class=\"meta\">{' · '.join(escape(m) for m in meta)}</p>{warnings}</header>",
         _today_section(scored, as_of, t, fmt, lang),
         _kpi_section(kpis, t, fmt, active_window_days),
         _segment_section(scored, previous, t, fmt, lang, in_play_window_days),
@@ -335,7 +335,7 @@ def render_report(
         f"<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{_e(t['title'])} · {_e(fmt.date(as_of))}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>{escape(t['title'])} · {escape(fmt.date(as_of))}</title>\n<style>{_CSS}</style>\n</head>\n"
         "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
     )
 
@@ -352,17 +352,17 @@ def _kpi_section(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) ->
         (t["churn_rate"], fmt.percent(get("partner_churn_rate")), "",
          t["churn_note"].format(churned=fmt.number(get("churned_partners")), base=fmt.number(get("active_partners_before")), days=days)),
         (t["existing_revenue"], fmt.number(get("existing_partner_revenue")),
-         f"<span class=\"delta{change_class}\">{_e(fmt.signed_percent(change))}</span>",
+         f"<span class=\"delta{change_class}\">{escape(fmt.signed_percent(change))}</span>",
          t["existing_note"].format(days=REVENUE_WINDOW_DAYS, previous=fmt.number(get("existing_partner_revenue_previous")))),
         (t["first_result"], f"{fmt.number(get('days_to_first_result'), 1)} {t['days_unit']}", "",
          t["first_result_note"].format(n=fmt.number(get("first_results")), days=FIRST_RESULT_WINDOW_DAYS)),
     ]
     items = "".join(
-        f"<div class=\"kpi\"><div class=\"kpi-label\">{_e(label)}</div><div class=\"kpi-value\">{_e(value)} {extra}</div>"
-        f"<div class=\"kpi-note\">{_e(note)}</div></div>"
+        f"<div class=\"kpi\"><div class=\"kpi-label\">{escape(label)}</div><div class=\"kpi-value\">{escape(value)} {extra}</div>"
+        f"<div class=\"kpi-note\">{escape(note)}</div></div>"
         for label, value, extra, note in cards
     )
-    return f"<section id=\"kpis\"><h2>{_e(t['kpis'])}</h2><div class=\"kpis\">{items}</div></section>"
+    return f"<section id=\"kpis\"><h2>{escape(t['kpis'])}</h2><div class=\"kpis\">{items}</div></section>"
 
 
 def _segment_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, fmt: _Formatter, lang: str, in_play_days: int) -> str:
@@ -378,17 +378,17 @@ def _segment_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dic
     for s in SEGMENTS:
         delta = "" if before is None else fmt.signed_number(float(in_play[s] - before[s]))
         rows.append(
-            f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{_e(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{_e(fmt.number(in_play[s]))}</td>"
-            f"<td class=\"num\">{_e(fmt.percent(in_play[s] / total))}</td><td class=\"num\">{_e(fmt.number(everyone[s]))}</td>"
-            f"<td class=\"num\">{_e(delta) or '&nbsp;'}</td></tr>"
+            f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{escape(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{escape(fmt.number(in_play[s]))}</td>"
+            f"<td class=\"num\">{escape(fmt.percent(in_play[s] / total))}</td><td class=\"num\">{escape(fmt.number(everyone[s]))}</td>"
+            f"<td class=\"num\">{escape(delta) or '&nbsp;'}</td></tr>"
         )
     table = (
-        f"<table class=\"compact\"><thead><tr><th>{_e(t['segment'])}</th><th class=\"num\">{_e(t['in_play'])}</th>"
-        f"<th class=\"num\">{_e(t['share'])}</th><th class=\"num\">{_e(t['all_partners'])}</th>"
-        f"<th class=\"num\">{_e(t['vs_previous'])}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<table class=\"compact\"><thead><tr><th>{escape(t['segment'])}</th><th class=\"num\">{escape(t['in_play'])}</th>"
+        f"<th class=\"num\">{escape(t['share'])}</th><th class=\"num\">{escape(t['all_partners'])}</th>"
+        f"<th class=\"num\">{escape(t['vs_previous'])}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     return (
-        f"<section id=\"segments\"><h2>{_e(t['segments'])}</h2><p class=\"note\">{_e(t['segments_note'].format(days=in_play_days))}</p>"
+        f"<section id=\"segments\"><h2>{escape(t['segments'])}</h2><p class=\"note\">{escape(t['segments_note'].format(days=in_play_days))}</p>"
         f"<div class=\"pair\"><div>{_hbar_chart(bars, t['segments'])}</div><div>{table}</div></div></section>"
     )
 
@@ -415,7 +415,7 @@ def _flows_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict,
     since = ""
     if previous is not None and len(previous) and "as_of" in previous:
         since = t["since"].format(date=fmt.date(utc(previous["as_of"].iloc[0])))
-    head = "".join(f"<th class=\"num\">{_e(SEGMENT_NAMES[lang][s])}</th>" for s in SEGMENTS)
+    head = "".join(f"<th class=\"num\">{escape(SEGMENT_NAMES[lang][s])}</th>" for s in SEGMENTS)
     rows = []
     for a in [*SEGMENTS, new_key]:
         label = t["new"] if a == new_key else SEGMENT_NAMES[lang][a]
@@ -423,12 +423,12 @@ def _flows_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict,
         for b in SEGMENTS:
             n = int(matrix.loc[a, b])
             kind = "new" if a == new_key else ("same" if a == b else ("up" if LADDER_RANK[b] > LADDER_RANK[a] else "down" if LADDER_RANK[b] < LADDER_RANK[a] else "side"))
-            cells.append(f"<td class=\"num flow {kind}{' zero' if n == 0 else ''}\">{_e(fmt.number(n))}</td>")
-        rows.append(f"<tr><th>{_e(label)}</th>{''.join(cells)}</tr>")
+            cells.append(f"<td class=\"num flow {kind}{' zero' if n == 0 else ''}\">{escape(fmt.number(n))}</td>")
+        rows.append(f"<tr><th>{escape(label)}</th>{''.join(cells)}</tr>")
     note = t["flows_note"].format(since=since, up=fmt.number(up), down=fmt.number(down), new=fmt.number(int(matrix.loc[new_key].sum())))
     return (
-        f"<section id=\"flows\"><h2>{_e(t['flows'])}</h2><p class=\"note\">{_e(note)}</p>"
-        f"<table class=\"matrix\"><thead><tr><th>{_e(t['from_to'])}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+        f"<section id=\"flows\"><h2>{escape(t['flows'])}</h2><p class=\"note\">{escape(note)}</p>"
+        f"<table class=\"matrix\"><thead><tr><th>{escape(t['from_to'])}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
     )
 
 
@@ -450,17 +450,17 @@ def _risk_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, 
     if previous is not None and len(previous) and "risk_band" in previous:
         before = previous["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0)
     rows = "".join(
-        f"<tr><td class=\"seg\">{_swatch(BAND_COLORS[b])}{_e(t['bands'][b])}</td><td class=\"num\">{_e(fmt.number(counts[b]))}</td>"
-        f"<td class=\"num\">{_e(fmt.signed_number(float(counts[b] - before[b]))) if before is not None else '&nbsp;'}</td></tr>"
+        f"<tr><td class=\"seg\">{_swatch(BAND_COLORS[b])}{escape(t['bands'][b])}</td><td class=\"num\">{escape(fmt.number(counts[b]))}</td>"
+        f"<td class=\"num\">{escape(fmt.signed_number(float(counts[b] - before[b]))) if before is not None else '&nbsp;'}</td></tr>"
         for b in RISK_BANDS
     )
     table = (
-        f"<table class=\"compact\"><thead><tr><th>{_e(t['band'])}</th><th class=\"num\">{_e(t['partners'])}</th>"
-        f"<th class=\"num\">{_e(t['vs_previous'])}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<table class=\"compact\"><thead><tr><th>{escape(t['band'])}</th><th class=\"num\">{escape(t['partners'])}</th>"
+        f"<th class=\"num\">{escape(t['vs_previous'])}</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     note = t["risk_note"].format(n=fmt.number(len(values)))
     return (
-        f"<section id=\"risk\"><h2>{_e(t['risk'])}</h2><p class=\"note\">{_e(note)}</p>"
+        f"<section id=\"risk\"><h2>{escape(t['risk'])}</h2><p class=\"note\">{escape(note)}</p>"
         f"<div class=\"pair\"><div>{_vbar_chart(bars, t['risk'])}</div><div>{table}</div></div></section>"
     )
 
@@ -482,18 +482,18 @@ def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, ho
         by = pd.DataFrame(0.0, index=list(SEGMENTS), columns=["revenue_at_risk", "expected_revenue", "value_at_risk", "high"])
     bars = [(SEGMENT_NAMES[lang][s], float(by.loc[s, "revenue_at_risk"]), SEGMENT_COLORS[s], fmt.number(by.loc[s, "revenue_at_risk"])) for s in SEGMENTS]
     rows = "".join(
-        f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{_e(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{_e(fmt.number(by.loc[s, 'revenue_at_risk']))}</td>"
-        f"<td class=\"num\">{_e(fmt.number(by.loc[s, 'expected_revenue']))}</td><td class=\"num\">{_e(fmt.number(by.loc[s, 'value_at_risk']))}</td>"
-        f"<td class=\"num\">{_e(fmt.number(by.loc[s, 'high']))}</td></tr>"
+        f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{escape(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{escape(fmt.number(by.loc[s, 'revenue_at_risk']))}</td>"
+        f"<td class=\"num\">{escape(fmt.number(by.loc[s, 'expected_revenue']))}</td><td class=\"num\">{escape(fmt.number(by.loc[s, 'value_at_risk']))}</td>"
+        f"<td class=\"num\">{escape(fmt.number(by.loc[s, 'high']))}</td></tr>"
         for s in SEGMENTS
     )
     table = (
-        f"<table class=\"compact\"><thead><tr><th>{_e(t['segment'])}</th><th class=\"num\">{_e(t['revenue_at_risk'])}</th>"
-        f"<th class=\"num\">{_e(t['expected_revenue'])}</th><th class=\"num\">{_e(t['value_at_risk'])}</th>"
-        f"<th class=\"num\">{_e(t['high_risk'])}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<table class=\"compact\"><thead><tr><th>{escape(t['segment'])}</th><th class=\"num\">{escape(t['revenue_at_risk'])}</th>"
+        f"<th class=\"num\">{escape(t['expected_revenue'])}</th><th class=\"num\">{escape(t['value_at_risk'])}</th>"
+        f"<th class=\"num\">{escape(t['high_risk'])}</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     return (
-        f"<section id=\"value\"><h2>{_e(t['value'])}</h2><p class=\"note\">{_e(t['value_note'].format(days=horizon_days))}</p>"
+        f"<section id=\"value\"><h2>{escape(t['value'])}</h2><p class=\"note\">{escape(t['value_note'].format(days=horizon_days))}</p>"
         f"<div class=\"pair\"><div>{_hbar_chart(bars, t['value'])}</div><div>{table}</div></div></section>"
     )
 
@@ -502,32 +502,32 @@ def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top:
     head = scored.head(max(int(top), 0))
     title = t["top"].format(n=len(head) if len(head) < top else top)
     if head.empty:
-        return f"<section id=\"top\"><h2>{_e(title)}</h2><p class=\"note\">{_e(t['no_partners'])}</p></section>"
+        return f"<section id=\"top\"><h2>{escape(title)}</h2><p class=\"note\">{escape(t['no_partners'])}</p></section>"
     columns = ["#", t["partner_id"], t["segment"], t["change"], t["deactivation_risk"], t["upgrade_potential"],
                t["value_at_risk"], t["action"], t["reasons"], t["due"]]
     numeric = {0, 4, 5, 6, 9}
-    header = "".join(f"<th class=\"{'num' if i in numeric else ''}\">{_e(c)}</th>" for i, c in enumerate(columns))
+    header = "".join(f"<th class=\"{'num' if i in numeric else ''}\">{escape(c)}</th>" for i, c in enumerate(columns))
     rows = []
     for rank, row in enumerate(head.itertuples(index=False), start=1):
         band = str(row.risk_band)
         reasons = [r.strip() for r in str(row.reasons or "").split(" | ") if r.strip()]
-        reason_html = "<ul>" + "".join(f"<li>{_e(r)}</li>" for r in reasons) + "</ul>" if reasons else ""
+        reason_html = "<ul>" + "".join(f"<li>{escape(r)}</li>" for r in reasons) + "</ul>" if reasons else ""
         rows.append(
             "<tr>"
             f"<td class=\"num muted\">{rank}</td>"
-            f"<td class=\"id\">{_e(str(row.partner_id))}</td>"
-            f"<td class=\"seg\">{_swatch(SEGMENT_COLORS.get(str(row.segment), '#999'))}{_e(_segment_name(row.segment, lang))}</td>"
-            f"<td class=\"muted\">{_e(_change_text(row.segment_change, row.previous_segment, row.segment, t, lang))}</td>"
-            f"<td class=\"num\"><span class=\"band {_e(band)}\">{_e(fmt.percent(row.deactivation_risk, 0))}</span></td>"
-            f"<td class=\"num\">{_e(fmt.percent(row.upgrade_potential, 0))}</td>"
-            f"<td class=\"num\">{_e(fmt.number(row.value_at_risk))}</td>"
-            f"<td class=\"action\">{_e(str(row.action_title))}</td>"
+            f"<td class=\"id\">{escape(str(row.partner_id))}</td>"
+            f"<td class=\"seg\">{_swatch(SEGMENT_COLORS.get(str(row.segment), '#999'))}{escape(_segment_name(row.segment, lang))}</td>"
+            f"<td class=\"muted\">{escape(_change_text(row.segment_change, row.previous_segment, row.segment, t, lang))}</td>"
+            f"<td class=\"num\"><span class=\"band {escape(band)}\">{escape(fmt.percent(row.deactivation_risk, 0))}</span></td>"
+            f"<td class=\"num\">{escape(fmt.percent(row.upgrade_potential, 0))}</td>"
+            f"<td class=\"num\">{escape(fmt.number(row.value_at_risk))}</td>"
+            f"<td class=\"action\">{escape(str(row.action_title))}</td>"
             f"<td class=\"reasons\">{reason_html}</td>"
-            f"<td class=\"num\">{_e(fmt.number(row.due_in_days))}</td>"
+            f"<td class=\"num\">{escape(fmt.number(row.due_in_days))}</td>"
             "</tr>"
         )
     return (
-        f"<section id=\"top\"><h2>{_e(title)}</h2><p class=\"note\">{_e(t['top_note'])}</p>"
+        f"<section id=\"top\"><h2>{escape(title)}</h2><p class=\"note\">{escape(t['top_note'])}</p>"
         f"<div class=\"scroll\"><table id=\"top-partners\" class=\"top\"><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
@@ -550,28 +550,28 @@ def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _For
     """First thing a manager reads: per owner, contacts due today and this week, and today's in priority order."""
     contacts = contacts_due(scored, as_of) if len(scored) else scored.iloc[0:0]
     if contacts.empty:
-        return f"<section id=\"today\"><h2>{_e(t['today'])}</h2><p class=\"note\">{_e(t['no_contacts'])}</p></section>"
+        return f"<section id=\"today\"><h2>{escape(t['today'])}</h2><p class=\"note\">{escape(t['no_contacts'])}</p></section>"
     parts = []
     for _, counts in owner_counts(contacts).iterrows():
         owner = str(counts["owner"])
         due_today = contacts[(contacts["owner"] == owner) & (contacts["due_in_days"] == 0)].head(TODAY_ROWS)
         rows = "".join(
             "<tr>"
-            f"<td class=\"id\">{_e(row.partner_id)}</td>"
-            f"<td class=\"seg\">{_e(_segment_name(row.segment, lang))}</td>"
-            f"<td class=\"action\"><b>{_e(row.action_title)}</b><br><span class=\"muted\">{_e(row.action_description)}</span></td>"
-            f"<td class=\"reasons\"><ul>{''.join(f'<li>{_e(r.strip())}</li>' for r in str(row.reasons or '').split(' | ') if r.strip())}</ul></td>"
-            f"<td class=\"num\">{_e(fmt.number(row.value_at_risk))}</td>"
-            f"<td class=\"num\">{_e(row.last_activity_date)}</td>"
+            f"<td class=\"id\">{escape(row.partner_id)}</td>"
+            f"<td class=\"seg\">{escape(_segment_name(row.segment, lang))}</td>"
+            f"<td class=\"action\"><b>{escape(row.action_title)}</b><br><span class=\"muted\">{escape(row.action_description)}</span></td>"
+            f"<td class=\"reasons\"><ul>{''.join(f'<li>{escape(r.strip())}</li>' for r in str(row.reasons or '').split(' | ') if r.strip())}</ul></td>"
+            f"<td class=\"num\">{escape(fmt.number(row.value_at_risk))}</td>"
+            f"<td class=\"num\">{escape(row.last_activity_date)}</td>"
             "</tr>"
             for row in due_today.itertuples(index=False)
         )
-        header = "".join(f"<th>{_e(t[key])}</th>" for key in ("partner_id", "segment", "today_action", "reasons", "value_at_risk", "last_activity"))
+        header = "".join(f"<th>{escape(t[key])}</th>" for key in ("partner_id", "segment", "today_action", "reasons", "value_at_risk", "last_activity"))
         summary = t["today_counts"].format(today=int(counts["today"]), week=int(counts["this_week"]), value=fmt.number(counts["value_at_risk"]))
         table = (f"<div class=\"scroll\"><table class=\"top today\"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>"
-                 if rows else f"<p class=\"note\">{_e(t['nothing_today'])}</p>")
-        parts.append(f"<h3>{_e(OWNER_NAMES[lang].get(owner, owner))}</h3><p class=\"note\">{_e(summary)}</p>{table}")
-    return f"<section id=\"today\"><h2>{_e(t['today'])}</h2><p class=\"note\">{_e(t['today_note'])}</p>{''.join(parts)}</section>"
+                 if rows else f"<p class=\"note\">{escape(t['nothing_today'])}</p>")
+        parts.append(f"<h3>{escape(OWNER_NAMES[lang].get(owner, owner))}</h3><p class=\"note\">{escape(summary)}</p>{table}")
+    return f"<section id=\"today\"><h2>{escape(t['today'])}</h2><p class=\"note\">{escape(t['today_note'])}</p>{''.join(parts)}</section>"
 
 
 def _segment_name(segment: object, lang: str) -> str:
@@ -596,7 +596,7 @@ def _definitions(t: dict, active_days: int) -> str:
         t["def_value"],
         t["def_offline"],
     ]
-    return f"<footer id=\"definitions\"><h2>{_e(t['definitions'])}</h2><ol>{''.join(f'<li>{_e(i)}</li>' for i in items)}</ol></footer>"
+    return f"<footer id=\"definitions\"><h2>{escape(t['definitions'])}</h2><ol>{''.join(f'<li>{escape(i)}</li>' for i in items)}</ol></footer>"
 
 
 # --------------------------------------------------------------------------- charts (inline SVG)
@@ -608,14 +608,14 @@ def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> str:
     height = row_h * len(bars) + 10
     top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
     plot = width - label_w - value_w
-    parts = [_svg_open(width, height, title)]
+    parts = [svg_open(width, height, title)]
     for i, (label, value, color, text) in enumerate(bars):
         y = 5 + i * row_h
         w = max(plot * max(value, 0.0) / top, 1.5 if value > 0 else 0.0)
-        parts.append(f"<text x=\"{label_w - 10}\" y=\"{y + 21}\" text-anchor=\"end\" class=\"lbl\">{_e(label)}</text>")
+        parts.append(f"<text x=\"{label_w - 10}\" y=\"{y + 21}\" text-anchor=\"end\" class=\"lbl\">{escape(label)}</text>")
         parts.append(f"<rect x=\"{label_w}\" y=\"{y + 6}\" width=\"{plot}\" height=\"20\" class=\"track\"/>")
         parts.append(f"<rect x=\"{label_w}\" y=\"{y + 6}\" width=\"{w:.1f}\" height=\"20\" rx=\"2\" fill=\"{color}\"/>")
-        parts.append(f"<text x=\"{label_w + w + 8:.1f}\" y=\"{y + 21}\" class=\"val\">{_e(text)}</text>")
+        parts.append(f"<text x=\"{label_w + w + 8:.1f}\" y=\"{y + 21}\" class=\"val\">{escape(text)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -627,23 +627,25 @@ def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> str:
     slot = (width - 2 * left) / n
     plot_h = height - bottom - top_pad
     top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
-    parts = [_svg_open(width, height, title)]
+    parts = [svg_open(width, height, title)]
     parts.append(f"<line x1=\"{left}\" y1=\"{height - bottom}\" x2=\"{width - left}\" y2=\"{height - bottom}\" class=\"axis\"/>")
     for i, (label, value, color, text) in enumerate(bars):
         h = plot_h * max(value, 0.0) / top
         x = left + i * slot + 4
         y = height - bottom - h
         parts.append(f"<rect x=\"{x:.1f}\" y=\"{y:.1f}\" width=\"{slot - 8:.1f}\" height=\"{h:.1f}\" rx=\"2\" fill=\"{color}\"/>")
-        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{y - 6:.1f}\" text-anchor=\"middle\" class=\"val\">{_e(text)}</text>")
-        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{height - bottom + 18}\" text-anchor=\"middle\" class=\"tick\">{_e(label)}</text>")
+        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{y - 6:.1f}\" text-anchor=\"middle\" class=\"val\">{escape(text)}</text>")
+        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{height - bottom + 18}\" text-anchor=\"middle\" class=\"tick\">{escape(label)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _svg_open(width: int, height: int, title: str) -> str:
+def svg_open(width: int, height: int, title: str, *, css_class: str = "chart") -> str:
+    """An inline SVG's opening, titled for screen readers (the report's and the drift summary's charts)."""
+    classed = f"class=\"{css_class}\" " if css_class else ""
     return (
-        f"<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" "
-        f"aria-label=\"{_e(title)}\"><title>{_e(title)}</title>"
+        f"<svg {classed}viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" "
+        f"aria-label=\"{escape(title)}\"><title>{escape(title)}</title>"
     )
 
 
@@ -651,7 +653,8 @@ def _swatch(color: str) -> str:
     return f"<span class=\"swatch\" style=\"background:{color}\"></span>"
 
 
-def _e(value: object) -> str:
+def escape(value: object) -> str:
+    """Any value as HTML text or attribute value."""
     return html.escape(str(value), quote=True)
 
 
