@@ -7,6 +7,7 @@ UV_VERSION := 0.13.9
 DEMO_DIR ?= work/demo
 DEMO_PARTNERS ?= 20000
 DEMO_AS_OF ?= 2026-07-01
+DEMO_PREVIOUS ?= 2026-06-24
 
 # No telemetry from BentoML, MLflow or Evidently (no network here, and none wanted).
 export BENTOML_DO_NOT_TRACK := true
@@ -36,6 +37,7 @@ demo: $(STAMP)
 	$(BIN)/partner-churn validate --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn summary --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn train --data $(DEMO_DIR)/data
+	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_PREVIOUS) > /dev/null
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 	$(BIN)/partner-churn monitor drift --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 

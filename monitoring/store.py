@@ -23,7 +23,7 @@ import pandas as pd
 from partner_churn.config import Config
 from partner_churn.domain import TARGETS, VALID_UNTIL, target_of_model
 from partner_churn.errors import InputError
-from serving.outputs import RISK_LIST, previous_scoring, scoring_folder
+from serving.outputs import RISK_LIST, scoring_dates, scoring_folder
 
 T = TypeVar("T")
 FAR_FUTURE = VALID_UNTIL
@@ -53,9 +53,9 @@ class ScoringModel:
 
 
 def latest_scoring_before(output_dir: Path, before: pd.Timestamp) -> pd.Timestamp | None:
-    """The latest date before `before` (a UTC midnight) with a saved risk list; None when there is none."""
-    found = previous_scoring(output_dir, before)
-    return found if (scoring_folder(output_dir, found) / RISK_LIST).is_file() else None
+    """The latest date before `before` (a UTC midnight) with a saved risk list of active partners; None when there is none."""
+    earlier = [day for day in scoring_dates(output_dir) if day < before]
+    return earlier[-1] if earlier else None
 
 
 def latest_scoring(output_dir: Path) -> pd.Timestamp:

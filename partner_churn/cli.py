@@ -377,19 +377,15 @@ def score(
 
     Each model stands on its own: without a champion of one target the other still scores, and the
     missing one is marked unavailable, with the reason in one line."""
-    import pandas as pd
-
     from partner_churn.config import parse_version_pins
     from partner_churn.domain import check_scoring_date
     from serving.batch import score_partners
     from serving.models import load_scoring_models
     from partner_churn.domain import check_active_partners
-    from serving.outputs import (
-        REPORT, RISK_LIST, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, previous_scoring, scoring_folder, scoring_lock,
-        write_scoring,
-    )
+    from serving.history import previous_scoring
+    from serving.outputs import REPORT, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, scoring_lock, write_scoring
     from serving.report import program_kpis, render_report
-    from segments.actions import ActionTable, default_actions_path
+    from segments.actions import load_action_table
 
     def step(message: str) -> None:
         typer.echo(message, err=True)
@@ -398,7 +394,7 @@ def score(
     cfg = _config(config, overrides)
     cutoff = _parse_as_of(as_of, "--as-of")
     pins = parse_version_pins(model_version)
-    actions = ActionTable.load(cfg.scoring.actions_file or default_actions_path())
+    actions = load_action_table(cfg.scoring)
     with scoring_lock(cfg.paths.output_dir, cutoff):  # a second scoring of this date refuses at once
         step("loading data")
         program = _load(cfg, data, None, lenient)
@@ -410,14 +406,13 @@ def score(
             step(f"{target}: {line}")
         if warning := models.age_warning(cutoff, cfg):
             step(f"warning: {warning}")
-        previous = previous_scoring(cfg.paths.output_dir, cutoff)
+        previous = previous_scoring(cfg.paths.output_dir, cutoff.normalize())
         step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
-        scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous_as_of=previous)
+        scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous=previous)
         active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
-        step("writing the risk list and the report")
-        earlier = scoring_folder(cfg.paths.output_dir, previous) / RISK_LIST
+        step("writing the risk list, the report and the history")
         html = render_report(
-            scored, pd.read_parquet(earlier) if earlier.is_file() else None,
+            scored, previous,
             program_kpis(program.partners, program.events, cutoff, cfg, scored),
             as_of=cutoff, lang=cfg.scoring.lang, top=cfg.scoring.top_in_report,
             active_window_days=cfg.labels.active_window_days, in_play_window_days=cfg.segments.in_play_window_days,
@@ -428,16 +423,46 @@ def score(
             "as_of": cutoff.isoformat(), "scored_at": str(scored["scored_at"].iloc[0]) if len(scored) else "",
             "partners": len(scored), "active_partners": active, "models": models.version_label(cfg), "pair": models.pair,
             "trained_through": models.trained_through(), "lang": cfg.scoring.lang,
+            "previous_scoring": previous.as_of.isoformat() if previous is not None else None,
         }
         folder = write_scoring(
             scored, html, cfg.paths.output_dir, cutoff, manifest, lang=cfg.scoring.lang, spreadsheet_rows=cfg.scoring.spreadsheet_rows
         )
     report, spreadsheet = folder / language_file(REPORT, cfg.scoring.lang), folder / language_file(SPREADSHEET, cfg.scoring.lang)
-    typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} (previous scoring {previous:%Y-%m-%d}) -> {folder}")
+    since = f"previous scoring {previous.as_of:%Y-%m-%d}" if previous is not None else "first scoring"
+    typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} ({since}) -> {folder}")
     typer.echo(
         f"risk list: {folder / RISK_LIST_CSV} and .parquet (all partners), {spreadsheet.name} (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}"
     )
     typer.echo(console_top(scored, cfg.scoring.lang).to_string(index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
+
+
+@app.command()
+def history(
+    partner_id: Annotated[str, typer.Argument(help="The partner's identifier, as in the partners table.")],
+    output: Annotated[str, typer.Option("--format", help="table (for people), csv or json (for programs).")] = "table",
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the table: en or ru (default: scoring.lang).")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """One partner's scores over time, from the score history: segment, risk and its trend, weeks in the
+    high band, potential, value at risk, action and models of every scoring, oldest first."""
+    from segments.actions import load_action_table
+    from serving.history import history_folder, partner_history
+    from serving.outputs import history_view
+
+    if output not in ("table", "csv", "json"):
+        raise InputError(f"--format {output!r}: expected table, csv or json")
+    cfg = _config(config, list(set_ or []) + ([f"scoring.lang={lang}"] if lang else []))
+    rows = partner_history(cfg.paths.output_dir, partner_id)
+    if output == "csv":
+        typer.echo(rows.to_csv(index=False, float_format="%.6g"), nl=False)
+    elif output == "json":
+        typer.echo(rows.to_json(orient="records", date_format="iso", force_ascii=False, indent=2))
+    else:
+        typer.echo(f"partner {partner_id}: {len(rows)} scoring(s) in {history_folder(cfg.paths.output_dir)}")
+        titles = {action.code: getattr(action.title, cfg.scoring.lang) for action in load_action_table(cfg.scoring).actions}
+        typer.echo(history_view(rows, cfg.scoring.lang, titles).to_string(index=False, na_rep=""))
 
 
 @app.command()

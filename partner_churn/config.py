@@ -384,6 +384,9 @@ class ScoringConfig(StrictModel):
     max_model_age_days: int = Field(45, ge=0)
     """score and the service warn when the models' newest training labels end more than this many days before
     the scoring date (`trained_through`)."""
+    risk_trend_step: float = Field(0.05, gt=0, lt=1)
+    """A change in deactivation risk since the previous scoring of at least this is shown as a rise (↑) or a
+    fall (↓); a smaller one as steady (→)."""
     max_days_after_last_event: int = Field(7, ge=0)
     """score and monitor refuse a scoring date more than this many days after the data's last event (a stale
     export would show every partner as silent) unless --allow-stale is given."""

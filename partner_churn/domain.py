@@ -118,6 +118,10 @@ RISK_BANDS: tuple[str, ...] = ("inactive", "low", "medium", "high")
 """Deactivation-risk bands; 'inactive' is a partner not active at the cutoff (no risk is scored)."""
 POTENTIAL_BANDS: tuple[str, ...] = ("low", "high")
 """Upgrade-potential bands."""
+TREND_ARROWS = {"up": "↑", "down": "↓", "steady": "→"}
+"""How a change in deactivation risk since the previous scoring is shown (`scoring.risk_trend_step`)."""
+FIRST_SCORING = "first_scoring"
+"""`segment_change` of every partner when no earlier scoring exists to compare with."""
 UNAVAILABLE = "unavailable"
 """The band of a score whose model is not available (not trained, or not champion): shown as such,
 and read as the lowest band by the action table."""

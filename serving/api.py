@@ -25,7 +25,7 @@ from typing_extensions import Annotated, Self
 from features.schema import FeatureSpec, feature_schema
 from partner_churn.config import Config
 from partner_churn.domain import LANGS as LANGUAGES
-from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, UNAVAILABLE, VALID_FROM, VALID_UNTIL
+from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, TREND_ARROWS, UNAVAILABLE, VALID_FROM, VALID_UNTIL
 from segments.rules import SEGMENTS
 
 
@@ -311,6 +311,21 @@ class PartnerScore(BaseModel):
     reasons: list[str] | None = Field(description="Up to three reasons in words; null when not asked for.")
     reasons_source: Literal["risk_model", "potential_model", "facts", "none"]
     as_of: dt.datetime | None = Field(description="Scoring time of a raw-events record; null for a features record.")
+    previous_scoring: dt.datetime | None = Field(
+        description="Time of the batch scoring this answer is compared with (the latest in the score history before the record's scoring time); null when there is none."
+    )
+    previous_segment: Literal[SEGMENTS] | None = Field(  # type: ignore[valid-type]
+        description="The partner's segment at that scoring; null when it did not score the partner or there is none."
+    )
+    previous_risk: float | None = Field(description="Deactivation risk at that scoring; null when it gave none.")
+    risk_change: float | None = Field(description="Deactivation risk now minus previous_risk; null when either is null.")
+    risk_trend: Literal[tuple(TREND_ARROWS.values())] | None = Field(  # type: ignore[valid-type]
+        description="↑ rose, ↓ fell, → steady (by less than scoring.risk_trend_step); null when risk_change is null."
+    )
+    weeks_in_high_band: int | None = Field(description="Whole weeks since the partner entered the high risk band; null when not in it.")
+    high_band_since: dt.datetime | None = Field(
+        description="The scoring time at which the partner entered the high risk band (now, if it just did); null when not in it."
+    )
 
 
 class ModelInfo(BaseModel):

@@ -1,8 +1,9 @@
 """Batch scoring: the registered models and the same feature code -> one scored row per partner.
 
 For every partner signed up before the cutoff: deactivation risk (partners active at the cutoff),
-upgrade potential, segment and the segment at the previous scoring, downgrade warning, bands and
-flags, value at risk, one primary action, and reasons in words. Sorted so the first rows are where an
+upgrade potential, segment, downgrade warning, bands and flags, value at risk, one primary action,
+reasons in words, and what changed since the previous scoring (its entry in the score history:
+segment and risk then, the risk's change and trend arrow, since when the partner is in the high band). Sorted so the first rows are where an
 hour of a manager's time is worth most. Pure: frames and models in, a frame out.
 """
 
@@ -15,13 +16,14 @@ from features.pipeline import build_features
 from partner_churn.config import Config
 from partner_churn.domain import LAST_ACTIVITY, revenue_feature, segment_revenue_feature, sort_risk_list, window_nearest
 from segments.actions import ActionTable
-from serving.core import ScoringModels, explain, score_columns, typical_workhorse_revenue
+from serving.core import PreviousScoring, ScoringModels, compare_with_previous, explain, score_columns, typical_workhorse_revenue
 
 __all__ = ["RISK_LIST_COLUMNS", "ScoringModels", "detail_columns", "score_partners"]
 
 RISK_LIST_COLUMNS = [
-    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential",
-    "value_at_risk", "action", "reasons", "model_version", "trained_through", "scored_at",
+    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "risk_trend", "previous_risk", "risk_change",
+    "weeks_in_high_band", "high_band_since", "upgrade_potential", "value_at_risk", "action", "reasons", "model_version",
+    "trained_through", "scored_at",
 ]
 """The risk list's columns, in the order managers read them; more detail follows them."""
 
@@ -44,15 +46,14 @@ def score_partners(
     models: ScoringModels,
     actions: ActionTable,
     *,
-    previous_as_of: pd.Timestamp,
+    previous: PreviousScoring | None,
     scored_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Score every partner at `as_of`; `previous_as_of` is the last scoring, for segment changes."""
+    """Score every partner at `as_of` and compare with `previous` (`serving.history.previous_scoring`; None
+    for the first scoring)."""
     scored_at = scored_at or pd.Timestamp.now(tz="UTC")
     columns = RISK_LIST_COLUMNS + detail_columns(config)
-    features = build_features(partners, events, [previous_as_of, as_of], config)
-    now = features[features["as_of"] == as_of].reset_index(drop=True)
-    before = features[features["as_of"] == previous_as_of].set_index("partner_id")["segment"]
+    now = build_features(partners, events, [as_of], config)
     if now.empty:
         return pd.DataFrame(columns=columns)
 
@@ -62,10 +63,9 @@ def score_partners(
     )
     added = {name: values for name, values in scored.items() if name != "active" and name not in now.columns}
     now = pd.concat([now, pd.DataFrame(added, index=now.index)], axis=1)
-    now["previous_segment"] = now["partner_id"].map(before).astype(object)
-    now["segment_change"] = np.where(
-        now["previous_segment"].isna(), "new", np.where(now["previous_segment"] == now["segment"], "same", now["previous_segment"].astype(str) + " -> " + now["segment"])
-    )
+    changes = compare_with_previous(now, previous, as_of, config)
+    now = pd.concat([now, pd.DataFrame(changes, index=now.index)], axis=1)
+    now["weeks_in_high_band"] = now["weeks_in_high_band"].astype("Int64")
     now = sort_risk_list(now)
     now["reasons"], now["reasons_source"] = _reasons(now, models, config)
     now["model_version"] = models.version_label(config)

@@ -18,7 +18,9 @@ import pandas as pd
 
 from partner_churn.config import Config
 from partner_churn.domain import (
+    FIRST_SCORING,
     TARGETS,
+    TREND_ARROWS,
     UNAVAILABLE,
     active_mask,
     days_past_model_age,
@@ -26,6 +28,7 @@ from partner_churn.domain import (
     onboarding_feature,
     segment_revenue_feature,
     trend_feature,
+    utc,
 )
 from partner_churn.errors import InputError
 from segments.actions import ActionTable, action_columns, bands_and_flags, fit_personal_contacts
@@ -148,6 +151,63 @@ def score_columns(
     scored |= out
     out |= fit_personal_contacts(scored, action_columns(scored, actions, lang), actions, lang, capacity=capacity)
     return out
+
+
+@dataclass(frozen=True)
+class PreviousScoring:
+    """What the latest earlier scoring said of every partner it scored (its entry in the score history):
+    what a scoring is compared with."""
+
+    as_of: pd.Timestamp
+    rows: pd.DataFrame
+    """Indexed by partner_id: segment, deactivation_risk, risk_band, high_band_since (see `serving.history`)."""
+
+    def aligned(self, partner_ids: Any) -> pd.DataFrame:
+        """The previous rows of `partner_ids`, in their order; a row of missing values for a partner it did not score."""
+        return self.rows.reindex(pd.Index(np.asarray(partner_ids, dtype=object)))
+
+
+def compare_with_previous(
+    columns: Mapping[str, Any], previous: PreviousScoring | None, as_of: pd.Timestamp, config: Config
+) -> dict[str, Any]:
+    """Each row against the previous scoring: segment then and its change, risk then, its change and trend
+    arrow, and since when the partner has been in the high risk band.
+
+    `columns` hold partner_id, segment, deactivation_risk and risk_band of the scoring at `as_of`.
+    Without a previous scoring every segment_change is FIRST_SCORING and no risk changed; a partner that
+    scoring did not know is 'new'. `high_band_since` is the scoring time the partner entered the high
+    band: carried over from the previous scoring while the partner stays high, `as_of` when it enters,
+    missing when it is not high; `weeks_in_high_band` counts whole weeks since then.
+    """
+    n = len(np.asarray(columns["partner_id"]))
+    segment = np.asarray(columns["segment"], dtype=object)
+    risk = np.asarray(columns["deactivation_risk"], dtype=float)
+    high = np.asarray(columns["risk_band"], dtype=object) == "high"
+    stamp = utc(as_of)
+    if previous is None:
+        before_segment = np.full(n, None, dtype=object)
+        before_risk = np.full(n, np.nan)
+        before_high = np.zeros(n, dtype=bool)
+        before_since = pd.DatetimeIndex(np.full(n, pd.NaT), tz="UTC")
+        change = np.full(n, FIRST_SCORING, dtype=object)
+    else:
+        then = previous.aligned(columns["partner_id"])
+        before_segment = then["segment"].astype(object).where(then["segment"].notna(), None).to_numpy(dtype=object)
+        before_risk = then["deactivation_risk"].to_numpy(dtype=float)
+        before_high = (then["risk_band"] == "high").to_numpy()
+        before_since = pd.DatetimeIndex(pd.to_datetime(then["high_band_since"], utc=True))
+        before_since = before_since.where(before_since.notna() | ~before_high, utc(previous.as_of))
+        known = pd.notna(before_segment)
+        change = np.where(~known, "new", np.where(before_segment == segment, "same", before_segment.astype(str) + " -> " + segment.astype(str)))
+    delta = risk - before_risk
+    step = config.scoring.risk_trend_step
+    trend = np.where(np.isnan(delta), None, np.where(delta >= step, TREND_ARROWS["up"], np.where(delta <= -step, TREND_ARROWS["down"], TREND_ARROWS["steady"])))
+    since = before_since.where(high & before_high, stamp).where(high, pd.NaT)
+    weeks = np.where(high, np.floor((stamp - since).days.to_numpy(dtype=float, na_value=np.nan) / 7), np.nan)
+    return {
+        "previous_segment": before_segment, "segment_change": change.astype(object), "previous_risk": before_risk,
+        "risk_change": delta, "risk_trend": trend.astype(object), "high_band_since": since.array, "weeks_in_high_band": weeks,
+    }
 
 
 def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhorse_revenue: float) -> dict[str, np.ndarray]:

@@ -26,7 +26,8 @@ from partner_churn.config import Config
 from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
 from segments.actions import ActionTable
 from segments.rules import assign_segments
-from serving.core import ScoringModels, expected_horizon_revenue, explain, score_columns
+from serving.core import ScoringModels, compare_with_previous, expected_horizon_revenue, explain, score_columns
+from serving.history import HistoryReader
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,24 @@ class ServedModels:
 
 
 def score_records(
-    records: Sequence[Any], served: ServedModels, *, lang: str, explain_by_default: bool, now: dt.datetime | None = None
+    records: Sequence[Any],
+    served: ServedModels,
+    *,
+    lang: str,
+    explain_by_default: bool,
+    now: dt.datetime | None = None,
+    history: HistoryReader | None = None,
 ) -> list[dict[str, Any]]:
-    """One answer per record, in order (see `serving.api.PartnerScore` for the fields)."""
+    """One answer per record, in order (see `serving.api.PartnerScore` for the fields). With `history`, each
+    record is compared with the latest batch scoring before its scoring time (the request's time for a
+    features record), as the batch compares with its previous scoring."""
     if not records:
         return []
     now = now or dt.datetime.now(dt.timezone.utc)
     config, models = served.config, served.models
     columns = _feature_columns(records, served, now)
     columns |= score_columns(columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served), capacity=False)
+    changes, previous_at = _changes(columns, history, pd.Timestamp(now), config)
     risk, potential = columns["deactivation_risk"], columns["upgrade_potential"]
 
     wanted = np.array([explain_by_default if r.explain is None else r.explain for r in records], dtype=bool)
@@ -92,9 +102,42 @@ def score_records(
             "reasons": reasons[i],
             "reasons_source": source[i],
             "as_of": columns["as_of"][i],
+            "previous_scoring": previous_at[i],
+            "previous_segment": changes["previous_segment"][i],
+            "previous_risk": _number(changes["previous_risk"][i]),
+            "risk_change": _number(changes["risk_change"][i]),
+            "risk_trend": changes["risk_trend"][i] or None,
+            "weeks_in_high_band": None if np.isnan(changes["weeks_in_high_band"][i]) else int(changes["weeks_in_high_band"][i]),
+            "high_band_since": None if pd.isna(changes["high_band_since"][i]) else changes["high_band_since"][i].isoformat(),
         }
         for i in range(len(records))
     ]
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def _changes(
+    columns: dict[str, np.ndarray], history: HistoryReader | None, now: pd.Timestamp, config: Config
+) -> tuple[dict[str, Any], list[str | None]]:
+    """`compare_with_previous` of every row against the previous scoring of its scoring time, and that
+    scoring's time per row (None: no earlier scoring)."""
+    moments = np.array([pd.Timestamp(t) if t is not None else now for t in columns["as_of"]], dtype=object)
+    parts: list[tuple[list[int], dict[str, np.ndarray]]] = []
+    previous_at: list[str | None] = [None] * len(moments)
+    for moment in sorted(set(moments)):
+        rows = np.flatnonzero(moments == moment)
+        previous = history.previous(moment) if history is not None else None
+        part = compare_with_previous(_rows(columns, moments == moment), previous, moment, config)
+        parts.append((list(rows), {name: np.asarray(values, dtype=object) for name, values in part.items()}))
+        for i in rows:
+            previous_at[i] = previous.as_of.isoformat() if previous is not None else None
+    changes = _in_request_order(parts)
+    changes["previous_risk"] = changes["previous_risk"].astype(float)
+    changes["risk_change"] = changes["risk_change"].astype(float)
+    changes["weeks_in_high_band"] = changes["weeks_in_high_band"].astype(float)
+    return changes, previous_at
 
 
 def _rows(columns: dict[str, np.ndarray], selected: np.ndarray) -> dict[str, np.ndarray]:

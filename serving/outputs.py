@@ -11,8 +11,9 @@ band, owner and channel names, and a sheet of definitions.
 A scoring holds a lock on its date (`scoring_lock`): a second scoring of the same date refuses in one line
 instead of mixing rows into the same files. Its files are first written into a staging folder, which takes
 the date folder's place in one atomic swap once all of them were written (`write_scoring`): a full disk or
-a crash leaves the previous scoring of that date as it was. `previous_scoring` skips folders
-whose manifest says no partner was active (a forced scoring of nobody is never "the previous scoring").
+a crash leaves the previous scoring of that date as it was. Then the date's entry in the score history
+(`serving.history`) is replaced: what later scorings compare with. `scoring_dates` skips folders whose
+manifest says no partner was active (a forced scoring of nobody is never the latest risk list).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import fnmatch
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,14 @@ from typing import Any
 import pandas as pd
 from xlsxwriter.exceptions import FileCreateError
 
-from partner_churn.domain import LANGS
+from partner_churn.domain import FIRST_SCORING, LANGS
 from partner_churn.errors import InputError
 from partner_churn.locks import process_lock
+from serving.history import write_entry
 from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
 from segments.wording import format_money, format_percent
 
-DEFAULT_PREVIOUS_DAYS = 7
 RISK_LIST = "risk_list.parquet"
 """The file that makes a folder a scoring (what later scorings and monitoring read)."""
 RISK_LIST_CSV = "risk_list.csv"
@@ -82,24 +83,24 @@ def scoring_folder(output_dir: Path, as_of: pd.Timestamp) -> Path:
     return output_dir / f"{as_of:%Y-%m-%d}"
 
 
-def previous_scoring(output_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp:
-    """Date of the latest earlier scoring in `output_dir`, or a week before `as_of` when there is none."""
-    earlier = []
+def scoring_dates(output_dir: Path, *, with_active_partners: bool = True) -> list[pd.Timestamp]:
+    """Dates with a scoring folder holding a risk list, oldest first; by default without the folders whose
+    manifest says no partner was active (a forced scoring of nobody)."""
+    found = []
     if output_dir.is_dir():
         for folder in output_dir.iterdir():
             try:
                 stamp = pd.Timestamp(folder.name, tz="UTC")
             except ValueError:
                 continue
-            if stamp < as_of and (folder / RISK_LIST).is_file() and _has_active_partners(folder):
-                earlier.append(stamp)
-    if earlier:
-        return max(earlier) + (as_of - as_of.normalize())
-    return as_of - pd.Timedelta(days=DEFAULT_PREVIOUS_DAYS)
+            if (folder / RISK_LIST).is_file() and (not with_active_partners or _has_active_partners(folder)):
+                found.append(stamp)
+    return sorted(found)
 
 
 SPREADSHEET_COLUMNS = [
-    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential",
+    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "risk_trend", "previous_risk", "risk_change",
+    "weeks_in_high_band", "high_band_since", "upgrade_potential",
     "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "model_version", "trained_through", "scored_at",
 ]
 """What a manager reads in the spreadsheet, in reading order (the full detail, and the action's code, are
@@ -133,6 +134,16 @@ COLUMN_WORDS: dict[str, dict[str, tuple[str, str]]] = {
                           "ru": ("Риск ухода", "Вероятность, что активный партнёр не совершит ни одного целевого действия за горизонт прогноза; пусто для неактивных.")},
     "risk_band": {"en": ("Risk band", "Low, medium or high deactivation risk; inactive for partners not active now; unavailable without a risk model."),
                   "ru": ("Уровень риска", "Низкий, средний или высокий риск ухода; «неактивен» — партнёр сейчас неактивен; «нет модели» — модели риска нет.")},
+    "risk_trend": {"en": ("Trend", "↑ risk rose, ↓ fell, → steady since the previous scoring (by at least scoring.risk_trend_step); empty when either scoring has no risk."),
+                   "ru": ("Тренд", "↑ риск вырос, ↓ снизился, → без изменений с прошлого расчёта (на scoring.risk_trend_step и больше); пусто, если в одном из расчётов риска нет.")},
+    "previous_risk": {"en": ("Previous risk", "Deactivation risk at the previous scoring; empty if the partner was not scored then or not active."),
+                      "ru": ("Прошлый риск", "Риск ухода на прошлом расчёте; пусто, если партнёра тогда не оценивали или он был неактивен.")},
+    "risk_change": {"en": ("Risk change", "Deactivation risk now minus at the previous scoring."),
+                    "ru": ("Изменение риска", "Риск ухода сейчас минус риск на прошлом расчёте.")},
+    "weeks_in_high_band": {"en": ("Weeks in high risk", "Whole weeks since the partner entered the high risk band; empty when not in it."),
+                           "ru": ("Недель в высоком риске", "Полных недель с тех пор, как партнёр попал в высокий риск; пусто, если риск не высокий.")},
+    "high_band_since": {"en": ("High risk since", "The scoring at which the partner entered the high risk band and has stayed there since."),
+                        "ru": ("Высокий риск с", "Расчёт, на котором партнёр попал в высокий риск и с тех пор в нём остаётся.")},
     "upgrade_potential": {"en": ("Upgrade potential", "Chance of climbing to a higher segment over the horizon."),
                           "ru": ("Потенциал роста", "Вероятность подняться в более высокий сегмент за горизонт прогноза.")},
     "value_at_risk": {"en": ("Value at risk", "Stars and workhorses: deactivation risk × expected revenue; newbies and sleepers: upgrade potential × the value of growing into a typical workhorse."),
@@ -191,7 +202,7 @@ def write_scoring(
 ) -> Path:
     """Write risk_list.csv and .parquet (every partner), risk_list.LANG.xlsx (the first `spreadsheet_rows`
     in priority order: what a manager works through), report.LANG.html, contacts_OWNER.LANG.csv and
-    scoring.json into the date's folder; return the folder. The other languages' files of the date stay
+    scoring.json into the date's folder, then the date's score history entry; return the folder. The other languages' files of the date stay
     (`_replaced`). All or nothing: the files are written into a staging folder beside it, which then takes
     the date folder's place in one step (`_swap_into_place`); an InputError (one line) leaves the folder as
     it was. Call it holding `scoring_lock`."""
@@ -226,6 +237,7 @@ def write_scoring(
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"cannot write the scoring of {as_of:%Y-%m-%d} to {folder}: {reason}; the files already there are left as they were") from None
     shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the previous files
+    write_entry(scored, output_dir, as_of, active_partners=int(manifest.get("active_partners", len(scored))))
     return folder
 
 
@@ -273,10 +285,13 @@ def spreadsheet_sheets(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str) 
     """The spreadsheet's sheets as they are written (TODAY_SHEET, RISK_LIST_SHEET, DEFINITIONS_SHEET), in
     `lang`: headers from COLUMN_WORDS, codes named (`_names`), times without a zone (Excel has none). Pure."""
     risk_list = _names(scored[[c for c in SPREADSHEET_COLUMNS if c in scored.columns]], lang)
-    for column in risk_list.columns:
-        if isinstance(risk_list[column].dtype, pd.DatetimeTZDtype):
-            risk_list[column] = risk_list[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    if "segment_change" in scored and "previous_segment" in risk_list:
+        risk_list.loc[(scored["segment_change"] == FIRST_SCORING).to_numpy(), "previous_segment"] = TEXT[lang]["first_scoring"]
     today = _names(contacts[[c for c in CONTACT_COLUMNS if c in contacts.columns]], lang)
+    for sheet in (risk_list, today):
+        for column in sheet.columns:
+            if isinstance(sheet[column].dtype, pd.DatetimeTZDtype):
+                sheet[column] = sheet[column].dt.tz_convert("UTC").dt.tz_localize(None)
     shown = list(dict.fromkeys([*today.columns, *risk_list.columns]))
     definitions = pd.DataFrame(
         [(SHEET_NAMES[lang][sheet], SHEET_MEANINGS[lang][sheet]) for sheet in SHEET_NAMES[lang]]
@@ -289,7 +304,7 @@ def spreadsheet_sheets(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str) 
 
 def console_top(scored: pd.DataFrame, lang: str, n: int = 10) -> pd.DataFrame:
     """The first `n` partners of the risk list as `partner-churn score` prints them, in `lang`."""
-    columns = ["partner_id", "segment", "deactivation_risk", "upgrade_potential", "value_at_risk", "action_title", "reasons"]
+    columns = ["partner_id", "segment", "deactivation_risk", "risk_trend", "upgrade_potential", "value_at_risk", "action_title", "reasons"]
     top = _names(scored.head(n)[columns], lang)
     shown = {
         "deactivation_risk": lambda x: format_percent(100 * x, lang), "upgrade_potential": lambda x: format_percent(100 * x, lang),
@@ -298,6 +313,30 @@ def console_top(scored: pd.DataFrame, lang: str, n: int = 10) -> pd.DataFrame:
     for column, show in shown.items():
         top[column] = [("—" if pd.isna(x) else show(float(x))) for x in top[column]]
     return top.rename(columns={c: COLUMN_WORDS[c][lang][0] for c in columns})
+
+
+HISTORY_VIEW_COLUMNS = ["as_of", "segment", "deactivation_risk", "risk_trend", "risk_change", "risk_band", "weeks_in_high_band",
+                        "upgrade_potential", "value_at_risk", "action", "model_version"]
+"""What `partner-churn history PARTNER_ID` shows of each scoring, oldest first."""
+SCORING_DATE = {"en": "Scoring", "ru": "Расчёт"}
+"""The header of the scoring date in `history_view`."""
+
+
+def history_view(rows: pd.DataFrame, lang: str, action_titles: Mapping[str, str]) -> pd.DataFrame:
+    """One partner's history entries (`serving.history.partner_history`) as `partner-churn history` prints
+    them, in `lang`: the scoring date, named codes, actions by their titles (a code the action table no
+    longer has as it is), percentages, the risk's change in points."""
+    view = _names(rows[[c for c in HISTORY_VIEW_COLUMNS if c in rows.columns]], lang)
+    view["action"] = [action_titles.get(str(code), code) for code in view["action"]]
+    view["as_of"] = [f"{pd.Timestamp(t):%Y-%m-%d}" for t in view["as_of"]]
+    shown = {
+        "deactivation_risk": lambda x: format_percent(100 * x, lang), "upgrade_potential": lambda x: format_percent(100 * x, lang),
+        "risk_change": lambda x: f"{100 * x:+.0f}", "value_at_risk": lambda x: format_money(x, lang), "weeks_in_high_band": lambda x: f"{int(x)}",
+    }
+    for column, show in shown.items():
+        view[column] = [("" if pd.isna(x) else show(float(x))) for x in view[column]]
+    words = {**{c: w[lang][0] for c, w in COLUMN_WORDS.items()}, "as_of": SCORING_DATE[lang], "action": COLUMN_WORDS["action_title"][lang][0]}
+    return view.rename(columns=words)
 
 
 def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str, path: Path) -> None:
@@ -311,7 +350,9 @@ def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str, 
         book = writer.book
         percent, money = book.add_format({"num_format": "0%"}), book.add_format({"num_format": "#,##0"})
         wrapped = book.add_format({"text_wrap": True, "valign": "top"})
-        formats = {"deactivation_risk": percent, "upgrade_potential": percent, "value_at_risk": money, "expected_revenue": money,
+        signed, day = book.add_format({"num_format": "+0%;-0%;0%"}), book.add_format({"num_format": "yyyy-mm-dd"})
+        formats = {"deactivation_risk": percent, "previous_risk": percent, "risk_change": signed, "high_band_since": day,
+                   "upgrade_potential": percent, "value_at_risk": money, "expected_revenue": money,
                    "action_description": wrapped, "reasons": wrapped}
         by_header = {header[c]: (widths.get(c, 14), formats.get(c)) for c in header}
         by_header.update({name: (30, wrapped) for name in DEFINITIONS_HEADER[lang][:1]})

@@ -15,14 +15,16 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from partner_churn.config import Config
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
-from partner_churn.domain import UNAVAILABLE, active_mask, sort_risk_list, utc
+from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, active_mask, sort_risk_list, utc
 from partner_churn.errors import InputError
+from serving.core import PreviousScoring
 from serving.today import contacts_due, owner_counts
 from segments.rules import LADDER_RANK, SEGMENTS
 
@@ -87,6 +89,12 @@ TEXT: dict[str, dict[str, str]] = {
         "since": " ({date})",
         "from_to": "from \\ to",
         "new": "new",
+        "previous_scoring": "compared with the scoring of {date}",
+        "first_scoring": "First scoring",
+        "first_scoring_meta": "first scoring: nothing earlier to compare with",
+        "first_flows": "This is the first scoring: segment flows, changes and trends appear from the next one.",
+        "points": "{value} pts from {previous}",
+        "high_since": "high since {date} ({weeks} wk)",
         "risk": "Risk distribution",
         "risk_note": "Deactivation risk of the {n} partners active now, in tenths; colour is the risk band most partners of the bar fall in.",
         "band": "Risk band",
@@ -153,6 +161,12 @@ TEXT: dict[str, dict[str, str]] = {
         "since": " ({date})",
         "from_to": "откуда \\ куда",
         "new": "новый",
+        "previous_scoring": "в сравнении с расчётом от {date}",
+        "first_scoring": "Первый расчёт",
+        "first_scoring_meta": "первый расчёт: сравнивать не с чем",
+        "first_flows": "Это первый расчёт: переходы между сегментами, изменения и тренды появятся со следующего.",
+        "points": "{value} п. п., было {previous}",
+        "high_since": "высокий с {date} ({weeks} нед.)",
         "risk": "Распределение риска",
         "risk_note": "Риск ухода {n} активных сейчас партнёров по десятым долям; цвет — уровень риска большинства партнёров столбца.",
         "band": "Уровень риска",
@@ -280,7 +294,7 @@ def _existing_revenue(
 
 def render_report(
     scored: pd.DataFrame,
-    previous: pd.DataFrame | None,
+    previous: PreviousScoring | None,
     kpis: dict[str, float],
     *,
     as_of: pd.Timestamp,
@@ -297,7 +311,8 @@ def render_report(
     not the champion.
 
     `scored` is `score_partners`' frame (RISK_LIST_COLUMNS + detail_columns(config)); `previous` the previous
-    scoring's risk list, or None (segment flows then come from `scored`'s previous_segment alone);
+    scoring's history entry (`serving.history.previous_scoring`), or None for the first scoring, which says
+    so where changes would be;
     `kpis` from `program_kpis`. The window arguments only label the page and pick partners in play;
     pass the config's `labels.active_window_days`, `segments.in_play_window_days` and
     `labels.horizon_days`.
@@ -316,8 +331,9 @@ def render_report(
     if len(scored):
         meta.append(f"{t['scored_at']} {fmt.datetime(utc(scored['scored_at'].iloc[0]))} UTC")
         meta.append(f"{t['model']} {scored['model_version'].iloc[0]}")
-        if "trained_through" in scored and str(scored["trained_through"].iloc[0]):
-            meta.append(f"{t['trained_through']} {scored['trained_through'].iloc[0]}")
+        if "trained_through" in scored and pd.notna(scored["trained_through"].iloc[0]) and str(scored["trained_through"].iloc[0]):
+            meta.append(f"{t['trained_through']} {fmt.date(utc(scored['trained_through'].iloc[0]))}")
+    meta.append(t["previous_scoring"].format(date=fmt.date(previous.as_of)) if previous is not None else t["first_scoring_meta"])
     warnings = "".join(f"<p class=\"notice\">{escape(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
     body = [
         f"<header><h1>{escape(t['title'])}</h1><p class=\"meta\">{' · '.join(escape(m) for m in meta)}</p>{warnings}</header>",
@@ -365,10 +381,10 @@ def _kpi_section(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) ->
     return f"<section id=\"kpis\"><h2>{escape(t['kpis'])}</h2><div class=\"kpis\">{items}</div></section>"
 
 
-def _segment_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, fmt: _Formatter, lang: str, in_play_days: int) -> str:
+def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str, in_play_days: int) -> str:
     in_play = _in_play_counts(scored, in_play_days)
     everyone = scored["segment"].value_counts().reindex(SEGMENTS, fill_value=0) if len(scored) else pd.Series(0, index=list(SEGMENTS))
-    before = _in_play_counts(previous, in_play_days) if previous is not None and len(previous) else None
+    before = _in_play_counts(previous.rows, in_play_days) if previous is not None else None
     total = max(int(in_play.sum()), 1)
     bars = [
         (SEGMENT_NAMES[lang][s], float(in_play[s]), SEGMENT_COLORS[s], f"{fmt.number(in_play[s])} · {fmt.percent(in_play[s] / total)}")
@@ -376,7 +392,7 @@ def _segment_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dic
     ]
     rows = []
     for s in SEGMENTS:
-        delta = "" if before is None else fmt.signed_number(float(in_play[s] - before[s]))
+        delta = "—" if before is None else fmt.signed_number(float(in_play[s] - before[s]))
         rows.append(
             f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{escape(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{escape(fmt.number(in_play[s]))}</td>"
             f"<td class=\"num\">{escape(fmt.percent(in_play[s] / total))}</td><td class=\"num\">{escape(fmt.number(everyone[s]))}</td>"
@@ -385,7 +401,7 @@ def _segment_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dic
     table = (
         f"<table class=\"compact\"><thead><tr><th>{escape(t['segment'])}</th><th class=\"num\">{escape(t['in_play'])}</th>"
         f"<th class=\"num\">{escape(t['share'])}</th><th class=\"num\">{escape(t['all_partners'])}</th>"
-        f"<th class=\"num\">{escape(t['vs_previous'])}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th class=\"num\">{escape(_vs_previous(previous, t, fmt))}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     return (
         f"<section id=\"segments\"><h2>{escape(t['segments'])}</h2><p class=\"note\">{escape(t['segments_note'].format(days=in_play_days))}</p>"
@@ -400,7 +416,14 @@ def _in_play_counts(frame: pd.DataFrame, days: int) -> pd.Series:
     return frame.loc[(silent <= days).to_numpy(), "segment"].value_counts().reindex(SEGMENTS, fill_value=0)
 
 
-def _flows_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, fmt: _Formatter, lang: str) -> str:
+def _vs_previous(previous: PreviousScoring | None, t: dict, fmt: _Formatter) -> str:
+    """The header of a 'since previous scoring' column: its date, or that this is the first scoring."""
+    return f"{t['vs_previous']} ({fmt.date(previous.as_of)})" if previous is not None else t["first_scoring"]
+
+
+def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str) -> str:
+    if previous is None:
+        return f"<section id=\"flows\"><h2>{escape(t['flows'])}</h2><p class=\"note\">{escape(t['first_flows'])}</p></section>"
     new_key = "__new__"
     origin = scored["previous_segment"].where(scored["previous_segment"].notna(), new_key).astype(str) if len(scored) else pd.Series(dtype=str)
     matrix = pd.crosstab(origin, scored["segment"]) if len(scored) else pd.DataFrame()
@@ -412,9 +435,7 @@ def _flows_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict,
                 up += int(matrix.loc[a, b])
             elif LADDER_RANK[b] < LADDER_RANK[a]:
                 down += int(matrix.loc[a, b])
-    since = ""
-    if previous is not None and len(previous) and "as_of" in previous:
-        since = t["since"].format(date=fmt.date(utc(previous["as_of"].iloc[0])))
+    since = t["since"].format(date=fmt.date(previous.as_of))
     head = "".join(f"<th class=\"num\">{escape(SEGMENT_NAMES[lang][s])}</th>" for s in SEGMENTS)
     rows = []
     for a in [*SEGMENTS, new_key]:
@@ -432,7 +453,7 @@ def _flows_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict,
     )
 
 
-def _risk_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, fmt: _Formatter) -> str:
+def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter) -> str:
     risk = pd.to_numeric(scored["deactivation_risk"], errors="coerce") if len(scored) else pd.Series(dtype=float)
     scored_rows = risk.notna().to_numpy()
     values = risk[scored_rows].to_numpy(dtype=float)
@@ -446,17 +467,15 @@ def _risk_section(scored: pd.DataFrame, previous: pd.DataFrame | None, t: dict, 
         label = f"{fmt.decimal(k / 10, 1)}–{fmt.decimal((k + 1) / 10, 1)}"
         bars.append((label, float(inside.sum()), BAND_COLORS.get(band, BAND_COLORS["low"]), fmt.number(int(inside.sum()))))
     counts = scored["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0) if len(scored) else pd.Series(0, index=list(RISK_BANDS))
-    before = None
-    if previous is not None and len(previous) and "risk_band" in previous:
-        before = previous["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0)
+    before = previous.rows["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0) if previous is not None else None
     rows = "".join(
         f"<tr><td class=\"seg\">{_swatch(BAND_COLORS[b])}{escape(t['bands'][b])}</td><td class=\"num\">{escape(fmt.number(counts[b]))}</td>"
-        f"<td class=\"num\">{escape(fmt.signed_number(float(counts[b] - before[b]))) if before is not None else '&nbsp;'}</td></tr>"
+        f"<td class=\"num\">{escape(fmt.signed_number(float(counts[b] - before[b])) if before is not None else '—')}</td></tr>"
         for b in RISK_BANDS
     )
     table = (
         f"<table class=\"compact\"><thead><tr><th>{escape(t['band'])}</th><th class=\"num\">{escape(t['partners'])}</th>"
-        f"<th class=\"num\">{escape(t['vs_previous'])}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th class=\"num\">{escape(_vs_previous(previous, t, fmt))}</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     note = t["risk_note"].format(n=fmt.number(len(values)))
     return (
@@ -509,7 +528,6 @@ def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top:
     header = "".join(f"<th class=\"{'num' if i in numeric else ''}\">{escape(c)}</th>" for i, c in enumerate(columns))
     rows = []
     for rank, row in enumerate(head.itertuples(index=False), start=1):
-        band = str(row.risk_band)
         reasons = [r.strip() for r in str(row.reasons or "").split(" | ") if r.strip()]
         reason_html = "<ul>" + "".join(f"<li>{escape(r)}</li>" for r in reasons) + "</ul>" if reasons else ""
         rows.append(
@@ -518,7 +536,7 @@ def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top:
             f"<td class=\"id\">{escape(str(row.partner_id))}</td>"
             f"<td class=\"seg\">{_swatch(SEGMENT_COLORS.get(str(row.segment), '#999'))}{escape(_segment_name(row.segment, lang))}</td>"
             f"<td class=\"muted\">{escape(_change_text(row.segment_change, row.previous_segment, row.segment, t, lang))}</td>"
-            f"<td class=\"num\"><span class=\"band {escape(band)}\">{escape(fmt.percent(row.deactivation_risk, 0))}</span></td>"
+            f"<td class=\"num risk\">{_risk_cell(row, t, fmt)}</td>"
             f"<td class=\"num\">{escape(fmt.percent(row.upgrade_potential, 0))}</td>"
             f"<td class=\"num\">{escape(fmt.number(row.value_at_risk))}</td>"
             f"<td class=\"action\">{escape(str(row.action_title))}</td>"
@@ -559,14 +577,15 @@ def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _For
             "<tr>"
             f"<td class=\"id\">{escape(row.partner_id)}</td>"
             f"<td class=\"seg\">{escape(_segment_name(row.segment, lang))}</td>"
+            f"<td class=\"num risk\">{_risk_cell(row, t, fmt)}</td>"
             f"<td class=\"action\"><b>{escape(row.action_title)}</b><br><span class=\"muted\">{escape(row.action_description)}</span></td>"
             f"<td class=\"reasons\"><ul>{''.join(f'<li>{escape(r.strip())}</li>' for r in str(row.reasons or '').split(' | ') if r.strip())}</ul></td>"
             f"<td class=\"num\">{escape(fmt.number(row.value_at_risk))}</td>"
-            f"<td class=\"num\">{escape(row.last_activity_date)}</td>"
+            f"<td class=\"num\">{escape(fmt.date(utc(row.last_activity_date)) if row.last_activity_date else '')}</td>"
             "</tr>"
             for row in due_today.itertuples(index=False)
         )
-        header = "".join(f"<th>{escape(t[key])}</th>" for key in ("partner_id", "segment", "today_action", "reasons", "value_at_risk", "last_activity"))
+        header = "".join(f"<th>{escape(t[key])}</th>" for key in ("partner_id", "segment", "deactivation_risk", "today_action", "reasons", "value_at_risk", "last_activity"))
         summary = t["today_counts"].format(today=int(counts["today"]), week=int(counts["this_week"]), value=fmt.number(counts["value_at_risk"]))
         table = (f"<div class=\"scroll\"><table class=\"top today\"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>"
                  if rows else f"<p class=\"note\">{escape(t['nothing_today'])}</p>")
@@ -578,7 +597,37 @@ def _segment_name(segment: object, lang: str) -> str:
     return SEGMENT_NAMES[lang].get(str(segment), str(segment))
 
 
+def _risk_cell(row: Any, t: dict, fmt: _Formatter) -> str:
+    """A partner's deactivation risk in its band's colour, its trend since the previous scoring under it, and
+    since when it is high."""
+    band = escape(str(row.risk_band))
+    high = _high_since(row, t, fmt)
+    return (f"<span class=\"band {band}\">{escape(fmt.percent(row.deactivation_risk, 0))}</span>{_trend(row, t, fmt)}"
+            + (f"<br><span class=\"trend\">{high}</span>" if high else ""))
+
+
+def _trend(row: Any, t: dict, fmt: _Formatter) -> str:
+    """The risk's trend arrow and change since the previous scoring, under the risk; nothing when unknown."""
+    arrow = getattr(row, "risk_trend", None)
+    change = _float(getattr(row, "risk_change", math.nan))
+    if not isinstance(arrow, str) or not arrow or math.isnan(change):
+        return ""
+    kind = {TREND_ARROWS["up"]: "up", TREND_ARROWS["down"]: "down"}.get(arrow, "steady")
+    points = t["points"].format(value=fmt.signed_number(round(100 * change)), previous=fmt.percent(getattr(row, "previous_risk", math.nan), 0))
+    return f"<br><span class=\"trend {kind}\">{escape(arrow)} {escape(points)}</span>"
+
+
+def _high_since(row: Any, t: dict, fmt: _Formatter) -> str:
+    """Since when the partner is in the high risk band, and for how many whole weeks; nothing when not high."""
+    since = getattr(row, "high_band_since", None)
+    if since is None or pd.isna(since):
+        return ""
+    return escape(t["high_since"].format(date=fmt.date(utc(since)), weeks=fmt.number(int(row.weeks_in_high_band))))
+
+
 def _change_text(change: object, previous: object, segment: object, t: dict, lang: str) -> str:
+    if change == FIRST_SCORING:
+        return t["first_scoring"]
     if change == "same":
         return t["same"]
     if change == "new" or previous is None or (isinstance(previous, float) and math.isnan(previous)):
@@ -696,6 +745,8 @@ class _Formatter:
         return "—" if math.isnan(x) else ("+" if x > 0 else "") + self.percent(x)
 
     def date(self, stamp: pd.Timestamp) -> str:
+        if pd.isna(stamp):
+            return ""
         return f"{stamp:%d.%m.%Y}" if self.lang == "ru" else f"{stamp:%Y-%m-%d}"
 
     def datetime(self, stamp: pd.Timestamp) -> str:
@@ -728,6 +779,7 @@ h2 { font-size: 18px; margin: 0 0 6px; }
 .kpi-note { color: var(--muted); font-size: 12px; }
 .delta { font-size: 15px; font-weight: 600; }
 .delta.up { color: #2f855a; } .delta.down { color: #c53030; }
+.trend { font-size: 12px; } .trend.up { color: #c53030; } .trend.down { color: #2f855a; } .trend.steady { color: var(--muted); }
 .pair { display: grid; grid-template-columns: minmax(0, 1.15fr) minmax(0, 1fr); gap: 24px; align-items: start; }
 svg.chart { width: 100%; height: auto; max-width: 560px; font-family: inherit; }
 svg .lbl { font-size: 13px; fill: var(--ink); }
@@ -753,6 +805,7 @@ td.flow.zero { color: #b8c2cc; background: transparent; }
 table.top td { font-size: 13px; }
 table.top tbody tr:nth-child(even) { background: #fafbfd; }
 td.seg { white-space: nowrap; }
+td.risk { white-space: normal; min-width: 84px; }
 td.reasons { min-width: 280px; }
 td.action { min-width: 180px; }
 td.id { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space: nowrap; }

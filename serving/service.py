@@ -31,6 +31,7 @@ from starlette.routing import Route  # noqa: E402
 
 from partner_churn.config import load_config  # noqa: E402
 from serving.api import BulkScore, ModelInfo, ScoreResponse, api_models  # noqa: E402
+from serving.history import HistoryReader  # noqa: E402
 from serving.guard import REFUSAL_LOGGER, ApiGuard, OneLineRefusals  # noqa: E402
 from serving.models import ModelKeeper, metadata  # noqa: E402
 from serving.online import score_records  # noqa: E402
@@ -60,6 +61,7 @@ class PartnerChurn:
     def __init__(self) -> None:
         self.keeper = ModelKeeper(CONFIG)
         self.keeper.start()
+        self.history = HistoryReader(CONFIG.paths.output_dir)
         # The models and libraries loaded so far live as long as the worker: keep them out of the
         # collector's full passes, which otherwise took 0.26-0.31 s of a 10,000-partner request.
         gc.freeze()
@@ -71,7 +73,7 @@ class PartnerChurn:
     def score(self, partners: list[Any], lang: str | None = None) -> ScoreResponse:
         """Score one or more partners (feature records or raw events); reasons unless `explain: false`."""
         served = self.keeper.current
-        scores = score_records(partners, served, lang=lang or CONFIG.scoring.lang, explain_by_default=True)
+        scores = score_records(partners, served, lang=lang or CONFIG.scoring.lang, explain_by_default=True, history=self.history)
         return ScoreResponse(model=ModelInfo(**served.info()), scores=scores)
 
     @bentoml.api(
@@ -86,7 +88,7 @@ class PartnerChurn:
         together. Reasons only for records with `explain: true` (or all, with `serving.reasons_in_bulk`)."""
         served = self.keeper.current
         info = ModelInfo(**served.info())
-        scores = score_records(partners, served, lang=CONFIG.scoring.lang, explain_by_default=LIMITS.reasons_in_bulk)
+        scores = score_records(partners, served, lang=CONFIG.scoring.lang, explain_by_default=LIMITS.reasons_in_bulk, history=self.history)
         return [BulkScore(model=info, **score) for score in scores]
 
 

@@ -117,6 +117,18 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     russian_reasons = " ".join(pd.read_parquet(tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "risk_list.parquet")["reasons"].astype(str)).lower()
     assert not [word for word in ABSENT_WORDS if word in russian_reasons]
 
+    # The history holds the date once (the Russian rescoring replaced the English one), without a potential.
+    from tests.test_cli import assert_one_line_error
+
+    partner = str(pd.read_parquet(tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "risk_list.parquet")["partner_id"].iloc[0])
+    shown = run("history", partner, "--lang", "ru", *options)
+    assert shown.returncode == 0 and f"partner {partner}: 1 scoring(s)" in shown.stdout and as_of.strftime("%Y-%m-%d") in shown.stdout, shown.stderr
+    rows = json.loads(run("history", partner, "--format", "json", *options).stdout)
+    assert len(rows) == 1 and rows[0]["partner_id"] == partner and rows[0]["potential_band"] == "unavailable"
+    assert rows[0]["risk_trend"] is None and rows[0]["previous_risk"] is None  # the first scoring compares with nothing
+    assert_one_line_error(run("history", "nobody-here", *options), "partner 'nobody-here' is in none of the 1 scorings")
+    assert_one_line_error(run("history", partner, "--format", "xml", *options), "--format 'xml': expected table, csv or json")
+
 
 @pytest.mark.slow
 def test_a_stale_export_and_a_date_before_the_data_are_refused(
@@ -141,9 +153,13 @@ def test_a_stale_export_and_a_date_before_the_data_are_refused(
     assert forced.returncode == 0, forced.stderr[-2000:]
     manifest = json.loads((tmp_path / "scores" / f"{nobody:%Y-%m-%d}" / "scoring.json").read_text())
     assert manifest["active_partners"] == 0 and manifest["partners"] > 0
-    from serving.outputs import previous_scoring
+    from serving.history import entry_dates, previous_scoring
+    from serving.outputs import scoring_dates
 
-    assert previous_scoring(tmp_path / "scores", nobody + pd.Timedelta(days=7)) == late
+    assert previous_scoring(tmp_path / "scores", nobody + pd.Timedelta(days=7)).as_of == late
+    dates = entry_dates(tmp_path / "scores")
+    assert dates == scoring_dates(tmp_path / "scores") and dates[-1] == late  # the scoring of nobody has no entry
+    assert nobody in scoring_dates(tmp_path / "scores", with_active_partners=False)
     early = run("score", "--data", str(folder), "--as-of", "2024-06-01", *options)
     assert_one_line_error(early, "not after the data's first event")
     monitor = run("monitor", "drift", "--data", str(folder), "--as-of", f"{late:%Y-%m-%d}", *options)

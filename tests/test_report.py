@@ -20,6 +20,7 @@ from partner_churn.config import Config
 from segments.rules import SEGMENTS
 from partner_churn.errors import InputError
 from serving.batch import RISK_LIST_COLUMNS, detail_columns
+from serving.core import PreviousScoring
 from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report
 
 CONFIG = Config()
@@ -51,6 +52,11 @@ def scored_frame(n: int, seed: int = 0, *, reasons: str | None = None) -> pd.Dat
     potential = rng.uniform(0, 1, size=n)
     value = np.where(np.isin(segment, ["newbie", "sleeper"]), potential * 200.0, np.nan_to_num(risk) * expected)
     change = np.where(pd.isna(previous), "new", np.where(previous == segment, "same", previous.astype(str) + " -> " + segment))
+    previous_risk = np.where(rng.random(n) < 0.9, np.clip(risk + rng.normal(0, 0.1, size=n), 0, 1), np.nan)
+    risk_change = risk - previous_risk
+    trend = np.select([np.isnan(risk_change), risk_change >= 0.05, risk_change <= -0.05], [None, "↑", "↓"], default="→")
+    weeks_high = np.where(band == "high", rng.integers(0, 6, size=n), -1)
+    high_since = pd.Series(AS_OF - pd.to_timedelta(7 * np.maximum(weeks_high, 0), unit="D")).where(weeks_high >= 0)
     frame = pd.DataFrame(
         {
             "partner_id": [f"P{seed:02d}{i:05d}" for i in range(n)],
@@ -58,6 +64,11 @@ def scored_frame(n: int, seed: int = 0, *, reasons: str | None = None) -> pd.Dat
             "previous_segment": previous,
             "deactivation_risk": risk,
             "risk_band": band,
+            "risk_trend": trend,
+            "previous_risk": previous_risk,
+            "risk_change": risk_change,
+            "weeks_in_high_band": pd.array(np.where(weeks_high >= 0, weeks_high, None), dtype="Int64"),
+            "high_band_since": high_since,
             "upgrade_potential": potential,
             "value_at_risk": value,
             "action": "group_support",
@@ -103,7 +114,9 @@ KPIS = {
 
 
 def render(scored: pd.DataFrame, *, lang: str = "en", top: int = 50, previous: pd.DataFrame | None = None) -> str:
-    return render_report(scored, previous, KPIS, as_of=AS_OF, lang=lang, top=top)
+    """The report of `scored`, compared with `previous` as the history entry of a week earlier (None: the first scoring)."""
+    entry = None if previous is None else PreviousScoring(as_of=AS_OF - 7 * DAY, rows=previous.set_index("partner_id"))
+    return render_report(scored, entry, KPIS, as_of=AS_OF, lang=lang, top=top)
 
 
 class _Page(HTMLParser):
@@ -214,7 +227,7 @@ def test_russian_labels_and_numbers() -> None:
 
 def test_segment_flows_and_risk_bands_use_the_whole_frame() -> None:
     scored = scored_frame(200, seed=3)
-    page = render(scored, previous=scored.assign(as_of=AS_OF - 7 * DAY))
+    page = render(scored, previous=scored)
     moved = scored[scored["previous_segment"].notna() & (scored["previous_segment"] != scored["segment"])]
     new = int(scored["previous_segment"].isna().sum())
     assert f", {new} are new." in page
@@ -222,6 +235,35 @@ def test_segment_flows_and_risk_bands_use_the_whole_frame() -> None:
     ranks = {"sleeper": 0, "newbie": 0, "workhorse": 1, "star": 2}
     up = int((moved["segment"].map(ranks) > moved["previous_segment"].map(ranks)).sum())
     assert f"{up} moved up the ladder" in page
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_changes_come_from_the_previous_scoring_and_the_first_scoring_says_so(lang: str) -> None:
+    """Compared with a real previous scoring: its date in the header and the 'since' columns, each partner's
+    trend arrow and change in points under the risk, since when it is high. With none: 'first scoring',
+    no made-up flows or changes."""
+    t = TEXT[lang]
+    scored = scored_frame(200, seed=5)
+    scored.loc[0, ["risk_band", "deactivation_risk", "risk_trend", "previous_risk", "risk_change"]] = ["high", 0.62, "↑", 0.47, 0.15]
+    scored.loc[0, ["high_band_since", "weeks_in_high_band"]] = [AS_OF - 21 * DAY, 3]
+    page = render(scored, lang=lang, previous=scored)
+    since = "22.02.2026" if lang == "ru" else "2026-02-22"
+    assert t["previous_scoring"].format(date=since) in page and f"{t['vs_previous']} ({since})" in page
+    first = parse(page).top_rows[0]
+    assert first[1] == scored.loc[0, "partner_id"]
+    high_since = "08.02.2026" if lang == "ru" else "2026-02-08"
+    was = "47\u00a0%" if lang == "ru" else "47%"
+    assert first[4].endswith("↑ " + t["points"].format(value="+15", previous=was) + t["high_since"].format(date=high_since, weeks="3")), first[4]
+    shown = {row[1]: row[4] for row in parse(page).top_rows}
+    head = scored.set_index("partner_id")
+    assert all((isinstance(head.loc[p, "risk_trend"], str)) == any(a in cell for a in "↑↓→") for p, cell in shown.items())
+
+    alone = scored.assign(segment_change="first_scoring", previous_segment=None, previous_risk=np.nan, risk_change=np.nan, risk_trend=None)
+    page = render(alone, lang=lang)
+    assert t["first_scoring_meta"] in page and t["first_flows"] in page and t["vs_previous"] not in page
+    assert 'class="matrix"' not in page  # no flows table of partners all "new"
+    rows = parse(page).top_rows
+    assert all(row[3].startswith(t["first_scoring"]) for row in rows) and not any(arrow in row[4] for row in rows for arrow in "↑↓→")
 
 
 def test_empty_risk_list_still_renders_and_bad_input_is_refused() -> None:
@@ -400,11 +442,14 @@ def test_at_1366_px_the_report_and_its_top_table_fit_the_window(tmp_path: Path, 
     from tests.support import LAYOUT, browser_facts
 
     scored = scored_frame(80, seed=4, reasons="no clicks for 12 days after 30 the month before | revenue down 64% on the previous 30 days")
+    scored["owner"] = np.where(np.arange(len(scored)) % 2, "retention_team", "partner_manager")  # contacts today: the first table
     page = tmp_path / f"report.{lang}.html"
     page.write_text(render(scored, lang=lang, previous=scored), encoding="utf-8")
     facts = browser_facts(page, tmp_path / "profile", LAYOUT % "#top-partners")
     assert facts["page"] <= facts["window"] == 1366, facts
     assert 0 < facts["table"] <= facts["box"], facts
+    today = browser_facts(page, tmp_path / "profile-today", LAYOUT % "table.today")
+    assert 0 < today["table"] <= today["box"], today
     assert facts["lang"] == lang and TEXT[lang]["top"].format(n=50) in facts["text"]
     assert scored["partner_id"].iloc[0] in facts["text"]
     # The measure itself: a table wider than its box, on a page wider than the window, is caught.
@@ -444,7 +489,7 @@ def english_vocabulary() -> set[str]:
     from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
 
     words = {*COLUMN_WORDS, *(w["en"][0] for w in COLUMN_WORDS.values()), *SHEET_NAMES["en"], *SHEET_NAMES["en"].values()}
-    words |= {*DEFINITIONS_HEADER["en"], TEXT["en"]["new"]}
+    words |= {*DEFINITIONS_HEADER["en"], TEXT["en"]["new"], TEXT["en"]["first_scoring"]}
     for table in (SEGMENT_NAMES, OWNER_NAMES, CHANNEL_NAMES, {lang: TEXT[lang]["bands"] for lang in TEXT}):
         words |= {*table["en"], *table["en"].values()}
     return {word.lower() for word in words}
@@ -503,6 +548,10 @@ def test_spreadsheet_sheets_name_every_code_define_every_column_and_skip_contact
     assert set(today[words["channel"]]) <= set(CHANNEL_NAMES["ru"].values())
     assert set(risk_list[words["segment"]]) == set(SEGMENT_NAMES["ru"].values())
     assert set(risk_list[words["previous_segment"]]) <= {*SEGMENT_NAMES["ru"].values(), TEXT["ru"]["new"]}
+    first = scored.assign(segment_change="first_scoring", previous_segment=None)
+    named = spreadsheet_sheets(first, contacts_due(first, AS_OF), "ru")[RISK_LIST_SHEET]
+    assert set(named[words["previous_segment"]]) == {TEXT["ru"]["first_scoring"]}  # not 'new': nothing was scored before
+    assert set(risk_list[words["risk_trend"]].dropna()) == {"↑", "↓", "→"}
     assert set(risk_list[words["risk_band"]]) <= set(TEXT["ru"]["bands"].values())
     assert words["partner_id"] in today.columns and "action" not in risk_list.columns  # the code is in the CSV
 

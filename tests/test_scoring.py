@@ -14,7 +14,8 @@ from partner_churn.config import Config, load_config
 from partner_churn.errors import InputError
 from segments.actions import ActionTable, default_actions_path
 from serving.batch import RISK_LIST_COLUMNS, ScoringModels, score_partners
-from serving.outputs import MANIFEST, previous_scoring, scoring_lock, write_scoring
+from serving.history import entry_path, partner_history, previous_scoring
+from serving.outputs import MANIFEST, scoring_dates, scoring_lock, write_scoring
 from serving.today import CRM_COLUMNS, contacts_due
 from training.train import train_and_backtest
 
@@ -40,7 +41,7 @@ def actions() -> ActionTable:
 
 @pytest.fixture(scope="module")
 def scored(program: Program, models: ScoringModels, actions: ActionTable) -> pd.DataFrame:
-    return score_partners(program.partners, program.events, AS_OF, CONFIG, models, actions, previous_as_of=AS_OF - pd.Timedelta(days=7))
+    return score_partners(program.partners, program.events, AS_OF, CONFIG, models, actions, previous=None)
 
 
 def test_one_row_per_partner_with_the_risk_list_columns_first(scored: pd.DataFrame, program: Program) -> None:
@@ -79,17 +80,17 @@ def test_every_partner_gets_one_action_and_reasons(scored: pd.DataFrame, actions
     assert risky["reasons"].str.count(r" \| ").le(2).all()
 
 
-def test_previous_segment_and_change(scored: pd.DataFrame) -> None:
-    same = scored["previous_segment"] == scored["segment"]
-    assert (scored.loc[same, "segment_change"] == "same").all()
-    changed = scored["previous_segment"].notna() & ~same
-    assert (scored.loc[changed, "segment_change"] == scored.loc[changed, "previous_segment"] + " -> " + scored.loc[changed, "segment"]).all()
-    assert (scored.loc[scored["previous_segment"].isna(), "segment_change"] == "new").all()
+def test_the_first_scoring_compares_with_nothing(scored: pd.DataFrame) -> None:
+    """No earlier scoring: no segment then, no change, no trend (not a made-up scoring of a week before)."""
+    assert (scored["segment_change"] == "first_scoring").all() and scored["previous_segment"].isna().all()
+    assert scored[["previous_risk", "risk_change", "risk_trend"]].isna().all().all()
+    high = scored["risk_band"] == "high"
+    assert high.any() and (scored.loc[high, "weeks_in_high_band"] == 0).all() and (scored.loc[high, "high_band_since"] == AS_OF).all()
 
 
 def test_russian_output(program: Program, models: ScoringModels, actions: ActionTable) -> None:
     config = CONFIG.model_copy(update={"scoring": CONFIG.scoring.model_copy(update={"lang": "ru"})})
-    ru = score_partners(program.partners, program.events, AS_OF, config, models, actions, previous_as_of=AS_OF - pd.Timedelta(days=7))
+    ru = score_partners(program.partners, program.events, AS_OF, config, models, actions, previous=None)
     cyrillic = r"[А-Яа-яЁё]"
     assert ru["action_title"].str.contains(cyrillic).all()
     assert ru.loc[ru["reasons"] != "", "reasons"].str.contains(cyrillic).all()
@@ -97,13 +98,13 @@ def test_russian_output(program: Program, models: ScoringModels, actions: Action
 
 def test_empty_program_gives_an_empty_list(program: Program, models: ScoringModels, actions: ActionTable) -> None:
     early = pd.Timestamp("2024-01-01", tz="UTC")
-    empty = score_partners(program.partners, program.events, early, CONFIG, models, actions, previous_as_of=early - pd.Timedelta(days=7))
+    empty = score_partners(program.partners, program.events, early, CONFIG, models, actions, previous=None)
     assert empty.empty and list(empty.columns[: len(RISK_LIST_COLUMNS)]) == RISK_LIST_COLUMNS
 
 
 def test_program_with_no_active_partners(program: Program, models: ScoringModels, actions: ActionTable) -> None:
     late = pd.Timestamp("2027-06-01", tz="UTC")
-    scored = score_partners(program.partners, program.events, late, CONFIG, models, actions, previous_as_of=late - pd.Timedelta(days=7))
+    scored = score_partners(program.partners, program.events, late, CONFIG, models, actions, previous=None)
     assert len(scored) == len(program.partners)
     assert scored["deactivation_risk"].isna().all() and (scored["risk_band"] == "inactive").all()
     assert scored["action"].notna().all()
@@ -129,11 +130,55 @@ def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> N
     tasks = pd.read_csv(folder / f"contacts_{owners[0]}.en.csv")
     assert list(tasks.columns) == list(CRM_COLUMNS.values()) and (tasks["Task owner"] == owners[0]).all()
     later = pd.Timestamp("2026-07-08", tz="UTC")
-    assert previous_scoring(tmp_path, later) == AS_OF
-    assert previous_scoring(tmp_path, AS_OF) == AS_OF - pd.Timedelta(days=7)
-    # A forced scoring of nobody is never "the previous scoring".
+    assert scoring_dates(tmp_path) == [AS_OF] and previous_scoring(tmp_path, later).as_of == AS_OF
+    assert previous_scoring(tmp_path, AS_OF) is None  # the first scoring: nothing before it, no made-up week-earlier one
+    # A forced scoring of nobody is never "the previous scoring", nor the latest risk list monitoring reads.
     write_scoring(scored.head(0), "", tmp_path, later - pd.Timedelta(days=1), {"active_partners": 0}, lang="en")
-    assert previous_scoring(tmp_path, later) == AS_OF
+    assert previous_scoring(tmp_path, later).as_of == AS_OF
+    assert scoring_dates(tmp_path) == [AS_OF] and len(scoring_dates(tmp_path, with_active_partners=False)) == 2
+
+
+def test_three_weekly_scorings_make_a_history(program: Program, models: ScoringModels, actions: ActionTable, tmp_path: Path) -> None:
+    """Scored a week apart, as `partner-churn score` does: each scoring compares with the previous one in
+    the history; previous risk, change, trend and weeks in the high band follow partner by partner."""
+    days = [AS_OF - pd.Timedelta(days=14), AS_OF - pd.Timedelta(days=7), AS_OF]
+    config = load_config(env={}, overrides=["scoring.risk_band_high=0.3", "scoring.risk_trend_step=0.02"])  # non-default bands and step
+    lists = []
+    for day in days:
+        previous = previous_scoring(tmp_path, day)
+        assert (previous.as_of if previous is not None else None) == (lists[-1]["as_of"].iloc[0] if lists else None)
+        scored = score_partners(program.partners, program.events, day, config, models, actions, previous=previous)
+        write_scoring(scored, "", tmp_path, day, {"active_partners": int(scored["deactivation_risk"].notna().sum())}, lang="en")
+        lists.append(scored.set_index("partner_id"))
+    first, second, third = lists
+    assert (first["segment_change"] == "first_scoring").all() and first["previous_risk"].isna().all() and first["risk_trend"].isna().all()
+    high1 = first["risk_band"] == "high"
+    assert (first.loc[high1, "high_band_since"] == days[0]).all() and (first.loc[high1, "weeks_in_high_band"] == 0).all()
+
+    for now, then, day in ((second, first, days[1]), (third, second, days[2])):
+        then = then.reindex(now.index)
+        np.testing.assert_allclose(now["previous_risk"].to_numpy(float), then["deactivation_risk"].to_numpy(float), rtol=0, atol=0)
+        np.testing.assert_allclose(now["risk_change"], now["deactivation_risk"] - then["deactivation_risk"], rtol=0, atol=1e-15)
+        change = now["risk_change"].to_numpy(float)
+        expected = np.select([np.isnan(change), change >= 0.02, change <= -0.02], [None, "↑", "↓"], default="→")
+        assert list(now["risk_trend"]) == list(expected)
+        assert (now["previous_segment"].fillna("?") == then["segment"].fillna("?")).all()
+        stayed = (now["risk_band"] == "high") & (then["risk_band"] == "high")
+        entered = (now["risk_band"] == "high") & (then["risk_band"] != "high")
+        assert stayed.sum() >= 5 and entered.sum() >= 5, "setup: partners stay in and enter the high band"
+        assert (now.loc[stayed, "high_band_since"] == then.loc[stayed, "high_band_since"]).all()
+        assert (now.loc[entered, "high_band_since"] == day).all() and (now.loc[entered, "weeks_in_high_band"] == 0).all()
+        assert now.loc[now["risk_band"] != "high", ["high_band_since", "weeks_in_high_band"]].isna().all().all()
+    always = (first["risk_band"] == "high").reindex(third.index, fill_value=False) & (second["risk_band"] == "high").reindex(third.index, fill_value=False) & (third["risk_band"] == "high")
+    assert always.sum() >= 3, "setup: some partners are high in all three scorings"
+    assert (third.loc[always, "weeks_in_high_band"] == 2).all() and (third.loc[always, "high_band_since"] == days[0]).all()
+    new = third.index.difference(second.index)
+    assert len(new) and (third.loc[new, "segment_change"] == "new").all() and third.loc[new, "previous_risk"].isna().all()
+
+    partner = always[always].index[0]
+    history = partner_history(tmp_path, partner)
+    assert list(history["as_of"]) == days and list(history["weeks_in_high_band"]) == [0, 1, 2]
+    np.testing.assert_allclose(history["deactivation_risk"], [lists[i].loc[partner, "deactivation_risk"] for i in range(3)])
 
 
 def test_a_failed_write_leaves_the_previous_scoring_of_the_date_intact(scored: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,7 +192,8 @@ def test_a_failed_write_leaves_the_previous_scoring_of_the_date_intact(scored: p
     with pytest.raises(InputError, match=r"cannot write the scoring of 2026-07-01 to .*: No space left on device; the files already there are left as they were"):
         write_scoring(scored.head(5), "second", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # same files, same bytes, no temporary left
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01"]  # no staging folder left either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01", "history"]  # no staging folder left either
+    assert len(pd.read_parquet(entry_path(tmp_path, AS_OF))) == len(scored)  # and the history's entry is the first scoring's
 
 
 def test_a_rescoring_replaces_the_whole_folder_in_one_step(scored: pd.DataFrame, tmp_path: Path) -> None:
@@ -167,7 +213,8 @@ def test_a_rescoring_replaces_the_whole_folder_in_one_step(scored: pd.DataFrame,
     assert again == folder and os.stat(folder).st_ino != before  # another directory took the path: a swap
     assert (folder / "report.en.html").read_text() == "second" and len(pd.read_parquet(folder / "risk_list.parquet")) == 3
     assert (folder / "notes.txt").read_text() == "called Monday"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01", "history"]
+    assert len(pd.read_parquet(entry_path(tmp_path, AS_OF))) == 3  # the rescoring's entry replaced the first one
 
 
 def test_a_scoring_in_one_language_keeps_the_other_languages_files(scored: pd.DataFrame, tmp_path: Path) -> None:
@@ -221,7 +268,7 @@ def test_each_model_stands_on_its_own(program: Program, models: ScoringModels, a
         if missing == "upgrade_potential"
         else ScoringModels(None, None, models.potential, "4", unavailable={missing: why})
     )
-    one = score_partners(program.partners, program.events, AS_OF, CONFIG, alone, actions, previous_as_of=AS_OF - pd.Timedelta(days=7))
+    one = score_partners(program.partners, program.events, AS_OF, CONFIG, alone, actions, previous=None)
     assert len(one) == len(scored)
     both = scored.set_index("partner_id").loc[one["partner_id"]]
     kept = "deactivation_risk" if missing == "upgrade_potential" else "upgrade_potential"

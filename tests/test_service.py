@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,8 @@ from partner_churn.config import Config, load_config
 from partner_churn.errors import InputError
 from segments.actions import ActionTable, default_actions_path
 from serving.batch import ScoringModels, score_partners
+from serving.core import PreviousScoring
+from serving.history import history_folder, previous_scoring, write_entry
 from training import registry
 from training.champions import ChampionPair
 from training.result import TrainingResult
@@ -37,6 +40,7 @@ def store_settings(store: Path) -> dict[str, str]:
     return {
         "PARTNER_CHURN__PATHS__MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db",
         "PARTNER_CHURN__PATHS__MLFLOW_ARTIFACTS_DIR": str(store / "artifacts"),
+        "PARTNER_CHURN__PATHS__OUTPUT_DIR": str(store / "scores"),  # the score history the service compares with
         "PARTNER_CHURN__TRAINING__LIGHTGBM__N_ESTIMATORS": "80",
         "PARTNER_CHURN__TRAINING__MIN_POSITIVE_LABELS": "20",
         "PARTNER_CHURN__TRAINING__MIN_UPGRADE_LABELS": "20",
@@ -137,13 +141,52 @@ def test_score_answers_like_the_batch_scorer(client: TestClient, service: Any, f
     got = pd.DataFrame(answer.json()["scores"]).set_index("partner_id")
     models = ScoringModels(trained.models["deactivation_risk"], "1", trained.models["upgrade_potential"], "1")
     batch = score_partners(program.partners, program.events, AS_OF, config, models, ActionTable.load(default_actions_path()),
-                           previous_as_of=AS_OF - pd.Timedelta(days=7)).set_index("partner_id").loc[got.index]
+                           previous=None).set_index("partner_id").loc[got.index]
     assert list(got.index) == [str(p) for p in rows["partner_id"]]
     assert np.allclose(got["deactivation_risk"].astype(float), batch["deactivation_risk"].astype(float), equal_nan=True, rtol=0, atol=1e-12)
     assert np.allclose(got["upgrade_potential"], batch["upgrade_potential"], rtol=0, atol=1e-12)
     for column in ("segment", "risk_band", "potential_band", "action"):
         assert list(got[column]) == list(batch[column]), column
     assert got.loc[got["risk_band"] == "inactive", "deactivation_risk"].isna().all()
+    assert got[["previous_scoring", "previous_segment", "previous_risk", "risk_change", "risk_trend"]].isna().all().all()  # no history: first scoring
+
+
+@pytest.fixture
+def week_before(program: Program, trained: TrainingResult, config: Config) -> Iterator[PreviousScoring]:
+    """A batch scoring a week before AS_OF in the service's score history; removed after the test."""
+    models = ScoringModels(trained.models["deactivation_risk"], "1", trained.models["upgrade_potential"], "1")
+    day = AS_OF - pd.Timedelta(days=7)
+    earlier = score_partners(program.partners, program.events, day, config, models, ActionTable.load(default_actions_path()), previous=None)
+    write_entry(earlier, config.paths.output_dir, day, active_partners=int(earlier["deactivation_risk"].notna().sum()))
+    yield previous_scoring(config.paths.output_dir, AS_OF)
+    shutil.rmtree(history_folder(config.paths.output_dir))
+
+
+def test_answers_compare_with_the_previous_batch_scoring_as_the_batch_does(
+    client: TestClient, program: Program, trained: TrainingResult, config: Config, week_before: PreviousScoring
+) -> None:
+    """With a batch scoring in the history, the service's previous risk, change, trend, segment then and
+    weeks in the high band are the batch's at the same scoring time, partner by partner."""
+    models = ScoringModels(trained.models["deactivation_risk"], "1", trained.models["upgrade_potential"], "1")
+    batch = score_partners(program.partners, program.events, AS_OF, config, models, ActionTable.load(default_actions_path()),
+                           previous=week_before).set_index("partner_id")
+    then = week_before.rows
+    stayed = batch.index[(batch["risk_band"] == "high") & (then["risk_band"].reindex(batch.index) == "high")]
+    entered = batch.index[(batch["risk_band"] == "high") & (then["risk_band"].reindex(batch.index) != "high")]
+    lower = batch.index[batch["risk_band"].isin(["low", "medium"]) & batch["previous_risk"].notna()]
+    assert len(stayed) and len(entered) and len(lower), "setup: partners that stayed high, entered it, and are below it"
+    for partner in [*stayed[:2], *entered[:2], *lower[:2]]:
+        answer = client.post("/score", json={"partners": [events_record(partner, program, explain=False)]})
+        assert answer.status_code == 200, answer.text
+        got, want = answer.json()["scores"][0], batch.loc[partner]
+        assert pd.Timestamp(got["previous_scoring"]) == week_before.as_of
+        assert got["previous_segment"] == want["previous_segment"] and got["risk_trend"] == (want["risk_trend"] if isinstance(want["risk_trend"], str) else None)
+        for field in ("previous_risk", "risk_change"):  # null in the answer where the batch has none
+            assert (got[field] is None) == pd.isna(want[field]) and (got[field] is None or got[field] == pytest.approx(want[field], abs=1e-12))
+        if want["risk_band"] == "high":
+            assert pd.Timestamp(got["high_band_since"]) == want["high_band_since"] and got["weeks_in_high_band"] == want["weeks_in_high_band"]
+        else:
+            assert got["high_band_since"] is None and got["weeks_in_high_band"] is None
 
 
 def test_every_score_names_the_models_metadata_names(client: TestClient, service: Any, features: pd.DataFrame) -> None:

@@ -27,7 +27,9 @@ def risk_list() -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows, columns=["partner_id", "owner", "due_in_days", "value_at_risk", "expected_revenue", "days_since_last_activity"])
     return frame.assign(segment="workhorse", action_title="Call", action_description="Say hello", channel="phone",
-                        reasons="silent for 12 days | revenue down 40%", deactivation_risk=0.5)
+                        reasons="silent for 12 days | revenue down 40%", deactivation_risk=0.5, risk_band="high", risk_trend="↑",
+                        previous_risk=0.3, risk_change=0.2, weeks_in_high_band=pd.array([0] * len(rows), dtype="Int64"),
+                        high_band_since=AS_OF)
 
 
 def test_contacts_are_a_persons_tasks_this_week_by_owner_day_and_value() -> None:

@@ -1,0 +1,186 @@
+"""The score history: what every scoring said of every partner, kept apart from the bulky outputs.
+
+One Parquet file per scoring date, `<paths.output_dir>/history/YYYY-MM-DD.parquet` (HISTORY_COLUMNS; a
+Parquet dataset that pandas, pyarrow or DuckDB read as one table), so scoring folders (spreadsheets,
+reports) can be pruned without losing the history. `partner-churn score` writes the date's entry after
+its folder, holding the date's lock; rescoring a date replaces its entry in one atomic rename, so a
+reader sees the old entry or the new one, never a mix. A scoring in which no partner was active (forced
+with --allow-stale) leaves no entry, and removes one an earlier scoring of that date left: it is never
+"the previous scoring".
+
+The previous scoring (`previous_scoring`) is the latest entry scored before a given time: what batch
+scoring, the report and the service compare with (`serving.core.compare_with_previous`). A crash
+between the folder's swap and the entry's rename leaves the date's earlier entry (or none) until the
+date is scored again; rescoring an earlier date does not rewrite the comparisons of later ones.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from partner_churn.domain import LAST_ACTIVITY, utc
+from partner_churn.errors import InputError
+from serving.core import PreviousScoring
+
+HISTORY = "history"
+"""The history's folder inside `paths.output_dir`."""
+_TIME = pa.timestamp("ns", tz="UTC")
+HISTORY_SCHEMA = pa.schema([
+    ("as_of", _TIME), ("partner_id", pa.string()), ("segment", pa.string()), ("previous_segment", pa.string()),
+    (LAST_ACTIVITY, pa.float64()), ("deactivation_risk", pa.float64()), ("risk_band", pa.string()), ("previous_risk", pa.float64()),
+    ("risk_change", pa.float64()), ("risk_trend", pa.string()), ("high_band_since", _TIME), ("weeks_in_high_band", pa.int64()),
+    ("upgrade_potential", pa.float64()), ("potential_band", pa.string()), ("value_at_risk", pa.float64()),
+    ("expected_revenue", pa.float64()), ("action", pa.string()), ("model_version", pa.string()), ("scored_at", _TIME),
+])
+"""What an entry keeps of each partner (the risk list's columns of the same names), typed alike in every
+entry so that the entries read as one table."""
+HISTORY_COLUMNS = HISTORY_SCHEMA.names
+_ENTRY = re.compile(r"^(\d{4}-\d{2}-\d{2})\.parquet$")
+
+
+def history_folder(output_dir: Path) -> Path:
+    return output_dir / HISTORY
+
+
+def entry_path(output_dir: Path, as_of: pd.Timestamp) -> Path:
+    """The entry of one scoring date, e.g. work/scores/history/2026-07-01.parquet."""
+    return history_folder(output_dir) / f"{as_of:%Y-%m-%d}.parquet"
+
+
+def write_entry(scored: pd.DataFrame, output_dir: Path, as_of: pd.Timestamp, *, active_partners: int) -> None:
+    """Make the scoring at `as_of` the date's entry (atomically), or remove the date's entry when no
+    partner was active. Call it holding the date's `scoring_lock`."""
+    path = entry_path(output_dir, as_of)
+    if active_partners <= 0:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(_typed(scored), staging)
+        with open(staging, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staging, path)
+    except OSError as exc:
+        staging.unlink(missing_ok=True)
+        raise InputError(f"cannot write the score history entry {path}: {exc.strerror or exc}; the scoring's folder is written") from None
+
+
+def _typed(scored: pd.DataFrame) -> pa.Table:
+    """The history's columns of a risk list as HISTORY_SCHEMA says, whatever pandas made of an all-empty column."""
+    columns = {}
+    for field in HISTORY_SCHEMA:
+        values = scored[field.name]
+        if pa.types.is_timestamp(field.type):
+            columns[field.name] = pa.array(pd.to_datetime(values, utc=True), type=field.type)
+        elif pa.types.is_string(field.type):
+            columns[field.name] = pa.array(values.astype("string"), type=field.type, from_pandas=True)
+        else:
+            columns[field.name] = pa.array(pd.to_numeric(values), type=field.type, from_pandas=True)
+    return pa.table(columns, schema=HISTORY_SCHEMA)
+
+
+def entry_dates(output_dir: Path) -> list[pd.Timestamp]:
+    """Dates with an entry in the history, oldest first."""
+    folder = history_folder(output_dir)
+    if not folder.is_dir():
+        return []
+    found = (_ENTRY.match(path.name) for path in folder.iterdir())
+    return sorted(pd.Timestamp(match.group(1), tz="UTC") for match in found if match)
+
+
+def read_entry(output_dir: Path, day: pd.Timestamp) -> PreviousScoring:
+    """The entry of a date as a PreviousScoring (rows indexed by partner_id), or one line naming the file."""
+    path = entry_path(output_dir, day)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read the score history entry ({_first_line(exc)}); score {day:%Y-%m-%d} again or remove the file") from None
+    missing = [c for c in ("as_of", "partner_id", "segment", "deactivation_risk", "risk_band", "high_band_since") if c not in frame]
+    if missing or frame.empty:
+        raise InputError(f"{path}: not a score history entry ({'no rows' if not missing else f'no column(s) {missing}'}); score {day:%Y-%m-%d} again or remove the file")
+    return PreviousScoring(as_of=utc(frame["as_of"].iloc[0]), rows=frame.set_index("partner_id"))
+
+
+def previous_scoring(output_dir: Path, before: pd.Timestamp) -> PreviousScoring | None:
+    """The latest entry scored before `before` (batch scoring passes its date's midnight, so a rescoring
+    of a date never compares with itself), or None: the first scoring."""
+    before = utc(before)
+    for day in reversed(entry_dates(output_dir)):
+        if day > before:
+            continue
+        entry = read_entry(output_dir, day)
+        if entry.as_of < before:
+            return entry
+    return None
+
+
+def partner_history(output_dir: Path, partner_id: str) -> pd.DataFrame:
+    """Every entry's row of one partner, oldest first (HISTORY_COLUMNS), or one line saying why there is none."""
+    dates = entry_dates(output_dir)
+    folder = history_folder(output_dir)
+    if not dates:
+        raise InputError(f"no score history in {folder}: run partner-churn score --as-of DATE first")
+    try:
+        dataset = ds.dataset([str(entry_path(output_dir, d)) for d in dates], format="parquet", schema=HISTORY_SCHEMA)
+        table = dataset.to_table(filter=ds.field("partner_id") == str(partner_id))
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{folder}: cannot read the score history ({_first_line(exc)})") from None
+    rows = table.to_pandas().sort_values("as_of", kind="stable").reset_index(drop=True)
+    if rows.empty:
+        raise InputError(
+            f"partner {partner_id!r} is in none of the {len(dates)} scorings in {folder} ({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d})"
+        )
+    return rows
+
+
+class HistoryReader:
+    """The previous scoring for the service, read once per entry: a new entry (a batch scoring) is seen at
+    the next request, as the folder's modification time changes."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.output_dir = output_dir
+        self._lock = threading.Lock()
+        self._dates: tuple[int, list[pd.Timestamp]] | None = None
+        self._entries: dict[tuple[pd.Timestamp, int], PreviousScoring] = {}
+
+    def previous(self, before: pd.Timestamp) -> PreviousScoring | None:
+        """`previous_scoring(output_dir, before)`, from memory while nothing changed on disk. A history that
+        cannot be read answers None (no comparison) rather than failing the request."""
+        try:
+            with self._lock:
+                return self._previous(utc(before))
+        except (InputError, OSError):
+            return None
+
+    def _previous(self, before: pd.Timestamp) -> PreviousScoring | None:
+        folder = history_folder(self.output_dir)
+        try:
+            stamp = folder.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if self._dates is None or self._dates[0] != stamp:
+            self._dates = (stamp, entry_dates(self.output_dir))
+        for day in reversed(self._dates[1]):
+            if day > before:
+                continue
+            key = (day, entry_path(self.output_dir, day).stat().st_mtime_ns)
+            if key not in self._entries:
+                self._entries = {k: v for k, v in self._entries.items() if k[0] != day} | {key: read_entry(self.output_dir, day)}
+            entry = self._entries[key]
+            if entry.as_of < before:
+                return entry
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
