@@ -43,7 +43,8 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check --quiet --select F .
-	$(BIN)/python -m pytest -q
+	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 ## Debian's chromium for the report's browser test (apt-get; idempotent).
 browser:

@@ -30,7 +30,7 @@ model-based reasons, for all rows a model explains, for the top 100 rows, for fa
 To know which feature a sentence speaks for, each one is matched with the feature sentences of the
 reasons code in use (`describe_feature`), on the text before any "(typical: ...)" and before a
 "; usually ..." clause: run it with the code that wrote the list (it imports only names every version
-of `segments.reasons` has, and keeps its own constants, so it measures old and new code alike).
+of `retention.reasons` has, and keeps its own constants, so it measures old and new code alike).
 
 Run: `.venv/bin/python -m bench.reasons_filler /tmp/reasons-after/2026-07-01 --data work/demo/data [--show 5]`
 """
@@ -52,11 +52,11 @@ from features.pipeline import build_features
 from features.schema import feature_schema
 from partner_churn.config import Config, load_config
 from partner_churn.domain import active_mask
-from segments.reasons import describe_feature, template_family
+from retention.reasons import describe_feature, template_family
 
 EARLY_DAYS = 30
 """Past this tenure, onboarding and first-event facts are history, not something to act on (the
-measurement's own figure, equal to segments.reasons.EARLY_HISTORY_DAYS, which older code lacks)."""
+measurement's own figure, equal to retention.reasons.EARLY_HISTORY_DAYS, which older code lacks)."""
 TOP = 100
 """The rows a manager reads first."""
 

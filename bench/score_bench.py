@@ -36,7 +36,7 @@ def main() -> None:
             data = Path(tmp) / "data"
             write_program(generate_program(args.partners, 18, 7), data)
         settings = throwaway_store(Path(tmp))
-        cli = [sys.executable, "-m", "partner_churn"]
+        cli = [sys.executable, "-m", "commands"]
         trained = subprocess.run([*cli, "train", "--data", str(data), *settings], capture_output=True, text=True)
         if trained.returncode not in (0, 1):
             raise SystemExit(f"training failed: {trained.stderr[-2000:]}")

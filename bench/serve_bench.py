@@ -213,7 +213,7 @@ def prepare_store(store: Path, partners: int, fresh: bool) -> float:
         shutil.rmtree(store)
     store.mkdir(parents=True)
     started = time.perf_counter()
-    cli = [sys.executable, "-m", "partner_churn"]
+    cli = [sys.executable, "-m", "commands"]
     for command in (
         [*cli, "generate", "--partners", str(partners), "--months", "18", "--seed", "7", "--out", str(data)],
         [*cli, "train", "--data", str(data), *_settings(store)],

@@ -37,7 +37,7 @@ def main() -> None:
             data = Path(tmp) / "data"
             write_program(generate_program(args.partners, args.months, args.seed), data)
         store = Path(tmp) / "store"
-        command = [sys.executable, "-m", "partner_churn", "train", "--data", str(data), *throwaway_store(store)]
+        command = [sys.executable, "-m", "commands", "train", "--data", str(data), *throwaway_store(store)]
         started = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True)
         elapsed = time.perf_counter() - started

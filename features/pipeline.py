@@ -35,7 +35,7 @@ from partner_churn.domain import (
     utc,
 )
 from partner_churn.errors import InputError
-from segments.rules import LADDER_RANK, assign_segments, star_revenue_threshold
+from features.segments import LADDER_RANK, assign_segments, star_revenue_threshold
 
 DAY_NS = 86_400 * 10**9
 

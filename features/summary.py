@@ -10,7 +10,7 @@ import pandas as pd
 from features.pipeline import build_features
 from partner_churn.domain import LAST_ACTIVITY, active_mask, segment_revenue_feature
 from partner_churn.config import Config
-from segments.rules import SEGMENTS
+from features.segments import SEGMENTS
 
 ACTIVATION_WINDOW_DAYS = 90
 TOP_SHARE = 0.05

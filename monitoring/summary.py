@@ -44,7 +44,7 @@ from monitoring.wording import (
     share,
 )
 from partner_churn.config import Config
-from segments.wording import format_number, short_number
+from retention.wording import format_number, short_number
 from serving.report import CSP, escape, svg_open
 from serving.report import TEXT as REPORT_TEXT
 

@@ -6,7 +6,7 @@ same `monitoring.drift.Finding`s drift.json's reason is made of), and each featu
 the same name helpers the schema builds its names with (`partner_churn.domain`), so a configured window
 or event type is named as the schema names it. A feature without a Russian meaning here (a name this
 module does not know) shows the schema's English description rather than nothing; a test checks that
-every feature of the default schema has one. Numbers, plurals and periods come from `segments.wording`.
+every feature of the default schema has one. Numbers, plurals and periods come from `retention.wording`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from partner_churn.domain import (
     slope_feature,
     trend_feature,
 )
-from segments.wording import count, event_words, format_number, format_percent, period, plural_ru, window
+from retention.wording import count, event_words, format_number, format_percent, period, plural_ru, window
 from serving.report import TEXT as REPORT_TEXT
 
 TEXT: dict[str, dict[str, str]] = {

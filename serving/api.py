@@ -26,7 +26,7 @@ from features.schema import FeatureSpec, feature_schema
 from partner_churn.config import Config
 from partner_churn.domain import LANGS as LANGUAGES
 from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, TREND_ARROWS, UNAVAILABLE, VALID_FROM, VALID_UNTIL
-from segments.rules import SEGMENTS
+from features.segments import SEGMENTS
 
 
 class PayloadTooLarge(BentoMLException):

@@ -31,8 +31,8 @@ from partner_churn.domain import (
     utc,
 )
 from partner_churn.errors import InputError
-from segments.actions import ActionTable, action_columns, bands_and_flags, fit_personal_contacts
-from segments.reasons import fact_features, facts_for, reasons_for
+from retention.actions import ActionTable, action_columns, bands_and_flags, fit_personal_contacts
+from retention.reasons import fact_features, facts_for, reasons_for
 from training.model import TrainedModel
 
 LOWER_RUNGS = ("newbie", "sleeper")

@@ -19,7 +19,7 @@ from features.schema import FeatureSpec, feature_names
 from partner_churn.config import Config, parse_version_pins
 from partner_churn.domain import TARGETS, model_name, segment_revenue_feature
 from partner_churn.errors import DamagedModelError, InputError
-from segments.actions import load_action_table
+from retention.actions import load_action_table
 from serving.core import ScoringModels
 from serving.online import ServedModels
 from training.model import TrainedModel

@@ -24,8 +24,8 @@ from features.pipeline import ProgramContext, build_features
 from features.schema import feature_names, feature_schema
 from partner_churn.config import Config
 from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
-from segments.actions import ActionTable
-from segments.rules import assign_segments
+from retention.actions import ActionTable
+from features.segments import assign_segments
 from serving.core import ScoringModels, compare_with_previous, expected_horizon_revenue, explain, score_columns
 from serving.history import HistoryReader
 

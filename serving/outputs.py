@@ -38,7 +38,7 @@ from partner_churn.locks import process_lock
 from serving.history import write_entry
 from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
-from segments.wording import format_money, format_percent
+from retention.wording import format_money, format_percent
 
 RISK_LIST = "risk_list.parquet"
 """The file that makes a folder a scoring (what later scorings and monitoring read)."""

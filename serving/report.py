@@ -26,7 +26,7 @@ from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, activ
 from partner_churn.errors import InputError
 from serving.core import PreviousScoring
 from serving.today import contacts_due, owner_counts
-from segments.rules import LADDER_RANK, SEGMENTS
+from features.segments import LADDER_RANK, SEGMENTS
 
 REVENUE_WINDOW_DAYS = 30
 """Window of the existing-partner revenue KPI; the change compares it with the window before."""
@@ -556,12 +556,12 @@ OWNER_NAMES = {
     "en": {"retention_team": "Retention team", "partner_manager": "Partner managers", "finance": "Finance", "automation": "Automated"},
     "ru": {"retention_team": "Команда удержания", "partner_manager": "Менеджеры партнёров", "finance": "Финансы", "automation": "Автоматически"},
 }
-"""Who carries an action out (`segments.actions.Owner`), as the report and the spreadsheet name them."""
+"""Who carries an action out (`retention.actions.Owner`), as the report and the spreadsheet name them."""
 CHANNEL_NAMES = {
     "en": {"email": "Email", "phone": "Phone", "in_app": "In the app", "messenger": "Messenger", "manager": "Personal manager"},
     "ru": {"email": "Эл. почта", "phone": "Телефон", "in_app": "В приложении", "messenger": "Мессенджер", "manager": "Личный менеджер"},
 }
-"""How the partner is reached (`segments.actions.Channel`), as the spreadsheet names it."""
+"""How the partner is reached (`retention.actions.Channel`), as the spreadsheet names it."""
 
 
 def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _Formatter, lang: str) -> str:

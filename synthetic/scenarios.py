@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partner_churn.errors import InputError
-from synthetic.program import COUNTRIES, SECONDS_PER_DAY, WEEKDAY_SIGNUPS, GeneratedProgram, ProgramChange, _Traits
+from synthetic.definitions import COUNTRIES, SECONDS_PER_DAY, WEEKDAY_SIGNUPS, GeneratedProgram, ProgramChange, Traits
 
 SCENARIOS: dict[str, str] = {
     "new_traffic_source": "a burst of new paid-social partners with many low-quality clicks who leave fast",
@@ -96,14 +96,14 @@ def program_change(names: Sequence[str], start_day: int) -> ProgramChange:
 
 
 def inject(
-    traits: _Traits,
+    traits: Traits,
     names: Sequence[str],
     scenario_from: dt.date | None,
     *,
     start: pd.Timestamp,
     n_days: int,
     seed: int,
-) -> tuple[_Traits, ProgramChange, pd.DataFrame]:
+) -> tuple[Traits, ProgramChange, pd.DataFrame]:
     """Traits with any new partners, the simulation's knobs, and the partners table as the program shows it."""
     start_day = check_scenarios(names, scenario_from, start, start + pd.Timedelta(days=n_days))
     if "new_traffic_source" in names:
@@ -114,7 +114,7 @@ def inject(
     return traits, program_change(names, start_day), shown
 
 
-def _add_new_source_partners(traits: _Traits, start_day: int, n_days: int, start: pd.Timestamp, rng: np.random.Generator) -> _Traits:
+def _add_new_source_partners(traits: Traits, start_day: int, n_days: int, start: pd.Timestamp, rng: np.random.Generator) -> Traits:
     """The new source's partners merged into the traits, everyone renumbered in order of sign-up.
 
     All of them sign up on or after `start_day`, so the partners before keep their numbers and the

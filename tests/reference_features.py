@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.schema import ACTIVE_DAY_WINDOWS, FIRST_EVENT_TYPES, RECENCY_TYPES, feature_names
 from partner_churn.config import Config
-from segments.rules import LADDER_RANK, assign_segments, star_revenue_threshold
+from features.segments import LADDER_RANK, assign_segments, star_revenue_threshold
 
 DAY = pd.Timedelta(days=1)
 NAN = float("nan")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -84,3 +88,48 @@ def browser_facts(page: Path, profile: Path, script: str, *, width: int = 1366, 
     finally:
         process.kill()
         process.wait()
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line in a subprocess
+
+CLI = [sys.executable, "-m", "commands"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}
+    full_env.update(env or {})
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr  # progress may come first; the error ends it
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20", "--set", "training.min_upgrade_labels=20"]
+
+
+def store(tmp: Path) -> list[str]:
+    return [
+        "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
+        "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
+        "--set", f"paths.reports_dir={tmp}/reports",
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Chromium
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0",
+]
+CONSOLE_LINE = re.compile(r":CONSOLE[(:]")
+"""Chromium's --enable-logging=stderr prints every console message of a page as `...:INFO:CONSOLE:<line>] "text",
+source: <url> (<line>)` (older builds: `INFO:CONSOLE(<line>)`); the level of console.error is not shown."""

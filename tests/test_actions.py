@@ -14,7 +14,7 @@ import pytest
 
 from partner_churn.config import ScoringConfig
 from partner_churn.errors import ConfigError, InputError
-from segments.actions import (
+from retention.actions import (
     ACTION_COLUMNS,
     FLAGS,
     POTENTIAL_BANDS,
@@ -28,7 +28,7 @@ from segments.actions import (
     fit_personal_contacts,
     load_action_table,
 )
-from segments.rules import SEGMENTS
+from features.segments import SEGMENTS
 
 SCORING = ScoringConfig()
 DEFAULT = ActionTable.load(default_actions_path())

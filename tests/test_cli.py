@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-CLI = [sys.executable, "-m", "partner_churn"]
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}
-    full_env.update(env or {})
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=300)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr  # progress may come first; the error ends it
-    for fragment in fragments:
-        assert fragment in errors[0]
-
+from tests.support import assert_one_line_error, run
 
 @pytest.mark.slow
 def test_generate_validate_summary(tmp_path: Path) -> None:
@@ -144,7 +125,7 @@ def test_version() -> None:
 
 
 def _main_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    from partner_churn import cli
+    from commands import main as cli
 
     monkeypatch.setattr(sys, "argv", ["partner-churn", *args])
     with pytest.raises(SystemExit) as ended:

@@ -8,18 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.test_cli import assert_one_line_error, run
-
-FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20", "--set", "training.min_upgrade_labels=20"]
-
-
-def store(tmp: Path) -> list[str]:
-    return [
-        "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
-        "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
-        "--set", f"paths.reports_dir={tmp}/reports",
-    ]
-
+from tests.support import FAST, assert_one_line_error, run, store
 
 @pytest.fixture(scope="module")
 def trained(generated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:

@@ -19,7 +19,7 @@ from features.pipeline import build_features, build_labels, program_context
 from features.schema import feature_names, feature_schema
 from partner_churn.config import Config
 from partner_churn.errors import InputError
-from segments.rules import SEGMENTS
+from features.segments import SEGMENTS
 from tests.reference_features import reference_features, reference_labels
 
 CONFIG = Config()

@@ -431,7 +431,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     import io
     import sys
 
-    from partner_churn.cli import main
+    from commands.main import main
 
     out, err, argv = io.StringIO(), io.StringIO(), sys.argv
     sys.argv = ["partner-churn", *args]
@@ -473,7 +473,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_monitor_flags_the_changed_program_and_its_performance_drop(world: Path) -> None:
-    from tests.test_cli import run
+    from tests.support import run
 
     scored = cli("score", "--data", str(world / "cut"), "--as-of", SCORED, *settings(world, "cut"))
     assert scored.returncode == 0, scored.stderr[-2000:]
@@ -584,7 +584,7 @@ def test_drift_over_several_seeds(world: Path) -> None:
 
 @pytest.mark.slow
 def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
-    from tests.test_cli import assert_one_line_error
+    from tests.support import assert_one_line_error
 
     other = ["--data", str(world / "other")]
     assert_one_line_error(cli("monitor", "drift", *other, "--as-of", "2026-05-15", *settings(world, "other")), "no risk list for 2026-05-15")
@@ -606,7 +606,7 @@ def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subproces
 def test_drift_html_renders_offline(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
     """Evidently's report embeds its script and font; with every request sent to a dead proxy, chromium still
     draws every column's widget without a console message."""
-    from tests.test_report import CHROMIUM_FLAGS, CONSOLE_LINE
+    from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE
 
     page = world / "reports-other" / "monitoring" / SCORED / "drift.html"
     from html.parser import HTMLParser

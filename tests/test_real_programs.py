@@ -18,7 +18,7 @@ import pytest
 from partner_churn.config import load_config
 from synthetic.program import generate_program
 from tests.support import feature_record
-from tests.test_cli import run
+from tests.support import run
 
 ABSENT_WORDS = ("login", "lead", "link", "payout", "training", "webinar", "message", "вход", "заявк", "выплат")
 """Words of event types a clicks-and-sales program does not have (English and Russian)."""
@@ -118,7 +118,7 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     assert not [word for word in ABSENT_WORDS if word in russian_reasons]
 
     # The history holds the date once (the Russian rescoring replaced the English one), without a potential.
-    from tests.test_cli import assert_one_line_error
+    from tests.support import assert_one_line_error
 
     partner = str(pd.read_parquet(tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "risk_list.parquet")["partner_id"].iloc[0])
     shown = run("history", partner, "--lang", "ru", *options)
@@ -134,7 +134,7 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
 def test_a_stale_export_and_a_date_before_the_data_are_refused(
     clicks_and_sales: tuple[Path, pd.DataFrame, pd.DataFrame], clicks_and_sales_trained: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
-    from tests.test_cli import assert_one_line_error
+    from tests.support import assert_one_line_error
 
     folder, _, events = clicks_and_sales
     tmp_path, trained = clicks_and_sales_trained

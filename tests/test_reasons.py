@@ -16,8 +16,8 @@ import pytest
 
 from features.schema import FIRST_EVENT_TYPES, RECENCY_TYPES, feature_schema
 from partner_churn.config import Config, LightGBMConfig
-from segments import reasons as reasons_module
-from segments.reasons import (
+from retention import reasons as reasons_module
+from retention.reasons import (
     EARLY_HISTORY_DAYS,
     LOWER_QUARTILE_PREFIX,
     UPPER_QUARTILE_PREFIX,
@@ -29,7 +29,7 @@ from segments.reasons import (
     reasons_from_contributions,
     template_family,
 )
-from segments.wording import (
+from retention.wording import (
     EVENTS,
     NOUNS,
     RU_GROUP_SEPARATOR,

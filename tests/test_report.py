@@ -17,10 +17,11 @@ import pytest
 
 from features.pipeline import build_features, build_labels
 from partner_churn.config import Config
-from segments.rules import SEGMENTS
+from features.segments import SEGMENTS
 from partner_churn.errors import InputError
 from serving.batch import RISK_LIST_COLUMNS, detail_columns
 from serving.core import PreviousScoring
+from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE
 from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report
 
 CONFIG = Config()
@@ -28,13 +29,6 @@ DETAIL_COLUMNS = detail_columns(CONFIG)
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
 MALICIOUS = "<script>alert(1)</script>"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0",
-]
-CONSOLE_LINE = re.compile(r":CONSOLE[(:]")
-"""Chromium's --enable-logging=stderr prints every console message of a page as `...:INFO:CONSOLE:<line>] "text",
-source: <url> (<line>)` (older builds: `INFO:CONSOLE(<line>)`); the level of console.error is not shown."""
 
 
 def scored_frame(n: int, seed: int = 0, *, reasons: str | None = None) -> pd.DataFrame:
@@ -469,7 +463,7 @@ def manager_frame(n: int = 150, seed: int = 3, *, lang: str = "ru") -> pd.DataFr
     scorer writes them."""
     from typing import get_args
 
-    from segments.actions import Channel, Owner
+    from retention.actions import Channel, Owner
 
     frame = scored_frame(n, seed=seed)
     rng = np.random.default_rng(seed)

@@ -16,9 +16,10 @@ from sklearn.metrics import roc_auc_score
 from partner_churn.config import GeneratorConfig
 from partner_churn.errors import InputError
 from synthetic.oracle import oracle_deactivation_risk
-from synthetic.program import GeneratedProgram, generate_program
+from synthetic.definitions import GeneratedProgram
+from synthetic.program import generate_program
 from synthetic.scenarios import COMMISSION_CUT_FACTOR, NEW_SOURCE_TYPE, SCENARIOS, program_before
-from tests.test_cli import assert_one_line_error, run
+from tests.support import assert_one_line_error, run
 
 N, MONTHS, SEED = 1_500, 10, 5
 CHANGE = dt.date(2025, 7, 1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from partner_churn.config import SegmentsConfig
-from segments.rules import LADDER_RANK, SEGMENTS, assign_segments, star_revenue_threshold
+from features.segments import LADDER_RANK, SEGMENTS, assign_segments, star_revenue_threshold
 
 RULES = SegmentsConfig()
 INF = np.inf

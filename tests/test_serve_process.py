@@ -20,8 +20,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.test_cli import CLI, assert_one_line_error, run
-from tests.test_cli_training import FAST, store
+from tests.support import CLI, FAST, assert_one_line_error, run, store
 
 STARTUP_SECONDS = 120
 

@@ -22,7 +22,7 @@ from features.contract import Program, load_program
 from features.pipeline import build_features
 from partner_churn.config import Config, load_config
 from partner_churn.errors import InputError
-from segments.actions import ActionTable, default_actions_path
+from retention.actions import ActionTable, default_actions_path
 from serving.batch import ScoringModels, score_partners
 from serving.core import PreviousScoring
 from serving.history import history_folder, previous_scoring, write_entry

@@ -183,7 +183,7 @@ def test_backtest_table_has_every_fold_their_mean_and_spread_for_every_scorer(re
 
 
 def test_upgrade_potential_is_judged_without_mechanical_tenure_upgrades(result: TrainingResult) -> None:
-    from segments.rules import crosses_tenure_threshold
+    from features.segments import crosses_tenure_threshold
 
     config = small_config()
     assert list(crosses_tenure_threshold(np.array([0.0, 60.0, 89.0, 90.0, 150.0, 179.0, 200.0]), 30, config.segments)) == [

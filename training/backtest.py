@@ -124,7 +124,7 @@ def score_metrics(label: np.ndarray, score: np.ndarray, revenue: np.ndarray, *, 
 
 POPULATIONS = ("all", "no_tenure_crossing")
 """Rows a backtest figure is computed on: all, or (upgrade potential) only the partners whom no tenure
-threshold reaches within the horizon, whose upgrades cannot be mechanical (`segments.rules.crosses_tenure_threshold`)."""
+threshold reaches within the horizon, whose upgrades cannot be mechanical (`features.segments.crosses_tenure_threshold`)."""
 HEADLINE_POPULATION: dict[str, str] = {"deactivation_risk": "all", "upgrade_potential": "no_tenure_crossing"}
 """The population the headline and the gate judge each target on."""
 TENURE_CROSSING = "tenure_crossing"

@@ -30,7 +30,7 @@ from features.schema import SALE, FeatureSpec, feature_schema, learnable_feature
 from partner_churn.config import Config
 from partner_churn.domain import LABEL_OF, TARGETS, Target
 from partner_churn.errors import InputError
-from segments.rules import crosses_tenure_threshold
+from features.segments import crosses_tenure_threshold
 from training.backtest import TENURE_CROSSING, backtest_table, baseline_scores, gate_baseline, headline
 from training.btyd import BTYDBaseline, purchase_summary
 from training.datasets import SPLITS, CLOSE_CUTOFF_DAYS, CutoffPlan, Fold, build_dataset, configured_plan_days, cutoff_grid, fit_plan, plan_cutoffs, too_short_advice

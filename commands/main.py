@@ -20,38 +20,32 @@ USAGE_ERRORS = (click.exceptions.UsageError, _typer_click.UsageError)
 """Wrong option, missing option, bad value, unknown command, a bare group: the user's to fix (exit 2)."""
 CLICK_ERRORS = (click.exceptions.ClickException, _typer_click.ClickException)
 
-from partner_churn.config import Config, anchored, load_config, render_yaml
+from commands.common import (
+    AllowStaleOption,
+    AsOfOption,
+    ConfigOption,
+    DataOption,
+    LenientOption,
+    SetOption,
+    app,
+    champions_in_use,
+    config_app,
+    config_from,
+    load_data,
+    models_app,
+    parse_as_of,
+    train_or_backtest,
+    utc_now,
+)
+from partner_churn.config import Config, anchored, render_yaml
 from partner_churn.errors import InputError
 from partner_churn.telemetry import quiet_telemetry
-
-app = typer.Typer(
-    help="Predict which partners go silent and which are ready to grow; say what to do about each.",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-config_app = typer.Typer(help="Inspect the effective configuration.")
-app.add_typer(config_app, name="config")
-models_app = typer.Typer(help="Registered models and their aliases (champion, challenger).")
-app.add_typer(models_app, name="models")
-
-ConfigOption = Annotated[
-    Optional[Path],
-    typer.Option("--config", "-c", help="YAML config file (default: built-in defaults or $PARTNER_CHURN_CONFIG)."),
-]
-SetOption = Annotated[
-    Optional[list[str]],
-    typer.Option("--set", help="Override one config key, e.g. --set labels.horizon_days=45 (repeatable)."),
-]
-
-
-def _config(path: Path | None, overrides: list[str] | None) -> Config:
-    return load_config(path, overrides=overrides or ())
 
 
 @config_app.command("show")
 def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
     """Print the effective config as YAML, with every key's meaning as a comment."""
-    typer.echo(render_yaml(_config(config, set_)), nl=False)
+    typer.echo(render_yaml(config_from(config, set_)), nl=False)
 
 
 def main() -> None:
@@ -143,17 +137,6 @@ def _root(
     """Predict which partners go silent and which are ready to grow; say what to do about each."""
 
 
-DataOption = Annotated[
-    Optional[Path], typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")
-]
-AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")
-]
-LenientOption = Annotated[
-    bool, typer.Option("--lenient", help="Quarantine bad rows to paths.quarantine_dir and go on, instead of stopping.")
-]
-
-
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write partners/events/actions/latent Parquet files to.")],
@@ -174,11 +157,11 @@ def generate(
     """Generate a realistic synthetic partner program (with its latent truth) as Parquet files."""
     from synthetic.program import generate_program, program_period, write_program
 
-    cfg = _config(config, set_).generator
-    start = _parse_as_of(start_date, "--start-date").date() if start_date else cfg.start_date
+    cfg = config_from(config, set_).generator
+    start = parse_as_of(start_date, "--start-date").date() if start_date else cfg.start_date
     n_partners, n_months = partners or cfg.partners, months or cfg.months
     scenarios = scenario or cfg.scenarios
-    changed_from = _parse_as_of(scenario_from, "--scenario-from").date() if scenario_from else cfg.scenario_from
+    changed_from = parse_as_of(scenario_from, "--scenario-from").date() if scenario_from else cfg.scenario_from
     begin, end = program_period(start, n_months)
     with typer.progressbar(length=(end - begin).days, label=f"simulating {n_partners:,} partners", file=sys.stderr) as bar:
         program = generate_program(
@@ -202,8 +185,8 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """Check the input tables against the data contract; exit 2 with a clear message on bad input."""
-    cfg = _config(config, set_)
-    program = _load(cfg, data, as_of, lenient)
+    cfg = config_from(config, set_)
+    program = load_data(cfg, data, as_of, lenient)
     actions = 0 if program.actions is None else len(program.actions)
     typer.echo(
         f"ok: {data or cfg.paths.data_dir} meets the contract: {len(program.partners):,} partners, "
@@ -226,10 +209,10 @@ def summary(
 
     from features.summary import format_summary, summarize_program
 
-    cfg = _config(config, set_)
-    program = _load(cfg, data, as_of, lenient)
+    cfg = config_from(config, set_)
+    program = load_data(cfg, data, as_of, lenient)
     if as_of:
-        cutoff = _parse_as_of(as_of, "--as-of")
+        cutoff = parse_as_of(as_of, "--as-of")
     elif len(program.events):
         cutoff = program.events["ts"].max().floor("D") + pd.Timedelta(days=1)
     else:
@@ -255,9 +238,9 @@ def features(
 
     if out.suffix not in (".parquet", ".csv"):
         raise InputError(f"--out {out}: expected a .parquet or .csv file name")
-    cfg = _config(config, set_)
-    cutoffs = check_cutoffs([_parse_as_of(value, "--as-of") for value in as_of])
-    program = _load(cfg, data, None, lenient)  # the data may run past the cutoffs: features only look before them
+    cfg = config_from(config, set_)
+    cutoffs = check_cutoffs([parse_as_of(value, "--as-of") for value in as_of])
+    program = load_data(cfg, data, None, lenient)  # the data may run past the cutoffs: features only look before them
     with typer.progressbar(length=len(cutoffs), label="computing features", file=sys.stderr) as bar:
         frame = build_features(program.partners, program.events, cutoffs, cfg, progress=bar.update)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -279,8 +262,8 @@ def train(
     (procedure against procedure), for both models; exit 1 if a gate refuses or a model cannot be trained."""
     from partner_churn.config import pin_option
 
-    cfg = _config(config, set_)
-    decisions, run_id, not_trained = _train_or_backtest(cfg, data, lenient, register=True)
+    cfg = config_from(config, set_)
+    decisions, run_id, not_trained = train_or_backtest(cfg, data, lenient, register=True)
     for decision in decisions:
         verdict = "champion" if decision.promoted else "challenger"
         typer.echo(f"{decision.name} v{decision.version}: {verdict}: {decision.reason}")
@@ -296,15 +279,8 @@ def train(
     if refused or not_trained:
         said = [f"{len(refused)} of {len(decisions)} models stay challenger"] if refused else []
         said += [f"{', '.join(not_trained)} not trained"] if not_trained else []
-        typer.echo(f"gate: {'; '.join(said)} (see above); in use now: {_champions_in_use(cfg)}", err=True)
+        typer.echo(f"gate: {'; '.join(said)} (see above); in use now: {champions_in_use(cfg)}", err=True)
         raise typer.Exit(1)
-
-
-def _champions_in_use(cfg: Config) -> str:
-    """e.g. 'pair 4: deactivation_risk v3, upgrade_potential none': what score and serve will use."""
-    from training.registry import champion_pair
-
-    return champion_pair(cfg).words()
 
 
 @app.command()
@@ -316,44 +292,8 @@ def backtest(
 ) -> None:
     """The rolling-origin folds of both models' procedure against the baselines (and the oracle on generated
     data), each fold and the mean ± spread; registers nothing."""
-    _, run_id, _ = _train_or_backtest(_config(config, set_), data, lenient, register=False)
+    _, run_id, _ = train_or_backtest(config_from(config, set_), data, lenient, register=False)
     typer.echo(f"MLflow run {run_id}")
-
-
-def _train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register: bool, program=None):  # noqa: ANN001,ANN202
-    from training.backtest import backtest_summary
-    from training.registry import apply_gate, configure_tracking, log_training_run
-    from training.train import train_and_backtest
-
-    configure_tracking(cfg)  # fail fast on an unreachable tracking server, before the long work
-    folder = data or cfg.paths.data_dir
-    program = program if program is not None else _load(cfg, data, None, lenient)
-    say = lambda message: typer.echo(message, err=True)  # noqa: E731
-    # A backtest registers nothing, so it skips the final refits.
-    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=say, refit=register)
-    run_id, versions = log_training_run(result, config=cfg, register=register)
-    out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.backtest.to_csv(out, index=False)
-    typer.echo(backtest_summary(result.backtest))
-    typer.echo(f"backtest table: {out}")
-
-    def rerun(champion_config: Config):  # noqa: ANN202 - TrainingResult
-        say("gate: the champion's settings differ from this run's: judging its procedure on the same folds")
-        return train_and_backtest(program, champion_config, progress=None, refit=False)
-
-    decisions = apply_gate(result, versions, config=cfg, rerun=rerun) if register else []
-    return decisions, run_id, result.not_trained
-
-
-AllowStaleOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-stale",
-        help="Go on even when the data's last event is more than scoring.max_days_after_last_event days before the date "
-        "(and, for score, when no partner is active: that scoring is marked so later ones skip it).",
-    ),
-]
 
 
 @app.command()
@@ -385,19 +325,19 @@ def score(
     from serving.history import previous_scoring
     from serving.outputs import REPORT, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, scoring_lock, write_scoring
     from serving.report import program_kpis, render_report
-    from segments.actions import load_action_table
+    from retention.actions import load_action_table
 
     def step(message: str) -> None:
         typer.echo(message, err=True)
 
     overrides = list(set_ or []) + ([f"scoring.lang={lang}"] if lang else [])
-    cfg = _config(config, overrides)
-    cutoff = _parse_as_of(as_of, "--as-of")
+    cfg = config_from(config, overrides)
+    cutoff = parse_as_of(as_of, "--as-of")
     pins = parse_version_pins(model_version)
     actions = load_action_table(cfg.scoring)
     with scoring_lock(cfg.paths.output_dir, cutoff):  # a second scoring of this date refuses at once
         step("loading data")
-        program = _load(cfg, data, None, lenient)
+        program = load_data(cfg, data, None, lenient)
         check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)  # before the models: fail fast
         models = load_scoring_models(cfg, pins)
         for target, why in models.unavailable.items():
@@ -447,13 +387,13 @@ def history(
 ) -> None:
     """One partner's scores over time, from the score history: segment, risk and its trend, weeks in the
     high band, potential, value at risk, action and models of every scoring, oldest first."""
-    from segments.actions import load_action_table
+    from retention.actions import load_action_table
     from serving.history import history_folder, partner_history
     from serving.outputs import history_view
 
     if output not in ("table", "csv", "json"):
         raise InputError(f"--format {output!r}: expected table, csv or json")
-    cfg = _config(config, list(set_ or []) + ([f"scoring.lang={lang}"] if lang else []))
+    cfg = config_from(config, list(set_ or []) + ([f"scoring.lang={lang}"] if lang else []))
     rows = partner_history(cfg.paths.output_dir, partner_id)
     if output == "csv":
         typer.echo(rows.to_csv(index=False, float_format="%.6g"), nl=False)
@@ -486,9 +426,9 @@ def serve(
 
     overrides = list(set_ or [])
     overrides += [f"serving.{key}={value}" for key, value in (("port", port), ("host", host), ("workers", workers)) if value is not None]
-    cfg = anchored(_config(config, overrides), Path.cwd())  # the workers start in the repository, not here
+    cfg = anchored(config_from(config, overrides), Path.cwd())  # the workers start in the repository, not here
     served = load_served(cfg)
-    if warning := served.models.age_warning(_now(), cfg):
+    if warning := served.models.age_warning(utc_now(), cfg):
         typer.echo(f"warning: {warning}", err=True)
     for target, why in served.models.unavailable.items():
         typer.echo(f"{target} unavailable: {why}; serving the other model only", err=True)
@@ -528,7 +468,7 @@ def models_list(config: ConfigOption = None, set_: SetOption = None) -> None:
     """Every registered version of both models with its aliases and backtest ROC-AUC."""
     from training.registry import list_models
 
-    frame = list_models(_config(config, set_))
+    frame = list_models(config_from(config, set_))
     typer.echo(frame.to_string(index=False) if len(frame) else "no registered models yet: run partner-churn train")
 
 
@@ -537,7 +477,7 @@ def models_pairs(config: ConfigOption = None, set_: SetOption = None) -> None:
     """Every pair of model versions put in force together, newest first: by whom (gate, promote, rollback) and why."""
     from training.registry import list_pairs
 
-    frame = list_pairs(_config(config, set_))
+    frame = list_pairs(config_from(config, set_))
     typer.echo(frame.to_string(index=False) if len(frame) else "no pair put in force yet: run partner-churn train")
 
 
@@ -553,7 +493,7 @@ def promote(
     and why are recorded, and the new pair is put in force as one unit."""
     from training.registry import promote as promote_version
 
-    pair = promote_version(_config(config, set_), name, version, reason)
+    pair = promote_version(config_from(config, set_), name, version, reason)
     typer.echo(f"{name} v{version.lstrip('v')} is champion; in force: {pair.words()} (override recorded: {reason})")
 
 
@@ -567,33 +507,8 @@ def rollback(
     """Put an earlier pair of models back in force as a whole (see partner-churn models pairs)."""
     from training.registry import rollback as roll_back
 
-    pair = roll_back(_config(config, set_), reason, to)
+    pair = roll_back(config_from(config, set_), reason, to)
     typer.echo(f"in force: {pair.words()} (rollback recorded: {reason})")
 
 
-def _load(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):  # noqa: ANN202 - Program
-    from features.contract import load_program
-
-    cutoff = _parse_as_of(as_of, "--as-of") if as_of else _now()
-    program = load_program(
-        data or cfg.paths.data_dir, cfg.data, cutoff, lenient=lenient, quarantine_dir=cfg.paths.quarantine_dir
-    )
-    for table, problems in program.quarantined.items():
-        for problem, count in problems.items():
-            typer.echo(f"quarantined: {table}: {count:,} rows: {problem} -> {cfg.paths.quarantine_dir}", err=True)
-    return program
-
-
-def _parse_as_of(value: str, option: str):  # noqa: ANN202 - pd.Timestamp
-    from partner_churn.domain import parse_moment
-
-    return parse_moment(value, option)
-
-
-def _now():  # noqa: ANN202 - pd.Timestamp
-    import pandas as pd
-
-    return pd.Timestamp.now(tz="UTC")
-
-
-import monitoring.cli  # noqa: E402,F401 - adds `partner-churn monitor` to app, with the options and helpers above
+from commands import monitor  # noqa: E402,F401 - adds `partner-churn monitor` and `retrain` after the commands above

@@ -5,9 +5,9 @@ Exit codes of `monitor`: 0 keep or watch, 1 retrain (drift beyond the thresholds
 tolerance), 2 bad input (one `error: ...` line, from the main entry point). Of `retrain`: 0 promoted or
 nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input. The work is in
 `monitoring/checks.py`;
-this module parses options and prints, with the main CLI's options and helpers, and adds itself to its
-app (`partner_churn/cli.py` imports this module last, so either can be imported first). Heavy imports
-happen inside the commands, so `partner-churn` starts fast.
+this module parses options and prints, with the options and helpers of `commands.common`, and adds
+itself to its app (`commands.main` imports it). Heavy imports happen inside the commands, so
+`partner-churn` starts fast.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from partner_churn.cli import AllowStaleOption, ConfigOption, DataOption, LenientOption, SetOption, _load, _parse_as_of, app
+from commands.common import AllowStaleOption, ConfigOption, DataOption, LenientOption, SetOption, app, load_data, parse_as_of
 from partner_churn.config import Config, load_config
 from partner_churn.domain import check_scoring_date
 
@@ -63,7 +63,7 @@ def monitor(
     from monitoring.verdict import EXIT_CODE
 
     cfg, program = _setup(config, set_, data, lenient, lang)
-    date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+    date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
     verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
     typer.echo(verdict.line())
     raise typer.Exit(EXIT_CODE[verdict.action])
@@ -112,14 +112,14 @@ def retrain(
     """For schedulers: monitor verdict -> train -> gate -> promote, when a model is missing, stale or judged
     'retrain'. Exit 0 promoted or nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input."""
     from monitoring import store
-    from partner_churn.cli import _champions_in_use, _train_or_backtest
+    from commands.common import champions_in_use, train_or_backtest
     from partner_churn.errors import InputError
 
     cfg, program = _setup(config, set_, data, lenient)
     why = ["--force"] if force else _retrain_reasons(cfg, program)
     if not why:
         try:
-            date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+            date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
         except InputError as exc:
             typer.echo(f"monitor: not judged: {exc}")
         else:
@@ -127,10 +127,10 @@ def retrain(
             if verdict.action == "retrain":
                 why.append(f"the monitor says retrain: {verdict.reason}")
     if not why:
-        typer.echo(f"retrain: nothing to do: the champions are fresh and the monitor does not ask for it; in use: {_champions_in_use(cfg)}")
+        typer.echo(f"retrain: nothing to do: the champions are fresh and the monitor does not ask for it; in use: {champions_in_use(cfg)}")
         return
     typer.echo(f"retraining: {'; '.join(why)}", err=True)
-    decisions, run_id, not_trained = _train_or_backtest(cfg, data, lenient, register=True, program=program)
+    decisions, run_id, not_trained = train_or_backtest(cfg, data, lenient, register=True, program=program)
     for decision in decisions:
         typer.echo(f"{decision.name} v{decision.version}: {'champion' if decision.promoted else 'challenger'}: {decision.reason}")
     promoted = [f"{d.target} v{d.version}" for d in decisions if d.promoted]
@@ -138,7 +138,7 @@ def retrain(
     said = [f"promoted {', '.join(promoted)}"] if promoted else []
     said += [f"challenger kept: {', '.join(kept)}"] if kept else []
     said += [f"not trained: {', '.join(not_trained)}"] if not_trained else []
-    typer.echo(f"retrain: {'; '.join(said)} (because {'; '.join(why)}); MLflow run {run_id}; in use: {_champions_in_use(cfg)}")
+    typer.echo(f"retrain: {'; '.join(said)} (because {'; '.join(why)}); MLflow run {run_id}; in use: {champions_in_use(cfg)}")
     if kept or not_trained:
         raise typer.Exit(1)
 
@@ -188,7 +188,7 @@ def drift(
     from monitoring.verdict import EXIT_CODE
 
     cfg, program = _setup(config, set_, data, lenient, lang)
-    date = _parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+    date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
     check_scoring_date(date, program.events, cfg, allow_stale=allow_stale)
     typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
     outcome = checks.run_drift(cfg, program, date)
@@ -220,7 +220,7 @@ def performance(
 
     cfg, program = _setup(config, set_, data, lenient)
     if scored_at:
-        date = _parse_as_of(scored_at, "--scored-at")
+        date = parse_as_of(scored_at, "--scored-at")
     else:
         date = checks.latest_with_outcomes(cfg, program)
         if date is None:
@@ -237,7 +237,7 @@ def performance(
 def _setup(config: Path | None, set_: list[str] | None, data: Path | None, lenient: bool, lang: str | None = None) -> tuple[Config, Program]:
     cfg = load_config(config, overrides=[*(set_ or ()), *([f"scoring.lang={lang}"] if lang else [])])
     typer.echo("loading data", err=True)
-    return cfg, _load(cfg, data, None, lenient)
+    return cfg, load_data(cfg, data, None, lenient)
 
 
 def _print(outcome: CheckOutcome) -> None:

@@ -42,7 +42,7 @@ Wording:
   about money owed to the partner. "usually every N days" (active_day_gap_mean) is said once per row.
 - Days are whole days, floored ("no sales for 21 days" at 21.9 days is true; "22" would not be yet).
   The usual gap is rounded to the nearest day. Percentages have no decimals (commission rates keep one,
-  "7.5%", as a manager would not round a contract term). Numbers, plurals and periods: `segments.wording`.
+  "7.5%", as a manager would not round a contract term). Numbers, plurals and periods: `retention.wording`.
 - The *_trend_* features are (A - B) / (A + B), not a percentage change; sentences state the real
   change of A against B, 2 * trend / (1 - trend): a trend of -0.6 is "fell 75%", not "fell 60%".
 - `describe_feature` words any value as it is (a rising trend pushing risk up gets a neutral "clicks
@@ -64,7 +64,7 @@ import pandas as pd
 from features.schema import FIRST_EVENT_TYPES, RECENCY_TYPES
 from partner_churn.config import Config
 from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
-from segments.wording import (
+from retention.wording import (
     RU_GROUP_SEPARATOR,
     before,
     check_lang,
@@ -90,7 +90,7 @@ __all__ = [
     "RU_GROUP_SEPARATOR", "TYPICAL_FACTOR", "UPPER_QUARTILE_PREFIX", "as_records", "describe_feature", "fact_features", "facts_for", "format_money",
     "format_number", "format_percent", "has_template", "plural_ru", "reasons_for", "reasons_from_contributions", "template_family",
 ]
-# format_*, plural_ru and RU_GROUP_SEPARATOR live in segments.wording, the quartile prefixes in training.model (training
+# format_*, plural_ru and RU_GROUP_SEPARATOR live in retention.wording, the quartile prefixes in training.model (training
 # stores the groups); they are named here too for callers of this module.
 
 MIN_CONTRIBUTION = 1e-6

@@ -2,7 +2,7 @@
 
 Thousands and decimals, money, percentages, "N <noun>" with the right plural form, the words for each
 event type, and the periods a sentence names ("the last 30 days", "the first hour", "the month
-before"). `segments.reasons` owns the sentences; this module owns the pieces every sentence shares,
+before"). `retention.reasons` owns the sentences; this module owns the pieces every sentence shares,
 so that a plural form or a number format is decided in one place.
 
 - Russian numbers group thousands with a no-break space (U+00A0, as CLDR/ICU format "ru"; a plain

@@ -1,0 +1,5 @@
+"""`python -m commands` runs the CLI."""
+
+from commands.main import main
+
+main()

@@ -1,0 +1,118 @@
+"""What every command shares: the Typer app and its sub-apps, the common options, and the helpers that turn
+options into a config, a loaded program and a scoring time, and that train and backtest.
+
+The commands live in `commands.main` and `commands.monitor`; both import this module and nothing of each
+other's, so neither can be imported before the other is ready. Heavy imports happen inside functions, so
+`partner-churn` starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from partner_churn.config import Config, load_config
+
+app = typer.Typer(
+    help="Predict which partners go silent and which are ready to grow; say what to do about each.",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect the effective configuration.")
+app.add_typer(config_app, name="config")
+models_app = typer.Typer(help="Registered models and their aliases (champion, challenger).")
+app.add_typer(models_app, name="models")
+
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="YAML config file (default: built-in defaults or $PARTNER_CHURN_CONFIG)."),
+]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Override one config key, e.g. --set labels.horizon_days=45 (repeatable)."),
+]
+
+
+def config_from(path: Path | None, overrides: list[str] | None) -> Config:
+    return load_config(path, overrides=overrides or ())
+
+
+DataOption = Annotated[
+    Optional[Path], typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")
+]
+AsOfOption = Annotated[
+    Optional[str], typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")
+]
+LenientOption = Annotated[
+    bool, typer.Option("--lenient", help="Quarantine bad rows to paths.quarantine_dir and go on, instead of stopping.")
+]
+
+
+def champions_in_use(cfg: Config) -> str:
+    """e.g. 'pair 4: deactivation_risk v3, upgrade_potential none': what score and serve will use."""
+    from training.registry import champion_pair
+
+    return champion_pair(cfg).words()
+
+
+def train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register: bool, program=None):  # noqa: ANN001,ANN202
+    from training.backtest import backtest_summary
+    from training.registry import apply_gate, configure_tracking, log_training_run
+    from training.train import train_and_backtest
+
+    configure_tracking(cfg)  # fail fast on an unreachable tracking server, before the long work
+    folder = data or cfg.paths.data_dir
+    program = program if program is not None else load_data(cfg, data, None, lenient)
+    say = lambda message: typer.echo(message, err=True)  # noqa: E731
+    # A backtest registers nothing, so it skips the final refits.
+    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=say, refit=register)
+    run_id, versions = log_training_run(result, config=cfg, register=register)
+    out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.backtest.to_csv(out, index=False)
+    typer.echo(backtest_summary(result.backtest))
+    typer.echo(f"backtest table: {out}")
+
+    def rerun(champion_config: Config):  # noqa: ANN202 - TrainingResult
+        say("gate: the champion's settings differ from this run's: judging its procedure on the same folds")
+        return train_and_backtest(program, champion_config, progress=None, refit=False)
+
+    decisions = apply_gate(result, versions, config=cfg, rerun=rerun) if register else []
+    return decisions, run_id, result.not_trained
+
+
+AllowStaleOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-stale",
+        help="Go on even when the data's last event is more than scoring.max_days_after_last_event days before the date "
+        "(and, for score, when no partner is active: that scoring is marked so later ones skip it).",
+    ),
+]
+
+
+def load_data(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):  # noqa: ANN202 - Program
+    from features.contract import load_program
+
+    cutoff = parse_as_of(as_of, "--as-of") if as_of else utc_now()
+    program = load_program(
+        data or cfg.paths.data_dir, cfg.data, cutoff, lenient=lenient, quarantine_dir=cfg.paths.quarantine_dir
+    )
+    for table, problems in program.quarantined.items():
+        for problem, count in problems.items():
+            typer.echo(f"quarantined: {table}: {count:,} rows: {problem} -> {cfg.paths.quarantine_dir}", err=True)
+    return program
+
+
+def parse_as_of(value: str, option: str):  # noqa: ANN202 - pd.Timestamp
+    from partner_churn.domain import parse_moment
+
+    return parse_moment(value, option)
+
+
+def utc_now():  # noqa: ANN202 - pd.Timestamp
+    import pandas as pd
+
+    return pd.Timestamp.now(tz="UTC")

@@ -1,1 +1,0 @@
-"""Segment assignment (Star / Workhorse / Newbie / Sleeper) and, later, retention actions."""
