@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pandas as pd
 
 from features.schema import FIRST_EVENT_TYPES, RECENCY_TYPES, FeatureSpec
 from monitoring.drift import DriftResult, Finding
@@ -30,7 +29,7 @@ from partner_churn.domain import (
     slope_feature,
     trend_feature,
 )
-from retention.wording import count, event_words, format_number, format_percent, period, plural_ru, window
+from retention.wording import count, event_words, format_date, format_number, format_percent, period, plural_ru, window
 from serving.report import TEXT as REPORT_TEXT
 
 TEXT: dict[str, dict[str, str]] = {
@@ -179,14 +178,8 @@ def of_features_ru(total: int) -> str:
 
 
 def date_text(stamp: str, lang: str) -> str:
-    """2026-07-01 / 01.07.2026 (the scoring report's date format); an empty or unreadable stamp as it is."""
-    try:
-        day = pd.Timestamp(stamp) if stamp else pd.NaT
-    except ValueError:
-        return stamp
-    if pd.isna(day):
-        return stamp
-    return f"{day:%d.%m.%Y}" if lang == "ru" else f"{day:%Y-%m-%d}"
+    """2026-07-01 / 01.07.2026 (`retention.wording.format_date`); an empty or unreadable stamp as it is."""
+    return format_date(stamp, lang) or stamp
 
 
 def decimal(value: float, lang: str, decimals: int = 2) -> str:

@@ -18,11 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+import pandas as pd
+
 from partner_churn.domain import LANGS
 
 RU_GROUP_SEPARATOR = "\u00a0"
 """Thousands separator of Russian numbers (no-break space)."""
-UNDER_ONE_PERCENT = {"en": "under 1%", "ru": "менее 1%"}
+PERCENT_SIGN = {"en": "%", "ru": "\u00a0%"}
+"""After a percentage: 12% in English; 12 % (a no-break space, as Russian typography has it) in Russian."""
+UNDER_ONE_PERCENT = {"en": "under 1%", "ru": "менее 1\u00a0%"}
 """A non-zero percentage that would round to 0%."""
 
 
@@ -84,7 +88,22 @@ def format_percent(percent: float, lang: str = "en", *, signed: bool = False, de
         return UNDER_ONE_PERCENT[lang]
     text = short_number(abs(percent), lang, decimals)
     sign = ("+" if percent > 0 else "-" if percent < 0 else "") if signed else ""
-    return f"{sign}{text}%"
+    return f"{sign}{text}{PERCENT_SIGN[lang]}"
+
+
+def format_date(stamp: object, lang: str) -> str:
+    """A day for people: 2026-07-01 in English, 01.07.2026 in Russian; empty for a missing one, and a text
+    that is no date as it is."""
+    check_lang(lang)
+    if stamp is None or (isinstance(stamp, str) and not stamp):
+        return ""
+    try:
+        day = pd.Timestamp(stamp)
+    except ValueError:
+        return str(stamp)
+    if pd.isna(day):
+        return ""
+    return f"{day:%d.%m.%Y}" if lang == "ru" else f"{day:%Y-%m-%d}"
 
 
 NOUNS: dict[str, dict[str, tuple[str, ...]]] = {

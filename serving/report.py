@@ -24,6 +24,7 @@ from partner_churn.config import Config
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, active_mask, sort_risk_list, utc
 from partner_churn.errors import InputError
+from retention.wording import format_date, format_number, format_percent
 from serving.core import PreviousScoring
 from serving.today import contacts_due, owner_counts
 from features.segments import LADDER_RANK, SEGMENTS
@@ -711,7 +712,9 @@ def escape(value: object) -> str:
 
 
 class _Formatter:
-    """Numbers, percentages and dates in the report language: 12,345.6 and 12.3% / 12 345,6 and 12,3 %."""
+    """Numbers, percentages and dates in the report language, by `retention.wording` (the reasons' own
+    formatter): 12,345.6 and 12.3% / 12 345,6 and 12,3 %; a missing figure is a dash, a negative one has a
+    true minus sign."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -720,9 +723,7 @@ class _Formatter:
         x = _float(value)
         if math.isnan(x):
             return "—"
-        text = f"{abs(x):,.{digits}f}"
-        if self.lang == "ru":
-            text = text.replace(",", "\u00a0").replace(".", ",")
+        text = format_number(abs(x), self.lang, decimals=digits)
         return ("\u2212" if x < 0 and text.strip("0,.\u00a0") else "") + text
 
     def number(self, value: object, digits: int = 0) -> str:
@@ -736,18 +737,14 @@ class _Formatter:
 
     def percent(self, value: object, digits: int = 1) -> str:
         x = _float(value)
-        if math.isnan(x):
-            return "—"
-        return self.decimal(100 * x, digits) + ("\u00a0%" if self.lang == "ru" else "%")
+        return "—" if math.isnan(x) else ("\u2212" if x < 0 else "") + format_percent(100 * abs(x), self.lang, decimals=digits)
 
     def signed_percent(self, value: object) -> str:
         x = _float(value)
-        return "—" if math.isnan(x) else ("+" if x > 0 else "") + self.percent(x)
+        return "—" if math.isnan(x) else ("+" if x > 0 else "\u2212" if x < 0 else "") + self.percent(abs(x))
 
-    def date(self, stamp: pd.Timestamp) -> str:
-        if pd.isna(stamp):
-            return ""
-        return f"{stamp:%d.%m.%Y}" if self.lang == "ru" else f"{stamp:%Y-%m-%d}"
+    def date(self, stamp: object) -> str:
+        return format_date(stamp, self.lang)
 
     def datetime(self, stamp: pd.Timestamp) -> str:
         return f"{self.date(stamp)} {stamp:%H:%M}"

@@ -21,3 +21,18 @@ def generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("program")
     write_program(generate_program(5_000, 18, seed=11), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def fast_training(generated_dir: Path):  # noqa: ANN201 - TrainingResult
+    """Both models trained once per session (per test worker) on the generated program with
+    `support.FAST_SETTINGS`: what the modules that score or serve use instead of training their own."""
+    import pandas as pd
+
+    from features.contract import load_program
+    from partner_churn.config import Config, load_config
+    from tests.support import FAST_SETTINGS
+    from training.train import train_and_backtest
+
+    program = load_program(generated_dir, Config().data, pd.Timestamp("2026-07-01", tz="UTC"))
+    return train_and_backtest(program, load_config(env={}, overrides=FAST_SETTINGS))

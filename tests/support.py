@@ -112,7 +112,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         assert fragment in errors[0]
 
 
-FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20", "--set", "training.min_upgrade_labels=20"]
+FAST_SETTINGS = ("training.lightgbm.n_estimators=80", "training.min_positive_labels=20", "training.min_upgrade_labels=20")
+"""Training settings of every test that trains on the session's generated program: fewer trees, lower label bars."""
+FAST = [word for setting in FAST_SETTINGS for word in ("--set", setting)]
 
 
 def store(tmp: Path) -> list[str]:
@@ -133,3 +135,31 @@ CHROMIUM_FLAGS = [
 CONSOLE_LINE = re.compile(r":CONSOLE[(:]")
 """Chromium's --enable-logging=stderr prints every console message of a page as `...:INFO:CONSOLE:<line>] "text",
 source: <url> (<line>)` (older builds: `INFO:CONSOLE(<line>)`); the level of console.error is not shown."""
+
+
+# --------------------------------------------------------------------------------------------------
+# A registered store
+
+
+def register_in_store(result: Any, folder: Path) -> None:
+    """Log `result` (a TrainingResult) into a fresh SQLite store in `folder` and let the gate promote it, as
+    `partner-churn train` would, in process; MLflow's process-wide URIs and the variables it sets are put
+    back after, so the next test module sees none of it."""
+    import mlflow
+
+    from partner_churn.config import load_config
+    from training import registry
+
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    config = load_config(env={}, overrides=[f"paths.mlflow_tracking_uri=sqlite:///{folder}/mlflow.db", f"paths.mlflow_artifacts_dir={folder}/artifacts"])
+    try:
+        _, versions = registry.log_training_run(result, config=config, run_name="test-session")
+        assert [d.promoted for d in registry.apply_gate(result, versions, config=config)] == [True, True]
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -28,6 +28,7 @@ from monitoring.performance import compare_with_backtest, evaluate, realized_pre
 from monitoring.verdict import Recommendation, combine, recommend
 from partner_churn.config import Config, MonitoringConfig
 from partner_churn.errors import InputError
+from tests.support import FAST
 from training.backtest import backtest_table
 
 CONFIG = Config()
@@ -422,7 +423,6 @@ CHANGE = dt.date(2026, 3, 1)
 SCORED = "2026-06-01"
 """Three months after the change; the 19-month programs' data lets its 30-day horizon pass."""
 MONTHS, PARTNERS, TRAIN_SEED = 19, 5_000, 11
-FAST = ["--set", "training.lightgbm.n_estimators=80", "--set", "training.min_positive_labels=20", "--set", "training.min_upgrade_labels=20"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

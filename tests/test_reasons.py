@@ -126,7 +126,7 @@ def test_a_clearly_risky_partner_gets_three_reasons_with_its_own_and_the_typical
     ]
     assert russian == [
         f"нет активности 21 день (типично: {usual_silence} {plural_ru(usual_silence, 'день', 'дня', 'дней')}); обычно — раз в 4 дня",
-        "клики упали на 75% к прошлому месяцу (типично: -1%)",
+        "клики упали на 75\u00a0% к прошлому месяцу (типично: -1\u00a0%)",
         f"невыплаченная комиссия 12{NB}400 уже 45 дней (типично: нет)",
     ]
     assert "partner_type" in risk_model.features and not any("blogger" in text for text in english)
@@ -285,7 +285,7 @@ def test_the_trial_s_filler_is_left_out_and_what_is_left_says_the_typical_value(
         "no activity for 9 days (typical: 1 day); usually every 4 days",
     ]
     assert choose(contributions, row, typical=WORKHORSE_TYPICAL, k=10, lang="ru") == [
-        "нет выручки за последние 30 дней, а месяцем раньше была (типично: +23%)",
+        "нет выручки за последние 30 дней, а месяцем раньше была (типично: +23\u00a0%)",
         "8 входов за последние 90 дней (типично: 22)",
         "нет активности 9 дней (типично: 1 день); обычно — раз в 4 дня",
     ]
@@ -691,11 +691,11 @@ def test_every_template_renders_the_numbers_0_1_2_5_21_without_broken_forms(lang
          "no clicks in the last day; there were some the day before", "нет кликов за последний день, а днём раньше были"),
         ("click_trend_21d", {"click_trend_21d": 1.0}, GROWTH,
          "clicks started in the last 21 days, none the 21 days before", "клики появились, а в предыдущие 21 день их не было"),
-        ("click_trend_30d", {"click_trend_30d": tau_for_change(-50)}, RISK, "clicks fell 50% vs the previous month", "клики упали на 50% к прошлому месяцу"),
+        ("click_trend_30d", {"click_trend_30d": tau_for_change(-50)}, RISK, "clicks fell 50% vs the previous month", "клики упали на 50\u00a0% к прошлому месяцу"),
         ("click_trend_5d", {"click_trend_5d": tau_for_change(-21)}, RISK, "clicks fell 21% vs the previous 5 days",
-         "клики упали на 21% к предыдущему периоду в 5 дней"),
+         "клики упали на 21\u00a0% к предыдущему периоду в 5 дней"),
         ("revenue_trend_1d", {"revenue_trend_1d": tau_for_change(100)}, GROWTH, "revenue up 100% vs the day before",
-         "выручка выросла на 100% к предыдущему дню"),
+         "выручка выросла на 100\u00a0% к предыдущему дню"),
         ("activity_trend_1d", {"activity_trend_1d": 0.001, "days_since_last_activity": 0.2}, RISK, "activity flat vs the day before",
          "активность на уровне предыдущего дня"),
         ("click_trend_30d", {"click_trend_30d": 4 / 6}, GROWTH, "clicks up 5x vs the previous month", "клики выросли в 5 раз к прошлому месяцу"),
@@ -749,7 +749,7 @@ def test_typical_counts_money_shares_and_trends_are_worded() -> None:
     assert typical_of("login_count_90d", 3, 0.0) == "3 logins in the last 90 days (typical: none)"
     assert typical_of("login_count_90d", 3, 0.0, "ru") == "3 входа за последние 90 дней (типично: нет)"
     assert typical_of("revenue_90d", 50.0, 1_234.5) == "revenue 50 in the last 90 days (typical: 1,235)"
-    assert typical_of("revenue_share_90d", 0.01, 0.12, "ru") == "1% выручки программы за последние 90 дней (типично: 12%)"
+    assert typical_of("revenue_share_90d", 0.01, 0.12, "ru") == "1\u00a0% выручки программы за последние 90 дней (типично: 12\u00a0%)"
     assert typical_of("commission_rate", 0.05, 0.075) == "commission rate 5% (typical: 7.5%)"
     assert typical_of("click_trend_30d", -0.6, 0.002) == "clicks fell 75% vs the previous month (typical: flat)"
     assert typical_of("click_trend_30d", -0.6, 1.0) == "clicks fell 75% vs the previous month"  # a typical start from nothing has no percentage
@@ -807,9 +807,9 @@ def test_thousands_and_decimals_in_both_languages() -> None:
     assert format_number(-1_000) == "-1,000" and format_number(-0.2) == "0" and format_number(2.5) == "3"
     assert format_money(12_400.4) == "12,400" and format_money(12_400.4, "ru") == f"12{NB}400"
     assert format_money(45.5) == "45.50" and format_money(45.5, "ru") == "45,50" and format_money(50.0) == "50"
-    assert format_percent(45.4) == "45%" and format_percent(7.5, "ru", decimals=1) == "7,5%" and format_percent(0.2) == "under 1%"
-    assert format_percent(20, signed=True) == "+20%" and format_percent(-75, "ru", signed=True) == "-75%"
-    assert format_percent(0.2, "ru") == "менее 1%"
+    assert format_percent(45.4) == "45%" and format_percent(7.5, "ru", decimals=1) == "7,5\u00a0%" and format_percent(0.2) == "under 1%"
+    assert format_percent(20, signed=True) == "+20%" and format_percent(-75, "ru", signed=True) == "-75\u00a0%"
+    assert format_percent(0.2, "ru") == "менее 1\u00a0%"
     row = {"revenue_90d": 1_234_567.8}
     assert describe_feature("revenue_90d", row, target=GROWTH) == "revenue 1,234,568 in the last 90 days"
     assert describe_feature("revenue_90d", row, target=GROWTH, lang="ru") == f"выручка 1{NB}234{NB}568 за последние 90 дней"
@@ -819,10 +819,10 @@ def test_thousands_and_decimals_in_both_languages() -> None:
 @pytest.mark.parametrize(
     ("trend", "target", "en", "ru"),
     [
-        (-0.6, RISK, "clicks fell 75% vs the previous month", "клики упали на 75% к прошлому месяцу"),
-        (-0.6, GROWTH, "clicks changed -75% vs the previous month", "клики изменились на -75% к прошлому месяцу"),
-        (1 / 11, RISK, "clicks changed +20% vs the previous month", "клики изменились на +20% к прошлому месяцу"),
-        (1 / 11, GROWTH, "clicks up 20% vs the previous month", "клики выросли на 20% к прошлому месяцу"),
+        (-0.6, RISK, "clicks fell 75% vs the previous month", "клики упали на 75\u00a0% к прошлому месяцу"),
+        (-0.6, GROWTH, "clicks changed -75% vs the previous month", "клики изменились на -75\u00a0% к прошлому месяцу"),
+        (1 / 11, RISK, "clicks changed +20% vs the previous month", "клики изменились на +20\u00a0% к прошлому месяцу"),
+        (1 / 11, GROWTH, "clicks up 20% vs the previous month", "клики выросли на 20\u00a0% к прошлому месяцу"),
         (0.8, GROWTH, "clicks up 9x vs the previous month", "клики выросли в 9 раз к прошлому месяцу"),
         (0.5, GROWTH, "clicks up 3x vs the previous month", "клики выросли в 3 раза к прошлому месяцу"),
         (1.0, RISK, "clicks started in the last 30 days, none the month before", "клики появились, а месяцем раньше их не было"),
@@ -867,7 +867,7 @@ def test_money_owed_and_shares() -> None:
     assert describe_feature("pending_payout_amount", {"pending_payout_amount": 60.25}, target=RISK) == "unpaid commission 60.25"
     assert describe_feature("revenue_share_90d", {"revenue_share_90d": 0.004}, target=RISK) == "under 1% of the program's revenue in the last 90 days"
     assert describe_feature("revenue_share_90d", {"revenue_share_90d": 0.0}, target=RISK, lang="ru") == "нет выручки за последние 90 дней"
-    assert describe_feature("commission_rate", {"commission_rate": 0.12}, target=GROWTH, lang="ru") == "ставка комиссии 12%"
+    assert describe_feature("commission_rate", {"commission_rate": 0.12}, target=GROWTH, lang="ru") == "ставка комиссии 12\u00a0%"
 
 
 def test_bad_arguments_are_clear_errors(risk_model: TrainedModel) -> None:

@@ -17,10 +17,11 @@ from serving.batch import RISK_LIST_COLUMNS, ScoringModels, score_partners
 from serving.history import entry_path, partner_history, previous_scoring
 from serving.outputs import MANIFEST, scoring_dates, scoring_lock, write_scoring
 from serving.today import CRM_COLUMNS, contacts_due
-from training.train import train_and_backtest
+from tests.support import FAST_SETTINGS
+from training.result import TrainingResult
 
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")
-CONFIG = load_config(env={}, overrides=["training.lightgbm.n_estimators=80", "training.min_positive_labels=20", "training.min_upgrade_labels=20"])
+CONFIG = load_config(env={}, overrides=FAST_SETTINGS)
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,8 @@ def program(generated_dir: Path) -> Program:
 
 
 @pytest.fixture(scope="module")
-def models(program: Program) -> ScoringModels:
-    result = train_and_backtest(program, CONFIG)
-    return ScoringModels(result.models["deactivation_risk"], "7", result.models["upgrade_potential"], "4")
+def models(fast_training: TrainingResult) -> ScoringModels:
+    return ScoringModels(fast_training.models["deactivation_risk"], "7", fast_training.models["upgrade_potential"], "4")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.support import CLI, FAST, assert_one_line_error, run, store
+from tests.support import CLI, assert_one_line_error, register_in_store, run, store
 
 STARTUP_SECONDS = 120
 
@@ -58,10 +58,10 @@ def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[i
 
 
 @pytest.fixture(scope="module")
-def trained_store(generated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained_store(fast_training: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the session's models as champions (what `partner-churn train` leaves)."""
     tmp = tmp_path_factory.mktemp("serve-store")
-    result = run("train", "--data", str(generated_dir), *FAST, *store(tmp))
-    assert result.returncode == 0, result.stderr[-3000:]
+    register_in_store(fast_training, tmp)
     return tmp
 
 

@@ -30,7 +30,6 @@ from training import registry
 from training.champions import ChampionPair
 from training.result import TrainingResult
 from tests import support
-from training.train import train_and_backtest
 
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")  # the generated program's data end: the models' program snapshot
 LIMITS = {"max_partners_per_request": "20", "max_explained_per_request": "10", "max_request_bytes": "300000", "reload_interval_seconds": "0"}
@@ -74,11 +73,11 @@ def program(generated_dir: Path) -> Program:
 
 
 @pytest.fixture(scope="module")
-def trained(program: Program, config: Config) -> TrainingResult:
-    result = train_and_backtest(program, config)
-    _, versions = registry.log_training_run(result, config=config, run_name="service-test")
-    assert [d.promoted for d in registry.apply_gate(result, versions, config=config)] == [True, True]
-    return result
+def trained(fast_training: TrainingResult, config: Config) -> TrainingResult:
+    """The session's models, registered and promoted in this module's store."""
+    _, versions = registry.log_training_run(fast_training, config=config, run_name="service-test")
+    assert [d.promoted for d in registry.apply_gate(fast_training, versions, config=config)] == [True, True]
+    return fast_training
 
 
 @pytest.fixture(scope="module")
