@@ -58,6 +58,9 @@ def champions_in_use(cfg: Config) -> str:
 
 
 def train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register: bool, program=None):  # noqa: ANN001,ANN202
+    from functools import partial
+
+    from synthetic.oracle import oracle_scores
     from training.backtest import backtest_summary
     from training.registry import apply_gate, configure_tracking, log_training_run
     from training.train import train_and_backtest
@@ -67,7 +70,8 @@ def train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register
     program = program if program is not None else load_data(cfg, data, None, lenient)
     say = lambda message: typer.echo(message, err=True)  # noqa: E731
     # A backtest registers nothing, so it skips the final refits.
-    result = train_and_backtest(program, cfg, latent_path=folder / "latent.parquet", progress=say, refit=register)
+    oracle = partial(oracle_scores, folder / "latent.parquet", horizon_days=cfg.labels.horizon_days)  # None without latent truth
+    result = train_and_backtest(program, cfg, oracle=oracle, progress=say, refit=register)
     run_id, versions = log_training_run(result, config=cfg, register=register)
     out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,11 @@ the design asks that it stay well short of certainty (ROC-AUC about 0.75-0.90 at
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from synthetic.program import COMEBACK_DECAY_DAYS, DORMANT, FADE_DAYS, OFF_WEEK_LOGIN_CHANCE, STATES, STRAY_LOGIN_CHANCE
 
@@ -59,3 +62,20 @@ def _state_codes(state: pd.Series) -> np.ndarray:
     if isinstance(state.dtype, pd.CategoricalDtype) or state.dtype == object:
         return state.astype(str).map({name: code for code, name in enumerate(STATES)}).to_numpy()
     return state.to_numpy()
+
+
+def oracle_scores(latent_path: Path, cutoffs: list[pd.Timestamp], *, horizon_days: int) -> pd.DataFrame | None:
+    """The oracle deactivation risk at the backtest cutoffs (as_of, partner_id, oracle) from a generated
+    program's `latent.parquet`; None when the data has no latent truth (a real program). What the CLI
+    passes to training as `oracle`."""
+    if not latent_path.is_file():
+        return None
+    days = [(c - pd.Timedelta(days=1)).date() for c in cutoffs]
+    latent = pq.read_table(latent_path, filters=[("date", "in", days)]).to_pandas()
+    frames = []
+    for cutoff in cutoffs:
+        risk = oracle_deactivation_risk(latent, cutoff, horizon_days)
+        frames.append(pd.DataFrame({"as_of": cutoff, "partner_id": risk.index.to_numpy(), "oracle": risk.to_numpy()}))
+    oracle = pd.concat(frames, ignore_index=True)
+    oracle["as_of"] = pd.to_datetime(oracle["as_of"], utc=True)
+    return oracle

@@ -6,7 +6,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,20 +142,15 @@ source: <url> (<line>)` (older builds: `INFO:CONSOLE(<line>)`); the level of con
 # A registered store
 
 
-def register_in_store(result: Any, folder: Path) -> None:
-    """Log `result` (a TrainingResult) into a fresh SQLite store in `folder` and let the gate promote it, as
-    `partner-churn train` would, in process; MLflow's process-wide URIs and the variables it sets are put
-    back after, so the next test module sees none of it."""
+@contextmanager
+def mlflow_uris_restored() -> Iterator[None]:
+    """MLflow's process-wide tracking and registry URIs, and the variables it sets for them, as they were
+    before the block: a test module's store never leaks into the next module."""
     import mlflow
 
-    from partner_churn.config import load_config
-    from training import registry
-
     saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    config = load_config(env={}, overrides=[f"paths.mlflow_tracking_uri=sqlite:///{folder}/mlflow.db", f"paths.mlflow_artifacts_dir={folder}/artifacts"])
     try:
-        _, versions = registry.log_training_run(result, config=config, run_name="test-session")
-        assert [d.promoted for d in registry.apply_gate(result, versions, config=config)] == [True, True]
+        yield
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
@@ -163,3 +159,15 @@ def register_in_store(result: Any, folder: Path) -> None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def register_in_store(result: Any, folder: Path) -> None:
+    """Log `result` (a TrainingResult) into a fresh SQLite store in `folder` and let the gate promote it, as
+    `partner-churn train` would, in process (`mlflow_uris_restored`)."""
+    from partner_churn.config import load_config
+    from training import registry
+
+    config = load_config(env={}, overrides=[f"paths.mlflow_tracking_uri=sqlite:///{folder}/mlflow.db", f"paths.mlflow_artifacts_dir={folder}/artifacts"])
+    with mlflow_uris_restored():
+        _, versions = registry.log_training_run(result, config=config, run_name="test-session")
+        assert [d.promoted for d in registry.apply_gate(result, versions, config=config)] == [True, True]

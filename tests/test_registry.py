@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.support import mlflow_uris_restored
 from mlflow import MlflowClient
 
 from features.schema import FeatureSpec
@@ -129,15 +130,8 @@ def build_result(config: Config, frame: pd.DataFrame, targets: dict[str, float],
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One SQLite store for the module; MLflow's global URIs and the env vars it sets are restored after."""
-    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    yield tmp_path_factory.mktemp("mlflow")
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with mlflow_uris_restored():
+        yield tmp_path_factory.mktemp("mlflow")
 
 
 def make_config(store: Path, *extra: str) -> Config:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from training.datasets import build_dataset, plan_cutoffs
 from training.model import Calibrator, TrainedModel, fit_calibrator, rows_for
 from training.backtest import headline
 from training.result import TrainingResult
+from synthetic.oracle import oracle_scores
 from training.train import train_and_backtest
 
 NOW = pd.Timestamp("2026-11-01", tz="UTC")
@@ -40,7 +43,8 @@ def program(generated_dir: Path) -> Program:
 
 @pytest.fixture(scope="module")
 def result(program: Program, generated_dir: Path) -> TrainingResult:
-    return train_and_backtest(program, small_config(), latent_path=generated_dir / "latent.parquet")
+    config = small_config()
+    return train_and_backtest(program, config, oracle=partial(oracle_scores, generated_dir / "latent.parquet", horizon_days=config.labels.horizon_days))
 
 
 def _assert_folds_are_embargoed(plan, horizon: pd.Timedelta, data_end: pd.Timestamp) -> None:

@@ -11,18 +11,16 @@ scores (each fold's uncalibrated score on its own test rows, pooled), as scikit-
 `CalibratedClassifierCV(ensemble=False)` does.
 
 Logging to MLflow, registering and the promotion gate live in `training/registry.py`; the CLI chains
-them. Nothing here touches the disk except reading the generator's latent truth when it is present.
+them. Nothing here touches the disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from features.contract import Program
 from features.pipeline import program_context
@@ -39,18 +37,23 @@ from training.result import TrainingResult
 
 SCORERS = ["model", "recency_rule", "logistic_rfm", "btyd", "revenue_momentum", "oracle"]
 """Every scorer the backtest table may hold, the model first."""
+OracleScores = Callable[[list[pd.Timestamp]], "pd.DataFrame | None"]
+"""The generator's oracle risk at given cutoffs (columns as_of, partner_id, oracle), or None when there is no
+latent truth: what the caller passes on generated data (`synthetic.oracle.oracle_scores`). Training never
+imports the generator; its truth arrives as data."""
 
 
 def train_and_backtest(
     program: Program,
     config: Config,
     *,
-    latent_path: Path | None = None,
+    oracle: OracleScores | None = None,
     progress: Callable[[str], None] | None = None,
     refit: bool = True,
 ) -> TrainingResult:
     """Fold by fold, refit and judge the procedure against the baselines; then (with `refit`) the final refit
-    of each model. Without `refit` only the procedure is judged (what the gate re-runs for a champion)."""
+    of each model. Without `refit` only the procedure is judged (what the gate re-runs for a champion).
+    `oracle` (on generated data) gives the generator's own risk at the backtest cutoffs, judged beside them."""
     say = progress or (lambda message: None)
     partners, events = program.partners, program.events
     if not len(events):
@@ -66,7 +69,7 @@ def train_and_backtest(
     if left_out:
         say(f"features: {len(learnable)} of {len(schema)}; the data has no {', '.join(left_out)} events, so their features are left out")
     tests = [c for fold in plan.folds for c in fold.test]
-    oracle = _oracle_scores(latent_path, tests, config) if latent_path is not None else None
+    oracle_frame = oracle(tests) if oracle is not None else None
     say_once = _once(say)
 
     models, predictions, test_rows, not_trained = {}, [], {}, {}
@@ -87,7 +90,7 @@ def train_and_backtest(
                 target, split["train"], split["validation"], split["calibration"], learnable, config.training.lightgbm,
                 calibration_method=config.training.calibration, seed=config.training.seed,
             )
-            frames.append(_fold_predictions(target, number, fold, model, split, partners, events, config, say_once, oracle))
+            frames.append(_fold_predictions(target, number, fold, model, split, partners, events, config, say_once, oracle_frame))
             raw_scores.append(model.raw_probability(split["test"]))
             fold_models.append(model)
             tested.append(split["test"])
@@ -296,21 +299,6 @@ def _too_few_labels(target: Target, split: dict[str, pd.DataFrame], config: Conf
     )
 
 
-def _oracle_scores(latent_path: Path, cutoffs: list[pd.Timestamp], config: Config) -> pd.DataFrame | None:
-    """The generator's oracle deactivation risk at the backtest cutoffs, when the data is generated."""
-    from synthetic.oracle import oracle_deactivation_risk
-
-    if not latent_path.is_file():
-        return None
-    days = [(c - pd.Timedelta(days=1)).date() for c in cutoffs]
-    latent = pq.read_table(latent_path, filters=[("date", "in", days)]).to_pandas()
-    frames = []
-    for cutoff in cutoffs:
-        risk = oracle_deactivation_risk(latent, cutoff, config.labels.horizon_days)
-        frames.append(pd.DataFrame({"as_of": cutoff, "partner_id": risk.index.to_numpy(), "oracle": risk.to_numpy()}))
-    oracle = pd.concat(frames, ignore_index=True)
-    oracle["as_of"] = pd.to_datetime(oracle["as_of"], utc=True)
-    return oracle
 
 
 def _reference_sample(train: pd.DataFrame, models: dict, config: Config) -> pd.DataFrame:
