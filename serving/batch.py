@@ -16,7 +16,8 @@ from features.pipeline import build_features
 from partner_churn.config import Config
 from partner_churn.domain import LAST_ACTIVITY, revenue_feature, segment_revenue_feature, sort_risk_list, window_nearest
 from retention.actions import ActionTable
-from serving.core import PreviousScoring, ScoringModels, compare_with_previous, explain, score_columns, typical_workhorse_revenue
+from scoring.scores import ScoringModels, typical_workhorse_revenue
+from serving.core import PreviousScoring, compare_with_previous, explain, score_columns
 
 __all__ = ["RISK_LIST_COLUMNS", "ScoringModels", "detail_columns", "score_partners"]
 

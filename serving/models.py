@@ -20,7 +20,7 @@ from partner_churn.config import Config, parse_version_pins
 from partner_churn.domain import TARGETS, model_name, segment_revenue_feature
 from partner_churn.errors import DamagedModelError, InputError
 from retention.actions import load_action_table
-from serving.core import ScoringModels
+from scoring.scores import ScoringModels
 from serving.online import ServedModels
 from training.model import TrainedModel
 from training.champions import ChampionPair

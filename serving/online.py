@@ -26,7 +26,8 @@ from partner_churn.config import Config
 from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
 from retention.actions import ActionTable
 from features.segments import assign_segments
-from serving.core import ScoringModels, compare_with_previous, expected_horizon_revenue, explain, score_columns
+from scoring.scores import ScoringModels, expected_horizon_revenue
+from serving.core import compare_with_previous, explain, score_columns
 from serving.history import HistoryReader
 
 

@@ -13,7 +13,8 @@ from features.contract import Program, load_program
 from partner_churn.config import Config, load_config
 from partner_churn.errors import InputError
 from retention.actions import ActionTable, default_actions_path
-from serving.batch import RISK_LIST_COLUMNS, ScoringModels, score_partners
+from scoring.scores import ScoringModels
+from serving.batch import RISK_LIST_COLUMNS, score_partners
 from serving.history import entry_path, partner_history, previous_scoring
 from serving.outputs import MANIFEST, scoring_dates, scoring_lock, write_scoring
 from serving.today import CRM_COLUMNS, contacts_due

@@ -23,7 +23,8 @@ from features.pipeline import build_features
 from partner_churn.config import Config, load_config
 from partner_churn.errors import InputError
 from retention.actions import ActionTable, default_actions_path
-from serving.batch import ScoringModels, score_partners
+from scoring.scores import ScoringModels
+from serving.batch import score_partners
 from serving.core import PreviousScoring
 from serving.history import history_folder, previous_scoring, write_entry
 from training import registry
