@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 DEMO_DIR ?= work/demo
 DEMO_PARTNERS ?= 20000
 DEMO_AS_OF ?= 2026-07-01
-DEMO_PREVIOUS ?= 2026-06-24
+DEMO_PREVIOUS ?= $(shell date -u -d '$(DEMO_AS_OF) -7 days' +%Y-%m-%d)
 
 # No telemetry from BentoML, MLflow or Evidently (no network here, and none wanted).
 export BENTOML_DO_NOT_TRACK := true

@@ -66,6 +66,13 @@ def format_number(value: float, lang: str = "en", *, decimals: int = 0) -> str:
     return text
 
 
+def format_signed(value: float, lang: str = "en", *, decimals: int = 0) -> str:
+    """A change for people: +15, \u22128, 0 (the sign of the rounded value; a true minus sign)."""
+    rounded = round_half_up(value, decimals)
+    sign = "+" if rounded > 0 else "\u2212" if rounded < 0 else ""
+    return sign + format_number(abs(float(rounded)), lang, decimals=decimals)
+
+
 def short_number(value: float, lang: str, decimals: int) -> str:
     """A number with at most `decimals` decimals, trailing zeros dropped: 7.5, 12, 3.4."""
     text = format_number(value, lang, decimals=decimals)

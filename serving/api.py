@@ -312,7 +312,8 @@ class PartnerScore(BaseModel):
     reasons_source: Literal["risk_model", "potential_model", "facts", "none"]
     as_of: dt.datetime | None = Field(description="Scoring time of a raw-events record; null for a features record.")
     previous_scoring: dt.datetime | None = Field(
-        description="Time of the batch scoring this answer is compared with (the latest in the score history before the record's scoring time); null when there is none."
+        description="Time of the batch scoring this answer is compared with: the latest in the score history before the record's scoring time (a raw-events record's as_of; "
+        "for a features record, the time of the request, so features taken from today's batch scoring are compared with that same scoring); null when there is none."
     )
     previous_segment: Literal[SEGMENTS] | None = Field(  # type: ignore[valid-type]
         description="The partner's segment at that scoring; null when it did not score the partner or there is none."

@@ -16,9 +16,11 @@ date is scored again; rescoring an earlier date does not rewrite the comparisons
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +45,7 @@ HISTORY_SCHEMA = pa.schema([
 """What an entry keeps of each partner (the risk list's columns of the same names), typed alike in every
 entry so that the entries read as one table."""
 HISTORY_COLUMNS = HISTORY_SCHEMA.names
+logger = logging.getLogger("partner_churn.history")
 _ENTRY = re.compile(r"^(\d{4}-\d{2}-\d{2})\.parquet$")
 
 
@@ -63,15 +66,23 @@ def write_entry(scored: pd.DataFrame, output_dir: Path, as_of: pd.Timestamp, *, 
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # of a scoring of this date killed mid-write
+        leftover.unlink(missing_ok=True)
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         pq.write_table(_typed(scored), staging)
         with open(staging, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(staging, path)
-    except OSError as exc:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename itself survives a power cut
+        finally:
+            os.close(folder)
+    except (OSError, ValueError, pa.ArrowException) as exc:
         staging.unlink(missing_ok=True)
-        raise InputError(f"cannot write the score history entry {path}: {exc.strerror or exc}; the scoring's folder is written") from None
+        reason = getattr(exc, "strerror", None) or _first_line(exc)
+        raise InputError(f"cannot write the score history entry {path}: {reason}; the scoring's folder is written") from None
 
 
 def _typed(scored: pd.DataFrame) -> pa.Table:
@@ -93,8 +104,16 @@ def entry_dates(output_dir: Path) -> list[pd.Timestamp]:
     folder = history_folder(output_dir)
     if not folder.is_dir():
         return []
-    found = (_ENTRY.match(path.name) for path in folder.iterdir())
-    return sorted(pd.Timestamp(match.group(1), tz="UTC") for match in found if match)
+    dates = []
+    for path in folder.iterdir():
+        match = _ENTRY.match(path.name)
+        if not match:
+            continue
+        try:
+            dates.append(pd.Timestamp(match.group(1), tz="UTC"))
+        except ValueError:  # 2026-13-01.parquet: someone's file, not an entry
+            continue
+    return sorted(dates)
 
 
 def read_entry(output_dir: Path, day: pd.Timestamp) -> PreviousScoring:
@@ -107,17 +126,23 @@ def read_entry(output_dir: Path, day: pd.Timestamp) -> PreviousScoring:
     missing = [c for c in ("as_of", "partner_id", "segment", "deactivation_risk", "risk_band", "high_band_since") if c not in frame]
     if missing or frame.empty:
         raise InputError(f"{path}: not a score history entry ({'no rows' if not missing else f'no column(s) {missing}'}); score {day:%Y-%m-%d} again or remove the file")
+    repeated = frame["partner_id"][frame["partner_id"].duplicated()]
+    if len(repeated):
+        raise InputError(f"{path}: not a score history entry (partner_id {repeated.iloc[0]!r} appears more than once); score {day:%Y-%m-%d} again or remove the file")
     return PreviousScoring(as_of=utc(frame["as_of"].iloc[0]), rows=frame.set_index("partner_id"))
 
 
-def previous_scoring(output_dir: Path, before: pd.Timestamp) -> PreviousScoring | None:
+def previous_scoring(
+    output_dir: Path, before: pd.Timestamp, *, read: Callable[[Path, pd.Timestamp], PreviousScoring] = read_entry
+) -> PreviousScoring | None:
     """The latest entry scored before `before` (batch scoring passes its date's midnight, so a rescoring
-    of a date never compares with itself), or None: the first scoring."""
+    of a date never compares with itself, nor reads its entry), or None: the first scoring. `read` reads
+    one date's entry (the service's reader keeps them in memory)."""
     before = utc(before)
     for day in reversed(entry_dates(output_dir)):
-        if day > before:
+        if day >= before:  # an entry is scored at or after its date's midnight: never before `before`
             continue
-        entry = read_entry(output_dir, day)
+        entry = read(output_dir, day)
         if entry.as_of < before:
             return entry
     return None
@@ -143,42 +168,38 @@ def partner_history(output_dir: Path, partner_id: str) -> pd.DataFrame:
 
 
 class HistoryReader:
-    """The previous scoring for the service, read once per entry: a new entry (a batch scoring) is seen at
-    the next request, as the folder's modification time changes."""
+    """The previous scoring for the service (`previous_scoring`), each entry read once: the history folder is
+    listed at every request (a new batch scoring is seen at the next one) and an entry read again only when
+    its file changed (inode, modification time, size). A damaged entry is logged once and answers compare
+    with nothing until it is replaced; a request never fails for the history."""
 
     def __init__(self, output_dir: Path) -> None:
         self.output_dir = output_dir
         self._lock = threading.Lock()
-        self._dates: tuple[int, list[pd.Timestamp]] | None = None
-        self._entries: dict[tuple[pd.Timestamp, int], PreviousScoring] = {}
+        self._entries: dict[pd.Timestamp, tuple[tuple[int, int, int], PreviousScoring | InputError]] = {}
 
     def previous(self, before: pd.Timestamp) -> PreviousScoring | None:
-        """`previous_scoring(output_dir, before)`, from memory while nothing changed on disk. A history that
-        cannot be read answers None (no comparison) rather than failing the request."""
         try:
             with self._lock:
-                return self._previous(utc(before))
+                return previous_scoring(self.output_dir, before, read=self._read)
         except (InputError, OSError):
             return None
 
-    def _previous(self, before: pd.Timestamp) -> PreviousScoring | None:
-        folder = history_folder(self.output_dir)
-        try:
-            stamp = folder.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-        if self._dates is None or self._dates[0] != stamp:
-            self._dates = (stamp, entry_dates(self.output_dir))
-        for day in reversed(self._dates[1]):
-            if day > before:
-                continue
-            key = (day, entry_path(self.output_dir, day).stat().st_mtime_ns)
-            if key not in self._entries:
-                self._entries = {k: v for k, v in self._entries.items() if k[0] != day} | {key: read_entry(self.output_dir, day)}
-            entry = self._entries[key]
-            if entry.as_of < before:
-                return entry
-        return None
+    def _read(self, output_dir: Path, day: pd.Timestamp) -> PreviousScoring:
+        found = entry_path(output_dir, day).stat()
+        key = (found.st_ino, found.st_mtime_ns, found.st_size)
+        cached = self._entries.get(day)
+        if cached is None or cached[0] != key:
+            try:
+                value: PreviousScoring | InputError = read_entry(output_dir, day)
+            except InputError as exc:
+                logger.warning("score history: %s; answers compare with no previous scoring until it is replaced", exc)
+                value = exc
+            self._entries[day] = (key, value)
+        value = self._entries[day][1]
+        if isinstance(value, InputError):
+            raise value
+        return value
 
 
 def _first_line(exc: BaseException) -> str:

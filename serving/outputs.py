@@ -38,7 +38,7 @@ from partner_churn.locks import process_lock
 from serving.history import write_entry
 from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
-from retention.wording import format_money, format_percent
+from retention.wording import format_date, format_money, format_number, format_percent, format_signed
 
 RISK_LIST = "risk_list.parquet"
 """The file that makes a folder a scoring (what later scorings and monitoring read)."""
@@ -305,13 +305,7 @@ def spreadsheet_sheets(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str) 
 def console_top(scored: pd.DataFrame, lang: str, n: int = 10) -> pd.DataFrame:
     """The first `n` partners of the risk list as `partner-churn score` prints them, in `lang`."""
     columns = ["partner_id", "segment", "deactivation_risk", "risk_trend", "upgrade_potential", "value_at_risk", "action_title", "reasons"]
-    top = _names(scored.head(n)[columns], lang)
-    shown = {
-        "deactivation_risk": lambda x: format_percent(100 * x, lang), "upgrade_potential": lambda x: format_percent(100 * x, lang),
-        "value_at_risk": lambda x: format_money(x, lang),
-    }
-    for column, show in shown.items():
-        top[column] = [("—" if pd.isna(x) else show(float(x))) for x in top[column]]
+    top = _figures(_names(scored.head(n)[columns], lang), lang)
     return top.rename(columns={c: COLUMN_WORDS[c][lang][0] for c in columns})
 
 
@@ -326,17 +320,28 @@ def history_view(rows: pd.DataFrame, lang: str, action_titles: Mapping[str, str]
     """One partner's history entries (`serving.history.partner_history`) as `partner-churn history` prints
     them, in `lang`: the scoring date, named codes, actions by their titles (a code the action table no
     longer has as it is), percentages, the risk's change in points."""
-    view = _names(rows[[c for c in HISTORY_VIEW_COLUMNS if c in rows.columns]], lang)
+    view = _figures(_names(rows[[c for c in HISTORY_VIEW_COLUMNS if c in rows.columns]], lang), lang)
+    view["as_of"] = [format_date(t, lang) for t in view["as_of"]]
     view["action"] = [action_titles.get(str(code), code) for code in view["action"]]
-    view["as_of"] = [f"{pd.Timestamp(t):%Y-%m-%d}" for t in view["as_of"]]
-    shown = {
-        "deactivation_risk": lambda x: format_percent(100 * x, lang), "upgrade_potential": lambda x: format_percent(100 * x, lang),
-        "risk_change": lambda x: f"{100 * x:+.0f}", "value_at_risk": lambda x: format_money(x, lang), "weeks_in_high_band": lambda x: f"{int(x)}",
-    }
-    for column, show in shown.items():
-        view[column] = [("" if pd.isna(x) else show(float(x))) for x in view[column]]
     words = {**{c: w[lang][0] for c, w in COLUMN_WORDS.items()}, "as_of": SCORING_DATE[lang], "action": COLUMN_WORDS["action_title"][lang][0]}
     return view.rename(columns=words)
+
+
+def _figures(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Scores, money, changes and counts of `frame` as a manager reads them in `lang` (`retention.wording`);
+    a dash where there is none."""
+    shown = {
+        "deactivation_risk": lambda x: format_percent(100 * x, lang), "upgrade_potential": lambda x: format_percent(100 * x, lang),
+        "value_at_risk": lambda x: format_money(x, lang), "risk_change": lambda x: format_signed(100 * x, lang),
+        "weeks_in_high_band": lambda x: format_number(x, lang),
+    }
+    for column, show in shown.items():
+        if column in frame.columns:
+            frame[column] = [("—" if pd.isna(x) else show(float(x))) for x in frame[column]]
+    for column in ("risk_trend",):
+        if column in frame.columns:
+            frame[column] = frame[column].where(frame[column].notna(), "—")
+    return frame
 
 
 def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str, path: Path) -> None:

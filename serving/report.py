@@ -24,7 +24,7 @@ from partner_churn.config import Config
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, active_mask, sort_risk_list, utc
 from partner_churn.errors import InputError
-from retention.wording import format_date, format_number, format_percent
+from retention.wording import format_date, format_number, format_percent, format_signed
 from serving.core import PreviousScoring
 from serving.today import contacts_due, owner_counts
 from features.segments import LADDER_RANK, SEGMENTS
@@ -614,7 +614,7 @@ def _trend(row: Any, t: dict, fmt: _Formatter) -> str:
     if not isinstance(arrow, str) or not arrow or math.isnan(change):
         return ""
     kind = {TREND_ARROWS["up"]: "up", TREND_ARROWS["down"]: "down"}.get(arrow, "steady")
-    points = t["points"].format(value=fmt.signed_number(round(100 * change)), previous=fmt.percent(getattr(row, "previous_risk", math.nan), 0))
+    points = t["points"].format(value=fmt.signed_number(100 * change), previous=fmt.percent(getattr(row, "previous_risk", math.nan), 0))
     return f"<br><span class=\"trend {kind}\">{escape(arrow)} {escape(points)}</span>"
 
 
@@ -731,9 +731,7 @@ class _Formatter:
 
     def signed_number(self, value: object) -> str:
         x = _float(value)
-        if math.isnan(x):
-            return "—"
-        return ("+" if x > 0 else "") + self.decimal(x)
+        return "—" if math.isnan(x) else format_signed(x, self.lang)
 
     def percent(self, value: object, digits: int = 1) -> str:
         x = _float(value)

@@ -138,3 +138,29 @@ def test_the_services_reader_sees_a_new_scoring_and_a_rescoring(tmp_path: Path) 
     assert reader.previous(DAY1 + WEEK + pd.Timedelta(minutes=1)).as_of == DAY1 + WEEK
     entry_path(tmp_path, DAY1 + WEEK).write_bytes(b"broken")
     assert reader.previous(DAY1 + 2 * WEEK) is None  # a damaged history answers without a comparison, not with an error
+
+
+def test_a_damaged_or_odd_history_is_one_line_or_no_comparison(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A rescoring of a date never reads that date's own (here damaged) entry; a file that is no entry is
+    ignored; an entry with a partner twice is refused in one line; the service logs a damaged entry once
+    and answers without a comparison."""
+    written(tmp_path, DAY1, ["A"], [0.6])
+    entry_path(tmp_path, DAY1 + WEEK).write_bytes(b"broken")
+    (tmp_path / "history" / "2026-13-01.parquet").write_bytes(b"someone's file")
+    assert entry_dates(tmp_path) == [DAY1, DAY1 + WEEK]
+    assert previous_scoring(tmp_path, DAY1 + WEEK).as_of == DAY1  # scoring DAY1 + WEEK again works
+    with pytest.raises(InputError, match=r"2026-06-24\.parquet: cannot read the score history entry"):
+        previous_scoring(tmp_path, DAY1 + 2 * WEEK)
+
+    reader = HistoryReader(tmp_path)
+    with caplog.at_level("WARNING", logger="partner_churn.history"):
+        assert reader.previous(DAY1 + WEEK + pd.Timedelta(hours=1)) is None
+        assert reader.previous(DAY1 + WEEK + pd.Timedelta(hours=2)) is None
+    assert len([r for r in caplog.records if "2026-06-24.parquet" in r.getMessage()]) == 1
+    written(tmp_path, DAY1 + WEEK, ["A"], [0.9])  # replaced: read again
+    assert reader.previous(DAY1 + 2 * WEEK).as_of == DAY1 + WEEK
+
+    twice = written(tmp_path, DAY1 + 2 * WEEK, ["A"], [0.5])
+    write_entry(pd.concat([twice, twice]), tmp_path, DAY1 + 2 * WEEK, active_partners=2)
+    with pytest.raises(InputError, match=r"partner_id 'A' appears more than once"):
+        previous_scoring(tmp_path, DAY1 + 3 * WEEK)
