@@ -122,7 +122,7 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
 
     partner = str(pd.read_parquet(tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "risk_list.parquet")["partner_id"].iloc[0])
     shown = run("history", partner, "--lang", "ru", *options)
-    assert shown.returncode == 0 and f"partner {partner}: 1 scoring(s)" in shown.stdout and as_of.strftime("%Y-%m-%d") in shown.stdout, shown.stderr
+    assert shown.returncode == 0 and f"partner {partner}: 1 scoring(s)" in shown.stdout and as_of.strftime("%d.%m.%Y") in shown.stdout, shown.stderr
     rows = json.loads(run("history", partner, "--format", "json", *options).stdout)
     assert len(rows) == 1 and rows[0]["partner_id"] == partner and rows[0]["potential_band"] == "unavailable"
     assert rows[0]["risk_trend"] is None and rows[0]["previous_risk"] is None  # the first scoring compares with nothing
