@@ -42,7 +42,7 @@ demo: $(STAMP)
 	$(BIN)/partner-churn monitor drift --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 
 test: $(STAMP) browser
-	$(BIN)/ruff check --quiet --select F .
+	$(BIN)/ruff check --quiet .
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 

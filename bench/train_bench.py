@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from bench import machine, throwaway_store
 from synthetic.program import generate_program, write_program
 

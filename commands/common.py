@@ -9,7 +9,7 @@ other's, so neither can be imported before the other is ready. Heavy imports hap
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,11 +26,11 @@ models_app = typer.Typer(help="Registered models and their aliases (champion, ch
 app.add_typer(models_app, name="models")
 
 ConfigOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--config", "-c", help="YAML config file (default: built-in defaults or $PARTNER_CHURN_CONFIG)."),
 ]
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", help="Override one config key, e.g. --set labels.horizon_days=45 (repeatable)."),
 ]
 
@@ -40,10 +40,10 @@ def config_from(path: Path | None, overrides: list[str] | None) -> Config:
 
 
 DataOption = Annotated[
-    Optional[Path], typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")
+    Path | None, typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")
 ]
 AsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")
+    str | None, typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")
 ]
 LenientOption = Annotated[
     bool, typer.Option("--lenient", help="Quarantine bad rows to paths.quarantine_dir and go on, instead of stopping.")

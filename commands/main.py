@@ -6,19 +6,10 @@ import difflib
 import sys
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import click
 import typer
-
-try:  # typer >= 0.2x parses with its own copy of click: its usage errors are not click's
-    from typer._click import exceptions as _typer_click
-except ImportError:  # pragma: no cover - older typer parses with click itself
-    _typer_click = click.exceptions
-
-USAGE_ERRORS = (click.exceptions.UsageError, _typer_click.UsageError)
-"""Wrong option, missing option, bad value, unknown command, a bare group: the user's to fix (exit 2)."""
-CLICK_ERRORS = (click.exceptions.ClickException, _typer_click.ClickException)
 
 from commands.common import (
     AllowStaleOption,
@@ -40,6 +31,15 @@ from commands.common import (
 from partner_churn.config import Config, anchored, render_yaml
 from partner_churn.errors import InputError
 from partner_churn.telemetry import quiet_telemetry
+
+try:  # typer >= 0.2x parses with its own copy of click: its usage errors are not click's
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer parses with click itself
+    _typer_click = click.exceptions
+
+USAGE_ERRORS = (click.exceptions.UsageError, _typer_click.UsageError)
+"""Wrong option, missing option, bad value, unknown command, a bare group: the user's to fix (exit 2)."""
+CLICK_ERRORS = (click.exceptions.ClickException, _typer_click.ClickException)
 
 
 @config_app.command("show")
@@ -140,16 +140,16 @@ def _root(
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write partners/events/actions/latent Parquet files to.")],
-    partners: Annotated[Optional[int], typer.Option(help="Partners who sign up (default: generator.partners).", min=1)] = None,
-    months: Annotated[Optional[int], typer.Option(help="Months to simulate (default: generator.months).", min=1, max=120)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same program.")] = None,
-    start_date: Annotated[Optional[str], typer.Option(help="First day of the program, YYYY-MM-DD (default: generator.start_date).")] = None,
+    partners: Annotated[int | None, typer.Option(help="Partners who sign up (default: generator.partners).", min=1)] = None,
+    months: Annotated[int | None, typer.Option(help="Months to simulate (default: generator.months).", min=1, max=120)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same program.")] = None,
+    start_date: Annotated[str | None, typer.Option(help="First day of the program, YYYY-MM-DD (default: generator.start_date).")] = None,
     scenario: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(help="Inject a change (repeatable): new_traffic_source, commission_cut, payout_delay (default: generator.scenarios)."),
     ] = None,
     scenario_from: Annotated[
-        Optional[str], typer.Option(help="First day under the changed rules, YYYY-MM-DD (default: generator.scenario_from).")
+        str | None, typer.Option(help="First day under the changed rules, YYYY-MM-DD (default: generator.scenario_from).")
     ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
@@ -198,7 +198,7 @@ def validate(
 def summary(
     data: DataOption = None,
     as_of: Annotated[
-        Optional[str], typer.Option("--as-of", help="Summarize as of this date, UTC (default: midnight after the last event).")
+        str | None, typer.Option("--as-of", help="Summarize as of this date, UTC (default: midnight after the last event).")
     ] = None,
     lenient: LenientOption = False,
     config: ConfigOption = None,
@@ -301,13 +301,13 @@ def score(
     as_of: Annotated[str, typer.Option("--as-of", help="Scoring date, UTC (e.g. 2026-07-01); only events before it count.")],
     data: DataOption = None,
     model_version: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
             "--model-version",
             help="Score with a registered version instead of the champion: risk=N, potential=N (repeatable), or N for both.",
         ),
     ] = None,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of reasons and actions: en or ru (default: scoring.lang).")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Language of reasons and actions: en or ru (default: scoring.lang).")] = None,
     allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
     config: ConfigOption = None,
@@ -318,14 +318,13 @@ def score(
     Each model stands on its own: without a champion of one target the other still scores, and the
     missing one is marked unavailable, with the reason in one line."""
     from partner_churn.config import parse_version_pins
-    from partner_churn.domain import check_scoring_date
+    from partner_churn.domain import check_active_partners, check_scoring_date
+    from retention.actions import load_action_table
     from serving.batch import score_partners
-    from serving.models import load_scoring_models
-    from partner_churn.domain import check_active_partners
     from serving.history import previous_scoring
+    from serving.models import load_scoring_models
     from serving.outputs import REPORT, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, scoring_lock, write_scoring
     from serving.report import program_kpis, render_report
-    from retention.actions import load_action_table
 
     def step(message: str) -> None:
         typer.echo(message, err=True)
@@ -381,7 +380,7 @@ def score(
 def history(
     partner_id: Annotated[str, typer.Argument(help="The partner's identifier, as in the partners table.")],
     output: Annotated[str, typer.Option("--format", help="table (for people), csv or json (for programs).")] = "table",
-    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the table: en or ru (default: scoring.lang).")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Language of the table: en or ru (default: scoring.lang).")] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -407,9 +406,9 @@ def history(
 
 @app.command()
 def serve(
-    port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port (default: serving.port).")] = None,
-    host: Annotated[Optional[str], typer.Option("--host", help="Address to bind (default: serving.host).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: serving.workers).")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Port (default: serving.port).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default: serving.host).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes (default: serving.workers).")] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -500,7 +499,7 @@ def promote(
 @app.command()
 def rollback(
     reason: Annotated[str, typer.Option("--reason", help="Why the pair in force is replaced (recorded).")],
-    to: Annotated[Optional[str], typer.Option("--to", help="Pair record to put back (default: the pair in force before this one).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Pair record to put back (default: the pair in force before this one).")] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:

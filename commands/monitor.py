@@ -13,7 +13,7 @@ itself to its app (`commands.main` imports it). Heavy imports happen inside the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -35,11 +35,11 @@ monitor_app = typer.Typer(
 app.add_typer(monitor_app, name="monitor")
 
 LangOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--lang", help="Language of the drift summary page (drift_summary.html): en or ru (default: scoring.lang)."),
 ]
 ScoringDateOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--as-of", help="Scoring date whose population to check, UTC (default: the latest risk list in paths.output_dir)."),
 ]
 
@@ -111,8 +111,8 @@ def retrain(
 ) -> None:
     """For schedulers: monitor verdict -> train -> gate -> promote, when a model is missing, stale or judged
     'retrain'. Exit 0 promoted or nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input."""
-    from monitoring import store
     from commands.common import champions_in_use, train_or_backtest
+    from monitoring import store
     from partner_churn.errors import InputError
 
     cfg, program = _setup(config, set_, data, lenient)
@@ -200,7 +200,7 @@ def drift(
 @monitor_app.command("performance")
 def performance(
     scored_at: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--scored-at",
             help="Date of the scoring to judge, UTC; its horizon must have passed in the data "

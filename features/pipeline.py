@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.schema import ACTIVE_DAY_WINDOWS, FIRST_EVENT_TYPES, PAYOUT_PAID, PAYOUT_REQUESTED, RECENCY_TYPES, SALE, feature_schema
+from features.segments import LADDER_RANK, assign_segments, star_revenue_threshold
 from partner_churn.config import Config
 from partner_churn.domain import (
     ACTIVE_DAYS_30,
@@ -35,7 +36,6 @@ from partner_churn.domain import (
     utc,
 )
 from partner_churn.errors import InputError
-from features.segments import LADDER_RANK, assign_segments, star_revenue_threshold
 
 DAY_NS = 86_400 * 10**9
 

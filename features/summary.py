@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import build_features
-from partner_churn.domain import LAST_ACTIVITY, active_mask, segment_revenue_feature
-from partner_churn.config import Config
 from features.segments import SEGMENTS
+from partner_churn.config import Config
+from partner_churn.domain import LAST_ACTIVITY, active_mask, segment_revenue_feature
 
 ACTIVATION_WINDOW_DAYS = 90
 TOP_SHARE = 0.05

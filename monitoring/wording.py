@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 from features.schema import FIRST_EVENT_TYPES, RECENCY_TYPES, FeatureSpec
 from monitoring.drift import DriftResult, Finding
 from partner_churn.config import Config

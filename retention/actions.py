@@ -23,10 +23,10 @@ import pandas as pd
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from features.segments import SEGMENTS
 from partner_churn.config import ScoringConfig, StrictModel
 from partner_churn.domain import LANGS, POTENTIAL_BANDS, RISK_BANDS, UNAVAILABLE, potential_bands, risk_bands
 from partner_churn.errors import ConfigError, InputError
-from features.segments import SEGMENTS
 
 FLAGS: tuple[str, ...] = ("commission_overdue", "no_onboarding_activity", "falling_trend", "downgrade_warning")
 """Boolean partner flags the action rules may test, in the order of the state enumeration."""

@@ -20,7 +20,6 @@ from partner_churn.domain import TARGETS, UNAVAILABLE, days_past_model_age, mode
 from partner_churn.errors import InputError
 from training.model import TrainedModel
 
-
 LOWER_RUNGS = ("newbie", "sleeper")
 """Segments whose value at stake is the climb to Workhorse, not the revenue they make now."""
 

@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from http import HTTPStatus
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from http import HTTPStatus
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from bentoml.exceptions import BentoMLException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
-from typing_extensions import Annotated, Self
 
 from features.schema import FeatureSpec, feature_schema
+from features.segments import SEGMENTS
 from partner_churn.config import Config
 from partner_churn.domain import LANGS as LANGUAGES
 from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, TREND_ARROWS, UNAVAILABLE, VALID_FROM, VALID_UNTIL
-from features.segments import SEGMENTS
 
 
 class PayloadTooLarge(BentoMLException):
@@ -88,7 +87,7 @@ LARGEST = 1e12
 
 def _utc(moment: dt.datetime) -> dt.datetime:
     """Timestamps without a zone are UTC (as in the data contract); others are converted."""
-    moment = moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+    moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
     if not EARLIEST <= moment < LATEST:
         raise ValueError(f"{moment.isoformat()} is outside {EARLIEST:%Y}..{LATEST:%Y}")
     return moment
@@ -217,7 +216,7 @@ def api_models(config: Config) -> ApiModels:
             if by_events and "downgrade_warning" in self.model_fields_set:
                 raise ValueError("`downgrade_warning` goes with `features`; from events the service computes it")
             if by_events:
-                limit = self.as_of or dt.datetime.now(dt.timezone.utc)
+                limit = self.as_of or dt.datetime.now(dt.UTC)
                 if self.partner.signup_at >= limit:  # type: ignore[union-attr]
                     raise ValueError(f"partner.signup_at {self.partner.signup_at.isoformat()} is not before as_of {limit.isoformat()}")  # type: ignore[union-attr]
             if self.events:
@@ -230,7 +229,7 @@ def api_models(config: Config) -> ApiModels:
                 signup = self.partner.signup_at  # type: ignore[union-attr]
                 if self.events[0].ts < signup:
                     raise ValueError(f"events[0].ts {self.events[0].ts.isoformat()} is before partner.signup_at {signup.isoformat()}")
-                limit = self.as_of or dt.datetime.now(dt.timezone.utc)
+                limit = self.as_of or dt.datetime.now(dt.UTC)
                 if self.events[-1].ts >= limit:
                     raise ValueError(
                         f"events[{len(self.events) - 1}].ts {self.events[-1].ts.isoformat()} is not before as_of {limit.isoformat()}"

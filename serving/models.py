@@ -22,8 +22,8 @@ from partner_churn.errors import DamagedModelError, InputError
 from retention.actions import load_action_table
 from scoring.scores import ScoringModels
 from serving.online import ServedModels
-from training.model import TrainedModel
 from training.champions import ChampionPair
+from training.model import TrainedModel
 from training.registry import champion_pair, describe_version, load_model, resolve_version
 
 logger = logging.getLogger("partner_churn.service")

@@ -22,10 +22,10 @@ import pandas as pd
 
 from features.pipeline import ProgramContext, build_features
 from features.schema import feature_names, feature_schema
+from features.segments import assign_segments
 from partner_churn.config import Config
 from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
 from retention.actions import ActionTable
-from features.segments import assign_segments
 from scoring.scores import ScoringModels, expected_horizon_revenue
 from serving.core import compare_with_previous, explain, score_columns
 from serving.history import HistoryReader
@@ -41,7 +41,7 @@ class ServedModels:
     """The service's config (labels, segments, scoring thresholds, serving limits)."""
     about: dict[str, Any] = field(default_factory=dict)
     """Per target, what the registry says of the version (see `training.registry.describe_version`)."""
-    loaded_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat())
+    loaded_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
 
     @property
     def program(self) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def score_records(
     features record), as the batch compares with its previous scoring."""
     if not records:
         return []
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     config, models = served.config, served.models
     columns = _feature_columns(records, served, now)
     columns |= score_columns(columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served), capacity=False)

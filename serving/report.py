@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.segments import LADDER_RANK, SEGMENTS
 from partner_churn.config import Config
-from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, active_mask, sort_risk_list, utc
+from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.errors import InputError
 from retention.wording import format_date, format_number, format_percent, format_signed
 from serving.core import PreviousScoring
 from serving.today import contacts_due, owner_counts
-from features.segments import LADDER_RANK, SEGMENTS
 
 REVENUE_WINDOW_DAYS = 30
 """Window of the existing-partner revenue KPI; the change compares it with the window before."""

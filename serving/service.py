@@ -31,8 +31,8 @@ from starlette.routing import Route  # noqa: E402
 
 from partner_churn.config import load_config  # noqa: E402
 from serving.api import BulkScore, ModelInfo, ScoreResponse, api_models  # noqa: E402
-from serving.history import HistoryReader  # noqa: E402
 from serving.guard import REFUSAL_LOGGER, ApiGuard, OneLineRefusals  # noqa: E402
+from serving.history import HistoryReader  # noqa: E402
 from serving.models import ModelKeeper, metadata  # noqa: E402
 from serving.online import score_records  # noqa: E402
 

@@ -29,9 +29,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.segments import assign_segments
 from partner_churn.config import DataConfig, SegmentsConfig
 from partner_churn.errors import InputError
-from features.segments import assign_segments
 from synthetic.definitions import COUNTRIES, MAX_EXIT_RATE, SECONDS_PER_DAY, WEEKDAY_SIGNUPS, GeneratedProgram, ProgramChange, Traits
 
 EVENT_TYPES: tuple[str, ...] = tuple(DataConfig.model_fields["event_types"].default)

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from features.schema import ACTIVE_DAY_WINDOWS, FIRST_EVENT_TYPES, RECENCY_TYPES, feature_names
-from partner_churn.config import Config
 from features.segments import LADDER_RANK, assign_segments, star_revenue_threshold
+from partner_churn.config import Config
 
 DAY = pd.Timedelta(days=1)
 NAN = float("nan")

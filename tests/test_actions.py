@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.segments import SEGMENTS
 from partner_churn.config import ScoringConfig
 from partner_churn.errors import ConfigError, InputError
 from retention.actions import (
@@ -21,14 +22,13 @@ from retention.actions import (
     RISK_BANDS,
     ActionTable,
     Rule,
-    add_bands_and_flags,
     action_columns,
+    add_bands_and_flags,
     assign_actions,
     default_actions_path,
     fit_personal_contacts,
     load_action_table,
 )
-from features.segments import SEGMENTS
 
 SCORING = ScoringConfig()
 DEFAULT = ActionTable.load(default_actions_path())

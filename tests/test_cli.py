@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import assert_one_line_error, run
 
+
 @pytest.mark.slow
 def test_generate_validate_summary(tmp_path: Path) -> None:
     out = tmp_path / "program"

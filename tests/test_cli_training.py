@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import FAST, assert_one_line_error, run, store
 
+
 @pytest.fixture(scope="module")
 def trained(generated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     tmp = tmp_path_factory.mktemp("mlflow")

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from features.pipeline import build_features, build_labels, program_context
 from features.schema import feature_names, feature_schema
+from features.segments import SEGMENTS
 from partner_churn.config import Config
 from partner_churn.errors import InputError
-from features.segments import SEGMENTS
 from tests.reference_features import reference_features, reference_labels
 
 CONFIG = Config()

@@ -21,11 +21,11 @@ from sklearn.metrics import roc_auc_score
 
 from features.schema import feature_schema
 from monitoring import drift, store
+from monitoring.performance import compare_with_backtest, evaluate, realized_predictions
 from monitoring.summary import render_summary
+from monitoring.verdict import Recommendation, combine, recommend
 from monitoring.wording import TEXT as SUMMARY_TEXT
 from monitoring.wording import VERDICTS, feature_meaning, russian_meanings, unknown_meanings
-from monitoring.performance import compare_with_backtest, evaluate, realized_predictions
-from monitoring.verdict import Recommendation, combine, recommend
 from partner_churn.config import Config, MonitoringConfig
 from partner_churn.errors import InputError
 from tests.support import FAST

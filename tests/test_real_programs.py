@@ -17,8 +17,7 @@ import pytest
 
 from partner_churn.config import load_config
 from synthetic.program import generate_program
-from tests.support import feature_record
-from tests.support import run
+from tests.support import feature_record, run
 
 ABSENT_WORDS = ("login", "lead", "link", "payout", "training", "webinar", "message", "вход", "заявк", "выплат")
 """Words of event types a clicks-and-sales program does not have (English and Russian)."""

@@ -16,13 +16,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-
-from tests.support import mlflow_uris_restored
 from mlflow import MlflowClient
 
 from features.schema import FeatureSpec
 from partner_churn.config import Config, LightGBMConfig, load_config, render_yaml
 from partner_churn.errors import InputError
+from tests.support import mlflow_uris_restored
 from training import plots, registry
 from training.backtest import backtest_table, gate_baseline, headline
 from training.datasets import CutoffPlan, Fold

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 from features.pipeline import build_features, build_labels
-from partner_churn.config import Config
 from features.segments import SEGMENTS
+from partner_churn.config import Config
 from partner_churn.errors import InputError
 from serving.batch import RISK_LIST_COLUMNS, detail_columns
 from serving.core import PreviousScoring
-from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE
 from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report
+from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE
 
 CONFIG = Config()
 DETAIL_COLUMNS = detail_columns(CONFIG)
@@ -521,7 +521,13 @@ def test_the_russian_spreadsheet_has_no_english_header_or_value(tmp_path: Path) 
 
 def test_spreadsheet_sheets_name_every_code_define_every_column_and_skip_contacts_worth_nothing() -> None:
     from serving.outputs import (
-        COLUMN_WORDS, DEFINITIONS_SHEET, RISK_LIST_SHEET, SHEET_NAMES, SPREADSHEET_COLUMNS, TODAY_SHEET, spreadsheet_sheets,
+        COLUMN_WORDS,
+        DEFINITIONS_SHEET,
+        RISK_LIST_SHEET,
+        SHEET_NAMES,
+        SPREADSHEET_COLUMNS,
+        TODAY_SHEET,
+        spreadsheet_sheets,
     )
     from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
     from serving.today import CONTACT_COLUMNS, contacts_due

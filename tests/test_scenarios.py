@@ -15,8 +15,8 @@ from sklearn.metrics import roc_auc_score
 
 from partner_churn.config import GeneratorConfig
 from partner_churn.errors import InputError
-from synthetic.oracle import oracle_deactivation_risk
 from synthetic.definitions import GeneratedProgram
+from synthetic.oracle import oracle_deactivation_risk
 from synthetic.program import generate_program
 from synthetic.scenarios import COMMISSION_CUT_FACTOR, NEW_SOURCE_TYPE, SCENARIOS, program_before
 from tests.support import assert_one_line_error, run

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partner_churn.config import SegmentsConfig
 from features.segments import LADDER_RANK, SEGMENTS, assign_segments, star_revenue_threshold
+from partner_churn.config import SegmentsConfig
 
 RULES = SegmentsConfig()
 INF = np.inf

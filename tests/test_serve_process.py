@@ -159,7 +159,7 @@ def _keeping_the_rules_a_schema_cannot_state(body: dict[str, Any]) -> dict[str, 
     partners = body.get("partners")
     if not isinstance(partners, list):
         return body
-    base = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     for i, record in enumerate(partners):
         if not isinstance(record, dict):
             continue
@@ -182,7 +182,10 @@ def test_generated_requests_get_answers_the_description_states(server: str) -> N
     from schemathesis.checks import not_a_server_error
     from schemathesis.generation.modes import GenerationMode
     from schemathesis.specs.openapi.checks import (
-        content_type_conformance, negative_data_rejection, response_schema_conformance, status_code_conformance,
+        content_type_conformance,
+        negative_data_rejection,
+        response_schema_conformance,
+        status_code_conformance,
     )
 
     token = {"Authorization": "Bearer smoke-token"}

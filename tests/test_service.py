@@ -27,10 +27,10 @@ from scoring.scores import ScoringModels
 from serving.batch import score_partners
 from serving.core import PreviousScoring
 from serving.history import history_folder, previous_scoring, write_entry
+from tests import support
 from training import registry
 from training.champions import ChampionPair
 from training.result import TrainingResult
-from tests import support
 
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")  # the generated program's data end: the models' program snapshot
 LIMITS = {"max_partners_per_request": "20", "max_explained_per_request": "10", "max_request_bytes": "300000", "reload_interval_seconds": "0"}

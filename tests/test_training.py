@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import partial
-
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,11 @@ import pytest
 from features.contract import Program, load_program
 from partner_churn.config import Config, load_config
 from partner_churn.errors import ConfigError, InputError
+from synthetic.oracle import oracle_scores
+from training.backtest import headline
 from training.datasets import build_dataset, plan_cutoffs
 from training.model import Calibrator, TrainedModel, fit_calibrator, rows_for
-from training.backtest import headline
 from training.result import TrainingResult
-from synthetic.oracle import oracle_scores
 from training.train import train_and_backtest
 
 NOW = pd.Timestamp("2026-11-01", tz="UTC")

@@ -9,9 +9,9 @@ the MLflow pyfunc and the service both use.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Literal
 
 import lightgbm as lgb

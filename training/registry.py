@@ -38,20 +38,19 @@ import mlflow
 import mlflow.artifacts
 import numpy as np
 import pandas as pd
+import yaml
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.types import ColSpec, Schema
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from partner_churn import domain
-from partner_churn.domain import target_of_model
 from partner_churn.config import Config, describe_errors, pin_option, render_yaml
+from partner_churn.domain import target_of_model
 from partner_churn.errors import DamagedModelError, InputError
-from training import plots
-from training import champions
+from training import champions, plots
 from training.backtest import HEADLINE_POPULATION, MEAN, SPREAD, fold_figures, gate_baseline, headline
 from training.model import Target, TrainedModel
 from training.result import TrainingResult
@@ -942,7 +941,7 @@ def _resolve(client: MlflowClient, name: str, ref: str, config: Config) -> Model
         except MlflowException as exc:
             if not is_not_found(exc):
                 raise
-            known = sorted((int(v.version) for v in client.search_model_versions(f"name = '{quote_name(name)}'")))
+            known = sorted(int(v.version) for v in client.search_model_versions(f"name = '{quote_name(name)}'"))
             raise InputError(
                 f"registered model '{name}' has no version {ref} (versions: {', '.join(map(str, known)) or 'none'})"
             ) from None

@@ -25,13 +25,24 @@ import pandas as pd
 from features.contract import Program
 from features.pipeline import program_context
 from features.schema import SALE, FeatureSpec, feature_schema, learnable_features
+from features.segments import crosses_tenure_threshold
 from partner_churn.config import Config
 from partner_churn.domain import LABEL_OF, TARGETS, Target
 from partner_churn.errors import InputError
-from features.segments import crosses_tenure_threshold
 from training.backtest import TENURE_CROSSING, backtest_table, baseline_scores, gate_baseline, headline
 from training.btyd import BTYDBaseline, purchase_summary
-from training.datasets import SPLITS, CLOSE_CUTOFF_DAYS, CutoffPlan, Fold, build_dataset, configured_plan_days, cutoff_grid, fit_plan, plan_cutoffs, too_short_advice
+from training.datasets import (
+    CLOSE_CUTOFF_DAYS,
+    SPLITS,
+    CutoffPlan,
+    Fold,
+    build_dataset,
+    configured_plan_days,
+    cutoff_grid,
+    fit_plan,
+    plan_cutoffs,
+    too_short_advice,
+)
 from training.model import TrainedModel, calibration_method_for, fit_calibrator, fit_model, refit_model, rows_for
 from training.result import TrainingResult
 
