@@ -338,9 +338,8 @@ def _figures(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     for column, show in shown.items():
         if column in frame.columns:
             frame[column] = [("—" if pd.isna(x) else show(float(x))) for x in frame[column]]
-    for column in ("risk_trend",):
-        if column in frame.columns:
-            frame[column] = frame[column].where(frame[column].notna(), "—")
+    if "risk_trend" in frame.columns:
+        frame["risk_trend"] = frame["risk_trend"].where(frame["risk_trend"].notna(), "—")
     return frame
 
 
