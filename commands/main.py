@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+from collections.abc import Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
@@ -48,12 +49,14 @@ def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
     typer.echo(render_yaml(config_from(config, set_)), nl=False)
 
 
-def main() -> None:
-    """Console entry point: runs the app and turns bad input and usage errors into one clear line and exit
-    code 2 (1 stays the code of a refused gate or a check that says retrain)."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: runs the app on `argv` (the process's arguments when None) and turns bad input and
+    usage errors into one clear line and exit code 2 (1 stays the code of a refused gate or a check that says
+    retrain). Always ends in SystemExit with the command's code."""
     quiet_telemetry()
     try:
-        code = app(standalone_mode=False, prog_name="partner-churn")  # returns typer.Exit's code instead of exiting
+        # standalone_mode=False: returns typer.Exit's code instead of exiting
+        code = app(args=None if argv is None else list(argv), standalone_mode=False, prog_name="partner-churn")
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

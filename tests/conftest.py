@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 from partner_churn.telemetry import quiet_telemetry
 
 quiet_telemetry()
+# One OpenMP thread per process (this one and every command it starts): pytest-xdist runs a worker per core,
+# and LightGBM's threads spin while they wait, so two workers training with a thread per core each took 54 s
+# where one thread each takes 10 s (the 5,000-partner session training, measured 2026-12-03).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -92,15 +92,56 @@ def browser_facts(page: Path, profile: Path, script: str, *, width: int = 1366, 
 
 
 # --------------------------------------------------------------------------------------------------
-# The command line in a subprocess
+# The command line
 
 CLI = [sys.executable, "-m", "commands"]
+"""The command line as a process: for what only a process shows (signals, the console script, the service)."""
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`partner-churn ARGS` in this process, as a user's shell would see it: stdout, stderr and the exit code,
+    with the environment's PARTNER_CHURN* variables replaced by `env`. The same entry point as the console
+    script (`commands.main.main`) without a process start each (about 3 s of imports). An exception that
+    escapes it is printed as the traceback a user would see, so `assert_one_line_error` fails on it; MLflow's
+    process-wide URIs are put back afterwards (`mlflow_uris_restored`)."""
+    import io
+    import traceback
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from commands.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with _environment(env or {}), mlflow_uris_restored(), redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:  # noqa: BLE001 - what the console would show, for the test to fail on
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(["partner-churn", *args], code, out.getvalue(), err.getvalue())
+
+
+def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`partner-churn ARGS` in a fresh process (`python -m commands`), environment as in `run`."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}
     full_env.update(env or {})
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=300)
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ without PARTNER_CHURN* variables and with `env`, for the block only."""
+    saved = dict(os.environ)
+    try:
+        for key in [k for k in os.environ if k.startswith("PARTNER_CHURN")]:
+            del os.environ[key]
+        os.environ.update(env)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

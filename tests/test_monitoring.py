@@ -28,7 +28,7 @@ from monitoring.wording import TEXT as SUMMARY_TEXT
 from monitoring.wording import VERDICTS, feature_meaning, russian_meanings, unknown_meanings
 from partner_churn.config import Config, MonitoringConfig
 from partner_churn.errors import InputError
-from tests.support import FAST
+from tests.support import FAST, run
 from training.backtest import backtest_table
 
 CONFIG = Config()
@@ -425,28 +425,6 @@ SCORED = "2026-06-01"
 MONTHS, PARTNERS, TRAIN_SEED = 19, 5_000, 11
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`partner-churn ...` in this process, through the console script's own `main` (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-    import sys
-
-    from commands.main import main
-
-    out, err, argv = io.StringIO(), io.StringIO(), sys.argv
-    sys.argv = ["partner-churn", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
-
-
 def settings(tmp: Path, name: str) -> list[str]:
     """The throwaway MLflow store shared by the module; scores and reports per program."""
     return [
@@ -466,18 +444,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_program(program_before(program, CHANGE), tmp / "before")
     write_program(generate_program(PARTNERS, MONTHS, TRAIN_SEED, scenarios=["commission_cut"], scenario_from=CHANGE), tmp / "cut")
     write_program(generate_program(PARTNERS, MONTHS, TRAIN_SEED + 1), tmp / "other")
-    trained = cli("train", "--data", str(tmp / "before"), *FAST, *settings(tmp, "before"))
+    trained = run("train", "--data", str(tmp / "before"), *FAST, *settings(tmp, "before"))
     assert trained.returncode == 0, trained.stderr[-3000:]
     return tmp
 
 
 @pytest.mark.slow
 def test_monitor_flags_the_changed_program_and_its_performance_drop(world: Path) -> None:
-    from tests.support import run
+    from tests.support import run_process
 
-    scored = cli("score", "--data", str(world / "cut"), "--as-of", SCORED, *settings(world, "cut"))
+    scored = run("score", "--data", str(world / "cut"), "--as-of", SCORED, *settings(world, "cut"))
     assert scored.returncode == 0, scored.stderr[-2000:]
-    result = run("monitor", "--data", str(world / "cut"), *settings(world, "cut"))  # the scheduler's call, a real process
+    result = run_process("monitor", "--data", str(world / "cut"), *settings(world, "cut"))  # the scheduler's call, a real process
     assert result.returncode == 1, result.stdout + result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"drift as of {SCORED}: ") and "partner-churn-deactivation-risk v1 (champion)" in lines[0]
@@ -520,9 +498,9 @@ def test_monitor_flags_the_changed_program_and_its_performance_drop(world: Path)
 @pytest.fixture(scope="module")
 def unchanged_monitored(world: Path) -> subprocess.CompletedProcess[str]:
     """The unchanged program of another seed scored at SCORED, then `partner-churn monitor` on it."""
-    scored = cli("score", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
+    scored = run("score", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
     assert scored.returncode == 0, scored.stderr[-2000:]
-    return cli("monitor", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
+    return run("monitor", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "other"))
 
 
 @pytest.mark.slow
@@ -532,7 +510,7 @@ def test_monitor_keeps_an_unchanged_program_of_another_seed(world: Path, unchang
     assert "monitor: keep (drift: keep, performance: keep)" in result.stdout or "monitor: watch" in result.stdout
     report = json.loads((world / "reports-other" / "monitoring" / SCORED / "drift.json").read_text())
     assert not report["dataset_drift"] and not report["score_drift"]
-    alone = cli("monitor", "drift", "--data", str(world / "other"), "--as-of", SCORED, "--lang", "ru", *settings(world, "other"))
+    alone = run("monitor", "drift", "--data", str(world / "other"), "--as-of", SCORED, "--lang", "ru", *settings(world, "other"))
     assert alone.returncode == 0 and alone.stdout.splitlines()[-1].startswith("recommendation: ")
     folder = world / "reports-other" / "monitoring" / SCORED
     assert alone.stdout.splitlines()[1] == f"reports: {folder}/drift_summary.html, {folder}/drift.html, {folder}/drift.json"
@@ -587,19 +565,19 @@ def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subproces
     from tests.support import assert_one_line_error
 
     other = ["--data", str(world / "other")]
-    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", "2026-05-15", *settings(world, "other")), "no risk list for 2026-05-15")
-    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", "not-a-date", *settings(world, "other")), "--as-of", "not-a-date")
-    assert_one_line_error(cli("monitor", "performance", *other, "--scored-at", "2026-07-15", *settings(world, "other")),
+    assert_one_line_error(run("monitor", "drift", *other, "--as-of", "2026-05-15", *settings(world, "other")), "no risk list for 2026-05-15")
+    assert_one_line_error(run("monitor", "drift", *other, "--as-of", "not-a-date", *settings(world, "other")), "--as-of", "not-a-date")
+    assert_one_line_error(run("monitor", "performance", *other, "--scored-at", "2026-07-15", *settings(world, "other")),
                           "2026-07-15", "horizon has passed", "run this later")
-    assert_one_line_error(cli("monitor", *other, *settings(world, "nothing-scored")), "no scorings in")
+    assert_one_line_error(run("monitor", *other, *settings(world, "nothing-scored")), "no scorings in")
     empty_store = settings(world, "other")
     empty_store[1] = f"paths.mlflow_tracking_uri=sqlite:///{world}/empty.db"
-    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", SCORED, *empty_store), "partner-churn-deactivation-risk v1", "does not hold")
+    assert_one_line_error(run("monitor", "drift", *other, "--as-of", SCORED, *empty_store), "partner-churn-deactivation-risk v1", "does not hold")
     broken = world / "scores-broken" / SCORED
     broken.mkdir(parents=True)
     (broken / "risk_list.parquet").write_text("not parquet")
-    assert_one_line_error(cli("monitor", "drift", *other, "--as-of", SCORED, *settings(world, "broken")), "cannot read the risk list")
-    assert_one_line_error(cli("monitor", "drift", "--data", str(world / "missing"), *settings(world, "other")), "not found")
+    assert_one_line_error(run("monitor", "drift", *other, "--as-of", SCORED, *settings(world, "broken")), "cannot read the risk list")
+    assert_one_line_error(run("monitor", "drift", "--data", str(world / "missing"), *settings(world, "other")), "not found")
 
 
 @pytest.mark.slow
@@ -676,7 +654,7 @@ def test_monitor_still_judges_drift_when_performance_cannot_run(world: Path, unc
     risk_list["model_version"] = risk_list["model_version"].str.replace(":v1", ":v9", regex=False)
     risk_list["as_of"] = pd.Timestamp("2026-06-15", tz="UTC")
     risk_list.to_parquet(later / "risk_list.parquet", index=False)
-    result = cli("monitor", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "gone"))
+    result = run("monitor", "--data", str(world / "other"), "--as-of", SCORED, *settings(world, "gone"))
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert result.stdout.splitlines()[0].startswith(f"drift as of {SCORED}: ")
     assert "performance: the scoring of 2026-06-15 could not be judged:" in result.stdout and "v9" in result.stdout

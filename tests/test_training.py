@@ -27,7 +27,7 @@ def small_config(*overrides: str) -> Config:
         env={},
         overrides=[
             "training.lightgbm.n_estimators=120",
-            "training.lightgbm.num_threads=2",
+            "training.lightgbm.num_threads=1",
             "training.min_positive_labels=20",
             "training.min_upgrade_labels=20",
             *overrides,
