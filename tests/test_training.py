@@ -13,7 +13,7 @@ from features.contract import Program, load_program
 from partner_churn.config import Config, load_config
 from partner_churn.errors import ConfigError, InputError
 from synthetic.oracle import oracle_scores
-from training.backtest import headline
+from training.backtest import expected_calibration_error, headline, reliability
 from training.datasets import build_dataset, plan_cutoffs
 from training.model import Calibrator, TrainedModel, fit_calibrator, rows_for
 from training.result import TrainingResult
@@ -358,3 +358,20 @@ def test_the_backtest_scores_the_bg_nbd_baseline(result: TrainingResult) -> None
     btyd = table[(table["target"] == "deactivation_risk") & (table["scorer"] == "btyd") & (table["fold"] == "mean") & (table["segment"] == "all")]
     assert len(btyd) == 1 and 0.5 < float(btyd["roc_auc"].iloc[0]) < float(result.model_auc["deactivation_risk"])
     assert np.isfinite(btyd["brier"].iloc[0])
+
+
+def test_the_calibration_bins_line_up_and_the_ece_weighs_them_by_rows() -> None:
+    """Scores on a bin edge (isotonic plateaus such as 0.3 are common) fall in the lower bin for the counts as
+    for scikit-learn's means; the ECE is the row-weighted gap a brute-force loop over (lo, hi] bins gives."""
+    label = np.array([0, 1, 0, 1, 1, 0, 0, 1])
+    score = np.array([0.0, 0.3, 0.3, 0.35, 0.95, 1.0, 0.05, 0.3])
+    mean_score, observed, rows = reliability(label, score)
+    assert rows.tolist() == [2, 3, 1, 2]  # [0, 0.1], (0.2, 0.3], (0.3, 0.4], (0.9, 1.0]
+    assert np.allclose(mean_score, [0.025, 0.3, 0.35, 0.975]) and np.allclose(observed, [0.0, 2 / 3, 1.0, 0.5])
+    edges = np.linspace(0.0, 1.0, 11)
+    brute = sum(
+        inside.mean() * abs(label[inside].mean() - score[inside].mean())
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+        if (inside := ((score > lo) | (lo == 0.0)) & (score <= hi)).any()
+    )
+    assert expected_calibration_error(label, score) == pytest.approx(brute)

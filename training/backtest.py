@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -86,15 +87,25 @@ def baseline_scores(target: Target, train: pd.DataFrame, rows: pd.DataFrame, con
     return scores
 
 
-def expected_calibration_error(label: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
-    """Share-weighted mean |observed rate - mean score| over equal-width score bins."""
-    which = np.minimum((probability * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        in_bin = which == b
-        if in_bin.any():
-            total += in_bin.mean() * abs(label[in_bin].mean() - probability[in_bin].mean())
-    return float(total)
+CALIBRATION_BINS = 10
+"""Equal-width score bins of the calibration figures: the ECE and the reliability diagram."""
+
+
+def reliability(label: np.ndarray, probability: np.ndarray, bins: int = CALIBRATION_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per non-empty equal-width bin of `probability`: mean score, observed share with the event, rows.
+
+    The first two are scikit-learn's `calibration_curve(strategy="uniform")`; the rows use its binning rule
+    (a score on an edge belongs to the lower bin), so the three line up bin for bin."""
+    label, probability = np.asarray(label, float), np.asarray(probability, float)
+    observed, mean_score = calibration_curve(label, probability, n_bins=bins, strategy="uniform")
+    rows = np.bincount(np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], probability), minlength=bins)
+    return mean_score, observed, rows[rows > 0]
+
+
+def expected_calibration_error(label: np.ndarray, probability: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Share-weighted mean |observed rate - mean score| over the reliability diagram's bins."""
+    mean_score, observed, rows = reliability(label, probability, bins)
+    return float(np.sum(rows / rows.sum() * np.abs(observed - mean_score)))
 
 
 def score_metrics(label: np.ndarray, score: np.ndarray, revenue: np.ndarray, *, probability: bool) -> dict[str, float]:

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from training.backtest import CALIBRATION_BINS, reliability
 from training.model import TrainedModel
 
 PREDICTION_COLUMNS = ("target", "fold", "origin", "as_of", "partner_id", "segment", "label", "revenue_next_horizon", "tenure_crossing")
 """Columns of `predictions` that are not scores."""
-CALIBRATION_BINS = 10
 
 
 def score_columns(predictions: pd.DataFrame) -> list[str]:
@@ -52,24 +52,19 @@ def calibration_curve(predictions: pd.DataFrame, target: str) -> Figure:
         return _empty(fig, f"{target}: no backtest predictions")
     score = rows["model"].to_numpy(float)
     label = rows["label"].to_numpy(float)
-    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    bins = np.clip(np.digitize(score, edges[1:-1]), 0, CALIBRATION_BINS - 1)
-    counts = np.bincount(bins, minlength=CALIBRATION_BINS)
-    filled = counts > 0
-    mean_score = np.bincount(bins, weights=score, minlength=CALIBRATION_BINS)[filled] / counts[filled]
-    observed = np.bincount(bins, weights=label, minlength=CALIBRATION_BINS)[filled] / counts[filled]
+    mean_score, observed, counts = reliability(label, score)
 
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     top.plot(mean_score, observed, marker="o", label="model")
-    for x, y, n in zip(mean_score, observed, counts[filled], strict=True):
+    for x, y, n in zip(mean_score, observed, counts, strict=True):
         top.annotate(f"{n}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
     top.set_ylabel("observed share with the event")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
     top.set_title(f"{target}: calibration on backtest rows\n{len(rows):,} rows, base rate {label.mean():.1%}; numbers are rows per bin")
     top.legend(loc="upper left")
-    bottom.hist(score, bins=edges, color="tab:blue", alpha=0.7)
+    bottom.hist(score, bins=np.linspace(0.0, 1.0, CALIBRATION_BINS + 1), color="tab:blue", alpha=0.7)
     bottom.set_xlabel("predicted probability")
     bottom.set_ylabel("rows")
     return fig
