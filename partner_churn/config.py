@@ -125,7 +125,7 @@ class DataConfig(StrictModel):
 
     @staticmethod
     def contract_columns() -> dict[str, tuple[str, ...]]:
-        """Each input table's own columns, required and optional, in check order (features/contract.py says which
+        """Each input table's own columns, required and optional, in check order (features/contract/ says which
         are required); any other column of a table must be declared."""
         return {
             "partners": ("partner_id", "signup_at"),

@@ -1,0 +1,107 @@
+"""The one entry point, `load_program`, and what it returns, `Program`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract.errors import ContractError
+from features.contract.files import TABLES, check_no_money_without_amount, inspect_header, locate_table_file, read_table, table_specs
+from features.contract.parsing import event_type_codes
+from features.contract.quarantine import check_quarantine_share, write_quarantine
+from features.contract.screening import TableScreen
+from features.contract.tables import screen_actions, screen_events, screen_partners
+from partner_churn.config import DataConfig
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """One partner program as the rest of the code sees it: typed, checked, UTC, sorted."""
+
+    partners: pd.DataFrame
+    """`partner_id` (str, object dtype, unique), `signup_at` (datetime64[ns, UTC]), then the declared
+    attribute columns present in the file, in file order, cast to their declared types."""
+    events: pd.DataFrame
+    """`partner_id` (categorical over `partners.partner_id`, in that order), `ts` (datetime64[ns, UTC]),
+    `event_type` (categorical over the configured vocabulary, in config order), `amount` (float64, >= 0;
+    0.0 throughout when the file has no amount column), `event_id` when the file has it, declared extra
+    columns present in the file (no `currency`: see `currency`). Sorted by partner
+    (category order) then `ts`, stable, index 0..n-1. Text columns here are `string[pyarrow]`, not
+    object, because this table is large."""
+    actions: pd.DataFrame | None
+    """Like `events`: `partner_id`, `ts`, `action` (str, object dtype), declared extra columns, same
+    sort; `None` when there is no actions file, an empty frame when it has a header and no rows."""
+    quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Lenient mode: table -> problem -> rows set aside; empty when nothing was set aside."""
+    currency: str | None = None
+    """The one currency of the money events (trimmed, upper case, as the events' `currency` column gives
+    it); None when the file has no currency column or no money event was kept."""
+
+
+def load_program(
+    data_dir: Path,
+    data: DataConfig,
+    as_of: pd.Timestamp,
+    *,
+    lenient: bool = False,
+    quarantine_dir: Path | None = None,
+) -> Program:
+    """Read and check a program's tables as of `as_of` (naive means UTC).
+
+    Strict mode raises `ContractError` at the first problem. Lenient mode still raises on file-level
+    problems, but sets bad rows aside into `quarantine_dir` and reports how many, per table and
+    problem, in `Program.quarantined`; a stale quarantine file of a table with nothing set aside is
+    removed so the folder always describes this load. It raises too, after writing the quarantine
+    files, when a table has more than `data.max_quarantine_share` of its rows set aside.
+    """
+    if lenient and quarantine_dir is None:
+        raise ValueError("lenient loading needs a quarantine_dir to write the rows it sets aside")
+    data_dir = Path(data_dir)
+    as_of = _as_utc(as_of)
+    specs = table_specs(data)
+
+    if not data_dir.is_dir():
+        raise ContractError(f"{data_dir}: data folder not found", path=data_dir)
+    paths = {name: locate_table_file(data_dir, name, required=name != "actions") for name in TABLES}
+    found = {name: path for name, path in paths.items() if path is not None}
+    headers = {name: inspect_header(path, specs[name]) for name, path in found.items()}
+    raw = {name: read_table(path, specs[name], headers[name]) for name, path in found.items()}
+    event_types = event_type_codes(raw["events"].column("event_type"), data)
+    if "amount" not in raw["events"].column_names:
+        check_no_money_without_amount(found["events"], event_types, data)
+
+    partners, signup_ns, partners_screen = screen_partners(
+        TableScreen(found["partners"], "partners", raw["partners"], headers["partners"], lenient=lenient), data, as_of
+    )
+    partner_index = pd.Index(partners["partner_id"].to_numpy(), dtype=object)
+    events, currency, events_screen = screen_events(
+        TableScreen(found["events"], "events", raw["events"], headers["events"], lenient=lenient),
+        data, event_types, partner_index, signup_ns, as_of,
+    )
+    screens = [partners_screen, events_screen]
+    actions: pd.DataFrame | None = None
+    if "actions" in raw:
+        actions, actions_screen = screen_actions(
+            TableScreen(found["actions"], "actions", raw["actions"], headers["actions"], lenient=lenient),
+            data, partner_index, signup_ns, as_of,
+        )
+        screens.append(actions_screen)
+
+    quarantined: dict[str, dict[str, int]] = {}
+    if lenient:
+        assert quarantine_dir is not None
+        for screen in screens:
+            counts = screen.counts()
+            if counts:
+                quarantined[screen.table] = counts
+        write_quarantine(Path(quarantine_dir), screens)
+        for screen in screens:
+            check_quarantine_share(screen, data.max_quarantine_share, Path(quarantine_dir))
+    return Program(partners=partners, events=events, actions=actions, quarantined=quarantined, currency=currency)
+
+
+def _as_utc(moment: pd.Timestamp) -> pd.Timestamp:
+    moment = pd.Timestamp(moment)
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
