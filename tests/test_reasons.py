@@ -21,6 +21,7 @@ from retention.reasons import (
     EARLY_HISTORY_DAYS,
     LOWER_QUARTILE_PREFIX,
     UPPER_QUARTILE_PREFIX,
+    catalogue,
     describe_feature,
     fact_features,
     facts_for,
@@ -489,7 +490,7 @@ def test_every_feature_of_the_default_schema_has_a_template(lang: str, target: s
 
 
 def test_both_languages_have_the_same_templates() -> None:
-    assert set(reasons_module._TEXT["en"]) == set(reasons_module._TEXT["ru"])
+    assert set(catalogue.TEMPLATES["en"]) == set(catalogue.TEMPLATES["ru"])
 
 
 def test_an_unknown_declared_attribute_is_still_worded() -> None:
@@ -616,13 +617,13 @@ def test_the_grammar_checker_catches_broken_forms() -> None:
 @pytest.mark.parametrize("lang", ["en", "ru"])
 def test_every_template_renders_the_numbers_0_1_2_5_21_without_broken_forms(lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
     used: set[str] = set()
-    say = reasons_module._say
+    say = catalogue.say
 
     def recording(language: str, key: str, **values: Any) -> str:
         used.add(key)
         return say(language, key, **values)
 
-    monkeypatch.setattr(reasons_module, "_say", recording)
+    monkeypatch.setattr(catalogue, "say", recording)
     problems, rendered = [], 0
     for name, row, typical in sweep():
         for target in (RISK, GROWTH):
@@ -633,7 +634,7 @@ def test_every_template_renders_the_numbers_0_1_2_5_21_without_broken_forms(lang
             problems += [(name, row, text, problem) for problem in grammar_problems(text, lang)]
     assert problems == []
     assert rendered > 2000
-    assert used == set(reasons_module._TEXT[lang])  # the sweep reaches every template: none escapes the check
+    assert used == set(catalogue.TEMPLATES[lang])  # the sweep reaches every template: none escapes the check
 
 
 @pytest.mark.parametrize(
