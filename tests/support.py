@@ -168,6 +168,33 @@ def store(tmp: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
+# Pages
+
+
+class Links:
+    """Every tag of a page, the targets of its src and href attributes, and the text a reader sees (not the CSS)."""
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        self.tags: list[str] = []
+        self.linked: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+        links = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                links.tags.append(tag)
+                links.linked += [(tag, name, value or "") for name, value in attrs if name in ("src", "href")]
+
+            def handle_data(self, data: str) -> None:
+                if links.tags[-1:] != ["style"]:
+                    links.text.append(data)
+
+        Parser().feed(page)
+
+
+# --------------------------------------------------------------------------------------------------
 # Chromium
 
 CHROMIUM_FLAGS = [
