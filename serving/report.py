@@ -1,10 +1,11 @@
 """The scoring's report (report.LANG.html): program KPIs, segment mix and flows, risk, revenue at risk and the top partners.
 
-One self-contained page: plain CSS in a <style> tag, charts as inline SVG drawn here, no scripts, no
-fonts, images or styles from anywhere else. A Content-Security-Policy in the page itself forbids
-scripts and every load but inline styles and data: images, so even a mistake in escaping can neither
-run code nor reach the network. Every text that comes from data goes through `html.escape`. Labels and
-numbers follow the report language (`scoring.lang`: en or ru).
+One self-contained page, from the Jinja2 template `serving/templates/report.html.j2`: the CSS of
+`report.css` inlined in a <style> tag, charts as inline SVG, no scripts, no fonts, images or styles from
+anywhere else. A Content-Security-Policy in the page itself forbids scripts and every load but inline
+styles and data: images, so even a mistake in escaping can neither run code nor reach the network. The
+template autoescapes every value (by `escape`, i.e. `html.escape`); this module computes the texts and
+figures, in the report language (`scoring.lang`: en or ru), and the template lays them out.
 
 `program_kpis` computes the figures owners track from the contract tables and the scored frame;
 `render_report` is pure (frames in, an HTML string out); `serving.outputs.write_scoring` writes it with the risk list.
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from features.segments import LADDER_RANK, SEGMENTS
 from partner_churn.config import Config
@@ -290,6 +293,45 @@ def _existing_revenue(
     return float(amount[inside].sum())
 
 
+# --------------------------------------------------------------------------- the page: template and escaping
+
+
+def escape(value: object) -> str:
+    """Any value as HTML text or attribute value."""
+    return html.escape(str(value), quote=True)
+
+
+def svg_open(width: int, height: int, title: str, *, css_class: str = "chart") -> Markup:
+    """An inline SVG's opening, titled for screen readers (the report's and the drift summary's charts)."""
+    classed = f"class=\"{css_class}\" " if css_class else ""
+    return Markup(
+        f"<svg {classed}viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" "
+        f"aria-label=\"{escape(title)}\"><title>{escape(title)}</title>"
+    )
+
+
+def _autoescaped(value: object) -> object:
+    """Autoescape by `escape`, so the page has the entities it always had (`&quot;`, not markupsafe's `&#34;`),
+    as the drift summary has; markup (our macros, `svg_open`) passes as it is."""
+    return value if hasattr(value, "__html__") else Markup(escape(value))
+
+
+_ENV = Environment(
+    loader=PackageLoader("serving", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    finalize=_autoescaped,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+"""The report's templates (report.html.j2, which inlines report.css); a missing value is an error, not a blank."""
+_ENV.globals["svg_open"] = svg_open
+
+_View = dict[str, Any]
+"""What the template reads of a section, a row or a chart: texts and figures already in the report language."""
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -327,7 +369,27 @@ def render_report(
     fmt = _Formatter(lang)
     as_of = utc(as_of)
     scored = sort_risk_list(scored)
+    return _ENV.get_template("report.html.j2").render(
+        lang=lang,
+        csp=Markup(CSP),  # our constant, written as it is: its quotes stay quotes
+        t=t,
+        date=fmt.date(as_of),
+        meta=_meta(scored, previous, as_of, t, fmt),
+        notices=[f"{target}: {line}" for target, line in (notices or {}).items()],
+        today=_today_section(scored, as_of, t, fmt, lang),
+        kpis=_kpi_cards(kpis, t, fmt, active_window_days),
+        segments=_segment_section(scored, previous, t, fmt, lang, in_play_window_days),
+        flows=_flows_section(scored, previous, t, fmt, lang),
+        segment_names=[SEGMENT_NAMES[lang][s] for s in SEGMENTS],
+        risk=_risk_section(scored, previous, t, fmt),
+        value=_value_section(scored, t, fmt, lang, horizon_days),
+        top=_top_section(scored, t, fmt, lang, top),
+        definitions=_definitions(t, active_window_days),
+    )
 
+
+def _meta(scored: pd.DataFrame, previous: PreviousScoring | None, as_of: pd.Timestamp, t: dict, fmt: _Formatter) -> list[str]:
+    """The header's line: the cutoff, when and by which models the partners were scored, and compared with what."""
     meta = [f"{t['as_of']} {fmt.date(as_of)}"]
     if len(scored):
         meta.append(f"{t['scored_at']} {fmt.datetime(utc(scored['scored_at'].iloc[0]))} UTC")
@@ -335,54 +397,33 @@ def render_report(
         if "trained_through" in scored and pd.notna(scored["trained_through"].iloc[0]) and str(scored["trained_through"].iloc[0]):
             meta.append(f"{t['trained_through']} {fmt.date(utc(scored['trained_through'].iloc[0]))}")
     meta.append(t["previous_scoring"].format(date=fmt.date(previous.as_of)) if previous is not None else t["first_scoring_meta"])
-    warnings = "".join(f"<p class=\"notice\">{escape(f'{target}: {line}')}</p>" for target, line in (notices or {}).items())
-    body = [
-        f"<header><h1>{escape(t['title'])}</h1><p class=\"meta\">{' · '.join(escape(m) for m in meta)}</p>{warnings}</header>",
-        _today_section(scored, as_of, t, fmt, lang),
-        _kpi_section(kpis, t, fmt, active_window_days),
-        _segment_section(scored, previous, t, fmt, lang, in_play_window_days),
-        _flows_section(scored, previous, t, fmt, lang),
-        _risk_section(scored, previous, t, fmt),
-        _value_section(scored, t, fmt, lang, horizon_days),
-        _top_section(scored, t, fmt, lang, top),
-        _definitions(t, active_window_days),
-    ]
-    return (
-        "<!DOCTYPE html>\n"
-        f"<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{escape(t['title'])} · {escape(fmt.date(as_of))}</title>\n<style>{_CSS}</style>\n</head>\n"
-        "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
-    )
+    return meta
 
 
-def _kpi_section(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) -> str:
+def _kpi_cards(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) -> list[_View]:
     def get(key: str) -> float:
         return float(kpis.get(key, math.nan))
 
     change = get("existing_partner_revenue_change")
-    change_class = "" if math.isnan(change) else (" up" if change >= 0 else " down")
-    cards = [
-        (t["active_partners"], fmt.number(get("active_partners")), "",
-         t["active_note"].format(days=days, before=fmt.number(get("active_partners_before")))),
-        (t["churn_rate"], fmt.percent(get("partner_churn_rate")), "",
-         t["churn_note"].format(churned=fmt.number(get("churned_partners")), base=fmt.number(get("active_partners_before")), days=days)),
-        (t["existing_revenue"], fmt.number(get("existing_partner_revenue")),
-         f"<span class=\"delta{change_class}\">{escape(fmt.signed_percent(change))}</span>",
-         t["existing_note"].format(days=REVENUE_WINDOW_DAYS, previous=fmt.number(get("existing_partner_revenue_previous")))),
-        (t["first_result"], f"{fmt.number(get('days_to_first_result'), 1)} {t['days_unit']}", "",
-         t["first_result_note"].format(n=fmt.number(get("first_results")), days=FIRST_RESULT_WINDOW_DAYS)),
+
+    def card(label: str, value: str, note: str, delta: str = "") -> _View:
+        return {"label": label, "value": value, "note": note, "delta": delta,
+                "delta_class": "" if math.isnan(change) else (" up" if change >= 0 else " down")}
+
+    return [
+        card(t["active_partners"], fmt.number(get("active_partners")),
+             t["active_note"].format(days=days, before=fmt.number(get("active_partners_before")))),
+        card(t["churn_rate"], fmt.percent(get("partner_churn_rate")),
+             t["churn_note"].format(churned=fmt.number(get("churned_partners")), base=fmt.number(get("active_partners_before")), days=days)),
+        card(t["existing_revenue"], fmt.number(get("existing_partner_revenue")),
+             t["existing_note"].format(days=REVENUE_WINDOW_DAYS, previous=fmt.number(get("existing_partner_revenue_previous"))),
+             delta=fmt.signed_percent(change)),
+        card(t["first_result"], f"{fmt.number(get('days_to_first_result'), 1)} {t['days_unit']}",
+             t["first_result_note"].format(n=fmt.number(get("first_results")), days=FIRST_RESULT_WINDOW_DAYS)),
     ]
-    items = "".join(
-        f"<div class=\"kpi\"><div class=\"kpi-label\">{escape(label)}</div><div class=\"kpi-value\">{escape(value)} {extra}</div>"
-        f"<div class=\"kpi-note\">{escape(note)}</div></div>"
-        for label, value, extra, note in cards
-    )
-    return f"<section id=\"kpis\"><h2>{escape(t['kpis'])}</h2><div class=\"kpis\">{items}</div></section>"
 
 
-def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str, in_play_days: int) -> str:
+def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str, in_play_days: int) -> _View:
     in_play = _in_play_counts(scored, in_play_days)
     everyone = scored["segment"].value_counts().reindex(SEGMENTS, fill_value=0) if len(scored) else pd.Series(0, index=list(SEGMENTS))
     before = _in_play_counts(previous.rows, in_play_days) if previous is not None else None
@@ -391,23 +432,17 @@ def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: 
         (SEGMENT_NAMES[lang][s], float(in_play[s]), SEGMENT_COLORS[s], f"{fmt.number(in_play[s])} · {fmt.percent(in_play[s] / total)}")
         for s in SEGMENTS
     ]
-    rows = []
-    for s in SEGMENTS:
-        delta = "—" if before is None else fmt.signed_number(float(in_play[s] - before[s]))
-        rows.append(
-            f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{escape(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{escape(fmt.number(in_play[s]))}</td>"
-            f"<td class=\"num\">{escape(fmt.percent(in_play[s] / total))}</td><td class=\"num\">{escape(fmt.number(everyone[s]))}</td>"
-            f"<td class=\"num\">{escape(delta) or '&nbsp;'}</td></tr>"
-        )
-    table = (
-        f"<table class=\"compact\"><thead><tr><th>{escape(t['segment'])}</th><th class=\"num\">{escape(t['in_play'])}</th>"
-        f"<th class=\"num\">{escape(t['share'])}</th><th class=\"num\">{escape(t['all_partners'])}</th>"
-        f"<th class=\"num\">{escape(_vs_previous(previous, t, fmt))}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-    return (
-        f"<section id=\"segments\"><h2>{escape(t['segments'])}</h2><p class=\"note\">{escape(t['segments_note'].format(days=in_play_days))}</p>"
-        f"<div class=\"pair\"><div>{_hbar_chart(bars, t['segments'])}</div><div>{table}</div></div></section>"
-    )
+    rows = [
+        {"color": SEGMENT_COLORS[s], "name": SEGMENT_NAMES[lang][s], "cells": [
+            fmt.number(in_play[s]), fmt.percent(in_play[s] / total), fmt.number(everyone[s]),
+            "—" if before is None else fmt.signed_number(float(in_play[s] - before[s])),
+        ]}
+        for s in SEGMENTS
+    ]
+    return {
+        "title": t["segments"], "note": t["segments_note"].format(days=in_play_days), "chart": _hbar_chart(bars, t["segments"]),
+        "head": [t["segment"], t["in_play"], t["share"], t["all_partners"], _vs_previous(previous, t, fmt)], "rows": rows,
+    }
 
 
 def _in_play_counts(frame: pd.DataFrame, days: int) -> pd.Series:
@@ -422,9 +457,10 @@ def _vs_previous(previous: PreviousScoring | None, t: dict, fmt: _Formatter) -> 
     return f"{t['vs_previous']} ({fmt.date(previous.as_of)})" if previous is not None else t["first_scoring"]
 
 
-def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str) -> str:
+def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str) -> _View | None:
+    """From-to counts of segments since the previous scoring; None for the first scoring (no made-up flows)."""
     if previous is None:
-        return f"<section id=\"flows\"><h2>{escape(t['flows'])}</h2><p class=\"note\">{escape(t['first_flows'])}</p></section>"
+        return None
     new_key = "__new__"
     origin = scored["previous_segment"].where(scored["previous_segment"].notna(), new_key).astype(str) if len(scored) else pd.Series(dtype=str)
     matrix = pd.crosstab(origin, scored["segment"]) if len(scored) else pd.DataFrame()
@@ -436,25 +472,20 @@ def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: di
                 up += int(matrix.loc[a, b])
             elif LADDER_RANK[b] < LADDER_RANK[a]:
                 down += int(matrix.loc[a, b])
-    since = t["since"].format(date=fmt.date(previous.as_of))
-    head = "".join(f"<th class=\"num\">{escape(SEGMENT_NAMES[lang][s])}</th>" for s in SEGMENTS)
     rows = []
     for a in [*SEGMENTS, new_key]:
-        label = t["new"] if a == new_key else SEGMENT_NAMES[lang][a]
         cells = []
         for b in SEGMENTS:
             n = int(matrix.loc[a, b])
             kind = "new" if a == new_key else ("same" if a == b else ("up" if LADDER_RANK[b] > LADDER_RANK[a] else "down" if LADDER_RANK[b] < LADDER_RANK[a] else "side"))
-            cells.append(f"<td class=\"num flow {kind}{' zero' if n == 0 else ''}\">{escape(fmt.number(n))}</td>")
-        rows.append(f"<tr><th>{escape(label)}</th>{''.join(cells)}</tr>")
+            cells.append({"kind": kind, "zero": n == 0, "text": fmt.number(n)})
+        rows.append({"label": t["new"] if a == new_key else SEGMENT_NAMES[lang][a], "cells": cells})
+    since = t["since"].format(date=fmt.date(previous.as_of))
     note = t["flows_note"].format(since=since, up=fmt.number(up), down=fmt.number(down), new=fmt.number(int(matrix.loc[new_key].sum())))
-    return (
-        f"<section id=\"flows\"><h2>{escape(t['flows'])}</h2><p class=\"note\">{escape(note)}</p>"
-        f"<table class=\"matrix\"><thead><tr><th>{escape(t['from_to'])}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
-    )
+    return {"note": note, "rows": rows}
 
 
-def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter) -> str:
+def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter) -> _View:
     risk = pd.to_numeric(scored["deactivation_risk"], errors="coerce") if len(scored) else pd.Series(dtype=float)
     scored_rows = risk.notna().to_numpy()
     values = risk[scored_rows].to_numpy(dtype=float)
@@ -469,23 +500,18 @@ def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dic
         bars.append((label, float(inside.sum()), BAND_COLORS.get(band, BAND_COLORS["low"]), fmt.number(int(inside.sum()))))
     counts = scored["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0) if len(scored) else pd.Series(0, index=list(RISK_BANDS))
     before = previous.rows["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0) if previous is not None else None
-    rows = "".join(
-        f"<tr><td class=\"seg\">{_swatch(BAND_COLORS[b])}{escape(t['bands'][b])}</td><td class=\"num\">{escape(fmt.number(counts[b]))}</td>"
-        f"<td class=\"num\">{escape(fmt.signed_number(float(counts[b] - before[b])) if before is not None else '—')}</td></tr>"
+    rows = [
+        {"color": BAND_COLORS[b], "name": t["bands"][b],
+         "cells": [fmt.number(counts[b]), fmt.signed_number(float(counts[b] - before[b])) if before is not None else "—"]}
         for b in RISK_BANDS
-    )
-    table = (
-        f"<table class=\"compact\"><thead><tr><th>{escape(t['band'])}</th><th class=\"num\">{escape(t['partners'])}</th>"
-        f"<th class=\"num\">{escape(_vs_previous(previous, t, fmt))}</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-    note = t["risk_note"].format(n=fmt.number(len(values)))
-    return (
-        f"<section id=\"risk\"><h2>{escape(t['risk'])}</h2><p class=\"note\">{escape(note)}</p>"
-        f"<div class=\"pair\"><div>{_vbar_chart(bars, t['risk'])}</div><div>{table}</div></div></section>"
-    )
+    ]
+    return {
+        "title": t["risk"], "note": t["risk_note"].format(n=fmt.number(len(values))), "chart": _vbar_chart(bars, t["risk"]),
+        "head": [t["band"], t["partners"], _vs_previous(previous, t, fmt)], "rows": rows,
+    }
 
 
-def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, horizon_days: int) -> str:
+def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, horizon_days: int) -> _View:
     if len(scored):
         frame = pd.DataFrame(
             {
@@ -501,54 +527,35 @@ def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, ho
     else:
         by = pd.DataFrame(0.0, index=list(SEGMENTS), columns=["revenue_at_risk", "expected_revenue", "value_at_risk", "high"])
     bars = [(SEGMENT_NAMES[lang][s], float(by.loc[s, "revenue_at_risk"]), SEGMENT_COLORS[s], fmt.number(by.loc[s, "revenue_at_risk"])) for s in SEGMENTS]
-    rows = "".join(
-        f"<tr><td class=\"seg\">{_swatch(SEGMENT_COLORS[s])}{escape(SEGMENT_NAMES[lang][s])}</td><td class=\"num\">{escape(fmt.number(by.loc[s, 'revenue_at_risk']))}</td>"
-        f"<td class=\"num\">{escape(fmt.number(by.loc[s, 'expected_revenue']))}</td><td class=\"num\">{escape(fmt.number(by.loc[s, 'value_at_risk']))}</td>"
-        f"<td class=\"num\">{escape(fmt.number(by.loc[s, 'high']))}</td></tr>"
+    rows = [
+        {"color": SEGMENT_COLORS[s], "name": SEGMENT_NAMES[lang][s],
+         "cells": [fmt.number(by.loc[s, column]) for column in ("revenue_at_risk", "expected_revenue", "value_at_risk", "high")]}
         for s in SEGMENTS
-    )
-    table = (
-        f"<table class=\"compact\"><thead><tr><th>{escape(t['segment'])}</th><th class=\"num\">{escape(t['revenue_at_risk'])}</th>"
-        f"<th class=\"num\">{escape(t['expected_revenue'])}</th><th class=\"num\">{escape(t['value_at_risk'])}</th>"
-        f"<th class=\"num\">{escape(t['high_risk'])}</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-    return (
-        f"<section id=\"value\"><h2>{escape(t['value'])}</h2><p class=\"note\">{escape(t['value_note'].format(days=horizon_days))}</p>"
-        f"<div class=\"pair\"><div>{_hbar_chart(bars, t['value'])}</div><div>{table}</div></div></section>"
-    )
+    ]
+    return {
+        "title": t["value"], "note": t["value_note"].format(days=horizon_days), "chart": _hbar_chart(bars, t["value"]),
+        "head": [t["segment"], t["revenue_at_risk"], t["expected_revenue"], t["value_at_risk"], t["high_risk"]], "rows": rows,
+    }
 
 
-def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top: int) -> str:
+def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top: int) -> _View:
     head = scored.head(max(int(top), 0))
-    title = t["top"].format(n=len(head) if len(head) < top else top)
-    if head.empty:
-        return f"<section id=\"top\"><h2>{escape(title)}</h2><p class=\"note\">{escape(t['no_partners'])}</p></section>"
-    columns = ["#", t["partner_id"], t["segment"], t["change"], t["deactivation_risk"], t["upgrade_potential"],
-               t["value_at_risk"], t["action"], t["reasons"], t["due"]]
-    numeric = {0, 4, 5, 6, 9}
-    header = "".join(f"<th class=\"{'num' if i in numeric else ''}\">{escape(c)}</th>" for i, c in enumerate(columns))
-    rows = []
-    for rank, row in enumerate(head.itertuples(index=False), start=1):
-        reasons = [r.strip() for r in str(row.reasons or "").split(" | ") if r.strip()]
-        reason_html = "<ul>" + "".join(f"<li>{escape(r)}</li>" for r in reasons) + "</ul>" if reasons else ""
-        rows.append(
-            "<tr>"
-            f"<td class=\"num muted\">{rank}</td>"
-            f"<td class=\"id\">{escape(str(row.partner_id))}</td>"
-            f"<td class=\"seg\">{_swatch(SEGMENT_COLORS.get(str(row.segment), '#999'))}{escape(_segment_name(row.segment, lang))}</td>"
-            f"<td class=\"muted\">{escape(_change_text(row.segment_change, row.previous_segment, row.segment, t, lang))}</td>"
-            f"<td class=\"num risk\">{_risk_cell(row, t, fmt)}</td>"
-            f"<td class=\"num\">{escape(fmt.percent(row.upgrade_potential, 0))}</td>"
-            f"<td class=\"num\">{escape(fmt.number(row.value_at_risk))}</td>"
-            f"<td class=\"action\">{escape(str(row.action_title))}</td>"
-            f"<td class=\"reasons\">{reason_html}</td>"
-            f"<td class=\"num\">{escape(fmt.number(row.due_in_days))}</td>"
-            "</tr>"
-        )
-    return (
-        f"<section id=\"top\"><h2>{escape(title)}</h2><p class=\"note\">{escape(t['top_note'])}</p>"
-        f"<div class=\"scroll\"><table id=\"top-partners\" class=\"top\"><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
-    )
+    rows = [
+        {
+            "partner_id": str(row.partner_id),
+            "color": SEGMENT_COLORS.get(str(row.segment), "#999"),
+            "segment": _segment_name(row.segment, lang),
+            "change": _change_text(row.segment_change, row.previous_segment, row.segment, t, lang),
+            "risk": _risk_cell(row, t, fmt),
+            "upgrade_potential": fmt.percent(row.upgrade_potential, 0),
+            "value_at_risk": fmt.number(row.value_at_risk),
+            "action_title": str(row.action_title),
+            "reasons": _reasons(row.reasons),
+            "due": fmt.number(row.due_in_days),
+        }
+        for row in head.itertuples(index=False)
+    ]
+    return {"title": t["top"].format(n=len(head) if len(head) < top else top), "rows": rows}
 
 
 TODAY_ROWS = 20
@@ -565,65 +572,56 @@ CHANNEL_NAMES = {
 """How the partner is reached (`retention.actions.Channel`), as the spreadsheet names it."""
 
 
-def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _Formatter, lang: str) -> str:
-    """First thing a manager reads: per owner, contacts due today and this week, and today's in priority order."""
+def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _Formatter, lang: str) -> list[_View]:
+    """First thing a manager reads: per owner, contacts due today and this week, and today's in priority order
+    (no owner: no personal contact is due this week)."""
     contacts = contacts_due(scored, as_of) if len(scored) else scored.iloc[0:0]
     if contacts.empty:
-        return f"<section id=\"today\"><h2>{escape(t['today'])}</h2><p class=\"note\">{escape(t['no_contacts'])}</p></section>"
-    parts = []
+        return []
+    owners = []
     for _, counts in owner_counts(contacts).iterrows():
         owner = str(counts["owner"])
         due_today = contacts[(contacts["owner"] == owner) & (contacts["due_in_days"] == 0)].head(TODAY_ROWS)
-        rows = "".join(
-            "<tr>"
-            f"<td class=\"id\">{escape(row.partner_id)}</td>"
-            f"<td class=\"seg\">{escape(_segment_name(row.segment, lang))}</td>"
-            f"<td class=\"num risk\">{_risk_cell(row, t, fmt)}</td>"
-            f"<td class=\"action\"><b>{escape(row.action_title)}</b><br><span class=\"muted\">{escape(row.action_description)}</span></td>"
-            f"<td class=\"reasons\"><ul>{''.join(f'<li>{escape(r.strip())}</li>' for r in str(row.reasons or '').split(' | ') if r.strip())}</ul></td>"
-            f"<td class=\"num\">{escape(fmt.number(row.value_at_risk))}</td>"
-            f"<td class=\"num\">{escape(fmt.date(utc(row.last_activity_date)) if row.last_activity_date else '')}</td>"
-            "</tr>"
+        rows = [
+            {
+                "partner_id": row.partner_id,
+                "segment": _segment_name(row.segment, lang),
+                "risk": _risk_cell(row, t, fmt),
+                "action_title": row.action_title,
+                "action_description": row.action_description,
+                "reasons": _reasons(row.reasons),
+                "value_at_risk": fmt.number(row.value_at_risk),
+                "last_activity": fmt.date(utc(row.last_activity_date)) if row.last_activity_date else "",
+            }
             for row in due_today.itertuples(index=False)
-        )
-        header = "".join(f"<th>{escape(t[key])}</th>" for key in ("partner_id", "segment", "deactivation_risk", "today_action", "reasons", "value_at_risk", "last_activity"))
+        ]
         summary = t["today_counts"].format(today=int(counts["today"]), week=int(counts["this_week"]), value=fmt.number(counts["value_at_risk"]))
-        table = (f"<div class=\"scroll\"><table class=\"top today\"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>"
-                 if rows else f"<p class=\"note\">{escape(t['nothing_today'])}</p>")
-        parts.append(f"<h3>{escape(OWNER_NAMES[lang].get(owner, owner))}</h3><p class=\"note\">{escape(summary)}</p>{table}")
-    return f"<section id=\"today\"><h2>{escape(t['today'])}</h2><p class=\"note\">{escape(t['today_note'])}</p>{''.join(parts)}</section>"
+        owners.append({"name": OWNER_NAMES[lang].get(owner, owner), "summary": summary, "rows": rows})
+    return owners
 
 
 def _segment_name(segment: object, lang: str) -> str:
     return SEGMENT_NAMES[lang].get(str(segment), str(segment))
 
 
-def _risk_cell(row: Any, t: dict, fmt: _Formatter) -> str:
-    """A partner's deactivation risk in its band's colour, its trend since the previous scoring under it, and
-    since when it is high."""
-    band = escape(str(row.risk_band))
-    high = _high_since(row, t, fmt)
-    return (f"<span class=\"band {band}\">{escape(fmt.percent(row.deactivation_risk, 0))}</span>{_trend(row, t, fmt)}"
-            + (f"<br><span class=\"trend\">{high}</span>" if high else ""))
+def _reasons(reasons: object) -> list[str]:
+    """The risk list's reasons (one text, ' | ' between them) as a list."""
+    return [r.strip() for r in str(reasons or "").split(" | ") if r.strip()]
 
 
-def _trend(row: Any, t: dict, fmt: _Formatter) -> str:
-    """The risk's trend arrow and change since the previous scoring, under the risk; nothing when unknown."""
+def _risk_cell(row: Any, t: dict, fmt: _Formatter) -> _View:
+    """A partner's deactivation risk (coloured by its band), its trend arrow and change since the previous
+    scoring (none when unknown), and since when it is high for how many whole weeks (none when not high)."""
     arrow = getattr(row, "risk_trend", None)
     change = _float(getattr(row, "risk_change", math.nan))
-    if not isinstance(arrow, str) or not arrow or math.isnan(change):
-        return ""
-    kind = {TREND_ARROWS["up"]: "up", TREND_ARROWS["down"]: "down"}.get(arrow, "steady")
-    points = t["points"].format(value=fmt.signed_number(100 * change), previous=fmt.percent(getattr(row, "previous_risk", math.nan), 0))
-    return f"<br><span class=\"trend {kind}\">{escape(arrow)} {escape(points)}</span>"
-
-
-def _high_since(row: Any, t: dict, fmt: _Formatter) -> str:
-    """Since when the partner is in the high risk band, and for how many whole weeks; nothing when not high."""
+    trend = kind = ""
+    if isinstance(arrow, str) and arrow and not math.isnan(change):
+        kind = {TREND_ARROWS["up"]: "up", TREND_ARROWS["down"]: "down"}.get(arrow, "steady")
+        points = t["points"].format(value=fmt.signed_number(100 * change), previous=fmt.percent(getattr(row, "previous_risk", math.nan), 0))
+        trend = f"{arrow} {points}"
     since = getattr(row, "high_band_since", None)
-    if since is None or pd.isna(since):
-        return ""
-    return escape(t["high_since"].format(date=fmt.date(utc(since)), weeks=fmt.number(int(row.weeks_in_high_band))))
+    high = "" if since is None or pd.isna(since) else t["high_since"].format(date=fmt.date(utc(since)), weeks=fmt.number(int(row.weeks_in_high_band)))
+    return {"band": str(row.risk_band), "risk": fmt.percent(row.deactivation_risk, 0), "trend": trend, "trend_kind": kind, "high": high}
 
 
 def _change_text(change: object, previous: object, segment: object, t: dict, lang: str) -> str:
@@ -636,8 +634,8 @@ def _change_text(change: object, previous: object, segment: object, t: dict, lan
     return f"{_segment_name(previous, lang)} → {_segment_name(segment, lang)}"
 
 
-def _definitions(t: dict, active_days: int) -> str:
-    items = [
+def _definitions(t: dict, active_days: int) -> list[str]:
+    return [
         t["def_active"].format(days=active_days),
         t["def_churn"].format(days=active_days),
         t["def_revenue"].format(days=REVENUE_WINDOW_DAYS),
@@ -646,66 +644,36 @@ def _definitions(t: dict, active_days: int) -> str:
         t["def_value"],
         t["def_offline"],
     ]
-    return f"<footer id=\"definitions\"><h2>{escape(t['definitions'])}</h2><ol>{''.join(f'<li>{escape(i)}</li>' for i in items)}</ol></footer>"
 
 
-# --------------------------------------------------------------------------- charts (inline SVG)
+# --------------------------------------------------------------------------- charts (inline SVG, drawn by the template)
 
 
-def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> str:
+def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _View:
     """Horizontal bars: (label, value, colour, value text) each; scaled to the largest value."""
     row_h, label_w, width, value_w = 34, 150, 560, 130
-    height = row_h * len(bars) + 10
     top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
     plot = width - label_w - value_w
-    parts = [svg_open(width, height, title)]
-    for i, (label, value, color, text) in enumerate(bars):
-        y = 5 + i * row_h
-        w = max(plot * max(value, 0.0) / top, 1.5 if value > 0 else 0.0)
-        parts.append(f"<text x=\"{label_w - 10}\" y=\"{y + 21}\" text-anchor=\"end\" class=\"lbl\">{escape(label)}</text>")
-        parts.append(f"<rect x=\"{label_w}\" y=\"{y + 6}\" width=\"{plot}\" height=\"20\" class=\"track\"/>")
-        parts.append(f"<rect x=\"{label_w}\" y=\"{y + 6}\" width=\"{w:.1f}\" height=\"20\" rx=\"2\" fill=\"{color}\"/>")
-        parts.append(f"<text x=\"{label_w + w + 8:.1f}\" y=\"{y + 21}\" class=\"val\">{escape(text)}</text>")
-    parts.append("</svg>")
-    return "".join(parts)
+    return {
+        "kind": "hbar", "title": title, "width": width, "height": row_h * len(bars) + 10, "label_x": label_w - 10, "plot_x": label_w, "plot_w": plot,
+        "bars": [
+            {"label": label, "color": color, "text": text, "y": 5 + i * row_h, "w": max(plot * max(value, 0.0) / top, 1.5 if value > 0 else 0.0)}
+            for i, (label, value, color, text) in enumerate(bars)
+        ],
+    }
 
 
-def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> str:
+def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _View:
     """Vertical bars (a histogram): (label, value, colour, value text) each."""
     width, height, left, bottom, top_pad = 560, 240, 10, 40, 24
-    n = max(len(bars), 1)
-    slot = (width - 2 * left) / n
+    slot = (width - 2 * left) / max(len(bars), 1)
     plot_h = height - bottom - top_pad
     top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
-    parts = [svg_open(width, height, title)]
-    parts.append(f"<line x1=\"{left}\" y1=\"{height - bottom}\" x2=\"{width - left}\" y2=\"{height - bottom}\" class=\"axis\"/>")
+    shapes = []
     for i, (label, value, color, text) in enumerate(bars):
         h = plot_h * max(value, 0.0) / top
-        x = left + i * slot + 4
-        y = height - bottom - h
-        parts.append(f"<rect x=\"{x:.1f}\" y=\"{y:.1f}\" width=\"{slot - 8:.1f}\" height=\"{h:.1f}\" rx=\"2\" fill=\"{color}\"/>")
-        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{y - 6:.1f}\" text-anchor=\"middle\" class=\"val\">{escape(text)}</text>")
-        parts.append(f"<text x=\"{x + (slot - 8) / 2:.1f}\" y=\"{height - bottom + 18}\" text-anchor=\"middle\" class=\"tick\">{escape(label)}</text>")
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def svg_open(width: int, height: int, title: str, *, css_class: str = "chart") -> str:
-    """An inline SVG's opening, titled for screen readers (the report's and the drift summary's charts)."""
-    classed = f"class=\"{css_class}\" " if css_class else ""
-    return (
-        f"<svg {classed}viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" "
-        f"aria-label=\"{escape(title)}\"><title>{escape(title)}</title>"
-    )
-
-
-def _swatch(color: str) -> str:
-    return f"<span class=\"swatch\" style=\"background:{color}\"></span>"
-
-
-def escape(value: object) -> str:
-    """Any value as HTML text or attribute value."""
-    return html.escape(str(value), quote=True)
+        shapes.append({"label": label, "color": color, "text": text, "x": left + i * slot + 4, "y": height - bottom - h, "h": h})
+    return {"kind": "vbar", "title": title, "width": width, "height": height, "left": left, "axis_y": height - bottom, "bar_w": slot - 8, "bars": shapes}
 
 
 # --------------------------------------------------------------------------- numbers per language
@@ -754,66 +722,3 @@ def _float(value: object) -> float:
     except (TypeError, ValueError):
         return math.nan
     return x
-
-
-_CSS = """
-:root { --ink: #1a202c; --muted: #5a6577; --line: #e2e8f0; --bg: #f7f9fc; --card: #ffffff; --accent: #2b6cb0; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
-main { max-width: 1280px; margin: 0 auto; padding: 24px 28px 40px; }
-header h1 { margin: 0 0 4px; font-size: 26px; }
-.meta { margin: 0 0 8px; color: var(--muted); }
-section, footer { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px; margin-top: 18px; }
-h2 { font-size: 18px; margin: 0 0 6px; }
-.note { color: var(--muted); margin: 0 0 12px; max-width: 980px; }
-.kpis { display: grid; grid-template-columns: repeat(4, 1fr); gap: 14px; }
-.kpi { border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; background: #fbfcfe; }
-.kpi-label { color: var(--muted); font-size: 13px; }
-.kpi-value { font-size: 26px; font-weight: 600; margin: 2px 0; font-variant-numeric: tabular-nums; }
-.kpi-note { color: var(--muted); font-size: 12px; }
-.delta { font-size: 15px; font-weight: 600; }
-.delta.up { color: #2f855a; } .delta.down { color: #c53030; }
-.trend { font-size: 12px; } .trend.up { color: #c53030; } .trend.down { color: #2f855a; } .trend.steady { color: var(--muted); }
-.pair { display: grid; grid-template-columns: minmax(0, 1.15fr) minmax(0, 1fr); gap: 24px; align-items: start; }
-svg.chart { width: 100%; height: auto; max-width: 560px; font-family: inherit; }
-svg .lbl { font-size: 13px; fill: var(--ink); }
-svg .val { font-size: 12px; fill: var(--muted); }
-svg .tick { font-size: 11px; fill: var(--muted); }
-svg .track { fill: #f1f4f8; }
-svg .axis { stroke: #cbd5e0; stroke-width: 1; }
-table { border-collapse: collapse; width: 100%; }
-th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-thead th { font-size: 12px; color: var(--muted); font-weight: 600; border-bottom: 2px solid var(--line); }
-.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-thead th, thead th.num { white-space: normal; vertical-align: bottom; }
-.scroll { overflow-x: auto; }
-.muted { color: var(--muted); }
-.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
-table.matrix { width: auto; min-width: 520px; }
-table.matrix tbody th { font-weight: 600; white-space: nowrap; }
-td.flow.same { background: #edf2f7; }
-td.flow.up { background: #e6f6ec; color: #22543d; }
-td.flow.down { background: #fdecec; color: #742a2a; }
-td.flow.new { background: #ebf4ff; }
-td.flow.zero { color: #b8c2cc; background: transparent; }
-table.top td { font-size: 13px; }
-table.top tbody tr:nth-child(even) { background: #fafbfd; }
-td.seg { white-space: nowrap; }
-td.risk { white-space: normal; min-width: 84px; }
-td.reasons { min-width: 280px; }
-td.action { min-width: 180px; }
-td.id { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space: nowrap; }
-td.reasons ul { margin: 0; padding-left: 16px; }
-td.reasons li { margin: 0 0 2px; }
-.band { display: inline-block; min-width: 44px; padding: 1px 6px; border-radius: 10px; text-align: center; }
-.band.high { background: #fed7d7; color: #742a2a; }
-.band.medium { background: #feebc8; color: #7b341e; }
-.band.low { background: #e6f6ec; color: #22543d; }
-.notice { background: #fffbea; border-left: 4px solid #d69e2e; padding: 4px 8px; margin: 4px 0; }
-.band.inactive { background: #edf2f7; color: #4a5568; }
-footer ol { margin: 0; padding-left: 20px; color: var(--muted); }
-footer li { margin-bottom: 4px; }
-@media (max-width: 900px) { .kpis { grid-template-columns: repeat(2, 1fr); } .pair { grid-template-columns: 1fr; } }
-@media print { body { background: #fff; } section, footer { break-inside: avoid; border: none; } }
-"""
