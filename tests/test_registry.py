@@ -406,8 +406,8 @@ def test_procedures_are_compared_on_the_folds_both_can_be_judged_on() -> None:
     never a mean that skips a NaN on one side against one that does not."""
     ours = {"2026-04-19": 0.80, "2026-05-03": float("nan"), "2026-05-17": 0.90}
     theirs = {"2026-04-19": 0.70, "2026-05-03": 0.99, "2026-05-17": float("nan")}
-    assert registry._common(ours, theirs) == (pytest.approx(0.80), pytest.approx(0.70))
-    assert registry._common({"a": 0.8}, {"b": 0.7}) == (pytest.approx(0.8), None)
+    assert registry.means_on_shared_folds(ours, theirs) == (pytest.approx(0.80), pytest.approx(0.70))
+    assert registry.means_on_shared_folds({"a": 0.8}, {"b": 0.7}) == (pytest.approx(0.8), None)
 
 
 def test_a_champion_logged_before_folds_existed_still_loads_its_settings(store: Path, good: TrainingResult) -> None:
@@ -420,7 +420,7 @@ def test_a_champion_logged_before_folds_existed_still_loads_its_settings(store: 
     logged.write_text(render_yaml(good.config).replace("backtest_folds: 4", "backtest_cutoffs: 3"))
     assert "backtest_cutoffs: 3" in logged.read_text(), "setup"
     client.log_artifact(run_id, str(logged))  # replaces the run's config.yaml with the old layout
-    loaded = registry._procedure_config(client, run_id, config)
+    loaded = registry.procedure_config(client, run_id, config)
     assert loaded.training.backtest_folds == 3 and loaded.training.risk_model_name == config.training.risk_model_name
 
 

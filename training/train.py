@@ -10,7 +10,7 @@ boosts for the median of the folds' best iterations, and its calibrator is fitte
 scores (each fold's uncalibrated score on its own test rows, pooled), as scikit-learn's
 `CalibratedClassifierCV(ensemble=False)` does.
 
-Logging to MLflow, registering and the promotion gate live in `training/registry.py`; the CLI chains
+Logging to MLflow, registering and the promotion gate live in `training/registry/`; the CLI chains
 them. Nothing here touches the disk.
 """
 
