@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+import types
 from collections.abc import Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -33,6 +34,7 @@ from partner_churn.config import Config, anchored, render_yaml
 from partner_churn.errors import InputError
 from partner_churn.telemetry import quiet_telemetry
 
+_typer_click: types.ModuleType
 try:  # typer >= 0.2x parses with its own copy of click: its usage errors are not click's
     from typer._click import exceptions as _typer_click
 except ImportError:  # pragma: no cover - older typer parses with click itself
@@ -95,11 +97,13 @@ def _is_store_error(exc: BaseException) -> bool:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    found, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        found.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    found: list[BaseException] = []
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        found.append(link)
+        link = link.__cause__ or link.__context__
     return found
 
 

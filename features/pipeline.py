@@ -146,6 +146,7 @@ def build_labels(
     context = table.context(_context_windows(config)) if features is None or later_stamps else None
     columns = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"]
     if features is None:
+        assert context is not None, "the context is built whenever features are not given"
         features = pd.concat([table.features_at(position[c], context) for c in stamps], ignore_index=True) if stamps.size else None
     expected_ids = np.concatenate([table.partner_ids[table.partners_at(position[c])] for c in stamps]) if stamps.size else np.zeros(0, object)
     if features is not None and (len(features) != expected_ids.size or not (features["partner_id"].to_numpy() == expected_ids).all()):
@@ -174,8 +175,10 @@ def build_labels(
     if not frames:
         return pd.DataFrame(columns=columns)
     labels = pd.concat(frames, ignore_index=True)
+    assert features is not None, "there are frames only when there are cutoffs, whose features were given or built"
     labels["segment"] = features["segment"].to_numpy()
     if later_stamps:
+        assert context is not None, "the context is built whenever there are later cutoffs"
         later = pd.concat([table.features_at(position[c], context) for c in later_stamps], ignore_index=True)
         later = later.assign(as_of=later["as_of"] - horizon)[["partner_id", "as_of", "segment"]]
         labels = labels.merge(later.rename(columns={"segment": "segment_at_horizon"}), on=["partner_id", "as_of"], how="left")

@@ -115,10 +115,10 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
             FeatureSpec(f"days_to_first_{suffix}", "float", "onboarding", f"Days from sign-up to the first {event_type}; missing if none yet.",
                         may_be_missing=True, event_types=(event_type,))
         )
-    for suffix, event_type in RECENCY_TYPES.items():
-        what = event_type or "qualifying event"
+    for suffix, recency_type in RECENCY_TYPES.items():
+        what = recency_type or "qualifying event"
         specs.append(FeatureSpec(f"days_since_last_{suffix}", "float", "recency", f"Days since the last {what}; missing if none.",
-                                 may_be_missing=True, event_types=(event_type,) if event_type else ()))
+                                 may_be_missing=True, event_types=(recency_type,) if recency_type else ()))
     for event_type in config.data.event_types:
         for w in windows:
             specs.append(FeatureSpec(count_feature(event_type, w), "int", "window", f"{event_type} events in the last {w} days.", event_types=(event_type,)))

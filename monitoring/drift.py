@@ -518,21 +518,23 @@ def distribution(reference: pd.Series, current: pd.Series, kind: str) -> Distrib
     the pooled values' tail quantiles (one bin per value for whole numbers with fewer distinct values),
     categories as the TOP_CATEGORIES most common over both sides and the rest."""
     ref, cur = _clean(reference, kind), _clean(current, kind)
-    missing = tuple(1.0 - len(clean) / len(raw) if len(raw) else 0.0 for clean, raw in ((ref, reference), (cur, current)))
+    reference_missing, current_missing = (1.0 - len(clean) / len(raw) if len(raw) else 0.0
+                                          for clean, raw in ((ref, reference), (cur, current)))
     if kind == "categorical":
         pooled = pd.concat([ref, cur]).value_counts()
         shown = [str(c) for c in pooled.index[:TOP_CATEGORIES]]
         other = len(pooled) > TOP_CATEGORIES
 
-        def shares(values: pd.Series) -> tuple[float, ...]:
+        def category_shares(values: pd.Series) -> tuple[float, ...]:
             counts = values.value_counts()
             kept = [float(counts.get(c, 0)) for c in shown] + ([float(counts.drop(shown, errors="ignore").sum())] if other else [])
             return tuple(n / len(values) if len(values) else 0.0 for n in kept)
 
-        return Distribution(kind, shares(ref), shares(cur), *missing, categories=tuple(shown), other=other)
+        return Distribution(kind, category_shares(ref), category_shares(cur), reference_missing, current_missing,
+                            categories=tuple(shown), other=other)
     pooled = np.concatenate([ref.to_numpy(), cur.to_numpy()])
     if not len(pooled):
-        return Distribution(kind, (), (), *missing)
+        return Distribution(kind, (), (), reference_missing, current_missing)
     low, high = np.quantile(pooled, [TAIL_QUANTILE, 1 - TAIL_QUANTILE])
     whole = bool(np.all(pooled == np.round(pooled)))
     if whole and pooled.max() - pooled.min() < HISTOGRAM_BINS:
@@ -554,7 +556,8 @@ def distribution(reference: pd.Series, current: pd.Series, kind: str) -> Distrib
     sides = (ref.to_numpy(), cur.to_numpy())
     medians = [float(np.median(side)) if len(side) else float("nan") for side in sides]
     means = [float(np.mean(side)) if len(side) else float("nan") for side in sides]
-    return Distribution(kind, shares(sides[0]), shares(sides[1]), *missing, edges=tuple(float(e) for e in edges), integer=integer,
+    return Distribution(kind, shares(sides[0]), shares(sides[1]), reference_missing, current_missing,
+                        edges=tuple(float(e) for e in edges), integer=integer,
                         reference_median=medians[0], current_median=medians[1], reference_mean=means[0], current_mean=means[1])
 
 

@@ -250,6 +250,7 @@ def log_check(
     uri = configure_tracking(monitoring)  # creates the monitoring experiment as training's, with the same artifact root
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.get_experiment_by_name(config.monitoring.experiment_name)
+    assert experiment is not None, "configure_tracking creates the experiment when it is missing"
     tags = {"partner_churn.check": kind, "partner_churn.date": f"{date:%Y-%m-%d}", "partner_churn.verdict": verdict}
     for model in models.values():
         tags.update({f"{model.target}.model": model.name, f"{model.target}.version": model.version,

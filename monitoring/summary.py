@@ -224,7 +224,7 @@ def _histogram(dist: Distribution, title: str, lang: str) -> str:
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / bins
     tallest = max(max(dist.reference), max(dist.current)) or 1.0
-    parts = [svg_open(width, height, title, css_class="")]
+    parts: list[str] = [svg_open(width, height, title, css_class="")]
     parts.append(f"<text x=\"{left - 4}\" y=\"{top + 8}\" text-anchor=\"end\" class=\"tick\">{escape(share(tallest, lang))}</text>")
     parts.append(f"<line x1=\"{left}\" y1=\"{top + plot_h}\" x2=\"{width - right}\" y2=\"{top + plot_h}\" class=\"axis\"/>")
     bar = max((slot - 2) / 2, 0.5)
@@ -260,7 +260,7 @@ def _categorical_chart(dist: Distribution, title: str, t: dict[str, str], lang: 
     height = row * len(names) + 6
     plot = width - label_w - value_w
     tallest = max(max(dist.reference, default=0.0), max(dist.current, default=0.0)) or 1.0
-    parts = [svg_open(width, height, title, css_class="")]
+    parts: list[str] = [svg_open(width, height, title, css_class="")]
     for i, (name, before, after) in enumerate(zip(names, dist.reference, dist.current)):
         y = 3 + i * row
         label = name if len(name) <= 16 else name[:15] + "…"

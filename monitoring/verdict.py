@@ -34,5 +34,5 @@ def recommend(failures: Sequence[str], warnings: Sequence[str], all_clear: str) 
 
 def combine(named: Sequence[tuple[str, Recommendation]]) -> Recommendation:
     """The strongest action of several checks, with each check's reason."""
-    action = max((r.action for _, r in named), key=ORDER.__getitem__, default="keep")
+    action: Action = max((r.action for _, r in named), key=ORDER.__getitem__, default="keep")
     return Recommendation(action, "; ".join(f"{name}: {r.action} ({r.reason})" for name, r in named))

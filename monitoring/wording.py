@@ -283,8 +283,8 @@ def russian_meanings(config: Config) -> dict[str, str]:
     last = {"activity": "последнего целевого действия", "login": "последнего входа", "click": "последнего клика", "lead": "последнего лида",
             "sale": "последней продажи", "payout": "последней выплаты", "payout_request": "последнего запроса выплаты",
             "training": "последнего пройденного урока"}
-    for suffix, event_type in RECENCY_TYPES.items():
-        what = last.get(suffix, f"последнего события «{event_type}»")
+    for suffix, recency_type in RECENCY_TYPES.items():
+        what = last.get(suffix, f"последнего события «{recency_type}»")
         meanings[f"days_since_last_{suffix}"] = f"Дней с {what}; пусто, если такого не было."
     for event_type in config.data.event_types:
         for w in f.windows_days:

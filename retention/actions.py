@@ -16,7 +16,7 @@ import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, get_args, get_origin
+from typing import Any, Final, Literal, NamedTuple, get_args, get_origin
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ Owner = Literal["automation", "partner_manager", "retention_team", "finance"]
 ACTION_COLUMNS: tuple[str, ...] = ("action", "action_title", "action_description", "channel", "owner", "due_in_days")
 """Columns `assign_actions` returns."""
 
-ANY = "any"
+ANY: Final = "any"
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -140,10 +140,9 @@ class PartnerState(NamedTuple):
 def partner_states() -> list[PartnerState]:
     """Every state, in the order of `_state_codes` (the last flag varies fastest)."""
     return [
-        PartnerState(segment, risk, potential, tuple(flags))
-        for segment, risk, potential, *flags in itertools.product(
-            SEGMENTS, RISK_BANDS, POTENTIAL_BANDS, *[(False, True)] * len(FLAGS)
-        )
+        PartnerState(segment, risk, potential, flags)
+        for segment, risk, potential in itertools.product(SEGMENTS, RISK_BANDS, POTENTIAL_BANDS)
+        for flags in itertools.product((False, True), repeat=len(FLAGS))
     ]
 
 
@@ -522,10 +521,10 @@ def _state_codes(columns: Mapping[str, Any]) -> np.ndarray:
         code = position if code is None else code * len(values) + position
     assert code is not None
     for flag in FLAGS:
-        values = np.asarray(columns[flag], dtype=object)
-        if not set(values.tolist()) <= {True, False}:
+        flag_values = np.asarray(columns[flag], dtype=object)
+        if not set(flag_values.tolist()) <= {True, False}:
             raise InputError(f"scored frame: flag column {flag!r} must be boolean without missing values")
-        code = code * 2 + values.astype(bool)
+        code = code * 2 + flag_values.astype(bool)
     return code
 
 

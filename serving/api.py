@@ -120,33 +120,33 @@ class ApiModels:
 
 
 def _feature_field(spec: FeatureSpec) -> tuple[Any, Any]:
-    described = {"description": spec.description}
     if spec.kind == "int":
-        return int, Field(..., ge=0, le=int(LARGEST), **described)
+        return int, Field(..., ge=0, le=int(LARGEST), description=spec.description)
     if spec.kind == "category":
-        return Text | None, Field(..., min_length=1, max_length=200, **described)
+        return Text | None, Field(..., min_length=1, max_length=200, description=spec.description)
     number = float | None if spec.may_be_missing else float
-    return number, Field(..., allow_inf_nan=False, ge=-LARGEST if spec.may_be_negative else 0, le=LARGEST, **described)
+    return number, Field(..., allow_inf_nan=False, ge=-LARGEST if spec.may_be_negative else 0, le=LARGEST, description=spec.description)
 
 
 def api_models(config: Config) -> ApiModels:
     """Build the service's pydantic models for `config`."""
     schema = feature_schema(config)
     limits = config.serving
+    feature_fields: dict[str, Any] = {spec.name: _feature_field(spec) for spec in schema}
     features_model = create_model(
         "Features",
         __base__=StrictInput,
         __doc__="Every model feature at the scoring time; see GET /metadata for definitions.",
-        **{spec.name: _feature_field(spec) for spec in schema},
+        **feature_fields,
     )
     event_types = tuple(config.data.event_types)
     money_types = set(config.data.money_event_types)
 
-    money_ways = [  # `_amount_where_money_moves`, stated in the schema: a money event has a number for amount
+    money_ways: list[dict[str, Any]] = [  # `_amount_where_money_moves`, stated in the schema: a money event has a number for amount
         {"properties": {"event_type": {"enum": [t for t in event_types if t in money_types]}, "amount": {"type": "number"}}, "required": ["amount"]},
         {"properties": {"event_type": {"enum": [t for t in event_types if t not in money_types]}}},
     ]
-    money_rule = {"anyOf": [way for way in money_ways if way["properties"]["event_type"]["enum"]]} if money_types else {}
+    money_rule: dict[str, Any] = {"anyOf": [way for way in money_ways if way["properties"]["event_type"]["enum"]]} if money_types else {}
 
     class Event(StrictInput):
         """One raw event of the partner, as in the data contract's events table."""
@@ -192,11 +192,11 @@ def api_models(config: Config) -> ApiModels:
         """One partner to score: either `features`, or `partner` with its raw `events` (time order)."""
 
         partner_id: Text = Field(min_length=1, max_length=200)
-        features: features_model | None = Field(None, description="Precomputed features (as the batch pipeline writes them).")  # type: ignore[valid-type]
+        features: features_model | None = Field(None, description="Precomputed features (as the batch pipeline writes them).")
         downgrade_warning: bool = Field(
             False, description="With `features`: whether the batch pipeline warned of a downgrade (it needs history the features lack)."
         )
-        partner: partner_model | None = Field(None, description="With `events`: the partner's record.")  # type: ignore[valid-type]
+        partner: partner_model | None = Field(None, description="With `events`: the partner's record.")
         events: list[Event] | None = Field(
             None, max_length=max_events, description=f"With `partner`: the partner's events in time order (at most {max_events:,})."
         )

@@ -10,7 +10,7 @@ reasons from `retention`. Pure: columns (a frame or a mapping of name to values)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from partner_churn.domain import (
 from retention.actions import ActionTable, action_columns, bands_and_flags, fit_personal_contacts
 from retention.reasons import fact_features, facts_for, reasons_for
 from scoring.scores import ScoringModels, value_at_risk
+from training.model import TrainedModel
 
 
 def score_columns(
@@ -118,7 +119,9 @@ def compare_with_previous(
         change = np.where(~known, "new", np.where(before_segment == segment, "same", before_segment.astype(str) + " -> " + segment.astype(str)))
     delta = risk - before_risk
     step = config.scoring.risk_trend_step
-    trend = np.where(np.isnan(delta), None, np.where(delta >= step, TREND_ARROWS["up"], np.where(delta <= -step, TREND_ARROWS["down"], TREND_ARROWS["steady"])))
+    trend = np.where(  # type: ignore[call-overload]  # numpy's stubs refuse None, which np.where takes as an object
+        np.isnan(delta), None, np.where(delta >= step, TREND_ARROWS["up"], np.where(delta <= -step, TREND_ARROWS["down"], TREND_ARROWS["steady"]))
+    )
     since = before_since.where(high & before_high, stamp).where(high, pd.NaT)
     weeks = np.where(high, np.floor((stamp - since).days.to_numpy(dtype=float, na_value=np.nan) / 7), np.nan)
     return {
@@ -150,9 +153,17 @@ def explain(
     facts = tuple(name for name in fact_features(config) if name in models.features())
     texts: list[list[str]] = [[] for _ in range(len(risk_band))]
     source = np.full(len(risk_band), "facts", dtype=object)
+
+    def explained_by(model: TrainedModel | None) -> Callable[[Mapping[str, Any]], list[list[str]]]:
+        def reasons(part: Mapping[str, Any]) -> list[list[str]]:
+            assert model is not None, "a model explains rows only when it is loaded (has_risk, has_potential above)"
+            return reasons_for(model, part, k=k, lang=lang)
+
+        return reasons
+
     for rows, found, name in (
-        (by_risk, lambda part: reasons_for(models.risk, part, k=k, lang=lang), "risk_model"),
-        (by_potential, lambda part: reasons_for(models.potential, part, k=k, lang=lang), "potential_model"),
+        (by_risk, explained_by(models.risk), "risk_model"),
+        (by_potential, explained_by(models.potential), "potential_model"),
         (by_facts, lambda part: facts_for(part, k=k, lang=lang, names=facts), "facts"),
     ):
         if rows.any():

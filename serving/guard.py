@@ -19,7 +19,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -160,7 +160,7 @@ def _phrase(status: int) -> str:
         return f"HTTP {status}"
 
 
-def _problem(entry: dict[str, Any]) -> dict[str, Any]:
+def _problem(entry: Mapping[str, Any]) -> dict[str, Any]:
     """One pydantic error entry as the contract shows it: where, what, which kind (no links, no input)."""
     message = str(entry.get("msg", ""))
     return {"loc": list(entry.get("loc", [])), "msg": message.removeprefix("Value error, "), "type": str(entry.get("type", ""))}

@@ -17,7 +17,7 @@ from typing import Any
 
 from features.schema import FeatureSpec, feature_names
 from partner_churn.config import Config, parse_version_pins
-from partner_churn.domain import TARGETS, model_name, segment_revenue_feature
+from partner_churn.domain import TARGETS, Target, model_name, segment_revenue_feature
 from partner_churn.errors import DamagedModelError, InputError
 from retention.actions import load_action_table
 from scoring.scores import ScoringModels
@@ -42,7 +42,7 @@ def load_scoring_models(
     be used, or when a model's files are damaged (`DamagedModelError`)."""
     pins = pins or {}
     in_force = in_force if in_force is not None else champion_pair(config)
-    loaded: dict[str, tuple[TrainedModel, str]] = {}
+    loaded: dict[Target, tuple[TrainedModel, str]] = {}
     unavailable: dict[str, str] = {}
     for target in TARGETS:
         name = model_name(target, config)
@@ -98,7 +98,7 @@ def load_served(config: Config, in_force: ChampionPair | None = None) -> ServedM
     window = segment_revenue_feature(config)
     if window not in expected:
         raise InputError(f"segments.revenue_window_days needs the feature {window}: add the window to features.windows_days")
-    about = {
+    about: dict[str, Any] = {
         target: describe_version(config, model_name(target, config), str(models.version(target)))
         if models.model(target) is not None
         else {"name": model_name(target, config), "unavailable": models.unavailable.get(target, "")}

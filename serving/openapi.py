@@ -118,7 +118,7 @@ def contract_spec(spec: dict[str, Any], limits: ServingConfig) -> dict[str, Any]
     spec["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "Required when the service runs with PARTNER_CHURN_API_TOKEN set."}
     }
-    guarded = [{"bearer": []}]
+    guarded: list[dict[str, list[str]]] = [{"bearer": []}]
     unauthorized = _error_answer("Missing or wrong bearer token (only when the service runs with PARTNER_CHURN_API_TOKEN set).")
     for path in SCORING_PATHS:
         operation = spec["paths"][path]["post"]

@@ -219,7 +219,7 @@ def write_scoring(
     }
     for owner, tasks in contacts.groupby("owner", sort=True):
         name = language_file(CONTACTS_CSV, lang, owner=str(owner))
-        writers = {name: lambda path, tasks=tasks: crm_tasks(tasks).to_csv(path, index=False), **writers}
+        writers = {name: _crm_writer(tasks), **writers}
     staging = output_dir / f".{folder.name}.{os.getpid()}.staging"
     try:
         for leftover in output_dir.glob(f".{folder.name}.*.staging"):  # of a scoring killed before its swap
@@ -243,6 +243,11 @@ def write_scoring(
 
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
+
+
+def _crm_writer(tasks: pd.DataFrame) -> Callable[[Path], object]:
+    """Writes one owner's contacts as CRM tasks; a function of its own so that each owner's writer keeps its tasks."""
+    return lambda path: crm_tasks(tasks).to_csv(path, index=False)
 
 
 def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:

@@ -92,4 +92,5 @@ class PartnerChurn:
         return [BulkScore(model=info, **score) for score in scores]
 
 
-PartnerChurn.add_asgi_middleware(ApiGuard, config=LIMITS)
+# bentoml.service made the class a Service; mypy keeps the type a class decorator is given (python/mypy#3135).
+PartnerChurn.add_asgi_middleware(ApiGuard, config=LIMITS)  # type: ignore[attr-defined]

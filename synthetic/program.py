@@ -23,6 +23,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -293,7 +294,7 @@ class _Simulation:
         engaged_ever = t.engages[:m]
         if self.change is not None:
             comeback = np.where(self.left[:m], 0.0, comeback)  # left today: the rate drawn above no longer applies
-        latent = (
+        latent: tuple[Any, ...] = (
             np.flatnonzero(engaged_ever).astype(np.int32),
             day,
             state[engaged_ever].copy(),
@@ -439,7 +440,7 @@ class _Simulation:
     def _emit_sales(self, day: int, sales: np.ndarray) -> np.ndarray:
         """Heavy-tailed sale amounts; commission accrues to the partner's unrequested balance."""
         who = np.flatnonzero(sales)
-        revenue = np.zeros(len(sales))
+        revenue: np.ndarray = np.zeros(len(sales))
         if who.size:
             each = np.repeat(who, sales[who])
             amounts = np.round(self.t.sale_median[each] * self.rng.lognormal(0.0, 1.0, each.size), 2)
@@ -480,6 +481,7 @@ class _Simulation:
 
     def _extra_payout_delay(self, n: int) -> np.ndarray:
         """Days the changed program adds to each of `n` new payouts; NEVER for those it does not pay."""
+        assert self.change is not None, "called only for a payout requested under the change"
         low, high = self.change.extra_payout_delay_days
         extra = self.rng.integers(low, high, n) if high > low else np.full(n, low)
         if self.change.unpaid_share:
@@ -551,11 +553,11 @@ class _Simulation:
             parts_type.append(np.full(who.size, type_code, np.int8))
             parts_amount.append(amounts)
         partner = np.concatenate(parts_partner)
-        day = np.concatenate(parts_day).astype(np.int64)
+        days = np.concatenate(parts_day).astype(np.int64)
         event_type = np.concatenate(parts_type)
         amount = np.concatenate(parts_amount)
         del parts_partner, parts_day, parts_type, parts_amount
-        seconds = day * SECONDS_PER_DAY + rng.integers(0, SECONDS_PER_DAY, day.size)
+        seconds = days * SECONDS_PER_DAY + rng.integers(0, SECONDS_PER_DAY, days.size)
         signup_seconds = self.t.signup_day.astype(np.int64) * SECONDS_PER_DAY + self.t.signup_second
         seconds = np.maximum(seconds, signup_seconds[partner] + 1)  # nothing happens before sign-up
         order = np.argsort(partner.astype(np.int64) << 32 | seconds, kind="stable")

@@ -83,16 +83,17 @@ def check_scenarios(names: Sequence[str], scenario_from: dt.date | None, start: 
 
 def program_change(names: Sequence[str], start_day: int) -> ProgramChange:
     """The simulation knobs of the named scenarios together, from `start_day` on."""
-    knobs: dict[str, object] = {}
+    change = ProgramChange(start_day=start_day)
     if "commission_cut" in names:
-        knobs.update(
+        change = dataclasses.replace(
+            change,
             commission_factor=COMMISSION_CUT_FACTOR,
             traffic_factor=COMMISSION_CUT_TRAFFIC_FACTOR,
             exit_rate=COMMISSION_CUT_EXIT_RATE,
         )
     if "payout_delay" in names:
-        knobs.update(extra_payout_delay_days=PAYOUT_EXTRA_DELAY_DAYS, unpaid_share=PAYOUT_UNPAID_SHARE)
-    return ProgramChange(start_day=start_day, **knobs)
+        change = dataclasses.replace(change, extra_payout_delay_days=PAYOUT_EXTRA_DELAY_DAYS, unpaid_share=PAYOUT_UNPAID_SHARE)
+    return change
 
 
 def inject(

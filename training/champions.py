@@ -71,7 +71,7 @@ def champion_pair(client: MlflowClient, config: Config) -> ChampionPair:
     if record is not None:
         _check_names(record, config)
         return _pair_of(record)
-    legacy = {}
+    legacy: dict[str, str] = {}
     for target in TARGETS:
         version = alias_version(client, model_name(target, config), CHAMPION)
         if version is not None:
@@ -96,7 +96,7 @@ def put_in_force(
         client.create_registered_model(
             name, description="partner-churn: each version is a pair of model versions put in force together; alias champion is the pair in force"
         )
-    tags = {target: str(versions[target]) for target in TARGETS if versions.get(target)}
+    tags: dict[str, str] = {target: str(versions[target]) for target in TARGETS if versions.get(target)}
     tags |= {f"{target}.model": model_name(target, config) for target in TARGETS}
     tags |= {"made_by": made_by, "reason": reason, "at": _now(), "previous": before.number or ""}
     if run_id:

@@ -85,8 +85,9 @@ def plan_cutoffs(data_start: pd.Timestamp, data_end: pd.Timestamp, config: Confi
     counts = {"train": t.train_cutoffs, "validation": t.validation_cutoffs, "calibration": t.calibration_cutoffs, "test": 1}
     grid = cutoff_grid(data_start, data_end, t.cutoff_frequency_days, config)
     embargo = _embargo_steps(config, t.cutoff_frequency_days)
-    folds = [_lay_back(grid[: len(grid) - k], counts, embargo) for k in range(t.backtest_folds)][::-1]
-    if not grid or any(fold is None for fold in folds):
+    laid = [_lay_back(grid[: len(grid) - k], counts, embargo) for k in range(t.backtest_folds)][::-1]
+    folds = [fold for fold in laid if fold is not None]
+    if not grid or len(folds) < len(laid):
         last = _last_cutoff(data_end, config)
         raise InputError(
             f"the data spans {(data_end - data_start).days} days ({data_start:%Y-%m-%d} .. {data_end:%Y-%m-%d}); "

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import lightgbm as lgb
 import numpy as np
@@ -28,7 +28,7 @@ from partner_churn.errors import DamagedModelError, InputError
 
 __all__ = ["LABEL_OF", "LOWER_QUARTILE_PREFIX", "Target", "TrainedModel", "UPPER_QUARTILE_PREFIX", "fit_model", "refit_model", "rows_for"]
 
-Rows = pd.DataFrame | Mapping[str, Any]
+Rows: TypeAlias = pd.DataFrame | Mapping[str, Any]
 """Rows to score: a DataFrame, or a mapping of column name to a sequence of values."""
 LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX = "p25:", "p75:"
 MIN_QUARTILE_ROWS = 50
@@ -99,7 +99,7 @@ def fit_calibrator(raw: np.ndarray, label: np.ndarray, method: str, seed: int) -
         for candidate in ("isotonic", "sigmoid"):
             fitted = _fit_one(raw[half], label[half], candidate)
             scores[candidate] = brier_score_loss(label[~half], fitted(raw[~half]))
-        method = min(scores, key=scores.get)
+        method = min(scores, key=scores.__getitem__)
     return _fit_one(raw, label, method)
 
 
@@ -170,7 +170,7 @@ class TrainedModel:
     def raw_probability(self, rows: Rows) -> np.ndarray:
         """Uncalibrated LightGBM probability."""
         matrix = self.matrix(rows)
-        return self.booster.predict(matrix, num_iteration=self.best_iteration, num_threads=_threads(len(matrix)))
+        return np.asarray(self.booster.predict(matrix, num_iteration=self.best_iteration, num_threads=_threads(len(matrix))))
 
     def predict(self, rows: Rows) -> np.ndarray:
         """Calibrated probability of the target event per row."""
