@@ -64,7 +64,7 @@ REQUIRED_COLUMNS = (
 SEGMENT_COLORS = {"star": "#b7791f", "workhorse": "#2b6cb0", "newbie": "#38a169", "sleeper": "#718096"}
 BAND_COLORS = {"inactive": "#a0aec0", "low": "#68d391", "medium": "#f6ad55", "high": "#e53e3e", UNAVAILABLE: "#cbd5e0"}
 
-TEXT: dict[str, dict[str, str]] = {
+TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "title": "Partner program report",
         "as_of": "as of",
@@ -210,6 +210,8 @@ TEXT: dict[str, dict[str, str]] = {
         "def_offline": "Страница самодостаточна: ничего не загружает из сети и не выполняет скриптов.",
     },
 }
+"""The report's words by language: each entry a str (a format string where it takes fields), except
+"bands", a dict of the risk bands' names."""
 SEGMENT_NAMES = {
     "en": {"star": "Star", "workhorse": "Workhorse", "newbie": "Newbie", "sleeper": "Sleeper"},
     "ru": {"star": "Звезда", "workhorse": "Рабочая лошадка", "newbie": "Новичок", "sleeper": "Спящий"},

@@ -395,6 +395,15 @@ def test_the_gate_judges_procedure_against_procedure_on_the_same_folds(store: Pa
     [blocked] = registry.apply_gate(challenger, {"deactivation_risk": refused.version}, config=config)
     assert not blocked.promoted and "could not be judged on the same folds" in blocked.reason and "use promote" in blocked.reason
 
+    def rerun_without_figures(champion_config: Config) -> TrainingResult:
+        found = rerun_as(0.0)(champion_config)
+        found.backtest = found.backtest.assign(roc_auc=np.where(found.backtest["scorer"] == "model", np.nan, found.backtest["roc_auc"]))
+        return found
+
+    [undefined] = registry.apply_gate(challenger, registry.log_training_run(challenger, config=config)[1], config=config, rerun=rerun_without_figures)
+    assert not undefined.promoted and undefined.champion_auc is None
+    assert "no fold has a defined ROC-AUC for both procedures" in undefined.reason and "use promote" in undefined.reason
+
     other_label = build_result(config.model_copy(update={"labels": config.labels.model_copy(update={"horizon_days": 14})}),
                                synthetic_frame(seed=3), {"deactivation_risk": 0.0}, data="third data")
     [different] = registry.apply_gate(other_label, registry.log_training_run(other_label, config=config)[1], config=config, rerun=rerun_as(0.0))

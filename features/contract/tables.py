@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 
 from features.contract.errors import show_value
 from features.contract.parsing import (
@@ -54,7 +55,7 @@ def screen_partners(
         "signup_at": utc_array(signup.ns[keep]),
     }
     for name, values in declared.items():
-        columns[name] = values[keep]
+        columns[name] = _taken(values, keep)
     return pd.DataFrame(columns, copy=False), signup.ns[keep], screen
 
 
@@ -131,7 +132,7 @@ def screen_events(
     if "event_id" in raw.column_names:
         columns["event_id"] = event_id_values(raw.column("event_id"), rows)
     for name, values in declared.items():
-        columns[name] = values[rows]
+        columns[name] = _taken(values, rows)
     return pd.DataFrame(columns, copy=False), currency, screen
 
 
@@ -158,8 +159,14 @@ def screen_actions(
         "action": action_text.to_numpy(zero_copy_only=False)[rows].astype(object),
     }
     for name, values in declared.items():
-        columns[name] = values[rows]
+        columns[name] = _taken(values, rows)
     return pd.DataFrame(columns, copy=False), screen
+
+
+def _taken(values: object, rows: np.ndarray | slice) -> object:
+    """`values[rows]` of a column `reject_declared` cast (its mapping's values are typed `object`)."""
+    assert isinstance(values, (np.ndarray, ExtensionArray)), "reject_declared casts every column to a numpy or pandas array"
+    return values[rows]
 
 
 def _reject_unknown_partners(screen: TableScreen, raw_ids: pa.ChunkedArray, codes: np.ndarray) -> None:

@@ -405,10 +405,10 @@ def render(name: str, fact: FeatureFact | None, row: Row, c: RenderContext) -> R
         if fact is None:
             return _say_r(c.lang, "attribute", name=name, value=value)
         return _say_r(c.lang, fact.family, value=value)
-    value = finite_number(row, name)
-    if value is None:
+    number = finite_number(row, name)
+    if number is None:
         return None
-    return _NUMERIC_RENDERERS[fact.family](fact, value, row, c)
+    return _NUMERIC_RENDERERS[fact.family](fact, number, row, c)
 
 
 def speaking_feature(name: str, fact: FeatureFact | None, row: Row) -> tuple[str, FeatureFact | None]:

@@ -19,6 +19,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from partner_churn.config import Config
+from partner_churn.domain import Target
 from partner_churn.errors import InputError
 from training import champions
 from training.backtest import SPREAD, fold_figures, gate_baseline, headline
@@ -159,7 +160,7 @@ def _decide(
                 f"{figure} over {folds} folds beats {baseline}'s {baseline_auc:.3f}, but the champion v{champion_version}'s "
                 f"procedure could not be judged on the same folds ({champion_problem}); compare by hand and use promote"
             )
-        elif champion is not None and ours_on_common + _GAIN_EPSILON < champion_auc - gate.promotion_max_loss_vs_champion:
+        elif champion is not None and champion_auc is not None and ours_on_common + _GAIN_EPSILON < champion_auc - gate.promotion_max_loss_vs_champion:
             promoted = False
             reason = (
                 f"{figure} over {folds} folds{_on_common(ours_on_common, new_auc)} is below the champion v{champion_version}'s "
@@ -205,7 +206,7 @@ def _champion_procedure(
     client: MlflowClient,
     champion: ModelVersion,
     result: TrainingResult,
-    target: str,
+    target: Target,
     config: Config,
     rerun: Rerun | None,
     reruns: dict[str, TrainingResult | str],
@@ -218,7 +219,7 @@ def _champion_procedure(
         return result.model_auc[target], result.model_auc[target], "the same settings and code: its procedure is this one, so these are its folds", ""
     same_folds = _json_or_empty(tags.get("fold_tests", ""), list) == fold_tests(result)
     if tags.get("data_sha256") == result.fingerprint.get("sha256") and same_folds and tags.get("label_definition") == label_definition_id(result.config):
-        return *means_on_shared_folds(ours, _json_or_empty(tags.get("fold_roc_auc", ""), float)), "its own folds on this same data", ""
+        return _compared(ours, _json_or_empty(tags.get("fold_roc_auc", ""), float), "its own folds on this same data")
     if rerun is None:
         return result.model_auc[target], None, "", "its settings differ from this run's and there is no data here to re-run them on"
     run_id = champion.run_id or ""
@@ -239,7 +240,15 @@ def _champion_procedure(
         return result.model_auc[target], None, "", found.not_trained.get(target, "its procedure trains no model of this target on this data")
     if fold_tests(found) != fold_tests(result):
         return result.model_auc[target], None, "", f"its settings put the folds at {', '.join(sorted(theirs))}, this run's at {', '.join(sorted(ours))}"
-    return *means_on_shared_folds(ours, theirs), "its settings re-run on these folds", ""
+    return _compared(ours, theirs, "its settings re-run on these folds")
+
+
+def _compared(ours: dict[str, float], theirs: dict[str, float], basis: str) -> tuple[float, float | None, str, str]:
+    """Both means on the shared folds, with the basis; a problem instead when no fold has both figures."""
+    mine, champion = means_on_shared_folds(ours, theirs)
+    if champion is None:
+        return mine, None, "", "no fold has a defined ROC-AUC for both procedures"
+    return mine, champion, basis, ""
 
 
 def means_on_shared_folds(ours: dict[str, float], theirs: dict[str, float]) -> tuple[float, float | None]:

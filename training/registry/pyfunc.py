@@ -13,10 +13,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import mlflow
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.types import ColSpec, Schema
 
 from training.model import TrainedModel
@@ -33,7 +32,7 @@ MODEL_CODE = (
 """Logged as the pyfunc's code (MLflow "models from code"), so loading runs this instead of unpickling."""
 
 
-class PartnerChurnModel(mlflow.pyfunc.PythonModel):
+class PartnerChurnModel(PythonModel):
     """MLflow pyfunc around `TrainedModel`: a frame of features in, calibrated probabilities out.
 
     The model files (`TrainedModel.save`) travel as the pyfunc artifact `model`; the pyfunc's code is
@@ -42,7 +41,7 @@ class PartnerChurnModel(mlflow.pyfunc.PythonModel):
 
     model: TrainedModel
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.model = TrainedModel.load(Path(context.artifacts["model"]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:

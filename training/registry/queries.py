@@ -44,7 +44,7 @@ def list_models(config: Config) -> pd.DataFrame:
             if alias != CHAMPION:
                 aliases_of.setdefault(str(version), []).append(alias)
         target = target_of_model(name, config)
-        if target in in_force.versions:
+        if target is not None and target in in_force.versions:
             aliases_of.setdefault(in_force.versions[target], []).append(CHAMPION)
         for version in client.search_model_versions(f"name = '{quote_name(name)}'"):
             auc = version.tags.get("backtest_roc_auc")
@@ -169,8 +169,8 @@ def resolve(client: MlflowClient, name: str, ref: str, config: Config) -> ModelV
                     f"--reason '...', or score with {_pin_words(name, str(latest), config)}"
                 )
             raise InputError(f"no registered model '{name}' has alias 'champion': run partner-churn train first")
-        known = ", ".join(f"{alias} -> v{v}" for alias, v in sorted(registered.aliases.items())) or "none"
-        raise InputError(f"registered model '{name}' has no alias '{ref}' (aliases: {known})")
+        aliases = ", ".join(f"{alias} -> v{v}" for alias, v in sorted(registered.aliases.items())) or "none"
+        raise InputError(f"registered model '{name}' has no alias '{ref}' (aliases: {aliases})")
     return found
 
 

@@ -162,7 +162,7 @@ def fold_metrics(backtest: pd.DataFrame) -> dict[int, dict[str, float]]:
     return steps
 
 
-def _version_tags(result: TrainingResult, target: str, model: TrainedModel, run_id: str) -> dict[str, str]:
+def _version_tags(result: TrainingResult, target: Target, model: TrainedModel, run_id: str) -> dict[str, str]:
     return {
         "target": target,
         "run_id": run_id,

@@ -45,7 +45,9 @@ def connect(config: Config) -> tuple[str, MlflowClient, str]:
     if scheme in ("http", "https"):
         _check_reachable(uri)
     elif scheme == "sqlite":
-        sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+        database = sqlite_path(uri)
+        assert database is not None, "the URI's scheme is sqlite, so sqlite_path names its file"
+        database.parent.mkdir(parents=True, exist_ok=True)
         uri = _with_busy_timeout(uri, config.paths.mlflow_store_wait_seconds)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -101,7 +103,9 @@ def _keep_artifacts_beside(uri: str, recorded: str, config: Config) -> None:
             f"the MLflow store {uri} keeps its artifacts in {recorded_folder}, but paths.mlflow_artifacts_dir is "
             f"{configured_folder} (empty): copy the artifact folder with the store, or set paths.mlflow_artifacts_dir={recorded_folder}"
         )
-    changed = reroot_artifacts(sqlite_path(uri), recorded, configured, wait_seconds=config.paths.mlflow_store_wait_seconds)
+    database = sqlite_path(uri)
+    assert database is not None, "connect calls this for a sqlite: store only, so sqlite_path names its file"
+    changed = reroot_artifacts(database, recorded, configured, wait_seconds=config.paths.mlflow_store_wait_seconds)
     logger.warning("MLflow store %s: %d artifact locations moved from %s to %s (the store was copied or moved)", uri, changed, recorded_folder, configured_folder)
 
 
