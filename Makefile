@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo test bench install lock clean serve browser
+.PHONY: demo test bench install lock clean serve browser wrk
 
 install: $(STAMP)
 
@@ -50,7 +50,11 @@ test: $(STAMP) browser
 browser:
 	@bash scripts/install_browser.sh
 
-bench: $(STAMP)
+## Debian's wrk for the scoring service's load points (apt-get; idempotent).
+wrk:
+	@bash scripts/install_wrk.sh
+
+bench: $(STAMP) wrk
 	$(BIN)/python -m bench.generate_bench
 	$(BIN)/python -m bench.features_bench
 	$(BIN)/python -m bench.train_bench

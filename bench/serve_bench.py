@@ -15,9 +15,13 @@ pipeline, and from their raw events. Then:
 2. both services started in subprocesses on loopback (ours: `partner-churn serve --workers 2`; theirs:
    `mlflow models serve --env-manager local --workers 2` of the same registered risk model), each
    checked against the in-process answer before anything is measured;
-3. a load generator in a separate process (aiohttp, N keep-alive connections, closed loop, a warm-up
-   then a fixed duration per point), the points of both services interleaved; then bulk requests
-   timed end to end from that process (median of several);
+3. each load point driven by `wrk` (4.1, Debian's package; `scripts/install_wrk.sh`, which `make bench`
+   runs): N keep-alive connections opened at the start, closed loop, a separate warm-up run then a
+   fixed duration; a Lua script posts the bodies in turn, counts non-2xx answers and writes the figures
+   as JSON from its `done()` hook; the points of both services interleaved. wrk opens all its
+   connections at once, so the two "opened 0.1 s apart" points, and the bulk requests (a fixed number,
+   each timed end to end, the answer kept and checked), run in a Python client in a separate process
+   (aiohttp);
 4. a table, and the targets met or missed. Every server process is stopped at the end, also on failure.
 
 Run: `.venv/bin/python -m bench.serve_bench [--fresh] [--duration 10] [--profile]`.
@@ -59,7 +63,137 @@ EXPLAINED_BULK_PARTNERS = 1_000
 
 
 # --------------------------------------------------------------------------------------------------
-# Load generator (runs in its own process; imports only what it needs)
+# Load points through wrk
+
+# Posts the bodies of `args[1]` (one a line) in turn; counts non-2xx answers; `done()` writes one JSON line.
+# wrk 4.1 corrects its latency histogram for coordinated omission before `done()` sees it (stats_correct: for
+# every latency of at least twice the mean interval between one connection's requests, copies at that
+# latency minus 1, 2, ... intervals). `done()` reports those corrected percentiles as wrk_p*_us, and also
+# the measured ones (p*_us): the correction is undone on the histogram itself, which wrk 4.1 lays out as
+# {count, limit, min, max, data[]} (src/stats.h), one bucket per microsecond. raw_recorded must equal
+# requests - timeout: that checks the undoing.
+WRK_SCRIPT = r"""
+local ffi = require("ffi")
+local requests, turn = {}, 0
+non2xx, first_error = 0, ""
+
+function init(args)
+   for line in io.lines(args[1]) do
+      requests[#requests + 1] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, line)
+   end
+end
+
+function request()
+   turn = turn % #requests + 1
+   return requests[turn]
+end
+
+function response(status, headers, body)
+   if status < 200 or status > 299 then
+      non2xx = non2xx + 1
+      if first_error == "" then first_error = status .. ": " .. string.sub(body or "", 1, 200) end
+   end
+end
+
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+
+local function escaped(text)
+   return (text:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end))
+end
+
+function done(summary, latency, _)
+   local failed, first = 0, ""
+   for _, thread in ipairs(threads) do
+      failed = failed + thread:get("non2xx")
+      if first == "" then first = thread:get("first_error") end
+   end
+   local s = ffi.cast("uint64_t **", ffi.cast("void *", latency))[0]
+   local low, high, data = tonumber(s[2]), tonumber(s[3]), s + 4
+   local per_connection = math.floor(summary.requests / tonumber(os.getenv("SERVE_BENCH_CONNECTIONS")))
+   local interval = per_connection > 0 and math.floor(summary.duration / per_connection) or 0
+   local function measured(m)
+      local n = tonumber(data[m])
+      if interval > 0 and m > interval and m + interval <= high then n = n - tonumber(data[m + interval]) end
+      return n
+   end
+   local recorded = 0
+   for m = low, high do recorded = recorded + measured(m) end
+   local function order_statistic(k)  -- the k-th smallest measured latency, from 0
+      local seen = 0
+      for m = low, high do
+         seen = seen + measured(m)
+         if seen > k then return m end
+      end
+      return high
+   end
+   local function percentile(q)  -- as numpy.percentile: linear between the two nearest order statistics
+      if recorded == 0 then return -1 end
+      local h = (recorded - 1) * q / 100
+      local k = math.floor(h)
+      local a = order_statistic(k)
+      return a + (h - k) * (order_statistic(math.min(k + 1, recorded - 1)) - a)
+   end
+   local e = summary.errors
+   io.write(string.format(
+      'SERVE_BENCH_WRK {"duration_us": %.0f, "requests": %.0f, "non2xx": %.0f, "first_error": "%s", ' ..
+      '"connect": %.0f, "read": %.0f, "write": %.0f, "status": %.0f, "timeout": %.0f, "raw_recorded": %.0f, ' ..
+      '"interval_us": %.0f, "p50_us": %.1f, "p90_us": %.1f, "p99_us": %.1f, ' ..
+      '"wrk_p50_us": %.0f, "wrk_p90_us": %.0f, "wrk_p99_us": %.0f}\n',
+      summary.duration, summary.requests, failed, escaped(first), e.connect, e.read, e.write, e.status, e.timeout,
+      recorded, interval, percentile(50), percentile(90), percentile(99),
+      latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+WRK_TIMEOUT_S = 10  # latencies at or above this count as errors (wrk's histogram holds this many seconds)
+
+
+def wrk_command(url: str, script: Path, bodies: Path, concurrency: int, seconds: int, threads: int) -> list[str]:
+    """The wrk run of one load point: `concurrency` connections on `threads` threads for `seconds`."""
+    return ["wrk", "-t", str(min(threads, concurrency)), "-c", str(concurrency), "-d", f"{seconds}s", "--latency",
+            "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script), url, "--", str(bodies)]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """The figures of wrk's output (the `done()` line): the fields `_closed_loop` reports, and wrk's own."""
+    lines = [line for line in output.splitlines() if line.startswith("SERVE_BENCH_WRK ")]
+    if not lines:
+        raise SystemExit(f"wrk wrote no figures:\n{output[-2000:]}")
+    got = json.loads(lines[-1].split(" ", 1)[1])
+    seconds = got["duration_us"] / 1e6
+    socket_errors = got["connect"] + got["read"] + got["write"] + got["timeout"]
+    ok = got["requests"] - got["non2xx"]
+    if got["raw_recorded"] != got["requests"] - got["timeout"]:
+        raise SystemExit(f"wrk: undoing its latency correction left {got['raw_recorded']} of {got['requests'] - got['timeout']} latencies")
+    first_error = got["first_error"] or (f"socket errors: connect {got['connect']}, read {got['read']}, write {got['write']}, "
+                                         f"timeout {got['timeout']}" if socket_errors else "")
+    return {
+        "requests": ok,
+        "throughput": ok / seconds,
+        "p50_ms": got["p50_us"] / 1e3,
+        "p90_ms": got["p90_us"] / 1e3,
+        "p99_ms": got["p99_us"] / 1e3,
+        "wrk_p99_ms": got["wrk_p99_us"] / 1e3,
+        "errors": got["non2xx"] + socket_errors,
+        "first_error": first_error,
+    }
+
+
+def run_wrk(command: list[str], connections: int, on_begin: Any) -> tuple[dict[str, Any], float]:
+    """Run one wrk command; `on_begin()` once it has started. Its figures and the CPU seconds wrk used."""
+    env = {**os.environ, "SERVE_BENCH_CONNECTIONS": str(connections)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    on_begin()
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"wrk exited with {process.returncode}: {' '.join(command)}\n{output[-2000:]}")
+    return parse_wrk(output), usage.ru_utime + usage.ru_stime
+
+
+# --------------------------------------------------------------------------------------------------
+# The Python client: the points wrk cannot run (runs in its own process; imports only what it needs)
 
 
 def _load_process(schedule: list[dict[str, Any]], reports: Any) -> None:
@@ -91,7 +225,8 @@ def _cpu_seconds() -> float:
 
 async def _closed_loop(session: Any, point: dict[str, Any], on_begin: Any) -> dict[str, Any]:
     """`concurrency` connections, each sending the next body as soon as its answer is read, for
-    `warmup` + `duration` seconds; only requests completed in the measured window count."""
+    `warmup` + `duration` seconds; only requests completed in the measured window count. Only the
+    staggered points run here (connection k opens k * `stagger` s after the first): wrk cannot."""
     import asyncio
 
     bodies, url, concurrency = point["bodies"], point["url"], point["concurrency"]
@@ -433,14 +568,17 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--fresh", action="store_true", help="regenerate the program and retrain even if the store exists")
     parser.add_argument("--partners", type=int, default=20_000, help="partners to generate")
     parser.add_argument("--as-of", default="2026-07-01", help="scoring time of every request (UTC)")
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per load point")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each load point")
+    parser.add_argument("--duration", type=int, default=10, help="measured seconds per load point (whole seconds, as wrk takes them)")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds before each load point (wrk: a separate run first)")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (at most one per connection); one drives these servers")
     parser.add_argument("--bulk-repeats", type=int, default=5, help="timed 10,000-partner requests (median reported)")
     parser.add_argument("--ports", default="3310-3330", help="range to pick the two servers' ports from")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of each server")
     parser.add_argument("--profile", action="store_true", help="also print cProfile of score_records (1 record with reasons; 1 raw-events record)")
     args = parser.parse_args()
 
+    if shutil.which("wrk") is None:
+        raise SystemExit("serve_bench: wrk is not on PATH; run scripts/install_wrk.sh (make bench does)")
     os.environ.update(QUIET)  # before MLflow is imported
     store = args.store.absolute()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -606,14 +744,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script
               f"(started together)", flush=True)
         _check_answers(ours_url, theirs_url, ours_bodies, raw_bodies, mlflow_bodies, parsed, raw_parsed, pool, served, score_records)
 
-        # Load, in a separate process --------------------------------------------------------------
+        # Load: wrk, and the Python client for what wrk cannot run ------------------------------------
         def load(label: str, server: str, url: str, bodies: list[bytes], concurrency: int, stagger: float = 0.0) -> dict[str, Any]:
             return {"kind": "load", "label": label, "server": server, "url": url, "bodies": bodies, "concurrency": concurrency,
-                    "warmup": max(args.warmup, concurrency * stagger + 0.5), "duration": args.duration, "stagger": stagger}
+                    "warmup": max(args.warmup, concurrency * stagger + 0.5), "duration": args.duration, "stagger": stagger,
+                    "client": "python" if stagger else "wrk"}
 
         def repeated(label: str, server: str, url: str, body: bytes, repeats: int, keep: bool = False) -> dict[str, Any]:
             return {"kind": "repeat", "label": label, "server": server, "url": url, "body": body, "warmup": 1, "repeats": repeats,
-                    "keep_response": keep}
+                    "keep_response": keep, "client": "python"}
 
         score_url, invocations = f"{ours_url}/score", f"{theirs_url}/invocations"
         schedule = []
@@ -624,7 +763,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         schedule.append(load("ours /score, raw events, reasons", "ours", score_url, raw_bodies, 8))
         # Both servers' workers share one listening socket: a burst of new keep-alive connections tends to
         # land on one worker. The same points with connections opened 0.1 s apart show what the second
-        # worker adds when it gets its share.
+        # worker adds when it gets its share. wrk 4.1 connects all of a thread's connections when the thread
+        # starts (no ramp; its Lua delay() only spaces requests on connections already open), so the Python
+        # client runs these.
         schedule.append(load("ours /score, features, reasons, staggered", "ours", score_url, ours_bodies, 8, stagger=0.1))
         schedule.append(load("mlflow /invocations, features, staggered", "mlflow", invocations, mlflow_bodies, 8, stagger=0.1))
         schedule.append(repeated(f"ours /score_bulk, {BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk",
@@ -635,41 +776,69 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         schedule.append(repeated(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, explain: true", "ours", f"{ours_url}/score_bulk",
                                  explained_body, 3, keep=True))
 
-        context = mp.get_context("spawn")
-        reports = context.Queue()
-        loader = context.Process(target=_load_process, args=(schedule, reports), name="serve-bench-load")
-        loader.start()
         results: list[dict[str, Any]] = [{} for _ in schedule]
         server_of = {"ours": ours, "mlflow": theirs}
         port_of = {"ours": ours_port, "mlflow": theirs_port}
         cpu_begin: dict[int, tuple[float, dict[int, float]]] = {}
         connections: dict[int, dict[int, int]] = {}
-        finished = 0
-        while finished < len(schedule):
-            try:
-                message = reports.get(timeout=300)
-            except Exception:  # noqa: BLE001 - queue.Empty
-                raise SystemExit(f"load generator silent for 300 s (alive: {loader.is_alive()})") from None
-            i = message[1]
+
+        def begin(i: int) -> None:
+            """Measuring point i starts: the server's CPU so far and, once connected, which process holds them."""
             server = server_of[schedule[i]["server"]]
-            if message[0] == "begin":
-                cpu_begin[i] = (time.perf_counter(), server.cpu_by_pid())
-                if schedule[i]["kind"] == "load":
-                    time.sleep(0.5)  # connections are all open by now; which worker holds them?
-                    connections[i] = server.connections_by_pid(port_of[schedule[i]["server"]])
-                continue
+            cpu_begin[i] = (time.perf_counter(), server.cpu_by_pid())
+            if schedule[i]["kind"] == "load":
+                time.sleep(0.5)  # connections are all open by now; which worker holds them?
+                connections[i] = server.connections_by_pid(port_of[schedule[i]["server"]])
+
+        def end(i: int, result: dict[str, Any]) -> None:
+            server = server_of[schedule[i]["server"]]
             wall0, cpu0 = cpu_begin.get(i, (time.perf_counter(), server.cpu_by_pid()))
             cpu1, wall = server.cpu_by_pid(), max(time.perf_counter() - wall0, 1e-9)
             per_pid = sorted(((cpu1[pid] - cpu0.get(pid, 0.0)) / wall for pid in cpu1), reverse=True)
-            result = message[2]
             result["server_cpu"] = sum(per_pid)
             result["busiest_processes"] = per_pid[:2]
             held = sorted(connections.get(i, {}).values(), reverse=True)
             held += [0] * (args.workers - len(held)) if held else []  # workers holding none
             result["connections"] = "+".join(str(n) for n in held) if held else "?"
             results[i] = result
-            finished += 1
             _print_point(schedule[i], result)
+
+        wrk_dir = store / "wrk"
+        wrk_dir.mkdir(exist_ok=True)
+        script = wrk_dir / "serve_bench.lua"
+        script.write_text(WRK_SCRIPT)
+        body_files: dict[int, Path] = {}
+        for i, point in enumerate(schedule):
+            if point["client"] != "wrk":
+                continue
+            if id(point["bodies"]) not in body_files:
+                body_files[id(point["bodies"])] = wrk_dir / f"bodies-{len(body_files)}.txt"
+                body_files[id(point["bodies"])].write_bytes(b"".join(body + b"\n" for body in point["bodies"]))
+            bodies, concurrency = body_files[id(point["bodies"])], point["concurrency"]
+            warmup = wrk_command(point["url"], script, bodies, concurrency, max(1, round(point["warmup"])), args.wrk_threads)
+            run_wrk(warmup, concurrency, lambda: None)
+            measured = wrk_command(point["url"], script, bodies, concurrency, point["duration"], args.wrk_threads)
+            result, client_cpu = run_wrk(measured, concurrency, lambda i=i: begin(i))
+            result["client_cpu"] = client_cpu / point["duration"]
+            end(i, result)
+
+        python_points = [i for i, point in enumerate(schedule) if point["client"] == "python"]
+        context = mp.get_context("spawn")
+        reports = context.Queue()
+        loader = context.Process(target=_load_process, args=([schedule[i] for i in python_points], reports), name="serve-bench-load")
+        loader.start()
+        finished = 0
+        while finished < len(python_points):
+            try:
+                message = reports.get(timeout=300)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                raise SystemExit(f"load generator silent for 300 s (alive: {loader.is_alive()})") from None
+            i = python_points[message[1]]
+            if message[0] == "begin":
+                begin(i)
+            else:
+                end(i, message[2])
+                finished += 1
         loader.join(timeout=30)
         _check_bulk(results, schedule)
         _report(schedule, results, floor, model_line, raw_events, when)
@@ -733,10 +902,12 @@ def _check_bulk(results: list[dict[str, Any]], schedule: list[dict[str, Any]]) -
 
 def _print_point(point: dict[str, Any], result: dict[str, Any]) -> None:
     if point["kind"] == "load":
+        corrected = f" (wrk's corrected {result['wrk_p99_ms']:.1f})" if "wrk_p99_ms" in result else ""
         print(f"  {point['label']:<42} c={point['concurrency']:<3} {result['throughput']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms  "
-              f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  server CPU {result['server_cpu']:.2f} "
+              f"p99 {result['p99_ms']:7.1f} ms{corrected}  errors {result['errors']}  server CPU {result['server_cpu']:.2f} "
               f"(busiest {'/'.join(f'{c:.2f}' for c in result['busiest_processes'])})  connections per process {result['connections']}  "
-              f"client CPU {result['client_cpu']:.2f}{'  ' + result['first_error'] if result['errors'] else ''}", flush=True)
+              f"client ({point['client']}) CPU {result['client_cpu']:.2f}{'  ' + result['first_error'] if result['errors'] else ''}",
+              flush=True)
     else:
         times = ", ".join(f"{t:.3f}" for t in result["times"])
         print(f"  {point['label']:<54} median {result['median_s']:.3f} s ({times}); response {result['response_bytes'] / 1e6:.1f} MB; "
@@ -762,6 +933,8 @@ def _report(schedule: list[dict[str, Any]], results: list[dict[str, Any]], floor
             print(f"| {point['label']} | {point['concurrency']} | {result['throughput']:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
                   f"{result['errors']} | {result['server_cpu']:.2f} ({' / '.join(f'{c:.2f}' for c in result['busiest_processes'])}) | "
                   f"{result['connections']} | {result['client_cpu']:.2f} |")
+    print(f"\nclients: wrk ({WRK_TIMEOUT_S} s timeout; p50/p99 as measured, not wrk's coordinated-omission correction), "
+          "except the staggered points and the bulk requests: the Python client (aiohttp)")
     print("\n| bulk request (end to end from the client) | median | all runs (s) | response | errors |")
     print("|---|---|---|---|---|")
     for point, result in zip(schedule, results):
