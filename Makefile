@@ -41,9 +41,12 @@ demo: $(STAMP)
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 	$(BIN)/partner-churn monitor drift --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 
+# Habits first (seconds): lint, format, the import layers, types; then the tests on both cores.
 test: $(STAMP) browser
 	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 ## Debian's chromium for the report's browser test (apt-get; idempotent).

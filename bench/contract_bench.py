@@ -76,8 +76,12 @@ def main() -> None:
     starts, stops = [], []
     for attempt in range(args.starts):
         port = _free_port(3340, 3360, set())
-        server = Server("ours", [str(BIN / "partner-churn"), "serve", "--port", str(port), "--workers", "2", *_settings(store)],
-                        env, store / "logs" / f"contract-{attempt}.log")
+        server = Server(
+            "ours",
+            [str(BIN / "partner-churn"), "serve", "--port", str(port), "--workers", "2", *_settings(store)],
+            env,
+            store / "logs" / f"contract-{attempt}.log",
+        )
         started = time.perf_counter()
         try:
             while _get(f"http://127.0.0.1:{port}/readyz") != 200:
@@ -106,8 +110,11 @@ def main() -> None:
                 after = _rss_mb(workers)
                 for status, payload, seconds in answers:
                     print(f"95 MB body: {status} in {seconds:.2f} s: {json.loads(payload)['error'][:90]}", flush=True)
-                print(f"server processes' RSS: {before:.0f} MB before, {max(peak):.0f} MB at the peak, {after:.0f} MB 2 s after "
-                      f"({len(workers)} processes)", flush=True)
+                print(
+                    f"server processes' RSS: {before:.0f} MB before, {max(peak):.0f} MB at the peak, {after:.0f} MB 2 s after "
+                    f"({len(workers)} processes)",
+                    flush=True,
+                )
             family = _family(server)
             stopping = time.perf_counter()
             os.kill(server.process.pid, signal.SIGTERM)
@@ -117,8 +124,10 @@ def main() -> None:
             print(f"SIGTERM: exit {code}, {len(gone)} of {len(family)} processes gone in {stops[-1]:.1f} s, {len(alive)} left", flush=True)
         finally:
             server.stop()
-    print(f"start-up: median {statistics.median(starts):.1f} s (min {min(starts):.1f}, max {max(starts):.1f}) over {len(starts)} starts; "
-          f"stop after SIGTERM: median {statistics.median(stops):.1f} s")
+    print(
+        f"start-up: median {statistics.median(starts):.1f} s (min {min(starts):.1f}, max {max(starts):.1f}) over {len(starts)} starts; "
+        f"stop after SIGTERM: median {statistics.median(stops):.1f} s"
+    )
 
 
 if __name__ == "__main__":

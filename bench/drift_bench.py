@@ -80,7 +80,8 @@ def seeds(args: argparse.Namespace) -> None:
         for name, seed, scenarios in runs:
             program = loaded(
                 generate_program(PARTNERS, MONTHS, seed, scenarios=scenarios, scenario_from=CHANGE if scenarios else None),
-                Path(tmp) / "program", config,
+                Path(tmp) / "program",
+                config,
             )
             row = {"program": name, "seed": seed}
             for as_of in DATES:
@@ -101,7 +102,9 @@ def seeds(args: argparse.Namespace) -> None:
     print(results.to_string(index=False))
     for days in ((d.date() - CHANGE).days for d in DATES):
         rates = results.groupby("program", sort=False)[f"alarm_{days}d"].agg(["sum", "count"])
-        print(f"{days} days after the change, alarms (exit 1) per program kind:", {k: f"{int(v['sum'])}/{int(v['count'])}" for k, v in rates.iterrows()})
+        print(
+            f"{days} days after the change, alarms (exit 1) per program kind:", {k: f"{int(v['sum'])}/{int(v['count'])}" for k, v in rates.iterrows()}
+        )
     drop = results.groupby("program", sort=False)[["risk_roc_auc", "backtest_roc_auc"]].agg(["min", "max"])
     print("deactivation risk ROC-AUC at", f"{DATES[-1]:%Y-%m-%d}:\n{drop.to_string()}")
 
@@ -124,7 +127,9 @@ def speed(args: argparse.Namespace) -> None:
             out = folder / f"{label}.parquet"
             child = subprocess.run(
                 [sys.executable, "-m", "bench.drift_bench", "measure", str(folder), str(sample_size), str(out)],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if child.returncode != 0:
                 raise SystemExit(f"measure {label} failed: {child.stderr[-2000:]}")

@@ -128,9 +128,7 @@ def duckdb_window_features(
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute("SET enable_progress_bar = false")
         connection.register("cutoff_list", pa.table({"as_of": pa.array(stamps.as_unit("us"), pa.timestamp("us", tz="UTC"))}))
-        frame = connection.execute(
-            window_features_sql(config, by_day=by_day), {"partners": str(partners_path), "events": str(events_path)}
-        ).df()
+        frame = connection.execute(window_features_sql(config, by_day=by_day), {"partners": str(partners_path), "events": str(events_path)}).df()
     finally:
         connection.close()
     frame["partner_id"] = frame["partner_id"].astype(object)

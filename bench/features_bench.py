@@ -183,8 +183,17 @@ def agreement(program: Program, data_dir: Path, cutoffs: list[pd.Timestamp], con
 def run_measurement(kind: str, data_dir: Path, cutoffs: list[pd.Timestamp], repeat: int) -> dict[str, object]:
     """`measure` in a fresh Python process; its result comes back as JSON on the last line of stdout."""
     command = [
-        sys.executable, "-m", "bench.features_bench", "--measure", kind, "--data", str(data_dir),
-        "--cutoffs", ",".join(c.isoformat() for c in cutoffs), "--repeat", str(repeat),
+        sys.executable,
+        "-m",
+        "bench.features_bench",
+        "--measure",
+        kind,
+        "--data",
+        str(data_dir),
+        "--cutoffs",
+        ",".join(c.isoformat() for c in cutoffs),
+        "--repeat",
+        str(repeat),
     ]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
@@ -234,9 +243,15 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=100_000, help="partners of the generated main program")
     parser.add_argument("--months", type=int, default=18, help="months of every generated program")
     parser.add_argument("--seed", type=int, default=7, help="generator seed")
-    parser.add_argument("--scaling", default="5000,25000,100000", help="partners of the programs of the scaling curve, comma-separated (a size equal to the main program's reuses it)")
+    parser.add_argument(
+        "--scaling",
+        default="5000,25000,100000",
+        help="partners of the programs of the scaling curve, comma-separated (a size equal to the main program's reuses it)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="time each step this many times in its process and keep the best")
-    parser.add_argument("--check-agreement", action="store_true", help="also compare build_features' window features with DuckDB's on the main program (12 cutoffs)")
+    parser.add_argument(
+        "--check-agreement", action="store_true", help="also compare build_features' window features with DuckDB's on the main program (12 cutoffs)"
+    )
     parser.add_argument("--measure", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--cutoffs", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -259,7 +274,9 @@ def main() -> None:
         main_partners, main_events = rows_in(main_dir / "partners.parquet"), rows_in(main_dir / "events.parquet")
         twelve = monthly_cutoffs(main_dir, 12)
         one = twelve[-1:]
-        print(f"  {main_partners:,} partners, {main_events:,} events; cutoffs {twelve[0]:%Y-%m-%d} .. {twelve[-1]:%Y-%m-%d} (12 month starts), one cutoff {one[0]:%Y-%m-%d}")
+        print(
+            f"  {main_partners:,} partners, {main_events:,} events; cutoffs {twelve[0]:%Y-%m-%d} .. {twelve[-1]:%Y-%m-%d} (12 month starts), one cutoff {one[0]:%Y-%m-%d}"
+        )
 
         print("\nbuild_features (every feature, segments, downgrade warning)")
         results = {}

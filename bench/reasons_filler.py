@@ -61,7 +61,18 @@ TOP = 100
 """The rows a manager reads first."""
 
 HIGHER_EXPLAINS_RISK = {"recency", "recency_ratio", "gap_mean", "gap_std", "pending_amount", "pending_requests", "unpaid_commission", "first_event"}
-LOWER_EXPLAINS_RISK = {"count", "revenue", "payout_amount", "revenue_share", "active_days", "trend", "slope", "funnel", "onboarding", "commission_rate"}
+LOWER_EXPLAINS_RISK = {
+    "count",
+    "revenue",
+    "payout_amount",
+    "revenue_share",
+    "active_days",
+    "trend",
+    "slope",
+    "funnel",
+    "onboarding",
+    "commission_rate",
+}
 CONSTANT_FAMILIES = {"partner_type", "country", None}
 EARLY_FAMILIES = {"onboarding", "first_event"}
 TENURE = re.compile(r"^(in the program for |joined less than a day ago|в программе )")
@@ -114,7 +125,9 @@ def explained_as(scored: pd.DataFrame, config: Config) -> np.ndarray:
     return np.where(source == "risk_model", "deactivation_risk", np.where(source == "potential_model", "upgrade_potential", target))
 
 
-def classify(sentence: str, row: Mapping[str, Any], target: str, names: list[str], lang: str, ranges: Mapping[tuple[str, bool], pd.DataFrame]) -> str | None:
+def classify(
+    sentence: str, row: Mapping[str, Any], target: str, names: list[str], lang: str, ranges: Mapping[tuple[str, bool], pd.DataFrame]
+) -> str | None:
     """The filler class of one reason sentence, None when it is a reason; 'unmatched' when no feature says it.
 
     `target` is the score the sentence stands for ('' for facts by design: only tenure and constant count)."""
@@ -150,7 +163,9 @@ def measure(scored: pd.DataFrame, targets: np.ndarray, features: pd.DataFrame, a
     """One row per reason sentence: its partner's rank in the list, source, target and filler class ('' for none)."""
     by_partner = features.set_index("partner_id")
     ranges = quartiles(features, active)
-    owed_first = sorted(names, key=lambda n: (template_family(n) not in ("pending_amount", "pending_requests"), template_family(n) == "recency_ratio"))
+    owed_first = sorted(
+        names, key=lambda n: (template_family(n) not in ("pending_amount", "pending_requests"), template_family(n) == "recency_ratio")
+    )
     records = []
     for rank, (partner, source, target, reasons) in enumerate(zip(scored["partner_id"], scored["reasons_source"], targets, scored["reasons"])):
         row = by_partner.loc[partner].to_dict()
@@ -197,8 +212,10 @@ def main() -> None:
     by_model = (sentences["source"] != "facts").to_numpy()
     report(sentences[by_model], int((scored["reasons_source"] != "facts").sum()), "model-based reasons (risk_model, potential_model)")
     report(sentences[explained], int((targets != "").sum()), "rows a model explains (model-based, and facts where no driver was worth a slot)")
-    print(f"    of which no driver was worth a slot, facts instead: {int(fallback.sum()):,} rows, "
-          f"{int(fallback[np.isin(scored['risk_band'], ['medium', 'high'])].sum()):,} of them at medium or high risk")
+    print(
+        f"    of which no driver was worth a slot, facts instead: {int(fallback.sum()):,} rows, "
+        f"{int(fallback[np.isin(scored['risk_band'], ['medium', 'high'])].sum()):,} of them at medium or high risk"
+    )
     report(sentences[sentences["rank"] < TOP], min(TOP, len(scored)), f"top {TOP}")
     report(sentences[~explained], int((targets == "").sum()), "facts by design (tenure and constant only)")
     report(sentences, len(scored), "all reasons")

@@ -150,8 +150,23 @@ WRK_TIMEOUT_S = 10  # latencies at or above this count as errors (wrk's histogra
 
 def wrk_command(url: str, script: Path, bodies: Path, concurrency: int, seconds: int, threads: int) -> list[str]:
     """The wrk run of one load point: `concurrency` connections on `threads` threads for `seconds`."""
-    return ["wrk", "-t", str(min(threads, concurrency)), "-c", str(concurrency), "-d", f"{seconds}s", "--latency",
-            "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script), url, "--", str(bodies)]
+    return [
+        "wrk",
+        "-t",
+        str(min(threads, concurrency)),
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "--timeout",
+        f"{WRK_TIMEOUT_S}s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(bodies),
+    ]
 
 
 def parse_wrk(output: str) -> dict[str, Any]:
@@ -165,8 +180,9 @@ def parse_wrk(output: str) -> dict[str, Any]:
     ok = got["requests"] - got["non2xx"]
     if got["raw_recorded"] != got["requests"] - got["timeout"]:
         raise SystemExit(f"wrk: undoing its latency correction left {got['raw_recorded']} of {got['requests'] - got['timeout']} latencies")
-    first_error = got["first_error"] or (f"socket errors: connect {got['connect']}, read {got['read']}, write {got['write']}, "
-                                         f"timeout {got['timeout']}" if socket_errors else "")
+    first_error = got["first_error"] or (
+        f"socket errors: connect {got['connect']}, read {got['read']}, write {got['write']}, timeout {got['timeout']}" if socket_errors else ""
+    )
     return {
         "requests": ok,
         "throughput": ok / seconds,
@@ -373,8 +389,7 @@ def _clean(value: Any) -> Any:
 
 def feature_record(partner_id: str, row: dict[str, Any], downgrade_warning: bool) -> dict[str, Any]:
     """A features record as a caller holding the batch's features would send it."""
-    return {"partner_id": partner_id, "features": {name: _clean(value) for name, value in row.items()},
-            "downgrade_warning": bool(downgrade_warning)}
+    return {"partner_id": partner_id, "features": {name: _clean(value) for name, value in row.items()}, "downgrade_warning": bool(downgrade_warning)}
 
 
 def events_record(partner: dict[str, Any], events: Any, as_of: str, attributes: list[str]) -> dict[str, Any]:
@@ -456,7 +471,9 @@ class Server:
     def connections_by_pid(self, port: int) -> dict[int, int]:
         """Established client connections to `port` held by each process (from `ss`); {} without `ss`."""
         try:
-            listed = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, timeout=10).stdout
+            listed = subprocess.run(
+                ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, timeout=10
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return {}
         counts: dict[int, int] = {}
@@ -624,8 +641,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     values = features[names].astype(object)
 
     def record_of(i: int) -> dict[str, Any]:
-        return feature_record(str(features["partner_id"].iat[i]), dict(zip(names, values.iloc[i].tolist())),
-                              features["downgrade_warning"].iat[i])
+        return feature_record(str(features["partner_id"].iat[i]), dict(zip(names, values.iloc[i].tolist())), features["downgrade_warning"].iat[i])
 
     pool = [record_of(i) for i in pool_rows]
     ours_bodies = [json.dumps({"partners": [r]}).encode() for r in pool]
@@ -633,7 +649,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     risk_columns = risk.features
 
     def mlflow_body(records: list[dict[str, Any]]) -> bytes:
-        return json.dumps({"dataframe_split": {"columns": risk_columns, "data": [[r["features"][c] for c in risk_columns] for r in records]}}).encode()
+        return json.dumps(
+            {"dataframe_split": {"columns": risk_columns, "data": [[r["features"][c] for c in risk_columns] for r in records]}}
+        ).encode()
 
     mlflow_bodies = [mlflow_body([r]) for r in pool]
     bulk_rows = rng.choice(len(features), BULK_PARTNERS, replace=False)
@@ -679,34 +697,39 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         cycle["i"] += 1
         return items[cycle["i"] % len(items)]
 
-    floor["booster.predict, 1 row (LightGBM alone)"] = _median_ms(
-        lambda: risk.booster.predict(nxt(matrices), num_threads=1), 2000)
+    floor["booster.predict, 1 row (LightGBM alone)"] = _median_ms(lambda: risk.booster.predict(nxt(matrices), num_threads=1), 2000)
     floor["TrainedModel.predict, 1 row (dict of columns)"] = _median_ms(lambda: risk.predict(nxt(rows)), 2000)
-    floor["pred_contrib (TreeSHAP), 1 row"] = _median_ms(
-        lambda: risk.booster.predict(nxt(matrices), num_threads=1, pred_contrib=True), 500)
+    floor["pred_contrib (TreeSHAP), 1 row"] = _median_ms(lambda: risk.booster.predict(nxt(matrices), num_threads=1, pred_contrib=True), 500)
     floor["validate a 1-partner body (pydantic)"] = _median_ms(lambda: api.score_request.model_validate_json(nxt(ours_bodies)), 1000)
     floor["score_records, 1 record, no reasons"] = _median_ms(
-        lambda: score_records([nxt(plain_parsed)], served, lang="en", explain_by_default=True), 500)
-    floor["score_records, 1 record, reasons"] = _median_ms(
-        lambda: score_records([nxt(parsed)], served, lang="en", explain_by_default=True), 500)
+        lambda: score_records([nxt(plain_parsed)], served, lang="en", explain_by_default=True), 500
+    )
+    floor["score_records, 1 record, reasons"] = _median_ms(lambda: score_records([nxt(parsed)], served, lang="en", explain_by_default=True), 500)
     floor["validate a 1-partner raw-events body"] = _median_ms(lambda: api.score_request.model_validate_json(nxt(raw_bodies)), 100)
     floor["score_records, 1 raw-events record, reasons"] = _median_ms(
-        lambda: score_records([nxt(raw_parsed)], served, lang="en", explain_by_default=True), 100)
+        lambda: score_records([nxt(raw_parsed)], served, lang="en", explain_by_default=True), 100
+    )
     bulk_parsed = api.bulk_request.model_validate_json(bulk_body).partners
     floor[f"validate the {BULK_PARTNERS:,}-partner body"] = _median_ms(lambda: api.bulk_request.model_validate_json(bulk_body), 3)
     floor[f"score_records, {BULK_PARTNERS:,} records, no reasons"] = _median_ms(
-        lambda: score_records(bulk_parsed, served, lang="en", explain_by_default=False), 3)
+        lambda: score_records(bulk_parsed, served, lang="en", explain_by_default=False), 3
+    )
     explained_parsed = api.bulk_request.model_validate_json(explained_body).partners
     floor[f"score_records, {EXPLAINED_BULK_PARTNERS:,} records, reasons"] = _median_ms(
-        lambda: score_records(explained_parsed, served, lang="en", explain_by_default=False), 3)
+        lambda: score_records(explained_parsed, served, lang="en", explain_by_default=False), 3
+    )
     floor[f"score_records, {EXPLAINED_BULK_PARTNERS:,} records, no reasons"] = _median_ms(
-        lambda: score_records(bulk_parsed[:EXPLAINED_BULK_PARTNERS], served, lang="en", explain_by_default=False), 3)
+        lambda: score_records(bulk_parsed[:EXPLAINED_BULK_PARTNERS], served, lang="en", explain_by_default=False), 3
+    )
     # How far the raw-events path agrees with the batch features of the same partners at the same time.
     from_events = score_records(raw_parsed, served, lang="en", explain_by_default=False)
     by_id = {pid: i for i, pid in enumerate(features["partner_id"])}
     from_batch = score_records(
         [api.score_request.model_validate({"partners": [record_of(by_id[r["partner_id"]])]}).partners[0] for r in raw_records],
-        served, lang="en", explain_by_default=False)
+        served,
+        lang="en",
+        explain_by_default=False,
+    )
     raw_gap = max(abs((a["deactivation_risk"] or 0) - (b["deactivation_risk"] or 0)) for a, b in zip(from_events, from_batch))
     compared = ("segment", "downgrade_warning", "risk_band", "potential_band", "action")
     differ = [(a["partner_id"], k, a[k], b[k]) for a, b in zip(from_events, from_batch) for k in compared if a[k] != b[k]]
@@ -714,9 +737,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     print("in-process floor (median of repeated calls, this process):", flush=True)
     for what, ms in floor.items():
         print(f"  {what:<48} {ms:10.3f} ms", flush=True)
-    print(f"  raw events vs batch features, same partners: max |risk difference| {raw_gap:.2e}; "
-          f"{', '.join(compared)} equal for {same_action}/{len(raw_records)}"
-          f"{'' if not differ else f' (differ, events vs batch: {differ[:5]})'}", flush=True)
+    print(
+        f"  raw events vs batch features, same partners: max |risk difference| {raw_gap:.2e}; "
+        f"{', '.join(compared)} equal for {same_action}/{len(raw_records)}"
+        f"{'' if not differ else f' (differ, events vs batch: {differ[:5]})'}",
+        flush=True,
+    )
     if args.profile:
         _profile(score_records, served, parsed, raw_parsed)
 
@@ -729,30 +755,68 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     loader: Any = None
     try:
         ours = Server(
-            "ours", [str(BIN / "partner-churn"), "serve", "--port", str(ours_port), "--workers", str(args.workers), *_settings(store)],
-            env, store / "logs" / "ours.log")
+            "ours",
+            [str(BIN / "partner-churn"), "serve", "--port", str(ours_port), "--workers", str(args.workers), *_settings(store)],
+            env,
+            store / "logs" / "ours.log",
+        )
         servers.append(ours)
         theirs = Server(
             "mlflow",
-            [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{RISK_MODEL}/{served.models.risk_version}", "--env-manager", "local",
-             "--host", "127.0.0.1", "--port", str(theirs_port), "--workers", str(args.workers)],
-            {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"}, store / "logs" / "mlflow.log")
+            [
+                str(BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                f"models:/{RISK_MODEL}/{served.models.risk_version}",
+                "--env-manager",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(theirs_port),
+                "--workers",
+                str(args.workers),
+            ],
+            {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"},
+            store / "logs" / "mlflow.log",
+        )
         servers.append(theirs)
         ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
         ready = wait_ready([(ours, f"{ours_url}/readyz"), (theirs, f"{theirs_url}/ping")])
-        print(f"servers ready: ours on :{ours_port} in {ready['ours']:.1f} s, mlflow on :{theirs_port} in {ready['mlflow']:.1f} s "
-              f"(started together)", flush=True)
+        print(
+            f"servers ready: ours on :{ours_port} in {ready['ours']:.1f} s, mlflow on :{theirs_port} in {ready['mlflow']:.1f} s (started together)",
+            flush=True,
+        )
         _check_answers(ours_url, theirs_url, ours_bodies, raw_bodies, mlflow_bodies, parsed, raw_parsed, pool, served, score_records)
 
         # Load: wrk, and the Python client for what wrk cannot run ------------------------------------
         def load(label: str, server: str, url: str, bodies: list[bytes], concurrency: int, stagger: float = 0.0) -> dict[str, Any]:
-            return {"kind": "load", "label": label, "server": server, "url": url, "bodies": bodies, "concurrency": concurrency,
-                    "warmup": max(args.warmup, concurrency * stagger + 0.5), "duration": args.duration, "stagger": stagger,
-                    "client": "python" if stagger else "wrk"}
+            return {
+                "kind": "load",
+                "label": label,
+                "server": server,
+                "url": url,
+                "bodies": bodies,
+                "concurrency": concurrency,
+                "warmup": max(args.warmup, concurrency * stagger + 0.5),
+                "duration": args.duration,
+                "stagger": stagger,
+                "client": "python" if stagger else "wrk",
+            }
 
         def repeated(label: str, server: str, url: str, body: bytes, repeats: int, keep: bool = False) -> dict[str, Any]:
-            return {"kind": "repeat", "label": label, "server": server, "url": url, "body": body, "warmup": 1, "repeats": repeats,
-                    "keep_response": keep, "client": "python"}
+            return {
+                "kind": "repeat",
+                "label": label,
+                "server": server,
+                "url": url,
+                "body": body,
+                "warmup": 1,
+                "repeats": repeats,
+                "keep_response": keep,
+                "client": "python",
+            }
 
         score_url, invocations = f"{ours_url}/score", f"{theirs_url}/invocations"
         schedule = []
@@ -768,13 +832,25 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         # client runs these.
         schedule.append(load("ours /score, features, reasons, staggered", "ours", score_url, ours_bodies, 8, stagger=0.1))
         schedule.append(load("mlflow /invocations, features, staggered", "mlflow", invocations, mlflow_bodies, 8, stagger=0.1))
-        schedule.append(repeated(f"ours /score_bulk, {BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk",
-                                 bulk_body, args.bulk_repeats, keep=True))
+        schedule.append(
+            repeated(
+                f"ours /score_bulk, {BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk", bulk_body, args.bulk_repeats, keep=True
+            )
+        )
         schedule.append(repeated(f"mlflow /invocations, {BULK_PARTNERS:,} rows", "mlflow", invocations, mlflow_bulk_body, 3))
-        schedule.append(repeated(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk",
-                                 unexplained_body, 3))
-        schedule.append(repeated(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, explain: true", "ours", f"{ours_url}/score_bulk",
-                                 explained_body, 3, keep=True))
+        schedule.append(
+            repeated(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk", unexplained_body, 3)
+        )
+        schedule.append(
+            repeated(
+                f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, explain: true",
+                "ours",
+                f"{ours_url}/score_bulk",
+                explained_body,
+                3,
+                keep=True,
+            )
+        )
 
         results: list[dict[str, Any]] = [{} for _ in schedule]
         server_of = {"ours": ours, "mlflow": theirs}
@@ -849,12 +925,25 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         for server in servers:
             server.stop()
         leftover = sorted(_alive({pid for server in servers for pid in server.started}))
-        print(f"servers stopped{'' if not leftover else f' (processes left: {leftover})'}; "
-              f"bench took {time.perf_counter() - bench_started:.0f} s; load average now {os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"servers stopped{'' if not leftover else f' (processes left: {leftover})'}; "
+            f"bench took {time.perf_counter() - bench_started:.0f} s; load average now {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
 
 
-def _check_answers(ours_url: str, theirs_url: str, ours_bodies: list[bytes], raw_bodies: list[bytes], mlflow_bodies: list[bytes],
-                   parsed: list[Any], raw_parsed: list[Any], pool: list[dict[str, Any]], served: Any, score_records: Any) -> None:
+def _check_answers(
+    ours_url: str,
+    theirs_url: str,
+    ours_bodies: list[bytes],
+    raw_bodies: list[bytes],
+    mlflow_bodies: list[bytes],
+    parsed: list[Any],
+    raw_parsed: list[Any],
+    pool: list[dict[str, Any]],
+    served: Any,
+    score_records: Any,
+) -> None:
     """Both services answer the first partners as this process does, before anything is timed."""
     import numpy as np
 
@@ -867,22 +956,29 @@ def _check_answers(ours_url: str, theirs_url: str, ours_bodies: list[bytes], raw
             if got[key] != want[key]:
                 raise SystemExit(f"ours /score: {key} {got[key]!r}, in-process {want[key]!r}")
         if (got["deactivation_risk"] is None) != (want["deactivation_risk"] is None) or (
-            got["deactivation_risk"] is not None and abs(got["deactivation_risk"] - want["deactivation_risk"]) > 1e-9):
+            got["deactivation_risk"] is not None and abs(got["deactivation_risk"] - want["deactivation_risk"]) > 1e-9
+        ):
             raise SystemExit(f"ours /score: risk {got['deactivation_risk']}, in-process {want['deactivation_risk']}")
         if not got["reasons"]:
             raise SystemExit(f"ours /score: no reasons in {got}")
         status, theirs = _post(f"{theirs_url}/invocations", mlflow_bodies[k])
         if status != 200:
             raise SystemExit(f"mlflow /invocations answered {status}: {theirs}")
-        row = {name: np.asarray([pool[k]["features"][name]], dtype=object if name in served.models.risk.categories else float)
-               for name in served.models.risk.features}
+        row = {
+            name: np.asarray([pool[k]["features"][name]], dtype=object if name in served.models.risk.categories else float)
+            for name in served.models.risk.features
+        }
         expected = float(served.models.risk.predict(row)[0])
         probability = theirs["predictions"][0]["deactivation_risk"]
         if abs(probability - expected) > 1e-9:
             raise SystemExit(f"mlflow: probability {probability}, in-process {expected}")
     status, answer = _post(f"{ours_url}/score", raw_bodies[0])
     want = score_records([raw_parsed[0]], served, lang="en", explain_by_default=True)[0]
-    if status != 200 or answer["scores"][0]["action"] != want["action"] or abs(answer["scores"][0]["deactivation_risk"] - want["deactivation_risk"]) > 1e-9:
+    if (
+        status != 200
+        or answer["scores"][0]["action"] != want["action"]
+        or abs(answer["scores"][0]["deactivation_risk"] - want["deactivation_risk"]) > 1e-9
+    ):
         raise SystemExit(f"ours /score (raw events) answered {status}: {str(answer)[:500]}; in-process {want}")
     print(f"answers checked: ours (e.g. {json.dumps(answer['scores'][0])[:300]}...); mlflow (e.g. {json.dumps(theirs)})", flush=True)
 
@@ -895,27 +991,35 @@ def _check_bulk(results: list[dict[str, Any]], schedule: list[dict[str, Any]]) -
         sizes = len(answer)
         with_reasons = sum(1 for a in answer if a.get("reasons"))
         complete = all(a.get("segment") and a.get("action") and "upgrade_potential" in a for a in answer)
-        print(f"  checked {point['label']}: {sizes:,} answers, every one with segment and action: {complete}; "
-              f"with reasons: {with_reasons:,}", flush=True)
+        print(
+            f"  checked {point['label']}: {sizes:,} answers, every one with segment and action: {complete}; with reasons: {with_reasons:,}",
+            flush=True,
+        )
         result["checked"] = f"{sizes:,} answers, reasons for {with_reasons:,}"
 
 
 def _print_point(point: dict[str, Any], result: dict[str, Any]) -> None:
     if point["kind"] == "load":
         corrected = f" (wrk's corrected {result['wrk_p99_ms']:.1f})" if "wrk_p99_ms" in result else ""
-        print(f"  {point['label']:<42} c={point['concurrency']:<3} {result['throughput']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms  "
-              f"p99 {result['p99_ms']:7.1f} ms{corrected}  errors {result['errors']}  server CPU {result['server_cpu']:.2f} "
-              f"(busiest {'/'.join(f'{c:.2f}' for c in result['busiest_processes'])})  connections per process {result['connections']}  "
-              f"client ({point['client']}) CPU {result['client_cpu']:.2f}{'  ' + result['first_error'] if result['errors'] else ''}",
-              flush=True)
+        print(
+            f"  {point['label']:<42} c={point['concurrency']:<3} {result['throughput']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms  "
+            f"p99 {result['p99_ms']:7.1f} ms{corrected}  errors {result['errors']}  server CPU {result['server_cpu']:.2f} "
+            f"(busiest {'/'.join(f'{c:.2f}' for c in result['busiest_processes'])})  connections per process {result['connections']}  "
+            f"client ({point['client']}) CPU {result['client_cpu']:.2f}{'  ' + result['first_error'] if result['errors'] else ''}",
+            flush=True,
+        )
     else:
         times = ", ".join(f"{t:.3f}" for t in result["times"])
-        print(f"  {point['label']:<54} median {result['median_s']:.3f} s ({times}); response {result['response_bytes'] / 1e6:.1f} MB; "
-              f"errors {result['errors']}{'  ' + result['first_error'] if result['errors'] else ''}", flush=True)
+        print(
+            f"  {point['label']:<54} median {result['median_s']:.3f} s ({times}); response {result['response_bytes'] / 1e6:.1f} MB; "
+            f"errors {result['errors']}{'  ' + result['first_error'] if result['errors'] else ''}",
+            flush=True,
+        )
 
 
-def _report(schedule: list[dict[str, Any]], results: list[dict[str, Any]], floor: dict[str, float], model_line: str,
-            raw_events: list[int], when: str) -> None:
+def _report(
+    schedule: list[dict[str, Any]], results: list[dict[str, Any]], floor: dict[str, float], model_line: str, raw_events: list[int], when: str
+) -> None:
     import numpy as np
 
     def find(label_start: str, concurrency: int | None = None) -> dict[str, Any]:
@@ -926,21 +1030,29 @@ def _report(schedule: list[dict[str, Any]], results: list[dict[str, Any]], floor
         return {}
 
     print(f"\n## Scoring service ({when}; {model_line})\n")
-    print("| request | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | errors | server CPU, cores (2 busiest processes) | connections per worker | client CPU (cores) |")
+    print(
+        "| request | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | errors | server CPU, cores (2 busiest processes) | connections per worker | client CPU (cores) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for point, result in zip(schedule, results):
         if point["kind"] == "load":
-            print(f"| {point['label']} | {point['concurrency']} | {result['throughput']:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
-                  f"{result['errors']} | {result['server_cpu']:.2f} ({' / '.join(f'{c:.2f}' for c in result['busiest_processes'])}) | "
-                  f"{result['connections']} | {result['client_cpu']:.2f} |")
-    print(f"\nclients: wrk ({WRK_TIMEOUT_S} s timeout; p50/p99 as measured, not wrk's coordinated-omission correction), "
-          "except the staggered points and the bulk requests: the Python client (aiohttp)")
+            print(
+                f"| {point['label']} | {point['concurrency']} | {result['throughput']:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
+                f"{result['errors']} | {result['server_cpu']:.2f} ({' / '.join(f'{c:.2f}' for c in result['busiest_processes'])}) | "
+                f"{result['connections']} | {result['client_cpu']:.2f} |"
+            )
+    print(
+        f"\nclients: wrk ({WRK_TIMEOUT_S} s timeout; p50/p99 as measured, not wrk's coordinated-omission correction), "
+        "except the staggered points and the bulk requests: the Python client (aiohttp)"
+    )
     print("\n| bulk request (end to end from the client) | median | all runs (s) | response | errors |")
     print("|---|---|---|---|---|")
     for point, result in zip(schedule, results):
         if point["kind"] == "repeat":
-            print(f"| {point['label']} | {result['median_s']:.3f} s | {', '.join(f'{t:.3f}' for t in result['times'])} | "
-                  f"{result['response_bytes'] / 1e6:.1f} MB | {result['errors']} |")
+            print(
+                f"| {point['label']} | {result['median_s']:.3f} s | {', '.join(f'{t:.3f}' for t in result['times'])} | "
+                f"{result['response_bytes'] / 1e6:.1f} MB | {result['errors']} |"
+            )
     print("\n| in process (median of repeated calls) | ms |")
     print("|---|---|")
     for what, ms in floor.items():
@@ -953,22 +1065,32 @@ def _report(schedule: list[dict[str, Any]], results: list[dict[str, Any]], floor
     for concurrency in (1, 8, 32):
         a, b = find("ours /score, features, reasons", concurrency), find("mlflow /invocations, features", concurrency)
         ratio = a.get("throughput", math.nan) / b.get("throughput", math.nan)
-        print(f"  throughput >= {THROUGHPUT_RATIO_TARGET:.0f}x mlflow at concurrency {concurrency}: {a.get('throughput', math.nan):.0f} vs "
-              f"{b.get('throughput', math.nan):.0f} req/s = {ratio:.2f}x: {'met' if ratio >= THROUGHPUT_RATIO_TARGET else 'MISSED'}"
-              f"{' (the target point)' if concurrency == 8 else ''}")
+        print(
+            f"  throughput >= {THROUGHPUT_RATIO_TARGET:.0f}x mlflow at concurrency {concurrency}: {a.get('throughput', math.nan):.0f} vs "
+            f"{b.get('throughput', math.nan):.0f} req/s = {ratio:.2f}x: {'met' if ratio >= THROUGHPUT_RATIO_TARGET else 'MISSED'}"
+            f"{' (the target point)' if concurrency == 8 else ''}"
+        )
     a, b = find("ours /score, features, reasons, staggered", 8), find("mlflow /invocations, features, staggered", 8)
     if a and b:
-        print(f"  the same at concurrency 8 with connections opened 0.1 s apart: ours {a['throughput']:.0f} req/s, p99 {a['p99_ms']:.1f} ms "
-              f"(connections {a['connections']}); mlflow {b['throughput']:.0f} req/s (connections {b['connections']}); "
-              f"ratio {a['throughput'] / b['throughput']:.2f}x")
+        print(
+            f"  the same at concurrency 8 with connections opened 0.1 s apart: ours {a['throughput']:.0f} req/s, p99 {a['p99_ms']:.1f} ms "
+            f"(connections {a['connections']}); mlflow {b['throughput']:.0f} req/s (connections {b['connections']}); "
+            f"ratio {a['throughput'] / b['throughput']:.2f}x"
+        )
     bulk = find(f"ours /score_bulk, {BULK_PARTNERS:,}")
     median = bulk.get("median_s", math.nan)
-    print(f"  {BULK_PARTNERS:,} partners in one request < {BULK_TARGET_S:.0f} s: median {median:.3f} s: "
-          f"{'met' if median < BULK_TARGET_S else 'MISSED'}")
-    plain, explained = find(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no"), find(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, explain")
+    print(
+        f"  {BULK_PARTNERS:,} partners in one request < {BULK_TARGET_S:.0f} s: median {median:.3f} s: {'met' if median < BULK_TARGET_S else 'MISSED'}"
+    )
+    plain, explained = (
+        find(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no"),
+        find(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, explain"),
+    )
     extra = (explained.get("median_s", math.nan) - plain.get("median_s", math.nan)) / EXPLAINED_BULK_PARTNERS * 1e3
-    print(f"  reasons in bulk: {extra:.2f} ms per partner over the service (1,000 with reasons vs without); "
-          f"in process {(floor[f'score_records, {EXPLAINED_BULK_PARTNERS:,} records, reasons'] - floor[f'score_records, {EXPLAINED_BULK_PARTNERS:,} records, no reasons']) / EXPLAINED_BULK_PARTNERS:.2f} ms")
+    print(
+        f"  reasons in bulk: {extra:.2f} ms per partner over the service (1,000 with reasons vs without); "
+        f"in process {(floor[f'score_records, {EXPLAINED_BULK_PARTNERS:,} records, reasons'] - floor[f'score_records, {EXPLAINED_BULK_PARTNERS:,} records, no reasons']) / EXPLAINED_BULK_PARTNERS:.2f} ms"
+    )
     print(f"  raw-events bodies: {min(raw_events)}-{max(raw_events)} events a partner (median {int(np.median(raw_events))})")
 
 

@@ -45,7 +45,11 @@ def main() -> None:
         if result.returncode not in (0, 1):
             print(result.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"train failed with exit code {result.returncode}")
-        print("\n".join(line for line in result.stderr.splitlines() if line.startswith(("plan:", "dataset:", "deactivation_risk:", "upgrade_potential:"))))
+        print(
+            "\n".join(
+                line for line in result.stderr.splitlines() if line.startswith(("plan:", "dataset:", "deactivation_risk:", "upgrade_potential:"))
+            )
+        )
         time_verdict = "met" if elapsed <= TARGET_SECONDS else "MISSED"
         memory_verdict = "met" if peak_gb <= TARGET_PEAK_GB else "MISSED"
         print(

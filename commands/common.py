@@ -39,15 +39,9 @@ def config_from(path: Path | None, overrides: list[str] | None) -> Config:
     return load_config(path, overrides=overrides or ())
 
 
-DataOption = Annotated[
-    Path | None, typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")
-]
-AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")
-]
-LenientOption = Annotated[
-    bool, typer.Option("--lenient", help="Quarantine bad rows to paths.quarantine_dir and go on, instead of stopping.")
-]
+DataOption = Annotated[Path | None, typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")]
+LenientOption = Annotated[bool, typer.Option("--lenient", help="Quarantine bad rows to paths.quarantine_dir and go on, instead of stopping.")]
 
 
 def champions_in_use(cfg: Config) -> str:
@@ -101,9 +95,7 @@ def load_data(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):
     from features.contract import load_program
 
     cutoff = parse_as_of(as_of, "--as-of") if as_of else utc_now()
-    program = load_program(
-        data or cfg.paths.data_dir, cfg.data, cutoff, lenient=lenient, quarantine_dir=cfg.paths.quarantine_dir
-    )
+    program = load_program(data or cfg.paths.data_dir, cfg.data, cutoff, lenient=lenient, quarantine_dir=cfg.paths.quarantine_dir)
     for table, problems in program.quarantined.items():
         for problem, count in problems.items():
             typer.echo(f"quarantined: {table}: {count:,} rows: {problem} -> {cfg.paths.quarantine_dir}", err=True)

@@ -81,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not _is_store_error(exc):
             raise  # a bug: its traceback is what a developer needs
         cause = _last_cause(exc)
-        why = ("another process holds it locked; waited paths.mlflow_store_wait_seconds" if "locked" in cause
-               else "a read-only or broken store")
+        why = "another process holds it locked; waited paths.mlflow_store_wait_seconds" if "locked" in cause else "a read-only or broken store"
         typer.echo(f"error: the MLflow tracking store failed: {cause} ({why})", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
@@ -125,7 +124,9 @@ def usage_line(exc: Exception) -> str:
     possibilities = getattr(exc, "possibilities", None)
     if possibilities:
         close = difflib.get_close_matches(getattr(exc, "option_name", ""), possibilities, n=1, cutoff=0.5)
-        message = f"{getattr(exc, 'message', message)}" + (f"; did you mean {close[0]}?" if close else f" (options: {', '.join(sorted(possibilities))})")
+        message = f"{getattr(exc, 'message', message)}" + (
+            f"; did you mean {close[0]}?" if close else f" (options: {', '.join(sorted(possibilities))})"
+        )
     return f"{' '.join(message.split())} (see {path} --help)"
 
 
@@ -137,9 +138,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[
-        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
-    ] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)] = False,
 ) -> None:
     """Predict which partners go silent and which are ready to grow; say what to do about each."""
 
@@ -172,8 +171,13 @@ def generate(
     begin, end = program_period(start, n_months)
     with typer.progressbar(length=(end - begin).days, label=f"simulating {n_partners:,} partners", file=sys.stderr) as bar:
         program = generate_program(
-            n_partners, n_months, cfg.seed if seed is None else seed, start, progress=bar.update,
-            scenarios=scenarios, scenario_from=changed_from,
+            n_partners,
+            n_months,
+            cfg.seed if seed is None else seed,
+            start,
+            progress=bar.update,
+            scenarios=scenarios,
+            scenario_from=changed_from,
         )
     write_program(program, out)
     changes = f"; changed from {changed_from}: {', '.join(scenarios)}" if scenarios else ""
@@ -204,9 +208,7 @@ def validate(
 @app.command()
 def summary(
     data: DataOption = None,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Summarize as of this date, UTC (default: midnight after the last event).")
-    ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Summarize as of this date, UTC (default: midnight after the last event).")] = None,
     lenient: LenientOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
@@ -232,9 +234,7 @@ def summary(
 @app.command()
 def features(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .parquet or .csv.")],
-    as_of: Annotated[
-        list[str], typer.Option("--as-of", help="Cutoff date, UTC (repeatable); cutoffs must share one time of day.")
-    ],
+    as_of: Annotated[list[str], typer.Option("--as-of", help="Cutoff date, UTC (repeatable); cutoffs must share one time of day.")],
     data: DataOption = None,
     lenient: LenientOption = False,
     config: ConfigOption = None,
@@ -358,17 +358,26 @@ def score(
         active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
         step("writing the risk list, the report and the history")
         html = render_report(
-            scored, previous,
+            scored,
+            previous,
             program_kpis(program.partners, program.events, cutoff, cfg, scored),
-            as_of=cutoff, lang=cfg.scoring.lang, top=cfg.scoring.top_in_report,
-            active_window_days=cfg.labels.active_window_days, in_play_window_days=cfg.segments.in_play_window_days,
+            as_of=cutoff,
+            lang=cfg.scoring.lang,
+            top=cfg.scoring.top_in_report,
+            active_window_days=cfg.labels.active_window_days,
+            in_play_window_days=cfg.segments.in_play_window_days,
             horizon_days=cfg.labels.horizon_days,
             notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
         )
         manifest = {
-            "as_of": cutoff.isoformat(), "scored_at": str(scored["scored_at"].iloc[0]) if len(scored) else "",
-            "partners": len(scored), "active_partners": active, "models": models.version_label(cfg), "pair": models.pair,
-            "trained_through": models.trained_through(), "lang": cfg.scoring.lang,
+            "as_of": cutoff.isoformat(),
+            "scored_at": str(scored["scored_at"].iloc[0]) if len(scored) else "",
+            "partners": len(scored),
+            "active_partners": active,
+            "models": models.version_label(cfg),
+            "pair": models.pair,
+            "trained_through": models.trained_through(),
+            "lang": cfg.scoring.lang,
             "previous_scoring": previous.as_of.isoformat() if previous is not None else None,
         }
         folder = write_scoring(
@@ -450,8 +459,15 @@ def serve(
         f"{_follow_words(cfg)})"
     )
     command = [
-        str(Path(sys.executable).parent / "bentoml"), "serve", "serving.service:PartnerChurn",
-        "--host", cfg.serving.host, "--port", str(cfg.serving.port), "--working-dir", str(Path(__file__).resolve().parents[1]),
+        str(Path(sys.executable).parent / "bentoml"),
+        "serve",
+        "serving.service:PartnerChurn",
+        "--host",
+        cfg.serving.host,
+        "--port",
+        str(cfg.serving.port),
+        "--working-dir",
+        str(Path(__file__).resolve().parents[1]),
     ]
     raise typer.Exit(run_supervised(command, env))
 
@@ -465,7 +481,9 @@ def _follow_words(cfg: Config) -> str:
         return "versions pinned: no champion check"
     if cfg.serving.reload_interval_seconds <= 0:
         return "no champion check (serving.reload_interval_seconds 0)"
-    following = "champion check" if not pinned else f"{', '.join(t for t in ('deactivation_risk', 'upgrade_potential') if t not in pinned)} champion check"
+    following = (
+        "champion check" if not pinned else f"{', '.join(t for t in ('deactivation_risk', 'upgrade_potential') if t not in pinned)} champion check"
+    )
     return f"{following} every {cfg.serving.reload_interval_seconds} s"
 
 

@@ -272,7 +272,11 @@ class _DayTable:
         self.last_event: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.first_event: dict[str, np.ndarray] = {}
         is_qualifying = qualifying[type_code] if type_code.size else np.zeros(0, bool)
-        wanted = {suffix: (is_qualifying if t is None else type_code == vocabulary.index(t)) for suffix, t in RECENCY_TYPES.items() if t is None or t in vocabulary}
+        wanted = {
+            suffix: (is_qualifying if t is None else type_code == vocabulary.index(t))
+            for suffix, t in RECENCY_TYPES.items()
+            if t is None or t in vocabulary
+        }
         for suffix, mask in wanted.items():
             k, s = key[mask], ts[mask]
             last = np.r_[k[1:] != k[:-1], True] if k.size else np.zeros(0, bool)
@@ -380,10 +384,7 @@ class _DayTable:
             revenue[w] = self.sale_cumulative[hi] - self.sale_cumulative[lo]
         w = self.config.segments.revenue_window_days
         thresholds = np.array(
-            [
-                star_revenue_threshold(self.window_sum(i, f"amount:{SALE}", start=0, length=w), self.config.segments)
-                for i in range(len(self.cutoffs))
-            ]
+            [star_revenue_threshold(self.window_sum(i, f"amount:{SALE}", start=0, length=w), self.config.segments) for i in range(len(self.cutoffs))]
         )
         return ProgramContext(cutoffs=self.cutoffs, window_revenue=revenue, star_threshold=thresholds)
 
@@ -433,9 +434,7 @@ class _DayTable:
         requested = self.history_sum(i, f"amount:{PAYOUT_REQUESTED}")
         paid = self.history_sum(i, f"amount:{PAYOUT_PAID}")
         out["pending_payout_amount"] = np.maximum(requested - paid, 0.0)
-        out["pending_payout_requests"] = np.maximum(
-            self.history_sum(i, f"count:{PAYOUT_REQUESTED}") - self.history_sum(i, f"count:{PAYOUT_PAID}"), 0
-        )
+        out["pending_payout_requests"] = np.maximum(self.history_sum(i, f"count:{PAYOUT_REQUESTED}") - self.history_sum(i, f"count:{PAYOUT_PAID}"), 0)
         rate = self._attribute("commission_rate", codes, float)
         out["unpaid_commission"] = np.maximum(rate * self.history_sum(i, f"amount:{SALE}") - paid, 0.0)
         position = context.index_of(cutoff)
@@ -459,9 +458,7 @@ class _DayTable:
         values = self.partners[name].to_numpy()[codes]
         return values.astype(float) if kind is float else values.astype(object)
 
-    def _segments(
-        self, codes: np.ndarray, i: int, out: dict, context: ProgramContext, position: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _segments(self, codes: np.ndarray, i: int, out: dict, context: ProgramContext, position: int) -> tuple[np.ndarray, np.ndarray]:
         """Segment at the cutoff and whether the recent trend moves the partner down within D days."""
         rules = self.config.segments
         w, d = rules.revenue_window_days, rules.downgrade_warning_days
@@ -471,8 +468,13 @@ class _DayTable:
         program_revenue = float(context.window_revenue[w][position])
         threshold = float(context.star_threshold[position])
         now = assign_segments(
-            out["tenure_days"], out[ACTIVE_DAYS_30], silent, window_revenue, rules,
-            program_window_revenue=program_revenue, star_threshold=threshold,
+            out["tenure_days"],
+            out[ACTIVE_DAYS_30],
+            silent,
+            window_revenue,
+            rules,
+            program_window_revenue=program_revenue,
+            star_threshold=threshold,
         )
         active_before = self.window_sum(i, "active", start=30, length=30)
         projected_active = np.clip(2 * out[ACTIVE_DAYS_30] - active_before, 0, 30)
@@ -482,8 +484,13 @@ class _DayTable:
         projected_revenue = np.maximum(window_revenue - leaving + np.maximum(2 * recent - before, 0), 0)
         projected_silent = np.where(projected_active == 0, silent + d, 0.0)
         later = assign_segments(
-            out["tenure_days"] + d, projected_active, projected_silent, projected_revenue, rules,
-            program_window_revenue=program_revenue, star_threshold=threshold,
+            out["tenure_days"] + d,
+            projected_active,
+            projected_silent,
+            projected_revenue,
+            rules,
+            program_window_revenue=program_revenue,
+            star_threshold=threshold,
         )
         rank = np.vectorize(LADDER_RANK.get, otypes=[int])
         warning = rank(later) < rank(now) if codes.size else np.zeros(0, bool)

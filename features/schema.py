@@ -112,16 +112,32 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
     ]
     for suffix, event_type in FIRST_EVENT_TYPES.items():
         specs.append(
-            FeatureSpec(f"days_to_first_{suffix}", "float", "onboarding", f"Days from sign-up to the first {event_type}; missing if none yet.",
-                        may_be_missing=True, event_types=(event_type,))
+            FeatureSpec(
+                f"days_to_first_{suffix}",
+                "float",
+                "onboarding",
+                f"Days from sign-up to the first {event_type}; missing if none yet.",
+                may_be_missing=True,
+                event_types=(event_type,),
+            )
         )
     for suffix, recency_type in RECENCY_TYPES.items():
         what = recency_type or "qualifying event"
-        specs.append(FeatureSpec(f"days_since_last_{suffix}", "float", "recency", f"Days since the last {what}; missing if none.",
-                                 may_be_missing=True, event_types=(recency_type,) if recency_type else ()))
+        specs.append(
+            FeatureSpec(
+                f"days_since_last_{suffix}",
+                "float",
+                "recency",
+                f"Days since the last {what}; missing if none.",
+                may_be_missing=True,
+                event_types=(recency_type,) if recency_type else (),
+            )
+        )
     for event_type in config.data.event_types:
         for w in windows:
-            specs.append(FeatureSpec(count_feature(event_type, w), "int", "window", f"{event_type} events in the last {w} days.", event_types=(event_type,)))
+            specs.append(
+                FeatureSpec(count_feature(event_type, w), "int", "window", f"{event_type} events in the last {w} days.", event_types=(event_type,))
+            )
     for w in windows:
         specs.append(FeatureSpec(revenue_feature(w), "float", "window", f"Sale amounts in the last {w} days.", event_types=(SALE,)))
         specs.append(FeatureSpec(payout_amount_feature(w), "float", "window", f"Payouts paid in the last {w} days.", event_types=(PAYOUT_PAID,)))
@@ -146,20 +162,60 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
             f"Slope of active days per week over the last {f.slope_weeks} weeks (positive: rising).",
             may_be_negative=True,
         ),
-        FeatureSpec("active_day_gap_mean", "float", "regularity", "Mean gap in days between consecutive active days; missing with < 2 active days.", may_be_missing=True),
-        FeatureSpec("active_day_gap_std", "float", "regularity", "Standard deviation of those gaps; missing with < 3 active days.", may_be_missing=True),
-        FeatureSpec("recency_to_usual_gap", "float", "regularity", "Days since last activity divided by the mean gap; missing without a mean gap.", may_be_missing=True),
-        FeatureSpec(funnel_feature("lead_per_click", config), "float", "funnel", "Leads per click over the funnel window; missing without clicks.",
-                    may_be_missing=True, event_types=("click", "lead")),
-        FeatureSpec(funnel_feature("sale_per_lead", config), "float", "funnel", "Sales per lead over the funnel window; missing without leads.",
-                    may_be_missing=True, event_types=("lead", SALE)),
-        FeatureSpec("pending_payout_amount", "float", "money_owed", "Requested minus paid payout amounts, floored at 0.", event_types=(PAYOUT_REQUESTED,)),
-        FeatureSpec("pending_payout_requests", "int", "money_owed", "Requested minus paid payouts (count), floored at 0.", event_types=(PAYOUT_REQUESTED,)),
-        FeatureSpec("unpaid_commission", "float", "money_owed", "Sales x commission rate minus paid payouts, floored at 0; missing without a commission rate.",
-                    may_be_missing=True, event_types=(SALE,)),
+        FeatureSpec(
+            "active_day_gap_mean",
+            "float",
+            "regularity",
+            "Mean gap in days between consecutive active days; missing with < 2 active days.",
+            may_be_missing=True,
+        ),
+        FeatureSpec(
+            "active_day_gap_std", "float", "regularity", "Standard deviation of those gaps; missing with < 3 active days.", may_be_missing=True
+        ),
+        FeatureSpec(
+            "recency_to_usual_gap",
+            "float",
+            "regularity",
+            "Days since last activity divided by the mean gap; missing without a mean gap.",
+            may_be_missing=True,
+        ),
+        FeatureSpec(
+            funnel_feature("lead_per_click", config),
+            "float",
+            "funnel",
+            "Leads per click over the funnel window; missing without clicks.",
+            may_be_missing=True,
+            event_types=("click", "lead"),
+        ),
+        FeatureSpec(
+            funnel_feature("sale_per_lead", config),
+            "float",
+            "funnel",
+            "Sales per lead over the funnel window; missing without leads.",
+            may_be_missing=True,
+            event_types=("lead", SALE),
+        ),
+        FeatureSpec(
+            "pending_payout_amount", "float", "money_owed", "Requested minus paid payout amounts, floored at 0.", event_types=(PAYOUT_REQUESTED,)
+        ),
+        FeatureSpec(
+            "pending_payout_requests", "int", "money_owed", "Requested minus paid payouts (count), floored at 0.", event_types=(PAYOUT_REQUESTED,)
+        ),
+        FeatureSpec(
+            "unpaid_commission",
+            "float",
+            "money_owed",
+            "Sales x commission rate minus paid payouts, floored at 0; missing without a commission rate.",
+            may_be_missing=True,
+            event_types=(SALE,),
+        ),
     ]
     for w in config.features.revenue_share_windows_days:
-        specs.append(FeatureSpec(revenue_share_feature(w), "float", "program_share", f"Share of the program's revenue in the last {w} days.", event_types=(SALE,)))
+        specs.append(
+            FeatureSpec(
+                revenue_share_feature(w), "float", "program_share", f"Share of the program's revenue in the last {w} days.", event_types=(SALE,)
+            )
+        )
     for name, column_type in config.data.partner_attributes.items():
         kind: FeatureType = "category" if column_type in CATEGORICAL_ATTRIBUTE_TYPES else "float"
         specs.append(FeatureSpec(name, kind, "attribute", f"Declared partner attribute {name} ({column_type}).", may_be_missing=True))

@@ -77,14 +77,8 @@ def assign_segments(
     if star_threshold is None:
         star_threshold = star_revenue_threshold(window_revenue, rules)
     share = window_revenue / program_window_revenue if program_window_revenue > 0 else np.zeros_like(window_revenue)
-    top_revenue = (window_revenue > 0) & (
-        (share >= rules.star_min_revenue_share) | (window_revenue >= star_threshold)
-    )
-    star = (
-        (tenure_days >= rules.star_min_tenure_days)
-        & (active_days_30 >= rules.star_min_active_days_30)
-        & top_revenue
-    )
+    top_revenue = (window_revenue > 0) & ((share >= rules.star_min_revenue_share) | (window_revenue >= star_threshold))
+    star = (tenure_days >= rules.star_min_tenure_days) & (active_days_30 >= rules.star_min_active_days_30) & top_revenue
     workhorse = (
         (tenure_days >= rules.workhorse_min_tenure_days)
         & (window_revenue > rules.workhorse_min_revenue)

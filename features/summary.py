@@ -47,11 +47,7 @@ def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
     """Compute the summary from contract-shaped frames, with the feature pipeline's own definitions."""
     features = build_features(partners, events, [as_of], config)
     past = events[events["ts"] < as_of]
-    by_type = (
-        past.groupby("event_type", observed=False)["amount"]
-        .agg(events="size", amount="sum")
-        .reindex(config.data.event_types, fill_value=0)
-    )
+    by_type = past.groupby("event_type", observed=False)["amount"].agg(events="size", amount="sum").reindex(config.data.event_types, fill_value=0)
     silent = features[LAST_ACTIVITY]
     in_play = features[silent <= config.segments.in_play_window_days]
     window_revenue = in_play[segment_revenue_feature(config)].to_numpy()

@@ -66,7 +66,12 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
         **{f"feature.{c.column}": c.drift_score for c in result.features},
     }
     run_id = store.log_check(
-        config, kind="drift", date=as_of, models=models, metrics=metrics, files=[page, html, payload],
+        config,
+        kind="drift",
+        date=as_of,
+        models=models,
+        metrics=metrics,
+        files=[page, html, payload],
         verdict=f"{result.recommendation.action}: {result.drifted_features} of {len(result.features)} features drifted",
     )
     line = f"{result.summary_line()}; model {store.primary(models).label()}"
@@ -84,7 +89,12 @@ def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -
     backtest = pd.concat([store.backtest_of(config, m).query("target == @t") for t, m in models.items()], ignore_index=True)
     labels = build_labels(program.partners, program.events, [scored_at], config, data_end=end)
     result = performance_check.evaluate(
-        risk_list, labels, backtest, config.monitoring, scored_at=scored_at, horizon_days=config.labels.horizon_days,
+        risk_list,
+        labels,
+        backtest,
+        config.monitoring,
+        scored_at=scored_at,
+        horizon_days=config.labels.horizon_days,
         model=store.model_record(models),
     )
     folder = store.reports_folder(config, scored_at)
@@ -97,7 +107,12 @@ def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -
         metrics.update({f"{target}.{m}": row[m] for m in performance_check.SHOWN})
         metrics[f"{target}.expected_roc_auc"] = row["expected_roc_auc"]
     run_id = store.log_check(
-        config, kind="performance", date=scored_at, models=models, metrics=metrics, files=[payload, table],
+        config,
+        kind="performance",
+        date=scored_at,
+        models=models,
+        metrics=metrics,
+        files=[payload, table],
         verdict=f"{result.recommendation.action}: {result.summary_line()}",
     )
     return CheckOutcome(result.summary_line(), result.recommendation, [payload, table], run_id)

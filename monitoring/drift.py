@@ -219,7 +219,8 @@ class DriftResult:
     def summary_line(self) -> str:
         """The one line a scheduler's log shows."""
         scores = ", ".join(
-            f"{c.column} unavailable (no model scored it)" if c.method == NO_VALUES
+            f"{c.column} unavailable (no model scored it)"
+            if c.method == NO_VALUES
             else f"{c.column} {c.drift_score:.3f}{' DRIFTED' if c.drifted else ''} (bar {c.threshold:.3f})"
             for c in self.scores
         )
@@ -336,9 +337,7 @@ def natural_drift(reference: pd.DataFrame, kinds: dict[str, str], config: Monito
     if min(len(early), len(late)) < MIN_HALF_ROWS:
         return nothing
     try:
-        early, late, _ = tenure_matched(
-            early, late, bin_days=config.tenure_bin_days, min_rows=config.min_rows_per_tenure_bin, seed=config.seed
-        )
+        early, late, _ = tenure_matched(early, late, bin_days=config.tenure_bin_days, min_rows=config.min_rows_per_tenure_bin, seed=config.seed)
     except InputError:
         return nothing
     return {column: column_drift_score(early[column], late[column], kind, config) for column, kind in kinds.items()}
@@ -388,8 +387,10 @@ def run_report(reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str, 
     )
     methods = {c: method_of(kinds[c], config) for c in columns}
     count = DriftedColumnsCount(
-        columns=features, drift_share=config.drift_share_threshold,
-        per_column_method={c: methods[c] for c in features}, per_column_threshold={c: bars[c] for c in features},
+        columns=features,
+        drift_share=config.drift_share_threshold,
+        per_column_method={c: methods[c] for c in features},
+        per_column_threshold={c: bars[c] for c in features},
     )
     metrics = [*([count] if features else []), *[ValueDrift(column=c, method=methods[c], threshold=bars[c]) for c in columns if c in SCORES]]
     metrics += [ValueDrift(column=c, method=methods[c], threshold=bars[c]) for c in features]
@@ -406,8 +407,13 @@ def drift_columns(snapshot: Snapshot, kinds: dict[str, str], natural: dict[str, 
         if config.get("type", "").endswith(":ValueDrift"):
             column, score, bar = config["column"], float(metric["value"]), float(config["threshold"])
             found[column] = ColumnDrift(
-                column=column, role="score" if column in SCORES else "feature", kind=kinds[column], method=config["method"],
-                drift_score=score, threshold=bar, natural_drift=natural.get(column, float("nan")),
+                column=column,
+                role="score" if column in SCORES else "feature",
+                kind=kinds[column],
+                method=config["method"],
+                drift_score=score,
+                threshold=bar,
+                natural_drift=natural.get(column, float("nan")),
                 drifted=bool(np.isfinite(score) and score >= bar),
             )
     return [found[c] for c in [*SCORES, *[k for k in kinds if k not in SCORES]] if c in found]
@@ -429,9 +435,7 @@ def compare(
     if missing:
         raise InputError(f"the reference sample has no column {', '.join(missing[:5])}: it was logged with another feature schema")
     reference = active_rows(reference, settings)
-    ref, cur, coverage = tenure_matched(
-        reference, scored, bin_days=config.tenure_bin_days, min_rows=config.min_rows_per_tenure_bin, seed=config.seed
-    )
+    ref, cur, coverage = tenure_matched(reference, scored, bin_days=config.tenure_bin_days, min_rows=config.min_rows_per_tenure_bin, seed=config.seed)
     sampled = sample_rows(cur, config.sample_size, config.seed)
     if len(ref) > config.sample_size:
         ref = sample_rows(ref, config.sample_size, config.seed)
@@ -446,17 +450,26 @@ def compare(
     columns = [found[c] for c in [*SCORES, *[k for k in kinds if k not in SCORES]]]
     cutoffs = pd.to_datetime(reference["as_of"], utc=True).dropna() if "as_of" in reference else pd.Series(dtype="datetime64[ns, UTC]")
     sampling = Sampling(
-        reference_rows=len(reference), current_rows=len(scored), compared_current_rows=len(sampled),
-        compared_reference_rows=len(ref), coverage=round(coverage, 6),
-        max_reference_tenure_days=round(float(reference[TENURE].max()), 3), sample_size=config.sample_size,
-        sampled=len(sampled) < len(cur), seed=config.seed, tenure_bin_days=config.tenure_bin_days,
+        reference_rows=len(reference),
+        current_rows=len(scored),
+        compared_current_rows=len(sampled),
+        compared_reference_rows=len(ref),
+        coverage=round(coverage, 6),
+        max_reference_tenure_days=round(float(reference[TENURE].max()), 3),
+        sample_size=config.sample_size,
+        sampled=len(sampled) < len(cur),
+        seed=config.seed,
+        tenure_bin_days=config.tenure_bin_days,
         reference_cutoffs=int(cutoffs.nunique()),
         reference_first_cutoff=f"{cutoffs.min():%Y-%m-%d}" if len(cutoffs) else "",
         reference_last_cutoff=f"{cutoffs.max():%Y-%m-%d}" if len(cutoffs) else "",
     )
     result = DriftResult(
-        as_of=f"{as_of:%Y-%m-%d}", columns=columns, drift_share_threshold=config.drift_share_threshold,
-        sampling=sampling, recommendation=Recommendation("keep", ""),
+        as_of=f"{as_of:%Y-%m-%d}",
+        columns=columns,
+        drift_share_threshold=config.drift_share_threshold,
+        sampling=sampling,
+        recommendation=Recommendation("keep", ""),
         distributions={c: distribution(ref[c], sampled[c], k) for c, k in kinds.items()},
     )
     result.recommendation = drift_recommendation(result, config)
@@ -469,8 +482,14 @@ def one_sided(column: str, kind: str, has_values: tuple[bool, bool], bar: float,
     reference, current = has_values
     method = REFERENCE_ONLY if reference else CURRENT_ONLY if current else NO_VALUES
     return ColumnDrift(
-        column=column, role="score" if column in SCORES else "feature", kind=kind, method=method,
-        drift_score=float("nan"), threshold=bar, natural_drift=natural.get(column, float("nan")), drifted=reference != current,
+        column=column,
+        role="score" if column in SCORES else "feature",
+        kind=kind,
+        method=method,
+        drift_score=float("nan"),
+        threshold=bar,
+        natural_drift=natural.get(column, float("nan")),
+        drifted=reference != current,
     )
 
 
@@ -481,25 +500,55 @@ def drift_findings(result: DriftResult, config: MonitoringConfig) -> list[Findin
     named = ", ".join(f"{c.column} {c.drift_score:.2f} (bar {c.threshold:.2f})" for c in top)
     findings = []
     if result.dataset_drift:
-        findings.append(Finding("features_drifted", "retrain", f"{result.drifted_features} of {len(result.features)} features drifted "
-                                f"(share {result.share_drifted:.3f} >= {result.drift_share_threshold:.3f}): {named}"))
+        findings.append(
+            Finding(
+                "features_drifted",
+                "retrain",
+                f"{result.drifted_features} of {len(result.features)} features drifted "
+                f"(share {result.share_drifted:.3f} >= {result.drift_share_threshold:.3f}): {named}",
+            )
+        )
     for score in result.scores:
         if score.drifted:
-            findings.append(Finding("score_drifted", "retrain", f"{score.column} scores drifted ({score.drift_score:.3f} >= {score.threshold:.3f})", score.column))
+            findings.append(
+                Finding("score_drifted", "retrain", f"{score.column} scores drifted ({score.drift_score:.3f} >= {score.threshold:.3f})", score.column)
+            )
         elif score.drift_score >= config.watch_fraction * score.threshold:
-            findings.append(Finding("score_near", "watch", f"{score.column} scores moved {score.drift_score:.3f}, over "
-                                    f"{config.watch_fraction:.0%} of the bar {score.threshold:.3f}", score.column))
+            findings.append(
+                Finding(
+                    "score_near",
+                    "watch",
+                    f"{score.column} scores moved {score.drift_score:.3f}, over {config.watch_fraction:.0%} of the bar {score.threshold:.3f}",
+                    score.column,
+                )
+            )
     if not result.dataset_drift and result.share_drifted >= config.watch_fraction * result.drift_share_threshold:
-        findings.append(Finding("features_near", "watch", f"{result.drifted_features} features drifted (share {result.share_drifted:.3f}, "
-                                f"alarm at {result.drift_share_threshold:.3f}): {named}"))
+        findings.append(
+            Finding(
+                "features_near",
+                "watch",
+                f"{result.drifted_features} features drifted (share {result.share_drifted:.3f}, "
+                f"alarm at {result.drift_share_threshold:.3f}): {named}",
+            )
+        )
     elif not result.dataset_drift and result.drifted_features:
-        findings.append(Finding("features_few", "note", f"{result.drifted_features} of {len(result.features)} features drifted, below the "
-                                f"watch level (share {result.share_drifted:.3f} < {config.watch_fraction * result.drift_share_threshold:.3f}): {named}"))
+        findings.append(
+            Finding(
+                "features_few",
+                "note",
+                f"{result.drifted_features} of {len(result.features)} features drifted, below the "
+                f"watch level (share {result.share_drifted:.3f} < {config.watch_fraction * result.drift_share_threshold:.3f}): {named}",
+            )
+        )
     if result.sampling.coverage < config.min_tenure_coverage:
-        findings.append(Finding("low_coverage", "watch",
-            f"only {result.sampling.coverage:.0%} of active partners are as young as the training rows "
-            f"(the oldest was {result.sampling.max_reference_tenure_days:.0f} days): the model extrapolates for the rest"
-        ))
+        findings.append(
+            Finding(
+                "low_coverage",
+                "watch",
+                f"only {result.sampling.coverage:.0%} of active partners are as young as the training rows "
+                f"(the oldest was {result.sampling.max_reference_tenure_days:.0f} days): the model extrapolates for the rest",
+            )
+        )
     return findings
 
 
@@ -508,7 +557,8 @@ def drift_recommendation(result: DriftResult, config: MonitoringConfig) -> Recom
     findings = drift_findings(result, config)
     notes = [f.line for f in findings if f.level == "note"]
     return recommend(
-        [f.line for f in findings if f.level == "retrain"], [f.line for f in findings if f.level == "watch"],
+        [f.line for f in findings if f.level == "retrain"],
+        [f.line for f in findings if f.level == "watch"],
         f"{'; '.join(notes)}; no score drift beyond its bar" if notes else NO_DRIFT,
     )
 
@@ -518,8 +568,7 @@ def distribution(reference: pd.Series, current: pd.Series, kind: str) -> Distrib
     the pooled values' tail quantiles (one bin per value for whole numbers with fewer distinct values),
     categories as the TOP_CATEGORIES most common over both sides and the rest."""
     ref, cur = _clean(reference, kind), _clean(current, kind)
-    reference_missing, current_missing = (1.0 - len(clean) / len(raw) if len(raw) else 0.0
-                                          for clean, raw in ((ref, reference), (cur, current)))
+    reference_missing, current_missing = (1.0 - len(clean) / len(raw) if len(raw) else 0.0 for clean, raw in ((ref, reference), (cur, current)))
     if kind == "categorical":
         pooled = pd.concat([ref, cur]).value_counts()
         shown = [str(c) for c in pooled.index[:TOP_CATEGORIES]]
@@ -530,8 +579,9 @@ def distribution(reference: pd.Series, current: pd.Series, kind: str) -> Distrib
             kept = [float(counts.get(c, 0)) for c in shown] + ([float(counts.drop(shown, errors="ignore").sum())] if other else [])
             return tuple(n / len(values) if len(values) else 0.0 for n in kept)
 
-        return Distribution(kind, category_shares(ref), category_shares(cur), reference_missing, current_missing,
-                            categories=tuple(shown), other=other)
+        return Distribution(
+            kind, category_shares(ref), category_shares(cur), reference_missing, current_missing, categories=tuple(shown), other=other
+        )
     pooled = np.concatenate([ref.to_numpy(), cur.to_numpy()])
     if not len(pooled):
         return Distribution(kind, (), (), reference_missing, current_missing)
@@ -556,9 +606,19 @@ def distribution(reference: pd.Series, current: pd.Series, kind: str) -> Distrib
     sides = (ref.to_numpy(), cur.to_numpy())
     medians = [float(np.median(side)) if len(side) else float("nan") for side in sides]
     means = [float(np.mean(side)) if len(side) else float("nan") for side in sides]
-    return Distribution(kind, shares(sides[0]), shares(sides[1]), reference_missing, current_missing,
-                        edges=tuple(float(e) for e in edges), integer=integer,
-                        reference_median=medians[0], current_median=medians[1], reference_mean=means[0], current_mean=means[1])
+    return Distribution(
+        kind,
+        shares(sides[0]),
+        shares(sides[1]),
+        reference_missing,
+        current_missing,
+        edges=tuple(float(e) for e in edges),
+        integer=integer,
+        reference_median=medians[0],
+        current_median=medians[1],
+        reference_mean=means[0],
+        current_mean=means[1],
+    )
 
 
 def _clean(values: pd.Series, kind: str) -> pd.Series:

@@ -135,8 +135,12 @@ def evaluate(
     """The realized-performance check of one scoring; labels are `build_labels` at the scoring date."""
     table = compare_with_backtest(realized_predictions(risk_list, labels), backtest)
     result = PerformanceResult(
-        scored_at=f"{scored_at:%Y-%m-%d}", horizon_days=horizon_days, table=table,
-        recommendation=Recommendation("keep", ""), tolerance=config.performance_tolerance, model=model or {},
+        scored_at=f"{scored_at:%Y-%m-%d}",
+        horizon_days=horizon_days,
+        table=table,
+        recommendation=Recommendation("keep", ""),
+        tolerance=config.performance_tolerance,
+        model=model or {},
     )
     for target in result.targets:
         row = result.overall(target)

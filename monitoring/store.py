@@ -190,7 +190,12 @@ def primary(models: dict[str, ScoringModel]) -> ScoringModel:
 
 def backtest_of(config: Config, model: ScoringModel) -> pd.DataFrame:
     """The backtest table logged by a version's training run (the expectation realized performance is judged by)."""
-    return run_artifact(config, model.run_id, "backtest.csv", lambda path: pd.read_csv(path, dtype={"cutoff": str, "fold": str, "origin": str, "population": str, "segment": str}))
+    return run_artifact(
+        config,
+        model.run_id,
+        "backtest.csv",
+        lambda path: pd.read_csv(path, dtype={"cutoff": str, "fold": str, "origin": str, "population": str, "segment": str}),
+    )
 
 
 def model_record(models: dict[str, ScoringModel]) -> dict[str, Any]:
@@ -253,8 +258,14 @@ def log_check(
     assert experiment is not None, "configure_tracking creates the experiment when it is missing"
     tags = {"partner_churn.check": kind, "partner_churn.date": f"{date:%Y-%m-%d}", "partner_churn.verdict": verdict}
     for model in models.values():
-        tags.update({f"{model.target}.model": model.name, f"{model.target}.version": model.version,
-                     f"{model.target}.run_id": model.run_id, f"{model.target}.champion": str(model.champion).lower()})
+        tags.update(
+            {
+                f"{model.target}.model": model.name,
+                f"{model.target}.version": model.version,
+                f"{model.target}.run_id": model.run_id,
+                f"{model.target}.champion": str(model.champion).lower(),
+            }
+        )
     with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"{kind} {date:%Y-%m-%d}", tags=tags) as run:
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))})
         for path in files:

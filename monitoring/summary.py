@@ -76,9 +76,9 @@ def render_summary(result: DriftResult, schema: Sequence[FeatureSpec], config: C
     title = f"{t['title']} · {date_text(result.as_of, lang)}"
     return (
         "<!DOCTYPE html>\n"
-        f"<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f'<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
     )
@@ -102,15 +102,18 @@ def model_text(model: ScoringModel, lang: str) -> str:
 def _header(result: DriftResult, t: dict[str, str], lang: str) -> str:
     s = result.sampling
     if s.reference_first_cutoff:
-        reference = t["reference"].format(first=date_text(s.reference_first_cutoff, lang), last=date_text(s.reference_last_cutoff, lang),
-                                          cutoffs=cutoffs_text(s.reference_cutoffs, lang))
+        reference = t["reference"].format(
+            first=date_text(s.reference_first_cutoff, lang),
+            last=date_text(s.reference_last_cutoff, lang),
+            cutoffs=cutoffs_text(s.reference_cutoffs, lang),
+        )
     else:
         reference = t["reference_unknown"]
     models = " · ".join(model_text(m, lang) for m in models_of(result).values()) or "—"
     return (
         f"<header><h1>{escape(t['title'])}</h1>"
-        f"<p class=\"meta\"><b>{escape(t['scoring'].format(date=date_text(result.as_of, lang)))}</b>, {escape(reference)}</p>"
-        f"<p class=\"meta\">{escape(t['models'])}: {escape(models)}</p></header>"
+        f'<p class="meta"><b>{escape(t["scoring"].format(date=date_text(result.as_of, lang)))}</b>, {escape(reference)}</p>'
+        f'<p class="meta">{escape(t["models"])}: {escape(models)}</p></header>'
     )
 
 
@@ -120,9 +123,9 @@ def _verdict(result: DriftResult, config: Config, t: dict[str, str], lang: str) 
     findings = sorted(drift_findings(result, config.monitoring), key=lambda f: LEVEL_ORDER[f.level])
     why = [finding_sentence(f, result, config.monitoring.watch_fraction, lang) for f in findings] or [all_clear(lang)]
     return (
-        f"<section id=\"verdict\" class=\"verdict {escape(action)}\"><h2>{escape(t['verdict'])}: <span class=\"badge\">{escape(word)}</span></h2>"
-        f"<p class=\"todo\">{escape(todo)}</p>"
-        f"<p class=\"why\">{' '.join(escape(sentence) for sentence in why)}</p></section>"
+        f'<section id="verdict" class="verdict {escape(action)}"><h2>{escape(t["verdict"])}: <span class="badge">{escape(word)}</span></h2>'
+        f'<p class="todo">{escape(todo)}</p>'
+        f'<p class="why">{" ".join(escape(sentence) for sentence in why)}</p></section>'
     )
 
 
@@ -133,16 +136,16 @@ def _scores(result: DriftResult, config: Config, t: dict[str, str], lang: str) -
         unavailable = score.method == NO_VALUES
         state = t["unavailable"] if unavailable else t["drifted"] if score.drifted else t["within"]
         rows.append(
-            f"<tr><td><b>{escape(score_name(score.column, lang))}</b><br><span class=\"muted\">"
+            f'<tr><td><b>{escape(score_name(score.column, lang))}</b><br><span class="muted">'
             f"{escape(score_meaning(score.column, config.labels.horizon_days, lang))}</span></td>"
-            f"<td class=\"num\">{escape(decimal(score.drift_score, lang, 3))}</td><td class=\"num\">{escape(decimal(score.threshold, lang, 3))}</td>"
-            f"<td class=\"{'bad' if score.drifted else 'muted'}\">{escape(state)}</td></tr>"
+            f'<td class="num">{escape(decimal(score.drift_score, lang, 3))}</td><td class="num">{escape(decimal(score.threshold, lang, 3))}</td>'
+            f'<td class="{"bad" if score.drifted else "muted"}">{escape(state)}</td></tr>'
         )
         if score.column in near and score.column in result.distributions:
-            charts.append(f"<div class=\"chart\">{_chart(result.distributions[score.column], score_name(score.column, lang), t, lang)}</div>")
-    header = f"<tr><th>{escape(t['score'])}</th><th class=\"num\">{escape(t['change'])}</th><th class=\"num\">{escape(t['bar'])}</th><th></th></tr>"
+            charts.append(f'<div class="chart">{_chart(result.distributions[score.column], score_name(score.column, lang), t, lang)}</div>')
+    header = f'<tr><th>{escape(t["score"])}</th><th class="num">{escape(t["change"])}</th><th class="num">{escape(t["bar"])}</th><th></th></tr>'
     return (
-        f"<section id=\"scores\"><h2>{escape(t['scores'])}</h2><table><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<section id="scores"><h2>{escape(t["scores"])}</h2><table><thead>{header}</thead><tbody>{"".join(rows)}</tbody></table>'
         f"{''.join(charts)}</section>"
     )
 
@@ -152,11 +155,11 @@ def _features(result: DriftResult, specs: dict[str, FeatureSpec], config: Config
     shown = drifted or result.nearest_features(NEAREST)
     heading = t["features_drifted"].format(n=len(drifted), total=len(result.features)) if drifted else t["features_none"]
     legend = (
-        f"<p class=\"legend\"><span class=\"swatch\" style=\"background:{BEFORE_COLOR}\"></span>{escape(t['before'])} "
-        f"<span class=\"swatch\" style=\"background:{AFTER_COLOR}\"></span>{escape(t['after'])}</p>"
+        f'<p class="legend"><span class="swatch" style="background:{BEFORE_COLOR}"></span>{escape(t["before"])} '
+        f'<span class="swatch" style="background:{AFTER_COLOR}"></span>{escape(t["after"])}</p>'
     )
     cards = "".join(_feature_card(column, specs.get(column.column), result.distributions.get(column.column), config, t, lang) for column in shown)
-    return f"<section id=\"features\"><h2>{escape(heading)}</h2>{legend if shown else ''}{cards}</section>"
+    return f'<section id="features"><h2>{escape(heading)}</h2>{legend if shown else ""}{cards}</section>'
 
 
 def _feature_card(column: ColumnDrift, spec: FeatureSpec | None, dist: Distribution | None, config: Config, t: dict[str, str], lang: str) -> str:
@@ -170,17 +173,21 @@ def _feature_card(column: ColumnDrift, spec: FeatureSpec | None, dist: Distribut
         figures = [t["change_line"].format(score=decimal(column.drift_score, lang), bar=decimal(column.threshold, lang), state=state)]
     if dist is not None and dist.kind == "numerical" and not (math.isnan(dist.reference_median) and math.isnan(dist.current_median)):
         digits, more = _digits(dist), _digits(dist) + 1
-        figures.append(t["median"].format(
-            before=_number(dist.reference_median, lang, digits), before_mean=_number(dist.reference_mean, lang, more),
-            after=_number(dist.current_median, lang, digits), after_mean=_number(dist.current_mean, lang, more),
-        ))
+        figures.append(
+            t["median"].format(
+                before=_number(dist.reference_median, lang, digits),
+                before_mean=_number(dist.reference_mean, lang, more),
+                after=_number(dist.current_median, lang, digits),
+                after_mean=_number(dist.current_mean, lang, more),
+            )
+        )
     if dist is not None and (dist.reference_missing > 0 or dist.current_missing > 0):
         figures.append(t["missing"].format(before=share(dist.reference_missing, lang), after=share(dist.current_missing, lang)))
-    tag = f" <span class=\"tag\">{escape(t['drifted'])}</span>" if column.drifted else ""
-    chart = f"<div class=\"chart\">{_chart(dist, column.column, t, lang)}</div>" if dist is not None and dist.reference + dist.current else ""
+    tag = f' <span class="tag">{escape(t["drifted"])}</span>' if column.drifted else ""
+    chart = f'<div class="chart">{_chart(dist, column.column, t, lang)}</div>' if dist is not None and dist.reference + dist.current else ""
     return (
-        f"<article class=\"feature\"><h3><code>{escape(column.column)}</code>{tag}</h3>"
-        f"<p class=\"meaning\">{escape(meaning)}</p><p class=\"figures\">{escape(' '.join(figures))}</p>{chart}</article>"
+        f'<article class="feature"><h3><code>{escape(column.column)}</code>{tag}</h3>'
+        f'<p class="meaning">{escape(meaning)}</p><p class="figures">{escape(" ".join(figures))}</p>{chart}</article>'
     )
 
 
@@ -190,22 +197,31 @@ def _how(result: DriftResult, config: Config, t: dict[str, str], lang: str) -> s
     models = models_of(result)
     run = " " + t["run"].format(run_id=primary(models).run_id) if models else ""
     items = [
-        t["how_change"].format(numerical=decimal(m.numerical_threshold, lang), categorical=decimal(m.categorical_threshold, lang),
-                               score=decimal(m.score_drift_threshold, lang), factor=short_number(m.natural_drift_factor, lang, 2)),
-        t["how_rows"].format(current=format_number(s.compared_current_rows, lang), sampled=sampled,
-                             reference=format_number(s.compared_reference_rows, lang), coverage=share(s.coverage, lang)) + run,
-        t["how_alarm"].format(alarm=result.features_for_share(result.drift_share_threshold), total=len(result.features),
-                              of_features=of_features_ru(len(result.features)),
-                              watch=result.features_for_share(m.watch_fraction * result.drift_share_threshold), fraction=share(m.watch_fraction, lang)),
+        t["how_change"].format(
+            numerical=decimal(m.numerical_threshold, lang),
+            categorical=decimal(m.categorical_threshold, lang),
+            score=decimal(m.score_drift_threshold, lang),
+            factor=short_number(m.natural_drift_factor, lang, 2),
+        ),
+        t["how_rows"].format(
+            current=format_number(s.compared_current_rows, lang),
+            sampled=sampled,
+            reference=format_number(s.compared_reference_rows, lang),
+            coverage=share(s.coverage, lang),
+        )
+        + run,
+        t["how_alarm"].format(
+            alarm=result.features_for_share(result.drift_share_threshold),
+            total=len(result.features),
+            of_features=of_features_ru(len(result.features)),
+            watch=result.features_for_share(m.watch_fraction * result.drift_share_threshold),
+            fraction=share(m.watch_fraction, lang),
+        ),
     ]
-    links = (
-        f"{escape(t['full_report'])} <a href=\"{FULL_REPORT}\">{FULL_REPORT}</a> {escape(t['full_report_note'])} "
-        f"<a href=\"{FIGURES}\">{FIGURES}</a>."
-    )
+    links = f'{escape(t["full_report"])} <a href="{FULL_REPORT}">{FULL_REPORT}</a> {escape(t["full_report_note"])} <a href="{FIGURES}">{FIGURES}</a>.'
     listed = "".join(f"<li>{escape(item)}</li>" for item in items)
     return (
-        f"<footer id=\"how\"><h2>{escape(t['how'])}</h2><ol>{listed}<li>{links}</li>"
-        f"<li>{escape(REPORT_TEXT[lang]['def_offline'])}</li></ol></footer>"
+        f'<footer id="how"><h2>{escape(t["how"])}</h2><ol>{listed}<li>{links}</li><li>{escape(REPORT_TEXT[lang]["def_offline"])}</li></ol></footer>'
     )
 
 
@@ -225,19 +241,19 @@ def _histogram(dist: Distribution, title: str, lang: str) -> str:
     slot = plot_w / bins
     tallest = max(max(dist.reference), max(dist.current)) or 1.0
     parts: list[str] = [svg_open(width, height, title, css_class="")]
-    parts.append(f"<text x=\"{left - 4}\" y=\"{top + 8}\" text-anchor=\"end\" class=\"tick\">{escape(share(tallest, lang))}</text>")
-    parts.append(f"<line x1=\"{left}\" y1=\"{top + plot_h}\" x2=\"{width - right}\" y2=\"{top + plot_h}\" class=\"axis\"/>")
+    parts.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" class="tick">{escape(share(tallest, lang))}</text>')
+    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" class="axis"/>')
     bar = max((slot - 2) / 2, 0.5)
     for i, (before, after) in enumerate(zip(dist.reference, dist.current)):
         x = left + i * slot + 1
         for offset, value, color in ((0.0, before, BEFORE_COLOR), (bar, after, AFTER_COLOR)):
             h = plot_h * value / tallest
             if h > 0:
-                parts.append(f"<rect x=\"{x + offset:.1f}\" y=\"{top + plot_h - h:.1f}\" width=\"{bar:.1f}\" height=\"{h:.1f}\" fill=\"{color}\"/>")
+                parts.append(f'<rect x="{x + offset:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{color}"/>')
     for position, label in _ticks(dist, lang):
         x = left + position * plot_w
         anchor = "start" if position == 0 else "end" if position == 1 else "middle"
-        parts.append(f"<text x=\"{x:.1f}\" y=\"{height - 6}\" text-anchor=\"{anchor}\" class=\"tick\">{escape(label)}</text>")
+        parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}" class="tick">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -264,10 +280,10 @@ def _categorical_chart(dist: Distribution, title: str, t: dict[str, str], lang: 
     for i, (name, before, after) in enumerate(zip(names, dist.reference, dist.current)):
         y = 3 + i * row
         label = name if len(name) <= 16 else name[:15] + "…"
-        parts.append(f"<text x=\"{label_w - 6}\" y=\"{y + 16}\" text-anchor=\"end\" class=\"lbl\">{escape(label)}</text>")
-        parts.append(f"<rect x=\"{label_w}\" y=\"{y + 3}\" width=\"{plot * before / tallest:.1f}\" height=\"9\" fill=\"{BEFORE_COLOR}\"/>")
-        parts.append(f"<rect x=\"{label_w}\" y=\"{y + 12}\" width=\"{plot * after / tallest:.1f}\" height=\"9\" fill=\"{AFTER_COLOR}\"/>")
-        parts.append(f"<text x=\"{width - value_w + 6}\" y=\"{y + 16}\" class=\"val\">{escape(share(before, lang))} → {escape(share(after, lang))}</text>")
+        parts.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end" class="lbl">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{plot * before / tallest:.1f}" height="9" fill="{BEFORE_COLOR}"/>')
+        parts.append(f'<rect x="{label_w}" y="{y + 12}" width="{plot * after / tallest:.1f}" height="9" fill="{AFTER_COLOR}"/>')
+        parts.append(f'<text x="{width - value_w + 6}" y="{y + 16}" class="val">{escape(share(before, lang))} → {escape(share(after, lang))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -72,8 +72,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sampled": " (a sample of {n})",
         "run": "The training rows are the reference sample of MLflow run {run_id}.",
         "how_alarm": (
-            "Retrain when {alarm} of the {total} features drift or a score drifts; watch from {watch} features or from "
-            "{fraction} of a score's bar."
+            "Retrain when {alarm} of the {total} features drift or a score drifts; watch from {watch} features or from {fraction} of a score's bar."
         ),
         "full_report": "Every column with Evidently's charts:",
         "full_report_note": "(large; needs JavaScript). The figures behind this page:",
@@ -227,24 +226,36 @@ def finding_sentence(finding: Finding, result: DriftResult, watch_fraction: floa
     if finding.kind in ("score_drifted", "score_near") and score is not None:
         value, bar, name = decimal(score.drift_score, lang, 3), decimal(score.threshold, lang, 3), score_name(score.column, lang)
         if finding.kind == "score_drifted":
-            return (f"{name} scores moved {value}, beyond their bar of {bar}: the models no longer score partners as they did in training."
-                    if en else f"Оценка «{name}» сдвинулась на {value} при пороге {bar}: модели оценивают партнёров не так, как на обучении.")
+            return (
+                f"{name} scores moved {value}, beyond their bar of {bar}: the models no longer score partners as they did in training."
+                if en
+                else f"Оценка «{name}» сдвинулась на {value} при пороге {bar}: модели оценивают партнёров не так, как на обучении."
+            )
         fraction = share(watch_fraction, lang)
-        return (f"{name} scores moved {value}, over {fraction} of their bar of {bar}." if en
-                else f"Оценка «{name}» сдвинулась на {value} — больше {fraction} порога {bar}.")
+        return (
+            f"{name} scores moved {value}, over {fraction} of their bar of {bar}."
+            if en
+            else f"Оценка «{name}» сдвинулась на {value} — больше {fraction} порога {bar}."
+        )
     if finding.kind == "low_coverage":
         coverage, oldest = share(result.sampling.coverage, lang), count(result.sampling.max_reference_tenure_days, "day", lang)
-        return (f"Only {coverage} of active partners are no older than the partners the models learned from (the oldest had been in the "
-                f"program {oldest}): for the rest the models extrapolate." if en else
-                f"Лишь {coverage} активных партнёров не старше тех, на ком учились модели (самый старший был в программе {oldest}): "
-                "для остальных модели экстраполируют.")
+        return (
+            f"Only {coverage} of active partners are no older than the partners the models learned from (the oldest had been in the "
+            f"program {oldest}): for the rest the models extrapolate."
+            if en
+            else f"Лишь {coverage} активных партнёров не старше тех, на ком учились модели (самый старший был в программе {oldest}): "
+            "для остальных модели экстраполируют."
+        )
     return finding.line
 
 
 def all_clear(lang: str) -> str:
     """The 'why' of a keep with nothing to note."""
-    return ("No feature and no score changed beyond its bar: the partners look like those the models learned from." if lang == "en"
-            else "Ни один признак и ни одна оценка не сдвинулись сильнее порога: партнёры такие же, как те, на ком учились модели.")
+    return (
+        "No feature and no score changed beyond its bar: the partners look like those the models learned from."
+        if lang == "en"
+        else "Ни один признак и ни одна оценка не сдвинулись сильнее порога: партнёры такие же, как те, на ком учились модели."
+    )
 
 
 # --------------------------------------------------------------------------- what a feature means
@@ -280,9 +291,16 @@ def russian_meanings(config: Config) -> dict[str, str]:
     for suffix, event_type in FIRST_EVENT_TYPES.items():
         what = first.get(suffix, f"первого события «{event_type}»")
         meanings[f"days_to_first_{suffix}"] = f"Дней от регистрации до {what}; пусто, если такого ещё не было."
-    last = {"activity": "последнего целевого действия", "login": "последнего входа", "click": "последнего клика", "lead": "последнего лида",
-            "sale": "последней продажи", "payout": "последней выплаты", "payout_request": "последнего запроса выплаты",
-            "training": "последнего пройденного урока"}
+    last = {
+        "activity": "последнего целевого действия",
+        "login": "последнего входа",
+        "click": "последнего клика",
+        "lead": "последнего лида",
+        "sale": "последней продажи",
+        "payout": "последней выплаты",
+        "payout_request": "последнего запроса выплаты",
+        "training": "последнего пройденного урока",
+    }
     for suffix, recency_type in RECENCY_TYPES.items():
         what = last.get(suffix, f"последнего события «{recency_type}»")
         meanings[f"days_since_last_{suffix}"] = f"Дней с {what}; пусто, если такого не было."

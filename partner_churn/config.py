@@ -171,14 +171,10 @@ class DataConfig(StrictModel):
             if not key:
                 raise ValueError("event_type_map has an empty key")
             if vocabulary.get(key, target) != target:
-                raise ValueError(
-                    f"event_type_map maps {value!r} to {target!r}, but {value!r} is the event type "
-                    f"{vocabulary[key]!r} of event_types"
-                )
+                raise ValueError(f"event_type_map maps {value!r} to {target!r}, but {value!r} is the event type {vocabulary[key]!r} of event_types")
             if seen.get(key, target) != target:
                 raise ValueError(
-                    f"event_type_map maps {value!r} to {target!r} and an equal key (ignoring case and surrounding "
-                    f"whitespace) to {seen[key]!r}"
+                    f"event_type_map maps {value!r} to {target!r} and an equal key (ignoring case and surrounding whitespace) to {seen[key]!r}"
                 )
             seen[key] = target
         return self
@@ -193,16 +189,13 @@ class DataConfig(StrictModel):
             for file_column, target in names.items():
                 if target not in allowed:
                     raise ValueError(
-                        f"column_map.{table} maps {file_column!r} to {target!r}, not a column of {table} "
-                        f"(allowed: {', '.join(allowed)})"
+                        f"column_map.{table} maps {file_column!r} to {target!r}, not a column of {table} (allowed: {', '.join(allowed)})"
                     )
             targets = list(names.values())
             for target in dict.fromkeys(targets):
                 sources = [file_column for file_column, name in names.items() if name == target]
                 if len(sources) > 1:
-                    raise ValueError(
-                        f"column_map.{table} maps {len(sources)} file columns to {target!r}: {', '.join(sources)}"
-                    )
+                    raise ValueError(f"column_map.{table} maps {len(sources)} file columns to {target!r}: {', '.join(sources)}")
         for table in own:
             clash = sorted(set(own[table]) & set(self.declared_columns(table)))
             if clash:
@@ -414,6 +407,7 @@ class ServingConfig(StrictModel):
         except InputError as exc:
             raise ValueError(str(exc)) from None
         return text
+
     reload_interval_seconds: int = Field(60, ge=0)
     """How often the service checks for a new champion; 0 only on restart."""
     max_partners_per_request: int = Field(10_000, ge=1)
@@ -626,7 +620,7 @@ def anchored(config: Config, base: Path) -> Config:
     }
     uri = config.paths.mlflow_tracking_uri
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        uri = "sqlite:///" + str((base / uri[len("sqlite:///"):]).resolve())
+        uri = "sqlite:///" + str((base / uri[len("sqlite:///") :]).resolve())
     actions = config.scoring.actions_file
     scoring = config.scoring.model_copy(update={"actions_file": base / actions if actions and not actions.is_absolute() else actions})
     return config.model_copy(update={"paths": config.paths.model_copy(update={**paths, "mlflow_tracking_uri": uri}), "scoring": scoring})
@@ -644,9 +638,7 @@ def render_yaml(config: BaseModel, indent: int = 0) -> str:
             lines.append(f"{pad}{name}:")
             lines.append(render_yaml(value, indent + 1).rstrip("\n"))
         else:
-            dumped = yaml.safe_dump(
-                _plain(value), default_flow_style=True, sort_keys=False, width=10_000
-            ).strip()
+            dumped = yaml.safe_dump(_plain(value), default_flow_style=True, sort_keys=False, width=10_000).strip()
             dumped = dumped.removesuffix("\n...").removesuffix("...").strip()
             lines.append(f"{pad}{name}: {dumped}")
         if indent == 0:

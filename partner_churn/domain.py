@@ -178,7 +178,9 @@ def check_scoring_date(as_of: pd.Timestamp, events: pd.DataFrame, config: Config
         raise InputError("the data holds no events: nothing to score")
     first, last = events["ts"].min(), events["ts"].max()
     if as_of <= first:
-        raise InputError(f"scoring date {as_of:%Y-%m-%d %H:%M} UTC is not after the data's first event ({first:%Y-%m-%d %H:%M} UTC): nothing is known yet")
+        raise InputError(
+            f"scoring date {as_of:%Y-%m-%d %H:%M} UTC is not after the data's first event ({first:%Y-%m-%d %H:%M} UTC): nothing is known yet"
+        )
     limit = config.scoring.max_days_after_last_event
     age = (as_of - last) / pd.Timedelta(days=1)
     if age > limit and not allow_stale:
@@ -218,4 +220,3 @@ RISK_LIST_ORDER: tuple[str, ...] = ("value_at_risk", "deactivation_risk", "upgra
 def sort_risk_list(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows in priority order (stable, missing scores last), index 0..n-1."""
     return frame.sort_values(list(RISK_LIST_ORDER), ascending=False, kind="stable", na_position="last").reset_index(drop=True)
-

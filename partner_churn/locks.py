@@ -35,9 +35,7 @@ def process_lock(path: Path, what: str, *, wait_seconds: float = 0.0) -> Iterato
                     handle.seek(0)
                     holder = handle.read().strip() or "unknown"
                     waited = f" (waited {wait_seconds:.0f} s)" if wait_seconds else ""
-                    raise InputError(
-                        f"another {what} is running (process {holder}, lock {path}){waited}: wait for it to finish"
-                    ) from None
+                    raise InputError(f"another {what} is running (process {holder}, lock {path}){waited}: wait for it to finish") from None
                 time.sleep(POLL_SECONDS)
         handle.seek(0)
         handle.truncate()

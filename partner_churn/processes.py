@@ -121,8 +121,9 @@ def run_supervised(command: Sequence[str], env: Mapping[str, str], *, grace_seco
     return code if code >= 0 else 128 - code  # killed by a signal we did not send: the shell's convention
 
 
-def _wait(child: subprocess.Popen, leader: psutil.Process, family: dict[int, psutil.Process], received: list[int],
-          grace_seconds: float) -> int | None:
+def _wait(
+    child: subprocess.Popen, leader: psutil.Process, family: dict[int, psutil.Process], received: list[int], grace_seconds: float
+) -> int | None:
     """The command's exit code once it ends; None when it outlived the grace after a stop signal and was
     killed. Its descendants are listed into `family` as it runs."""
     deadline: float | None = None

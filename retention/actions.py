@@ -51,8 +51,13 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 BAND_INPUTS: tuple[str, ...] = (
-    "segment", "downgrade_warning", "tenure_days", "pending_payout_amount", "days_since_last_payout_request",
-    "deactivation_risk", "upgrade_potential",
+    "segment",
+    "downgrade_warning",
+    "tenure_days",
+    "pending_payout_amount",
+    "days_since_last_payout_request",
+    "deactivation_risk",
+    "upgrade_potential",
 )
 """Columns bands and flags are read from, besides the onboarding and trend columns."""
 
@@ -374,9 +379,7 @@ class ActionTable(StrictModel):
     def _check_every_rule_applies(self, primary: np.ndarray) -> ActionTable:
         for i, rule in enumerate(self.rules):
             if not (primary == i).any():
-                raise ValueError(
-                    f"{_label(i, rule)} never applies: every partner it matches is taken by a rule with a lower priority number"
-                )
+                raise ValueError(f"{_label(i, rule)} never applies: every partner it matches is taken by a rule with a lower priority number")
         return self
 
     @classmethod
@@ -480,9 +483,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} given twice in one mapping", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 

@@ -156,12 +156,17 @@ class EventWords:
 EVENTS: dict[str, EventWords] = {
     "activity": EventWords(("activity", "activity"), ("активность", "активности", "активности"), "last activity", "последняя активность"),
     "login": EventWords(("login", "logins"), ("вход", "входа", "входов"), "last login", "последний вход"),
-    "link_created": EventWords(("new link", "new links"), ("новая ссылка", "новые ссылки", "новых ссылок"), "last new link", "последняя новая ссылка"),
+    "link_created": EventWords(
+        ("new link", "new links"), ("новая ссылка", "новые ссылки", "новых ссылок"), "last new link", "последняя новая ссылка"
+    ),
     "click": EventWords(("click", "clicks"), ("клик", "клика", "кликов"), "last click", "последний клик"),
     "lead": EventWords(("lead", "leads"), ("лид", "лида", "лидов"), "last lead", "последний лид"),
     "sale": EventWords(("sale", "sales"), ("продажа", "продажи", "продаж"), "last sale", "последняя продажа"),
     "payout_requested": EventWords(
-        ("payout request", "payout requests"), ("запрос выплаты", "запроса выплаты", "запросов выплаты"), "last payout request", "последний запрос выплаты"
+        ("payout request", "payout requests"),
+        ("запрос выплаты", "запроса выплаты", "запросов выплаты"),
+        "last payout request",
+        "последний запрос выплаты",
     ),
     "payout_paid": EventWords(("payout", "payouts"), ("выплата", "выплаты", "выплат"), "last payout", "последняя выплата"),
     "training_completed": EventWords(
@@ -177,7 +182,10 @@ EVENTS: dict[str, EventWords] = {
         "последний посещённый вебинар",
     ),
     "message_opened": EventWords(
-        ("message opened", "messages opened"), ("открытое письмо", "открытых письма", "открытых писем"), "last message opened", "последнее открытое письмо"
+        ("message opened", "messages opened"),
+        ("открытое письмо", "открытых письма", "открытых писем"),
+        "last message opened",
+        "последнее открытое письмо",
     ),
 }
 """Words for the default event vocabulary; a configured type not listed here is named as it is."""

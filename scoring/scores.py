@@ -23,6 +23,7 @@ from training.model import TrainedModel
 LOWER_RUNGS = ("newbie", "sleeper")
 """Segments whose value at stake is the climb to Workhorse, not the revenue they make now."""
 
+
 @dataclass(frozen=True)
 class ScoringModels:
     """The models that score, with the registered versions that name them in every output.
@@ -98,6 +99,7 @@ class ScoringModels:
             names += [n for n in (model.features if model else []) if n not in names]
         return names
 
+
 def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhorse_revenue: float) -> dict[str, np.ndarray]:
     """Money at stake over the horizon: risk x expected revenue; for Newbies and Sleepers, potential x
     the expected value of climbing to Workhorse (the typical Workhorse's horizon revenue above theirs).
@@ -113,10 +115,12 @@ def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhor
     potential = np.nan_to_num(np.asarray(columns["upgrade_potential"], dtype=float), nan=0.0)
     return {"expected_revenue": expected, "value_at_risk": np.where(lower_rung, potential * upgrade_value, at_risk)}
 
+
 def typical_workhorse_revenue(scored: pd.DataFrame, config: Config) -> float:
     """The median Workhorse's expected horizon revenue in a scored population (0 without Workhorses)."""
     workhorses = scored.loc[scored["segment"] == "workhorse", segment_revenue_feature(config)]
     return float(expected_horizon_revenue(workhorses, config).median()) if len(workhorses) else 0.0
+
 
 def expected_horizon_revenue(window_revenue: Any, config: Config) -> Any:
     """Revenue over the segment window scaled to the label horizon (90-day revenue x 30 / 90)."""

@@ -173,7 +173,10 @@ def api_models(config: Config) -> ApiModels:
     attribute_fields: dict[str, Any] = {}
     for name, column_type in config.data.partner_attributes.items():
         if column_type in ("float", "integer"):
-            attribute_fields[name] = (float | None, Field(None, allow_inf_nan=False, ge=0, le=LARGEST, description=f"Declared attribute ({column_type})."))
+            attribute_fields[name] = (
+                float | None,
+                Field(None, allow_inf_nan=False, ge=0, le=LARGEST, description=f"Declared attribute ({column_type})."),
+            )
         elif column_type == "boolean":
             attribute_fields[name] = (bool | None, Field(None, description="Declared attribute (boolean)."))
         else:
@@ -335,7 +338,9 @@ class ModelInfo(BaseModel):
     upgrade_potential: str
     program_as_of: str = Field(description="Date of the program figures (revenue shares, Star threshold) partners are measured against.")
     trained_through: str = Field(description="End of the newest labels the answering models learned from (the older of the two); empty if unknown.")
-    pair: str = Field(description="The pair record in force when these models were loaded (`partner-churn models pairs`); empty for a pinned version.")
+    pair: str = Field(
+        description="The pair record in force when these models were loaded (`partner-churn models pairs`); empty for a pinned version."
+    )
 
 
 class ScoreResponse(BaseModel):

@@ -22,9 +22,23 @@ from serving.core import PreviousScoring, compare_with_previous, explain, score_
 __all__ = ["RISK_LIST_COLUMNS", "ScoringModels", "detail_columns", "score_partners"]
 
 RISK_LIST_COLUMNS = [
-    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "risk_trend", "previous_risk", "risk_change",
-    "weeks_in_high_band", "high_band_since", "upgrade_potential", "value_at_risk", "action", "reasons", "model_version",
-    "trained_through", "scored_at",
+    "partner_id",
+    "segment",
+    "previous_segment",
+    "deactivation_risk",
+    "risk_band",
+    "risk_trend",
+    "previous_risk",
+    "risk_change",
+    "weeks_in_high_band",
+    "high_band_since",
+    "upgrade_potential",
+    "value_at_risk",
+    "action",
+    "reasons",
+    "model_version",
+    "trained_through",
+    "scored_at",
 ]
 """The risk list's columns, in the order managers read them; more detail follows them."""
 
@@ -33,9 +47,24 @@ def detail_columns(config: Config) -> list[str]:
     """The risk list's columns after RISK_LIST_COLUMNS; revenue over about a month and over the segment window."""
     revenue = list(dict.fromkeys([revenue_feature(window_nearest(config, 30)), segment_revenue_feature(config)]))
     return [
-        "as_of", "reasons_source", "segment_change", "downgrade_warning", "potential_band", "expected_revenue", "action_title",
-        "action_description", "channel", "owner", "due_in_days", "personal_contact", "commission_overdue", "no_onboarding_activity",
-        "falling_trend", LAST_ACTIVITY, *revenue, "tenure_days",
+        "as_of",
+        "reasons_source",
+        "segment_change",
+        "downgrade_warning",
+        "potential_band",
+        "expected_revenue",
+        "action_title",
+        "action_description",
+        "channel",
+        "owner",
+        "due_in_days",
+        "personal_contact",
+        "commission_overdue",
+        "no_onboarding_activity",
+        "falling_trend",
+        LAST_ACTIVITY,
+        *revenue,
+        "tenure_days",
     ]
 
 
@@ -59,7 +88,12 @@ def score_partners(
         return pd.DataFrame(columns=columns)
 
     scored = score_columns(
-        now, models, actions, config, lang=config.scoring.lang, typical_workhorse_revenue=typical_workhorse_revenue(now, config),
+        now,
+        models,
+        actions,
+        config,
+        lang=config.scoring.lang,
+        typical_workhorse_revenue=typical_workhorse_revenue(now, config),
         capacity=True,
     )
     added = {name: values for name, values in scored.items() if name != "active" and name not in now.columns}

@@ -85,9 +85,7 @@ class PreviousScoring:
         return self.rows.reindex(pd.Index(np.asarray(partner_ids, dtype=object)))
 
 
-def compare_with_previous(
-    columns: Mapping[str, Any], previous: PreviousScoring | None, as_of: pd.Timestamp, config: Config
-) -> dict[str, Any]:
+def compare_with_previous(columns: Mapping[str, Any], previous: PreviousScoring | None, as_of: pd.Timestamp, config: Config) -> dict[str, Any]:
     """Each row against the previous scoring: segment then and its change, risk then, its change and trend
     arrow, and since when the partner has been in the high risk band.
 
@@ -125,8 +123,13 @@ def compare_with_previous(
     since = before_since.where(high & before_high, stamp).where(high, pd.NaT)
     weeks = np.where(high, np.floor((stamp - since).days.to_numpy(dtype=float, na_value=np.nan) / 7), np.nan)
     return {
-        "previous_segment": before_segment, "segment_change": change.astype(object), "previous_risk": before_risk,
-        "risk_change": delta, "risk_trend": trend.astype(object), "high_band_since": since.array, "weeks_in_high_band": weeks,
+        "previous_segment": before_segment,
+        "segment_change": change.astype(object),
+        "previous_risk": before_risk,
+        "risk_change": delta,
+        "risk_trend": trend.astype(object),
+        "high_band_since": since.array,
+        "weeks_in_high_band": weeks,
     }
 
 

@@ -59,8 +59,12 @@ class ApiGuard:
         token = os.environ.get(TOKEN_VARIABLE, "").encode()
         if token and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
             if not _authorized(headers.get(b"authorization", b""), token):
-                await _answer(send, 401, {"error": f"missing or wrong bearer token (Authorization: Bearer <{TOKEN_VARIABLE}>)"},
-                              extra=[(b"www-authenticate", b"Bearer")])
+                await _answer(
+                    send,
+                    401,
+                    {"error": f"missing or wrong bearer token (Authorization: Bearer <{TOKEN_VARIABLE}>)"},
+                    extra=[(b"www-authenticate", b"Bearer")],
+                )
                 return
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:

@@ -35,13 +35,29 @@ from serving.core import PreviousScoring
 HISTORY = "history"
 """The history's folder inside `paths.output_dir`."""
 _TIME = pa.timestamp("ns", tz="UTC")
-HISTORY_SCHEMA = pa.schema([
-    ("as_of", _TIME), ("partner_id", pa.string()), ("segment", pa.string()), ("previous_segment", pa.string()),
-    (LAST_ACTIVITY, pa.float64()), ("deactivation_risk", pa.float64()), ("risk_band", pa.string()), ("previous_risk", pa.float64()),
-    ("risk_change", pa.float64()), ("risk_trend", pa.string()), ("high_band_since", _TIME), ("weeks_in_high_band", pa.int64()),
-    ("upgrade_potential", pa.float64()), ("potential_band", pa.string()), ("value_at_risk", pa.float64()),
-    ("expected_revenue", pa.float64()), ("action", pa.string()), ("model_version", pa.string()), ("scored_at", _TIME),
-])
+HISTORY_SCHEMA = pa.schema(
+    [
+        ("as_of", _TIME),
+        ("partner_id", pa.string()),
+        ("segment", pa.string()),
+        ("previous_segment", pa.string()),
+        (LAST_ACTIVITY, pa.float64()),
+        ("deactivation_risk", pa.float64()),
+        ("risk_band", pa.string()),
+        ("previous_risk", pa.float64()),
+        ("risk_change", pa.float64()),
+        ("risk_trend", pa.string()),
+        ("high_band_since", _TIME),
+        ("weeks_in_high_band", pa.int64()),
+        ("upgrade_potential", pa.float64()),
+        ("potential_band", pa.string()),
+        ("value_at_risk", pa.float64()),
+        ("expected_revenue", pa.float64()),
+        ("action", pa.string()),
+        ("model_version", pa.string()),
+        ("scored_at", _TIME),
+    ]
+)
 """What an entry keeps of each partner (the risk list's columns of the same names), typed alike in every
 entry so that the entries read as one table."""
 HISTORY_COLUMNS = HISTORY_SCHEMA.names
@@ -125,10 +141,14 @@ def read_entry(output_dir: Path, day: pd.Timestamp) -> PreviousScoring:
         raise InputError(f"{path}: cannot read the score history entry ({_first_line(exc)}); score {day:%Y-%m-%d} again or remove the file") from None
     missing = [c for c in ("as_of", "partner_id", "segment", "deactivation_risk", "risk_band", "high_band_since") if c not in frame]
     if missing or frame.empty:
-        raise InputError(f"{path}: not a score history entry ({'no rows' if not missing else f'no column(s) {missing}'}); score {day:%Y-%m-%d} again or remove the file")
+        raise InputError(
+            f"{path}: not a score history entry ({'no rows' if not missing else f'no column(s) {missing}'}); score {day:%Y-%m-%d} again or remove the file"
+        )
     repeated = frame["partner_id"][frame["partner_id"].duplicated()]
     if len(repeated):
-        raise InputError(f"{path}: not a score history entry (partner_id {repeated.iloc[0]!r} appears more than once); score {day:%Y-%m-%d} again or remove the file")
+        raise InputError(
+            f"{path}: not a score history entry (partner_id {repeated.iloc[0]!r} appears more than once); score {day:%Y-%m-%d} again or remove the file"
+        )
     return PreviousScoring(as_of=utc(frame["as_of"].iloc[0]), rows=frame.set_index("partner_id"))
 
 
@@ -161,9 +181,7 @@ def partner_history(output_dir: Path, partner_id: str) -> pd.DataFrame:
         raise InputError(f"{folder}: cannot read the score history ({_first_line(exc)})") from None
     rows = table.to_pandas().sort_values("as_of", kind="stable").reset_index(drop=True)
     if rows.empty:
-        raise InputError(
-            f"partner {partner_id!r} is in none of the {len(dates)} scorings in {folder} ({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d})"
-        )
+        raise InputError(f"partner {partner_id!r} is in none of the {len(dates)} scorings in {folder} ({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d})")
     return rows
 
 

@@ -184,8 +184,12 @@ def metadata(served: ServedModels, schema: list[FeatureSpec]) -> dict[str, Any]:
         "horizon_days": served.config.labels.horizon_days,
         "features": [
             {
-                "name": s.name, "kind": s.kind, "family": s.family, "description": s.description,
-                "may_be_negative": s.may_be_negative, "may_be_missing": s.may_be_missing,
+                "name": s.name,
+                "kind": s.kind,
+                "family": s.family,
+                "description": s.description,
+                "may_be_negative": s.may_be_negative,
+                "may_be_missing": s.may_be_missing,
             }
             for s in schema
         ],

@@ -75,7 +75,9 @@ def score_records(
     now = now or dt.datetime.now(dt.UTC)
     config, models = served.config, served.models
     columns = _feature_columns(records, served, now)
-    columns |= score_columns(columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served), capacity=False)
+    columns |= score_columns(
+        columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served), capacity=False
+    )
     changes, previous_at = _changes(columns, history, pd.Timestamp(now), config)
     risk, potential = columns["deactivation_risk"], columns["upgrade_potential"]
 
@@ -181,13 +183,14 @@ def _from_features(records: Sequence[Any], names: list[str], served: ServedModel
     take = operator.itemgetter(*names)
     table = np.array([take(r.features.__dict__) for r in records], dtype=object).reshape(len(records), len(names))
     categories = {spec.name for spec in feature_schema(config) if spec.kind == "category"}
-    columns: dict[str, np.ndarray] = {
-        name: table[:, j] if name in categories else table[:, j].astype(float) for j, name in enumerate(names)
-    }
+    columns: dict[str, np.ndarray] = {name: table[:, j] if name in categories else table[:, j].astype(float) for j, name in enumerate(names)}
     rules, window = config.segments, config.segments.revenue_window_days
     columns["segment"] = assign_segments(
-        columns["tenure_days"], columns[ACTIVE_DAYS_30], np.nan_to_num(columns[LAST_ACTIVITY], nan=np.inf),
-        columns[segment_revenue_feature(config)], rules,
+        columns["tenure_days"],
+        columns[ACTIVE_DAYS_30],
+        np.nan_to_num(columns[LAST_ACTIVITY], nan=np.inf),
+        columns[segment_revenue_feature(config)],
+        rules,
         program_window_revenue=float(served.program["window_revenue"][str(window)]),
         star_threshold=float(served.program["star_threshold"]),
     ).astype(object)

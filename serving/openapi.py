@@ -33,8 +33,11 @@ ERROR = {
                 "type": "object",
                 "required": ["loc", "msg", "type"],
                 "properties": {
-                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                            "description": "Where: field names and list positions from the body's top."},
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                        "description": "Where: field names and list positions from the body's top.",
+                    },
                     "msg": {"type": "string"},
                     "type": {"type": "string", "description": "Pydantic's error type, e.g. float_type, missing, too_long."},
                 },
@@ -59,8 +62,12 @@ METADATA = {
                 "type": "object",
                 "required": ["name", "kind", "family", "description", "may_be_negative", "may_be_missing"],
                 "properties": {
-                    "name": {"type": "string"}, "kind": {"type": "string"}, "family": {"type": "string"},
-                    "description": {"type": "string"}, "may_be_negative": {"type": "boolean"}, "may_be_missing": {"type": "boolean"},
+                    "name": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "family": {"type": "string"},
+                    "description": {"type": "string"},
+                    "may_be_negative": {"type": "boolean"},
+                    "may_be_missing": {"type": "boolean"},
                 },
             },
         },
@@ -141,9 +148,13 @@ def contract_spec(spec: dict[str, Any], limits: ServingConfig) -> dict[str, Any]
             "operationId": "partner_churn__metadata",
             "description": "The models answering (names, versions, backtest), the program snapshot and the feature schema.",
             "security": guarded,
-            "responses": {"200": {"description": "The service's models and features.",
-                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Metadata"}}}},
-                          "401": unauthorized},
+            "responses": {
+                "200": {
+                    "description": "The service's models and features.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Metadata"}}},
+                },
+                "401": unauthorized,
+            },
         }
     }
     metrics = spec["paths"].get("/metrics", {}).get("get")

@@ -99,9 +99,25 @@ def scoring_dates(output_dir: Path, *, with_active_partners: bool = True) -> lis
 
 
 SPREADSHEET_COLUMNS = [
-    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "risk_trend", "previous_risk", "risk_change",
-    "weeks_in_high_band", "high_band_since", "upgrade_potential",
-    "value_at_risk", "action_title", "due_in_days", "owner", "reasons", "model_version", "trained_through", "scored_at",
+    "partner_id",
+    "segment",
+    "previous_segment",
+    "deactivation_risk",
+    "risk_band",
+    "risk_trend",
+    "previous_risk",
+    "risk_change",
+    "weeks_in_high_band",
+    "high_band_since",
+    "upgrade_potential",
+    "value_at_risk",
+    "action_title",
+    "due_in_days",
+    "owner",
+    "reasons",
+    "model_version",
+    "trained_through",
+    "scored_at",
 ]
 """What a manager reads in the spreadsheet, in reading order (the full detail, and the action's code, are
 in the CSV and Parquet)."""
@@ -124,54 +140,96 @@ SHEET_MEANINGS = {
     },
 }
 COLUMN_WORDS: dict[str, dict[str, tuple[str, str]]] = {
-    "partner_id": {"en": ("Partner ID", "The partner's identifier in the program."),
-                   "ru": ("ID партнёра", "Идентификатор партнёра в программе.")},
-    "segment": {"en": ("Segment", "Star, Workhorse, Newbie or Sleeper, by the program's rules at the scoring date."),
-                "ru": ("Сегмент", "Звезда, рабочая лошадка, новичок или спящий — по правилам программы на дату расчёта.")},
-    "previous_segment": {"en": ("Previous segment", "The segment at the previous scoring; 'new' for a partner not scored then."),
-                         "ru": ("Прошлый сегмент", "Сегмент на прошлом расчёте; «новый» — партнёра тогда ещё не оценивали.")},
-    "deactivation_risk": {"en": ("Deactivation risk", "Chance that an active partner has no qualifying event over the horizon; empty for inactive partners."),
-                          "ru": ("Риск ухода", "Вероятность, что активный партнёр не совершит ни одного целевого действия за горизонт прогноза; пусто для неактивных.")},
-    "risk_band": {"en": ("Risk band", "Low, medium or high deactivation risk; inactive for partners not active now; unavailable without a risk model."),
-                  "ru": ("Уровень риска", "Низкий, средний или высокий риск ухода; «неактивен» — партнёр сейчас неактивен; «нет модели» — модели риска нет.")},
-    "risk_trend": {"en": ("Trend", "↑ risk rose, ↓ fell, → steady since the previous scoring (by at least scoring.risk_trend_step); empty when either scoring has no risk."),
-                   "ru": ("Тренд", "↑ риск вырос, ↓ снизился, → без изменений с прошлого расчёта (на scoring.risk_trend_step и больше); пусто, если в одном из расчётов риска нет.")},
-    "previous_risk": {"en": ("Previous risk", "Deactivation risk at the previous scoring; empty if the partner was not scored then or not active."),
-                      "ru": ("Прошлый риск", "Риск ухода на прошлом расчёте; пусто, если партнёра тогда не оценивали или он был неактивен.")},
-    "risk_change": {"en": ("Risk change", "Deactivation risk now minus at the previous scoring."),
-                    "ru": ("Изменение риска", "Риск ухода сейчас минус риск на прошлом расчёте.")},
-    "weeks_in_high_band": {"en": ("Weeks in high risk", "Whole weeks since the partner entered the high risk band; empty when not in it."),
-                           "ru": ("Недель в высоком риске", "Полных недель с тех пор, как партнёр попал в высокий риск; пусто, если риск не высокий.")},
-    "high_band_since": {"en": ("High risk since", "The scoring at which the partner entered the high risk band and has stayed there since."),
-                        "ru": ("Высокий риск с", "Расчёт, на котором партнёр попал в высокий риск и с тех пор в нём остаётся.")},
-    "upgrade_potential": {"en": ("Upgrade potential", "Chance of climbing to a higher segment over the horizon."),
-                          "ru": ("Потенциал роста", "Вероятность подняться в более высокий сегмент за горизонт прогноза.")},
-    "value_at_risk": {"en": ("Value at risk", "Stars and workhorses: deactivation risk × expected revenue; newbies and sleepers: upgrade potential × the value of growing into a typical workhorse."),
-                      "ru": ("Ценность под риском", "Звёзды и рабочие лошадки: риск ухода × ожидаемая выручка; новички и спящие: потенциал роста × ценность роста до типичной рабочей лошадки.")},
-    "expected_revenue": {"en": ("Expected revenue", "Revenue the partner is expected to bring over the horizon, in the program's currency."),
-                         "ru": ("Ожидаемая выручка", "Выручка, которую партнёр, как ожидается, принесёт за горизонт прогноза, в валюте программы.")},
-    "action_title": {"en": ("Action", "The one action chosen for the partner."),
-                     "ru": ("Действие", "Одно действие, выбранное для партнёра.")},
-    "action_description": {"en": ("What to do and say", "What exactly to do, for the person who does it."),
-                           "ru": ("Что сделать и сказать", "Что именно сделать — для того, кто выполняет действие.")},
-    "channel": {"en": ("Channel", "How the partner is reached."),
-                "ru": ("Канал", "Как связаться с партнёром.")},
-    "owner": {"en": ("Owner", "Who carries the action out."),
-              "ru": ("Исполнитель", "Кто выполняет действие.")},
-    "due_in_days": {"en": ("Due in days", "Days from the scoring by which the action should be done (0: the same day)."),
-                    "ru": ("Срок, дн.", "Через сколько дней от даты расчёта действие должно быть выполнено (0 — в тот же день).")},
-    "due_date": {"en": ("Due date", "The day the contact is due."),
-                 "ru": ("Дата", "День, на который назначен контакт.")},
-    "reasons": {"en": ("Reasons", "Why: the facts behind the scores, most important first."),
-                "ru": ("Причины", "Почему: факты, стоящие за оценками, сначала самые важные.")},
-    "last_activity_date": {"en": ("Last activity", "Day of the partner's last qualifying event; empty if never active."),
-                           "ru": ("Последняя активность", "День последнего целевого действия партнёра; пусто, если активности не было.")},
-    "model_version": {"en": ("Models", "The registered models that scored, with their versions."),
-                      "ru": ("Модели", "Зарегистрированные модели, выставившие оценки, с их версиями.")},
-    "trained_through": {"en": ("Trained through", "The models learned from outcomes up to this day."),
-                        "ru": ("Обучена по", "Модели обучены на исходах по этот день.")},
-    "scored_at": {"en": ("Scored at", "When the scoring ran (UTC)."),
-                  "ru": ("Время расчёта", "Когда выполнен расчёт (UTC).")},
+    "partner_id": {"en": ("Partner ID", "The partner's identifier in the program."), "ru": ("ID партнёра", "Идентификатор партнёра в программе.")},
+    "segment": {
+        "en": ("Segment", "Star, Workhorse, Newbie or Sleeper, by the program's rules at the scoring date."),
+        "ru": ("Сегмент", "Звезда, рабочая лошадка, новичок или спящий — по правилам программы на дату расчёта."),
+    },
+    "previous_segment": {
+        "en": ("Previous segment", "The segment at the previous scoring; 'new' for a partner not scored then."),
+        "ru": ("Прошлый сегмент", "Сегмент на прошлом расчёте; «новый» — партнёра тогда ещё не оценивали."),
+    },
+    "deactivation_risk": {
+        "en": ("Deactivation risk", "Chance that an active partner has no qualifying event over the horizon; empty for inactive partners."),
+        "ru": ("Риск ухода", "Вероятность, что активный партнёр не совершит ни одного целевого действия за горизонт прогноза; пусто для неактивных."),
+    },
+    "risk_band": {
+        "en": ("Risk band", "Low, medium or high deactivation risk; inactive for partners not active now; unavailable without a risk model."),
+        "ru": ("Уровень риска", "Низкий, средний или высокий риск ухода; «неактивен» — партнёр сейчас неактивен; «нет модели» — модели риска нет."),
+    },
+    "risk_trend": {
+        "en": (
+            "Trend",
+            "↑ risk rose, ↓ fell, → steady since the previous scoring (by at least scoring.risk_trend_step); empty when either scoring has no risk.",
+        ),
+        "ru": (
+            "Тренд",
+            "↑ риск вырос, ↓ снизился, → без изменений с прошлого расчёта (на scoring.risk_trend_step и больше); пусто, если в одном из расчётов риска нет.",
+        ),
+    },
+    "previous_risk": {
+        "en": ("Previous risk", "Deactivation risk at the previous scoring; empty if the partner was not scored then or not active."),
+        "ru": ("Прошлый риск", "Риск ухода на прошлом расчёте; пусто, если партнёра тогда не оценивали или он был неактивен."),
+    },
+    "risk_change": {
+        "en": ("Risk change", "Deactivation risk now minus at the previous scoring."),
+        "ru": ("Изменение риска", "Риск ухода сейчас минус риск на прошлом расчёте."),
+    },
+    "weeks_in_high_band": {
+        "en": ("Weeks in high risk", "Whole weeks since the partner entered the high risk band; empty when not in it."),
+        "ru": ("Недель в высоком риске", "Полных недель с тех пор, как партнёр попал в высокий риск; пусто, если риск не высокий."),
+    },
+    "high_band_since": {
+        "en": ("High risk since", "The scoring at which the partner entered the high risk band and has stayed there since."),
+        "ru": ("Высокий риск с", "Расчёт, на котором партнёр попал в высокий риск и с тех пор в нём остаётся."),
+    },
+    "upgrade_potential": {
+        "en": ("Upgrade potential", "Chance of climbing to a higher segment over the horizon."),
+        "ru": ("Потенциал роста", "Вероятность подняться в более высокий сегмент за горизонт прогноза."),
+    },
+    "value_at_risk": {
+        "en": (
+            "Value at risk",
+            "Stars and workhorses: deactivation risk × expected revenue; newbies and sleepers: upgrade potential × the value of growing into a typical workhorse.",
+        ),
+        "ru": (
+            "Ценность под риском",
+            "Звёзды и рабочие лошадки: риск ухода × ожидаемая выручка; новички и спящие: потенциал роста × ценность роста до типичной рабочей лошадки.",
+        ),
+    },
+    "expected_revenue": {
+        "en": ("Expected revenue", "Revenue the partner is expected to bring over the horizon, in the program's currency."),
+        "ru": ("Ожидаемая выручка", "Выручка, которую партнёр, как ожидается, принесёт за горизонт прогноза, в валюте программы."),
+    },
+    "action_title": {"en": ("Action", "The one action chosen for the partner."), "ru": ("Действие", "Одно действие, выбранное для партнёра.")},
+    "action_description": {
+        "en": ("What to do and say", "What exactly to do, for the person who does it."),
+        "ru": ("Что сделать и сказать", "Что именно сделать — для того, кто выполняет действие."),
+    },
+    "channel": {"en": ("Channel", "How the partner is reached."), "ru": ("Канал", "Как связаться с партнёром.")},
+    "owner": {"en": ("Owner", "Who carries the action out."), "ru": ("Исполнитель", "Кто выполняет действие.")},
+    "due_in_days": {
+        "en": ("Due in days", "Days from the scoring by which the action should be done (0: the same day)."),
+        "ru": ("Срок, дн.", "Через сколько дней от даты расчёта действие должно быть выполнено (0 — в тот же день)."),
+    },
+    "due_date": {"en": ("Due date", "The day the contact is due."), "ru": ("Дата", "День, на который назначен контакт.")},
+    "reasons": {
+        "en": ("Reasons", "Why: the facts behind the scores, most important first."),
+        "ru": ("Причины", "Почему: факты, стоящие за оценками, сначала самые важные."),
+    },
+    "last_activity_date": {
+        "en": ("Last activity", "Day of the partner's last qualifying event; empty if never active."),
+        "ru": ("Последняя активность", "День последнего целевого действия партнёра; пусто, если активности не было."),
+    },
+    "model_version": {
+        "en": ("Models", "The registered models that scored, with their versions."),
+        "ru": ("Модели", "Зарегистрированные модели, выставившие оценки, с их версиями."),
+    },
+    "trained_through": {
+        "en": ("Trained through", "The models learned from outcomes up to this day."),
+        "ru": ("Обучена по", "Модели обучены на исходах по этот день."),
+    },
+    "scored_at": {"en": ("Scored at", "When the scoring ran (UTC)."), "ru": ("Время расчёта", "Когда выполнен расчёт (UTC).")},
 }
 """Per spreadsheet column and language: its header and what it means (the definitions sheet)."""
 DEFINITIONS_HEADER = {"en": ("Sheet or column", "Meaning"), "ru": ("Лист или столбец", "Что значит")}
@@ -235,7 +293,9 @@ def write_scoring(
     except (OSError, FileCreateError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise InputError(f"cannot write the scoring of {as_of:%Y-%m-%d} to {folder}: {reason}; the files already there are left as they were") from None
+        raise InputError(
+            f"cannot write the scoring of {as_of:%Y-%m-%d} to {folder}: {reason}; the files already there are left as they were"
+        ) from None
     shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the previous files
     write_entry(scored, output_dir, as_of, active_partners=int(manifest.get("active_partners", len(scored))))
     return folder
@@ -277,8 +337,13 @@ def _names(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Segment, band, owner and channel codes as a manager reads them in `lang`; a partner new since the
     previous scoring is 'new'."""
     named = frame.copy()
-    tables = {"segment": SEGMENT_NAMES[lang], "previous_segment": SEGMENT_NAMES[lang], "risk_band": TEXT[lang]["bands"],
-              "owner": OWNER_NAMES[lang], "channel": CHANNEL_NAMES[lang]}
+    tables = {
+        "segment": SEGMENT_NAMES[lang],
+        "previous_segment": SEGMENT_NAMES[lang],
+        "risk_band": TEXT[lang]["bands"],
+        "owner": OWNER_NAMES[lang],
+        "channel": CHANNEL_NAMES[lang],
+    }
     for column, table in tables.items():
         if column in named.columns:
             codes = named[column].astype(object)
@@ -299,8 +364,7 @@ def spreadsheet_sheets(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str) 
                 sheet[column] = sheet[column].dt.tz_convert("UTC").dt.tz_localize(None)
     shown = list(dict.fromkeys([*today.columns, *risk_list.columns]))
     definitions = pd.DataFrame(
-        [(SHEET_NAMES[lang][sheet], SHEET_MEANINGS[lang][sheet]) for sheet in SHEET_NAMES[lang]]
-        + [COLUMN_WORDS[column][lang] for column in shown],
+        [(SHEET_NAMES[lang][sheet], SHEET_MEANINGS[lang][sheet]) for sheet in SHEET_NAMES[lang]] + [COLUMN_WORDS[column][lang] for column in shown],
         columns=list(DEFINITIONS_HEADER[lang]),
     )
     headers = {column: words[lang][0] for column, words in COLUMN_WORDS.items()}
@@ -314,8 +378,19 @@ def console_top(scored: pd.DataFrame, lang: str, n: int = 10) -> pd.DataFrame:
     return top.rename(columns={c: COLUMN_WORDS[c][lang][0] for c in columns})
 
 
-HISTORY_VIEW_COLUMNS = ["as_of", "segment", "deactivation_risk", "risk_trend", "risk_change", "risk_band", "weeks_in_high_band",
-                        "upgrade_potential", "value_at_risk", "action", "model_version"]
+HISTORY_VIEW_COLUMNS = [
+    "as_of",
+    "segment",
+    "deactivation_risk",
+    "risk_trend",
+    "risk_change",
+    "risk_band",
+    "weeks_in_high_band",
+    "upgrade_potential",
+    "value_at_risk",
+    "action",
+    "model_version",
+]
 """What `partner-churn history PARTNER_ID` shows of each scoring, oldest first."""
 SCORING_DATE = {"en": "Scoring", "ru": "Расчёт"}
 """The header of the scoring date in `history_view`."""
@@ -336,8 +411,10 @@ def _figures(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Scores, money, changes and counts of `frame` as a manager reads them in `lang` (`retention.wording`);
     a dash where there is none."""
     shown = {
-        "deactivation_risk": lambda x: format_percent(100 * x, lang), "upgrade_potential": lambda x: format_percent(100 * x, lang),
-        "value_at_risk": lambda x: format_money(x, lang), "risk_change": lambda x: format_signed(100 * x, lang),
+        "deactivation_risk": lambda x: format_percent(100 * x, lang),
+        "upgrade_potential": lambda x: format_percent(100 * x, lang),
+        "value_at_risk": lambda x: format_money(x, lang),
+        "risk_change": lambda x: format_signed(100 * x, lang),
         "weeks_in_high_band": lambda x: format_number(x, lang),
     }
     for column, show in shown.items():
@@ -360,9 +437,17 @@ def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str, 
         percent, money = book.add_format({"num_format": "0%"}), book.add_format({"num_format": "#,##0"})
         wrapped = book.add_format({"text_wrap": True, "valign": "top"})
         signed, day = book.add_format({"num_format": "+0%;-0%;0%"}), book.add_format({"num_format": "yyyy-mm-dd"})
-        formats = {"deactivation_risk": percent, "previous_risk": percent, "risk_change": signed, "high_band_since": day,
-                   "upgrade_potential": percent, "value_at_risk": money, "expected_revenue": money,
-                   "action_description": wrapped, "reasons": wrapped}
+        formats = {
+            "deactivation_risk": percent,
+            "previous_risk": percent,
+            "risk_change": signed,
+            "high_band_since": day,
+            "upgrade_potential": percent,
+            "value_at_risk": money,
+            "expected_revenue": money,
+            "action_description": wrapped,
+            "reasons": wrapped,
+        }
         by_header = {header[c]: (widths.get(c, 14), formats.get(c)) for c in header}
         by_header.update({name: (30, wrapped) for name in DEFINITIONS_HEADER[lang][:1]})
         by_header.update({name: (110, wrapped) for name in DEFINITIONS_HEADER[lang][1:]})

@@ -55,9 +55,23 @@ KPI_KEYS = (
 """Keys of `program_kpis`; counts are floats too, so the dict is one type."""
 
 REQUIRED_COLUMNS = (
-    "partner_id", "segment", "previous_segment", "deactivation_risk", "risk_band", "upgrade_potential", "value_at_risk",
-    "reasons", "model_version", "scored_at", "segment_change", "expected_revenue", "action_title", "action_description",
-    "owner", "due_in_days", "days_since_last_activity",
+    "partner_id",
+    "segment",
+    "previous_segment",
+    "deactivation_risk",
+    "risk_band",
+    "upgrade_potential",
+    "value_at_risk",
+    "reasons",
+    "model_version",
+    "scored_at",
+    "segment_change",
+    "expected_revenue",
+    "action_title",
+    "action_description",
+    "owner",
+    "due_in_days",
+    "days_since_last_activity",
 )
 """Columns of the scored frame (`score_partners`' output) that the report reads."""
 
@@ -305,10 +319,10 @@ def escape(value: object) -> str:
 
 def svg_open(width: int, height: int, title: str, *, css_class: str = "chart") -> Markup:
     """An inline SVG's opening, titled for screen readers (the report's and the drift summary's charts)."""
-    classed = f"class=\"{css_class}\" " if css_class else ""
+    classed = f'class="{css_class}" ' if css_class else ""
     return Markup(
-        f"<svg {classed}viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" "
-        f"aria-label=\"{escape(title)}\"><title>{escape(title)}</title>"
+        f'<svg {classed}viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
     )
 
 
@@ -409,19 +423,36 @@ def _kpi_cards(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) -> l
     change = get("existing_partner_revenue_change")
 
     def card(label: str, value: str, note: str, delta: str = "") -> _View:
-        return {"label": label, "value": value, "note": note, "delta": delta,
-                "delta_class": "" if math.isnan(change) else (" up" if change >= 0 else " down")}
+        return {
+            "label": label,
+            "value": value,
+            "note": note,
+            "delta": delta,
+            "delta_class": "" if math.isnan(change) else (" up" if change >= 0 else " down"),
+        }
 
     return [
-        card(t["active_partners"], fmt.number(get("active_partners")),
-             t["active_note"].format(days=days, before=fmt.number(get("active_partners_before")))),
-        card(t["churn_rate"], fmt.percent(get("partner_churn_rate")),
-             t["churn_note"].format(churned=fmt.number(get("churned_partners")), base=fmt.number(get("active_partners_before")), days=days)),
-        card(t["existing_revenue"], fmt.number(get("existing_partner_revenue")),
-             t["existing_note"].format(days=REVENUE_WINDOW_DAYS, previous=fmt.number(get("existing_partner_revenue_previous"))),
-             delta=fmt.signed_percent(change)),
-        card(t["first_result"], f"{fmt.number(get('days_to_first_result'), 1)} {t['days_unit']}",
-             t["first_result_note"].format(n=fmt.number(get("first_results")), days=FIRST_RESULT_WINDOW_DAYS)),
+        card(
+            t["active_partners"],
+            fmt.number(get("active_partners")),
+            t["active_note"].format(days=days, before=fmt.number(get("active_partners_before"))),
+        ),
+        card(
+            t["churn_rate"],
+            fmt.percent(get("partner_churn_rate")),
+            t["churn_note"].format(churned=fmt.number(get("churned_partners")), base=fmt.number(get("active_partners_before")), days=days),
+        ),
+        card(
+            t["existing_revenue"],
+            fmt.number(get("existing_partner_revenue")),
+            t["existing_note"].format(days=REVENUE_WINDOW_DAYS, previous=fmt.number(get("existing_partner_revenue_previous"))),
+            delta=fmt.signed_percent(change),
+        ),
+        card(
+            t["first_result"],
+            f"{fmt.number(get('days_to_first_result'), 1)} {t['days_unit']}",
+            t["first_result_note"].format(n=fmt.number(get("first_results")), days=FIRST_RESULT_WINDOW_DAYS),
+        ),
     ]
 
 
@@ -435,15 +466,24 @@ def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: 
         for s in SEGMENTS
     ]
     rows = [
-        {"color": SEGMENT_COLORS[s], "name": SEGMENT_NAMES[lang][s], "cells": [
-            fmt.number(in_play[s]), fmt.percent(in_play[s] / total), fmt.number(everyone[s]),
-            "—" if before is None else fmt.signed_number(float(in_play[s] - before[s])),
-        ]}
+        {
+            "color": SEGMENT_COLORS[s],
+            "name": SEGMENT_NAMES[lang][s],
+            "cells": [
+                fmt.number(in_play[s]),
+                fmt.percent(in_play[s] / total),
+                fmt.number(everyone[s]),
+                "—" if before is None else fmt.signed_number(float(in_play[s] - before[s])),
+            ],
+        }
         for s in SEGMENTS
     ]
     return {
-        "title": t["segments"], "note": t["segments_note"].format(days=in_play_days), "chart": _hbar_chart(bars, t["segments"]),
-        "head": [t["segment"], t["in_play"], t["share"], t["all_partners"], _vs_previous(previous, t, fmt)], "rows": rows,
+        "title": t["segments"],
+        "note": t["segments_note"].format(days=in_play_days),
+        "chart": _hbar_chart(bars, t["segments"]),
+        "head": [t["segment"], t["in_play"], t["share"], t["all_partners"], _vs_previous(previous, t, fmt)],
+        "rows": rows,
     }
 
 
@@ -479,7 +519,11 @@ def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: di
         cells = []
         for b in SEGMENTS:
             n = int(matrix.loc[a, b])
-            kind = "new" if a == new_key else ("same" if a == b else ("up" if LADDER_RANK[b] > LADDER_RANK[a] else "down" if LADDER_RANK[b] < LADDER_RANK[a] else "side"))
+            kind = (
+                "new"
+                if a == new_key
+                else ("same" if a == b else ("up" if LADDER_RANK[b] > LADDER_RANK[a] else "down" if LADDER_RANK[b] < LADDER_RANK[a] else "side"))
+            )
             cells.append({"kind": kind, "zero": n == 0, "text": fmt.number(n)})
         rows.append({"label": t["new"] if a == new_key else SEGMENT_NAMES[lang][a], "cells": cells})
     since = t["since"].format(date=fmt.date(previous.as_of))
@@ -503,13 +547,19 @@ def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dic
     counts = scored["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0) if len(scored) else pd.Series(0, index=list(RISK_BANDS))
     before = previous.rows["risk_band"].value_counts().reindex(RISK_BANDS, fill_value=0) if previous is not None else None
     rows = [
-        {"color": BAND_COLORS[b], "name": t["bands"][b],
-         "cells": [fmt.number(counts[b]), fmt.signed_number(float(counts[b] - before[b])) if before is not None else "—"]}
+        {
+            "color": BAND_COLORS[b],
+            "name": t["bands"][b],
+            "cells": [fmt.number(counts[b]), fmt.signed_number(float(counts[b] - before[b])) if before is not None else "—"],
+        }
         for b in RISK_BANDS
     ]
     return {
-        "title": t["risk"], "note": t["risk_note"].format(n=fmt.number(len(values))), "chart": _vbar_chart(bars, t["risk"]),
-        "head": [t["band"], t["partners"], _vs_previous(previous, t, fmt)], "rows": rows,
+        "title": t["risk"],
+        "note": t["risk_note"].format(n=fmt.number(len(values))),
+        "chart": _vbar_chart(bars, t["risk"]),
+        "head": [t["band"], t["partners"], _vs_previous(previous, t, fmt)],
+        "rows": rows,
     }
 
 
@@ -528,15 +578,23 @@ def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, ho
         by = frame.groupby("segment")[["revenue_at_risk", "expected_revenue", "value_at_risk", "high"]].sum().reindex(SEGMENTS, fill_value=0)
     else:
         by = pd.DataFrame(0.0, index=list(SEGMENTS), columns=["revenue_at_risk", "expected_revenue", "value_at_risk", "high"])
-    bars = [(SEGMENT_NAMES[lang][s], float(by.loc[s, "revenue_at_risk"]), SEGMENT_COLORS[s], fmt.number(by.loc[s, "revenue_at_risk"])) for s in SEGMENTS]
+    bars = [
+        (SEGMENT_NAMES[lang][s], float(by.loc[s, "revenue_at_risk"]), SEGMENT_COLORS[s], fmt.number(by.loc[s, "revenue_at_risk"])) for s in SEGMENTS
+    ]
     rows = [
-        {"color": SEGMENT_COLORS[s], "name": SEGMENT_NAMES[lang][s],
-         "cells": [fmt.number(by.loc[s, column]) for column in ("revenue_at_risk", "expected_revenue", "value_at_risk", "high")]}
+        {
+            "color": SEGMENT_COLORS[s],
+            "name": SEGMENT_NAMES[lang][s],
+            "cells": [fmt.number(by.loc[s, column]) for column in ("revenue_at_risk", "expected_revenue", "value_at_risk", "high")],
+        }
         for s in SEGMENTS
     ]
     return {
-        "title": t["value"], "note": t["value_note"].format(days=horizon_days), "chart": _hbar_chart(bars, t["value"]),
-        "head": [t["segment"], t["revenue_at_risk"], t["expected_revenue"], t["value_at_risk"], t["high_risk"]], "rows": rows,
+        "title": t["value"],
+        "note": t["value_note"].format(days=horizon_days),
+        "chart": _hbar_chart(bars, t["value"]),
+        "head": [t["segment"], t["revenue_at_risk"], t["expected_revenue"], t["value_at_risk"], t["high_risk"]],
+        "rows": rows,
     }
 
 
@@ -657,7 +715,13 @@ def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _Vie
     top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
     plot = width - label_w - value_w
     return {
-        "kind": "hbar", "title": title, "width": width, "height": row_h * len(bars) + 10, "label_x": label_w - 10, "plot_x": label_w, "plot_w": plot,
+        "kind": "hbar",
+        "title": title,
+        "width": width,
+        "height": row_h * len(bars) + 10,
+        "label_x": label_w - 10,
+        "plot_x": label_w,
+        "plot_w": plot,
         "bars": [
             {"label": label, "color": color, "text": text, "y": 5 + i * row_h, "w": max(plot * max(value, 0.0) / top, 1.5 if value > 0 else 0.0)}
             for i, (label, value, color, text) in enumerate(bars)
@@ -675,7 +739,16 @@ def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _Vie
     for i, (label, value, color, text) in enumerate(bars):
         h = plot_h * max(value, 0.0) / top
         shapes.append({"label": label, "color": color, "text": text, "x": left + i * slot + 4, "y": height - bottom - h, "h": h})
-    return {"kind": "vbar", "title": title, "width": width, "height": height, "left": left, "axis_y": height - bottom, "bar_w": slot - 8, "bars": shapes}
+    return {
+        "kind": "vbar",
+        "title": title,
+        "width": width,
+        "height": height,
+        "left": left,
+        "axis_y": height - bottom,
+        "bar_w": slot - 8,
+        "bars": shapes,
+    }
 
 
 # --------------------------------------------------------------------------- numbers per language

@@ -16,9 +16,25 @@ WEEK_DAYS = 7
 AUTOMATED_OWNER = "automation"
 
 CONTACT_COLUMNS = [
-    "owner", "due_date", "due_in_days", "partner_id", "segment", "action_title", "action_description", "channel",
-    "reasons", "value_at_risk", "expected_revenue", "deactivation_risk", "risk_band", "risk_trend", "previous_risk", "risk_change",
-    "weeks_in_high_band", "high_band_since", "last_activity_date",
+    "owner",
+    "due_date",
+    "due_in_days",
+    "partner_id",
+    "segment",
+    "action_title",
+    "action_description",
+    "channel",
+    "reasons",
+    "value_at_risk",
+    "expected_revenue",
+    "deactivation_risk",
+    "risk_band",
+    "risk_trend",
+    "previous_risk",
+    "risk_change",
+    "weeks_in_high_band",
+    "high_band_since",
+    "last_activity_date",
 ]
 """A contact, in reading order: who, when, whom, what to do and say, why, what is at stake and how it moved
 since the previous scoring, last seen."""

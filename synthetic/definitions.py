@@ -17,6 +17,8 @@ WEEKDAY_SIGNUPS = np.array([1.10, 1.15, 1.10, 1.05, 1.00, 0.65, 0.55])
 SECONDS_PER_DAY = 86_400
 MAX_EXIT_RATE = 0.05
 """Cap on a partner's daily chance of leaving cleanly under a change (`ProgramChange.exit_rate`)."""
+
+
 @dataclass(frozen=True)
 class ProgramChange:
     """How the program's rules change from `start_day` on (the neutral values change nothing).
@@ -90,5 +92,3 @@ class Traits:
     onboarding_assigned: np.ndarray
     onboarding_holdout: np.ndarray
     payout_slowness: np.ndarray
-
-

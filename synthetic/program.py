@@ -129,9 +129,7 @@ def write_program(program: GeneratedProgram, out_dir: Path) -> dict[str, Path]:
 
         paths["scenario"] = out_dir / "scenario.json"
         described = {name: SCENARIOS[name] for name in program.scenarios}
-        paths["scenario"].write_text(
-            json.dumps({"scenarios": described, "from": str(program.scenario_from)}, indent=2) + "\n", encoding="utf-8"
-        )
+        paths["scenario"].write_text(json.dumps({"scenarios": described, "from": str(program.scenario_from)}, indent=2) + "\n", encoding="utf-8")
     return paths
 
 
@@ -320,9 +318,7 @@ class _Simulation:
         rate = self.change.exit_rate * self.t.scale[:m] / self.change.exit_scale_reference
         return np.where(productive, np.minimum(rate, MAX_EXIT_RATE), 0.0)
 
-    def _rates(
-        self, day: int, m: int, exploring: np.ndarray, productive: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rates(self, day: int, m: int, exploring: np.ndarray, productive: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Daily dropout hazard (awake partners), activation hazard (exploring) and comeback rate (dormant)."""
         t = self.t
         tenure = day - t.signup_day[:m]
@@ -332,18 +328,11 @@ class _Simulation:
         owed = self.unrequested[:m] + self.pending_amount[:m]
         shock = self.shock_until[:m] >= day
         log_hazard = (
-            np.log(t.fickleness[:m] * t.hazard_mult[:m] * self.hazard_effect[:m])
-            - 0.35 * t.drive[:m]
-            - 0.5 * recent_engagement
-            + 0.9 * shock
+            np.log(t.fickleness[:m] * t.hazard_mult[:m] * self.hazard_effect[:m]) - 0.35 * t.drive[:m] - 0.5 * recent_engagement + 0.9 * shock
         )
         explore_hazard = 0.035 * np.exp(log_hazard + 0.4 * (tenure > 60))
-        payout_pressure = t.payout_sensitivity[:m] * (
-            0.05 * np.clip(pending_age - 10, 0, 30) + 0.25 * np.log1p(owed / 100.0) * (pending_age > 0)
-        )
-        productive_hazard = 0.005 * np.exp(
-            log_hazard - 0.6 * recent_sale - 0.12 * np.log(t.scale[:m]) + payout_pressure
-        )
+        payout_pressure = t.payout_sensitivity[:m] * (0.05 * np.clip(pending_age - 10, 0, 30) + 0.25 * np.log1p(owed / 100.0) * (pending_age > 0))
+        productive_hazard = 0.005 * np.exp(log_hazard - 0.6 * recent_sale - 0.12 * np.log(t.scale[:m]) + payout_pressure)
         hazard = np.where(productive, productive_hazard, np.where(exploring, explore_hazard, 0.0))
         hazard = np.clip(hazard, 0, 0.9)
         activation = np.clip(
@@ -368,9 +357,7 @@ class _Simulation:
             comeback = np.where(self.left[:m], 0.0, comeback)  # partners who left for another program stay gone
         return hazard, activation, comeback
 
-    def _emit_events(
-        self, day: int, m: int, weekday: int, month: int, exploring: np.ndarray, productive: np.ndarray
-    ) -> np.ndarray:
+    def _emit_events(self, day: int, m: int, weekday: int, month: int, exploring: np.ndarray, productive: np.ndarray) -> np.ndarray:
         """Draw the day's events; return each partner's chance of any qualifying event today."""
         t, rng = self.t, self.rng
         awake = exploring | productive
@@ -393,9 +380,7 @@ class _Simulation:
         p_link_on = np.where(productive, 0.15, 0.1)
         ramp = np.clip((day - self.productive_since[:m] + 1) / 45.0, 0.15, 1.0)
         shock = np.where(self.shock_until[:m] >= day, 0.15, 1.0)
-        clicks_on = np.where(
-            productive, t.scale[:m] * ramp * shock * traffic_day / np.maximum(week_on * day_on, 0.02), 0.4
-        )
+        clicks_on = np.where(productive, t.scale[:m] * ramp * shock * traffic_day / np.maximum(week_on * day_on, 0.02), 0.4)
         if self.change is not None and self.change.applies(day) and self.change.traffic_factor != 1.0:
             clicks_on = np.where(productive, clicks_on * self.change.traffic_factor, clicks_on)
         p_training = np.where(exploring, 0.012, np.where(productive, 0.003, 0.0)) * drive_boost
@@ -508,9 +493,7 @@ class _Simulation:
         tenure = day - t.signup_day[:m]
         silent = (day - self.last_active[:m]).astype(float)
         silent[self.last_active[:m] < 0] = np.inf
-        segment = assign_segments(
-            tenure, self.active_ring[:, :m].sum(axis=0), silent, self.revenue_ring[:, :m].sum(axis=0), self.segments
-        )
+        segment = assign_segments(tenure, self.active_ring[:, :m].sum(axis=0), silent, self.revenue_ring[:, :m].sum(axis=0), self.segments)
         free = (day - self.last_action_day[:m]) >= 60
         plans = [
             ("reactivation_offer", free & (segment == "sleeper") & self.ever_productive[:m] & (silent < 75), 0.6),
@@ -608,7 +591,7 @@ class _Simulation:
         if self._records_exits():
             columns["exit_hazard"] = np.concatenate([x[8] for x in self._latent])[keep][order]
         partner, day = partner[keep][order], day[keep][order]
-        start_days = (self.start.value // 86_400_000_000_000)
+        start_days = self.start.value // 86_400_000_000_000
         ids = pa.array(self.t.frame["partner_id"].to_numpy())
         return pa.table(
             {

@@ -201,9 +201,7 @@ def partner_features(p: PartnerAt) -> dict[str, object]:
     xs = [-float(k) for k in range(weeks)]
     ys = [float(p.active_days_among(range(7 * k, 7 * k + 7))) for k in range(weeks)]
     x_mean, y_mean = sum(xs) / weeks, sum(ys) / weeks
-    out[f"weekly_activity_slope_{weeks}w"] = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys)) / sum(
-        (x - x_mean) ** 2 for x in xs
-    )
+    out[f"weekly_activity_slope_{weeks}w"] = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys)) / sum((x - x_mean) ** 2 for x in xs)
 
     periods = p.active_day_periods()
     gaps = [float(b - a) for a, b in zip(periods, periods[1:])]
@@ -222,9 +220,7 @@ def partner_features(p: PartnerAt) -> dict[str, object]:
     requested = p.total_before_t(p.of_type("payout_requested"))
     paid = p.total_before_t(p.of_type("payout_paid"))
     out["pending_payout_amount"] = max(0.0, requested - paid)
-    out["pending_payout_requests"] = max(
-        0, p.number_before_t(p.of_type("payout_requested")) - p.number_before_t(p.of_type("payout_paid"))
-    )
+    out["pending_payout_requests"] = max(0, p.number_before_t(p.of_type("payout_requested")) - p.number_before_t(p.of_type("payout_paid")))
     rate = p.partner.attributes.get("commission_rate", NAN)
     rate = NAN if rate is None or pd.isna(rate) else float(rate)
     all_sales = p.total_before_t(p.of_type("sale"))
@@ -298,9 +294,7 @@ def downgrade_warning(p: PartnerAt, program: ProgramAt, segment: str) -> bool:
     return LADDER_RANK[projected] < LADDER_RANK[segment]
 
 
-def reference_features(
-    partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config
-) -> pd.DataFrame:
+def reference_features(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
     """One row per (cutoff, partner signed up before it): partner_id, as_of, features, segment, downgrade_warning."""
     people = as_partner_list(partners, events, config)
     names = feature_names(config)

@@ -52,10 +52,22 @@ def browser_facts(page: Path, profile: Path, script: str, *, width: int = 1366, 
     browser = shutil.which("chromium")
     assert browser is not None, "chromium is not on PATH: run scripts/install_browser.sh (installs Debian's chromium) and test again"
     process = subprocess.Popen(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-port=0", f"--window-size={width},{height}",
-         "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         active = profile / "DevToolsActivePort"
@@ -154,16 +166,25 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         assert fragment in errors[0]
 
 
-FAST_SETTINGS = ("training.lightgbm.n_estimators=80", "training.min_positive_labels=20", "training.min_upgrade_labels=20")
-"""Training settings of every test that trains on the session's generated program: fewer trees, lower label bars."""
+FAST_SETTINGS = (
+    "training.lightgbm.n_estimators=80",
+    "training.min_positive_labels=20",
+    "training.min_upgrade_labels=20",
+    "training.backtest_folds=2",
+)
+"""Training settings of every test that trains on the session's generated program: fewer trees, lower label bars,
+two rolling-origin folds instead of four (a training of the 5,000-partner program: 9.3 s -> 6.8 s)."""
 FAST = [word for setting in FAST_SETTINGS for word in ("--set", setting)]
 
 
 def store(tmp: Path) -> list[str]:
     return [
-        "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
-        "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
-        "--set", f"paths.reports_dir={tmp}/reports",
+        "--set",
+        f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
+        "--set",
+        f"paths.mlflow_artifacts_dir={tmp}/artifacts",
+        "--set",
+        f"paths.reports_dir={tmp}/reports",
     ]
 
 
@@ -198,8 +219,15 @@ class Links:
 # Chromium
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
 ]
 CONSOLE_LINE = re.compile(r":CONSOLE[(:]")
 """Chromium's --enable-logging=stderr prints every console message of a page as `...:INFO:CONSOLE:<line>] "text",
@@ -235,7 +263,9 @@ def register_in_store(result: Any, folder: Path) -> None:
     from partner_churn.config import load_config
     from training import registry
 
-    config = load_config(env={}, overrides=[f"paths.mlflow_tracking_uri=sqlite:///{folder}/mlflow.db", f"paths.mlflow_artifacts_dir={folder}/artifacts"])
+    config = load_config(
+        env={}, overrides=[f"paths.mlflow_tracking_uri=sqlite:///{folder}/mlflow.db", f"paths.mlflow_artifacts_dir={folder}/artifacts"]
+    )
     with mlflow_uris_restored():
         _, versions = registry.log_training_run(result, config=config, run_name="test-session")
         assert [d.promoted for d in registry.apply_gate(result, versions, config=config)] == [True, True]

@@ -418,10 +418,13 @@ def contacts(table: ActionTable, values: list[float], *, capacity: bool, expecte
     """Partners p0.. all at high risk (so action b, a call) with these values at risk, through the public path."""
     n = len(values)
     columns = {
-        "partner_id": np.array([f"p{i}" for i in range(n)], dtype=object), "segment": np.array(["workhorse"] * n, dtype=object),
-        "risk_band": np.array(["high"] * n, dtype=object), "potential_band": np.array(["low"] * n, dtype=object),
+        "partner_id": np.array([f"p{i}" for i in range(n)], dtype=object),
+        "segment": np.array(["workhorse"] * n, dtype=object),
+        "risk_band": np.array(["high"] * n, dtype=object),
+        "potential_band": np.array(["low"] * n, dtype=object),
         **{flag: np.zeros(n, bool) for flag in FLAGS},
-        "value_at_risk": np.array(values, float), "expected_revenue": np.array(expected or [100.0] * n, float),
+        "value_at_risk": np.array(values, float),
+        "expected_revenue": np.array(expected or [100.0] * n, float),
     }
     return fit_personal_contacts(columns, action_columns(columns, table, "en"), table, "en", capacity=capacity)
 
@@ -433,11 +436,21 @@ def test_calls_go_to_partners_worth_them_most_valuable_first_within_each_owners_
     # Worth a call (>= 10): 7 partners, 2 a day, b is due within 2 days: days 0, 0, 1, 1, 2, 2; the 7th finds no room.
     out = contacts(table, [12.0, 50.0, 5.0, 30.0, 11.0, 40.0, 0.0, 20.0, 15.0], capacity=True)
     assert out["personal_contact"].tolist() == [
-        "scheduled", "scheduled", "below_minimum_value", "scheduled", "over_capacity", "scheduled", "below_minimum_value", "scheduled", "scheduled",
+        "scheduled",
+        "scheduled",
+        "below_minimum_value",
+        "scheduled",
+        "over_capacity",
+        "scheduled",
+        "below_minimum_value",
+        "scheduled",
+        "scheduled",
     ]
     assert out["due_in_days"].tolist() == [2, 0, 0, 1, 0, 0, 0, 1, 2]  # 50, 40 today; 30, 20 tomorrow; 15, 12 the day after
     assert out["action"].tolist() == ["b", "b", "a", "b", "a", "b", "a", "b", "b"]
-    assert out["channel"][2] == "email" and out["owner"][2] == "automation" and out["action_title"][2] == "A" and out["action_description"][2] == "Do A"
+    assert (
+        out["channel"][2] == "email" and out["owner"][2] == "automation" and out["action_title"][2] == "A" and out["action_description"][2] == "Do A"
+    )
     # Without the whole population (a service request), only the minimum applies.
     alone = contacts(table, [12.0, 50.0, 5.0, 30.0, 11.0, 40.0, 0.0, 20.0, 15.0], capacity=False)
     assert (alone["personal_contact"] == "scheduled").sum() == 7 and (alone["due_in_days"][alone["action"] == "b"] == 2).all()
@@ -448,8 +461,12 @@ def test_calls_go_to_partners_worth_them_most_valuable_first_within_each_owners_
 
 def test_a_personal_manager_needs_the_expected_revenue_not_the_risk(tmp_path: Path) -> None:
     path = tmp_path / "ok.yaml"
-    path.write_text(minimal_table(actions=ACTIONS.replace("channel: phone", "channel: manager"),
-                                  personal=PERSONAL.replace("min_value_at_risk: {phone: 10}", "min_expected_revenue: {manager: 100}")))
+    path.write_text(
+        minimal_table(
+            actions=ACTIONS.replace("channel: phone", "channel: manager"),
+            personal=PERSONAL.replace("min_value_at_risk: {phone: 10}", "min_expected_revenue: {manager: 100}"),
+        )
+    )
     out = contacts(ActionTable.load(path), [0.5, 0.5, 80.0], capacity=False, expected=[500.0, 99.0, 99.0])
     assert out["personal_contact"].tolist() == ["scheduled", "below_minimum_value", "below_minimum_value"]
 
@@ -457,8 +474,12 @@ def test_a_personal_manager_needs_the_expected_revenue_not_the_risk(tmp_path: Pa
 def test_the_default_table_never_calls_a_partner_below_the_minimum_nor_past_a_days_capacity() -> None:
     partners = add_bands_and_flags(random_partners(3000, seed=4), SCORING)
     rng = np.random.default_rng(4)
-    columns = {**{c: partners[c].to_numpy() for c in partners.columns}, "partner_id": np.array([f"p{i}" for i in range(len(partners))], dtype=object),
-               "value_at_risk": rng.gamma(0.5, 20, len(partners)), "expected_revenue": rng.gamma(0.5, 300, len(partners))}
+    columns = {
+        **{c: partners[c].to_numpy() for c in partners.columns},
+        "partner_id": np.array([f"p{i}" for i in range(len(partners))], dtype=object),
+        "value_at_risk": rng.gamma(0.5, 20, len(partners)),
+        "expected_revenue": rng.gamma(0.5, 300, len(partners)),
+    }
     out = fit_personal_contacts(columns, action_columns(columns, DEFAULT, "en"), DEFAULT, "en", capacity=True)
     rules = DEFAULT.personal_contact
     personal = np.isin(out["channel"], rules.channels)
@@ -479,14 +500,25 @@ def test_the_default_table_never_calls_a_partner_below_the_minimum_nor_past_a_da
     ("personal", "message"),
     [
         ("", r"action\(s\) \['b'\] take a person's time: add a personal_contact section"),
-        (PERSONAL.replace("sleeper: a}", "sleeper: b}"), r"personal_contact.automated.sleeper: 'b' is not automated \(channel phone, owner retention_team\)"),
+        (
+            PERSONAL.replace("sleeper: a}", "sleeper: b}"),
+            r"personal_contact.automated.sleeper: 'b' is not automated \(channel phone, owner retention_team\)",
+        ),
         (PERSONAL.replace(", sleeper: a}", "}"), r"no automated action for segment\(s\) \['sleeper'\]"),
         (PERSONAL.replace("sleeper: a}", "sleeper: c}"), r"personal_contact.automated.sleeper: unknown action code 'c'"),
         (PERSONAL.replace("{retention_team: 2}", "{retention_team: 0}"), r"a daily capacity must be at least 1 contact"),
         (PERSONAL.replace("{phone: 10}", "{phone: -1}"), r"a minimum must be 0 or more"),
         (PERSONAL.replace("{phone: 10}", "{pigeon: 1}"), r"min_value_at_risk"),
     ],
-    ids=["missing section", "fallback not automated", "segment without fallback", "unknown fallback", "zero capacity", "negative minimum", "unknown channel"],
+    ids=[
+        "missing section",
+        "fallback not automated",
+        "segment without fallback",
+        "unknown fallback",
+        "zero capacity",
+        "negative minimum",
+        "unknown channel",
+    ],
 )
 def test_bad_personal_contact_sections_are_config_errors(tmp_path: Path, personal: str, message: str) -> None:
     assert_refused(tmp_path, minimal_table(personal=personal), message)

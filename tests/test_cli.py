@@ -34,9 +34,9 @@ def test_generate_validate_summary(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     pd.DataFrame({"partner_id": ["a", "b"], "signup_at": ["2025-01-01", "2025-01-02"]}).to_csv(tmp_path / "partners.csv", index=False)
-    pd.DataFrame(
-        {"partner_id": ["a", "b"], "ts": ["2025-02-01", "2025-02-02"], "event_type": ["click", "sale"], "amount": ["0", "-5"]}
-    ).to_csv(tmp_path / "events.csv", index=False)
+    pd.DataFrame({"partner_id": ["a", "b"], "ts": ["2025-02-01", "2025-02-02"], "event_type": ["click", "sale"], "amount": ["0", "-5"]}).to_csv(
+        tmp_path / "events.csv", index=False
+    )
     result = run("validate", "--data", str(tmp_path), "--as-of", "2025-06-01")
     assert_one_line_error(result, "events.csv", "'amount'", "negative", "row 2")
 
@@ -49,8 +49,16 @@ def test_lenient_quarantines_and_goes_on(tmp_path: Path) -> None:
     ).to_csv(tmp_path / "events.csv", index=False)
     quarantine = tmp_path / "q"
     result = run(
-        "validate", "--data", str(tmp_path), "--as-of", "2025-06-01", "--lenient", "--set", f"paths.quarantine_dir={quarantine}",
-        "--set", "data.max_quarantine_share=0.5",  # 1 of 3 events: over the 5% default bar, which its own test checks
+        "validate",
+        "--data",
+        str(tmp_path),
+        "--as-of",
+        "2025-06-01",
+        "--lenient",
+        "--set",
+        f"paths.quarantine_dir={quarantine}",
+        "--set",
+        "data.max_quarantine_share=0.5",  # 1 of 3 events: over the 5% default bar, which its own test checks
     )
     assert result.returncode == 0, result.stderr
     assert "2 events" in result.stdout

@@ -38,7 +38,10 @@ def test_gate_refusal_exits_one_and_keeps_the_champion(trained: tuple[Path, str]
     assert refused.returncode == 1, refused.stderr[-2000:]
     assert "Traceback" not in refused.stderr
     assert "v2: challenger" in refused.stdout and "the gate needs +0.900" in refused.stdout
-    assert "to use it anyway: partner-churn promote partner-churn-deactivation-risk 2 --reason '...', or score with --model-version risk=2" in refused.stdout
+    assert (
+        "to use it anyway: partner-churn promote partner-churn-deactivation-risk 2 --reason '...', or score with --model-version risk=2"
+        in refused.stdout
+    )
     assert "in use now: pair 1: deactivation_risk v1, upgrade_potential v1" in refused.stderr
     listed = run("models", "list", *store(tmp))
     assert listed.returncode == 0

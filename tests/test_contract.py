@@ -170,9 +170,7 @@ def test_valid_csv_program_loads_typed_sorted_and_utc(tmp_path: Path) -> None:
     assert events["amount"].dtype == np.float64
     assert events.index.tolist() == list(range(5))
     assert events["partner_id"].tolist() == ["p1", "p1", "p2", "p2", "p3"]
-    assert events["ts"].tolist() == [
-        utc("2025-01-05 12:00"), utc("2025-03-02"), utc("2025-02-01"), utc("2025-03-01 10:00"), utc("2025-04-01")
-    ]
+    assert events["ts"].tolist() == [utc("2025-01-05 12:00"), utc("2025-03-02"), utc("2025-02-01"), utc("2025-03-01 10:00"), utc("2025-04-01")]
     assert events["event_type"].tolist() == ["click", "sale", "payout_paid", "login", "lead"]
     assert events["amount"].tolist() == [0.0, 120.5, 30.0, 0.0, 0.0]
 
@@ -190,8 +188,11 @@ def test_actions_are_optional(tmp_path: Path) -> None:
 
 def test_aware_timestamps_are_converted_to_utc(tmp_path: Path) -> None:
     ts = [
-        "2025-03-01T10:00:00+03:00", "2025-03-02T00:00:00Z", "2025-01-05T12:00:00.5-0130",
-        "2025-04-01T00:00Z", "2025-02-01 23:00:00+01",
+        "2025-03-01T10:00:00+03:00",
+        "2025-03-02T00:00:00Z",
+        "2025-01-05T12:00:00.5-0130",
+        "2025-04-01T00:00Z",
+        "2025-02-01 23:00:00+01",
     ]
     program = load(make_program(tmp_path, events=events_table(ts=ts)))
     by_type = dict(zip(program.events["event_type"], program.events["ts"]))
@@ -204,23 +205,29 @@ def test_parquet_and_csv_of_the_same_program_load_identically(tmp_path: Path) ->
     csv_program = load(make_program(tmp_path / "csv", actions=actions_table()))
 
     events, partners, actions = events_table(), partners_table(), actions_table()
-    parquet_events = pa.table({
-        "partner_id": pa.array(events["partner_id"]).dictionary_encode(),
-        # tz-aware in another zone: converted to UTC
-        "ts": pa.array(pd.to_datetime(events["ts"], format="ISO8601").tz_localize("UTC").tz_convert("Europe/Berlin")),
-        "event_type": pa.array(events["event_type"]).dictionary_encode(),
-        "amount": pa.array([None, 120.5, None, 0.0, 30.0]),
-    })
-    parquet_partners = pa.table({
-        "partner_id": partners["partner_id"],
-        # naive: read as UTC
-        "signup_at": pa.array(pd.to_datetime(partners["signup_at"], format="ISO8601")),
-    })
-    parquet_actions = pa.table({
-        "partner_id": actions["partner_id"],
-        "ts": pa.array(pd.to_datetime(actions["ts"]).tz_localize("UTC").tz_convert("Asia/Tokyo")),
-        "action": actions["action"],
-    })
+    parquet_events = pa.table(
+        {
+            "partner_id": pa.array(events["partner_id"]).dictionary_encode(),
+            # tz-aware in another zone: converted to UTC
+            "ts": pa.array(pd.to_datetime(events["ts"], format="ISO8601").tz_localize("UTC").tz_convert("Europe/Berlin")),
+            "event_type": pa.array(events["event_type"]).dictionary_encode(),
+            "amount": pa.array([None, 120.5, None, 0.0, 30.0]),
+        }
+    )
+    parquet_partners = pa.table(
+        {
+            "partner_id": partners["partner_id"],
+            # naive: read as UTC
+            "signup_at": pa.array(pd.to_datetime(partners["signup_at"], format="ISO8601")),
+        }
+    )
+    parquet_actions = pa.table(
+        {
+            "partner_id": actions["partner_id"],
+            "ts": pa.array(pd.to_datetime(actions["ts"]).tz_localize("UTC").tz_convert("Asia/Tokyo")),
+            "action": actions["action"],
+        }
+    )
     folder = make_program(tmp_path / "pq", parquet_partners, parquet_events, parquet_actions, fmt="parquet")
     parquet_program = load(folder)
 
@@ -239,10 +246,14 @@ def test_parquet_text_timestamps_are_parsed_like_csv(tmp_path: Path) -> None:
 
 def test_partner_ids_are_text_integers_are_cast_and_nothing_is_stripped(tmp_path: Path) -> None:
     partners = pa.table({"partner_id": pa.array([7, 8], pa.int64()), "signup_at": ["2025-01-01", "2025-01-01"]})
-    events = pa.table({
-        "partner_id": pa.array([8, 7], pa.int32()), "ts": ["2025-02-01", "2025-02-02"],
-        "event_type": ["login", "click"], "amount": pa.array([None, None], pa.float64()),
-    })
+    events = pa.table(
+        {
+            "partner_id": pa.array([8, 7], pa.int32()),
+            "ts": ["2025-02-01", "2025-02-02"],
+            "event_type": ["login", "click"],
+            "amount": pa.array([None, None], pa.float64()),
+        }
+    )
     program = load(make_program(tmp_path / "pq", partners, events, fmt="parquet"))
     assert program.partners["partner_id"].tolist() == ["7", "8"]
     assert program.events["partner_id"].tolist() == ["7", "8"]
@@ -297,7 +308,8 @@ def test_declared_columns_are_cast_and_may_be_absent(tmp_path: Path) -> None:
 def test_declared_extra_event_columns_are_accepted_and_typed(tmp_path: Path) -> None:
     data = DataConfig(event_extra_columns={"channel": "string", "weight": "integer", "seen_at": "timestamp"})
     events = events_table(
-        channel=["a", "b", "c", "d", ""], weight=["1", "2", "", "4", "-5"],
+        channel=["a", "b", "c", "d", ""],
+        weight=["1", "2", "", "4", "-5"],
         seen_at=["2025-03-01", "", "2025-03-01", "2025-03-01", "2025-03-01"],
     )
     loaded = load(make_program(tmp_path, events=events), data=data).events
@@ -317,9 +329,7 @@ def test_declared_extra_event_columns_are_accepted_and_typed(tmp_path: Path) -> 
         ("timestamp", ["2025-01-01", "", "Jan 5"], "unparseable timestamp", "row 3 (Jan 5)"),
     ],
 )
-def test_declared_value_that_does_not_cast_is_a_row_problem(
-    tmp_path: Path, kind: str, values: list[str], problem: str, examples: str
-) -> None:
+def test_declared_value_that_does_not_cast_is_a_row_problem(tmp_path: Path, kind: str, values: list[str], problem: str, examples: str) -> None:
     data = DataConfig(partner_attributes={"extra": kind})  # type: ignore[dict-item]
     folder = make_program(tmp_path, partners=partners_table(extra=values))
     count = examples.count("row ")
@@ -340,17 +350,13 @@ def test_declared_problems_are_counted_per_column_in_lenient_mode(tmp_path: Path
 def test_missing_required_file(tmp_path: Path, table: str) -> None:
     folder = make_program(tmp_path)
     (folder / f"{table}.csv").unlink()
-    assert_file_rejected(
-        folder, f"{folder}: missing {table} file: looked for {table}.parquet and {table}.csv in {folder}"
-    )
+    assert_file_rejected(folder, f"{folder}: missing {table} file: looked for {table}.parquet and {table}.csv in {folder}")
 
 
 def test_both_parquet_and_csv_of_a_table_is_ambiguous(tmp_path: Path) -> None:
     folder = make_program(tmp_path)
     write_parquet(folder / "events.parquet", pa.table({"x": [1]}))
-    assert_file_rejected(
-        folder, f"{folder}: ambiguous events table: both events.parquet and events.csv exist; keep one"
-    )
+    assert_file_rejected(folder, f"{folder}: ambiguous events table: both events.parquet and events.csv exist; keep one")
 
 
 def test_missing_data_folder(tmp_path: Path) -> None:
@@ -440,17 +446,14 @@ def test_duplicate_column_name(tmp_path: Path) -> None:
     (folder / "partners.csv").write_text("partner_id,signup_at,partner_id\np1,2025-01-01,p1\n")
     assert_file_rejected(
         folder,
-        f"{folder / 'partners.csv'}: column 'partner_id': duplicate column name "
-        "(columns found: partner_id, signup_at, partner_id)",
+        f"{folder / 'partners.csv'}: column 'partner_id': duplicate column name (columns found: partner_id, signup_at, partner_id)",
     )
 
 
 def test_parquet_column_of_an_unusable_type(tmp_path: Path) -> None:
     events = pa.table({"partner_id": ["p1"], "ts": ["2025-02-01"], "event_type": ["login"], "amount": [True]})
     folder = make_program(tmp_path, partners=pa.table(partners_table()), events=events, fmt="parquet")
-    assert_file_rejected(
-        folder, f"{folder / 'events.parquet'}: column 'amount': wrong Parquet type bool (expected numbers or text)"
-    )
+    assert_file_rejected(folder, f"{folder / 'events.parquet'}: column 'amount': wrong Parquet type bool (expected numbers or text)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,18 +462,14 @@ def test_parquet_column_of_an_unusable_type(tmp_path: Path) -> None:
 
 def test_unparseable_signup_at(tmp_path: Path) -> None:
     folder = make_program(tmp_path, partners=partners_table(signup_at=["2025-01-01", "01/10/2025", "yesterday"]))
-    message = assert_rejected(
-        folder, "partners.csv", "signup_at", "unparseable timestamp", 2, "row 2 (01/10/2025), row 3 (yesterday)"
-    )
+    message = assert_rejected(folder, "partners.csv", "signup_at", "unparseable timestamp", 2, "row 2 (01/10/2025), row 3 (yesterday)")
     assert "(expected ISO 8601 like 2025-03-01" in message
 
 
 def test_unparseable_ts_includes_days_that_do_not_exist(tmp_path: Path) -> None:
     ts = ["2025-03-01", "2025-02-30", "2025-03-01", "2025-03-01 25:00", "2025-03-01"]
     folder = make_program(tmp_path, events=events_table(ts=ts))
-    assert_rejected(
-        folder, "events.csv", "ts", "unparseable timestamp", 2, "row 2 (2025-02-30), row 4 (2025-03-01 25:00)"
-    )
+    assert_rejected(folder, "events.csv", "ts", "unparseable timestamp", 2, "row 2 (2025-02-30), row 4 (2025-03-01 25:00)")
 
 
 def test_missing_ts(tmp_path: Path) -> None:
@@ -482,9 +481,7 @@ def test_missing_ts(tmp_path: Path) -> None:
 def test_mixed_time_zones_in_one_column(tmp_path: Path) -> None:
     ts = ["2025-03-01T10:00:00Z", "2025-03-02 10:00", "2025-03-01T10:00:00+03:00", "2025-04-01", "2025-02-01T00:00Z"]
     folder = make_program(tmp_path, events=events_table(ts=ts))
-    message = assert_rejected(
-        folder, "events.csv", "ts", "mixed time zones", 2, "row 2 (2025-03-02 10:00), row 4 (2025-04-01)"
-    )
+    message = assert_rejected(folder, "events.csv", "ts", "mixed time zones", 2, "row 2 (2025-03-02 10:00), row 4 (2025-04-01)")
     assert "(these have no zone or offset while 3 rows have one)" in message
 
 
@@ -514,10 +511,7 @@ def test_null_action(tmp_path: Path) -> None:
 
 def test_negative_amount_message_is_exact(tmp_path: Path) -> None:
     folder = make_program(tmp_path, events=events_table(amount=["", "-12.5", "", "-1.0", "-3"]))
-    expected = (
-        f"{folder / 'events.csv'}: column 'amount': negative amount in 3 rows, "
-        "e.g. row 2 (-12.5), row 4 (-1.0), row 5 (-3)"
-    )
+    expected = f"{folder / 'events.csv'}: column 'amount': negative amount in 3 rows, e.g. row 2 (-12.5), row 4 (-1.0), row 5 (-3)"
     with pytest.raises(ContractError, match=f"^{re.escape(expected)}$") as caught:
         load(folder)
     assert isinstance(caught.value, InputError)
@@ -532,17 +526,19 @@ def test_non_numeric_amount(tmp_path: Path) -> None:
 
 def test_missing_amount_is_zero_except_for_money_events(tmp_path: Path) -> None:
     folder = make_program(tmp_path, events=events_table(amount=["", "", "", "", "30"]))
-    message = assert_rejected(
-        folder, "events.csv", "amount", "missing amount", 1, "row 2 (empty amount, event_type sale)"
-    )
+    message = assert_rejected(folder, "events.csv", "amount", "missing amount", 1, "row 2 (empty amount, event_type sale)")
     assert "(required for money event types: sale, payout_requested, payout_paid)" in message
 
 
 def test_parquet_amount_nan_is_empty(tmp_path: Path) -> None:
-    events = pa.table({
-        "partner_id": ["p1", "p1"], "ts": ["2025-02-01", "2025-02-02"], "event_type": ["login", "sale"],
-        "amount": pa.array([float("nan"), 5], pa.float64()),
-    })
+    events = pa.table(
+        {
+            "partner_id": ["p1", "p1"],
+            "ts": ["2025-02-01", "2025-02-02"],
+            "event_type": ["login", "sale"],
+            "amount": pa.array([float("nan"), 5], pa.float64()),
+        }
+    )
     program = load(make_program(tmp_path, partners=pa.table(partners_table()), events=events, fmt="parquet"))
     assert program.events["amount"].tolist() == [0.0, 5.0]
 
@@ -554,9 +550,7 @@ def test_parquet_amount_nan_is_empty(tmp_path: Path) -> None:
 def test_unknown_event_type_shows_the_unknown_values_with_their_counts(tmp_path: Path) -> None:
     event_types = ["login", "purchase", "click", "Login", "purchase"]
     folder = make_program(tmp_path, events=events_table(event_type=event_types))
-    message = assert_rejected(
-        folder, "events.csv", "event_type", "unknown event_type", 2, "row 2 (purchase), row 5 (purchase)"
-    )
+    message = assert_rejected(folder, "events.csv", "event_type", "unknown event_type", 2, "row 2 (purchase), row 5 (purchase)")
     assert message.endswith(
         "(values not in data.event_types: 'purchase' 2 rows; map them to the vocabulary with data.event_type_map "
         "(file value: event type), or add them to data.event_types), e.g. row 2 (purchase), row 5 (purchase)"
@@ -564,9 +558,7 @@ def test_unknown_event_type_shows_the_unknown_values_with_their_counts(tmp_path:
 
     case_sensitive = DataConfig(event_type_case_insensitive=False)
     examples = "row 2 (purchase), row 4 (Login), row 5 (purchase)"
-    message = assert_rejected(
-        folder, "events.csv", "event_type", "unknown event_type", 3, examples, data=case_sensitive
-    )
+    message = assert_rejected(folder, "events.csv", "event_type", "unknown event_type", 3, examples, data=case_sensitive)
     assert "(values not in data.event_types: 'purchase' 2 rows, 'Login' 1 row; map them" in message
     assert "; 'Login' would match ignoring case with data.event_type_case_insensitive: true)" in message
 
@@ -627,8 +619,7 @@ def test_before_signup(tmp_path: Path, table: str, ts: list[str], examples: str)
 @pytest.mark.parametrize(
     "table,ts,examples",
     [
-        ("events", ["2025-03-01", "2025-06-01 00:00:01", "2025-03-01", "2025-06-01", "2025-02-01"],
-         "row 2 (2025-06-01 00:00:01)"),
+        ("events", ["2025-03-01", "2025-06-01 00:00:01", "2025-03-01", "2025-06-01", "2025-02-01"], "row 2 (2025-06-01 00:00:01)"),
         ("actions", ["2025-07-01", "2025-04-02"], "row 1 (2025-07-01)"),
     ],
 )
@@ -667,7 +658,11 @@ def test_message_is_one_line_with_at_most_five_examples(tmp_path: Path) -> None:
     events["amount"][-1] = "-1"
     write_csv(folder / "events.csv", events)
     message = assert_rejected(
-        folder, "events.csv", "amount", "negative amount", 12,
+        folder,
+        "events.csv",
+        "amount",
+        "negative amount",
+        12,
         "row 1 (-1), row 2 (-1), row 3 (-1), row 4 (-1), row 5 (-1)",
     )
     assert "\n" not in message
@@ -707,14 +702,19 @@ def test_file_level_problems_come_before_row_problems(tmp_path: Path) -> None:
 
 
 def test_lenient_quarantines_bad_rows_and_keeps_the_good_ones(tmp_path: Path) -> None:
-    partners = partners_table(
-        partner_id=["p1", "p2", "p1", "p4"], signup_at=["2025-01-01", "2025-01-10", "2025-01-05", "bad"]
-    )
+    partners = partners_table(partner_id=["p1", "p2", "p1", "p4"], signup_at=["2025-01-01", "2025-01-10", "2025-01-05", "bad"])
     events = {
         "partner_id": ["p1", "p2", "p4", "p1", "p1", "p2", "", "p1", "p2"],
         "ts": [
-            "2025-03-01", "2025-03-02", "2025-03-03", "2024-01-01", "2025-07-01",
-            "2025-03-05", "2025-03-06", "2025-03-07", "2025-03-08",
+            "2025-03-01",
+            "2025-03-02",
+            "2025-03-03",
+            "2024-01-01",
+            "2025-07-01",
+            "2025-03-05",
+            "2025-03-06",
+            "2025-03-07",
+            "2025-03-08",
         ],
         "event_type": ["login", "sale", "click", "click", "click", "oops", "click", "sale", "click"],
         "amount": ["", "10", "", "", "", "", "", "-2", "x"],
@@ -756,22 +756,23 @@ def test_lenient_quarantines_bad_rows_and_keeps_the_good_ones(tmp_path: Path) ->
         ("9", "non-numeric amount"),
     ]
     assert event_rows[0] == {
-        "partner_id": "p4", "ts": "2025-03-03", "event_type": "click", "amount": "", "event_id": "e3",
-        "row": "3", "problem": "unknown partner",
+        "partner_id": "p4",
+        "ts": "2025-03-03",
+        "event_type": "click",
+        "amount": "",
+        "event_id": "e3",
+        "row": "3",
+        "problem": "unknown partner",
     }
     assert not (quarantine / "actions.quarantine.csv").exists()
 
 
 def test_lenient_duplicates_keep_the_first_surviving_occurrence(tmp_path: Path) -> None:
     events = events_table(event_id=["e1", "e1", "e2", "e1", "e2"], amount=["", "-1", "", "", "30"])
-    program = load(
-        make_program(tmp_path / "data", events=events), lenient=True, quarantine_dir=tmp_path / "q", data=TOLERANT
-    )
+    program = load(make_program(tmp_path / "data", events=events), lenient=True, quarantine_dir=tmp_path / "q", data=TOLERANT)
     assert program.quarantined == {"events": {"negative amount": 1, "duplicate event_id": 2}}
     rows = read_quarantine(tmp_path / "q" / "events.quarantine.csv")
-    assert [(r["row"], r["problem"]) for r in rows] == [
-        ("2", "negative amount"), ("4", "duplicate event_id"), ("5", "duplicate event_id")
-    ]
+    assert [(r["row"], r["problem"]) for r in rows] == [("2", "negative amount"), ("4", "duplicate event_id"), ("5", "duplicate event_id")]
     assert sorted(program.events["event_id"].tolist()) == ["e1", "e2"]
     assert program.events.loc[program.events["event_id"] == "e1", "event_type"].tolist() == ["login"]
 
@@ -801,9 +802,7 @@ def test_lenient_events_and_actions_of_a_quarantined_partner_are_quarantined(tmp
 def test_lenient_still_raises_on_file_level_problems(tmp_path: Path) -> None:
     folder = make_program(tmp_path / "data")
     (folder / "events.csv").write_bytes(b"")
-    assert_file_rejected(
-        folder, f"{folder / 'events.csv'}: empty file (zero bytes)", lenient=True, quarantine_dir=tmp_path / "q"
-    )
+    assert_file_rejected(folder, f"{folder / 'events.csv'}: empty file (zero bytes)", lenient=True, quarantine_dir=tmp_path / "q")
 
 
 def test_lenient_needs_a_quarantine_dir(tmp_path: Path) -> None:
@@ -854,21 +853,24 @@ def test_column_map_renames_an_exports_columns_to_the_contracts(tmp_path: Path, 
 
 
 def test_column_map_messages_name_the_contract_column_and_the_files(tmp_path: Path) -> None:
-    events = exported(events_table(ts=["2025-03-01", "yesterday", "2025-03-01", "2025-03-01", "2025-03-01"]),
-                      EXPORT_MAP["events"])
+    events = exported(events_table(ts=["2025-03-01", "yesterday", "2025-03-01", "2025-03-01", "2025-03-01"]), EXPORT_MAP["events"])
     folder = make_program(tmp_path, partners=exported(partners_table(), EXPORT_MAP["partners"]), events=events)
     with pytest.raises(ContractError) as caught:
         load(folder, data=DataConfig(column_map=EXPORT_MAP))
-    assert str(caught.value).startswith(
-        f"{folder / 'events.csv'}: column 'ts' (file column 'created_at'): unparseable timestamp in 1 row ("
-    )
+    assert str(caught.value).startswith(f"{folder / 'events.csv'}: column 'ts' (file column 'created_at'): unparseable timestamp in 1 row (")
     assert str(caught.value).endswith(", e.g. row 2 (yesterday)")
     assert (caught.value.column, caught.value.file_column, caught.value.rows) == ("ts", "created_at", (2,))
 
     write_csv(folder / "events.csv", exported(events_table(amount=["", "", "", "", "30"]), EXPORT_MAP["events"]))
     assert_rejected(
-        folder, "events.csv", "amount", "missing amount", 1, "row 2 (empty amount, event_type sale)",
-        file_column="revenue", data=DataConfig(column_map=EXPORT_MAP),
+        folder,
+        "events.csv",
+        "amount",
+        "missing amount",
+        1,
+        "row 2 (empty amount, event_type sale)",
+        file_column="revenue",
+        data=DataConfig(column_map=EXPORT_MAP),
     )
 
 
@@ -876,13 +878,14 @@ def test_lenient_quarantine_keeps_the_files_column_names(tmp_path: Path) -> None
     events = exported(events_table(amount=["", "-1", "", "", "30"]), EXPORT_MAP["events"])
     folder = make_program(tmp_path / "data", exported(partners_table(), EXPORT_MAP["partners"]), events)
     program = load(
-        folder, lenient=True, quarantine_dir=tmp_path / "q",
+        folder,
+        lenient=True,
+        quarantine_dir=tmp_path / "q",
         data=DataConfig(column_map=EXPORT_MAP, max_quarantine_share=1.0),
     )
     assert program.quarantined == {"events": {"negative amount": 1}}
     assert read_quarantine(tmp_path / "q" / "events.quarantine.csv") == [
-        {"user_id": "p1", "created_at": "2025-03-02", "type": "sale", "revenue": "-1", "row": "2",
-         "problem": "negative amount"},
+        {"user_id": "p1", "created_at": "2025-03-02", "type": "sale", "revenue": "-1", "row": "2", "problem": "negative amount"},
     ]
 
 
@@ -894,7 +897,9 @@ def test_column_map_naming_a_column_the_file_lacks_is_a_file_level_error(tmp_pat
         f"{folder / 'events.csv'}: columns 'event_type' (file column 'type'), 'event_id' (file column 'kind'): not "
         "in the file, though data.column_map.events names them (columns found: partner_id, created_at, event_type, "
         "amount)",
-        data=data, lenient=True, quarantine_dir=tmp_path / "q",
+        data=data,
+        lenient=True,
+        quarantine_dir=tmp_path / "q",
     )
 
 
@@ -909,9 +914,7 @@ def test_column_map_onto_a_column_the_file_also_has_is_a_duplicate(tmp_path: Pat
 
 
 def test_column_map_onto_a_declared_column_and_parquet_type_errors_name_the_file_column(tmp_path: Path) -> None:
-    data = DataConfig(
-        event_extra_columns={"channel": "string"}, column_map={"events": {"Channel": "channel", "Amount": "amount"}}
-    )
+    data = DataConfig(event_extra_columns={"channel": "string"}, column_map={"events": {"Channel": "channel", "Amount": "amount"}})
     events = {"partner_id": ["p1"], "ts": ["2025-02-01"], "event_type": ["login"], "Amount": [0.0], "Channel": ["ad"]}
     partners = pa.table(partners_table())
     program = load(make_program(tmp_path / "ok", partners, pa.table(events), fmt="parquet"), data=data)
@@ -921,8 +924,7 @@ def test_column_map_onto_a_declared_column_and_parquet_type_errors_name_the_file
     folder = make_program(tmp_path / "bad", partners, pa.table(events | {"Amount": [True]}), fmt="parquet")
     assert_file_rejected(
         folder,
-        f"{folder / 'events.parquet'}: column 'amount' (file column 'Amount'): wrong Parquet type bool "
-        "(expected numbers or text)",
+        f"{folder / 'events.parquet'}: column 'amount' (file column 'Amount'): wrong Parquet type bool (expected numbers or text)",
         data=data,
     )
 
@@ -944,9 +946,7 @@ def test_event_type_map_keys_follow_case_folding_off(tmp_path: Path) -> None:
     exact = events_table(event_type=["login", "conversion", "click", "lead", "payout_paid"])
     loaded = load(make_program(tmp_path / "exact", events=exact), data=data).events
     assert loaded["event_type"].tolist() == ["click", "sale", "payout_paid", "login", "lead"]
-    message = assert_rejected(
-        folder, "events.csv", "event_type", "unknown event_type", 1, "row 5 (Conversion)", data=data
-    )
+    message = assert_rejected(folder, "events.csv", "event_type", "unknown event_type", 1, "row 5 (Conversion)", data=data)
     assert "'Conversion' 1 row; map them" in message
     # the map's key matches ignoring case, so the message says how
     assert "; 'Conversion' would match ignoring case with data.event_type_case_insensitive: true)" in message
@@ -996,7 +996,10 @@ def test_capitalised_export_is_refused_by_the_share_bar_and_read_with_case_foldi
 def test_share_bar_refuses_only_above_the_bar_and_names_the_top_problems(tmp_path: Path) -> None:
     n = 40
     events: Table = {
-        "partner_id": ["p1"] * n, "ts": ["2025-03-01"] * n, "event_type": ["click"] * n, "amount": [""] * n,
+        "partner_id": ["p1"] * n,
+        "ts": ["2025-03-01"] * n,
+        "event_type": ["click"] * n,
+        "amount": [""] * n,
     }
     events["amount"][:2] = ["-1", "x"]  # 2 of 40 = 5%: at the bar, accepted
     folder = make_program(tmp_path / "data", events=events)
@@ -1030,8 +1033,13 @@ def test_share_bar_refuses_only_above_the_bar_and_names_the_top_problems(tmp_pat
 def test_strict_mode_has_no_share_bar(tmp_path: Path) -> None:
     folder = make_program(tmp_path, events=capitalised_export())
     assert_rejected(
-        folder, "events.csv", "event_type", "unknown event_type", 40, "row 1 (Sale), row 2 (Click), row 3 (Click), "
-        "row 4 (Click), row 5 (Sale)", data=DataConfig(event_type_case_insensitive=False, max_quarantine_share=1.0),
+        folder,
+        "events.csv",
+        "event_type",
+        "unknown event_type",
+        40,
+        "row 1 (Sale), row 2 (Click), row 3 (Click), row 4 (Click), row 5 (Sale)",
+        data=DataConfig(event_type_case_insensitive=False, max_quarantine_share=1.0),
     )
 
 
@@ -1039,8 +1047,9 @@ def test_strict_mode_has_no_share_bar(tmp_path: Path) -> None:
 def test_no_amount_column_reads_zero_for_an_export_without_money(tmp_path: Path, fmt: str) -> None:
     events = events_table(event_type=["login", "click", "click", "lead", "message_opened"])
     del events["amount"]
-    program = load(make_program(tmp_path, pa.table(partners_table()) if fmt == "parquet" else None,
-                                pa.table(events) if fmt == "parquet" else events, fmt=fmt))
+    program = load(
+        make_program(tmp_path, pa.table(partners_table()) if fmt == "parquet" else None, pa.table(events) if fmt == "parquet" else events, fmt=fmt)
+    )
     assert list(program.events.columns) == ["partner_id", "ts", "event_type", "amount"]
     assert program.events["amount"].dtype == np.float64
     assert program.events["amount"].tolist() == [0.0] * 5
@@ -1080,28 +1089,23 @@ def test_several_currencies_are_refused_with_their_counts(tmp_path: Path) -> Non
         currency=["EUR", "USD", "usd", "RUB", "USD"],
     )
     folder = make_program(tmp_path / "data", events=events)
-    message = assert_rejected(
-        folder, "events.csv", "currency", "other currency than USD", 2, "row 1 (EUR), row 4 (RUB)"
+    message = assert_rejected(folder, "events.csv", "currency", "other currency than USD", 2, "row 1 (EUR), row 4 (RUB)")
+    assert (
+        "(money events in 3 currencies: USD 3 rows, EUR 1 row, RUB 1 row; one program has one currency: "
+        "convert the amounts, or load each currency as its own program)" in message
     )
-    assert "(money events in 3 currencies: USD 3 rows, EUR 1 row, RUB 1 row; one program has one currency: " \
-           "convert the amounts, or load each currency as its own program)" in message
 
     program = load(folder, lenient=True, quarantine_dir=tmp_path / "q", data=TOLERANT)
     assert program.quarantined == {"events": {"other currency": 2}}
     assert program.currency == "USD"
     assert sorted(program.events["amount"].tolist()) == [2.0, 3.0, 5.0]
-    assert [(r["row"], r["currency"]) for r in read_quarantine(tmp_path / "q" / "events.quarantine.csv")] == [
-        ("1", "EUR"), ("4", "RUB")
-    ]
+    assert [(r["row"], r["currency"]) for r in read_quarantine(tmp_path / "q" / "events.quarantine.csv")] == [("1", "EUR"), ("4", "RUB")]
 
 
 def test_a_money_event_without_currency_is_refused(tmp_path: Path) -> None:
     folder = make_program(tmp_path, events=events_table(currency=["", "  ", "", "", "USD"]))
-    message = assert_rejected(
-        folder, "events.csv", "currency", "missing currency", 1, "row 2 (empty currency, event_type sale)"
-    )
-    assert "(required on money events (sale, payout_requested, payout_paid) when the file has a currency column" \
-           in message
+    message = assert_rejected(folder, "events.csv", "currency", "missing currency", 1, "row 2 (empty currency, event_type sale)")
+    assert "(required on money events (sale, payout_requested, payout_paid) when the file has a currency column" in message
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -1114,33 +1118,34 @@ def test_dates_without_times_are_midnight_utc(tmp_path: Path, fmt: str) -> None:
         events = pa.table(events | {"amount": [None, 120.5, None, 0.0, 30.0]})
     program = load(make_program(tmp_path, partners, events, fmt=fmt))
     assert program.partners["signup_at"].tolist() == [utc("2025-01-01"), utc("2025-01-10"), utc("2025-02-01")]
-    assert program.events["ts"].tolist() == [
-        utc("2025-01-05"), utc("2025-03-02"), utc("2025-02-01"), utc("2025-03-01"), utc("2025-04-01")
-    ]
+    assert program.events["ts"].tolist() == [utc("2025-01-05"), utc("2025-03-02"), utc("2025-02-01"), utc("2025-03-01"), utc("2025-04-01")]
     assert str(program.events["ts"].dtype) == "datetime64[ns, UTC]"
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["data.column_map.event.created_at=ts"], "column_map names an unknown table 'event' (tables: partners, "
-         "events, actions)"),
-        (["data.column_map.events.created_at=time"], "column_map.events maps 'created_at' to 'time', not a column "
-         "of events (allowed: partner_id, ts, event_type, amount, event_id, currency)"),
-        (["data.column_map.partners.tier=partner_tier"], "not a column of partners (allowed: partner_id, signup_at, "
-         "partner_type, country, commission_rate)"),
-        (["data.column_map.events={created_at: ts, time: ts}"], "column_map.events maps 2 file columns to 'ts': "
-         "created_at, time"),
-        (["data.event_type_map.conversion=purchase"], "event_type_map maps to types not in event_types: "
-         "{'conversion': 'purchase'}"),
-        (["data.event_type_map.Sale=lead"], "event_type_map maps 'Sale' to 'lead', but 'Sale' is the event type "
-         "'sale' of event_types"),
-        (["data.event_type_map={Conversion: sale, conversion: lead}"], "event_type_map maps 'conversion' to 'lead' "
-         "and an equal key (ignoring case and surrounding whitespace) to 'sale'"),
-        (["data.event_types=[click, Click]", "labels.qualifying_event_types=[click]", "data.money_event_types=[]"],
-         "event_types lists types that are equal ignoring case and surrounding whitespace: ['Click', 'click']"),
-        (["data.event_extra_columns={currency: string}"], "declared columns of events repeat contract columns: "
-         "['currency']"),
+        (["data.column_map.event.created_at=ts"], "column_map names an unknown table 'event' (tables: partners, events, actions)"),
+        (
+            ["data.column_map.events.created_at=time"],
+            "column_map.events maps 'created_at' to 'time', not a column of events (allowed: partner_id, ts, event_type, amount, event_id, currency)",
+        ),
+        (
+            ["data.column_map.partners.tier=partner_tier"],
+            "not a column of partners (allowed: partner_id, signup_at, partner_type, country, commission_rate)",
+        ),
+        (["data.column_map.events={created_at: ts, time: ts}"], "column_map.events maps 2 file columns to 'ts': created_at, time"),
+        (["data.event_type_map.conversion=purchase"], "event_type_map maps to types not in event_types: {'conversion': 'purchase'}"),
+        (["data.event_type_map.Sale=lead"], "event_type_map maps 'Sale' to 'lead', but 'Sale' is the event type 'sale' of event_types"),
+        (
+            ["data.event_type_map={Conversion: sale, conversion: lead}"],
+            "event_type_map maps 'conversion' to 'lead' and an equal key (ignoring case and surrounding whitespace) to 'sale'",
+        ),
+        (
+            ["data.event_types=[click, Click]", "labels.qualifying_event_types=[click]", "data.money_event_types=[]"],
+            "event_types lists types that are equal ignoring case and surrounding whitespace: ['Click', 'click']",
+        ),
+        (["data.event_extra_columns={currency: string}"], "declared columns of events repeat contract columns: ['currency']"),
         (["data.max_quarantine_share=1.5"], "'data.max_quarantine_share': Input should be less than or equal to 1"),
     ],
 )
@@ -1150,17 +1155,20 @@ def test_bad_maps_are_config_errors(overrides: list[str], message: str) -> None:
 
 
 def test_maps_that_are_fine_load_from_set_overrides() -> None:
-    config = load_config(env={}, overrides=[
-        "data.column_map.events.created_at=ts",
-        "data.column_map.events.Channel=channel",
-        "data.event_extra_columns.channel=string",
-        "data.event_type_map.Sale=sale",  # identity, only spelled otherwise
-        "data.event_type_map={Sale: sale, Conversion: sale}",
-        "data.event_types=[click, Click, sale]",
-        "labels.qualifying_event_types=[click]",
-        "data.money_event_types=[sale]",
-        "data.event_type_case_insensitive=false",
-    ])
+    config = load_config(
+        env={},
+        overrides=[
+            "data.column_map.events.created_at=ts",
+            "data.column_map.events.Channel=channel",
+            "data.event_extra_columns.channel=string",
+            "data.event_type_map.Sale=sale",  # identity, only spelled otherwise
+            "data.event_type_map={Sale: sale, Conversion: sale}",
+            "data.event_types=[click, Click, sale]",
+            "labels.qualifying_event_types=[click]",
+            "data.money_event_types=[sale]",
+            "data.event_type_case_insensitive=false",
+        ],
+    )
     assert config.data.column_map == {"events": {"created_at": "ts", "Channel": "channel"}}
     assert config.data.event_type_map == {"Sale": "sale", "Conversion": "sale"}
 
@@ -1301,9 +1309,7 @@ def test_lenient_events_agree_with_a_brute_force_reference(tmp_path: Path, seed:
     events: Table = {
         "partner_id": [rng.choice(["p1", "p2", "p3", "p1", "p2", "p9", ""]) for _ in range(n)],
         "ts": [ts() for _ in range(n)],
-        "event_type": [
-            rng.choice(DATA.event_types + ["sale", "payout_paid", "bogus", ""] + spellings) for _ in range(n)
-        ],
+        "event_type": [rng.choice(DATA.event_types + ["sale", "payout_paid", "bogus", ""] + spellings) for _ in range(n)],
         "amount": [rng.choice(["", "", "3.5", "0", "-1", "1,5", "12"]) for _ in range(n)],
         "event_id": [rng.choice(["", f"e{rng.randint(0, 40)}"]) for _ in range(n)],
     }
@@ -1322,9 +1328,7 @@ def test_lenient_events_agree_with_a_brute_force_reference(tmp_path: Path, seed:
     assert program.events["partner_id"].tolist() == [events["partner_id"][i] for i in kept]
     assert program.events["event_type"].tolist() == [_reference_type(events["event_type"][i], data) for i in kept]
     kept_currencies = {
-        events["currency"][i].strip().upper()
-        for i in kept
-        if exported and _reference_type(events["event_type"][i], data) in data.money_event_types
+        events["currency"][i].strip().upper() for i in kept if exported and _reference_type(events["event_type"][i], data) in data.money_event_types
     }
     assert len(kept_currencies) <= 1
     assert program.currency == (kept_currencies.pop() if kept_currencies else None)
@@ -1345,13 +1349,15 @@ def test_event_order_agrees_with_python_sorting_for_many_partners(tmp_path: Path
     codes[:500] = rng.integers(0, 5, 500)  # many events per partner
     seconds = rng.integers(0, 5, n)  # and ties on time, so stability shows
     partner_table = pa.table({"partner_id": ids, "signup_at": pa.array(np.zeros(partners, dtype="M8[s]"))})
-    event_table = pa.table({
-        "partner_id": pa.array([ids[c] for c in codes]).dictionary_encode(),
-        "ts": pa.array(np.datetime64("2025-01-01", "s") + seconds.astype("m8[s]")),
-        "event_type": ["click"] * n,
-        "amount": np.zeros(n),
-        "event_id": np.arange(n),
-    })
+    event_table = pa.table(
+        {
+            "partner_id": pa.array([ids[c] for c in codes]).dictionary_encode(),
+            "ts": pa.array(np.datetime64("2025-01-01", "s") + seconds.astype("m8[s]")),
+            "event_type": ["click"] * n,
+            "amount": np.zeros(n),
+            "event_id": np.arange(n),
+        }
+    )
     program = load(make_program(tmp_path, partner_table, event_table, fmt="parquet"))
     assert program.events["event_id"].tolist() == sorted(range(n), key=lambda i: (codes[i], seconds[i], i))
     assert program.events["partner_id"].cat.categories.tolist() == ids

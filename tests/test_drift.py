@@ -80,8 +80,9 @@ def test_tenure_matching_refuses_when_nothing_is_covered() -> None:
 def test_a_columns_bar_is_the_larger_of_the_threshold_and_its_own_drift_within_the_reference() -> None:
     settings = MonitoringConfig(numerical_threshold=0.1, categorical_threshold=0.2, score_drift_threshold=0.15, natural_drift_factor=3)
     natural = {"revenue_30d": 0.05, "login_count_7d": 0.01, "country": float("nan"), "deactivation_risk": 0.1}
-    bars = drift.thresholds({"revenue_30d": "numerical", "login_count_7d": "numerical", "country": "categorical",
-                             "deactivation_risk": "numerical"}, natural, settings)
+    bars = drift.thresholds(
+        {"revenue_30d": "numerical", "login_count_7d": "numerical", "country": "categorical", "deactivation_risk": "numerical"}, natural, settings
+    )
     assert bars == pytest.approx({"revenue_30d": 0.15, "login_count_7d": 0.1, "country": 0.2, "deactivation_risk": 0.3})
 
 
@@ -132,8 +133,9 @@ def test_compare_flags_shifted_columns_and_keeps_the_rest() -> None:
 @pytest.mark.slow
 def test_compare_samples_large_populations_and_says_so() -> None:
     settings = CONFIG.model_copy(update={"monitoring": CONFIG.monitoring.model_copy(update={"sample_size": 500})})
-    result, _ = drift.compare(population(2_000, 1), population(1_200, 2).drop(columns="as_of"), SCHEMA, settings,
-                              as_of=pd.Timestamp("2026-01-01", tz="UTC"))
+    result, _ = drift.compare(
+        population(2_000, 1), population(1_200, 2).drop(columns="as_of"), SCHEMA, settings, as_of=pd.Timestamp("2026-01-01", tz="UTC")
+    )
     s = result.sampling
     assert s.sampled and s.compared_current_rows == 500 and s.compared_reference_rows == 500 and s.current_rows == 1_200
     assert "sampled from 1,200" in result.summary_line()
@@ -190,7 +192,7 @@ def checked() -> dict[str, tuple[drift.DriftResult, pd.DataFrame]]:
 
 def section(page: str, name: str) -> str:
     start = page.index(f'id="{name}"')
-    return page[start:page.index("</section>", start) if "</section>" in page[start:] else len(page)]
+    return page[start : page.index("</section>", start) if "</section>" in page[start:] else len(page)]
 
 
 @pytest.mark.slow
@@ -257,7 +259,7 @@ def test_the_summary_page_in_russian_has_no_english_headings(checked: dict) -> N
         assert SUMMARY_TEXT["ru"][key] in text
     assert "Расчёт на 01.01.2026" in text and f"Признаки с дрейфом (1 из {len(SCHEMA)})" in text
     assert "partner-churn-deactivation-risk v3 (чемпион)" in text and "partner-churn-upgrade-potential v2 (уже не чемпион)" in text
-    assert f"<span class=\"badge\">{VERDICTS['ru']['keep'][0]}</span>" in page
+    assert f'<span class="badge">{VERDICTS["ru"]["keep"][0]}</span>' in page
     spec = next(s for s in SCHEMA if s.name == SHIFTED)
     assert feature_meaning(spec, CONFIG, "ru") == "Сумма продаж за последние 30 дней." and "Сумма продаж за последние 30 дней." in text
     assert spec.description not in text
@@ -336,16 +338,23 @@ def outcomes(n: int, seed: int, *, noise: float) -> tuple[pd.DataFrame, pd.DataF
     deactivated = (rng.random(n) < truth).astype(float)
     upgraded = (rng.random(n) < truth / 5).astype(float)
     active = rng.random(n) < 0.6
-    risk_list = pd.DataFrame({
-        "partner_id": [f"p{i}" for i in range(n)],
-        "segment": rng.choice(["newbie", "workhorse", "star", "sleeper"], n),
-        "deactivation_risk": np.where(active, np.clip(truth + rng.normal(0, noise, n), 0, 1), np.nan),
-        "upgrade_potential": np.clip(truth / 5 + rng.normal(0, noise / 5, n), 0, 1),
-    })
-    labels = pd.DataFrame({
-        "partner_id": risk_list["partner_id"], "as_of": pd.Timestamp("2026-05-01", tz="UTC"),
-        "deactivated": np.where(active, deactivated, np.nan), "upgraded": upgraded, "revenue_next_horizon": rng.gamma(1, 100, n),
-    })
+    risk_list = pd.DataFrame(
+        {
+            "partner_id": [f"p{i}" for i in range(n)],
+            "segment": rng.choice(["newbie", "workhorse", "star", "sleeper"], n),
+            "deactivation_risk": np.where(active, np.clip(truth + rng.normal(0, noise, n), 0, 1), np.nan),
+            "upgrade_potential": np.clip(truth / 5 + rng.normal(0, noise / 5, n), 0, 1),
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "partner_id": risk_list["partner_id"],
+            "as_of": pd.Timestamp("2026-05-01", tz="UTC"),
+            "deactivated": np.where(active, deactivated, np.nan),
+            "upgraded": upgraded,
+            "revenue_next_horizon": rng.gamma(1, 100, n),
+        }
+    )
     return risk_list, labels
 
 
@@ -376,8 +385,14 @@ def test_performance_refuses_outcomes_of_one_kind_only() -> None:
     risk_list, labels = outcomes(500, 1, noise=0.1)
     backtest = backtest_table(realized_predictions(risk_list, labels), ["model"])
     with pytest.raises(InputError, match="same outcome"):
-        evaluate(risk_list, labels.assign(deactivated=labels["deactivated"] * 0), backtest, CONFIG.monitoring,
-                 scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
+        evaluate(
+            risk_list,
+            labels.assign(deactivated=labels["deactivated"] * 0),
+            backtest,
+            CONFIG.monitoring,
+            scored_at=pd.Timestamp("2026-05-01", tz="UTC"),
+            horizon_days=30,
+        )
 
 
 def test_the_verdict_takes_the_strongest_action() -> None:
@@ -386,6 +401,7 @@ def test_the_verdict_takes_the_strongest_action() -> None:
     assert recommend(["broke"], ["near"], "fine") == Recommendation("retrain", "broke")
     both = combine([("drift", Recommendation("watch", "a")), ("performance", Recommendation("retrain", "b"))])
     assert both.action == "retrain" and both.reason == "drift: watch (a); performance: retrain (b)"
+
 
 def test_a_risk_list_is_judged_at_its_own_scoring_time() -> None:
     from monitoring.store import scored_as_of
@@ -403,10 +419,22 @@ def test_a_risk_list_is_judged_at_its_own_scoring_time() -> None:
 def test_performance_judges_the_model_that_scored_when_the_other_was_unavailable() -> None:
     backtest = backtest_table(realized_predictions(*outcomes(3_000, 2, noise=0.05)), ["model"])
     risk_list, labels = outcomes(3_000, 1, noise=0.05)
-    alone = evaluate(risk_list.assign(upgrade_potential=np.nan), labels, backtest, CONFIG.monitoring,
-                     scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
+    alone = evaluate(
+        risk_list.assign(upgrade_potential=np.nan),
+        labels,
+        backtest,
+        CONFIG.monitoring,
+        scored_at=pd.Timestamp("2026-05-01", tz="UTC"),
+        horizon_days=30,
+    )
     assert alone.targets == ["deactivation_risk"] and "upgrade_potential" not in alone.summary_line()
     assert alone.recommendation.action == "keep"
     with pytest.raises(InputError, match="no scores with a known outcome"):
-        evaluate(risk_list.assign(upgrade_potential=np.nan, deactivation_risk=np.nan), labels, backtest, CONFIG.monitoring,
-                 scored_at=pd.Timestamp("2026-05-01", tz="UTC"), horizon_days=30)
+        evaluate(
+            risk_list.assign(upgrade_potential=np.nan, deactivation_risk=np.nan),
+            labels,
+            backtest,
+            CONFIG.monitoring,
+            scored_at=pd.Timestamp("2026-05-01", tz="UTC"),
+            horizon_days=30,
+        )

@@ -44,9 +44,7 @@ def make_partners(rows: Sequence[tuple[str, str | pd.Timestamp, str | None, str 
     return pd.DataFrame(
         {
             "partner_id": pd.Series([r[0] for r in rows], dtype=object),
-            "signup_at": pd.to_datetime(pd.Series([pd.Timestamp(r[1]) for r in rows], dtype=object), utc=True).astype(
-                "datetime64[ns, UTC]"
-            ),
+            "signup_at": pd.to_datetime(pd.Series([pd.Timestamp(r[1]) for r in rows], dtype=object), utc=True).astype("datetime64[ns, UTC]"),
             "partner_type": pd.Series([r[2] for r in rows], dtype=object),
             "country": pd.Series([r[3] for r in rows], dtype=object),
             "commission_rate": pd.Series([r[4] for r in rows], dtype="float64"),
@@ -54,16 +52,12 @@ def make_partners(rows: Sequence[tuple[str, str | pd.Timestamp, str | None, str 
     )
 
 
-def make_events(
-    rows: Sequence[tuple[str, str | pd.Timestamp, str, float]], partners: pd.DataFrame, config: Config = CONFIG
-) -> pd.DataFrame:
+def make_events(rows: Sequence[tuple[str, str | pd.Timestamp, str, float]], partners: pd.DataFrame, config: Config = CONFIG) -> pd.DataFrame:
     """Events in contract order: sorted by partner (category order) then ts, stable, index 0..n-1."""
     frame = pd.DataFrame(
         {
             "partner_id": pd.Categorical([r[0] for r in rows], categories=pd.Index(partners["partner_id"], dtype=object)),
-            "ts": pd.Series([pd.Timestamp(r[1]) for r in rows], dtype="datetime64[ns, UTC]")
-            if rows
-            else pd.Series([], dtype="datetime64[ns, UTC]"),
+            "ts": pd.Series([pd.Timestamp(r[1]) for r in rows], dtype="datetime64[ns, UTC]") if rows else pd.Series([], dtype="datetime64[ns, UTC]"),
             "event_type": pd.Categorical([r[2] for r in rows], categories=pd.Index(config.data.event_types, dtype=object)),
             "amount": pd.Series([float(r[3]) for r in rows], dtype="float64"),
         }
@@ -205,8 +199,7 @@ def assert_floats_agree(got: pd.Series, expected: pd.Series, name: str, frame: p
     g, e = _float_values(got), _float_values(expected)
     nan_differs = np.isnan(g) != np.isnan(e)
     assert not nan_differs.any(), (
-        f"{name}: missing at different rows {_where(frame, np.flatnonzero(nan_differs))}: "
-        f"got {g[nan_differs][:5]}, expected {e[nan_differs][:5]}"
+        f"{name}: missing at different rows {_where(frame, np.flatnonzero(nan_differs))}: got {g[nan_differs][:5]}, expected {e[nan_differs][:5]}"
     )
     both = ~np.isnan(e)
     close = np.isclose(g, e, rtol=1e-12, atol=1e-9) | ~both
@@ -455,9 +448,7 @@ late_event = st.tuples(
 @given(cutoff=st.sampled_from(TINY_CUTOFFS), late=st.lists(late_event, min_size=1, max_size=12))
 def test_events_at_or_after_the_cutoff_change_nothing(cutoff: pd.Timestamp, late: list[tuple[str, int, str, int]]) -> None:
     before = build_features(TINY_PARTNERS, TINY_EVENTS, [cutoff], CONFIG)
-    extra = make_events(
-        [(pid, cutoff + pd.Timedelta(seconds=s), event_type, cents / 100) for pid, s, event_type, cents in late], TINY_PARTNERS
-    )
+    extra = make_events([(pid, cutoff + pd.Timedelta(seconds=s), event_type, cents / 100) for pid, s, event_type, cents in late], TINY_PARTNERS)
     after_events = sort_events(pd.concat([TINY_EVENTS, extra], ignore_index=True))
     after = build_features(TINY_PARTNERS, after_events, [cutoff], CONFIG)
     assert_features_agree(after, before)
@@ -469,9 +460,7 @@ def test_events_at_or_after_the_cutoff_change_nothing(cutoff: pd.Timestamp, late
 
 @pytest.mark.parametrize("program", ["tiny", "random"])
 def test_one_partner_path_agrees_with_batch(program: str) -> None:
-    partners, events, cutoffs = (
-        (TINY_PARTNERS, TINY_EVENTS, TINY_CUTOFFS) if program == "tiny" else (RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS)
-    )
+    partners, events, cutoffs = (TINY_PARTNERS, TINY_EVENTS, TINY_CUTOFFS) if program == "tiny" else (RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS)
     batch = build_features(partners, events, cutoffs, CONFIG)
     context = program_context(partners, events, cutoffs, CONFIG)
     for i in range(len(partners)):
@@ -615,8 +604,12 @@ def test_fully_paid_payouts_leave_exactly_nothing_pending() -> None:
     rows = []
     for k, amount in enumerate(amounts):
         day = pd.Timestamp("2025-02-01", tz="UTC") + pd.Timedelta(days=3 * k)
-        rows += [("a", day, "sale", 1000.0 + k), ("a", day + pd.Timedelta(hours=1), "payout_requested", amount),
-                 ("a", day + pd.Timedelta(days=1, hours=2), "login", 0.0), ("a", day + pd.Timedelta(days=2), "payout_paid", amount)]
+        rows += [
+            ("a", day, "sale", 1000.0 + k),
+            ("a", day + pd.Timedelta(hours=1), "payout_requested", amount),
+            ("a", day + pd.Timedelta(days=1, hours=2), "login", 0.0),
+            ("a", day + pd.Timedelta(days=2), "payout_paid", amount),
+        ]
     # A big partner earlier in the program with an unpaid request: requested and paid totals differ there.
     rows += [("b", pd.Timestamp("2025-02-02", tz="UTC"), "sale", 5e8), ("b", pd.Timestamp("2025-02-03", tz="UTC"), "payout_requested", 5e7 + 0.3)]
     events = pd.DataFrame(rows, columns=["partner_id", "ts", "event_type", "amount"])

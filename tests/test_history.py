@@ -24,8 +24,12 @@ DAY1 = pd.Timestamp("2026-06-17", tz="UTC")
 def scoring(ids: list[str], segments: list[str], risks: list[float], *, high: float = 0.5) -> dict[str, np.ndarray]:
     risk = np.array(risks, dtype=float)
     band = np.where(np.isnan(risk), "inactive", np.where(risk >= high, "high", np.where(risk >= 0.2, "medium", "low")))
-    return {"partner_id": np.array(ids, dtype=object), "segment": np.array(segments, dtype=object), "deactivation_risk": risk,
-            "risk_band": band.astype(object)}
+    return {
+        "partner_id": np.array(ids, dtype=object),
+        "segment": np.array(segments, dtype=object),
+        "deactivation_risk": risk,
+        "risk_band": band.astype(object),
+    }
 
 
 def entry(columns: dict[str, np.ndarray], changes: dict[str, object], as_of: pd.Timestamp) -> pd.DataFrame:
@@ -70,7 +74,12 @@ def test_three_scorings_compared_by_hand() -> None:
 
     wider = load_config(env={}, overrides=["scoring.risk_trend_step=0.3"])
     assert list(compare_with_previous(second, PreviousScoring(DAY1, entry(first, one, DAY1).set_index("partner_id")), day2, wider)["risk_trend"]) == [
-        "→", "→", "↓", None, None]
+        "→",
+        "→",
+        "↓",
+        None,
+        None,
+    ]
 
 
 def test_an_entry_without_the_date_it_entered_counts_from_that_scoring() -> None:

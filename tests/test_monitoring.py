@@ -34,8 +34,14 @@ MONTHS, PARTNERS, TRAIN_SEED = 19, 5_000, 11
 def settings(tmp: Path, name: str) -> list[str]:
     """The throwaway MLflow store shared by the module; scores and reports per program."""
     return [
-        "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db", "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
-        "--set", f"paths.output_dir={tmp}/scores-{name}", "--set", f"paths.reports_dir={tmp}/reports-{name}",
+        "--set",
+        f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
+        "--set",
+        f"paths.mlflow_artifacts_dir={tmp}/artifacts",
+        "--set",
+        f"paths.output_dir={tmp}/scores-{name}",
+        "--set",
+        f"paths.reports_dir={tmp}/reports-{name}",
     ]
 
 
@@ -137,15 +143,21 @@ def test_drift_over_several_seeds(world: Path) -> None:
     from training.registry import load_model
 
     config = load_config(overrides=settings(world, "seeds")[1::2])
-    models = {t: load_model(config, name)[0] for t, name in (("deactivation_risk", config.training.risk_model_name),
-                                                              ("upgrade_potential", config.training.potential_model_name))}
+    models = {
+        t: load_model(config, name)[0]
+        for t, name in (("deactivation_risk", config.training.risk_model_name), ("upgrade_potential", config.training.potential_model_name))
+    }
     from training.registry import list_models
 
     reference = store.run_artifact(config, list_models(config)["run_id"].iloc[0], "reference_sample.parquet", pd.read_parquet)
     as_of = pd.Timestamp(SCORED, tz="UTC")
     verdicts = {}
-    for name, seed, scenarios in [("unchanged", 13, ()), ("unchanged", 14, ()), ("new_traffic_source", 12, ("new_traffic_source",)),
-                                  ("payout_delay", 12, ("payout_delay",))]:
+    for name, seed, scenarios in [
+        ("unchanged", 13, ()),
+        ("unchanged", 14, ()),
+        ("new_traffic_source", 12, ("new_traffic_source",)),
+        ("payout_delay", 12, ("payout_delay",)),
+    ]:
         folder = world / f"seed-{name}-{seed}"
         write_program(generate_program(PARTNERS, MONTHS, seed, scenarios=scenarios, scenario_from=CHANGE if scenarios else None), folder)
         program = load_program(folder, config.data, pd.Timestamp("2100-01-01", tz="UTC"))
@@ -172,8 +184,12 @@ def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subproces
     other = ["--data", str(world / "other")]
     assert_one_line_error(run("monitor", "drift", *other, "--as-of", "2026-05-15", *settings(world, "other")), "no risk list for 2026-05-15")
     assert_one_line_error(run("monitor", "drift", *other, "--as-of", "not-a-date", *settings(world, "other")), "--as-of", "not-a-date")
-    assert_one_line_error(run("monitor", "performance", *other, "--scored-at", "2026-07-15", *settings(world, "other")),
-                          "2026-07-15", "horizon has passed", "run this later")
+    assert_one_line_error(
+        run("monitor", "performance", *other, "--scored-at", "2026-07-15", *settings(world, "other")),
+        "2026-07-15",
+        "horizon has passed",
+        "run this later",
+    )
     assert_one_line_error(run("monitor", *other, *settings(world, "nothing-scored")), "no scorings in")
     empty_store = settings(world, "other")
     empty_store[1] = f"paths.mlflow_tracking_uri=sqlite:///{world}/empty.db"
@@ -213,8 +229,19 @@ def test_drift_html_renders_offline(world: Path, unchanged_monitored: subprocess
     if browser is None:
         pytest.fail("chromium is not on PATH: run scripts/install_browser.sh and test again")
     result = subprocess.run(
-        [browser, *CHROMIUM_FLAGS, "--proxy-server=127.0.0.1:9", f"--user-data-dir={world / 'profile'}", "--virtual-time-budget=10000",
-         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False,
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            "--proxy-server=127.0.0.1:9",
+            f"--user-data-dir={world / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     console = [line for line in result.stderr.splitlines() if CONSOLE_LINE.search(line) or "Uncaught" in line]
@@ -226,7 +253,10 @@ def test_drift_html_renders_offline(world: Path, unchanged_monitored: subprocess
     assert [tag for tag, _, value in Links(summary.read_text(encoding="utf-8")).linked if not value.startswith("drift.")] == []
     drawn = subprocess.run(
         [browser, *CHROMIUM_FLAGS, "--proxy-server=127.0.0.1:9", f"--user-data-dir={world / 'profile'}", "--dump-dom", summary.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert drawn.returncode == 0, drawn.stderr[-2000:]
     assert [line for line in drawn.stderr.splitlines() if CONSOLE_LINE.search(line) or "Uncaught" in line] == []

@@ -46,7 +46,10 @@ def _supervise(tmp_path: Path, behaviour: str, grace: float = 10.0) -> tuple[sub
     command = [sys.executable, str(script), str(pids), behaviour]
     own = tmp_path / "own"
     supervisor = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import os, subprocess, sys, time
             from partner_churn.processes import run_supervised
             mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # started before: not the command's
@@ -54,7 +57,8 @@ def _supervise(tmp_path: Path, behaviour: str, grace: float = 10.0) -> tuple[sub
             open({str(own)!r}, "w").write(str(mine.poll() is None))
             mine.kill()
             sys.exit(code)
-        """)],
+        """),
+        ],
         start_new_session=True,  # signals reach only what we send them to, as from a service manager
     )
     deadline = time.monotonic() + 30

@@ -25,11 +25,16 @@ ABSENT_WORDS = ("login", "lead", "link", "payout", "training", "webinar", "messa
 
 def store_options(tmp: Path) -> list[str]:
     return [
-        "--set", f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
-        "--set", f"paths.mlflow_artifacts_dir={tmp}/artifacts",
-        "--set", f"paths.reports_dir={tmp}/reports",
-        "--set", f"paths.output_dir={tmp}/scores",
-        "--set", f"paths.quarantine_dir={tmp}/quarantine",
+        "--set",
+        f"paths.mlflow_tracking_uri=sqlite:///{tmp}/mlflow.db",
+        "--set",
+        f"paths.mlflow_artifacts_dir={tmp}/artifacts",
+        "--set",
+        f"paths.reports_dir={tmp}/reports",
+        "--set",
+        f"paths.output_dir={tmp}/scores",
+        "--set",
+        f"paths.quarantine_dir={tmp}/quarantine",
     ]
 
 
@@ -86,7 +91,7 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     assert "fitted to the data" in trained.stderr  # the 12-month history is shorter than the configured plan
     assert "the data has no lead, link_created, login" in trained.stderr
 
-    as_of = (events["ts"].max().floor("D") + pd.Timedelta(days=1))
+    as_of = events["ts"].max().floor("D") + pd.Timedelta(days=1)
     scored = run("score", "--data", str(folder), "--as-of", f"{as_of:%Y-%m-%d}", *options)
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert "upgrade_potential unavailable: no registered model 'partner-churn-upgrade-potential'" in scored.stderr
@@ -168,13 +173,20 @@ def test_a_stale_export_and_a_date_before_the_data_are_refused(
 # --------------------------------------------------------------------------- a non-default config, end to end
 
 NON_DEFAULT = [
-    "--set", "labels.active_window_days=45",
-    "--set", "labels.horizon_days=21",
-    "--set", "features.windows_days=[7, 45]",
-    "--set", "segments.revenue_window_days=45",
-    "--set", "training.lightgbm.n_estimators=60",
-    "--set", "training.min_positive_labels=20",
-    "--set", "training.min_upgrade_labels=20",
+    "--set",
+    "labels.active_window_days=45",
+    "--set",
+    "labels.horizon_days=21",
+    "--set",
+    "features.windows_days=[7, 45]",
+    "--set",
+    "segments.revenue_window_days=45",
+    "--set",
+    "training.lightgbm.n_estimators=60",
+    "--set",
+    "training.min_positive_labels=20",
+    "--set",
+    "training.min_upgrade_labels=20",
 ]
 
 

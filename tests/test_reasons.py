@@ -44,18 +44,43 @@ from training.model import MIN_QUARTILE_ROWS, TrainedModel, fit_model
 RISK, GROWTH = "deactivation_risk", "upgrade_potential"
 NB = RU_GROUP_SEPARATOR
 MODEL_FEATURES = [
-    "days_since_last_activity", "days_since_last_sale", "days_since_last_payout_request", "active_days_30",
-    "sale_count_30d", "sale_count_90d", "click_trend_30d", "active_day_gap_mean", "recency_to_usual_gap",
-    "pending_payout_amount", "revenue_30d", "partner_type",
+    "days_since_last_activity",
+    "days_since_last_sale",
+    "days_since_last_payout_request",
+    "active_days_30",
+    "sale_count_30d",
+    "sale_count_90d",
+    "click_trend_30d",
+    "active_day_gap_mean",
+    "recency_to_usual_gap",
+    "pending_payout_amount",
+    "revenue_30d",
+    "partner_type",
 ]
 RISKY = {
-    "days_since_last_activity": 21.4, "days_since_last_sale": 21.4, "days_since_last_payout_request": 45.7,
-    "active_days_30": 2, "sale_count_30d": 0, "sale_count_90d": 1, "click_trend_30d": -0.6, "active_day_gap_mean": 4.3,
-    "recency_to_usual_gap": 21.4 / 4.3, "pending_payout_amount": 12_400.0, "revenue_30d": 0.0, "partner_type": "blogger",
+    "days_since_last_activity": 21.4,
+    "days_since_last_sale": 21.4,
+    "days_since_last_payout_request": 45.7,
+    "active_days_30": 2,
+    "sale_count_30d": 0,
+    "sale_count_90d": 1,
+    "click_trend_30d": -0.6,
+    "active_day_gap_mean": 4.3,
+    "recency_to_usual_gap": 21.4 / 4.3,
+    "pending_payout_amount": 12_400.0,
+    "revenue_30d": 0.0,
+    "partner_type": "blogger",
 }
 SAFE = {
-    **RISKY, "days_since_last_activity": 0.5, "days_since_last_sale": 1.2, "active_days_30": 25, "click_trend_30d": 0.5,
-    "pending_payout_amount": 0.0, "recency_to_usual_gap": 0.5 / 4.3, "sale_count_30d": 9, "sale_count_90d": 30,
+    **RISKY,
+    "days_since_last_activity": 0.5,
+    "days_since_last_sale": 1.2,
+    "active_days_30": 25,
+    "click_trend_30d": 0.5,
+    "pending_payout_amount": 0.0,
+    "recency_to_usual_gap": 0.5 / 4.3,
+    "sale_count_30d": 9,
+    "sale_count_90d": 30,
 }
 
 
@@ -252,17 +277,22 @@ def choose(
 ) -> list[str]:
     names = list(contributions)
     frame = pd.DataFrame([row])
-    (found,) = reasons_from_contributions(
-        np.array([[contributions[n] for n in names]]), names, frame, target=target, k=k, lang=lang, typical=typical
-    )
+    (found,) = reasons_from_contributions(np.array([[contributions[n] for n in names]]), names, frame, target=target, k=k, lang=lang, typical=typical)
     return found
 
 
 WORKHORSE_TYPICAL = {
     "workhorse": {
-        "tenure_days": 220.0, "days_since_last_payout": 31.6, "active_day_gap_mean": 3.4, "click_trend_30d": 0.06,
-        "revenue_trend_30d": 0.105, "days_since_last_activity": 1.4, "login_count_90d": 22.0, "onboarding_events_72h": 2.0,
-        "days_to_first_sale": 62.8, "commission_rate": 0.084,
+        "tenure_days": 220.0,
+        "days_since_last_payout": 31.6,
+        "active_day_gap_mean": 3.4,
+        "click_trend_30d": 0.06,
+        "revenue_trend_30d": 0.105,
+        "days_since_last_activity": 1.4,
+        "login_count_90d": 22.0,
+        "onboarding_events_72h": 2.0,
+        "days_to_first_sale": 62.8,
+        "commission_rate": 0.084,
     },
     "all": {"tenure_days": 99.6, "login_count_90d": 7.0},
 }
@@ -271,14 +301,31 @@ WORKHORSE_TYPICAL = {
 def test_the_trial_s_filler_is_left_out_and_what_is_left_says_the_typical_value() -> None:
     """The retention trial's filler: tenure, 'no payouts for 3 days', a usual rhythm, a rise given as risk."""
     row = {
-        "segment": "workhorse", "tenure_days": 250.0, "days_since_last_payout": 3.2, "active_day_gap_mean": 4.0,
-        "click_trend_30d": tau_for_change(109), "revenue_trend_30d": -1.0, "login_count_90d": 8.0, "days_since_last_activity": 9.5,
-        "onboarding_events_72h": 0.0, "days_to_first_sale": 150.0, "partner_type": "blogger", "country": "TR",
+        "segment": "workhorse",
+        "tenure_days": 250.0,
+        "days_since_last_payout": 3.2,
+        "active_day_gap_mean": 4.0,
+        "click_trend_30d": tau_for_change(109),
+        "revenue_trend_30d": -1.0,
+        "login_count_90d": 8.0,
+        "days_since_last_activity": 9.5,
+        "onboarding_events_72h": 0.0,
+        "days_to_first_sale": 150.0,
+        "partner_type": "blogger",
+        "country": "TR",
     }
     contributions = {
-        "tenure_days": 0.9, "days_since_last_payout": 0.8, "active_day_gap_mean": 0.7, "click_trend_30d": 0.6, "partner_type": 0.55,
-        "onboarding_events_72h": 0.5, "days_to_first_sale": 0.45, "country": 0.42, "revenue_trend_30d": 0.4,
-        "login_count_90d": 0.3, "days_since_last_activity": 0.2,
+        "tenure_days": 0.9,
+        "days_since_last_payout": 0.8,
+        "active_day_gap_mean": 0.7,
+        "click_trend_30d": 0.6,
+        "partner_type": 0.55,
+        "onboarding_events_72h": 0.5,
+        "days_to_first_sale": 0.45,
+        "country": 0.42,
+        "revenue_trend_30d": 0.4,
+        "login_count_90d": 0.3,
+        "days_since_last_activity": 0.2,
     }
     assert choose(contributions, row, typical=WORKHORSE_TYPICAL, k=10) == [
         "no revenue in the last 30 days; there was some the month before (typical: +23%)",
@@ -294,10 +341,19 @@ def test_the_trial_s_filler_is_left_out_and_what_is_left_says_the_typical_value(
 
 def test_a_rise_is_never_a_reason_for_risk_nor_a_fall_one_to_grow() -> None:
     row = {
-        "click_trend_30d": tau_for_change(109), "activity_trend_30d": 0.002, "weekly_activity_slope_12w": 0.27,
-        "revenue_trend_30d": 1.0, "days_since_last_click": 21.4,
+        "click_trend_30d": tau_for_change(109),
+        "activity_trend_30d": 0.002,
+        "weekly_activity_slope_12w": 0.27,
+        "revenue_trend_30d": 1.0,
+        "days_since_last_click": 21.4,
     }
-    contributions = {"click_trend_30d": 0.9, "activity_trend_30d": 0.8, "weekly_activity_slope_12w": 0.7, "revenue_trend_30d": 0.6, "days_since_last_click": 0.1}
+    contributions = {
+        "click_trend_30d": 0.9,
+        "activity_trend_30d": 0.8,
+        "weekly_activity_slope_12w": 0.7,
+        "revenue_trend_30d": 0.6,
+        "days_since_last_click": 0.1,
+    }
     assert choose(contributions, row, k=10) == ["no clicks for 21 days"]
     falling = {"click_trend_30d": -0.6, "weekly_activity_slope_12w": -0.27, "revenue_trend_30d": -1.0, "days_since_last_click": 0.4}
     assert choose(contributions, falling, target=GROWTH, k=10) == ["last click less than a day ago"]
@@ -310,12 +366,21 @@ def test_a_rise_is_never_a_reason_for_risk_nor_a_fall_one_to_grow() -> None:
 
 def test_good_news_and_a_partner_s_own_rhythm_are_no_risk_reasons() -> None:
     row = {
-        "days_since_last_sale": 1.4, "days_since_last_login": 0.3, "active_days_30": 25, "days_since_last_activity": 3.0,
-        "active_day_gap_mean": 4.5, "active_day_gap_std": 0.2, "days_since_last_lead": 12.2,
+        "days_since_last_sale": 1.4,
+        "days_since_last_login": 0.3,
+        "active_days_30": 25,
+        "days_since_last_activity": 3.0,
+        "active_day_gap_mean": 4.5,
+        "active_day_gap_std": 0.2,
+        "days_since_last_lead": 12.2,
     }
     contributions = {
-        "days_since_last_sale": 0.9, "days_since_last_login": 0.8, "active_days_30": 0.7, "days_since_last_activity": 0.6,
-        "active_day_gap_std": 0.5, "days_since_last_lead": 0.1,
+        "days_since_last_sale": 0.9,
+        "days_since_last_login": 0.8,
+        "active_days_30": 0.7,
+        "days_since_last_activity": 0.6,
+        "active_day_gap_std": 0.5,
+        "days_since_last_lead": 0.1,
     }
     assert choose(contributions, row, k=10) == ["no leads for 12 days; usually active every 5 days"]
     ratio_only = {"recency_to_usual_gap": 0.5, "days_since_last_lead": 12.2}
@@ -324,10 +389,25 @@ def test_good_news_and_a_partner_s_own_rhythm_are_no_risk_reasons() -> None:
 
 
 def test_history_and_attributes_no_action_changes_are_no_reasons() -> None:
-    old = {"segment": "workhorse", "tenure_days": 250.0, "onboarding_events_72h": 0, "days_to_first_sale": 150.0, "channel": "youtube",
-           "partner_type": "blogger", "country": "TR", "commission_rate": 0.04}
-    contributions = {"tenure_days": 0.9, "onboarding_events_72h": 0.8, "days_to_first_sale": 0.7, "channel": 0.65, "partner_type": 0.6,
-                     "country": 0.55, "commission_rate": 0.5}
+    old = {
+        "segment": "workhorse",
+        "tenure_days": 250.0,
+        "onboarding_events_72h": 0,
+        "days_to_first_sale": 150.0,
+        "channel": "youtube",
+        "partner_type": "blogger",
+        "country": "TR",
+        "commission_rate": 0.04,
+    }
+    contributions = {
+        "tenure_days": 0.9,
+        "onboarding_events_72h": 0.8,
+        "days_to_first_sale": 0.7,
+        "channel": 0.65,
+        "partner_type": 0.6,
+        "country": 0.55,
+        "commission_rate": 0.5,
+    }
     assert choose(contributions, old, typical=WORKHORSE_TYPICAL, k=10) == ["commission rate 4% (typical: 8.4%)"]  # terms can change
     young = {**old, "tenure_days": EARLY_HISTORY_DAYS - 10.0, "days_to_first_sale": 12.0}
     assert choose(contributions, young, typical=WORKHORSE_TYPICAL, k=10) == [
@@ -395,7 +475,9 @@ def test_quartiles_when_the_model_kept_them_replace_the_median_band() -> None:
     row = {"segment": "workhorse", "click_count_7d": 0.0, "login_count_90d": 12.0, "days_since_last_lead": 9.5}
     contributions = {"click_count_7d": 0.9, "login_count_90d": 0.8, "days_since_last_lead": 0.7}
     assert choose(contributions, row, typical={"workhorse": median}) == [
-        "no clicks in the last 7 days (typical: 15)", "12 logins in the last 90 days (typical: 30)", "no leads for 9 days (typical: 2 days)"
+        "no clicks in the last 7 days (typical: 15)",
+        "12 logins in the last 90 days (typical: 30)",
+        "no leads for 9 days (typical: 2 days)",
     ]
     assert choose(contributions, row, typical=quartiles) == []  # none of them is past its quartile as the sentence shows it
     past = {**row, "login_count_90d": 11.0, "days_since_last_lead": 10.2}
@@ -409,9 +491,17 @@ def test_features_telling_one_story_give_one_sentence() -> None:
     row = {**RISKY, "sale_count_7d": 0, "click_count_30d": 3}
     found = choose(
         {
-            "days_since_last_activity": 0.9, "recency_to_usual_gap": 0.8, "active_days_30": 0.7, "active_day_gap_mean": 0.6,
-            "sale_count_30d": 0.5, "sale_count_7d": 0.45, "sale_count_90d": 0.4, "days_since_last_sale": 0.35, "revenue_30d": 0.3,
-            "click_trend_30d": 0.2, "click_count_30d": 0.1,
+            "days_since_last_activity": 0.9,
+            "recency_to_usual_gap": 0.8,
+            "active_days_30": 0.7,
+            "active_day_gap_mean": 0.6,
+            "sale_count_30d": 0.5,
+            "sale_count_7d": 0.45,
+            "sale_count_90d": 0.4,
+            "days_since_last_sale": 0.35,
+            "revenue_30d": 0.3,
+            "click_trend_30d": 0.2,
+            "click_count_30d": 0.1,
         },
         row,
         k=10,
@@ -464,12 +554,30 @@ def test_facts_leave_tenure_out() -> None:
 # -- templates ---------------------------------------------------------------------------------------------
 def full_row() -> dict[str, object]:
     row: dict[str, object] = {
-        "tenure_days": 400.3, "onboarding_events_72h": 0, "days_to_first_link": 0.3, "days_to_first_lead": 12.5,
-        "days_to_first_sale": 21.4, "days_since_last_training": 30.0, "days_since_last_payout": 60.0,
-        "days_since_last_login": 22.1, "days_since_last_click": 25.0, "days_since_last_lead": 30.2, "active_days_90": 40,
-        "activity_trend_30d": -0.6, "revenue_trend_30d": 0.9, "weekly_activity_slope_12w": -0.27, "active_day_gap_std": 6.2,
-        "lead_per_click_90d": 0.153, "sale_per_lead_90d": 0.25, "pending_payout_requests": 2, "unpaid_commission": 45.5,
-        "revenue_share_30d": 0.0041, "revenue_share_90d": 0.123, "country": "RU", "commission_rate": 0.075, **RISKY,
+        "tenure_days": 400.3,
+        "onboarding_events_72h": 0,
+        "days_to_first_link": 0.3,
+        "days_to_first_lead": 12.5,
+        "days_to_first_sale": 21.4,
+        "days_since_last_training": 30.0,
+        "days_since_last_payout": 60.0,
+        "days_since_last_login": 22.1,
+        "days_since_last_click": 25.0,
+        "days_since_last_lead": 30.2,
+        "active_days_90": 40,
+        "activity_trend_30d": -0.6,
+        "revenue_trend_30d": 0.9,
+        "weekly_activity_slope_12w": -0.27,
+        "active_day_gap_std": 6.2,
+        "lead_per_click_90d": 0.153,
+        "sale_per_lead_90d": 0.25,
+        "pending_payout_requests": 2,
+        "unpaid_commission": 45.5,
+        "revenue_share_30d": 0.0041,
+        "revenue_share_90d": 0.123,
+        "country": "RU",
+        "commission_rate": 0.075,
+        **RISKY,
     }
     for spec in feature_schema(Config()):
         row.setdefault(spec.name, 3 if spec.kind == "int" else 1234.5)
@@ -526,7 +634,11 @@ def sweep() -> Iterator[tuple[str, dict[str, Any], Any]]:
             if n <= w and w > 1:  # active-day windows are 30 and 90 (domain.ACTIVE_DAY_WINDOWS); a 1-day one does not exist
                 yield f"active_days_{w}", {f"active_days_{w}": n}, None
             yield f"weekly_activity_slope_{w}w", {f"weekly_activity_slope_{w}w": n / 10}, None
-            yield f"weekly_activity_slope_{w}w", {f"weekly_activity_slope_{w}w": -n / 10, "segment": "s"}, {"s": {f"weekly_activity_slope_{w}w": -n / 10}}
+            yield (
+                f"weekly_activity_slope_{w}w",
+                {f"weekly_activity_slope_{w}w": -n / 10, "segment": "s"},
+                {"s": {f"weekly_activity_slope_{w}w": -n / 10}},
+            )
             for subject in ("activity", "click", "revenue"):
                 name = f"{subject}_trend_{w}d"
                 for tau in (tau_for_change(n), tau_for_change(-n), (n - 1) / (n + 1) if n else 0.0, 1.0, -1.0):
@@ -589,7 +701,7 @@ def grammar_problems(text: str, lang: str) -> list[str]:
     forms = sorted(((form, group) for group in groups for form in set(group)), key=lambda item: -len(item[0]))
     number = r"\d[\d,]*(?:\.\d+)?" if lang == "en" else rf"\d[\d{NB}]*(?:,\d+)?"
     for m in re.finditer(rf"(?<![\w.,]){number}(?= )", text):
-        rest = text[m.end() + 1:]
+        rest = text[m.end() + 1 :]
         found = next(((form, group) for form, group in forms if re.match(rf"{re.escape(form)}(?![\w])", rest)), None)
         if found is None:
             continue
@@ -607,7 +719,9 @@ def grammar_problems(text: str, lang: str) -> list[str]:
 
 def test_the_grammar_checker_catches_broken_forms() -> None:
     assert grammar_problems("no sales for 1 days", "en") and grammar_problems("1 clicks in the last 30 days", "en")
-    assert grammar_problems("2 click in the last 30 days", "en") and grammar_problems("no revenue in the last 30 days after some the month before", "en")
+    assert grammar_problems("2 click in the last 30 days", "en") and grammar_problems(
+        "no revenue in the last 30 days after some the month before", "en"
+    )
     assert grammar_problems("нет продаж 21 дней", "ru") and grammar_problems("2 клик за последние 30 дней", "ru")
     assert grammar_problems("5 раза", "ru") and grammar_problems("за последние 1 день", "ru")
     assert not grammar_problems("1 click in the last 21 days; 0 clicks; 1.5 times", "en")
@@ -658,74 +772,226 @@ def test_every_template_renders_the_numbers_0_1_2_5_21_without_broken_forms(lang
         ("active_days_30", {"active_days_30": 2}, RISK, "active on only 2 of the last 30 days", "активен всего 2 дня из последних 30"),
         ("active_days_30", {"active_days_30": 5}, RISK, "active on only 5 of the last 30 days", "активен всего 5 дней из последних 30"),
         ("active_days_30", {"active_days_30": 21}, RISK, "active on 21 of the last 30 days", "активен 21 день из последних 30"),
-        ("onboarding_events_72h", {"onboarding_events_72h": 0, "tenure_days": 40.0}, RISK,
-         "no activity in the first 72 hours after sign-up", "ни одного действия за первые 72 часа после регистрации"),
-        ("onboarding_events_72h", {"onboarding_events_72h": 1, "tenure_days": 40.0}, RISK,
-         "1 action in the first 72 hours after sign-up", "1 действие за первые 72 часа после регистрации"),
-        ("onboarding_events_72h", {"onboarding_events_72h": 2, "tenure_days": 40.0}, RISK,
-         "2 actions in the first 72 hours after sign-up", "2 действия за первые 72 часа после регистрации"),
-        ("onboarding_events_72h", {"onboarding_events_72h": 5, "tenure_days": 40.0}, RISK,
-         "5 actions in the first 72 hours after sign-up", "5 действий за первые 72 часа после регистрации"),
-        ("onboarding_events_21h", {"onboarding_events_21h": 21, "tenure_days": 40.0}, RISK,
-         "21 actions in the first 21 hours after sign-up", "21 действие за первые 21 час после регистрации"),
-        ("onboarding_events_1h", {"onboarding_events_1h": 2, "tenure_days": 40.0}, RISK,
-         "2 actions in the first hour after sign-up", "2 действия за первый час после регистрации"),
-        ("onboarding_events_72h", {"onboarding_events_72h": 0, "tenure_days": 2.5}, RISK,
-         "no activity since sign-up (2 days ago)", "ни одного действия с момента регистрации (2 дня назад)"),
-        ("onboarding_events_72h", {"onboarding_events_72h": 1, "tenure_days": 1.2}, RISK,
-         "1 action since sign-up (1 day ago)", "1 действие с момента регистрации (1 день назад)"),
-        ("onboarding_events_72h", {"onboarding_events_72h": 0, "tenure_days": 0.3}, RISK,
-         "no activity since sign-up (less than a day ago)", "ни одного действия с момента регистрации (меньше суток назад)"),
+        (
+            "onboarding_events_72h",
+            {"onboarding_events_72h": 0, "tenure_days": 40.0},
+            RISK,
+            "no activity in the first 72 hours after sign-up",
+            "ни одного действия за первые 72 часа после регистрации",
+        ),
+        (
+            "onboarding_events_72h",
+            {"onboarding_events_72h": 1, "tenure_days": 40.0},
+            RISK,
+            "1 action in the first 72 hours after sign-up",
+            "1 действие за первые 72 часа после регистрации",
+        ),
+        (
+            "onboarding_events_72h",
+            {"onboarding_events_72h": 2, "tenure_days": 40.0},
+            RISK,
+            "2 actions in the first 72 hours after sign-up",
+            "2 действия за первые 72 часа после регистрации",
+        ),
+        (
+            "onboarding_events_72h",
+            {"onboarding_events_72h": 5, "tenure_days": 40.0},
+            RISK,
+            "5 actions in the first 72 hours after sign-up",
+            "5 действий за первые 72 часа после регистрации",
+        ),
+        (
+            "onboarding_events_21h",
+            {"onboarding_events_21h": 21, "tenure_days": 40.0},
+            RISK,
+            "21 actions in the first 21 hours after sign-up",
+            "21 действие за первые 21 час после регистрации",
+        ),
+        (
+            "onboarding_events_1h",
+            {"onboarding_events_1h": 2, "tenure_days": 40.0},
+            RISK,
+            "2 actions in the first hour after sign-up",
+            "2 действия за первый час после регистрации",
+        ),
+        (
+            "onboarding_events_72h",
+            {"onboarding_events_72h": 0, "tenure_days": 2.5},
+            RISK,
+            "no activity since sign-up (2 days ago)",
+            "ни одного действия с момента регистрации (2 дня назад)",
+        ),
+        (
+            "onboarding_events_72h",
+            {"onboarding_events_72h": 1, "tenure_days": 1.2},
+            RISK,
+            "1 action since sign-up (1 day ago)",
+            "1 действие с момента регистрации (1 день назад)",
+        ),
+        (
+            "onboarding_events_72h",
+            {"onboarding_events_72h": 0, "tenure_days": 0.3},
+            RISK,
+            "no activity since sign-up (less than a day ago)",
+            "ни одного действия с момента регистрации (меньше суток назад)",
+        ),
         ("tenure_days", {"tenure_days": 1.5}, RISK, "in the program for 1 day", "в программе 1 день"),
         ("tenure_days", {"tenure_days": 21.2}, RISK, "in the program for 21 days", "в программе 21 день"),
         ("tenure_days", {"tenure_days": 153.2}, RISK, "in the program for 5 months", "в программе 5 месяцев"),
         ("tenure_days", {"tenure_days": 640.2}, RISK, "in the program for 21 months", "в программе 21 месяц"),
         ("tenure_days", {"tenure_days": 731.0}, RISK, "in the program for 2 years", "в программе 2 года"),
         ("tenure_days", {"tenure_days": 1830.0}, RISK, "in the program for 5 years", "в программе 5 лет"),
-        ("click_trend_30d", {"click_trend_30d": -1.0}, RISK,
-         "no clicks in the last 30 days; there were some the month before", "нет кликов за последние 30 дней, а месяцем раньше были"),
-        ("revenue_trend_30d", {"revenue_trend_30d": -1.0}, RISK,
-         "no revenue in the last 30 days; there was some the month before", "нет выручки за последние 30 дней, а месяцем раньше была"),
-        ("click_trend_30d", {"click_trend_30d": 1.0}, GROWTH,
-         "clicks started in the last 30 days, none the month before", "клики появились, а месяцем раньше их не было"),
-        ("click_trend_1d", {"click_trend_1d": -1.0}, RISK,
-         "no clicks in the last day; there were some the day before", "нет кликов за последний день, а днём раньше были"),
-        ("click_trend_21d", {"click_trend_21d": 1.0}, GROWTH,
-         "clicks started in the last 21 days, none the 21 days before", "клики появились, а в предыдущие 21 день их не было"),
-        ("click_trend_30d", {"click_trend_30d": tau_for_change(-50)}, RISK, "clicks fell 50% vs the previous month", "клики упали на 50\u00a0% к прошлому месяцу"),
-        ("click_trend_5d", {"click_trend_5d": tau_for_change(-21)}, RISK, "clicks fell 21% vs the previous 5 days",
-         "клики упали на 21\u00a0% к предыдущему периоду в 5 дней"),
-        ("revenue_trend_1d", {"revenue_trend_1d": tau_for_change(100)}, GROWTH, "revenue up 100% vs the day before",
-         "выручка выросла на 100\u00a0% к предыдущему дню"),
-        ("activity_trend_1d", {"activity_trend_1d": 0.001, "days_since_last_activity": 0.2}, RISK, "activity flat vs the day before",
-         "активность на уровне предыдущего дня"),
+        (
+            "click_trend_30d",
+            {"click_trend_30d": -1.0},
+            RISK,
+            "no clicks in the last 30 days; there were some the month before",
+            "нет кликов за последние 30 дней, а месяцем раньше были",
+        ),
+        (
+            "revenue_trend_30d",
+            {"revenue_trend_30d": -1.0},
+            RISK,
+            "no revenue in the last 30 days; there was some the month before",
+            "нет выручки за последние 30 дней, а месяцем раньше была",
+        ),
+        (
+            "click_trend_30d",
+            {"click_trend_30d": 1.0},
+            GROWTH,
+            "clicks started in the last 30 days, none the month before",
+            "клики появились, а месяцем раньше их не было",
+        ),
+        (
+            "click_trend_1d",
+            {"click_trend_1d": -1.0},
+            RISK,
+            "no clicks in the last day; there were some the day before",
+            "нет кликов за последний день, а днём раньше были",
+        ),
+        (
+            "click_trend_21d",
+            {"click_trend_21d": 1.0},
+            GROWTH,
+            "clicks started in the last 21 days, none the 21 days before",
+            "клики появились, а в предыдущие 21 день их не было",
+        ),
+        (
+            "click_trend_30d",
+            {"click_trend_30d": tau_for_change(-50)},
+            RISK,
+            "clicks fell 50% vs the previous month",
+            "клики упали на 50\u00a0% к прошлому месяцу",
+        ),
+        (
+            "click_trend_5d",
+            {"click_trend_5d": tau_for_change(-21)},
+            RISK,
+            "clicks fell 21% vs the previous 5 days",
+            "клики упали на 21\u00a0% к предыдущему периоду в 5 дней",
+        ),
+        (
+            "revenue_trend_1d",
+            {"revenue_trend_1d": tau_for_change(100)},
+            GROWTH,
+            "revenue up 100% vs the day before",
+            "выручка выросла на 100\u00a0% к предыдущему дню",
+        ),
+        (
+            "activity_trend_1d",
+            {"activity_trend_1d": 0.001, "days_since_last_activity": 0.2},
+            RISK,
+            "activity flat vs the day before",
+            "активность на уровне предыдущего дня",
+        ),
         ("click_trend_30d", {"click_trend_30d": 4 / 6}, GROWTH, "clicks up 5x vs the previous month", "клики выросли в 5 раз к прошлому месяцу"),
-        ("revenue_trend_30d", {"revenue_trend_30d": 20 / 22}, GROWTH, "revenue up 21x vs the previous month", "выручка выросла в 21 раз к прошлому месяцу"),
-        ("weekly_activity_slope_1w", {"weekly_activity_slope_1w": -0.2}, RISK,
-         "active days per week falling by 0.2 a week over the last week", "число активных дней в неделю падает на 0,2 в неделю за последнюю неделю"),
-        ("weekly_activity_slope_2w", {"weekly_activity_slope_2w": 0.5}, GROWTH,
-         "active days per week rising by 0.5 a week over the last 2 weeks", "число активных дней в неделю растёт на 0,5 в неделю за последние 2 недели"),
-        ("weekly_activity_slope_21w", {"weekly_activity_slope_21w": -2.1}, RISK,
-         "active days per week falling by 2.1 a week over the last 21 weeks",
-         "число активных дней в неделю падает на 2,1 в неделю за последние 21 неделю"),
+        (
+            "revenue_trend_30d",
+            {"revenue_trend_30d": 20 / 22},
+            GROWTH,
+            "revenue up 21x vs the previous month",
+            "выручка выросла в 21 раз к прошлому месяцу",
+        ),
+        (
+            "weekly_activity_slope_1w",
+            {"weekly_activity_slope_1w": -0.2},
+            RISK,
+            "active days per week falling by 0.2 a week over the last week",
+            "число активных дней в неделю падает на 0,2 в неделю за последнюю неделю",
+        ),
+        (
+            "weekly_activity_slope_2w",
+            {"weekly_activity_slope_2w": 0.5},
+            GROWTH,
+            "active days per week rising by 0.5 a week over the last 2 weeks",
+            "число активных дней в неделю растёт на 0,5 в неделю за последние 2 недели",
+        ),
+        (
+            "weekly_activity_slope_21w",
+            {"weekly_activity_slope_21w": -2.1},
+            RISK,
+            "active days per week falling by 2.1 a week over the last 21 weeks",
+            "число активных дней в неделю падает на 2,1 в неделю за последние 21 неделю",
+        ),
         ("active_day_gap_mean", {"active_day_gap_mean": 1.2}, RISK, "active every day on average", "в среднем активен каждый день"),
         ("active_day_gap_mean", {"active_day_gap_mean": 2.2}, RISK, "active every 2 days on average", "в среднем активен раз в 2 дня"),
         ("active_day_gap_mean", {"active_day_gap_mean": 21.2}, RISK, "active every 21 days on average", "в среднем активен раз в 21 день"),
-        ("pending_payout_amount", {"pending_payout_amount": 12_400.0, "days_since_last_payout_request": 1.3}, RISK,
-         "unpaid commission 12,400 for 1 day", f"невыплаченная комиссия 12{NB}400 уже 1 день"),
-        ("pending_payout_amount", {"pending_payout_amount": 45.5, "days_since_last_payout_request": 21.5}, RISK,
-         "unpaid commission 45.50 for 21 days", "невыплаченная комиссия 45,50 уже 21 день"),
-        ("pending_payout_requests", {"pending_payout_requests": 1, "days_since_last_payout_request": 0.4}, RISK,
-         "1 payout request unpaid (the last one less than a day ago)", "неоплаченных запросов выплаты: 1 (последний — меньше суток назад)"),
-        ("pending_payout_requests", {"pending_payout_requests": 21, "days_since_last_payout_request": 5.5}, RISK,
-         "21 payout requests unpaid (the last one 5 days ago)", "неоплаченных запросов выплаты: 21 (последний — 5 дней назад)"),
-        ("recency_to_usual_gap", {"recency_to_usual_gap": 1.0}, RISK,
-         "silent about as long as the usual gap between active days", "пауза примерно равна обычному перерыву между активными днями"),
-        ("recency_to_usual_gap", {"recency_to_usual_gap": 1.5}, RISK,
-         "silent 1.5 times longer than the usual gap between active days", "пауза в 1,5 раза дольше обычного перерыва между активными днями"),
-        ("recency_to_usual_gap", {"recency_to_usual_gap": 21.0}, RISK,
-         "silent 21 times longer than the usual gap between active days", "пауза в 21 раз дольше обычного перерыва между активными днями"),
-        ("days_to_first_sale", {"days_to_first_sale": 21.4}, RISK, "first sale 21 days after sign-up", "первая продажа через 21 день после регистрации"),
+        (
+            "pending_payout_amount",
+            {"pending_payout_amount": 12_400.0, "days_since_last_payout_request": 1.3},
+            RISK,
+            "unpaid commission 12,400 for 1 day",
+            f"невыплаченная комиссия 12{NB}400 уже 1 день",
+        ),
+        (
+            "pending_payout_amount",
+            {"pending_payout_amount": 45.5, "days_since_last_payout_request": 21.5},
+            RISK,
+            "unpaid commission 45.50 for 21 days",
+            "невыплаченная комиссия 45,50 уже 21 день",
+        ),
+        (
+            "pending_payout_requests",
+            {"pending_payout_requests": 1, "days_since_last_payout_request": 0.4},
+            RISK,
+            "1 payout request unpaid (the last one less than a day ago)",
+            "неоплаченных запросов выплаты: 1 (последний — меньше суток назад)",
+        ),
+        (
+            "pending_payout_requests",
+            {"pending_payout_requests": 21, "days_since_last_payout_request": 5.5},
+            RISK,
+            "21 payout requests unpaid (the last one 5 days ago)",
+            "неоплаченных запросов выплаты: 21 (последний — 5 дней назад)",
+        ),
+        (
+            "recency_to_usual_gap",
+            {"recency_to_usual_gap": 1.0},
+            RISK,
+            "silent about as long as the usual gap between active days",
+            "пауза примерно равна обычному перерыву между активными днями",
+        ),
+        (
+            "recency_to_usual_gap",
+            {"recency_to_usual_gap": 1.5},
+            RISK,
+            "silent 1.5 times longer than the usual gap between active days",
+            "пауза в 1,5 раза дольше обычного перерыва между активными днями",
+        ),
+        (
+            "recency_to_usual_gap",
+            {"recency_to_usual_gap": 21.0},
+            RISK,
+            "silent 21 times longer than the usual gap between active days",
+            "пауза в 21 раз дольше обычного перерыва между активными днями",
+        ),
+        (
+            "days_to_first_sale",
+            {"days_to_first_sale": 21.4},
+            RISK,
+            "first sale 21 days after sign-up",
+            "первая продажа через 21 день после регистрации",
+        ),
     ],
 )
 def test_representative_sentences_exactly(name: str, row: dict[str, object], target: str, en: str, ru: str) -> None:
@@ -735,7 +1001,13 @@ def test_representative_sentences_exactly(name: str, row: dict[str, object], tar
 
 @pytest.mark.parametrize(
     ("median", "en", "ru"),
-    [(0.3, "under a day", "меньше суток"), (1.3, "1 day", "1 день"), (2.5, "2 days", "2 дня"), (5.5, "5 days", "5 дней"), (21.5, "21 days", "21 день")],
+    [
+        (0.3, "under a day", "меньше суток"),
+        (1.3, "1 day", "1 день"),
+        (2.5, "2 days", "2 дня"),
+        (5.5, "5 days", "5 дней"),
+        (21.5, "21 days", "21 день"),
+    ],
 )
 def test_the_typical_value_is_worded_like_the_partner_s(median: float, en: str, ru: str) -> None:
     row, typical = {"days_since_last_sale": 40.4, "segment": "workhorse"}, {"workhorse": {"days_since_last_sale": median}}
@@ -760,21 +1032,32 @@ def test_typical_counts_money_shares_and_trends_are_worded() -> None:
     assert typical_of("tenure_days", 400.0, 220.0) == "in the program for 13 months"  # no reason, no comparison
 
 
-@pytest.mark.parametrize(
-    ("days", "form"), [(1, "день"), (2, "дня"), (5, "дней"), (11, "дней"), (21, "день"), (22, "дня"), (25, "дней")]
-)
+@pytest.mark.parametrize(("days", "form"), [(1, "день"), (2, "дня"), (5, "дней"), (11, "дней"), (21, "день"), (22, "дня"), (25, "дней")])
 def test_russian_day_forms(days: int, form: str) -> None:
     value = days + 0.4
-    assert describe_feature("days_since_last_sale", {"days_since_last_sale": value}, target=GROWTH, lang="ru") == f"последняя продажа {days} {form} назад"
-    assert describe_feature("days_to_first_sale", {"days_to_first_sale": value}, target=RISK, lang="ru") == f"первая продажа через {days} {form} после регистрации"
+    assert (
+        describe_feature("days_since_last_sale", {"days_since_last_sale": value}, target=GROWTH, lang="ru")
+        == f"последняя продажа {days} {form} назад"
+    )
+    assert (
+        describe_feature("days_to_first_sale", {"days_to_first_sale": value}, target=RISK, lang="ru")
+        == f"первая продажа через {days} {form} после регистрации"
+    )
     if days >= 2:
         assert describe_feature("days_since_last_sale", {"days_since_last_sale": value}, target=RISK, lang="ru") == f"нет продаж {days} {form}"
 
 
 @pytest.mark.parametrize(
     ("n", "clicks", "sales"),
-    [(1, "клик", "продажа"), (2, "клика", "продажи"), (5, "кликов", "продаж"), (11, "кликов", "продаж"),
-     (21, "клик", "продажа"), (22, "клика", "продажи"), (25, "кликов", "продаж")],
+    [
+        (1, "клик", "продажа"),
+        (2, "клика", "продажи"),
+        (5, "кликов", "продаж"),
+        (11, "кликов", "продаж"),
+        (21, "клик", "продажа"),
+        (22, "клика", "продажи"),
+        (25, "кликов", "продаж"),
+    ],
 )
 def test_russian_event_forms(n: int, clicks: str, sales: str) -> None:
     assert describe_feature("click_count_30d", {"click_count_30d": n}, target=RISK, lang="ru") == f"{n} {clicks} за последние 30 дней"
@@ -784,8 +1067,23 @@ def test_russian_event_forms(n: int, clicks: str, sales: str) -> None:
 
 def test_plural_ru() -> None:
     forms = ("день", "дня", "дней")
-    expected = {0: "дней", 1: "день", 2: "дня", 4: "дня", 5: "дней", 11: "дней", 12: "дней", 14: "дней", 21: "день",
-                22: "дня", 25: "дней", 101: "день", 111: "дней", 112: "дней", 1001: "день"}
+    expected = {
+        0: "дней",
+        1: "день",
+        2: "дня",
+        4: "дня",
+        5: "дней",
+        11: "дней",
+        12: "дней",
+        14: "дней",
+        21: "день",
+        22: "дня",
+        25: "дней",
+        101: "день",
+        111: "дней",
+        112: "дней",
+        1001: "день",
+    }
     assert {n: plural_ru(n, *forms) for n in expected} == expected
     assert plural_ru(1.5, *forms) == "дня" and plural_ru(-21, *forms) == "день"
 

@@ -102,9 +102,12 @@ def build_result(config: Config, frame: pd.DataFrame, targets: dict[str, float],
         scores = {"model": model.predict(backtest), baseline: recency if target == "deactivation_risk" else -recency}
         prediction_parts.append(
             backtest[["as_of", "partner_id", "segment", "revenue_next_horizon"]].assign(
-                target=target, label=backtest[label_name].to_numpy(float),
+                target=target,
+                label=backtest[label_name].to_numpy(float),
                 fold=(backtest["as_of"] == cutoffs[7]).astype(int).to_numpy() + 1,
-                origin=backtest["as_of"].dt.strftime("%Y-%m-%d").to_numpy(), tenure_crossing=False, **scores,
+                origin=backtest["as_of"].dt.strftime("%Y-%m-%d").to_numpy(),
+                tenure_crossing=False,
+                **scores,
             )
         )
     predictions = pd.concat(prediction_parts, ignore_index=True)
@@ -197,7 +200,9 @@ def test_first_model_becomes_champion_and_pyfunc_serves_probabilities(store: Pat
     assert run.data.metrics["deactivation_risk.model.roc_auc"] == pytest.approx(good.model_auc["deactivation_risk"])
     assert run.data.metrics["upgrade_potential.revenue_momentum.roc_auc"] == pytest.approx(good.primary_baseline_auc["upgrade_potential"])
     folds = client.get_metric_history(run_id, "deactivation_risk.model.roc_auc.fold")
-    per_fold = good.backtest[(good.backtest["target"] == "deactivation_risk") & (good.backtest["scorer"] == "model") & good.backtest["fold"].isin(["1", "2"])]
+    per_fold = good.backtest[
+        (good.backtest["target"] == "deactivation_risk") & (good.backtest["scorer"] == "model") & good.backtest["fold"].isin(["1", "2"])
+    ]
     assert {m.step: m.value for m in folds} == pytest.approx(dict(zip(per_fold["fold"].astype(int), per_fold["roc_auc"])))
     assert "deactivation_risk.model.roc_auc_spread" in run.data.metrics
     assert "deactivation_risk.recency_rule.brier" not in run.data.metrics  # NaN metrics are left out
@@ -205,7 +210,11 @@ def test_first_model_becomes_champion_and_pyfunc_serves_probabilities(store: Pat
     artifacts = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "plots/deactivation_risk")}
     for expected in ("config.yaml", "fingerprint.json", "backtest.csv", "feature_schema.json", "reference_sample.parquet"):
         assert expected in artifacts
-    assert {"plots/deactivation_risk/calibration.png", "plots/deactivation_risk/feature_importance.png", "plots/deactivation_risk/lift.png"} <= artifacts
+    assert {
+        "plots/deactivation_risk/calibration.png",
+        "plots/deactivation_risk/feature_importance.png",
+        "plots/deactivation_risk/lift.png",
+    } <= artifacts
     schema = json.loads(Path(client.download_artifacts(run_id, "feature_schema.json", str(store / f"dl-{run_id}"))).read_text())
     assert [s["name"] for s in schema] == FEATURES
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(store / "mlartifacts")
@@ -260,7 +269,10 @@ def test_model_that_does_not_beat_the_recency_rule_by_the_margin_stays_challenge
         f"the folds' mean ROC-AUC {risk.new_auc:.3f} ± {spread:.3f} over 2 folds is only {gain:.3f} above the recency rule's "
         f"{risk.baseline_auc:.3f}; the gate needs +0.300"
     )
-    with pytest.raises(InputError, match=r"registered model 'risk-\d+' has no champion: v1 stays challenger .*partner-churn promote risk-\d+ 1 --reason .*--model-version risk=1"):
+    with pytest.raises(
+        InputError,
+        match=r"registered model 'risk-\d+' has no champion: v1 stays challenger .*partner-churn promote risk-\d+ 1 --reason .*--model-version risk=1",
+    ):
         registry.load_model(config, config.training.risk_model_name)
     assert registry.load_model(config, config.training.risk_model_name, "challenger")[1] == "1"
 
@@ -354,7 +366,9 @@ def test_plots_draw_from_the_documented_prediction_columns(good: TrainingResult)
     assert "no backtest predictions" in empty.axes[0].texts[0].get_text()
 
 
-def test_the_gate_judges_procedure_against_procedure_on_the_same_folds(store: Path, frame: pd.DataFrame, good: TrainingResult, worse: TrainingResult) -> None:
+def test_the_gate_judges_procedure_against_procedure_on_the_same_folds(
+    store: Path, frame: pd.DataFrame, good: TrainingResult, worse: TrainingResult
+) -> None:
     """Champion `worse` (its own settings), then `good` on the same data: compared on the champion's recorded
     folds and promoted. On new data with the champion's settings unchanged the folds are the champion's own;
     with other settings the champion's are re-run on the new folds, and a better re-run keeps the challenger out."""
@@ -384,6 +398,7 @@ def test_the_gate_judges_procedure_against_procedure_on_the_same_folds(store: Pa
         def rerun(champion_config: Config) -> TrainingResult:
             seen.append(champion_config)
             return build_result(champion_config, synthetic_frame(seed=3), {"deactivation_risk": shuffled}, data="third data")
+
         return rerun
 
     challenger = build_result(worse_config, synthetic_frame(seed=3), {"deactivation_risk": 0.7}, data="third data")
@@ -404,8 +419,12 @@ def test_the_gate_judges_procedure_against_procedure_on_the_same_folds(store: Pa
     assert not undefined.promoted and undefined.champion_auc is None
     assert "no fold has a defined ROC-AUC for both procedures" in undefined.reason and "use promote" in undefined.reason
 
-    other_label = build_result(config.model_copy(update={"labels": config.labels.model_copy(update={"horizon_days": 14})}),
-                               synthetic_frame(seed=3), {"deactivation_risk": 0.0}, data="third data")
+    other_label = build_result(
+        config.model_copy(update={"labels": config.labels.model_copy(update={"horizon_days": 14})}),
+        synthetic_frame(seed=3),
+        {"deactivation_risk": 0.0},
+        data="third data",
+    )
     [different] = registry.apply_gate(other_label, registry.log_training_run(other_label, config=config)[1], config=config, rerun=rerun_as(0.0))
     assert not different.promoted and "differently defined label" in different.reason
 
@@ -442,9 +461,20 @@ class Killed(BaseException):
 
 
 MLFLOW_WRITES = (
-    "create_registered_model", "_create_model_version", "update_model_version", "set_model_version_tag",
-    "set_registered_model_alias", "delete_registered_model_alias", "set_registered_model_tag", "set_tag",
-    "log_batch", "log_artifact", "log_artifacts", "set_terminated", "create_logged_model", "finalize_logged_model",
+    "create_registered_model",
+    "_create_model_version",
+    "update_model_version",
+    "set_model_version_tag",
+    "set_registered_model_alias",
+    "delete_registered_model_alias",
+    "set_registered_model_tag",
+    "set_tag",
+    "log_batch",
+    "log_artifact",
+    "log_artifacts",
+    "set_terminated",
+    "create_logged_model",
+    "finalize_logged_model",
 )
 
 
@@ -495,8 +525,10 @@ def test_a_run_killed_at_any_step_leaves_one_whole_pair_in_force(store: Path, go
                 registry.apply_gate(good, versions, config=config)  # same procedure: both would be promoted
         mlflow.end_run()  # the killed process's run is left RUNNING, as after a real kill
         client = MlflowClient(tracking_uri=config.paths.mlflow_tracking_uri)
-        newest = {t: str(max(int(v.version) for v in client.search_model_versions(f"name = '{registry.model_name(config, t)}'")))
-                  for t in ("deactivation_risk", "upgrade_potential")}
+        newest = {
+            t: str(max(int(v.version) for v in client.search_model_versions(f"name = '{registry.model_name(config, t)}'")))
+            for t in ("deactivation_risk", "upgrade_potential")
+        }
         after = pair_now(config)
         committed = (method, nth) == ("set_registered_model_alias", 2)
         assert after == (newest if committed else before), moment
@@ -555,7 +587,9 @@ def test_a_pair_record_of_other_models_is_refused_not_used(store: Path, good: Tr
     config = make_config(store)
     registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
     other = make_config(store, f"training.pair_model_name={config.training.pair_model_name}")
-    with pytest.raises(InputError, match=r"the pair record 'pair-\d+' pairs risk-\d+ and potential-\d+, this config's models are .*training.pair_model_name"):
+    with pytest.raises(
+        InputError, match=r"the pair record 'pair-\d+' pairs risk-\d+ and potential-\d+, this config's models are .*training.pair_model_name"
+    ):
         registry.champion_pair(other)
 
 
@@ -567,7 +601,10 @@ def test_decisions_on_one_store_wait_for_each_other(store: Path, good: TrainingR
     monkeypatch.setattr(champions, "DECISION_WAIT_SECONDS", 0.5)
     with champions.decision_lock(config):  # another train or promote deciding on this store
         started = time.monotonic()
-        with pytest.raises(InputError, match=r"another promotion decision on this store is running \(process \d+, lock .*mlflow\.db\.decisions\.lock\) \(waited 0 s\)"):
+        with pytest.raises(
+            InputError,
+            match=r"another promotion decision on this store is running \(process \d+, lock .*mlflow\.db\.decisions\.lock\) \(waited 0 s\)",
+        ):
             registry.apply_gate(good, versions, config=config)
         assert 0.5 <= time.monotonic() - started < 5
     assert registry.champion_pair(config).versions == {}  # nothing was decided while it waited
@@ -583,8 +620,13 @@ def test_a_copied_store_uses_its_own_artifact_folder_and_leaves_the_original_unt
     registry.apply_gate(good, registry.log_training_run(good, config=config)[1], config=config)
 
     def at(folder: Path) -> Config:
-        return config.model_copy(update={"paths": config.paths.model_copy(update={
-            "mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db", "mlflow_artifacts_dir": folder / "mlartifacts"})})
+        return config.model_copy(
+            update={
+                "paths": config.paths.model_copy(
+                    update={"mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db", "mlflow_artifacts_dir": folder / "mlartifacts"}
+                )
+            }
+        )
 
     copy = tmp_path / "copy"
     shutil.copytree(original, copy)
@@ -607,5 +649,7 @@ def test_a_copied_store_uses_its_own_artifact_folder_and_leaves_the_original_unt
     bare = tmp_path / "bare"  # the database alone, without its artifact folder
     bare.mkdir()
     shutil.copy(copy / "mlflow.db", bare / "mlflow.db")
-    with pytest.raises(InputError, match=r"keeps its artifacts in .*copy/mlartifacts, but paths.mlflow_artifacts_dir is .*bare/mlartifacts \(empty\)"):
+    with pytest.raises(
+        InputError, match=r"keeps its artifacts in .*copy/mlartifacts, but paths.mlflow_artifacts_dir is .*bare/mlartifacts \(empty\)"
+    ):
         registry.load_model(at(bare), config.training.risk_model_name)

@@ -369,9 +369,7 @@ def reference_kpis(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Times
 def test_kpis_agree_with_the_reference_and_churn_with_the_deactivation_label() -> None:
     rng = np.random.default_rng(5)
     n = 60
-    partners = pd.DataFrame(
-        {"partner_id": [f"R{i:03d}" for i in range(n)], "signup_at": AS_OF - pd.to_timedelta(rng.uniform(-10, 200, n), unit="D")}
-    )
+    partners = pd.DataFrame({"partner_id": [f"R{i:03d}" for i in range(n)], "signup_at": AS_OF - pd.to_timedelta(rng.uniform(-10, 200, n), unit="D")})
     rows = []
     for partner in partners.itertuples():
         for _ in range(int(rng.integers(0, 25))):
@@ -401,7 +399,10 @@ def run_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
         pytest.fail("chromium is not on PATH: run scripts/install_browser.sh (installs Debian's chromium) and test again")
     result = subprocess.run(
         [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, f"chromium exited {result.returncode}: {result.stderr[-2000:]}"
     console = [line for line in result.stderr.splitlines() if CONSOLE_LINE.search(line) or "Uncaught" in line]
@@ -448,8 +449,10 @@ def test_at_1366_px_the_report_and_its_top_table_fit_the_window(tmp_path: Path, 
     assert scored["partner_id"].iloc[0] in facts["text"]
     # The measure itself: a table wider than its box, on a page wider than the window, is caught.
     wide = tmp_path / "wide.html"
-    wide.write_text('<!DOCTYPE html><html lang="en"><body><div style="width:600px;overflow-x:auto"><table id="top-partners">'
-                    '<tr><td style="min-width:2000px">x</td></tr></table></div><div style="width:1500px">y</div></body></html>')
+    wide.write_text(
+        '<!DOCTYPE html><html lang="en"><body><div style="width:600px;overflow-x:auto"><table id="top-partners">'
+        '<tr><td style="min-width:2000px">x</td></tr></table></div><div style="width:1500px">y</div></body></html>'
+    )
     caught = browser_facts(wide, tmp_path / "profile-wide", LAYOUT % "#top-partners")
     assert caught["table"] > caught["box"] and caught["page"] > caught["window"], caught
 

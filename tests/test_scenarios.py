@@ -129,7 +129,9 @@ def test_oracle_stays_consistent_after_the_commission_cut() -> None:
     program = generate_program(4_000, MONTHS, SEED, scenarios=["commission_cut"], scenario_from=CHANGE)
     cutoff, horizon = STAMP + pd.Timedelta(days=45), pd.Timedelta(days=30)
     events = program.events.to_pandas()
-    qualifying = events[events["event_type"].astype(str).isin(["login", "link_created", "click", "lead", "sale", "training_completed", "webinar_attended"])]
+    qualifying = events[
+        events["event_type"].astype(str).isin(["login", "link_created", "click", "lead", "sale", "training_completed", "webinar_attended"])
+    ]
     window = qualifying["ts"]
     active = pd.Index(qualifying.loc[(window >= cutoff - horizon) & (window < cutoff), "partner_id"].astype(str).unique())
     later = set(qualifying.loc[(window >= cutoff) & (window < cutoff + horizon), "partner_id"].astype(str))
@@ -169,14 +171,31 @@ def test_config_names_the_same_scenarios() -> None:
 @pytest.mark.slow
 def test_generate_command_injects_a_scenario_and_refuses_a_bad_one(tmp_path: Path) -> None:
     out = tmp_path / "program"
-    result = run("generate", "--partners", "300", "--months", "6", "--seed", "2", "--scenario", "payout_delay",
-                 "--scenario-from", "2025-04-01", "--out", str(out))
+    result = run(
+        "generate",
+        "--partners",
+        "300",
+        "--months",
+        "6",
+        "--seed",
+        "2",
+        "--scenario",
+        "payout_delay",
+        "--scenario-from",
+        "2025-04-01",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "changed from 2025-04-01: payout_delay" in result.stdout
     assert json.loads((out / "scenario.json").read_text())["from"] == "2025-04-01"
     assert run("validate", "--data", str(out)).returncode == 0
-    assert_one_line_error(run("generate", "--out", str(tmp_path / "x"), "--partners", "50", "--months", "2", "--scenario", "price_war",
-                              "--scenario-from", "2025-02-01"), "unknown scenario price_war")
+    assert_one_line_error(
+        run(
+            "generate", "--out", str(tmp_path / "x"), "--partners", "50", "--months", "2", "--scenario", "price_war", "--scenario-from", "2025-02-01"
+        ),
+        "unknown scenario price_war",
+    )
 
 
 def test_a_change_date_without_a_change_is_an_error() -> None:

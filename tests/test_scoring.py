@@ -68,9 +68,7 @@ def test_sorted_by_value_at_risk_computed_as_defined(scored: pd.DataFrame) -> No
     np.testing.assert_allclose(scored.loc[upper, "value_at_risk"], (scored["deactivation_risk"].fillna(0) * expected)[upper])
     typical = expected[scored["segment"] == "workhorse"].median()
     lower = ~upper
-    np.testing.assert_allclose(
-        scored.loc[lower, "value_at_risk"], (scored["upgrade_potential"] * (typical - expected).clip(lower=0))[lower]
-    )
+    np.testing.assert_allclose(scored.loc[lower, "value_at_risk"], (scored["upgrade_potential"] * (typical - expected).clip(lower=0))[lower])
 
 
 def test_every_partner_gets_one_action_and_reasons(scored: pd.DataFrame, actions: ActionTable) -> None:
@@ -124,7 +122,8 @@ def test_outputs_and_previous_scoring(scored: pd.DataFrame, tmp_path: Path) -> N
     owners = sorted(contacts_due(scored, AS_OF)["owner"].unique())
     assert owners, "setup: the scored program has personal contacts this week"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [*(f"contacts_{o}.en.csv" for o in owners), "report.en.html", "risk_list.csv", "risk_list.parquet", "risk_list.en.xlsx", MANIFEST])
+        [*(f"contacts_{o}.en.csv" for o in owners), "report.en.html", "risk_list.csv", "risk_list.parquet", "risk_list.en.xlsx", MANIFEST]
+    )
     with zipfile.ZipFile(folder / "risk_list.en.xlsx") as book:
         workbook = book.read("xl/workbook.xml").decode()
     assert workbook.index('name="This week"') < workbook.index('name="Risk list"') < workbook.index('name="Definitions"')  # contacts first
@@ -170,7 +169,11 @@ def test_three_weekly_scorings_make_a_history(program: Program, models: ScoringM
         assert (now.loc[stayed, "high_band_since"] == then.loc[stayed, "high_band_since"]).all()
         assert (now.loc[entered, "high_band_since"] == day).all() and (now.loc[entered, "weeks_in_high_band"] == 0).all()
         assert now.loc[now["risk_band"] != "high", ["high_band_since", "weeks_in_high_band"]].isna().all().all()
-    always = (first["risk_band"] == "high").reindex(third.index, fill_value=False) & (second["risk_band"] == "high").reindex(third.index, fill_value=False) & (third["risk_band"] == "high")
+    always = (
+        (first["risk_band"] == "high").reindex(third.index, fill_value=False)
+        & (second["risk_band"] == "high").reindex(third.index, fill_value=False)
+        & (third["risk_band"] == "high")
+    )
     assert always.sum() >= 3, "setup: some partners are high in all three scorings"
     assert (third.loc[always, "weeks_in_high_band"] == 2).all() and (third.loc[always, "high_band_since"] == days[0]).all()
     new = third.index.difference(second.index)
@@ -190,7 +193,9 @@ def test_a_failed_write_leaves_the_previous_scoring_of_the_date_intact(scored: p
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)  # the second file staged: the parquet is already written
-    with pytest.raises(InputError, match=r"cannot write the scoring of 2026-07-01 to .*: No space left on device; the files already there are left as they were"):
+    with pytest.raises(
+        InputError, match=r"cannot write the scoring of 2026-07-01 to .*: No space left on device; the files already there are left as they were"
+    ):
         write_scoring(scored.head(5), "second", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # same files, same bytes, no temporary left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01", "history"]  # no staging folder left either

@@ -27,8 +27,18 @@ CASES = [
     ("earner_2", 200, 5, 1, 200.0),
 ]
 EXPECTED = [
-    "star", "workhorse", "workhorse", "workhorse", "newbie", "newbie",
-    "sleeper", "newbie", "sleeper", "newbie", "workhorse", "workhorse",
+    "star",
+    "workhorse",
+    "workhorse",
+    "workhorse",
+    "newbie",
+    "newbie",
+    "sleeper",
+    "newbie",
+    "sleeper",
+    "newbie",
+    "workhorse",
+    "workhorse",
 ]
 
 
@@ -52,7 +62,9 @@ def test_star_by_share_of_a_small_program() -> None:
     revenue = np.array([1_000.0, 300.0, 300.0])
     segments = assign_segments(np.full(3, 400.0), np.full(3, 20.0), np.zeros(3), revenue, RULES, star_threshold=5_000.0)
     assert list(segments) == ["star", "star", "star"]
-    segments = assign_segments(np.full(3, 400.0), np.full(3, 20.0), np.zeros(3), revenue, RULES, star_threshold=5_000.0, program_window_revenue=100_000.0)
+    segments = assign_segments(
+        np.full(3, 400.0), np.full(3, 20.0), np.zeros(3), revenue, RULES, star_threshold=5_000.0, program_window_revenue=100_000.0
+    )
     assert list(segments) == ["workhorse", "workhorse", "workhorse"]
 
 

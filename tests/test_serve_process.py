@@ -72,12 +72,23 @@ def _start(store: Path, log: Path, *, workers: int = 1) -> tuple[subprocess.Pope
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}
     env["PARTNER_CHURN_API_TOKEN"] = "smoke-token"
     # Paths relative to a folder that is not the repository: the workers must still find this store.
-    settings_ = ["--set", "paths.mlflow_tracking_uri=sqlite:///mlflow.db", "--set", "paths.mlflow_artifacts_dir=artifacts",
-                 "--set", "paths.bentoml_home=bentoml"]
+    settings_ = [
+        "--set",
+        "paths.mlflow_tracking_uri=sqlite:///mlflow.db",
+        "--set",
+        "paths.mlflow_artifacts_dir=artifacts",
+        "--set",
+        "paths.bentoml_home=bentoml",
+    ]
     with log.open("w") as out:  # a file, not a pipe: a full pipe would stall the server
         process = subprocess.Popen(
             [*CLI, "serve", "--port", str(port), "--workers", str(workers), *settings_],
-            env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True, cwd=store,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            cwd=store,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -116,7 +127,9 @@ def server(trained_store: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_serve_refuses_to_start_without_a_registered_model(tmp_path: Path) -> None:
-    assert_one_line_error(run("serve", "--port", str(_free_port()), *store(tmp_path)), "no model to score with: no registered model", "partner-churn train registers it")
+    assert_one_line_error(
+        run("serve", "--port", str(_free_port()), *store(tmp_path)), "no model to score with: no registered model", "partner-churn train registers it"
+    )
 
 
 @pytest.mark.slow
@@ -240,14 +253,14 @@ def test_sigterm_to_serve_stops_every_process_it_started(trained_store: Path, tm
 def test_bentoml_build_makes_a_bento_of_the_service(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[1]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARTNER_CHURN")}, "BENTOML_HOME": str(tmp_path)}
-    built = subprocess.run([str(Path(CLI[0]).parent / "bentoml"), "build", str(repo)], cwd=repo, env=env,
-                           capture_output=True, text=True, timeout=300)
+    built = subprocess.run([str(Path(CLI[0]).parent / "bentoml"), "build", str(repo)], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-3000:]
     bento = next((tmp_path / "bentos" / "partner-churn").glob("*/bento.yaml"))
     assert "serving.service:PartnerChurn" in bento.read_text()
     source = bento.parent / "src"
     for needed in ("serving/service.py", "features/pipeline.py", "training/model.py", "configs/actions.yaml"):
         assert (source / needed).is_file(), needed
+
     def pins(text: str) -> set[str]:
         return {line.strip() for line in text.splitlines() if "==" in line and not line.strip().startswith("#")}
 

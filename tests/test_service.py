@@ -117,8 +117,7 @@ def events_record(partner_id: str, program: Program, **extra: Any) -> dict[str, 
             "commission_rate": float(partner["commission_rate"]),
         },
         "events": [
-            {"ts": e.ts.isoformat(), "event_type": e.event_type, **({"amount": float(e.amount)} if e.amount else {})}
-            for e in events.itertuples()
+            {"ts": e.ts.isoformat(), "event_type": e.event_type, **({"amount": float(e.amount)} if e.amount else {})} for e in events.itertuples()
         ],
         **extra,
     }
@@ -131,8 +130,9 @@ def active_rows(features: pd.DataFrame, n: int) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- answers
 
 
-def test_score_answers_like_the_batch_scorer(client: TestClient, service: Any, features: pd.DataFrame, program: Program,
-                                             trained: TrainingResult, config: Config) -> None:
+def test_score_answers_like_the_batch_scorer(
+    client: TestClient, service: Any, features: pd.DataFrame, program: Program, trained: TrainingResult, config: Config
+) -> None:
     """At the snapshot's date the service measures partners against the same program figures as the
     batch, so risk, potential, segment, bands and action agree exactly, partner by partner."""
     rows = pd.concat([active_rows(features, 8), features[features["active_days_30"] == 0].head(4)])
@@ -140,8 +140,11 @@ def test_score_answers_like_the_batch_scorer(client: TestClient, service: Any, f
     assert answer.status_code == 200, answer.text
     got = pd.DataFrame(answer.json()["scores"]).set_index("partner_id")
     models = ScoringModels(trained.models["deactivation_risk"], "1", trained.models["upgrade_potential"], "1")
-    batch = score_partners(program.partners, program.events, AS_OF, config, models, ActionTable.load(default_actions_path()),
-                           previous=None).set_index("partner_id").loc[got.index]
+    batch = (
+        score_partners(program.partners, program.events, AS_OF, config, models, ActionTable.load(default_actions_path()), previous=None)
+        .set_index("partner_id")
+        .loc[got.index]
+    )
     assert list(got.index) == [str(p) for p in rows["partner_id"]]
     assert np.allclose(got["deactivation_risk"].astype(float), batch["deactivation_risk"].astype(float), equal_nan=True, rtol=0, atol=1e-12)
     assert np.allclose(got["upgrade_potential"], batch["upgrade_potential"], rtol=0, atol=1e-12)
@@ -168,8 +171,9 @@ def test_answers_compare_with_the_previous_batch_scoring_as_the_batch_does(
     """With a batch scoring in the history, the service's previous risk, change, trend, segment then and
     weeks in the high band are the batch's at the same scoring time, partner by partner."""
     models = ScoringModels(trained.models["deactivation_risk"], "1", trained.models["upgrade_potential"], "1")
-    batch = score_partners(program.partners, program.events, AS_OF, config, models, ActionTable.load(default_actions_path()),
-                           previous=week_before).set_index("partner_id")
+    batch = score_partners(
+        program.partners, program.events, AS_OF, config, models, ActionTable.load(default_actions_path()), previous=week_before
+    ).set_index("partner_id")
     then = week_before.rows
     stayed = batch.index[(batch["risk_band"] == "high") & (then["risk_band"].reindex(batch.index) == "high")]
     entered = batch.index[(batch["risk_band"] == "high") & (then["risk_band"].reindex(batch.index) != "high")]
@@ -180,7 +184,9 @@ def test_answers_compare_with_the_previous_batch_scoring_as_the_batch_does(
         assert answer.status_code == 200, answer.text
         got, want = answer.json()["scores"][0], batch.loc[partner]
         assert pd.Timestamp(got["previous_scoring"]) == week_before.as_of
-        assert got["previous_segment"] == want["previous_segment"] and got["risk_trend"] == (want["risk_trend"] if isinstance(want["risk_trend"], str) else None)
+        assert got["previous_segment"] == want["previous_segment"] and got["risk_trend"] == (
+            want["risk_trend"] if isinstance(want["risk_trend"], str) else None
+        )
         for field in ("previous_risk", "risk_change"):  # null in the answer where the batch has none
             assert (got[field] is None) == pd.isna(want[field]) and (got[field] is None or got[field] == pytest.approx(want[field], abs=1e-12))
         if want["risk_band"] == "high":
@@ -198,10 +204,14 @@ def test_every_score_names_the_models_metadata_names(client: TestClient, service
     assert answer["model"]["deactivation_risk"] == "partner-churn-deactivation-risk:v1"
     assert meta["models"]["deactivation_risk"]["aliases"] == ["champion"]
     through = meta["models"]["deactivation_risk"]["trained_through"]
-    assert pd.Timestamp(through) < AS_OF and answer["model"]["trained_through"] == min(
-        through, meta["models"]["upgrade_potential"]["trained_through"]
-    )[:10]
-    assert meta["models"]["deactivation_risk"]["backtest"]["model"]["roc_auc"] > meta["models"]["deactivation_risk"]["backtest"]["recency_rule"]["roc_auc"]
+    assert (
+        pd.Timestamp(through) < AS_OF
+        and answer["model"]["trained_through"] == min(through, meta["models"]["upgrade_potential"]["trained_through"])[:10]
+    )
+    assert (
+        meta["models"]["deactivation_risk"]["backtest"]["model"]["roc_auc"]
+        > meta["models"]["deactivation_risk"]["backtest"]["recency_rule"]["roc_auc"]
+    )
     assert [f["name"] for f in meta["features"]] == [s.name for s in service.API.schema]
     assert meta["program"]["as_of"] == AS_OF.isoformat()
     assert answer["model"]["pair"] == registry.champion_pair(load_config()).number and answer["model"]["pair"].isdigit()
@@ -219,12 +229,16 @@ def test_the_api_description_states_the_real_contract(client: TestClient, servic
     spec = client.get("/docs.json").json()
     assert "IODescriptor" not in json.dumps(spec)
     ways = spec["components"]["schemas"]["PartnerRecord"]["oneOf"]
-    assert [(w["title"], w["required"]) for w in ways] == [("FeaturesRecord", ["partner_id", "features"]),
-                                                          ("EventsRecord", ["partner_id", "partner", "events"])]
+    assert [(w["title"], w["required"]) for w in ways] == [
+        ("FeaturesRecord", ["partner_id", "features"]),
+        ("EventsRecord", ["partner_id", "partner", "events"]),
+    ]
     for path in ("/score", "/score_bulk"):
         responses = spec["paths"][path]["post"]["responses"]
         assert set(responses) == {"200", "400", "401", "413", "415", "500"}
-        assert all(responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"} for code in ("400", "401", "413"))
+        assert all(
+            responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"} for code in ("400", "401", "413")
+        )
         assert spec["paths"][path]["post"]["security"] == [{"bearer": []}]
     assert set(spec["paths"]["/metadata"]["get"]["responses"]) == {"200", "401"}
 
@@ -421,8 +435,9 @@ def test_a_body_that_is_not_json_is_refused_before_it_is_decoded(client: TestCli
     assert client.post("/score", json={"partners": [record]}, headers={"content-type": "application/json; charset=utf-8"}).status_code == 200
 
 
-def test_a_refused_request_is_one_warning_line_without_the_body(client: TestClient, service: Any, features: pd.DataFrame,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_refused_request_is_one_warning_line_without_the_body(
+    client: TestClient, service: Any, features: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
     from serving.guard import REFUSAL_LOGGER
 
     record = feature_record(active_rows(features, 1).iloc[0], service, partner_id="P-secret-name")
@@ -446,9 +461,11 @@ def test_token_guards_scoring_and_metadata_but_not_health(client: TestClient, se
     body = {"partners": [feature_record(active_rows(features, 1).iloc[0], service)]}
     os.environ["PARTNER_CHURN_API_TOKEN"] = "s3cret-token"
     try:
-        for path, call in (("/score", lambda h: client.post("/score", json=body, headers=h)),
-                           ("/score_bulk", lambda h: client.post("/score_bulk", json=body, headers=h)),
-                           ("/metadata", lambda h: client.get("/metadata", headers=h))):
+        for path, call in (
+            ("/score", lambda h: client.post("/score", json=body, headers=h)),
+            ("/score_bulk", lambda h: client.post("/score_bulk", json=body, headers=h)),
+            ("/metadata", lambda h: client.get("/metadata", headers=h)),
+        ):
             assert call({}).status_code == 401, path
             assert call({"Authorization": "Bearer wrong"}).status_code == 401, path
             assert call({"Authorization": "Basic s3cret-token"}).status_code == 401, path
@@ -471,7 +488,9 @@ def test_no_registered_model_is_a_clear_refusal(tmp_path: Path) -> None:
     from serving.models import load_served
 
     empty = load_config(env=store_settings(tmp_path))
-    with pytest.raises(InputError, match="no model to score with: no registered model 'partner-churn-deactivation-risk'.*partner-churn train registers it"):
+    with pytest.raises(
+        InputError, match="no model to score with: no registered model 'partner-churn-deactivation-risk'.*partner-churn train registers it"
+    ):
         load_served(empty)
 
 
@@ -518,7 +537,6 @@ def test_a_new_champion_is_picked_up_without_dropping_requests(
     assert client.get("/metadata").json()["answer_names"]["deactivation_risk"] == "partner-churn-deactivation-risk:v2"
 
 
-
 def test_mixed_records_and_scoring_times_keep_the_request_order(client: TestClient, service: Any, features: pd.DataFrame, program: Program) -> None:
     rows = active_rows(features, 3)
     ids = [str(p) for p in rows["partner_id"]]
@@ -554,9 +572,7 @@ def test_the_same_partner_twice_in_one_batch_is_scored_twice(client: TestClient,
     assert answers == [200] * 4
 
 
-def test_a_champion_that_fails_to_load_is_not_retried_until_the_pair_moves(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_champion_that_fails_to_load_is_not_retried_until_the_pair_moves(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     import bentoml
 
     import serving.models
@@ -601,9 +617,7 @@ def test_raw_events_take_the_spellings_the_data_contract_takes() -> None:
         api_models(strict).event.model_validate_json(json.dumps({"ts": "2026-01-01T00:00:00Z", "event_type": "Sale", "amount": 5.0}))
 
 
-def test_a_bundle_that_keeps_lacking_a_model_is_loaded_once_not_every_interval(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bundle_that_keeps_lacking_a_model_is_loaded_once_not_every_interval(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """The potential champion moved but does not fit: the risk-only bundle is loaded once, then left alone."""
     import dataclasses
 

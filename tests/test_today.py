@@ -26,10 +26,20 @@ def risk_list() -> pd.DataFrame:
         ("p10", "partner_manager", 1, math.nan, math.nan, 5.0),  # no figure at all: worth nothing
     ]
     frame = pd.DataFrame(rows, columns=["partner_id", "owner", "due_in_days", "value_at_risk", "expected_revenue", "days_since_last_activity"])
-    return frame.assign(segment="workhorse", action_title="Call", action_description="Say hello", channel="phone",
-                        reasons="silent for 12 days | revenue down 40%", deactivation_risk=0.5, risk_band="high", risk_trend="↑",
-                        previous_risk=0.3, risk_change=0.2, weeks_in_high_band=pd.array([0] * len(rows), dtype="Int64"),
-                        high_band_since=AS_OF)
+    return frame.assign(
+        segment="workhorse",
+        action_title="Call",
+        action_description="Say hello",
+        channel="phone",
+        reasons="silent for 12 days | revenue down 40%",
+        deactivation_risk=0.5,
+        risk_band="high",
+        risk_trend="↑",
+        previous_risk=0.3,
+        risk_change=0.2,
+        weeks_in_high_band=pd.array([0] * len(rows), dtype="Int64"),
+        high_band_since=AS_OF,
+    )
 
 
 def test_contacts_are_a_persons_tasks_this_week_by_owner_day_and_value() -> None:
@@ -54,9 +64,17 @@ def test_crm_layout_names_every_column_and_keeps_the_order() -> None:
     tasks = crm_tasks(contacts_due(risk_list(), AS_OF))
     assert list(tasks.columns) == list(CRM_COLUMNS.values())
     assert tasks.iloc[0].to_dict() == {
-        "Partner ID": "p8", "Task owner": "finance", "Due date": "2026-07-01", "Task subject": "Call", "Task notes": "Say hello",
-        "Reasons": "silent for 12 days | revenue down 40%", "Channel": "phone", "Value at risk": 5.0, "Deactivation risk": 0.5,
-        "Segment": "workhorse", "Last activity date": "2026-06-22",
+        "Partner ID": "p8",
+        "Task owner": "finance",
+        "Due date": "2026-07-01",
+        "Task subject": "Call",
+        "Task notes": "Say hello",
+        "Reasons": "silent for 12 days | revenue down 40%",
+        "Channel": "phone",
+        "Value at risk": 5.0,
+        "Deactivation risk": 0.5,
+        "Segment": "workhorse",
+        "Last activity date": "2026-06-22",
     }
 
 

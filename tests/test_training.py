@@ -43,7 +43,9 @@ def program(generated_dir: Path) -> Program:
 @pytest.fixture(scope="module")
 def result(program: Program, generated_dir: Path) -> TrainingResult:
     config = small_config()
-    return train_and_backtest(program, config, oracle=partial(oracle_scores, generated_dir / "latent.parquet", horizon_days=config.labels.horizon_days))
+    return train_and_backtest(
+        program, config, oracle=partial(oracle_scores, generated_dir / "latent.parquet", horizon_days=config.labels.horizon_days)
+    )
 
 
 def _assert_folds_are_embargoed(plan, horizon: pd.Timedelta, data_end: pd.Timestamp) -> None:
@@ -119,10 +121,21 @@ def test_no_fold_sees_a_label_that_overlaps_its_test_window(program: Program, re
     for number in (1, len(result.plan.folds)):
         fold = result.plan.folds[number - 1]
         before = program.events[program.events["ts"] < fold.origin]
-        learned = rows_for("deactivation_risk", build_dataset(program.partners, before, fold.train + fold.validation + fold.calibration, config, data_end=fold.origin))
+        learned = rows_for(
+            "deactivation_risk",
+            build_dataset(program.partners, before, fold.train + fold.validation + fold.calibration, config, data_end=fold.origin),
+        )
         split = {name: learned[learned["as_of"].isin(getattr(fold, name))] for name in ("train", "validation", "calibration")}
-        model = fit_model("deactivation_risk", split["train"], split["validation"], split["calibration"], learnable,
-                          config.training.lightgbm, calibration_method=config.training.calibration, seed=config.training.seed)
+        model = fit_model(
+            "deactivation_risk",
+            split["train"],
+            split["validation"],
+            split["calibration"],
+            learnable,
+            config.training.lightgbm,
+            calibration_method=config.training.calibration,
+            seed=config.training.seed,
+        )
         test = rows_for("deactivation_risk", full[full["as_of"].isin(fold.test)])
         backtest = result.predictions[(result.predictions["target"] == "deactivation_risk") & (result.predictions["fold"] == number)]
         assert len(backtest) == len(test) > 100
@@ -190,7 +203,14 @@ def test_upgrade_potential_is_judged_without_mechanical_tenure_upgrades(result: 
 
     config = small_config()
     assert list(crosses_tenure_threshold(np.array([0.0, 60.0, 89.0, 90.0, 150.0, 179.0, 200.0]), 30, config.segments)) == [
-        False, True, True, False, True, True, False]
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
     table = result.backtest[(result.backtest["target"] == "upgrade_potential") & (result.backtest["segment"] == "all")]
     pooled = table[(table["fold"] == "all") & (table["scorer"] == "model")].set_index("population")
     predictions = result.predictions[result.predictions["target"] == "upgrade_potential"]
@@ -201,7 +221,8 @@ def test_upgrade_potential_is_judged_without_mechanical_tenure_upgrades(result: 
     mean = table[(table["fold"] == "mean") & (table["scorer"] == "model")].set_index("population")
     assert result.model_auc["upgrade_potential"] == pytest.approx(mean.loc["no_tenure_crossing", "roc_auc"])
     assert result.primary_baseline_auc["upgrade_potential"] == pytest.approx(
-        max(headline(result.backtest, "upgrade_potential", s) for s in ("logistic_rfm", "revenue_momentum")))
+        max(headline(result.backtest, "upgrade_potential", s) for s in ("logistic_rfm", "revenue_momentum"))
+    )
 
 
 def test_more_recent_activity_never_raises_risk(result: TrainingResult) -> None:
@@ -231,7 +252,10 @@ def test_missing_feature_columns_are_a_clear_error(result: TrainingResult) -> No
 
 
 def test_too_few_positive_labels_is_a_clear_error(program: Program) -> None:
-    with pytest.raises(InputError, match=r"positive 'deactivated' labels in all, and each split needs 100000 of each class.*--set training.min_positive_labels=\d+ would fit"):
+    with pytest.raises(
+        InputError,
+        match=r"positive 'deactivated' labels in all, and each split needs 100000 of each class.*--set training.min_positive_labels=\d+ would fit",
+    ):
         train_and_backtest(program, small_config("training.min_positive_labels=100000"))
 
 
@@ -271,7 +295,11 @@ def test_the_fast_matrix_scores_exactly_as_lightgbm_reads_a_dataframe(result: Tr
         as_columns = {name: rows[name].tolist() for name in model.features}
         assert np.array_equal(model.raw_probability(rows), expected)
         assert np.array_equal(model.raw_probability(as_columns), expected)
-        assert np.array_equal(model.matrix(rows)[:3, model.features.index(category)], [np.nan, np.nan, model.matrix(rows)[2, model.features.index(category)]], equal_nan=True)
+        assert np.array_equal(
+            model.matrix(rows)[:3, model.features.index(category)],
+            [np.nan, np.nan, model.matrix(rows)[2, model.features.index(category)]],
+            equal_nan=True,
+        )
 
 
 def _weekly_labels(grid: list[pd.Timestamp], positives: int, negatives: int) -> pd.DataFrame:
@@ -317,7 +345,10 @@ def test_too_few_labels_for_any_plan_names_the_setting_that_would_work() -> None
         fit_plan(grid, _weekly_labels(grid, 1, 20), stricter, label="deactivated", reason="few partners")
     tiny = cutoff_grid(start, pd.Timestamp("2025-06-01", tz="UTC"), 7, config)
     short_end = pd.Timestamp("2025-06-01", tz="UTC")
-    with pytest.raises(InputError, match=r"at least about 202 days of history are needed with a 30-day horizon, the data has 151; --set labels.horizon_days=(\d+) would fit") as short:
+    with pytest.raises(
+        InputError,
+        match=r"at least about 202 days of history are needed with a 30-day horizon, the data has 151; --set labels.horizon_days=(\d+) would fit",
+    ) as short:
         fit_plan(tiny, _weekly_labels(tiny, 50, 50), config, label="deactivated", reason="a short history", span=(start, short_end))
     horizon = int(short.value.args[0].split("horizon_days=")[1].split()[0])
     shorter = small_config(f"labels.horizon_days={horizon}")

@@ -163,12 +163,23 @@ def backtest_table(predictions: pd.DataFrame, scorers: list[str]) -> pd.DataFram
                     if scorer not in rows or rows[scorer].isna().all():
                         continue
                     metrics = score_metrics(
-                        rows["label"].to_numpy(), rows[scorer].to_numpy(), rows["revenue_next_horizon"].to_numpy(),
+                        rows["label"].to_numpy(),
+                        rows[scorer].to_numpy(),
+                        rows["revenue_next_horizon"].to_numpy(),
                         probability=scorer in PROBABILITY_SCORERS,
                     )
                     records.append(
-                        {"target": target, "population": population, "scorer": scorer, "fold": fold, "origin": origin,
-                         "segment": segment, "rows": len(rows), "positives": int(rows["label"].sum()), **metrics}
+                        {
+                            "target": target,
+                            "population": population,
+                            "scorer": scorer,
+                            "fold": fold,
+                            "origin": origin,
+                            "segment": segment,
+                            "rows": len(rows),
+                            "positives": int(rows["label"].sum()),
+                            **metrics,
+                        }
                     )
     table = pd.DataFrame.from_records(records)
     return pd.concat([table, _fold_summary(table)], ignore_index=True) if len(table) else table
@@ -196,14 +207,10 @@ def _fold_summary(table: pd.DataFrame) -> pd.DataFrame:
 def _headline_rows(table: pd.DataFrame, target: str, scorer: str, population: str | None = None) -> pd.DataFrame:
     """A scorer's rows over all segments, on the target's headline population unless another is named."""
     population = population or HEADLINE_POPULATION.get(target, "all")
-    return table[
-        (table["target"] == target) & (table["scorer"] == scorer) & (table["segment"] == "all") & (table["population"] == population)
-    ]
+    return table[(table["target"] == target) & (table["scorer"] == scorer) & (table["segment"] == "all") & (table["population"] == population)]
 
 
-def headline(
-    table: pd.DataFrame, target: str, scorer: str, metric: str = "roc_auc", *, population: str | None = None, fold: str = MEAN
-) -> float:
+def headline(table: pd.DataFrame, target: str, scorer: str, metric: str = "roc_auc", *, population: str | None = None, fold: str = MEAN) -> float:
     """The folds' mean (or, with `fold=SPREAD`, their spread) of one metric, on the target's headline
     population (`HEADLINE_POPULATION`): what the gate judges. NaN when the scorer has no per-fold figures."""
     rows = _headline_rows(table, target, scorer, population)
@@ -244,12 +251,28 @@ def backtest_summary(table: pd.DataFrame) -> str:
         for scorer, by_scorer in rows.groupby("scorer", sort=False):
             folds = by_scorer[~by_scorer["fold"].astype(str).isin(["all", MEAN, SPREAD])]
             for row in folds.itertuples(index=False):
-                lines.append({"scorer": scorer, "fold": row.fold, "origin": row.origin, "rows": f"{int(row.rows):,}",
-                              "positives": f"{int(row.positives):,}", **{m: _figure(getattr(row, m)) for m in SUMMARY_METRICS}})
+                lines.append(
+                    {
+                        "scorer": scorer,
+                        "fold": row.fold,
+                        "origin": row.origin,
+                        "rows": f"{int(row.rows):,}",
+                        "positives": f"{int(row.positives):,}",
+                        **{m: _figure(getattr(row, m)) for m in SUMMARY_METRICS},
+                    }
+                )
             mean, spread = (by_scorer[by_scorer["fold"] == which] for which in (MEAN, SPREAD))
             if len(mean):
-                lines.append({"scorer": scorer, "fold": "mean ± spread", "origin": "", "rows": "", "positives": "",
-                              **{m: _figure(mean[m].iloc[0], spread[m].iloc[0] if len(spread) else np.nan) for m in SUMMARY_METRICS}})
+                lines.append(
+                    {
+                        "scorer": scorer,
+                        "fold": "mean ± spread",
+                        "origin": "",
+                        "rows": "",
+                        "positives": "",
+                        **{m: _figure(mean[m].iloc[0], spread[m].iloc[0] if len(spread) else np.nan) for m in SUMMARY_METRICS},
+                    }
+                )
         blocks.append(f"{target}, {label}{headline_words}:\n" + pd.DataFrame(lines).to_string(index=False))
     return "\n\n".join(blocks)
 

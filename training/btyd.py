@@ -214,16 +214,12 @@ class BTYDBaseline:
         frequency, recency, T = _summary_arrays(summary)
         fitter = self._fitter()
         with np.errstate(all="ignore"):
-            expected = np.asarray(
-                fitter.conditional_expected_number_of_purchases_up_to_time(float(horizon_days), frequency, recency, T), float
-            )
+            expected = np.asarray(fitter.conditional_expected_number_of_purchases_up_to_time(float(horizon_days), frequency, recency, T), float)
             bad = ~np.isfinite(expected)
             if bad.any():
                 # a = 1 is a removable singularity of the closed form: evaluate just beside it.
                 fitter.params_ = fitter.params_ * pd.Series({"r": 1.0, "alpha": 1.0, "a": 1.0 + 1e-6, "b": 1.0})
-                expected[bad] = fitter.conditional_expected_number_of_purchases_up_to_time(
-                    float(horizon_days), frequency[bad], recency[bad], T[bad]
-                )
+                expected[bad] = fitter.conditional_expected_number_of_purchases_up_to_time(float(horizon_days), frequency[bad], recency[bad], T[bad])
         if not np.all(np.isfinite(expected)):
             raise FloatingPointError(f"BG/NBD expected purchases not finite with parameters {self.params_}")
         return np.maximum(expected, 0.0)
@@ -252,9 +248,7 @@ class BTYDBaseline:
         return fitter
 
 
-def _fit_lifetimes(
-    frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, penalizer_coef: float
-) -> tuple[dict[str, float], str | None]:
+def _fit_lifetimes(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, penalizer_coef: float) -> tuple[dict[str, float], str | None]:
     """Maximum-likelihood parameters on pooled (x, t_x, T) patterns, or the reason the fit failed."""
     from lifetimes import BetaGeoFitter
     from lifetimes.utils import ConvergenceError
@@ -264,7 +258,9 @@ def _fit_lifetimes(
         warnings.simplefilter("ignore")
         try:
             fitter = BetaGeoFitter(penalizer_coef=penalizer_coef).fit(
-                patterns["x"].to_numpy(), patterns["t_x"].to_numpy(float), patterns["T"].to_numpy(float),
+                patterns["x"].to_numpy(),
+                patterns["t_x"].to_numpy(float),
+                patterns["T"].to_numpy(float),
                 weights=patterns["weight"].to_numpy(),
             )
         except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as error:

@@ -79,9 +79,7 @@ def champion_pair(client: MlflowClient, config: Config) -> ChampionPair:
     return ChampionPair(versions=legacy)
 
 
-def put_in_force(
-    client: MlflowClient, config: Config, versions: Mapping[str, str], *, made_by: str, reason: str, run_id: str = ""
-) -> ChampionPair:
+def put_in_force(client: MlflowClient, config: Config, versions: Mapping[str, str], *, made_by: str, reason: str, run_id: str = "") -> ChampionPair:
     """Record `versions` as a new pair and put it in force (the alias move is the commit); then mirror it on
     the per-target `champion` aliases. Call it holding `decision_lock`."""
     if made_by not in MADE_BY:

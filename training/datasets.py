@@ -134,7 +134,9 @@ def too_short_advice(data_start: pd.Timestamp, data_end: pd.Timestamp, config: C
         if _greedy_plan(grid, pd.DataFrame({"as_of": grid, "positives": 0, "negatives": 0}), shorter, 0) is not None:
             fitting = h
             break
-    advice = f"; --set labels.horizon_days={fitting} would fit (labels then look {fitting} days ahead)" if fitting else "; no horizon fits this history"
+    advice = (
+        f"; --set labels.horizon_days={fitting} would fit (labels then look {fitting} days ahead)" if fitting else "; no horizon fits this history"
+    )
     return (
         f"at least about {smallest_plan_days(horizon)} days of history are needed with a {horizon}-day horizon, the data has "
         f"{(data_end - data_start).days}{advice}"
@@ -164,13 +166,15 @@ def fit_plan(
     plan = _greedy_plan(grid, labels, config, minimum)
     if plan is not None:
         every = (grid[1] - grid[0]).days if len(grid) > 1 else CLOSE_CUTOFF_DAYS
-        return CutoffPlan(plan.folds, plan.final_train,
-                          adapted=f"fitted to the data ({reason}): cutoffs every {every} days, the smallest embargo that covers the horizon")
+        return CutoffPlan(
+            plan.folds,
+            plan.final_train,
+            adapted=f"fitted to the data ({reason}): cutoffs every {every} days, the smallest embargo that covers the horizon",
+        )
     workable = _largest_workable_minimum(grid, labels, config, minimum - 1)
     days = (grid[-1] - grid[0]).days if grid else 0
     advice = (
-        f"--set training.min_positive_labels={workable} would fit a plan (fewer labels per split: noisier early stopping, "
-        "calibration and backtest)"
+        f"--set training.min_positive_labels={workable} would fit a plan (fewer labels per split: noisier early stopping, calibration and backtest)"
         if workable
         else too_short_advice(*(span or _span_of(grid, config)), config)
     )

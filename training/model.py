@@ -329,9 +329,7 @@ def _fit(
     """The booster, uncalibrated: early-stopped on `validation`, or exactly `rounds` rounds."""
     label = LABEL_OF[target]
     names = [spec.name for spec in schema]
-    categories = {
-        spec.name: sorted(train[spec.name].dropna().astype(str).unique().tolist()) for spec in schema if spec.kind == "category"
-    }
+    categories = {spec.name: sorted(train[spec.name].dropna().astype(str).unique().tolist()) for spec in schema if spec.kind == "category"}
     monotone = {name: sign for name, sign in MONOTONE[target].items() if name in names}
     lgb_params = {
         "objective": "binary",
@@ -350,11 +348,19 @@ def _fit(
         "force_row_wise": True,
         "verbose": -1,
     }
-    train_set = lgb.Dataset(feature_matrix(train, names, categories), label=train[label].to_numpy(float), categorical_feature=list(categories) or "auto", free_raw_data=True)
+    train_set = lgb.Dataset(
+        feature_matrix(train, names, categories),
+        label=train[label].to_numpy(float),
+        categorical_feature=list(categories) or "auto",
+        free_raw_data=True,
+    )
     if validation is not None:
         valid_set = lgb.Dataset(feature_matrix(validation, names, categories), label=validation[label].to_numpy(float), reference=train_set)
         booster = lgb.train(
-            lgb_params, train_set, num_boost_round=params.n_estimators, valid_sets=[valid_set],
+            lgb_params,
+            train_set,
+            num_boost_round=params.n_estimators,
+            valid_sets=[valid_set],
             callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
         )
         best = booster.best_iteration or booster.current_iteration()

@@ -23,9 +23,7 @@ PREDICTION_COLUMNS = ("target", "fold", "origin", "as_of", "partner_id", "segmen
 
 def score_columns(predictions: pd.DataFrame) -> list[str]:
     """Scorer columns of a predictions frame, the model first, the oracle (if any) last."""
-    scores = [
-        c for c in predictions.columns if c not in PREDICTION_COLUMNS and pd.api.types.is_numeric_dtype(predictions[c])
-    ]
+    scores = [c for c in predictions.columns if c not in PREDICTION_COLUMNS and pd.api.types.is_numeric_dtype(predictions[c])]
     return sorted(scores, key=lambda c: (c != "model", c == "oracle", c))
 
 

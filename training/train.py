@@ -98,8 +98,14 @@ def train_and_backtest(
             if chosen != config.training.calibration:
                 say_once(f"{target}: calibration sigmoid (too few calibration labels for isotonic's step function)")
             model = fit_model(
-                target, split["train"], split["validation"], split["calibration"], learnable, config.training.lightgbm,
-                calibration_method=config.training.calibration, seed=config.training.seed,
+                target,
+                split["train"],
+                split["validation"],
+                split["calibration"],
+                learnable,
+                config.training.lightgbm,
+                calibration_method=config.training.calibration,
+                seed=config.training.seed,
             )
             frames.append(_fold_predictions(target, number, fold, model, split, partners, events, config, say_once, oracle_frame))
             raw_scores.append(model.raw_probability(split["test"]))
@@ -110,7 +116,9 @@ def train_and_backtest(
         say(f"{target}: {len(plan.folds)} folds, best iterations {', '.join(str(m.best_iteration) for m in fold_models)}")
         if refit:
             labels = np.concatenate([frame["label"].to_numpy(float) for frame in frames])
-            model = _final_refit(target, rows[rows["as_of"].isin(plan.final_train)], fold_models, np.concatenate(raw_scores), labels, learnable, config)
+            model = _final_refit(
+                target, rows[rows["as_of"].isin(plan.final_train)], fold_models, np.concatenate(raw_scores), labels, learnable, config
+            )
             model.trained_through = (max(plan.final_train) + pd.Timedelta(days=config.labels.horizon_days)).isoformat()
             models[target] = model
             say(f"{target}: final refit on {len(plan.final_train)} cutoffs, {model.best_iteration} rounds, calibration {model.calibrator.method}")
@@ -208,9 +216,7 @@ def _final_refit(
     best = [model.best_iteration for model in fold_models]
     rounds = max(1, int(round(float(np.median(best)))))
     calibrator = fit_calibrator(out_of_fold, labels, config.training.calibration, config.training.seed)
-    model = refit_model(
-        target, train, learnable, config.training.lightgbm, rounds=rounds, calibrator=calibrator, seed=config.training.seed
-    )
+    model = refit_model(target, train, learnable, config.training.lightgbm, rounds=rounds, calibrator=calibrator, seed=config.training.seed)
     model.validated_by = {
         "folds": len(fold_models),
         "fold_best_iterations": best,
@@ -291,7 +297,9 @@ def _too_few_labels(target: Target, split: dict[str, pd.DataFrame], config: Conf
     label = LABEL_OF[target]
     key = "min_positive_labels" if target == "deactivation_risk" else "min_upgrade_labels"
     minimum = getattr(config.training, key)
-    counts = {name: (int(rows[label].sum()) if len(rows) else 0, len(rows) - (int(rows[label].sum()) if len(rows) else 0)) for name, rows in split.items()}
+    counts = {
+        name: (int(rows[label].sum()) if len(rows) else 0, len(rows) - (int(rows[label].sum()) if len(rows) else 0)) for name, rows in split.items()
+    }
     short = {name: c for name, c in counts.items() if min(c) < minimum}
     if not short:
         return ""
@@ -299,8 +307,7 @@ def _too_few_labels(target: Target, split: dict[str, pd.DataFrame], config: Conf
     workable = min(min(c) for c in counts.values())
     plan_note = "" if target == "upgrade_potential" else " (and may change the cutoff plan)"
     advice = (
-        f"--set training.{key}={workable} would train it{plan_note}; fewer labels make early stopping, calibration and "
-        "the backtest noisier"
+        f"--set training.{key}={workable} would train it{plan_note}; fewer labels make early stopping, calibration and the backtest noisier"
         if workable > 0
         else "a split has no label of one class: use more partners or a longer history"
     )
@@ -308,8 +315,6 @@ def _too_few_labels(target: Target, split: dict[str, pd.DataFrame], config: Conf
         f"the {name} split has {positives} positive and {negatives} negative '{label}' labels; at least "
         f"{minimum} of each are needed (training.{key}): {advice}"
     )
-
-
 
 
 def _reference_sample(train: pd.DataFrame, models: dict, config: Config) -> pd.DataFrame:

@@ -120,9 +120,7 @@ def inspect_header(path: Path, spec: TableSpec) -> TableHeader:
         try:
             schema = pq.read_schema(path)
         except (pa.ArrowException, OSError) as exc:
-            raise ContractError(
-                f"{path}: unreadable Parquet file ({_one_line(exc)})", path=path, problem="unreadable file"
-            ) from None
+            raise ContractError(f"{path}: unreadable Parquet file ({_one_line(exc)})", path=path, problem="unreadable file") from None
         file_names = [name for name in schema.names if name not in _pandas_index_columns(schema)]
     else:
         file_names = _csv_header(path)
@@ -139,9 +137,7 @@ def _csv_header(path: Path) -> list[str]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ContractError(
-            f"{path}: unreadable CSV file ({_one_line(exc)})", path=path, problem="unreadable file"
-        ) from None
+        raise ContractError(f"{path}: unreadable CSV file ({_one_line(exc)})", path=path, problem="unreadable file") from None
     if not header or header == [""]:
         raise ContractError(f"{path}: empty file (no header row)", path=path, problem="empty file")
     return header
@@ -165,7 +161,10 @@ def _apply_column_map(path: Path, file_names: list[str], spec: TableSpec) -> Tab
         raise ContractError(
             f"{path}: column{'s' if many else ''} {labels}: not in the file, though data.column_map.{spec.name} "
             f"names {'them' if many else 'it'} (columns found: {', '.join(file_names)})",
-            path=path, column=spec.renames[absent[0]], file_column=absent[0], problem="missing column",
+            path=path,
+            column=spec.renames[absent[0]],
+            file_column=absent[0],
+            problem="missing column",
         )
     return TableHeader(tuple(file_names), tuple(spec.renames.get(name, name) for name in file_names))
 
@@ -184,9 +183,11 @@ def _check_names(path: Path, header: TableHeader, spec: TableSpec) -> None:
         target = "these names" if many else "it"
         mapping = f"; data.column_map.{spec.name} maps a file column to {target}" if mapped else ""
         raise ContractError(
-            f"{path}: column{'s' if many else ''} {', '.join(labels)}: duplicate column name "
-            f"(columns found: {found}{mapping})",
-            path=path, column=repeated[0], file_column=header.file_column(repeated[0]), problem="duplicate column",
+            f"{path}: column{'s' if many else ''} {', '.join(labels)}: duplicate column name (columns found: {found}{mapping})",
+            path=path,
+            column=repeated[0],
+            file_column=header.file_column(repeated[0]),
+            problem="duplicate column",
         )
     missing = [name for name in spec.required if name not in names]
     if missing:
@@ -195,7 +196,9 @@ def _check_names(path: Path, header: TableHeader, spec: TableSpec) -> None:
             f"{path}: {_columns_phrase(missing)}: missing required column{'s' if many else ''} "
             f"(columns found: {found}; a file column of another name can be mapped to "
             f"{'them' if many else 'it'} with data.column_map.{spec.name})",
-            path=path, column=missing[0], problem="missing column",
+            path=path,
+            column=missing[0],
+            problem="missing column",
         )
     extra = [name for name in names if name not in spec.allowed]
     if extra:
@@ -204,15 +207,23 @@ def _check_names(path: Path, header: TableHeader, spec: TableSpec) -> None:
             f"{path}: {_columns_phrase(extra)}: undeclared extra column{'s' if len(extra) > 1 else ''} "
             f"(declare {them} with a type under {spec.declared_in}, map {them} to a column of the contract with "
             f"data.column_map.{spec.name}, or remove {them}; allowed here: {', '.join(spec.allowed)})",
-            path=path, column=extra[0], problem="undeclared column",
+            path=path,
+            column=extra[0],
+            problem="undeclared column",
         )
 
 
 def _column_kind(spec: TableSpec, name: str) -> str:
     """How a column is read: a contract column's own kind, or a declared column's type."""
     contract = {
-        "partner_id": "key", "event_type": "key", "signup_at": "timestamp", "ts": "timestamp",
-        "amount": "float", "event_id": "id", "action": "string", "currency": "key",
+        "partner_id": "key",
+        "event_type": "key",
+        "signup_at": "timestamp",
+        "ts": "timestamp",
+        "amount": "float",
+        "event_id": "id",
+        "action": "string",
+        "currency": "key",
     }
     if name in spec.declared:
         return spec.declared[name]
@@ -233,18 +244,24 @@ def _check_parquet_type(path: Path, header: TableHeader, name: str, arrow_type: 
         "float": is_text or is_num,
         "integer": is_text or is_int or pa.types.is_floating(value_type),
         "boolean": is_text or is_int or pa.types.is_boolean(value_type),
-        "string": not (pa.types.is_nested(value_type) or pa.types.is_binary(value_type)
-                       or pa.types.is_large_binary(value_type)),
+        "string": not (pa.types.is_nested(value_type) or pa.types.is_binary(value_type) or pa.types.is_large_binary(value_type)),
     }[kind]
     if not (accepted or is_null):
         wanted = {
-            "key": "text or integers", "id": "text or integers", "timestamp": "timestamps, dates or text",
-            "float": "numbers or text", "integer": "integers or text", "boolean": "booleans, 0/1 or text",
+            "key": "text or integers",
+            "id": "text or integers",
+            "timestamp": "timestamps, dates or text",
+            "float": "numbers or text",
+            "integer": "integers or text",
+            "boolean": "booleans, 0/1 or text",
             "string": "text or plain values",
         }[kind]
         raise ContractError(
             f"{path}: column {header.label(name)}: wrong Parquet type {arrow_type} (expected {wanted})",
-            path=path, column=name, file_column=header.file_column(name), problem="wrong type",
+            path=path,
+            column=name,
+            file_column=header.file_column(name),
+            problem="wrong type",
         )
 
 
@@ -256,22 +273,15 @@ def read_table(path: Path, spec: TableSpec, header: TableHeader) -> pa.Table:
             with pq.ParquetFile(path, read_dictionary=keys) as parquet:
                 table = parquet.read(columns=list(header.file_names), use_threads=True)
         else:
-            types = {
-                name: pa.dictionary(pa.int32(), pa.string()) if name in keys else pa.string()
-                for name in header.file_names
-            }
+            types = {name: pa.dictionary(pa.int32(), pa.string()) if name in keys else pa.string() for name in header.file_names}
             table = pacsv.read_csv(
                 path,
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True
-                ),
+                convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True),
             )
     except (pa.ArrowException, OSError) as exc:
         kind = "Parquet" if path.suffix == ".parquet" else "CSV"
-        raise ContractError(
-            f"{path}: unreadable {kind} file ({_one_line(exc)})", path=path, problem="unreadable file"
-        ) from None
+        raise ContractError(f"{path}: unreadable {kind} file ({_one_line(exc)})", path=path, problem="unreadable file") from None
     if table.num_rows == 0 and spec.name != "actions":
         what = "no rows" if path.suffix == ".parquet" else "header only, no rows"
         raise ContractError(f"{path}: empty file ({what})", path=path, problem="empty file")
@@ -292,8 +302,11 @@ def check_no_money_without_amount(path: Path, types: CodedColumn, data: DataConf
         f"{path}: column 'amount': missing, but {rows.size:,} {which} ({', '.join(data.money_event_types)}), "
         f"e.g. {shown}; export the amounts (money is never taken as 0), or map the file's amount column with "
         "data.column_map.events",
-        path=path, column="amount", problem="missing column",
-        rows=tuple(int(row) + 1 for row in examples), count=int(rows.size),
+        path=path,
+        column="amount",
+        problem="missing column",
+        rows=tuple(int(row) + 1 for row in examples),
+        count=int(rows.size),
     )
 
 

@@ -205,9 +205,7 @@ def encode_column(column: pa.ChunkedArray, lookup: Callable[[pa.Array], np.ndarr
     dictionary = encoded.chunk(0).dictionary
     if not pa.types.is_string(dictionary.type):
         dictionary = dictionary.cast(pa.string())
-    indices = np.concatenate(
-        [_filled(pc.cast(chunk.indices, pa.int32()), -1, np.int32) for chunk in encoded.chunks]
-    )
+    indices = np.concatenate([_filled(pc.cast(chunk.indices, pa.int32()), -1, np.int32) for chunk in encoded.chunks])
     meaning = np.asarray(lookup(dictionary), dtype=np.int32)
     meaning[is_blank(pa.chunked_array([dictionary]))] = -2
     return CodedColumn(dictionary, indices, np.append(meaning, np.int32(-2))[indices])

@@ -78,14 +78,21 @@ def load_program(
     partner_index = pd.Index(partners["partner_id"].to_numpy(), dtype=object)
     events, currency, events_screen = screen_events(
         TableScreen(found["events"], "events", raw["events"], headers["events"], lenient=lenient),
-        data, event_types, partner_index, signup_ns, as_of,
+        data,
+        event_types,
+        partner_index,
+        signup_ns,
+        as_of,
     )
     screens = [partners_screen, events_screen]
     actions: pd.DataFrame | None = None
     if "actions" in raw:
         actions, actions_screen = screen_actions(
             TableScreen(found["actions"], "actions", raw["actions"], headers["actions"], lenient=lenient),
-            data, partner_index, signup_ns, as_of,
+            data,
+            partner_index,
+            signup_ns,
+            as_of,
         )
         screens.append(actions_screen)
 

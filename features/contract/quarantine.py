@@ -34,16 +34,13 @@ def write_quarantine(folder: Path, screens: list[TableScreen]) -> None:
             continue
         names = list(dict.fromkeys(problem for _, problem in screen.rejected))
         rows = np.concatenate([rejected for rejected, _ in screen.rejected])
-        codes = np.concatenate(
-            [np.full(rejected.size, names.index(problem), dtype=np.int32) for rejected, problem in screen.rejected]
-        )
+        codes = np.concatenate([np.full(rejected.size, names.index(problem), dtype=np.int32) for rejected, problem in screen.rejected])
         order = np.argsort(rows, kind="stable")
         rows, codes = rows[order], codes[order]
         subset = screen.raw.take(pa.array(rows))
         problems = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names, pa.string())).dictionary_decode()
         table = pa.table(
-            [plain_values(subset.column(i)) for i in range(subset.num_columns)]
-            + [pa.array(rows + 1, pa.int64()), problems],
+            [plain_values(subset.column(i)) for i in range(subset.num_columns)] + [pa.array(rows + 1, pa.int64()), problems],
             names=list(screen.header.file_names) + ["row", "problem"],
         )
         pacsv.write_csv(table, target)
@@ -65,5 +62,7 @@ def check_quarantine_share(screen: TableScreen, bar: float, folder: Path) -> Non
         f"{screen.path}: {set_aside:,} of {total:,} rows set aside ({share:.1%}: {problems}{more}), more than "
         f"data.max_quarantine_share {bar:g}; the rows are in {folder / (screen.table + QUARANTINE_SUFFIX)}; fix the "
         f"input or the config, or accept the loss deliberately with --set data.max_quarantine_share={needed:g}",
-        path=screen.path, problem="too many rows set aside", count=set_aside,
+        path=screen.path,
+        problem="too many rows set aside",
+        count=set_aside,
     )

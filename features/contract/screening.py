@@ -71,10 +71,13 @@ class TableScreen:
             extra = f" ({detail(rows)})" if detail is not None else ""
             noun = "row" if rows.size == 1 else "rows"
             raise ContractError(
-                f"{self.path}: column {self.header.label(column)}: {text or problem} in {rows.size} {noun}{extra}, "
-                f"e.g. {shown}",
-                path=self.path, column=column, file_column=self.header.file_column(column), problem=problem,
-                rows=tuple(int(row) + 1 for row in examples), count=int(rows.size),
+                f"{self.path}: column {self.header.label(column)}: {text or problem} in {rows.size} {noun}{extra}, e.g. {shown}",
+                path=self.path,
+                column=column,
+                file_column=self.header.file_column(column),
+                problem=problem,
+                rows=tuple(int(row) + 1 for row in examples),
+                count=int(rows.size),
             )
         self.rejected.append((rows, problem))
         self.alive[rows] = False
@@ -90,34 +93,30 @@ class TableScreen:
         return counts
 
 
-def reject_timestamps(
-    screen: TableScreen, column: str, parsed: ParsedTimestamps, *, required: bool, label: str = ""
-) -> None:
+def reject_timestamps(screen: TableScreen, column: str, parsed: ParsedTimestamps, *, required: bool, label: str = "") -> None:
     """Missing (when required), unparseable, then naive values in a column where others carry a zone."""
     prefix = f"{label} " if label else ""
     if required:
         screen.reject(column, f"{prefix}missing timestamp", parsed.missing, text="missing timestamp")
     screen.reject(
-        column, f"{prefix}unparseable timestamp", parsed.bad,
+        column,
+        f"{prefix}unparseable timestamp",
+        parsed.bad,
         text="unparseable timestamp",
-        detail=lambda rows: (
-            "expected ISO 8601 like 2025-03-01, 2025-03-01 14:05 or 2025-03-01T14:05:00+02:00, years 1680-2261"
-        ),
+        detail=lambda rows: "expected ISO 8601 like 2025-03-01, 2025-03-01 14:05 or 2025-03-01T14:05:00+02:00, years 1680-2261",
     )
     aware = int(np.count_nonzero(parsed.aware & screen.alive))
     if aware:
         screen.reject(
-            column, f"{prefix}mixed time zones", parsed.naive,
+            column,
+            f"{prefix}mixed time zones",
+            parsed.naive,
             text="mixed time zones",
-            detail=lambda rows: (
-                f"these have no zone or offset while {aware} {'row has' if aware == 1 else 'rows have'} one"
-            ),
+            detail=lambda rows: f"these have no zone or offset while {aware} {'row has' if aware == 1 else 'rows have'} one",
         )
 
 
-def reject_declared(
-    screen: TableScreen, raw: pa.Table, declared: Mapping[str, ColumnType], *, large: bool
-) -> dict[str, object]:
+def reject_declared(screen: TableScreen, raw: pa.Table, declared: Mapping[str, ColumnType], *, large: bool) -> dict[str, object]:
     """Cast each declared column present (in file order), rejecting values that do not cast.
 
     Returns the cast columns by name; a declared column absent from the file is simply not there.
@@ -142,15 +141,16 @@ def reject_declared(
         elif kind == "boolean":
             values, missing, bad = parse_booleans(column)
             screen.reject(
-                name, f"{name} not a boolean", bad, text="not a boolean",
+                name,
+                f"{name} not a boolean",
+                bad,
+                text="not a boolean",
                 detail=lambda rows: "expected true/false, yes/no or 1/0",
             )
             converted[name] = pd.arrays.BooleanArray(values, missing | bad)
         else:
             text = as_text(column)
-            converted[name] = (
-                pd.arrays.ArrowStringArray(text) if large else text.to_numpy(zero_copy_only=False).astype(object)
-            )
+            converted[name] = pd.arrays.ArrowStringArray(text) if large else text.to_numpy(zero_copy_only=False).astype(object)
     return converted
 
 

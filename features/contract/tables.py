@@ -28,9 +28,7 @@ from features.contract.screening import TableScreen, reject_declared, reject_tim
 from partner_churn.config import DataConfig
 
 
-def screen_partners(
-    screen: TableScreen, data: DataConfig, as_of: pd.Timestamp
-) -> tuple[pd.DataFrame, np.ndarray, TableScreen]:
+def screen_partners(screen: TableScreen, data: DataConfig, as_of: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray, TableScreen]:
     """Checked partners frame, their signup times in UTC nanoseconds (frame order), and the screen."""
     raw = screen.raw
     signup = parse_timestamps(raw.column("signup_at"))
@@ -41,11 +39,15 @@ def screen_partners(
     screen.reject("partner_id", "null partner_id", is_blank(ids_text))
     declared = reject_declared(screen, raw, data.partner_attributes, large=False)
     screen.reject(
-        "partner_id", "duplicate partner_id", repeated_rows(ids_text, screen.alive),
+        "partner_id",
+        "duplicate partner_id",
+        repeated_rows(ids_text, screen.alive),
         show=lambda rows: show_repeats(ids_text, rows, screen.alive),
     )
     screen.reject(
-        "signup_at", "after as-of", signup.ns > as_of.value,
+        "signup_at",
+        "after as-of",
+        signup.ns > as_of.value,
         text=f"signup_at in the future relative to as-of {as_of.isoformat()}",
     )
 
@@ -88,17 +90,19 @@ def screen_events(
         amount = parse_numbers(raw.column("amount"))
         screen.reject("amount", "non-numeric amount", amount.bad)
         screen.reject(
-            "amount", "missing amount", amount.missing & money,
+            "amount",
+            "missing amount",
+            amount.missing & money,
             text="missing amount",
             detail=lambda rows: f"required for money event types: {', '.join(data.money_event_types)}",
-            show=lambda rows: [
-                f"empty amount, event_type {show_value(value)}" for value in event_types.take(pa.array(rows)).to_pylist()
-            ],
+            show=lambda rows: [f"empty amount, event_type {show_value(value)}" for value in event_types.take(pa.array(rows)).to_pylist()],
         )
         screen.reject("amount", "negative amount", amount.values < 0)
     screen.reject("event_type", "null event_type", type_codes == -2)
     screen.reject(
-        "event_type", "unknown event_type", type_codes == -1,
+        "event_type",
+        "unknown event_type",
+        type_codes == -1,
         detail=lambda rows: _unknown_event_types(types, rows, data),
     )
     currencies: tuple[np.ndarray, list[str]] | None = None
@@ -109,7 +113,9 @@ def screen_events(
     if "event_id" in raw.column_names:
         event_ids = raw.column("event_id")
         screen.reject(
-            "event_id", "duplicate event_id", repeated_rows(event_ids, screen.alive),
+            "event_id",
+            "duplicate event_id",
+            repeated_rows(event_ids, screen.alive),
             show=lambda rows: show_repeats(event_ids, rows, screen.alive),
         )
     _reject_outside_lifetime(screen, ts.ns, partner_codes, partner_index, signup_ns, as_of)
@@ -124,10 +130,7 @@ def screen_events(
         "partner_id": categorical_from_codes(partner_codes[rows], partner_index),
         "ts": utc_array(ts.ns[rows]),
         "event_type": categorical_from_codes(type_codes[rows], pd.Index(data.event_types, dtype=object)),
-        "amount": (
-            np.zeros(int(np.count_nonzero(screen.alive))) if amount is None
-            else np.where(amount.missing[rows], 0.0, amount.values[rows])
-        ),
+        "amount": (np.zeros(int(np.count_nonzero(screen.alive))) if amount is None else np.where(amount.missing[rows], 0.0, amount.values[rows])),
     }
     if "event_id" in raw.column_names:
         columns["event_id"] = event_id_values(raw.column("event_id"), rows)
@@ -172,14 +175,14 @@ def _taken(values: object, rows: np.ndarray | slice) -> object:
 def _reject_unknown_partners(screen: TableScreen, raw_ids: pa.ChunkedArray, codes: np.ndarray) -> None:
     """Rows whose partner_id is not among the (kept) partners."""
     screen.reject(
-        "partner_id", "unknown partner", codes == -1,
+        "partner_id",
+        "unknown partner",
+        codes == -1,
         detail=lambda rows: f"{_distinct_count(raw_ids, rows)} distinct partner_id values not in partners",
     )
 
 
-def _reject_currencies(
-    screen: TableScreen, column: pa.ChunkedArray, money: np.ndarray, data: DataConfig
-) -> tuple[np.ndarray, list[str]]:
+def _reject_currencies(screen: TableScreen, column: pa.ChunkedArray, money: np.ndarray, data: DataConfig) -> tuple[np.ndarray, list[str]]:
     """Money events without a currency, then money events in another currency than most of them.
 
     Returns each row's currency code (-2 when blank) and the currencies, trimmed and upper case.
@@ -196,14 +199,13 @@ def _reject_currencies(
     codes = encode_column(column, lookup).codes  # a position in names, -2 when blank
     event_types = screen.raw.column("event_type")
     screen.reject(
-        "currency", "missing currency", money & (codes == -2),
+        "currency",
+        "missing currency",
+        money & (codes == -2),
         detail=lambda rows: (
-            f"required on money events ({', '.join(data.money_event_types)}) when the file has a currency column; "
-            "other events may leave it empty"
+            f"required on money events ({', '.join(data.money_event_types)}) when the file has a currency column; other events may leave it empty"
         ),
-        show=lambda rows: [
-            f"empty currency, event_type {show_value(value)}" for value in event_types.take(pa.array(rows)).to_pylist()
-        ],
+        show=lambda rows: [f"empty currency, event_type {show_value(value)}" for value in event_types.take(pa.array(rows)).to_pylist()],
     )
     counted = codes[screen.alive & money & (codes >= 0)]
     counts = np.bincount(counted, minlength=len(names))
@@ -213,7 +215,9 @@ def _reject_currencies(
         listed = ", ".join(f"{names[code]} {counts[code]:,} {_row_noun(counts[code])}" for code in used[:10])
         more = f" and {len(used) - 10} more" if len(used) > 10 else ""
         screen.reject(
-            "currency", "other currency", money & (codes >= 0) & (codes != main),
+            "currency",
+            "other currency",
+            money & (codes >= 0) & (codes != main),
             text=f"other currency than {names[main]}",
             detail=lambda rows: (
                 f"money events in {len(used)} currencies: {listed}{more}; one program has one currency: "
@@ -237,14 +241,13 @@ def _reject_outside_lifetime(
     before[known] = ts_ns[known] < signup_ns[codes[known]]
 
     def show_before(rows: np.ndarray) -> list[str]:
-        return [
-            f"partner {partner_index[codes[row]]}: ts {_iso(ts_ns[row])} < signup_at {_iso(signup_ns[codes[row]])}"
-            for row in rows
-        ]
+        return [f"partner {partner_index[codes[row]]}: ts {_iso(ts_ns[row])} < signup_at {_iso(signup_ns[codes[row]])}" for row in rows]
 
     screen.reject("ts", "before signup", before, text="timestamp before the partner's signup_at", show=show_before)
     screen.reject(
-        "ts", "after as-of", ts_ns > as_of.value,
+        "ts",
+        "after as-of",
+        ts_ns > as_of.value,
         text=f"timestamp in the future relative to as-of {as_of.isoformat()}",
     )
 
@@ -254,9 +257,7 @@ def _fold_event_types(values: pa.Array) -> pa.Array:
     return pc.utf8_lower(pc.utf8_trim_whitespace(values))
 
 
-def _partner_time_rows(
-    alive: np.ndarray, codes: np.ndarray, ts_ns: np.ndarray, partners: int
-) -> np.ndarray | slice:
+def _partner_time_rows(alive: np.ndarray, codes: np.ndarray, ts_ns: np.ndarray, partners: int) -> np.ndarray | slice:
     """Rows to keep, in (partner, ts) order, stable; `slice(None)` when that is every row as it is.
 
     Sorting by time and then, stably, by partner in 16-bit radix passes takes about half the time of
@@ -287,9 +288,7 @@ def _unknown_event_types(types: CodedColumn, rows: np.ndarray, data: DataConfig)
     seen = sorted(np.flatnonzero(counts), key=lambda i: (-counts[i], str(values[i])))
     listed = ", ".join(f"{str(values[i])!r} {counts[i]:,} {_row_noun(counts[i])}" for i in seen[:10])
     more = f" and {len(seen) - 10} more" if len(seen) > 10 else ""
-    hint = (
-        "map them to the vocabulary with data.event_type_map (file value: event type), or add them to data.event_types"
-    )
+    hint = "map them to the vocabulary with data.event_type_map (file value: event type), or add them to data.event_types"
     if not data.event_type_case_insensitive:
         known = pa.array([*data.event_types, *data.event_type_map], pa.string())
         unknown = pa.array([str(values[i]) for i in seen], pa.string())

@@ -35,9 +35,28 @@ from retention.wording import RU_GROUP_SEPARATOR, format_money, format_number, f
 from training.model import LOWER_QUARTILE_PREFIX, UPPER_QUARTILE_PREFIX
 
 __all__ = [
-    "EARLY_HISTORY_DAYS", "LOWER_QUARTILE_PREFIX", "MIN_CONTRIBUTION", "MIN_SILENT_DAYS", "MIN_SLOPE_GAP", "MIN_UNITS_FROM_TYPICAL", "OWN_EVENTS",
-    "RU_GROUP_SEPARATOR", "TYPICAL_FACTOR", "UPPER_QUARTILE_PREFIX", "as_records", "describe_feature", "fact_features", "facts_for", "format_money",
-    "format_number", "format_percent", "has_template", "plural_ru", "reasons_for", "reasons_from_contributions", "template_family",
+    "EARLY_HISTORY_DAYS",
+    "LOWER_QUARTILE_PREFIX",
+    "MIN_CONTRIBUTION",
+    "MIN_SILENT_DAYS",
+    "MIN_SLOPE_GAP",
+    "MIN_UNITS_FROM_TYPICAL",
+    "OWN_EVENTS",
+    "RU_GROUP_SEPARATOR",
+    "TYPICAL_FACTOR",
+    "UPPER_QUARTILE_PREFIX",
+    "as_records",
+    "describe_feature",
+    "fact_features",
+    "facts_for",
+    "format_money",
+    "format_number",
+    "format_percent",
+    "has_template",
+    "plural_ru",
+    "reasons_for",
+    "reasons_from_contributions",
+    "template_family",
 ]
 # format_*, plural_ru and RU_GROUP_SEPARATOR live in retention.wording, the quartile prefixes in training.model (training
 # stores the groups); they are named here too for callers of this module.

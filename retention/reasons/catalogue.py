@@ -149,18 +149,42 @@ TEMPLATES: dict[str, dict[str, str]] = {
 TREND_SUBJECTS: dict[str, dict[str, dict[str, str]]] = {
     "activity": {
         "en": {"subject": "activity", "were": "was"},
-        "ru": {"subject": "активность", "genitive": "активности", "fell": "упала", "rose": "выросла", "changed": "изменилась",
-               "appeared": "появилась", "pronoun": "её", "were": "была"},
+        "ru": {
+            "subject": "активность",
+            "genitive": "активности",
+            "fell": "упала",
+            "rose": "выросла",
+            "changed": "изменилась",
+            "appeared": "появилась",
+            "pronoun": "её",
+            "were": "была",
+        },
     },
     "click": {
         "en": {"subject": "clicks", "were": "were"},
-        "ru": {"subject": "клики", "genitive": "кликов", "fell": "упали", "rose": "выросли", "changed": "изменились",
-               "appeared": "появились", "pronoun": "их", "were": "были"},
+        "ru": {
+            "subject": "клики",
+            "genitive": "кликов",
+            "fell": "упали",
+            "rose": "выросли",
+            "changed": "изменились",
+            "appeared": "появились",
+            "pronoun": "их",
+            "were": "были",
+        },
     },
     "revenue": {
         "en": {"subject": "revenue", "were": "was"},
-        "ru": {"subject": "выручка", "genitive": "выручки", "fell": "упала", "rose": "выросла", "changed": "изменилась",
-               "appeared": "появилась", "pronoun": "её", "were": "была"},
+        "ru": {
+            "subject": "выручка",
+            "genitive": "выручки",
+            "fell": "упала",
+            "rose": "выросла",
+            "changed": "изменилась",
+            "appeared": "появилась",
+            "pronoun": "её",
+            "were": "была",
+        },
     },
 }
 """Trend subject -> language -> the words a trend template takes ("fell" agrees with the subject in Russian)."""

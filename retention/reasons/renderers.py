@@ -134,7 +134,9 @@ def _recency(fact: FeatureFact, value: float, row: Row, c: RenderContext) -> Ren
     if gap is None or "gap_mean" in c.covered or days <= gap or event_type not in OWN_EVENTS:
         return Rendered(text)
     active = "" if event_type == "activity" else "active_"
-    clause = catalogue.say(lang, f"usually_{active}daily") if gap == 1 else catalogue.say(lang, f"usually_{active}every", days=count(gap, "day", lang))
+    clause = (
+        catalogue.say(lang, f"usually_{active}daily") if gap == 1 else catalogue.say(lang, f"usually_{active}every", days=count(gap, "day", lang))
+    )
     return Rendered(text, frozenset({"gap_mean"}), f"; {clause}")
 
 

@@ -195,9 +195,7 @@ def reasons_for(model: TrainedModel, rows: Rows, *, k: int = 3, lang: str = "en"
     records = as_records(rows)
     if not records:
         return []
-    return reasons_from_contributions(
-        model.contributions(rows), model.features, records, target=model.target, k=k, lang=lang, typical=model.typical
-    )
+    return reasons_from_contributions(model.contributions(rows), model.features, records, target=model.target, k=k, lang=lang, typical=model.typical)
 
 
 def as_records(rows: Rows) -> list[dict[str, Any]]:

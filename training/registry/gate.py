@@ -33,7 +33,12 @@ from training.result import TrainingResult
 CHALLENGER = "challenger"
 _GAIN_EPSILON = 1e-12
 """Absorbs float noise, so an AUC exactly at the required gain passes the gate."""
-BASELINE_WORDS = {"btyd": "the BG/NBD model", "logistic_rfm": "the logistic RFM", "recency_rule": "the recency rule", "revenue_momentum": "the revenue momentum rule"}
+BASELINE_WORDS = {
+    "btyd": "the BG/NBD model",
+    "logistic_rfm": "the logistic RFM",
+    "recency_rule": "the recency rule",
+    "revenue_momentum": "the revenue momentum rule",
+}
 """How a decision names the baseline it was judged against."""
 FIGURE_WORDS = {
     "deactivation_risk": "the folds' mean ROC-AUC",
@@ -70,9 +75,7 @@ Rerun = Callable[[Config], TrainingResult]
 """Judges a procedure (a config) on the data being trained on, without the final refit."""
 
 
-def apply_gate(
-    result: TrainingResult, versions: Mapping[str, str], *, config: Config, rerun: Rerun | None = None
-) -> list[GateDecision]:
+def apply_gate(result: TrainingResult, versions: Mapping[str, str], *, config: Config, rerun: Rerun | None = None) -> list[GateDecision]:
     """Put the new versions that earn it in force as one pair; the others get `challenger`: procedure against procedure.
 
     Promoted when the folds' mean ROC-AUC beats the best gate baseline's by `training.promotion_min_gain_over_recency`
@@ -137,9 +140,7 @@ def _decide(
         ours_on_common = new_auc
         champion_problem, basis = "", ""
         if champion is not None:
-            ours_on_common, champion_auc, basis, champion_problem = _champion_procedure(
-                client, champion, result, target, config, rerun, reruns
-            )
+            ours_on_common, champion_auc, basis, champion_problem = _champion_procedure(client, champion, result, target, config, rerun, reruns)
 
         gain = new_auc - baseline_auc
         folds = len(result.fold_origins)
@@ -147,8 +148,11 @@ def _decide(
             promoted = False
             reason = f"{FIGURE_WORDS[target]} is undefined over these {folds} folds (a fold holds one class only); nothing to judge it by"
         elif not math.isfinite(baseline_auc) or gain + _GAIN_EPSILON < gate.promotion_min_gain_over_recency:
-            relation = "cannot be compared with a baseline" if not math.isfinite(baseline_auc) else (
-                f"only {gain:.3f} above" if gain >= 0 else f"{-gain:.3f} below")
+            relation = (
+                "cannot be compared with a baseline"
+                if not math.isfinite(baseline_auc)
+                else (f"only {gain:.3f} above" if gain >= 0 else f"{-gain:.3f} below")
+            )
             promoted = False
             reason = (
                 f"{figure} over {folds} folds is {relation} {baseline}'s {baseline_auc:.3f}; "
@@ -160,7 +164,9 @@ def _decide(
                 f"{figure} over {folds} folds beats {baseline}'s {baseline_auc:.3f}, but the champion v{champion_version}'s "
                 f"procedure could not be judged on the same folds ({champion_problem}); compare by hand and use promote"
             )
-        elif champion is not None and champion_auc is not None and ours_on_common + _GAIN_EPSILON < champion_auc - gate.promotion_max_loss_vs_champion:
+        elif (
+            champion is not None and champion_auc is not None and ours_on_common + _GAIN_EPSILON < champion_auc - gate.promotion_max_loss_vs_champion
+        ):
             promoted = False
             reason = (
                 f"{figure} over {folds} folds{_on_common(ours_on_common, new_auc)} is below the champion v{champion_version}'s "
@@ -218,7 +224,11 @@ def _champion_procedure(
     if tags.get("procedure") == procedure_id(result.config):
         return result.model_auc[target], result.model_auc[target], "the same settings and code: its procedure is this one, so these are its folds", ""
     same_folds = _json_or_empty(tags.get("fold_tests", ""), list) == fold_tests(result)
-    if tags.get("data_sha256") == result.fingerprint.get("sha256") and same_folds and tags.get("label_definition") == label_definition_id(result.config):
+    if (
+        tags.get("data_sha256") == result.fingerprint.get("sha256")
+        and same_folds
+        and tags.get("label_definition") == label_definition_id(result.config)
+    ):
         return _compared(ours, _json_or_empty(tags.get("fold_roc_auc", ""), float), "its own folds on this same data")
     if rerun is None:
         return result.model_auc[target], None, "", "its settings differ from this run's and there is no data here to re-run them on"
@@ -239,7 +249,12 @@ def _champion_procedure(
     if not theirs:
         return result.model_auc[target], None, "", found.not_trained.get(target, "its procedure trains no model of this target on this data")
     if fold_tests(found) != fold_tests(result):
-        return result.model_auc[target], None, "", f"its settings put the folds at {', '.join(sorted(theirs))}, this run's at {', '.join(sorted(ours))}"
+        return (
+            result.model_auc[target],
+            None,
+            "",
+            f"its settings put the folds at {', '.join(sorted(theirs))}, this run's at {', '.join(sorted(ours))}",
+        )
     return _compared(ours, theirs, "its settings re-run on these folds")
 
 

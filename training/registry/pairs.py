@@ -53,9 +53,7 @@ def promote(config: Config, name: str, version: str, reason: str) -> champions.C
     target_name = target_of_model(name, config)
     found = resolve(client, name, version_ref(version), config)
     if target_name is None:
-        raise InputError(
-            f"'{name}' is not one of this config's models ({', '.join(model_name(config, t) for t in domain.TARGETS)})"
-        )
+        raise InputError(f"'{name}' is not one of this config's models ({', '.join(model_name(config, t) for t in domain.TARGETS)})")
     number = str(found.version)
     with champions.decision_lock(config):
         in_force = champions.champion_pair(client, config)
@@ -70,8 +68,12 @@ def promote(config: Config, name: str, version: str, reason: str) -> champions.C
             client.set_model_version_tag(name, number, key, value)
         client.set_registered_model_tag(name, "last_override", f"v{number} by {who} at {when}: {reason.strip()}")
         return champions.put_in_force(
-            client, config, {**in_force.versions, target_name: number}, made_by="promote",
-            reason=f"{target_name} v{number} by {who}: {reason.strip()}", run_id=found.run_id or "",
+            client,
+            config,
+            {**in_force.versions, target_name: number},
+            made_by="promote",
+            reason=f"{target_name} v{number} by {who}: {reason.strip()}",
+            run_id=found.run_id or "",
         )
 
 
@@ -85,9 +87,7 @@ def rollback(config: Config, reason: str, to: str | None = None) -> champions.Ch
         in_force = champions.champion_pair(client, config)
         if to is None:
             if in_force.number is None or not in_force.previous:
-                raise InputError(
-                    f"no earlier pair to roll back to (in force: {in_force.words() or 'nothing'}); see partner-churn models pairs"
-                )
+                raise InputError(f"no earlier pair to roll back to (in force: {in_force.words() or 'nothing'}); see partner-churn models pairs")
             to = in_force.previous
         earlier = champions.pair_record(client, config, to)
         return champions.put_in_force(

@@ -24,8 +24,14 @@ LOGGED_CONFIG_SECTIONS = ("data", "labels", "features", "segments", "training")
 PROCEDURE_SECTIONS = ("data", "labels", "features", "segments", "training")
 """Config sections that make the procedure (with the code): what a champion's procedure is re-run with
 (`data` too: its event types, attributes and mappings shape the features)."""
-NOT_PROCEDURE = ("training.experiment_name", "training.risk_model_name", "training.potential_model_name", "training.pair_model_name",
-                 "training.promotion_min_gain_over_recency", "training.promotion_max_loss_vs_champion")
+NOT_PROCEDURE = (
+    "training.experiment_name",
+    "training.risk_model_name",
+    "training.potential_model_name",
+    "training.pair_model_name",
+    "training.promotion_min_gain_over_recency",
+    "training.promotion_max_loss_vs_champion",
+)
 """Keys of those sections that name things or set the gate: they do not change what the folds measure."""
 LABEL_SECTIONS = ("labels", "segments")
 """What defines the labels and the populations a figure is computed on: figures are comparable only when equal."""

@@ -82,9 +82,7 @@ def load_model(config: Config, name: str, version: str | None = None) -> tuple[T
             flavor = Model.load(str(local / "MLmodel")).flavors["python_function"]
             folder = local / flavor["artifacts"]["model"]["path"]
         except (KeyError, OSError, MlflowException) as exc:
-            raise InputError(
-                f"registered model '{name}' version {number} is not a partner-churn model (no 'model' artifact: {exc})"
-            ) from None
+            raise InputError(f"registered model '{name}' version {number} is not a partner-churn model (no 'model' artifact: {exc})") from None
         try:
             return TrainedModel.load(folder), number
         except DamagedModelError as exc:
@@ -139,9 +137,7 @@ def resolve(client: MlflowClient, name: str, ref: str, config: Config) -> ModelV
     except MlflowException as exc:
         if not is_not_found(exc):
             raise
-        raise InputError(
-            f"no registered model '{name}': partner-churn train registers it, or says why the data cannot train it"
-        ) from None
+        raise InputError(f"no registered model '{name}': partner-churn train registers it, or says why the data cannot train it") from None
     if ref.isdigit():
         try:
             return client.get_model_version(name, ref)
@@ -149,9 +145,7 @@ def resolve(client: MlflowClient, name: str, ref: str, config: Config) -> ModelV
             if not is_not_found(exc):
                 raise
             known = sorted(int(v.version) for v in client.search_model_versions(f"name = '{quote_name(name)}'"))
-            raise InputError(
-                f"registered model '{name}' has no version {ref} (versions: {', '.join(map(str, known)) or 'none'})"
-            ) from None
+            raise InputError(f"registered model '{name}' has no version {ref} (versions: {', '.join(map(str, known)) or 'none'})") from None
     if ref == CHAMPION:
         target = target_of_model(name, config)
         number = champions.champion_pair(client, config).versions.get(target or "")

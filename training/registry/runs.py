@@ -45,9 +45,7 @@ def model_name(config: Config, target: Target | str) -> str:
     return domain.model_name(str(target), config)
 
 
-def log_training_run(
-    result: TrainingResult, *, config: Config, run_name: str | None = None, register: bool = True
-) -> tuple[str, dict[str, str]]:
+def log_training_run(result: TrainingResult, *, config: Config, run_name: str | None = None, register: bool = True) -> tuple[str, dict[str, str]]:
     """Log one training run and register its models; returns the run id and each target's new version.
 
     Logged: params (the model-shaping config sections, flattened), `config.yaml`, `fingerprint.json`,
@@ -81,9 +79,7 @@ def log_training_run(
             for step, values in fold_metrics(result.backtest).items():
                 mlflow.log_metrics(values, step=step)
             mlflow.log_text(result.backtest.to_csv(index=False), "backtest.csv")
-            mlflow.log_text(
-                json.dumps([dataclasses.asdict(spec) for spec in result.schema], indent=2), "feature_schema.json"
-            )
+            mlflow.log_text(json.dumps([dataclasses.asdict(spec) for spec in result.schema], indent=2), "feature_schema.json")
             with tempfile.TemporaryDirectory(prefix="partner-churn-run-") as scratch:
                 sample_path = Path(scratch) / "reference_sample.parquet"
                 result.reference_sample.to_parquet(sample_path, index=False)
@@ -113,11 +109,9 @@ def log_training_run(
                     )
                     model_uris[target] = info.model_uri
 
-            for target, model in (result.models.items() if register else ()):
+            for target, model in result.models.items() if register else ():
                 name = model_name(config, target)
-                registered[target] = mlflow.register_model(
-                    model_uris[target], name, tags=_version_tags(result, target, model, run_id)
-                )
+                registered[target] = mlflow.register_model(model_uris[target], name, tags=_version_tags(result, target, model, run_id))
         except BaseException:
             for version in registered.values():
                 try:

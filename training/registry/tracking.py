@@ -63,8 +63,7 @@ def connect(config: Config) -> tuple[str, MlflowClient, str]:
         else:
             if experiment.lifecycle_stage != "active":
                 raise InputError(
-                    f"MLflow experiment '{name}' at {uri} is deleted: restore it "
-                    "(mlflow experiments restore) or set training.experiment_name"
+                    f"MLflow experiment '{name}' at {uri} is deleted: restore it (mlflow experiments restore) or set training.experiment_name"
                 )
             experiment_id = experiment.experiment_id
             if scheme == "sqlite":
@@ -106,7 +105,9 @@ def _keep_artifacts_beside(uri: str, recorded: str, config: Config) -> None:
     database = sqlite_path(uri)
     assert database is not None, "connect calls this for a sqlite: store only, so sqlite_path names its file"
     changed = reroot_artifacts(database, recorded, configured, wait_seconds=config.paths.mlflow_store_wait_seconds)
-    logger.warning("MLflow store %s: %d artifact locations moved from %s to %s (the store was copied or moved)", uri, changed, recorded_folder, configured_folder)
+    logger.warning(
+        "MLflow store %s: %d artifact locations moved from %s to %s (the store was copied or moved)", uri, changed, recorded_folder, configured_folder
+    )
 
 
 def _holds_files(folder: Path) -> bool:
@@ -123,6 +124,4 @@ def _check_reachable(uri: str) -> None:
         return
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise InputError(
-            f"MLflow tracking URI {uri}: unreachable ({reason}); set MLFLOW_TRACKING_URI or paths.mlflow_tracking_uri"
-        ) from None
+        raise InputError(f"MLflow tracking URI {uri}: unreachable ({reason}); set MLFLOW_TRACKING_URI or paths.mlflow_tracking_uri") from None
