@@ -329,9 +329,10 @@ def score(
     from retention.actions import load_action_table
     from serving.batch import score_partners
     from serving.history import previous_scoring
+    from serving.kpis import program_kpis
     from serving.models import load_scoring_models
     from serving.outputs import REPORT, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, scoring_lock, write_scoring
-    from serving.report import program_kpis, render_report
+    from serving.report import render_report
 
     def step(message: str) -> None:
         typer.echo(message, err=True)

@@ -46,7 +46,7 @@ from monitoring.wording import (
 from partner_churn.config import Config
 from retention.wording import format_number, short_number
 from serving.report import CSP, escape, svg_open
-from serving.report import TEXT as REPORT_TEXT
+from serving.words import TEXT as REPORT_TEXT
 
 SUMMARY = "drift_summary.html"
 FULL_REPORT = "drift.html"

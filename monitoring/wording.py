@@ -29,7 +29,7 @@ from partner_churn.domain import (
     trend_feature,
 )
 from retention.wording import count, event_words, format_date, format_number, format_percent, period, plural_ru, window
-from serving.report import TEXT as REPORT_TEXT
+from serving.words import TEXT as REPORT_TEXT
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {

@@ -37,8 +37,8 @@ from partner_churn.errors import InputError
 from partner_churn.locks import process_lock
 from retention.wording import format_date, format_money, format_number, format_percent, format_signed
 from serving.history import write_entry
-from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
+from serving.words import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 
 RISK_LIST = "risk_list.parquet"
 """The file that makes a folder a scoring (what later scorings and monitoring read)."""

@@ -7,8 +7,8 @@ styles and data: images, so even a mistake in escaping can neither run code nor 
 template autoescapes every value (by `escape`, i.e. `html.escape`); this module computes the texts and
 figures, in the report language (`scoring.lang`: en or ru), and the template lays them out.
 
-`program_kpis` computes the figures owners track from the contract tables and the scored frame;
-`render_report` is pure (frames in, an HTML string out); `serving.outputs.write_scoring` writes it with the risk list.
+`render_report` is pure (frames in, an HTML string out): the KPIs come from `serving.kpis`, the words
+from `serving.words`; `serving.outputs.write_scoring` writes it with the risk list.
 """
 
 from __future__ import annotations
@@ -24,35 +24,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from features.segments import LADDER_RANK, SEGMENTS
-from partner_churn.config import Config
-from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, active_mask, sort_risk_list, utc
+from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, sort_risk_list, utc
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.errors import InputError
 from retention.wording import format_date, format_number, format_percent, format_signed
 from serving.core import PreviousScoring
+from serving.kpis import FIRST_RESULT_WINDOW_DAYS, REVENUE_WINDOW_DAYS
 from serving.today import contacts_due, owner_counts
+from serving.words import OWNER_NAMES, SEGMENT_NAMES, TEXT
 
-REVENUE_WINDOW_DAYS = 30
-"""Window of the existing-partner revenue KPI; the change compares it with the window before."""
-FIRST_RESULT_WINDOW_DAYS = 90
-"""Time to first result counts partners whose first sale fell in this many days before the cutoff."""
-SALE = "sale"
 RISK_BANDS = (*DOMAIN_RISK_BANDS, UNAVAILABLE)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
-KPI_KEYS = (
-    "partners",
-    "active_partners",
-    "active_partners_before",
-    "churned_partners",
-    "partner_churn_rate",
-    "existing_partner_revenue",
-    "existing_partner_revenue_previous",
-    "existing_partner_revenue_change",
-    "first_results",
-    "days_to_first_result",
-)
-"""Keys of `program_kpis`; counts are floats too, so the dict is one type."""
 
 REQUIRED_COLUMNS = (
     "partner_id",
@@ -77,237 +59,6 @@ REQUIRED_COLUMNS = (
 
 SEGMENT_COLORS = {"star": "#b7791f", "workhorse": "#2b6cb0", "newbie": "#38a169", "sleeper": "#718096"}
 BAND_COLORS = {"inactive": "#a0aec0", "low": "#68d391", "medium": "#f6ad55", "high": "#e53e3e", UNAVAILABLE: "#cbd5e0"}
-
-TEXT: dict[str, dict[str, Any]] = {
-    "en": {
-        "title": "Partner program report",
-        "as_of": "as of",
-        "scored_at": "scored at",
-        "model": "model",
-        "trained_through": "trained on outcomes through",
-        "kpis": "Program KPIs",
-        "active_partners": "Active partners",
-        "active_note": "qualifying event in the last {days} days; {before} a window earlier",
-        "churn_rate": "Partner churn rate",
-        "churn_note": "{churned} of {base} partners active {days} days ago are not active now",
-        "existing_revenue": "Revenue from existing partners",
-        "existing_note": "last {days} days; previous {days} days: {previous}",
-        "first_result": "Time to first result",
-        "first_result_note": "median days from sign-up to first sale; {n} first sales in the last {days} days",
-        "days_unit": "days",
-        "segments": "Segment mix",
-        "segments_note": "Partners in play (qualifying event in the last {days} days) by segment; every registered partner has a segment.",
-        "segment": "Segment",
-        "in_play": "In play",
-        "share": "Share",
-        "all_partners": "All",
-        "vs_previous": "Since previous scoring",
-        "flows": "Segment flows since the previous scoring",
-        "flows_note": "Rows: segment at the previous scoring{since}; columns: segment now. {up} moved up the ladder, {down} moved down, {new} are new.",
-        "since": " ({date})",
-        "from_to": "from \\ to",
-        "new": "new",
-        "previous_scoring": "compared with the scoring of {date}",
-        "first_scoring": "First scoring",
-        "first_scoring_meta": "first scoring: nothing earlier to compare with",
-        "first_flows": "This is the first scoring: segment flows, changes and trends appear from the next one.",
-        "points": "{value} pts from {previous}",
-        "high_since": "high since {date} ({weeks} wk)",
-        "risk": "Risk distribution",
-        "risk_note": "Deactivation risk of the {n} partners active now, in tenths; colour is the risk band most partners of the bar fall in.",
-        "band": "Risk band",
-        "partners": "Partners",
-        "bands": {"inactive": "inactive", "low": "low", "medium": "medium", "high": "high", UNAVAILABLE: "unavailable"},
-        "value": "Revenue at risk by segment",
-        "value_note": "Revenue at risk = deactivation risk × expected revenue of the next {days} days, summed per segment. The risk list's value at risk also counts, for newbies and sleepers, the value of growing into a workhorse.",
-        "revenue_at_risk": "Revenue at risk",
-        "expected_revenue": "Expected revenue",
-        "value_at_risk": "Value at risk",
-        "high_risk": "High risk",
-        "top": "Top {n} partners",
-        "top_note": "In the order of the risk list: value at risk, then deactivation risk, then upgrade potential.",
-        "today": "Contacts today and this week",
-        "today_note": "Personal contacts worth a person's time, most valuable first; every one of the week is in the spreadsheet's first sheet and in the owner's contacts CSV.",
-        "today_counts": "{today} due today, {week} this week, {value} at risk in all",
-        "today_action": "What to do and say",
-        "last_activity": "Last activity",
-        "nothing_today": "Nothing due today.",
-        "no_contacts": "No personal contact is due this week.",
-        "partner_id": "Partner",
-        "change": "Change",
-        "deactivation_risk": "Deactivation risk",
-        "upgrade_potential": "Upgrade potential",
-        "action": "Action",
-        "reasons": "Reasons",
-        "due": "Due in days",
-        "same": "—",
-        "no_partners": "No partners were scored.",
-        "definitions": "Definitions",
-        "def_active": "Active partner: at least one qualifying event (the partner's own actions and results, not payouts or opened messages) in the {days} days before the cutoff.",
-        "def_churn": "Partner churn rate: of the partners active at the cutoff minus {days} days, the share with no qualifying event in the {days} days since (the deactivation label's definition, looked at backwards).",
-        "def_revenue": "Revenue from existing partners: sale revenue in the last {days} days from partners who signed up before that window began. Its change compares it with the same figure one window earlier (sales in the {days} days before, from partners signed up before those began).",
-        "def_first": "Time to first result: median days from sign-up to the first sale, among partners whose first sale came in the last {days} days.",
-        "def_segments": "Segments: star, workhorse, newbie, sleeper, by the program's configured rules; the ladder is sleeper/newbie < workhorse < star.",
-        "def_value": "Value at risk (risk list): for stars and workhorses, deactivation risk × expected revenue; for newbies and sleepers, upgrade potential × the value of climbing to a typical workhorse.",
-        "def_offline": "This page is self-contained: it loads nothing from the network and runs no scripts.",
-    },
-    "ru": {
-        "title": "Отчёт по партнёрской программе",
-        "as_of": "на дату",
-        "scored_at": "расчёт",
-        "model": "модель",
-        "trained_through": "обучена на исходах по",
-        "kpis": "Ключевые показатели программы",
-        "active_partners": "Активные партнёры",
-        "active_note": "целевое действие за последние {days} дн.; окном раньше: {before}",
-        "churn_rate": "Отток партнёров",
-        "churn_note": "{churned} из {base} партнёров, активных {days} дн. назад, сейчас неактивны",
-        "existing_revenue": "Выручка от существующих партнёров",
-        "existing_note": "за последние {days} дн.; за предыдущие {days} дн.: {previous}",
-        "first_result": "Время до первого результата",
-        "first_result_note": "медиана дней от регистрации до первой продажи; первых продаж за {days} дн.: {n}",
-        "days_unit": "дн.",
-        "segments": "Сегменты",
-        "segments_note": "Партнёры в игре (целевое действие за последние {days} дн.) по сегментам; сегмент есть у каждого зарегистрированного партнёра.",
-        "segment": "Сегмент",
-        "in_play": "В игре",
-        "share": "Доля",
-        "all_partners": "Всего",
-        "vs_previous": "С прошлого расчёта",
-        "flows": "Переходы между сегментами с прошлого расчёта",
-        "flows_note": "Строки: сегмент на прошлом расчёте{since}; столбцы: сегмент сейчас. Поднялись по лестнице: {up}, опустились: {down}, новых: {new}.",
-        "since": " ({date})",
-        "from_to": "откуда \\ куда",
-        "new": "новый",
-        "previous_scoring": "в сравнении с расчётом от {date}",
-        "first_scoring": "Первый расчёт",
-        "first_scoring_meta": "первый расчёт: сравнивать не с чем",
-        "first_flows": "Это первый расчёт: переходы между сегментами, изменения и тренды появятся со следующего.",
-        "points": "{value} п. п., было {previous}",
-        "high_since": "высокий с {date} ({weeks} нед.)",
-        "risk": "Распределение риска",
-        "risk_note": "Риск ухода {n} активных сейчас партнёров по десятым долям; цвет — уровень риска большинства партнёров столбца.",
-        "band": "Уровень риска",
-        "partners": "Партнёры",
-        "bands": {"inactive": "неактивен", "low": "низкий", "medium": "средний", "high": "высокий", UNAVAILABLE: "нет модели"},
-        "value": "Выручка под риском по сегментам",
-        "value_note": "Выручка под риском = риск ухода × ожидаемая выручка за следующие {days} дн., сумма по сегменту. Ценность под риском в списке для новичков и спящих учитывает ещё и ценность роста до рабочей лошадки.",
-        "revenue_at_risk": "Выручка под риском",
-        "expected_revenue": "Ожидаемая выручка",
-        "value_at_risk": "Ценность под риском",
-        "high_risk": "Высокий риск",
-        "top": "Топ-{n} партнёров",
-        "top_note": "В порядке списка риска: ценность под риском, затем риск ухода, затем потенциал роста.",
-        "today": "Контакты на сегодня и на неделю",
-        "today_note": "Личные контакты, которые стоят времени сотрудника, сначала самые ценные; все контакты недели — на первом листе таблицы и в CSV-файле исполнителя.",
-        "today_counts": "на сегодня: {today}, на неделю: {week}, под риском всего: {value}",
-        "today_action": "Что сделать и сказать",
-        "last_activity": "Последняя активность",
-        "nothing_today": "На сегодня ничего нет.",
-        "no_contacts": "На этой неделе личных контактов нет.",
-        "partner_id": "Партнёр",
-        "change": "Изменение",
-        "deactivation_risk": "Риск ухода",
-        "upgrade_potential": "Потенциал роста",
-        "action": "Действие",
-        "reasons": "Причины",
-        "due": "Срок, дн.",
-        "same": "—",
-        "no_partners": "Нет оценённых партнёров.",
-        "definitions": "Определения",
-        "def_active": "Активный партнёр: хотя бы одно целевое действие (собственные действия и результаты партнёра, не выплаты и не открытые письма) за {days} дн. до даты расчёта.",
-        "def_churn": "Отток партнёров: доля партнёров, активных на дату расчёта минус {days} дн., у которых с тех пор за {days} дн. не было ни одного целевого действия (определение метки ухода, взглядом назад).",
-        "def_revenue": "Выручка от существующих партнёров: выручка продаж за последние {days} дн. от партнёров, зарегистрированных до начала этого окна. Изменение сравнивает её с тем же показателем окном раньше (продажи за предыдущие {days} дн. от партнёров, зарегистрированных до их начала).",
-        "def_first": "Время до первого результата: медиана дней от регистрации до первой продажи среди партнёров, чья первая продажа пришлась на последние {days} дн.",
-        "def_segments": "Сегменты: звезда, рабочая лошадка, новичок, спящий — по настроенным правилам программы; лестница: спящий/новичок < рабочая лошадка < звезда.",
-        "def_value": "Ценность под риском (список риска): для звёзд и рабочих лошадок — риск ухода × ожидаемая выручка; для новичков и спящих — потенциал роста × ценность подъёма до типичной рабочей лошадки.",
-        "def_offline": "Страница самодостаточна: ничего не загружает из сети и не выполняет скриптов.",
-    },
-}
-"""The report's words by language: each entry a str (a format string where it takes fields), except
-"bands", a dict of the risk bands' names."""
-SEGMENT_NAMES = {
-    "en": {"star": "Star", "workhorse": "Workhorse", "newbie": "Newbie", "sleeper": "Sleeper"},
-    "ru": {"star": "Звезда", "workhorse": "Рабочая лошадка", "newbie": "Новичок", "sleeper": "Спящий"},
-}
-
-
-# --------------------------------------------------------------------------- KPIs
-
-
-def program_kpis(
-    partners: pd.DataFrame,
-    events: pd.DataFrame,
-    as_of: pd.Timestamp,
-    config: Config,
-    scored: pd.DataFrame,
-) -> dict[str, float]:
-    """The figures owners track, at `as_of`, from contract-shaped frames and the scoring's frame.
-
-    Active partners come from the scored frame (days_since_last_activity within the active window), so
-    the report agrees with the risk list; the rest from events before `as_of`, with the definitions the
-    report's footnote states (keys: `KPI_KEYS`). Rates and medians are NaN when their base is empty.
-    """
-    as_of = utc(as_of)
-    window = pd.Timedelta(days=config.labels.active_window_days)
-    signup_all = pd.to_datetime(partners["signup_at"], utc=True)
-    kept = (signup_all < as_of).to_numpy()
-    ids = pd.Index(partners["partner_id"].astype(str).to_numpy()[kept])
-    signup = pd.DatetimeIndex(signup_all[kept])
-
-    code = _partner_codes(events["partner_id"], ids)
-    ts = pd.DatetimeIndex(pd.to_datetime(events["ts"], utc=True))
-    seen = (code >= 0) & (ts < as_of)
-    qualifying = seen & events["event_type"].isin(list(config.labels.qualifying_event_types)).to_numpy()
-    sale = seen & (events["event_type"] == SALE).to_numpy()  # compares categorical codes: no 25M-string copy
-    amount = events["amount"].to_numpy(dtype=float)
-
-    now_active = np.unique(code[qualifying & (ts >= as_of - window)])
-    before_active = np.unique(code[qualifying & (ts >= as_of - 2 * window) & (ts < as_of - window)])
-    churned = np.setdiff1d(before_active, now_active)
-
-    active_partners = float(active_mask(scored, config).sum()) if len(scored) else 0.0
-
-    revenue_window = pd.Timedelta(days=REVENUE_WINDOW_DAYS)
-    sale_code, sale_ts, sale_amount = code[sale], ts[sale], amount[sale]
-    revenue_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, as_of, revenue_window)
-    revenue_before = _existing_revenue(sale_code, sale_ts, sale_amount, signup, as_of - revenue_window, revenue_window)
-
-    first_sale = pd.Series(sale_ts, index=sale_code).groupby(level=0).min()
-    recent = first_sale[first_sale >= as_of - pd.Timedelta(days=FIRST_RESULT_WINDOW_DAYS)]
-    days_to_first = (pd.DatetimeIndex(recent) - signup[recent.index.to_numpy()]) / pd.Timedelta(days=1) if len(recent) else []
-
-    return {
-        "partners": float(len(ids)),
-        "active_partners": active_partners,
-        "active_partners_before": float(before_active.size),
-        "churned_partners": float(churned.size),
-        "partner_churn_rate": churned.size / before_active.size if before_active.size else math.nan,
-        "existing_partner_revenue": revenue_now,
-        "existing_partner_revenue_previous": revenue_before,
-        "existing_partner_revenue_change": revenue_now / revenue_before - 1.0 if revenue_before > 0 else math.nan,
-        "first_results": float(len(recent)),
-        "days_to_first_result": float(np.median(days_to_first)) if len(days_to_first) else math.nan,
-    }
-
-
-def _partner_codes(partner_id: pd.Series, ids: pd.Index) -> np.ndarray:
-    """Position of each event's partner in `ids`, -1 for partners not there (categoricals kept cheap)."""
-    if isinstance(partner_id.dtype, pd.CategoricalDtype):
-        by_category = ids.get_indexer(partner_id.cat.categories.astype(str))
-        codes = partner_id.cat.codes.to_numpy()
-        return np.where(codes >= 0, by_category[codes], -1)
-    return ids.get_indexer(partner_id.astype(str))
-
-
-def _existing_revenue(
-    code: np.ndarray, ts: pd.DatetimeIndex, amount: np.ndarray, signup: pd.DatetimeIndex, end: pd.Timestamp, window: pd.Timedelta
-) -> float:
-    """Sale revenue in [end - window, end) from partners signed up before end - window."""
-    start = end - window
-    inside = (ts >= start) & (ts < end) & (signup[code] < start)
-    return float(amount[inside].sum())
-
 
 # --------------------------------------------------------------------------- the page: template and escaping
 
@@ -620,16 +371,6 @@ def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top:
 
 TODAY_ROWS = 20
 """Contacts due today shown per owner in the report (all are in the spreadsheet and the owner's CSV)."""
-OWNER_NAMES = {
-    "en": {"retention_team": "Retention team", "partner_manager": "Partner managers", "finance": "Finance", "automation": "Automated"},
-    "ru": {"retention_team": "Команда удержания", "partner_manager": "Менеджеры партнёров", "finance": "Финансы", "automation": "Автоматически"},
-}
-"""Who carries an action out (`retention.actions.Owner`), as the report and the spreadsheet name them."""
-CHANNEL_NAMES = {
-    "en": {"email": "Email", "phone": "Phone", "in_app": "In the app", "messenger": "Messenger", "manager": "Personal manager"},
-    "ru": {"email": "Эл. почта", "phone": "Телефон", "in_app": "В приложении", "messenger": "Мессенджер", "manager": "Личный менеджер"},
-}
-"""How the partner is reached (`retention.actions.Channel`), as the spreadsheet names it."""
 
 
 def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _Formatter, lang: str) -> list[_View]:

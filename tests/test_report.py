@@ -21,7 +21,9 @@ from partner_churn.config import Config
 from partner_churn.errors import InputError
 from serving.batch import RISK_LIST_COLUMNS, detail_columns
 from serving.core import PreviousScoring
-from serving.report import KPI_KEYS, REQUIRED_COLUMNS, TEXT, program_kpis, render_report
+from serving.kpis import KPI_KEYS, program_kpis
+from serving.report import REQUIRED_COLUMNS, render_report
+from serving.words import TEXT
 from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE
 
 CONFIG = Config()
@@ -483,7 +485,7 @@ def manager_frame(n: int = 150, seed: int = 3, *, lang: str = "ru") -> pd.DataFr
 def english_vocabulary() -> set[str]:
     """Every header, sheet name and named value the English spreadsheet uses, and the codes behind them."""
     from serving.outputs import COLUMN_WORDS, DEFINITIONS_HEADER, SHEET_NAMES
-    from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
+    from serving.words import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
 
     words = {*COLUMN_WORDS, *(w["en"][0] for w in COLUMN_WORDS.values()), *SHEET_NAMES["en"], *SHEET_NAMES["en"].values()}
     words |= {*DEFINITIONS_HEADER["en"], TEXT["en"]["new"], TEXT["en"]["first_scoring"]}
@@ -532,8 +534,8 @@ def test_spreadsheet_sheets_name_every_code_define_every_column_and_skip_contact
         TODAY_SHEET,
         spreadsheet_sheets,
     )
-    from serving.report import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
     from serving.today import CONTACT_COLUMNS, contacts_due
+    from serving.words import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
 
     assert all(set(words) == set(TEXT) for words in COLUMN_WORDS.values())
     assert set(SPREADSHEET_COLUMNS) | set(CONTACT_COLUMNS) <= set(COLUMN_WORDS)
