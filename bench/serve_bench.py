@@ -34,20 +34,17 @@ import json
 import math
 import multiprocessing as mp
 import os
-import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from bench import machine
+from bench.load_clients import WRK_SCRIPT, WRK_TIMEOUT_S, load_process, run_wrk, wrk_command
+from bench.servers import Server, alive, free_port, http_post, wait_ready
 from partner_churn.telemetry import QUIET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,273 +57,6 @@ THROUGHPUT_RATIO_TARGET = 2.0
 BULK_TARGET_S = 1.0
 BULK_PARTNERS = 10_000
 EXPLAINED_BULK_PARTNERS = 1_000
-
-
-# --------------------------------------------------------------------------------------------------
-# Load points through wrk
-
-# Posts the bodies of `args[1]` (one a line) in turn; counts non-2xx answers; `done()` writes one JSON line.
-# wrk 4.1 corrects its latency histogram for coordinated omission before `done()` sees it (stats_correct: for
-# every latency of at least twice the mean interval between one connection's requests, copies at that
-# latency minus 1, 2, ... intervals). `done()` reports those corrected percentiles as wrk_p*_us, and also
-# the measured ones (p*_us): the correction is undone on the histogram itself, which wrk 4.1 lays out as
-# {count, limit, min, max, data[]} (src/stats.h), one bucket per microsecond. raw_recorded must equal
-# requests - timeout: that checks the undoing.
-WRK_SCRIPT = r"""
-local ffi = require("ffi")
-local requests, turn = {}, 0
-non2xx, first_error = 0, ""
-
-function init(args)
-   for line in io.lines(args[1]) do
-      requests[#requests + 1] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, line)
-   end
-end
-
-function request()
-   turn = turn % #requests + 1
-   return requests[turn]
-end
-
-function response(status, headers, body)
-   if status < 200 or status > 299 then
-      non2xx = non2xx + 1
-      if first_error == "" then first_error = status .. ": " .. string.sub(body or "", 1, 200) end
-   end
-end
-
-local threads = {}
-function setup(thread) threads[#threads + 1] = thread end
-
-local function escaped(text)
-   return (text:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end))
-end
-
-function done(summary, latency, _)
-   local failed, first = 0, ""
-   for _, thread in ipairs(threads) do
-      failed = failed + thread:get("non2xx")
-      if first == "" then first = thread:get("first_error") end
-   end
-   local s = ffi.cast("uint64_t **", ffi.cast("void *", latency))[0]
-   local low, high, data = tonumber(s[2]), tonumber(s[3]), s + 4
-   local per_connection = math.floor(summary.requests / tonumber(os.getenv("SERVE_BENCH_CONNECTIONS")))
-   local interval = per_connection > 0 and math.floor(summary.duration / per_connection) or 0
-   local function measured(m)
-      local n = tonumber(data[m])
-      if interval > 0 and m > interval and m + interval <= high then n = n - tonumber(data[m + interval]) end
-      return n
-   end
-   local recorded = 0
-   for m = low, high do recorded = recorded + measured(m) end
-   local function order_statistic(k)  -- the k-th smallest measured latency, from 0
-      local seen = 0
-      for m = low, high do
-         seen = seen + measured(m)
-         if seen > k then return m end
-      end
-      return high
-   end
-   local function percentile(q)  -- as numpy.percentile: linear between the two nearest order statistics
-      if recorded == 0 then return -1 end
-      local h = (recorded - 1) * q / 100
-      local k = math.floor(h)
-      local a = order_statistic(k)
-      return a + (h - k) * (order_statistic(math.min(k + 1, recorded - 1)) - a)
-   end
-   local e = summary.errors
-   io.write(string.format(
-      'SERVE_BENCH_WRK {"duration_us": %.0f, "requests": %.0f, "non2xx": %.0f, "first_error": "%s", ' ..
-      '"connect": %.0f, "read": %.0f, "write": %.0f, "status": %.0f, "timeout": %.0f, "raw_recorded": %.0f, ' ..
-      '"interval_us": %.0f, "p50_us": %.1f, "p90_us": %.1f, "p99_us": %.1f, ' ..
-      '"wrk_p50_us": %.0f, "wrk_p90_us": %.0f, "wrk_p99_us": %.0f}\n',
-      summary.duration, summary.requests, failed, escaped(first), e.connect, e.read, e.write, e.status, e.timeout,
-      recorded, interval, percentile(50), percentile(90), percentile(99),
-      latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-"""
-WRK_TIMEOUT_S = 10  # latencies at or above this count as errors (wrk's histogram holds this many seconds)
-
-
-def wrk_command(url: str, script: Path, bodies: Path, concurrency: int, seconds: int, threads: int) -> list[str]:
-    """The wrk run of one load point: `concurrency` connections on `threads` threads for `seconds`."""
-    return [
-        "wrk",
-        "-t",
-        str(min(threads, concurrency)),
-        "-c",
-        str(concurrency),
-        "-d",
-        f"{seconds}s",
-        "--latency",
-        "--timeout",
-        f"{WRK_TIMEOUT_S}s",
-        "-s",
-        str(script),
-        url,
-        "--",
-        str(bodies),
-    ]
-
-
-def parse_wrk(output: str) -> dict[str, Any]:
-    """The figures of wrk's output (the `done()` line): the fields `_closed_loop` reports, and wrk's own."""
-    lines = [line for line in output.splitlines() if line.startswith("SERVE_BENCH_WRK ")]
-    if not lines:
-        raise SystemExit(f"wrk wrote no figures:\n{output[-2000:]}")
-    got = json.loads(lines[-1].split(" ", 1)[1])
-    seconds = got["duration_us"] / 1e6
-    socket_errors = got["connect"] + got["read"] + got["write"] + got["timeout"]
-    ok = got["requests"] - got["non2xx"]
-    if got["raw_recorded"] != got["requests"] - got["timeout"]:
-        raise SystemExit(f"wrk: undoing its latency correction left {got['raw_recorded']} of {got['requests'] - got['timeout']} latencies")
-    first_error = got["first_error"] or (
-        f"socket errors: connect {got['connect']}, read {got['read']}, write {got['write']}, timeout {got['timeout']}" if socket_errors else ""
-    )
-    return {
-        "requests": ok,
-        "throughput": ok / seconds,
-        "p50_ms": got["p50_us"] / 1e3,
-        "p90_ms": got["p90_us"] / 1e3,
-        "p99_ms": got["p99_us"] / 1e3,
-        "wrk_p99_ms": got["wrk_p99_us"] / 1e3,
-        "errors": got["non2xx"] + socket_errors,
-        "first_error": first_error,
-    }
-
-
-def run_wrk(command: list[str], connections: int, on_begin: Any) -> tuple[dict[str, Any], float]:
-    """Run one wrk command; `on_begin()` once it has started. Its figures and the CPU seconds wrk used."""
-    env = {**os.environ, "SERVE_BENCH_CONNECTIONS": str(connections)}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-    on_begin()
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"wrk exited with {process.returncode}: {' '.join(command)}\n{output[-2000:]}")
-    return parse_wrk(output), usage.ru_utime + usage.ru_stime
-
-
-# --------------------------------------------------------------------------------------------------
-# The Python client: the points wrk cannot run (runs in its own process; imports only what it needs)
-
-
-def _load_process(schedule: list[dict[str, Any]], reports: Any) -> None:
-    """Run every point of `schedule` in order; send ("begin", i) when measuring starts, ("end", i, result)."""
-    import asyncio
-
-    asyncio.run(_run_schedule(schedule, reports))
-
-
-async def _run_schedule(schedule: list[dict[str, Any]], reports: Any) -> None:
-    import aiohttp
-
-    for i, point in enumerate(schedule):
-        connector = aiohttp.TCPConnector(limit=max(point.get("concurrency", 1), 1), force_close=False)
-        timeout = aiohttp.ClientTimeout(total=180)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            if point["kind"] == "load":
-                result = await _closed_loop(session, point, lambda: reports.put(("begin", i)))
-            else:
-                reports.put(("begin", i))
-                result = await _repeated(session, point)
-        reports.put(("end", i, result))
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-async def _closed_loop(session: Any, point: dict[str, Any], on_begin: Any) -> dict[str, Any]:
-    """`concurrency` connections, each sending the next body as soon as its answer is read, for
-    `warmup` + `duration` seconds; only requests completed in the measured window count. Only the
-    staggered points run here (connection k opens k * `stagger` s after the first): wrk cannot."""
-    import asyncio
-
-    bodies, url, concurrency = point["bodies"], point["url"], point["concurrency"]
-    headers = {"Content-Type": "application/json"}
-    started = time.perf_counter()
-    measure_from = started + point["warmup"]
-    stop_at = measure_from + point["duration"]
-    latencies: list[float] = []
-    errors: list[str] = []
-    counter = [0]
-    begun = [False]
-    cpu_at_begin = [0.0]
-
-    async def connection(k: int) -> None:
-        await asyncio.sleep(k * point.get("stagger", 0.0))  # open this connection later than the previous one
-        while True:
-            now = time.perf_counter()
-            if now >= stop_at:
-                return
-            if now >= measure_from and not begun[0]:
-                begun[0] = True
-                cpu_at_begin[0] = _cpu_seconds()
-                on_begin()
-            body = bodies[counter[0] % len(bodies)]
-            counter[0] += 1
-            sent = time.perf_counter()
-            try:
-                async with session.post(url, data=body, headers=headers) as response:
-                    payload = await response.read()
-                    status = response.status
-            except Exception as exc:  # noqa: BLE001 - every failure is counted, not raised
-                status, payload = -1, repr(exc).encode()
-            done = time.perf_counter()
-            if measure_from <= done <= stop_at:
-                if status == 200:
-                    latencies.append(done - sent)
-                else:
-                    errors.append(f"{status}: {payload[:200]!r}")
-
-    await asyncio.gather(*(connection(k) for k in range(concurrency)))
-    cpu = _cpu_seconds() - cpu_at_begin[0]
-    window = point["duration"]
-    return {
-        "requests": len(latencies),
-        "throughput": len(latencies) / window,
-        "p50_ms": _percentile(latencies, 50) * 1e3,
-        "p99_ms": _percentile(latencies, 99) * 1e3,
-        "errors": len(errors),
-        "first_error": errors[0] if errors else "",
-        "client_cpu": cpu / window,
-    }
-
-
-async def _repeated(session: Any, point: dict[str, Any]) -> dict[str, Any]:
-    """One body sent `warmup` times unmeasured, then `repeats` times one after another, timed end to end."""
-    headers = {"Content-Type": "application/json"}
-    times, errors, last = [], [], b""
-    for k in range(point["warmup"] + point["repeats"]):
-        sent = time.perf_counter()
-        async with session.post(point["url"], data=point["body"], headers=headers) as response:
-            payload = await response.read()
-            status = response.status
-        elapsed = time.perf_counter() - sent
-        if status != 200:
-            errors.append(f"{status}: {payload[:300]!r}")
-        elif k >= point["warmup"]:
-            times.append(elapsed)
-        last = payload
-    return {
-        "times": times,
-        "median_s": statistics.median(times) if times else math.nan,
-        "errors": len(errors),
-        "first_error": errors[0] if errors else "",
-        "response": last if point.get("keep_response") else b"",
-        "response_bytes": len(last),
-    }
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    import numpy as np
-
-    return float(np.percentile(np.asarray(values), q))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -406,162 +136,6 @@ def events_record(partner: dict[str, Any], events: Any, as_of: str, attributes: 
         "events": listed,
         "as_of": as_of,
     }
-
-
-# --------------------------------------------------------------------------------------------------
-# Servers
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(first: int, last: int, taken: set[int]) -> int:
-    for port in range(first, last + 1):
-        if port not in taken and _port_free(port):
-            return port
-    raise SystemExit(f"no free port in {first}-{last}")
-
-
-class Server:
-    """A server command in its own session, its output in a log file; stopped with its whole session."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.log = name, log
-        self.started: set[int] = set()
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self._out = log.open("wb")
-        self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def pids(self) -> list[int]:
-        """Every live process the server started: its session and all descendants (BentoML's workers call
-        setsid, so they leave the session and the process group of the command)."""
-        parent_of, session_of = {}, {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            fields = _stat(int(entry.name))
-            if fields:
-                parent_of[int(entry.name)], session_of[int(entry.name)] = int(fields[1]), int(fields[3])
-        root = self.process.pid
-        found = {pid for pid, sid in session_of.items() if sid == root}
-        if root in parent_of:
-            found.add(root)
-        grew = True
-        while grew:
-            more = {pid for pid, parent in parent_of.items() if parent in found and pid not in found}
-            found |= more
-            grew = bool(more)
-        return sorted(found)
-
-    def cpu_by_pid(self) -> dict[int, float]:
-        """User + system CPU seconds of each of the server's live processes."""
-        found = {}
-        for pid in self.pids():
-            fields = _stat(pid)
-            if fields:
-                found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-        return found
-
-    def connections_by_pid(self, port: int) -> dict[int, int]:
-        """Established client connections to `port` held by each process (from `ss`); {} without `ss`."""
-        try:
-            listed = subprocess.run(
-                ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, timeout=10
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            return {}
-        counts: dict[int, int] = {}
-        for line in listed.splitlines():
-            for part in line.split("pid=")[1:]:
-                pid = int(part.split(",")[0])
-                counts[pid] = counts.get(pid, 0) + 1
-        return counts
-
-    def stop(self) -> None:
-        """SIGTERM to the command's process group (the servers stop their own workers), then SIGKILL to
-        every process of the server still alive after a grace period, workers outside the group too."""
-        pids = set(self.pids())
-        self.started |= pids
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and _alive(pids):
-            self.process.poll()  # reap the command itself
-            time.sleep(0.2)
-        left = _alive(pids | set(self.pids()))
-        if left:
-            self.started |= left
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self._out.close()
-
-    def tail(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-
-def _stat(pid: int) -> list[str]:
-    """Fields of /proc/PID/stat after the command name: [state, ppid, pgrp, session, ...]; [] if gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
-def _alive(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if _stat(pid)[:1] not in ([], ["Z"])}
-
-
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
-def _post(url: str, body: bytes) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()[:500]
-
-
-def wait_ready(servers: list[tuple[Server, str]], timeout: float = 180.0) -> dict[str, float]:
-    """Seconds each server took to answer its health check; exits with the server's log if one dies."""
-    started, ready = time.perf_counter(), {}
-    while len(ready) < len(servers):
-        for server, url in servers:
-            if server.name in ready:
-                continue
-            if server.process.poll() is not None:
-                raise SystemExit(f"{server.name} exited with {server.process.returncode}:\n{server.tail()}")
-            if _get(url) == 200:
-                ready[server.name] = time.perf_counter() - started
-        if time.perf_counter() - started > timeout:
-            waiting = [s for s, _ in servers if s.name not in ready]
-            raise SystemExit(f"not ready after {timeout:.0f} s: {[s.name for s in waiting]}\n{waiting[0].tail()}")
-        time.sleep(0.5)
-    return ready
 
 
 # --------------------------------------------------------------------------------------------------
@@ -748,8 +322,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     # Servers ---------------------------------------------------------------------------------------
     first, last = (int(p) for p in args.ports.split("-"))
-    ours_port = _free_port(first, last, set())
-    theirs_port = _free_port(first, last, {ours_port})
+    ours_port = free_port(first, last, set())
+    theirs_port = free_port(first, last, {ours_port})
     env = _quiet_env()
     servers: list[Server] = []
     loader: Any = None
@@ -759,6 +333,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             [str(BIN / "partner-churn"), "serve", "--port", str(ours_port), "--workers", str(args.workers), *_settings(store)],
             env,
             store / "logs" / "ours.log",
+            ROOT,
         )
         servers.append(ours)
         theirs = Server(
@@ -780,6 +355,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             ],
             {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"},
             store / "logs" / "mlflow.log",
+            ROOT,
         )
         servers.append(theirs)
         ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
@@ -901,7 +477,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         python_points = [i for i, point in enumerate(schedule) if point["client"] == "python"]
         context = mp.get_context("spawn")
         reports = context.Queue()
-        loader = context.Process(target=_load_process, args=([schedule[i] for i in python_points], reports), name="serve-bench-load")
+        loader = context.Process(target=load_process, args=([schedule[i] for i in python_points], reports), name="serve-bench-load")
         loader.start()
         finished = 0
         while finished < len(python_points):
@@ -924,7 +500,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             loader.join(timeout=10)
         for server in servers:
             server.stop()
-        leftover = sorted(_alive({pid for server in servers for pid in server.started}))
+        leftover = sorted(alive({pid for server in servers for pid in server.started}))
         print(
             f"servers stopped{'' if not leftover else f' (processes left: {leftover})'}; "
             f"bench took {time.perf_counter() - bench_started:.0f} s; load average now {os.getloadavg()[0]:.2f}",
@@ -948,7 +524,7 @@ def _check_answers(
     import numpy as np
 
     for k in range(5):
-        status, answer = _post(f"{ours_url}/score", ours_bodies[k])
+        status, answer = http_post(f"{ours_url}/score", ours_bodies[k])
         if status != 200:
             raise SystemExit(f"ours /score answered {status}: {answer}")
         got, want = answer["scores"][0], score_records([parsed[k]], served, lang="en", explain_by_default=True)[0]
@@ -961,7 +537,7 @@ def _check_answers(
             raise SystemExit(f"ours /score: risk {got['deactivation_risk']}, in-process {want['deactivation_risk']}")
         if not got["reasons"]:
             raise SystemExit(f"ours /score: no reasons in {got}")
-        status, theirs = _post(f"{theirs_url}/invocations", mlflow_bodies[k])
+        status, theirs = http_post(f"{theirs_url}/invocations", mlflow_bodies[k])
         if status != 200:
             raise SystemExit(f"mlflow /invocations answered {status}: {theirs}")
         row = {
@@ -972,7 +548,7 @@ def _check_answers(
         probability = theirs["predictions"][0]["deactivation_risk"]
         if abs(probability - expected) > 1e-9:
             raise SystemExit(f"mlflow: probability {probability}, in-process {expected}")
-    status, answer = _post(f"{ours_url}/score", raw_bodies[0])
+    status, answer = http_post(f"{ours_url}/score", raw_bodies[0])
     want = score_records([raw_parsed[0]], served, lang="en", explain_by_default=True)[0]
     if (
         status != 200
