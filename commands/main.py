@@ -157,13 +157,23 @@ def generate(
     scenario_from: Annotated[
         str | None, typer.Option(help="First day under the changed rules, YYYY-MM-DD (default: generator.scenario_from).")
     ] = None,
+    action_truth: Annotated[
+        bool,
+        typer.Option(
+            "--action-truth",
+            help="Also write action_truth.parquet: each logged action's outcomes if treated and if held out, by forking "
+            "the simulation (labels.horizon_days, labels.qualifying_event_types); about 4x the generation time.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
     """Generate a realistic synthetic partner program (with its latent truth) as Parquet files."""
+    from synthetic.action_truth import ActionTruthSettings
     from synthetic.program import generate_program, program_period, write_program
 
-    cfg = config_from(config, set_).generator
+    full = config_from(config, set_)
+    cfg = full.generator
     start = parse_as_of(start_date, "--start-date").date() if start_date else cfg.start_date
     n_partners, n_months = partners or cfg.partners, months or cfg.months
     scenarios = scenario or cfg.scenarios
@@ -178,6 +188,7 @@ def generate(
             progress=bar.update,
             scenarios=scenarios,
             scenario_from=changed_from,
+            action_truth=ActionTruthSettings.from_labels(full.labels) if action_truth else None,
         )
     write_program(program, out)
     changes = f"; changed from {changed_from}: {', '.join(scenarios)}" if scenarios else ""

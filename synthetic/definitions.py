@@ -51,7 +51,8 @@ class ProgramChange:
 
 @dataclass(frozen=True)
 class GeneratedProgram:
-    """A generated program: the three contract tables plus the latent truth behind them."""
+    """A generated program: the three contract tables plus the latent truth behind them (and, when asked
+    for, the true potential outcomes of its logged actions)."""
 
     partners: pd.DataFrame
     events: pa.Table
@@ -69,6 +70,11 @@ class GeneratedProgram:
     """Scenarios injected (`synthetic/scenarios.py`); empty for the unchanged program."""
     scenario_from: dt.date | None = None
     """First day under the scenarios' rules."""
+    action_truth: pd.DataFrame | None = None
+    """When asked for (`synthetic.action_truth`): per row of `actions`, in its order, partner_id, ts, action,
+    segment_at_action (the segment the plan used; newbie for onboarding calls), silent_if_treated and
+    silent_if_held_out (chance of no qualifying event in the H days from the action's UTC day under each
+    arm), revenue_if_treated and revenue_if_held_out (expected sale revenue in those days)."""
 
 
 @dataclass(frozen=True)

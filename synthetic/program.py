@@ -19,6 +19,8 @@ The whole simulation is vectorised over partners and loops over days only, so 10
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
@@ -33,6 +35,7 @@ import pyarrow.parquet as pq
 from features.segments import assign_segments
 from partner_churn.config import DataConfig, SegmentsConfig
 from partner_churn.errors import InputError
+from synthetic.action_truth import ActionTruthRecorder, ActionTruthSettings
 from synthetic.definitions import COUNTRIES, MAX_EXIT_RATE, SECONDS_PER_DAY, WEEKDAY_SIGNUPS, GeneratedProgram, ProgramChange, Traits
 
 EVENT_TYPES: tuple[str, ...] = tuple(DataConfig.model_fields["event_types"].default)
@@ -76,12 +79,15 @@ def generate_program(
     progress: Callable[[int], None] | None = None,
     scenarios: Sequence[str] = (),
     scenario_from: dt.date | None = None,
+    action_truth: ActionTruthSettings | None = None,
 ) -> GeneratedProgram:
     """Simulate `partners` sign-ups over `months` months; the same arguments give the same program.
 
     `scenarios` (names from `synthetic.scenarios.SCENARIOS`) change the program from `scenario_from` on;
     without them the program is exactly the unchanged one. `progress`, when given, is called with the
-    number of simulated days after each day.
+    number of simulated days after each day. `action_truth`, when given, also computes every logged
+    action's potential outcomes by forking the simulation (`synthetic.action_truth`; it takes about four
+    times as long): the program itself is byte for byte the same with or without it.
     """
     segments = segments or SegmentsConfig()
     start, end = program_period(start_date, months)
@@ -95,13 +101,15 @@ def generate_program(
         from synthetic.scenarios import inject
 
         traits, change, shown = inject(traits, scenarios, scenario_from, start=start, n_days=n_days, seed=seed)
-    sim = _Simulation(traits, n_days, start, rng, segments, change)
+    truth = None if action_truth is None else ActionTruthRecorder(action_truth, seed, EVENT_TYPES)
+    sim = _Simulation(traits, n_days, start, rng, segments, change, truth)
     sim.run(progress)
     return GeneratedProgram(
         partners=shown,
         events=sim.events_table(),
         actions=sim.actions_frame(),
         latent=sim.latent_table(),
+        action_truth=sim.action_truth_frame(),
         start=start,
         end=end,
         scenarios=tuple(scenarios),
@@ -116,14 +124,18 @@ def program_period(start_date: dt.date, months: int) -> tuple[pd.Timestamp, pd.T
 
 
 def write_program(program: GeneratedProgram, out_dir: Path) -> dict[str, Path]:
-    """Write partners, events, actions and latent truth as Parquet files in `out_dir`, and `scenario.json`
-    (which change was injected from when, and what each does) when the program has scenarios."""
+    """Write partners, events, actions and latent truth as Parquet files in `out_dir`, `action_truth.parquet`
+    when the program has it, and `scenario.json` (which change was injected from when, and what each does)
+    when the program has scenarios."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / f"{name}.parquet" for name in ("partners", "events", "actions", "latent")}
     pq.write_table(pa.Table.from_pandas(program.partners, preserve_index=False), paths["partners"])
     pq.write_table(program.events, paths["events"], row_group_size=1_000_000)
     pq.write_table(pa.Table.from_pandas(program.actions, preserve_index=False), paths["actions"])
     pq.write_table(program.latent, paths["latent"], row_group_size=2_000_000)
+    if program.action_truth is not None:
+        paths["action_truth"] = out_dir / "action_truth.parquet"
+        pq.write_table(pa.Table.from_pandas(program.action_truth, preserve_index=False), paths["action_truth"])
     if program.scenarios:
         from synthetic.scenarios import SCENARIOS
 
@@ -152,8 +164,7 @@ def _draw_traits(n: int, n_days: int, start: pd.Timestamp, rng: np.random.Genera
     onboarding_assigned = rng.random(n) < 0.45
     onboarding_holdout = onboarding_assigned & (rng.random(n) < 0.2)
     onboarded = onboarding_assigned & ~onboarding_holdout
-    engage_p = np.clip(params[:, 1] * np.exp(0.35 * drive) + 0.12 * onboarded, 0.02, 0.97)
-    engages = rng.random(n) < engage_p
+    engages = rng.random(n) < engage_chance(type_index, drive, onboarded)
     scale_mult = rng.lognormal(-0.9, 1.15, n)
     commission_rate = np.round(params[:, 5] * rng.choice([0.8, 1.0, 1.0, 1.2, 1.5], n), 3)
     countries = rng.choice(list(COUNTRIES), size=n, p=np.array(list(COUNTRIES.values())))
@@ -190,6 +201,12 @@ def _draw_traits(n: int, n_days: int, start: pd.Timestamp, rng: np.random.Genera
     )
 
 
+def engage_chance(type_index: np.ndarray, drive: np.ndarray, onboarded: np.ndarray) -> np.ndarray:
+    """Chance that a partner engages at all (ever leaves idle); an onboarding call raises it."""
+    share_engaging = np.array(list(PARTNER_TYPES.values()))[type_index, 1]
+    return np.clip(share_engaging * np.exp(0.35 * drive) + 0.12 * onboarded, 0.02, 0.97)
+
+
 class _Simulation:
     """Day-by-day state of every partner; collects events, actions and latent truth as it goes."""
 
@@ -201,6 +218,7 @@ class _Simulation:
         rng: np.random.Generator,
         segments: SegmentsConfig,
         change: ProgramChange | None = None,
+        truth: ActionTruthRecorder | None = None,
     ) -> None:
         self.t = traits
         self.n_days = n_days
@@ -240,6 +258,10 @@ class _Simulation:
         self._latent: list[tuple] = []  # partners, day, state, hazard, activity, comeback, working week, off week
         self._actions: list[tuple[np.ndarray, int, str, np.ndarray, np.ndarray]] = []  # who, day, action, holdout, seconds
         self._registered = np.searchsorted(traits.signup_day, np.arange(n_days), side="right")
+        self.truth = truth
+        self._truth: list[dict[str, np.ndarray]] = []  # per entry of _actions: its rows' potential outcomes
+        self.plans_retention = True
+        self.records_latent = True
 
     # -- the day loop -------------------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> None:
@@ -247,19 +269,25 @@ class _Simulation:
         for day in range(self.n_days):
             m = int(self._registered[day])
             if m:
-                self._step(day, m)
+                self.step(day, m)
             if progress is not None:
                 progress(1)
 
-    def _step(self, day: int, m: int) -> None:
+    def step(self, day: int, m: int) -> None:
+        """Simulate `day` for the first `m` partners (those signed up by its end)."""
+        state = self.state[:m]
+        new = self.t.signup_day[:m] == day
+        state[new & self.t.engages[:m]] = EXPLORING
+        if self.plans_retention and (self.start.dayofweek + day) % 7 == PLANNING_WEEKDAY and day >= RETENTION_PROGRAM_START_DAY:
+            self._plan_retention(day, m)
+        self.finish_day(day, m, new)
+
+    def finish_day(self, day: int, m: int, new: np.ndarray) -> None:
+        """The rest of `day` after the morning's sign-ups (`new`) and retention plan: dynamics, events, latent truth."""
         t, rng = self.t, self.rng
         weekday = (self.start.dayofweek + day) % 7
         month = (self.start + pd.Timedelta(days=day)).month
         state = self.state[:m]
-        new = t.signup_day[:m] == day
-        state[new & t.engages[:m]] = EXPLORING
-        if weekday == PLANNING_WEEKDAY and day >= RETENTION_PROGRAM_START_DAY:
-            self._plan_retention(day, m)
         expired = self.effect_until[:m] < day
         self.hazard_effect[:m][expired] = 1.0
         self.activation_effect[:m][expired] = 1.0
@@ -289,6 +317,8 @@ class _Simulation:
         exploring, productive = state == EXPLORING, state == PRODUCTIVE
         awake = exploring | productive
         activity_rate = self._emit_events(day, m, weekday, month, exploring, productive)
+        if not self.records_latent:
+            return
         engaged_ever = t.engages[:m]
         if self.change is not None:
             comeback = np.where(self.left[:m], 0.0, comeback)  # left today: the rate drawn above no longer applies
@@ -486,6 +516,8 @@ class _Simulation:
         seconds = t.signup_day[who].astype(np.int64) * SECONDS_PER_DAY + t.signup_second[who]
         seconds = seconds + self.rng.integers(3_600, 72 * 3_600, who.size)
         self._actions.append((who, -1, "onboarding_call", t.onboarding_holdout[who], seconds))
+        if self.truth is not None:
+            self._truth.append(self.truth.onboarding_calls(self, who, t.signup_day[who], seconds // SECONDS_PER_DAY))
 
     def _plan_retention(self, day: int, m: int) -> None:
         """Weekly: managers pick partners by segment and signal, contact most of them, hold out 20%."""
@@ -505,19 +537,63 @@ class _Simulation:
             if not chosen.size:
                 continue
             holdout = rng.random(chosen.size) < 0.2
+            if self.truth is not None:  # before the contact changes anything, from the fork's own random stream
+                self._truth.append(self.truth.planned_contacts(self, day, action, chosen, segment[chosen]))
             treated = chosen[~holdout]
             self.last_action_day[chosen] = day
-            self.effect_until[treated] = day + 45
-            if action == "reactivation_offer":
-                self.comeback_effect[treated] = 6.0
-                self.effect_until[treated] = day + 21
-            elif action == "personal_contact":
-                self.hazard_effect[treated] = np.where(segment[treated] == "star", 0.8, 0.45)
-            else:
-                self.activation_effect[treated] = 1.6
-                self.hazard_effect[treated] = 0.8
+            self.apply_action(action, treated, segment[treated], day)
             seconds = day * SECONDS_PER_DAY + rng.integers(9 * 3_600, 18 * 3_600, chosen.size)
             self._actions.append((chosen, day, action, holdout, seconds))
+
+    def apply_action(self, action: str, treated: np.ndarray, segment: np.ndarray, day: int) -> None:
+        """What a planned contact on `day` does to the partners contacted (`segment`: theirs in the plan)."""
+        self.effect_until[treated] = day + 45
+        if action == "reactivation_offer":
+            self.comeback_effect[treated] = 6.0
+            self.effect_until[treated] = day + 21
+        elif action == "personal_contact":
+            self.hazard_effect[treated] = np.where(segment == "star", 0.8, 0.45)
+        else:
+            self.activation_effect[treated] = 1.6
+            self.hazard_effect[treated] = 0.8
+
+    # -- forks (synthetic.action_truth) -------------------------------------------------------------
+    def fork(self, index: np.ndarray, rng: np.random.Generator) -> _Simulation:
+        """The simulation of partners `index` (repeats make replicates), in their current state, drawing from
+        `rng`: it plans no retention and records no latent truth; its events are taken with `drain_events`.
+        Sharing nothing mutable with this one, it leaves this simulation as it was."""
+        fork = copy.copy(self)
+        n = len(self.t.signup_day)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray) and name != "_registered":
+                assert value.shape[-1] == n, f"{name} is not per partner: say how a fork copies it"
+                setattr(fork, name, value[..., index])  # rings along their partner axis
+        arrays = {field.name: getattr(self.t, field.name)[index] for field in dataclasses.fields(self.t) if field.name != "frame"}
+        fork.t = dataclasses.replace(self.t, frame=self.t.frame.iloc[index].reset_index(drop=True), **arrays)
+        fork._registered = np.searchsorted(fork.t.signup_day, np.arange(self.n_days), side="right")
+        fork.rng, fork.truth, fork.plans_retention, fork.records_latent = rng, None, False, False
+        fork._counts, fork._money, fork._latent, fork._actions, fork._truth = [], [], [], [], []
+        return fork
+
+    def registered_by(self, day: int) -> int:
+        """Partners signed up by the end of `day` (they come first: partners are numbered in order of sign-up)."""
+        return int(np.searchsorted(self.t.signup_day, day, side="right"))
+
+    def drain_events(self) -> tuple[list[tuple[int, np.ndarray, np.ndarray, int]], list[tuple[int, np.ndarray, np.ndarray, int]]]:
+        """Events recorded since the last call: (type, partners, counts, day) and (type, partners, amounts, day)."""
+        counts, money = self._counts, self._money
+        self._counts, self._money = [], []
+        return counts, money
+
+    def set_onboarding(self, onboarded: np.ndarray) -> None:
+        """Put each partner of a fork in an onboarding arm from sign-up on (before they sign up). The call also
+        raises the chance to engage at all, drawn with the traits: whether a partner engages is redrawn for the
+        new arm from the same uniform draw, taken given what the partner did in its own arm."""
+        t = self.t
+        own, other = engage_chance(t.type_index, t.drive, self.onboarded), engage_chance(t.type_index, t.drive, onboarded)
+        u = np.where(t.engages, own, 1.0 - own) * self.rng.random(own.size) + np.where(t.engages, 0.0, own)
+        self.t = dataclasses.replace(t, engages=u < other)
+        self.onboarded = onboarded.copy()
 
     # -- outputs ------------------------------------------------------------------------------------
     def events_table(self) -> pa.Table:
@@ -561,6 +637,16 @@ class _Simulation:
 
     def actions_frame(self) -> pd.DataFrame:
         """The retention log: partner, time, action and whether the partner was held out."""
+        return self._log_frame({"holdout": np.concatenate([a[3] for a in self._actions])})
+
+    def action_truth_frame(self) -> pd.DataFrame | None:
+        """Per row of `actions_frame`, in its order: the segment the plan used and the potential outcomes."""
+        if self.truth is None:
+            return None
+        return self._log_frame({name: np.concatenate([truth[name] for truth in self._truth]) for name in self._truth[0]})
+
+    def _log_frame(self, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+        """partner_id, ts, action and `columns` (one value per logged contact) of the contacts made in the period, by time."""
         who = np.concatenate([a[0] for a in self._actions])
         seconds = np.concatenate([a[4] for a in self._actions])
         frame = pd.DataFrame(
@@ -568,7 +654,7 @@ class _Simulation:
                 "partner_id": self.t.frame["partner_id"].to_numpy()[who],
                 "ts": (self.start + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us, UTC]"),
                 "action": np.concatenate([np.full(a[0].size, a[2], dtype=object) for a in self._actions]),
-                "holdout": np.concatenate([a[3] for a in self._actions]),
+                **columns,
             }
         )
         within_period = seconds < self.n_days * SECONDS_PER_DAY  # calls due after the period's end are not made in it

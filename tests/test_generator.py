@@ -6,6 +6,7 @@ sampling noise and narrow enough to catch a generator that drifted away from a r
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,10 @@ from sklearn.metrics import roc_auc_score
 from features.contract import Program, load_program
 from features.summary import ProgramSummary, summarize_program
 from partner_churn.config import Config
+from synthetic.action_truth import TRUTH_COLUMNS, ActionTruthSettings, true_action_effects
+from synthetic.definitions import GeneratedProgram
 from synthetic.oracle import oracle_deactivation_risk
-from synthetic.program import generate_program
+from synthetic.program import generate_program, write_program
 
 END = pd.Timestamp("2026-07-01", tz="UTC")
 
@@ -137,3 +140,129 @@ def test_oracle_is_good_but_not_clairvoyant(program: Program, generated_dir: Pat
     assert 0.1 < deactivated.mean() < 0.4
     assert 0.75 <= roc_auc_score(deactivated, risk) <= 0.92
     assert abs(risk.mean() - deactivated.mean()) < 0.06  # roughly calibrated too
+
+
+# --------------------------------------------------------------------------------------------------
+# The true effects of the logged actions (synthetic.action_truth)
+
+HORIZON = ActionTruthSettings().horizon_days
+
+
+@pytest.fixture(scope="module")
+def truth_program() -> GeneratedProgram:
+    """A 4,000-partner program with its actions' potential outcomes (about 4 s)."""
+    return generate_program(4_000, 18, seed=11, action_truth=ActionTruthSettings())
+
+
+def _assert_same_program(first: GeneratedProgram, second: GeneratedProgram) -> None:
+    pd.testing.assert_frame_equal(first.partners, second.partners)
+    assert first.events.equals(second.events)
+    pd.testing.assert_frame_equal(first.actions, second.actions)
+    assert first.latent.equals(second.latent)
+
+
+def _realised(program: GeneratedProgram) -> pd.DataFrame:
+    """Truth rows whose window [action day, + H) ends in the period, with the log's realised outcomes: silent
+    (no qualifying event in the window) and revenue (sale amounts in it), and the row's arm."""
+    truth = program.action_truth
+    assert truth is not None
+    rows = truth.assign(holdout=program.actions["holdout"].to_numpy(), start=truth["ts"].dt.floor("D"))
+    rows = rows[rows["start"] + pd.Timedelta(days=HORIZON) <= program.end].reset_index(drop=True)
+    events = program.events.to_pandas()
+    events["partner_id"] = events["partner_id"].astype(str)
+    joined = rows[["partner_id", "start"]].reset_index().merge(events[["partner_id", "ts", "event_type", "amount"]], on="partner_id")
+    joined = joined[(joined["ts"] >= joined["start"]) & (joined["ts"] < joined["start"] + pd.Timedelta(days=HORIZON))]
+    qualifying = joined["event_type"].isin(Config().labels.qualifying_event_types)
+    active = joined.loc[qualifying, "index"].unique()
+    revenue = joined[joined["event_type"] == "sale"].groupby("index")["amount"].sum()
+    return rows.assign(silent=~rows.index.isin(active), revenue=revenue.reindex(rows.index, fill_value=0.0).to_numpy())
+
+
+def test_action_truth_leaves_the_program_unchanged(truth_program: GeneratedProgram) -> None:
+    """Forks draw from their own random streams and copy state: the program is byte for byte the one without them."""
+    plain = generate_program(4_000, 18, seed=11)
+    assert plain.action_truth is None
+    _assert_same_program(truth_program, plain)
+    changed = {"scenarios": ["commission_cut", "payout_delay"], "scenario_from": dt.date(2025, 10, 1)}
+    with_truth = generate_program(2_000, 12, seed=5, action_truth=ActionTruthSettings(replicates=2), **changed)
+    _assert_same_program(with_truth, generate_program(2_000, 12, seed=5, **changed))
+
+
+def test_action_truth_rows_align_with_action_rows(truth_program: GeneratedProgram, tmp_path: Path) -> None:
+    truth, actions = truth_program.action_truth, truth_program.actions
+    assert truth is not None
+    assert list(truth.columns) == ["partner_id", "ts", "action", *TRUTH_COLUMNS]
+    pd.testing.assert_frame_equal(truth[["partner_id", "ts", "action"]], actions[["partner_id", "ts", "action"]])
+    planned_segments = truth.groupby("action")["segment_at_action"].agg(lambda s: set(s))
+    assert planned_segments["onboarding_call"] == {"newbie"} and planned_segments["onboarding_series"] == {"newbie"}
+    assert planned_segments["reactivation_offer"] == {"sleeper"} and planned_segments["personal_contact"] <= {"star", "workhorse"}
+    silent = truth[["silent_if_treated", "silent_if_held_out"]].to_numpy()
+    replicates = ActionTruthSettings().replicates
+    assert ((silent >= 0) & (silent <= 1)).all() and np.allclose(silent * replicates, np.round(silent * replicates))
+    assert (truth[["revenue_if_treated", "revenue_if_held_out"]].to_numpy() >= 0).all()
+    paths = write_program(truth_program, tmp_path)
+    pd.testing.assert_frame_equal(pd.read_parquet(paths["action_truth"]), truth)
+    loaded = load_program(tmp_path, Config().data, END)  # the contract reads its tables only, as with latent.parquet
+    assert loaded.quarantined == {} and loaded.actions is not None and len(loaded.actions) == len(actions)
+
+
+def test_forks_reproduce_the_realised_outcomes(truth_program: GeneratedProgram) -> None:
+    """Per action and arm, the log's realised outcomes average to the fork's potential outcome of that arm
+    (paired per row, within 3 standard errors): the fork runs the same dynamics as the program."""
+    rows = _realised(truth_program)
+    for (action, held_out), group in rows.groupby(["action", "holdout"]):
+        arm = "held_out" if held_out else "treated"
+        assert len(group) >= 60, (action, arm)
+        for outcome in ("silent", "revenue"):
+            gap = group[outcome].astype(float) - group[f"{outcome}_if_{arm}"]
+            standard_error = gap.std(ddof=1) / np.sqrt(len(gap))
+            assert abs(gap.mean()) < 3 * standard_error, (action, arm, outcome, gap.mean(), standard_error)
+
+
+def test_true_effects_have_the_signs_of_the_simulation(truth_program: GeneratedProgram) -> None:
+    """An onboarding call (activation x2.7, a higher chance to engage at all) makes silence much less likely and
+    sales more likely; a reactivation offer (comeback x6) wakes sleepers up; the onboarding series (activation
+    x1.6) brings newbies' first sales. Each mean effect lies clear of zero (in standard errors of the mean over
+    the action's rows). A personal contact (hazard x0.45 for workhorses, x0.8 for stars) is left out: within 30
+    days it hardly moves silence, since a partner who falls dormant keeps logging in now and then and often comes
+    back at once, so most silent months are an awake partner's run of weeks off."""
+    truth = truth_program.action_truth
+    assert truth is not None
+    effect = truth.assign(
+        silence=truth["silent_if_treated"] - truth["silent_if_held_out"], revenue=truth["revenue_if_treated"] - truth["revenue_if_held_out"]
+    )
+
+    def margin(action: str, outcome: str) -> float:
+        values = effect.loc[effect["action"] == action, outcome]
+        return float(values.mean() / (values.std(ddof=1) / np.sqrt(len(values))))
+
+    assert margin("onboarding_call", "silence") < -10 and margin("onboarding_call", "revenue") > 3
+    assert margin("reactivation_offer", "silence") < -2.5
+    assert margin("onboarding_series", "revenue") > 2.5
+    table = true_action_effects(truth).set_index(["action", "segment"])
+    assert table.loc[("onboarding_call", "newbie"), "silence_effect"] < -0.05
+    assert table.loc[("reactivation_offer", "sleeper"), "silence_effect"] < -0.01
+
+
+def test_true_action_effects_are_group_means_of_the_differences() -> None:
+    truth = pd.DataFrame(
+        {
+            "action": ["a", "a", "a", "b"],
+            "segment_at_action": ["star", "workhorse", "workhorse", "sleeper"],
+            "silent_if_treated": [0.5, 0.25, 0.0, 1.0],
+            "silent_if_held_out": [0.5, 0.5, 0.5, 0.75],
+            "revenue_if_treated": [10.0, 0.0, 4.0, 0.0],
+            "revenue_if_held_out": [0.0, 0.0, 0.0, 3.0],
+        }
+    )
+    table = true_action_effects(truth)
+    assert list(table.columns) == ["action", "segment", "n", "silence_effect", "revenue_effect"]
+    assert list(zip(table["action"], table["segment"], table["n"], strict=True)) == [
+        ("a", "all", 3),
+        ("a", "star", 1),
+        ("a", "workhorse", 2),
+        ("b", "all", 1),
+        ("b", "sleeper", 1),
+    ]
+    assert np.allclose(table["silence_effect"], [-0.25, 0.0, -0.375, 0.25, 0.25])
+    assert np.allclose(table["revenue_effect"], [14 / 3, 10.0, 2.0, -3.0, -3.0])
