@@ -1,0 +1,43 @@
+"""How many partners an action's log needs before its effect on silence can be told from chance.
+
+The effect of an action is measured as contacted minus held out (`retention.effects`); whether a given
+true effect shows as `works` depends on the rows in both arms. For a change of the silence rate from
+`baseline` to `baseline + effect`, the rows a two-sided test at 95% needs to find it 8 times in 10 come from
+Cohen's h and the normal approximation (statsmodels' `NormalIndPower`), with the holdout a fixed share of the
+action's rows as the managers assign it. Revenue effects have no such table: their spread depends on the
+program's revenue distribution, so the interval `effects` prints is the guide there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_effectsize
+
+POWER = 0.8
+"""The chance of finding a true effect of the given size: the usual 80%."""
+
+
+def rows_needed(baseline: float, effect: float, *, holdout_share: float, confidence: float = 0.95, power: float = POWER) -> tuple[int, int]:
+    """(contacted, held-out) rows to find a change of the silence rate from `baseline` by `effect` (e.g.
+    0.30 and -0.05: 30% silent without the action, 25% with it)."""
+    if not 0 < baseline < 1 or not 0 < baseline + effect < 1 or effect == 0:
+        raise ValueError(f"rates must stay inside (0, 1) and the effect must not be 0: {baseline} and {effect}")
+    if not 0 < holdout_share < 1:
+        raise ValueError(f"holdout_share must be inside (0, 1): {holdout_share}")
+    size = abs(proportion_effectsize(baseline + effect, baseline))
+    ratio = holdout_share / (1 - holdout_share)  # held out per contacted
+    contacted = NormalIndPower().solve_power(effect_size=size, alpha=1 - confidence, power=power, ratio=ratio, alternative="two-sided")
+    return math.ceil(contacted), math.ceil(contacted * ratio)
+
+
+def power_table(baselines: tuple[float, ...], effects: tuple[float, ...], *, holdout_share: float, confidence: float = 0.95) -> pd.DataFrame:
+    """Held-out rows needed (and all rows of the action) per baseline silence rate and effect."""
+    rows = []
+    for baseline in baselines:
+        for effect in effects:
+            contacted, held_out = rows_needed(baseline, effect, holdout_share=holdout_share, confidence=confidence)
+            rows.append({"baseline_silence": baseline, "effect": effect, "held_out": held_out, "all_rows": contacted + held_out})
+    return pd.DataFrame(rows)
