@@ -547,4 +547,5 @@ def rollback(
     typer.echo(f"in force: {pair.words()} (rollback recorded: {reason})")
 
 
+from commands import effects  # noqa: E402,F401,I001 - adds `partner-churn effects` after the commands above
 from commands import monitor  # noqa: E402,F401 - adds `partner-churn monitor` and `retrain` after the commands above

@@ -190,6 +190,66 @@ def build_labels(
     return labels[columns]
 
 
+def build_features_for(
+    partners: pd.DataFrame,
+    events: pd.DataFrame,
+    wanted: pd.DataFrame,
+    config: Config,
+    *,
+    horizon_days: int,
+) -> pd.DataFrame:
+    """Features at sparse (partner, cutoff) pairs, with what followed each over `horizon_days` days.
+
+    `wanted` holds `partner_id` and `as_of` (cutoffs sharing one time of day). One row per distinct pair, sorted
+    by as_of, then partners' order: partner_id, as_of, `signed_up` (the partner signed up before as_of),
+    build_features's columns (missing where not signed up: no event of the partner lies before as_of), and
+    `qualifying_next_horizon` / `revenue_next_horizon`: qualifying events and sale amounts in
+    [as_of, as_of + horizon_days), for every pair, observed or not (the caller knows where its data ends).
+    Program-wide figures (revenue shares, the star threshold) come from the whole program at each cutoff,
+    so a pair's features and segment equal its row of `build_features`; only the named partners are computed,
+    which is what makes hundreds of cutoffs with a few partners each cheap.
+    """
+    unknown = ~wanted["partner_id"].astype(str).isin(partners["partner_id"].astype(str))
+    if unknown.any():
+        raise InputError(
+            f"build_features_for: partners not in the partner frame, e.g. {wanted['partner_id'][unknown].astype(str).unique()[:5].tolist()}"
+        )
+    moments = pd.to_datetime(wanted["as_of"], utc=True)
+    stamps = check_cutoffs(list(moments.unique()))
+    table = _DayTable(partners, events, stamps, config)
+    context = table.context(_context_windows(config))
+    codes = pd.Index(table.partner_ids).get_indexer(wanted["partner_id"].astype(str)).astype(np.int64)
+    at = stamps.get_indexer(pd.DatetimeIndex(moments)).astype(np.int64)
+    n = max(len(table.partners), 1)
+    pairs = np.unique(at * n + codes)  # by cutoff, then partners' order
+    names = [spec.name for spec in feature_schema(config)]
+    columns = ["partner_id", "as_of", "signed_up", *names, "segment", "downgrade_warning", "qualifying_next_horizon", "revenue_next_horizon"]
+    outcomes: dict[str, list[np.ndarray]] = {"code": [], "cutoff": [], "qualifying_next_horizon": [], "revenue_next_horizon": []}
+    frames = []
+    for i in np.unique(pairs // n).tolist():
+        chosen = pairs[pairs // n == i] % n
+        table.select(i, chosen)
+        outcomes["code"].append(chosen)
+        outcomes["cutoff"].append(np.full(chosen.size, stamps.asi8[i]))
+        outcomes["qualifying_next_horizon"].append(table.window_sum(i, table.qualifying_column, start=0, length=-horizon_days))
+        outcomes["revenue_next_horizon"].append(table.window_sum(i, f"amount:{SALE}", start=0, length=-horizon_days))
+        table.select(i, chosen[table.signup_ns[chosen] < stamps.asi8[i]])
+        frames.append(table.features_at(i, context))
+    if not frames:
+        return _empty(columns, config).astype({"signed_up": bool})
+    code, cutoff = np.concatenate(outcomes["code"]), np.concatenate(outcomes["cutoff"])
+    found = pd.DataFrame(
+        {
+            "partner_id": table.partner_ids[code],
+            "as_of": pd.Series(cutoff.astype("datetime64[ns]")).dt.tz_localize("UTC"),
+            "signed_up": table.signup_ns[code] < cutoff,
+            "qualifying_next_horizon": np.concatenate(outcomes["qualifying_next_horizon"]),
+            "revenue_next_horizon": np.concatenate(outcomes["revenue_next_horizon"]),
+        }
+    )
+    return found.merge(pd.concat(frames, ignore_index=True), on=["partner_id", "as_of"], how="left", sort=False)[columns]
+
+
 def check_cutoffs(cutoffs: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:
     """Cutoffs as a sorted, de-duplicated UTC index; an error unless they share one time of day."""
     stamps = pd.DatetimeIndex([utc(c) for c in cutoffs]).unique().sort_values()
@@ -312,6 +372,13 @@ class _DayTable:
         self.sale_cumulative = np.concatenate([[0.0], np.cumsum(amount[sale_mask][sale_order])])
 
     # -- queries -------------------------------------------------------------------------------------
+    def select(self, i: int, codes: np.ndarray) -> None:
+        """From now on, the partners at cutoff i are `codes` (sorted; signed up or not), for `build_features_for`
+        once the context was computed from every partner. Cached row bounds are dropped (they belong to the
+        previous selection)."""
+        self._partners[i] = np.asarray(codes, dtype=np.int64)
+        self._bounds.clear()
+
     def partners_at(self, i: int) -> np.ndarray:
         """Codes of partners signed up before cutoff i, in partners' order."""
         if i not in self._partners:

@@ -463,6 +463,18 @@ class MonitoringConfig(StrictModel):
     """Seed of the reference sample and of every drift sampling."""
 
 
+class EffectsConfig(StrictModel):
+    min_rows_per_arm: int = Field(30, ge=2)
+    """An action's effect (overall, in a segment or a risk band) is estimated only when each arm, contacted and
+    held out, has at least this many rows whose horizon has passed; below it the verdict is 'too few rows'."""
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    """Confidence level of the effects' intervals; a verdict other than 'no evidence' needs the interval to
+    exclude zero."""
+    max_score_age_days: int = Field(7, ge=0)
+    """An action's risk band is its partner's band in the latest scoring of the score history at most this many
+    days before the action's day; actions without such a scoring have no band."""
+
+
 class GeneratorConfig(StrictModel):
     partners: int = Field(20_000, ge=1)
     """Partners who sign up over the simulated period."""
@@ -497,6 +509,8 @@ class Config(StrictModel):
     """The scoring service."""
     monitoring: MonitoringConfig = MonitoringConfig()
     """Drift and realized-performance checks."""
+    effects: EffectsConfig = EffectsConfig()
+    """Measured effects of logged retention actions (partner-churn effects)."""
     generator: GeneratorConfig = GeneratorConfig()
     """Defaults of the synthetic program generator."""
 

@@ -1,0 +1,98 @@
+"""`partner-churn effects`: the measured effect of each logged retention action, contacted against held out.
+
+Prints the table (per action, per action x segment, per action x risk band where the score history has a
+scoring close enough before the action) and writes it as CSV to `paths.reports_dir/effects/effects_AS_OF.csv`
+(beside `reports_dir/monitoring/`), whole or not at all. Exit 0, or 2 on bad input (one `error: ...` line
+from the main entry point). The work is in `retention/effect_rows.py` and `retention/effects.py`; this module
+parses options, reads and writes, and adds itself to the app (`commands.main` imports it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from commands.common import ConfigOption, DataOption, LenientOption, SetOption, app, config_from, load_data, parse_as_of
+from partner_churn.config import Config
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EFFECTS = "effects"
+"""The folder of the effects tables inside `paths.reports_dir`."""
+
+
+@app.command()
+def effects(
+    data: DataOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Measure with what was known before this date, UTC: actions before it, horizons that ended by it "
+            "(default: midnight after the data's last event).",
+        ),
+    ] = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """The measured effect of each logged retention action on silence and revenue over the horizon: contacted
+    partners against the randomly held-out ones, overall, by segment and by risk band at the action's time,
+    with intervals and a verdict (works, harms, no evidence, too few rows, no holdout)."""
+    import pandas as pd
+
+    from monitoring.store import write_text
+    from partner_churn.errors import InputError
+    from retention.effect_rows import action_rows
+    from retention.effects import estimate_effects, format_effects
+
+    cfg = config_from(config, set_)
+    folder = data or cfg.paths.data_dir
+    typer.echo("loading data", err=True)
+    program = load_data(cfg, data, None, lenient)  # --as-of is the measurement's cutoff; later rows are simply not used
+    if program.actions is None:
+        raise InputError(f"{folder}: no actions table (actions.parquet or actions.csv): no logged retention contact to measure")
+    if as_of:
+        cutoff = parse_as_of(as_of, "--as-of")
+    elif len(program.events):
+        cutoff = program.events["ts"].max().floor("D") + pd.Timedelta(days=1)
+    else:
+        cutoff = program.partners["signup_at"].max().floor("D") + pd.Timedelta(days=1)
+    if not len(program.actions) or program.actions["ts"].min() >= cutoff:
+        first = f"the first is on {program.actions['ts'].min():%Y-%m-%d %H:%M} UTC" if len(program.actions) else "the table has no rows"
+        raise InputError(f"{folder}: no logged action before {cutoff:%Y-%m-%d %H:%M} UTC ({first}): nothing to measure")
+    scores = _score_history(cfg)
+    if "holdout" not in program.actions:
+        typer.echo("the actions table has no holdout column: every action counts as made, and no effect is claimed", err=True)
+    typer.echo(f"measuring {int((program.actions['ts'] < cutoff).sum()):,} logged actions before {cutoff:%Y-%m-%d}", err=True)
+    rows = action_rows(program.partners, program.events, program.actions, cutoff, cfg, scores=scores)
+    table = estimate_effects(rows, cfg.effects)
+    typer.echo(
+        f"effects of logged actions as of {cutoff:%Y-%m-%d}: contacted minus held out, over the {cfg.labels.horizon_days} days from the "
+        f"action's day (silence: share with no qualifying event, in percentage points; revenue: sales per partner)"
+    )
+    if scores is None:
+        typer.echo(f"  no score history in {cfg.paths.output_dir}: no breakdown by risk band")
+    typer.echo(format_effects(table, cfg.effects.confidence), nl=False)
+    out = cfg.paths.reports_dir / EFFECTS / f"effects_{cutoff:%Y-%m-%d}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(table.to_csv(index=False), out)
+    typer.echo(f"effects table: {out}")
+
+
+def _score_history(cfg: Config) -> pd.DataFrame | None:
+    """partner_id, as_of and risk_band of every scoring in the score history; None when there is none."""
+    import pandas as pd
+
+    from serving.history import entry_dates, read_entry
+
+    dates = entry_dates(cfg.paths.output_dir)
+    if not dates:
+        return None
+    frames = []
+    for day in dates:
+        entry = read_entry(cfg.paths.output_dir, day)  # one line naming a damaged entry
+        frames.append(entry.rows.reset_index()[["partner_id", "as_of", "risk_band"]])
+    return pd.concat(frames, ignore_index=True)
