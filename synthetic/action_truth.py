@@ -37,7 +37,7 @@ from partner_churn.config import LabelsConfig
 
 TRUTH_STREAM = 9_103
 """Mixed into the seed of every fork's random stream, which never draws from the program's own."""
-ACTION_CODES = {"onboarding_call": 0, "reactivation_offer": 1, "personal_contact": 2, "onboarding_series": 3}
+ACTION_CODES = {"onboarding_call": 0, "reactivation_offer": 1, "personal_check_in": 2, "onboarding_series": 3}
 """Each action's number in the seed of its forks' random streams."""
 ONBOARDING_GROUP_DAYS = 7
 """Sign-ups are forked in groups of this many sign-up days."""

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from synthetic.program import COMEBACK_DECAY_DAYS, DORMANT, FADE_DAYS, OFF_WEEK_LOGIN_CHANCE, STATES, STRAY_LOGIN_CHANCE
+from synthetic import program as simulation
+from synthetic.program import DORMANT, EXPLORING, STATES
 
 
 def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.Series:
@@ -31,7 +32,8 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
     h = rows["dropout_hazard"].to_numpy(float)
     p = rows["activity_rate"].to_numpy(float)
     c = rows["comeback_rate"].to_numpy(float)
-    dormant = _state_codes(rows["state"]) == DORMANT
+    state = _state_codes(rows["state"])
+    dormant = state == DORMANT
     w = rows["working_week_rate"].to_numpy(float)
     p_off = rows["off_week_activity_rate"].to_numpy(float)
     # Partners work in bursts of whole weeks and log in now and then in the weeks they do not work.
@@ -40,9 +42,10 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
     stay_silent_awake = (1 - h) * quiet_day
     k = np.arange(horizon_days)[:, None]
     # Silent after falling dormant on day k: no stray login (their rate scales with the partner's own
-    # login habit) for the remaining days.
-    stray = np.clip(p_off * (STRAY_LOGIN_CHANCE / OFF_WEEK_LOGIN_CHANCE), 0, 0.97)
-    stray_quiet = np.cumprod(1 - stray[None, :] * np.exp(-k / FADE_DAYS), axis=0)
+    # login habit) for the remaining days; a partner that never sold (exploring) has fewer of them.
+    stray_ratio = simulation.STRAY_LOGIN_CHANCE / simulation.OFF_WEEK_LOGIN_CHANCE
+    stray = np.clip(p_off * stray_ratio * np.where(state == EXPLORING, simulation.NEVER_PRODUCTIVE_STRAY_FACTOR, 1.0), 0, 0.97)
+    stray_quiet = np.cumprod(1 - stray[None, :] * np.exp(-k / simulation.FADE_DAYS), axis=0)
     remaining_quiet = np.vstack([np.ones((1, h.size)), stray_quiet])[horizon_days - 1 - k[:, 0]]
     awake_silent = (stay_silent_awake[None, :] ** k * h[None, :] * remaining_quiet).sum(axis=0) + stay_silent_awake**horizon_days
     if "exit_hazard" in rows:
@@ -51,8 +54,8 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
         e = rows["exit_hazard"].to_numpy(float)
         stay = (1 - h - e) * quiet_day
         awake_silent = (stay[None, :] ** k * (h[None, :] * remaining_quiet + e[None, :])).sum(axis=0) + stay**horizon_days
-    fade = np.exp(-k[:, 0] / FADE_DAYS)[:, None]
-    come = np.exp(-k[:, 0] / COMEBACK_DECAY_DAYS)[:, None]
+    fade = np.exp(-k[:, 0] / simulation.FADE_DAYS)[:, None]
+    come = np.exp(-k[:, 0] / simulation.COMEBACK_DECAY_DAYS)[:, None]
     dormant_silent = np.prod((1 - c[None, :] * come) * (1 - p[None, :] * fade), axis=0)
     risk = np.where(dormant, dormant_silent, awake_silent)
     return pd.Series(risk, index=rows["partner_id"].astype(str).to_numpy(), name="oracle_deactivation_risk")

@@ -9,7 +9,8 @@ unpaid commission, propensity to come back) and moves, day by day, between state
 Exploring partners activate with a hazard that an onboarding call in the first 72 hours raises; awake
 partners fall dormant with a daily hazard raised by slow payouts, unpaid commission and chance shocks
 (a banned traffic source), and lowered by recent sales, trainings and webinars and by retention
-contacts, whose effect differs by segment. The program's managers log those contacts weekly with a
+contacts, whose effect differs by segment (a personal check-in also brings back working weeks). Partners work
+in weeks, more regularly once they sell, with good and bad spells. The program's managers log those contacts weekly with a
 random holdout. Partners who look alike differ by chance, so even the generator's own hazard (the
 oracle) cannot tell the future with certainty.
 
@@ -62,10 +63,24 @@ OFF_WEEK_LOGIN_CHANCE = 0.02
 """Daily chance that an awake partner logs in during a week it does not work (before the drive multiplier)."""
 STRAY_LOGIN_CHANCE = 0.15
 """Daily chance that a partner who just fell dormant logs in anyway (before the drive multiplier)."""
+NEVER_PRODUCTIVE_STRAY_FACTOR = 0.5
+"""A partner who never sold (it was only exploring) has less to come back to look at: its stray logins are this share."""
 FADE_DAYS = 30.0
 """A dormant partner's stray logins fade with this time constant (days since it fell dormant)."""
 COMEBACK_DECAY_DAYS = 15.0
 """Most comebacks happen soon after falling dormant; the extra chance decays with this time constant."""
+PRODUCTIVE_REG_POWER = 0.7
+"""A productive partner's chance of a working week is its regularity to this power: selling makes work a habit."""
+MOOD_SD = 1.5
+"""Partners have good and bad spells: a weekly log factor on the chance of a working week, with this spread..."""
+MOOD_PERSISTENCE = 0.6
+"""... and this week-to-week correlation (AR(1)); the latent truth records the current week's rate only."""
+CHECK_IN_ACTIVITY_WORKHORSE = 2.0
+"""A personal check-in multiplies a workhorse's chance of a working week (and of an off-week login) by this while it lasts."""
+CHECK_IN_ACTIVITY_STAR = 1.4
+"""The same for a star, who works most weeks anyway."""
+SERIES_ACTIVITY = 1.1
+"""The onboarding series' nudge to an exploring newbie's working weeks."""
 NEVER = 10**6
 """A payout day that never comes within any simulated period."""
 
@@ -232,6 +247,7 @@ class _Simulation:
         self.productive_since = np.full(n, -1, np.int32)
         self.dormant_since = np.full(n, -1, np.int32)
         self.working_week = np.zeros(n, bool)
+        self.mood = np.zeros(n)
         self.woke_today = np.zeros(n, bool)
         self.week_on_rate = np.zeros(n)
         self.off_week_rate = np.zeros(n)
@@ -248,6 +264,7 @@ class _Simulation:
         self.hazard_effect = np.ones(n)
         self.activation_effect = np.ones(n)
         self.comeback_effect = np.ones(n)
+        self.activity_effect = np.ones(n)
         self.last_action_day = np.full(n, -10_000, np.int32)
         self.shock_until = np.full(n, -1, np.int32)
         self.left = np.zeros(n, bool)
@@ -292,6 +309,7 @@ class _Simulation:
         self.hazard_effect[:m][expired] = 1.0
         self.activation_effect[:m][expired] = 1.0
         self.comeback_effect[:m][expired] = 1.0
+        self.activity_effect[:m][expired] = 1.0
 
         exploring, productive, dormant = state == EXPLORING, state == PRODUCTIVE, state == DORMANT
         hazard, activation, comeback = self._rates(day, m, exploring, productive)
@@ -395,10 +413,16 @@ class _Simulation:
         drive_boost = np.exp(0.4 * t.drive[:m])
         # Partners work on some days only (regularity); a dormant partner still logs in now and then,
         # less and less, without waking up: going silent is not a clean switch.
-        fading = np.where(self.state[:m] == DORMANT, STRAY_LOGIN_CHANCE * np.exp(-(day - self.dormant_since[:m]) / FADE_DAYS), 0.0)
+        stray_start = STRAY_LOGIN_CHANCE * np.where(self.ever_productive[:m], 1.0, NEVER_PRODUCTIVE_STRAY_FACTOR)
+        fading = np.where(self.state[:m] == DORMANT, stray_start * np.exp(-(day - self.dormant_since[:m]) / FADE_DAYS), 0.0)
         if self.change is not None:
             fading = np.where(self.left[:m], 0.0, fading)
-        week_on = np.clip(t.regularity[:m] * np.where(productive, 1.0, 0.6), 0, 1.0)
+        week_on = np.clip(np.where(productive, t.regularity[:m] ** PRODUCTIVE_REG_POWER, 0.6 * t.regularity[:m]), 0, 1.0)
+        if weekday == PLANNING_WEEKDAY:
+            self.mood[:m] = MOOD_PERSISTENCE * self.mood[:m] + np.sqrt(1 - MOOD_PERSISTENCE**2) * MOOD_SD * rng.standard_normal(m)
+        week_on = np.clip(week_on * np.exp(self.mood[:m]), 0, 1.0)
+        usual_week_on = week_on  # what the partner's traffic is spread over: a contact that adds working weeks adds work
+        week_on = np.clip(week_on * self.activity_effect[:m], 0, 1.0)
         if weekday == PLANNING_WEEKDAY:
             self.working_week[:m] = rng.random(m) < week_on
         self.working_week[:m] |= self.woke_today[:m]
@@ -406,11 +430,11 @@ class _Simulation:
         on_chance = np.clip(day_on, 0, 0.97) * awake
         on_day = self.working_week[:m] & (rng.random(m) < on_chance)
         p_login_on = np.clip(0.6 * drive_boost, 0, 0.97)
-        p_login_off = np.clip(np.where(awake, OFF_WEEK_LOGIN_CHANCE, fading) * drive_boost, 0, 0.97)
+        p_login_off = np.clip(np.where(awake, OFF_WEEK_LOGIN_CHANCE, fading) * drive_boost * self.activity_effect[:m], 0, 0.97)
         p_link_on = np.where(productive, 0.15, 0.1)
         ramp = np.clip((day - self.productive_since[:m] + 1) / 45.0, 0.15, 1.0)
         shock = np.where(self.shock_until[:m] >= day, 0.15, 1.0)
-        clicks_on = np.where(productive, t.scale[:m] * ramp * shock * traffic_day / np.maximum(week_on * day_on, 0.02), 0.4)
+        clicks_on = np.where(productive, t.scale[:m] * ramp * shock * traffic_day / np.maximum(usual_week_on * day_on, 0.02), 0.4)
         if self.change is not None and self.change.applies(day) and self.change.traffic_factor != 1.0:
             clicks_on = np.where(productive, clicks_on * self.change.traffic_factor, clicks_on)
         p_training = np.where(exploring, 0.012, np.where(productive, 0.003, 0.0)) * drive_boost
@@ -528,8 +552,8 @@ class _Simulation:
         segment = assign_segments(tenure, self.active_ring[:, :m].sum(axis=0), silent, self.revenue_ring[:, :m].sum(axis=0), self.segments)
         free = (day - self.last_action_day[:m]) >= 60
         plans = [
-            ("reactivation_offer", free & (segment == "sleeper") & self.ever_productive[:m] & (silent < 75), 0.6),
-            ("personal_contact", free & np.isin(segment, ["star", "workhorse"]) & (silent >= 7), 0.7),
+            ("reactivation_offer", free & (segment == "sleeper") & self.ever_productive[:m] & (silent < 75), 1.0),
+            ("personal_check_in", free & np.isin(segment, ["star", "workhorse"]) & (silent >= 7), 0.7),
             ("onboarding_series", free & (segment == "newbie") & (self.state[:m] == EXPLORING) & (tenure >= 7) & (tenure < 45), 0.3),
         ]
         for action, eligible, reach in plans:
@@ -546,16 +570,21 @@ class _Simulation:
             self._actions.append((chosen, day, action, holdout, seconds))
 
     def apply_action(self, action: str, treated: np.ndarray, segment: np.ndarray, day: int) -> None:
-        """What a planned contact on `day` does to the partners contacted (`segment`: theirs in the plan)."""
+        """What a planned contact on `day` does to the partners contacted (`segment`: theirs in the plan). A check-in
+        lowers the dropout hazard and, as a real one does, gets a slowing partner working again (more working weeks,
+        more logins in the others), so it reaches the off weeks that make most silent months too."""
         self.effect_until[treated] = day + 45
         if action == "reactivation_offer":
             self.comeback_effect[treated] = 6.0
             self.effect_until[treated] = day + 21
-        elif action == "personal_contact":
-            self.hazard_effect[treated] = np.where(segment == "star", 0.8, 0.45)
+        elif action == "personal_check_in":
+            star = segment == "star"
+            self.hazard_effect[treated] = np.where(star, 0.8, 0.45)
+            self.activity_effect[treated] = np.where(star, CHECK_IN_ACTIVITY_STAR, CHECK_IN_ACTIVITY_WORKHORSE)
         else:
             self.activation_effect[treated] = 1.6
             self.hazard_effect[treated] = 0.8
+            self.activity_effect[treated] = SERIES_ACTIVITY
 
     # -- forks (synthetic.action_truth) -------------------------------------------------------------
     def fork(self, index: np.ndarray, rng: np.random.Generator) -> _Simulation:

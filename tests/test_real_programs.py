@@ -109,6 +109,8 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     assert not [word for word in ABSENT_WORDS if word in reasons], [w for w in ABSENT_WORDS if w in reasons]
     report = (tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "report.en.html").read_text()
     assert "upgrade_potential: no registered model" in report  # the header says which model is missing and why
+    first = json.loads(run("history", str(risk_list["partner_id"].iloc[0]), "--format", "json", *options).stdout)
+    assert [row["potential_band"] for row in first] == ["unavailable"]  # the history keeps a missing model as such
 
     # The advice is exact: with the bar it names, the upgrade model trains on the same plan.
     advised = trained.stdout.split("--set training.min_upgrade_labels=")[1].split()[0]
@@ -121,14 +123,16 @@ def test_a_clicks_and_sales_program_trains_and_scores_with_the_defaults(
     russian_reasons = " ".join(pd.read_parquet(tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "risk_list.parquet")["reasons"].astype(str)).lower()
     assert not [word for word in ABSENT_WORDS if word in russian_reasons]
 
-    # The history holds the date once (the Russian rescoring replaced the English one), without a potential.
+    # The history holds the date once: the Russian rescoring (after the upgrade model's training) replaced the
+    # English one, potential band and all.
     from tests.support import assert_one_line_error
 
-    partner = str(pd.read_parquet(tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "risk_list.parquet")["partner_id"].iloc[0])
+    russian_list = pd.read_parquet(tmp_path / "scores" / f"{as_of:%Y-%m-%d}" / "risk_list.parquet").set_index("partner_id")
+    partner = str(russian_list.index[0])
     shown = run("history", partner, "--lang", "ru", *options)
     assert shown.returncode == 0 and f"partner {partner}: 1 scoring(s)" in shown.stdout and as_of.strftime("%d.%m.%Y") in shown.stdout, shown.stderr
     rows = json.loads(run("history", partner, "--format", "json", *options).stdout)
-    assert len(rows) == 1 and rows[0]["partner_id"] == partner and rows[0]["potential_band"] == "unavailable"
+    assert len(rows) == 1 and rows[0]["partner_id"] == partner and rows[0]["potential_band"] == russian_list.loc[partner, "potential_band"]
     assert rows[0]["risk_trend"] is None and rows[0]["previous_risk"] is None  # the first scoring compares with nothing
     assert_one_line_error(run("history", "nobody-here", *options), "partner 'nobody-here' is in none of the 1 scorings")
     assert_one_line_error(run("history", partner, "--format", "xml", *options), "--format 'xml': expected table, csv or json")
