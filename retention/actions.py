@@ -178,6 +178,9 @@ class Action(StrictModel):
     """Who carries it out."""
     due_in_days: int = Field(ge=0)
     """Days from scoring by which it should be done (0: the same day)."""
+    cost: float = Field(0.0, ge=0)
+    """What one contact costs, in the currency of the program's amounts (a person's time, a bonus paid): a
+    measured action is proposed only where its expected saved revenue exceeds it."""
 
     @field_validator("code")
     @classmethod

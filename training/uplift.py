@@ -270,3 +270,60 @@ def evaluate_out_of_time(
         uplift_at={share: uplift_at(score, contacted, kept, share, seed=seed) for share in TOP_SHARES},
         effect=float(kept[contacted].mean() - kept[~contacted].mean()),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# What is known of the actions, as one unit the scoring reads
+
+
+@dataclass
+class MeasuredActions:
+    """The actions' uplift models in force with what the scoring needs beside them.
+
+    `models` holds only the actions whose uplift beat random targeting out of time (refitted on every row
+    since); `segments` the segments each was measured in with enough rows (an action is proposed by its
+    measured effect only to partners of those segments: the log says nothing of the others);
+    `revenue_if_kept` the mean horizon revenue of the contacted partners who stayed active, per action and
+    segment (the revenue at stake of a partner with no revenue of its own yet, e.g. a Sleeper);
+    `effects` the effects table and `evaluations` the out-of-time judgement of every action tried, for
+    the report.
+    """
+
+    models: dict[str, ActionUplift]
+    segments: dict[str, list[str]]
+    revenue_if_kept: dict[str, dict[str, float]]
+    effects: pd.DataFrame
+    evaluations: list[dict[str, Any]]
+    measured_through: str
+    """The latest action whose outcome the effects and models saw (ISO UTC)."""
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for action, model in self.models.items():
+            model.save(folder / "actions" / action)
+        self.effects.to_csv(folder / "effects.csv", index=False)
+        meta = {
+            "actions": sorted(self.models),
+            "segments": self.segments,
+            "revenue_if_kept": self.revenue_if_kept,
+            "evaluations": self.evaluations,
+            "measured_through": self.measured_through,
+        }
+        (folder / "measured_actions.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> MeasuredActions:
+        try:
+            meta = json.loads((folder / "measured_actions.json").read_text(encoding="utf-8"))
+            models = {action: ActionUplift.load(folder / "actions" / action) for action in meta["actions"]}
+            effects = pd.read_csv(folder / "effects.csv", keep_default_na=True)
+        except (OSError, KeyError, ValueError, lgb.basic.LightGBMError) as exc:
+            raise InputError(f"the measured actions in {folder} cannot be read ({type(exc).__name__}: {exc})") from None
+        return cls(
+            models=models,
+            segments={k: list(v) for k, v in meta["segments"].items()},
+            revenue_if_kept={k: {s: float(x) for s, x in v.items()} for k, v in meta["revenue_if_kept"].items()},
+            effects=effects,
+            evaluations=list(meta["evaluations"]),
+            measured_through=str(meta["measured_through"]),
+        )
