@@ -35,6 +35,14 @@ def effects(
         ),
     ] = None,
     lenient: LenientOption = False,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register/--no-register",
+            help="Log the run to MLflow and register the measured actions (champion when an action's uplift beats random "
+            "targeting out of time), which scoring then proposes by expected saved revenue.",
+        ),
+    ] = True,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -47,6 +55,7 @@ def effects(
     from partner_churn.errors import InputError
     from retention.effect_rows import action_rows
     from retention.effects import estimate_effects, format_effects
+    from retention.measure import format_evaluations, measure_actions
 
     cfg = config_from(config, set_)
     folder = data or cfg.paths.data_dir
@@ -67,7 +76,7 @@ def effects(
     if "holdout" not in program.actions:
         typer.echo("the actions table has no holdout column: every action counts as made, and no effect is claimed", err=True)
     typer.echo(f"measuring {int((program.actions['ts'] < cutoff).sum()):,} logged actions before {cutoff:%Y-%m-%d}", err=True)
-    rows = action_rows(program.partners, program.events, program.actions, cutoff, cfg, scores=scores)
+    rows = action_rows(program.partners, program.events, program.actions, cutoff, cfg, scores=scores, with_features=True)
     table = estimate_effects(rows, cfg.effects)
     typer.echo(
         f"effects of logged actions as of {cutoff:%Y-%m-%d}: contacted minus held out, over the {cfg.labels.horizon_days} days from the "
@@ -80,6 +89,22 @@ def effects(
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(table.to_csv(index=False), out)
     typer.echo(f"effects table: {out}")
+
+    typer.echo("fitting and judging an uplift model per action (out of time)", err=True)
+    measured, evaluations, skipped = measure_actions(rows, table, cfg)
+    typer.echo(format_evaluations(evaluations, skipped), nl=False)
+    if not register:
+        return
+    from training.registry import log_measured_actions
+
+    run_id, version = log_measured_actions(measured, config=cfg, as_of=cutoff)
+    if version is None:
+        typer.echo(f"MLflow run {run_id}: no action's uplift beats random targeting out of time; scoring keeps choosing by the action table")
+    else:
+        typer.echo(
+            f"MLflow run {run_id}: {cfg.effects.uplift_model_name} v{version} champion; scoring proposes "
+            f"{', '.join(sorted(measured.models))} by expected saved revenue where measured"
+        )
 
 
 def _score_history(cfg: Config) -> pd.DataFrame | None:

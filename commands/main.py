@@ -391,12 +391,21 @@ def score(
             "trained_through": models.trained_through(),
             "lang": cfg.scoring.lang,
             "previous_scoring": previous.as_of.isoformat() if previous is not None else None,
+            "measured_actions": f"{cfg.effects.uplift_model_name}:v{models.measured_version}" if models.measured is not None else None,
+            "actions_by_basis": scored["action_basis"].value_counts().to_dict() if len(scored) else {},
         }
         folder = write_scoring(
             scored, html, cfg.paths.output_dir, cutoff, manifest, lang=cfg.scoring.lang, spreadsheet_rows=cfg.scoring.spreadsheet_rows
         )
     report, spreadsheet = folder / language_file(REPORT, cfg.scoring.lang), folder / language_file(SPREADSHEET, cfg.scoring.lang)
     since = f"previous scoring {previous.as_of:%Y-%m-%d}" if previous is not None else "first scoring"
+    if models.measured is not None:
+        measured = scored[scored["action_basis"] == "measured"]
+        typer.echo(
+            f"actions: {len(measured):,} proposed by their measured saved revenue ({cfg.effects.uplift_model_name} v{models.measured_version}: "
+            f"{measured['expected_saved_revenue'].sum():,.0f} expected over {cfg.labels.horizon_days} days), the rest by the action table",
+            err=True,
+        )
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} ({since}) -> {folder}")
     typer.echo(
         f"risk list: {folder / RISK_LIST_CSV} and .parquet (all partners), {spreadsheet.name} (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}"

@@ -473,6 +473,17 @@ class EffectsConfig(StrictModel):
     max_score_age_days: int = Field(7, ge=0)
     """An action's risk band is its partner's band in the latest scoring of the score history at most this many
     days before the action's day; actions without such a scoring have no band."""
+    uplift_test_share: float = Field(0.3, gt=0, lt=1)
+    """The latest share of an action's rows (by time) that judge its uplift model out of time; the model learns
+    from the rows before them, and is refitted on all rows once it beats random targeting."""
+    uplift_model_name: str = "partner-churn-action-uplift"
+    """Registered MLflow model of the measured actions (uplift models, effects, evaluations); its alias
+    `champion` is what scoring proposes measured actions by."""
+    keep_rule_actions: list[str] = ["unpaid_commission_reminder"]
+    """Actions of the action table that a measured action never replaces (money owed comes first)."""
+    min_uplift: float = Field(0.03, ge=0, lt=1)
+    """A predicted rise in the chance of staying active below this counts as none: an uplift model's noise of a
+    point or two, times a large partner's revenue, must not buy a manager's call."""
 
 
 class GeneratorConfig(StrictModel):

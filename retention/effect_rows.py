@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import build_features_for
+from features.schema import feature_schema
 from partner_churn.config import Config
 from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature, utc
 from partner_churn.errors import InputError
@@ -50,8 +51,10 @@ def action_rows(
     config: Config,
     *,
     scores: pd.DataFrame | None = None,
+    with_features: bool = False,
 ) -> pd.DataFrame:
-    """One row per logged action with ts before `as_of` (row_columns; in the log's order).
+    """One row per logged action with ts before `as_of` (row_columns; in the log's order; `with_features`:
+    then every feature of `feature_schema`, missing for a partner not signed up yet, for the uplift models).
 
     `holdout` is the log's own column (boolean, missing where the log leaves it empty); an actions table
     without that column logged every contact as made, so every row is treated (False). `scores`, when given,
@@ -74,7 +77,8 @@ def action_rows(
     )
     horizon = config.labels.horizon_days
     found = build_features_for(partners, events, rows[["partner_id"]].assign(as_of=rows["day"]), config, horizon_days=horizon)
-    kept = ["partner_id", "as_of", "signed_up", *segment_inputs(config), "segment", "qualifying_next_horizon", "revenue_next_horizon"]
+    extra = [spec.name for spec in feature_schema(config) if spec.name not in segment_inputs(config)] if with_features else []
+    kept = ["partner_id", "as_of", "signed_up", *segment_inputs(config), *extra, "segment", "qualifying_next_horizon", "revenue_next_horizon"]
     rows = rows.merge(found[kept].rename(columns={"as_of": "day"}), on=["partner_id", "day"], how="left", validate="many_to_one")
     rows["segment"] = rows["segment"].where(rows["signed_up"], NEWBIE)
 
@@ -83,7 +87,7 @@ def action_rows(
     rows["silent"] = np.where(observed, (rows["qualifying_next_horizon"] == 0).astype(float), np.nan)
     rows["revenue"] = np.where(observed, rows["revenue_next_horizon"].astype(float), np.nan)
     rows["risk_band"] = _bands_at(rows, scores, config) if scores is not None else pd.Series(NO_BAND, index=rows.index, dtype=object)
-    return rows[row_columns(config)]
+    return rows[[*row_columns(config), *extra]]
 
 
 def _bands_at(rows: pd.DataFrame, scores: pd.DataFrame, config: Config) -> pd.Series:

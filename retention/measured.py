@@ -7,7 +7,7 @@ measured in: its expected saved revenue is
 
     uplift (the rise in the chance of staying active over the horizon) x the revenue at stake - its cost,
 
-the revenue at stake being the partner's expected horizon revenue, or, for a partner with none yet (a
+(an uplift under `effects.min_uplift` counts as none), the revenue at stake being the partner's expected horizon revenue, or, for a partner with none yet (a
 Sleeper, a Newbie), what the contacted partners of its segment who stayed active brought in over the
 horizon in the log. The measured action with the largest positive value replaces the rule's action
 (`action_basis` = measured, with its `expected_saved_revenue`); everywhere else the rule stays
@@ -31,9 +31,9 @@ ACTION_BASES = (MEASURED, RULE)
 """The `action_basis` column: the action chosen by its measured saved revenue, or by the table's rules."""
 
 
-def saved_revenue(columns: Mapping[str, Any], measured: MeasuredActions, table: ActionTable) -> dict[str, np.ndarray]:
+def saved_revenue(columns: Mapping[str, Any], measured: MeasuredActions, table: ActionTable, *, min_uplift: float) -> dict[str, np.ndarray]:
     """Per measured action (that the table defines), each row's expected saved revenue net of the action's cost;
-    NaN where the action was not measured in the row's segment."""
+    NaN where the action was not measured in the row's segment or its uplift there is below `min_uplift`."""
     segment = np.asarray(columns["segment"], dtype=object)
     expected = np.nan_to_num(np.asarray(columns["expected_revenue"], dtype=float), nan=0.0)
     known = {a.code for a in table.actions}
@@ -48,7 +48,8 @@ def saved_revenue(columns: Mapping[str, Any], measured: MeasuredActions, table: 
             kept_revenue = measured.revenue_if_kept.get(code, {})
             fallback = np.array([kept_revenue.get(str(s), 0.0) for s in segment[rows]], dtype=float)
             at_stake = np.where(expected[rows] > 0, expected[rows], fallback)
-            value[rows] = model.uplift(frame) * at_stake - table.action(code).cost
+            uplift = model.uplift(frame)
+            value[rows] = np.where(uplift >= min_uplift, uplift * at_stake - table.action(code).cost, np.nan)
         values[code] = value
     return values
 
@@ -61,6 +62,7 @@ def choose_measured_actions(
     lang: str,
     *,
     keep_rule_actions: Sequence[str],
+    min_uplift: float,
 ) -> dict[str, np.ndarray]:
     """`actions` (from `action_columns`) with measured actions where they save most, plus `action_basis` and
     `expected_saved_revenue` (NaN for the rule's actions)."""
@@ -70,7 +72,7 @@ def choose_measured_actions(
     out["expected_saved_revenue"] = np.full(n, np.nan)
     if measured is None or not measured.models or n == 0:
         return out
-    values = saved_revenue(columns, measured, table)
+    values = saved_revenue(columns, measured, table, min_uplift=min_uplift)
     if not values:
         return out
     codes = list(values)

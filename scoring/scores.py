@@ -19,6 +19,7 @@ from partner_churn.config import Config
 from partner_churn.domain import TARGETS, UNAVAILABLE, days_past_model_age, model_name, segment_revenue_feature
 from partner_churn.errors import InputError
 from training.model import TrainedModel
+from training.uplift import MeasuredActions
 
 LOWER_RUNGS = ("newbie", "sleeper")
 """Segments whose value at stake is the climb to Workhorse, not the revenue they make now."""
@@ -40,6 +41,11 @@ class ScoringModels:
     """Target -> what a reader of the scores should know, e.g. that the version in use is not the champion."""
     pair: str | None = None
     """The pair record these models are, in force when loaded (None: a pinned version, or no pair record yet)."""
+    measured: MeasuredActions | None = None
+    """The measured actions in force (`partner-churn effects`), by which actions are proposed where the log has
+    evidence; None: every action comes from the action table's rules."""
+    measured_version: str | None = None
+    """Their registered version."""
 
     def __post_init__(self) -> None:
         if self.risk is None and self.potential is None:

@@ -26,6 +26,7 @@ from features.segments import SEGMENTS
 from partner_churn.config import Config
 from partner_churn.domain import LANGS as LANGUAGES
 from partner_churn.domain import POTENTIAL_BANDS, RISK_BANDS, TREND_ARROWS, UNAVAILABLE, VALID_FROM, VALID_UNTIL
+from retention.measured import ACTION_BASES
 
 
 class PayloadTooLarge(BentoMLException):
@@ -310,6 +311,12 @@ class PartnerScore(BaseModel):
     action: str
     action_title: str
     due_in_days: int
+    action_basis: Literal[ACTION_BASES] = Field(  # type: ignore[valid-type]
+        description="measured: the action the action log measured to save most for this partner (partner-churn effects); rule: the action table's."
+    )
+    expected_saved_revenue: float | None = Field(
+        description="For a measured action: its uplift x the revenue at stake over the horizon, net of the action's cost; null for a rule's action."
+    )
     reasons: list[str] | None = Field(description="Up to three reasons in words; null when not asked for.")
     reasons_source: Literal["risk_model", "potential_model", "facts", "none"]
     as_of: dt.datetime | None = Field(description="Scoring time of a raw-events record; null for a features record.")

@@ -59,6 +59,8 @@ def detail_columns(config: Config) -> list[str]:
         "owner",
         "due_in_days",
         "personal_contact",
+        "action_basis",
+        "expected_saved_revenue",
         "commission_overdue",
         "no_onboarding_activity",
         "falling_trend",

@@ -28,6 +28,7 @@ from partner_churn.domain import (
     utc,
 )
 from retention.actions import ActionTable, action_columns, bands_and_flags, fit_personal_contacts
+from retention.measured import choose_measured_actions, keep_basis_of_given_actions
 from retention.reasons import fact_features, facts_for, reasons_for
 from scoring.scores import ScoringModels, value_at_risk
 from training.model import TrainedModel
@@ -49,7 +50,9 @@ def score_columns(
     active at the cutoff gets no deactivation risk (band `inactive`); a target whose model is missing gets
     NaN and the band `unavailable` (read as the lowest band by the action table). A personal contact goes
     only to partners worth it, and with `capacity` (the rows are a whole population) within each owner's
-    daily capacity (`fit_personal_contacts`).
+    daily capacity (`fit_personal_contacts`). Where the measured actions in force (`models.measured`) save
+    more than the rule's action, the measured one is proposed (`action_basis`, `expected_saved_revenue`:
+    `retention.measured`).
     """
     n = len(np.asarray(columns["segment"]))
     active = active_mask(columns, config)
@@ -67,7 +70,16 @@ def score_columns(
     scored |= out
     out |= value_at_risk(scored, config, typical_workhorse_revenue=typical_workhorse_revenue)
     scored |= out
-    out |= fit_personal_contacts(scored, action_columns(scored, actions, lang), actions, lang, capacity=capacity)
+    chosen = choose_measured_actions(
+        scored,
+        action_columns(scored, actions, lang),
+        actions,
+        models.measured,
+        lang,
+        keep_rule_actions=config.effects.keep_rule_actions,
+        min_uplift=config.effects.min_uplift,
+    )
+    out |= keep_basis_of_given_actions(chosen, fit_personal_contacts(scored, chosen, actions, lang, capacity=capacity))
     return out
 
 

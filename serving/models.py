@@ -24,7 +24,8 @@ from scoring.scores import ScoringModels
 from serving.online import ServedModels
 from training.champions import ChampionPair
 from training.model import TrainedModel
-from training.registry import champion_pair, describe_version, load_model, resolve_version
+from training.registry import champion_pair, describe_version, load_measured_actions, load_model, resolve_version
+from training.uplift import MeasuredActions
 
 logger = logging.getLogger("partner_churn.service")
 
@@ -71,7 +72,29 @@ def load_scoring_models(
     risk, risk_version = loaded.get("deactivation_risk", (None, None))
     potential, potential_version = loaded.get("upgrade_potential", (None, None))
     pair = in_force.number if in_force.number and not notices else None
-    return ScoringModels(risk, risk_version, potential, potential_version, unavailable=unavailable, notices=notices, pair=pair)
+    measured, measured_version = _measured_actions(config)
+    return ScoringModels(
+        risk,
+        risk_version,
+        potential,
+        potential_version,
+        unavailable=unavailable,
+        notices=notices,
+        pair=pair,
+        measured=measured,
+        measured_version=measured_version,
+    )
+
+
+def _measured_actions(config: Config) -> tuple[MeasuredActions | None, str | None]:
+    """The measured actions in force, or (None, None): none registered yet, or unreadable (logged: the action
+    table then chooses every action, as before any was measured)."""
+    try:
+        found = load_measured_actions(config)
+    except InputError as exc:
+        logger.warning("measured actions not used, every action comes from the action table: %s", exc)
+        return None, None
+    return found if found is not None else (None, None)
 
 
 def load_served(config: Config, in_force: ChampionPair | None = None) -> ServedModels:

@@ -102,6 +102,8 @@ def score_records(
             "action": columns["action"][i],
             "action_title": columns["action_title"][i],
             "due_in_days": int(columns["due_in_days"][i]),
+            "action_basis": columns["action_basis"][i],
+            "expected_saved_revenue": _number(columns["expected_saved_revenue"][i]),
             "reasons": reasons[i],
             "reasons_source": source[i],
             "as_of": columns["as_of"][i],

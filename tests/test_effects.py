@@ -16,7 +16,7 @@ from features.pipeline import build_features
 from partner_churn.config import Config, EffectsConfig, load_config
 from retention.effect_rows import action_rows, segment_inputs
 from retention.effects import estimate_effects, mean_difference, proportion_difference, verdict
-from tests.support import assert_one_line_error, run
+from tests.support import assert_one_line_error, run, store
 
 CONFIG = Config()
 DAY = pd.Timestamp("2025-06-10", tz="UTC")
@@ -212,7 +212,8 @@ def test_risk_band_is_the_latest_scoring_before_the_day_within_its_age() -> None
 
 
 def settings(tmp: Path) -> list[str]:
-    return ["--set", f"paths.reports_dir={tmp}/reports", "--set", f"paths.output_dir={tmp}/scores"]
+    """A throwaway MLflow store, reports and scores folder."""
+    return [*store(tmp), "--set", f"paths.output_dir={tmp}/scores"]
 
 
 def test_effects_end_to_end(generated_dir: Path, tmp_path: Path) -> None:
@@ -225,11 +226,25 @@ def test_effects_end_to_end(generated_dir: Path, tmp_path: Path) -> None:
     assert set(table["action"]) == set(pd.read_parquet(generated_dir / "actions.parquet", columns=["action"])["action"])
     assert table["silent_verdict"].isin(["works", "harms", "no evidence", "too few rows"]).all()
     assert not any(p.name.endswith(".tmp") for p in out.parent.iterdir())
+    # Each action with enough rows has its uplift model judged on its latest rows, and the run is logged.
+    judged = [line for line in result.stdout.splitlines() if line.startswith("  ") and ": Qini " in line]
+    assert judged and all(line.endswith((": beats random targeting", ": does not beat random targeting")) for line in judged), result.stdout[-3000:]
+    assert "MLflow run " in result.stdout and (tmp_path / "mlflow.db").is_file()
 
-    short = run("effects", "--data", str(generated_dir), "--as-of", "2026-03-01", "--set", "labels.horizon_days=14", *settings(tmp_path))
+    short = run(
+        "effects",
+        "--data",
+        str(generated_dir),
+        "--as-of",
+        "2026-03-01",
+        "--set",
+        "labels.horizon_days=14",
+        "--no-register",
+        *settings(tmp_path / "short"),
+    )
     assert short.returncode == 0, short.stderr
-    assert "over the 14 days" in short.stdout
-    earlier = pd.read_csv(tmp_path / "reports" / "effects" / "effects_2026-03-01.csv").set_index(["action", "segment", "risk_band"])
+    assert "over the 14 days" in short.stdout and "MLflow run" not in short.stdout and not (tmp_path / "short" / "mlflow.db").exists()
+    earlier = pd.read_csv(tmp_path / "short" / "reports" / "effects" / "effects_2026-03-01.csv").set_index(["action", "segment", "risk_band"])
     assert (earlier["n_treated"] + earlier["n_holdout"]).sum() < (table["n_treated"] + table["n_holdout"]).sum()
 
 

@@ -65,14 +65,15 @@ def scored_rows() -> pd.DataFrame:
 def test_the_measured_action_goes_where_it_saves_most_and_the_rule_stays_elsewhere(measured: MeasuredActions) -> None:
     rows = scored_rows()
     rules = action_columns(rows, TABLE, "en")
-    values = saved_revenue(rows, measured, TABLE)["personal_check_in"]
+    values = saved_revenue(rows, measured, TABLE, min_uplift=0.03)["personal_check_in"]
     uplift = measured.models["personal_check_in"].uplift(rows)
     assert uplift[0] > 0.25 and abs(uplift[1]) < 0.1  # the model learned who the call keeps
     assert values[0] == pytest.approx(uplift[0] * 500.0 - 15.0)  # the partner's own revenue at stake, net of the call
     assert values[2] == pytest.approx(uplift[2] * 200.0 - 15.0)  # no revenue yet: what kept workhorses brought in
     assert np.isnan(values[3])  # never measured on newbies: no figure
+    assert np.isnan(values[1])  # an uplift under min_uplift counts as none: no call bought by a model's noise
 
-    chosen = choose_measured_actions(rows, rules, TABLE, measured, "en", keep_rule_actions=["unpaid_commission_reminder"])
+    chosen = choose_measured_actions(rows, rules, TABLE, measured, "en", keep_rule_actions=["unpaid_commission_reminder"], min_uplift=0.03)
     assert list(chosen["action_basis"]) == [MEASURED, RULE, MEASURED, RULE, RULE]
     assert list(chosen["action"][[0, 2]]) == ["personal_check_in", "personal_check_in"]
     assert chosen["action_title"][0] == TABLE.action("personal_check_in").title.en and chosen["channel"][0] == "phone"
@@ -87,14 +88,14 @@ def test_without_measured_actions_every_action_is_the_rules(measured: MeasuredAc
     rows = scored_rows()
     rules = action_columns(rows, TABLE, "en")
     for nothing in (None, MeasuredActions({}, {}, {}, pd.DataFrame(), [], "")):
-        chosen = choose_measured_actions(rows, rules, TABLE, nothing, "en", keep_rule_actions=[])
+        chosen = choose_measured_actions(rows, rules, TABLE, nothing, "en", keep_rule_actions=[], min_uplift=0.03)
         assert list(chosen["action"]) == list(rules["action"]) and set(chosen["action_basis"]) == {RULE}
         assert np.isnan(chosen["expected_saved_revenue"]).all()
 
 
 def test_a_measured_action_taken_back_for_capacity_is_the_rules_again(measured: MeasuredActions) -> None:
     rows = scored_rows()
-    chosen = choose_measured_actions(rows, action_columns(rows, TABLE, "en"), TABLE, measured, "en", keep_rule_actions=[])
+    chosen = choose_measured_actions(rows, action_columns(rows, TABLE, "en"), TABLE, measured, "en", keep_rule_actions=[], min_uplift=0.03)
     given = {name: np.asarray(values).copy() for name, values in chosen.items() if name not in ("action_basis", "expected_saved_revenue")}
     given["action"][0] = "group_support"  # the personal contact did not fit: the segment's automated series
     kept = keep_basis_of_given_actions(chosen, given)
@@ -108,5 +109,7 @@ def test_measured_actions_saved_and_loaded_choose_the_same(measured: MeasuredAct
     rows = scored_rows()
     assert loaded.segments == measured.segments and loaded.revenue_if_kept == measured.revenue_if_kept
     assert np.array_equal(
-        saved_revenue(rows, loaded, TABLE)["personal_check_in"], saved_revenue(rows, measured, TABLE)["personal_check_in"], equal_nan=True
+        saved_revenue(rows, loaded, TABLE, min_uplift=0.03)["personal_check_in"],
+        saved_revenue(rows, measured, TABLE, min_uplift=0.03)["personal_check_in"],
+        equal_nan=True,
     )

@@ -39,6 +39,9 @@ def test_the_qini_curve_and_uplift_at_k_follow_their_definitions() -> None:
     line = np.arange(41) / 40 * q[-1]
     area = sum((q[i] - line[i] + q[i + 1] - line[i + 1]) / 2 for i in range(40))
     assert qini_coefficient(score, contacted, outcome, seed=3) == pytest.approx(area / 40**2)
+    points = uplift.curve_points(score, contacted, outcome, seed=3)
+    assert len(points) == uplift.CURVE_STEPS + 1 and points[0] == 0.0
+    assert points[-1] == pytest.approx(q[-1] / 40) and points[10] == pytest.approx(q[20] / 40)
 
 
 def heterogeneous_log(n: int, seed: int, effect_if_engaged: float = 0.3) -> pd.DataFrame:

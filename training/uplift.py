@@ -222,6 +222,8 @@ class UpliftEvaluation:
     uplift_at: dict[float, float]
     effect: float
     """The test rows' overall effect on `kept` (contacted minus held out): what random targeting gets."""
+    curve: list[float] = field(default_factory=list)
+    """The Qini curve at 0, 5, ..., 100% of the test rows targeted, as Q(t) / n (the report's chart)."""
 
     @property
     def beats_random(self) -> bool:
@@ -269,7 +271,20 @@ def evaluate_out_of_time(
         qini_high=float(high),
         uplift_at={share: uplift_at(score, contacted, kept, share, seed=seed) for share in TOP_SHARES},
         effect=float(kept[contacted].mean() - kept[~contacted].mean()),
+        curve=curve_points(score, contacted, kept, seed=seed),
     )
+
+
+CURVE_STEPS = 20
+"""The report's Qini chart has a point every 100 / CURVE_STEPS % of the rows targeted."""
+
+
+def curve_points(score: np.ndarray, contacted: np.ndarray, outcome: np.ndarray, *, seed: int = 0) -> list[float]:
+    """Q(t) / n at t = 0, n / CURVE_STEPS, ..., n (the Qini curve for a chart)."""
+    q = qini_curve(score, contacted, outcome, seed=seed)
+    n = q.size - 1
+    at = np.round(np.linspace(0, n, CURVE_STEPS + 1)).astype(int)
+    return [float(q[i] / max(n, 1)) for i in at]
 
 
 # --------------------------------------------------------------------------------------------------

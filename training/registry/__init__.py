@@ -25,6 +25,7 @@ The modules, each one subject; callers import from `training.registry`, which ho
 - `queries`: reading the registry (`list_models`, `load_model`, `resolve_version`, `describe_version`).
 - `pairs`: the pair in force moved by hand (`champion_pair`, `list_pairs`, `promote`, `rollback`).
 - `tags`: how figures, moments and people are written into MLflow tags.
+- `uplift`: the measured actions of `partner-churn effects` (`log_measured_actions`, `load_measured_actions`).
 
 Every version already in a store was logged as an MLflow "model from code" whose code runs
 `from training.registry import PartnerChurnModel` (`MODEL_CODE`): that import must keep working.
@@ -51,6 +52,7 @@ from training.registry.pyfunc import INPUT_EXAMPLE_ROWS, MODEL_CODE, PYFUNC_REQU
 from training.registry.queries import describe_version, list_models, load_model, resolve_version
 from training.registry.runs import BACKTEST_METRICS, backtest_metrics, fold_metrics, log_training_run, model_name
 from training.registry.tracking import REACHABILITY_TIMEOUT_SECONDS, configure_tracking, logger
+from training.registry.uplift import MeasuredActionsModel, load_measured_actions, log_measured_actions
 
 __all__ = [
     "BACKTEST_METRICS",
@@ -68,6 +70,7 @@ __all__ = [
     "REACHABILITY_TIMEOUT_SECONDS",
     "RENAMED_KEYS",
     "GateDecision",
+    "MeasuredActionsModel",
     "PartnerChurnModel",
     "Rerun",
     "apply_gate",
@@ -81,7 +84,9 @@ __all__ = [
     "label_definition_id",
     "list_models",
     "list_pairs",
+    "load_measured_actions",
     "load_model",
+    "log_measured_actions",
     "log_training_run",
     "logger",
     "means_on_shared_folds",
