@@ -81,6 +81,13 @@ CHECK_IN_ACTIVITY_STAR = 1.4
 """The same for a star, who works most weeks anyway."""
 SERIES_ACTIVITY = 1.1
 """The onboarding series' nudge to an exploring newbie's working weeks."""
+RESPONSIVE_DAYS = 90
+"""A partner who took a training or a webinar within this many days answers a personal check-in (it knows the
+program's people and what they offer): the check-in's effect on it is stronger, on the others weaker."""
+RESPONSIVE_GAIN, UNRESPONSIVE_GAIN = 1.4, 0.2
+"""How much of the check-in's extra activity a responsive / an unresponsive partner gets (1 = the segment's figure)."""
+RECENT_SLEEP_DAYS = 45
+"""A sleeper silent for less than this many days still takes up a comeback offer readily; one silent longer, hardly."""
 NEVER = 10**6
 """A payout day that never comes within any simulated period."""
 
@@ -572,15 +579,22 @@ class _Simulation:
     def apply_action(self, action: str, treated: np.ndarray, segment: np.ndarray, day: int) -> None:
         """What a planned contact on `day` does to the partners contacted (`segment`: theirs in the plan). A check-in
         lowers the dropout hazard and, as a real one does, gets a slowing partner working again (more working weeks,
-        more logins in the others), so it reaches the off weeks that make most silent months too."""
+        more logins in the others), so it reaches the off weeks that make most silent months too; it works much
+        better on partners who took a training or webinar lately (RESPONSIVE_DAYS) than on the others. A comeback
+        offer works on sleepers who fell silent lately (RECENT_SLEEP_DAYS), hardly on the long silent. Both
+        differences show in features (trainings and webinars in a window, days since the last activity), so an
+        uplift model can learn whom to contact."""
         self.effect_until[treated] = day + 45
         if action == "reactivation_offer":
-            self.comeback_effect[treated] = 6.0
+            recent = (day - self.last_active[treated]) < RECENT_SLEEP_DAYS
+            self.comeback_effect[treated] = np.where(recent, 10.0, 2.0)
             self.effect_until[treated] = day + 21
         elif action == "personal_check_in":
             star = segment == "star"
-            self.hazard_effect[treated] = np.where(star, 0.8, 0.45)
-            self.activity_effect[treated] = np.where(star, CHECK_IN_ACTIVITY_STAR, CHECK_IN_ACTIVITY_WORKHORSE)
+            responsive = (day - self.last_engagement[treated]) <= RESPONSIVE_DAYS
+            gain = np.where(responsive, RESPONSIVE_GAIN, UNRESPONSIVE_GAIN)
+            self.hazard_effect[treated] = np.where(star, 0.8, 0.45) ** gain
+            self.activity_effect[treated] = 1.0 + gain * (np.where(star, CHECK_IN_ACTIVITY_STAR, CHECK_IN_ACTIVITY_WORKHORSE) - 1.0)
         else:
             self.activation_effect[treated] = 1.6
             self.hazard_effect[treated] = 0.8

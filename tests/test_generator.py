@@ -228,7 +228,7 @@ def test_forks_reproduce_the_realised_outcomes(truth_program: GeneratedProgram) 
     rows = _realised(truth_program)
     for (action, held_out), group in rows.groupby(["action", "holdout"]):
         arm = "held_out" if held_out else "treated"
-        assert len(group) >= 60, (action, arm)
+        assert len(group) >= 50, (action, arm)  # enough rows for the 3-standard-error check to mean something
         for outcome in ("silent", "revenue"):
             gap = group[outcome].astype(float) - group[f"{outcome}_if_{arm}"]
             standard_error = gap.std(ddof=1) / np.sqrt(len(gap))
@@ -237,11 +237,11 @@ def test_forks_reproduce_the_realised_outcomes(truth_program: GeneratedProgram) 
 
 def test_true_effects_have_the_signs_of_the_simulation(truth_program: GeneratedProgram) -> None:
     """An onboarding call (activation x2.7, a higher chance to engage at all) makes silence much less likely and
-    sales more likely; a reactivation offer (comeback x6) wakes sleepers up; the onboarding series (activation
-    x1.6) brings newbies' first sales. Each mean effect lies clear of zero (in standard errors of the mean over
-    the action's rows). A personal contact (hazard x0.45 for workhorses, x0.8 for stars) is left out: within 30
-    days it hardly moves silence, since a partner who falls dormant keeps logging in now and then and often comes
-    back at once, so most silent months are an awake partner's run of weeks off."""
+    sales more likely; a reactivation offer (comeback x10 for the lately silent, x2 for the rest) wakes sleepers
+    up; the onboarding series (activation x1.6) brings newbies' first sales; a personal check-in (lower hazard,
+    more working weeks, much more so for partners who took a training or webinar lately) keeps workhorses
+    working and selling. Each mean effect lies clear of zero (in standard errors of the mean over the action's
+    rows)."""
     truth = truth_program.action_truth
     assert truth is not None
     effect = truth.assign(
@@ -255,9 +255,36 @@ def test_true_effects_have_the_signs_of_the_simulation(truth_program: GeneratedP
     assert margin("onboarding_call", "silence") < -10 and margin("onboarding_call", "revenue") > 3
     assert margin("reactivation_offer", "silence") < -2.5
     assert margin("onboarding_series", "revenue") > 2.5
+    assert margin("personal_check_in", "silence") < -2.5 and margin("personal_check_in", "revenue") > 2.5
     table = true_action_effects(truth).set_index(["action", "segment"])
     assert table.loc[("onboarding_call", "newbie"), "silence_effect"] < -0.05
     assert table.loc[("reactivation_offer", "sleeper"), "silence_effect"] < -0.01
+
+
+def test_who_gains_from_an_action_shows_in_features(truth_program: GeneratedProgram) -> None:
+    """What makes an uplift model learnable: a check-in keeps partners who took a training or webinar in the 90
+    days before it much more than the others, and a comeback offer wakes sleepers silent under 45 days much more
+    than the long silent; both facts are in the events before the action (no latent state needed)."""
+    truth = truth_program.action_truth
+    assert truth is not None
+    events = truth_program.events.to_pandas()
+    events["partner_id"] = events["partner_id"].astype(str)
+    rows = truth.reset_index()[["index", "partner_id", "ts", "action", "silent_if_treated", "silent_if_held_out"]]
+    joined = rows.merge(events[["partner_id", "ts", "event_type"]].rename(columns={"ts": "at"}), on="partner_id")
+    before = joined[joined["at"] < joined["ts"].dt.floor("D")]
+    learning = before[before["event_type"].isin(["training_completed", "webinar_attended"]) & (before["at"] >= before["ts"] - pd.Timedelta(days=90))]
+    qualifying = before[before["event_type"].isin(Config().labels.qualifying_event_types)]
+    rows["responsive"] = rows["index"].isin(learning["index"])
+    rows["silent_days"] = (rows["ts"].dt.floor("D") - rows["index"].map(qualifying.groupby("index")["at"].max())).dt.days
+    rows["effect"] = rows["silent_if_treated"] - rows["silent_if_held_out"]
+
+    check_in = rows[rows["action"] == "personal_check_in"]
+    by_response = check_in.groupby("responsive")["effect"].agg(["mean", "count"])
+    assert by_response.loc[True, "count"] >= 50 and by_response.loc[False, "count"] >= 50
+    assert by_response.loc[True, "mean"] < 2 * by_response.loc[False, "mean"] < 0, by_response
+    offer = rows[rows["action"] == "reactivation_offer"]
+    lately = offer.groupby(offer["silent_days"] < 45)["effect"].mean()
+    assert lately.loc[True] < 2 * lately.loc[False] and lately.loc[True] < -0.05, lately
 
 
 def test_true_action_effects_are_group_means_of_the_differences() -> None:
