@@ -37,6 +37,7 @@ demo: $(STAMP)
 	$(BIN)/partner-churn validate --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn summary --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn train --data $(DEMO_DIR)/data
+	$(BIN)/partner-churn effects --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_PREVIOUS) > /dev/null
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 	$(BIN)/partner-churn monitor drift --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
