@@ -24,7 +24,7 @@ from scoring.scores import ScoringModels
 from serving.online import ServedModels
 from training.champions import ChampionPair
 from training.model import TrainedModel
-from training.registry import champion_pair, describe_version, load_measured_actions, load_model, resolve_version
+from training.registry import champion_pair, describe_version, load_measured_actions, load_model, measured_champion_version, resolve_version
 from training.uplift import MeasuredActions
 
 logger = logging.getLogger("partner_churn.service")
@@ -140,8 +140,13 @@ class ModelKeeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.pins = parse_version_pins(config.serving.model_version)
-        self._tried: tuple[str | None, ...] = (self.current.models.risk_version, self.current.models.potential_version)
-        """The versions last loaded or tried: a set that failed is not tried again until the aliases move."""
+        self._tried: tuple[str | None, ...] = (
+            self.current.models.risk_version,
+            self.current.models.potential_version,
+            self.current.models.measured_version,
+        )
+        """The versions last loaded or tried (risk, potential, measured actions): a set that failed is not tried
+        again until the aliases move."""
 
     @property
     def follows_champions(self) -> bool:
@@ -167,14 +172,15 @@ class ModelKeeper:
                 logger.warning("champion check failed, still serving %s: %s", self.current.info(), exc)
 
     def check(self) -> bool:
-        """Load and swap in the wanted versions if the pair in force moved; True when it did.
+        """Load and swap in the wanted versions if the pair in force or the measured actions' champion moved;
+        True when it did.
 
         The pair is read once and loaded as read, so a bundle never holds one model of each of two pairs.
         A set of versions that failed to load (say, trained on another feature schema), or that would lose
         a model the service has, is tried once: logged, and the old models keep serving until the pair
         moves on."""
         in_force = champion_pair(self.config)
-        wanted = tuple(self.pins.get(target) or in_force.versions.get(target) for target in TARGETS)
+        wanted = (*(self.pins.get(target) or in_force.versions.get(target) for target in TARGETS), measured_champion_version(self.config))
         if wanted == self._tried:
             return False
         self._tried = wanted

@@ -52,7 +52,7 @@ from training.registry.pyfunc import INPUT_EXAMPLE_ROWS, MODEL_CODE, PYFUNC_REQU
 from training.registry.queries import describe_version, list_models, load_model, resolve_version
 from training.registry.runs import BACKTEST_METRICS, backtest_metrics, fold_metrics, log_training_run, model_name
 from training.registry.tracking import REACHABILITY_TIMEOUT_SECONDS, configure_tracking, logger
-from training.registry.uplift import MeasuredActionsModel, load_measured_actions, log_measured_actions
+from training.registry.uplift import MeasuredActionsModel, load_measured_actions, log_measured_actions, measured_champion_version
 
 __all__ = [
     "BACKTEST_METRICS",
@@ -90,6 +90,7 @@ __all__ = [
     "log_training_run",
     "logger",
     "means_on_shared_folds",
+    "measured_champion_version",
     "model_name",
     "procedure_config",
     "procedure_id",

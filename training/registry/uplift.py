@@ -94,6 +94,13 @@ def log_measured_actions(measured: MeasuredActions, *, config: Config, as_of: pd
     return run_id, number
 
 
+def measured_champion_version(config: Config) -> str | None:
+    """The version of the measured actions in force (None: none registered, or no champion): one registry read."""
+    _, client, _ = connect(config)
+    found = alias_version(client, config.effects.uplift_model_name, CHAMPION)
+    return None if found is None else str(found.version)
+
+
 def load_measured_actions(config: Config) -> tuple[MeasuredActions, str] | None:
     """The champion measured actions and their version; None when none was ever registered (the rules choose)."""
     _, client, _ = connect(config)
