@@ -2,7 +2,9 @@
 
 Prints the table (per action, per action x segment, per action x risk band where the score history has a
 scoring close enough before the action) and writes it as CSV to `paths.reports_dir/effects/effects_AS_OF.csv`
-(beside `reports_dir/monitoring/`), whole or not at all. Exit 0, or 2 on bad input (one `error: ...` line
+(beside `reports_dir/monitoring/`), and each action's uplift evaluation (with its Qini curve) as JSON to
+`uplift_AS_OF.json` beside it, each whole or not at all (`serving.effects_files` names them; the scoring's
+report reads them). Exit 0, or 2 on bad input (one `error: ...` line
 from the main entry point). The work is in `retention/effect_rows.py` and `retention/effects.py`; this module
 parses options, reads and writes, and adds itself to the app (`commands.main` imports it).
 """
@@ -18,9 +20,6 @@ from partner_churn.config import Config
 
 if TYPE_CHECKING:
     import pandas as pd
-
-EFFECTS = "effects"
-"""The folder of the effects tables inside `paths.reports_dir`."""
 
 
 @app.command()
@@ -55,7 +54,8 @@ def effects(
     from partner_churn.errors import InputError
     from retention.effect_rows import action_rows
     from retention.effects import estimate_effects, format_effects
-    from retention.measure import format_evaluations, measure_actions
+    from retention.measure import evaluation_record, format_evaluations, measure_actions
+    from serving.effects_files import effects_file, uplift_file, uplift_json
 
     cfg = config_from(config, set_)
     folder = data or cfg.paths.data_dir
@@ -85,14 +85,18 @@ def effects(
     if scores is None:
         typer.echo(f"  no score history in {cfg.paths.output_dir}: no breakdown by risk band")
     typer.echo(format_effects(table, cfg.effects.confidence), nl=False)
-    out = cfg.paths.reports_dir / EFFECTS / f"effects_{cutoff:%Y-%m-%d}.csv"
+    out, uplift_out = effects_file(cfg.paths.reports_dir, cutoff), uplift_file(cfg.paths.reports_dir, cutoff)
     out.parent.mkdir(parents=True, exist_ok=True)
+    uplift_out.unlink(missing_ok=True)  # an earlier run's evaluations never stand beside this table
     write_text(table.to_csv(index=False), out)
     typer.echo(f"effects table: {out}")
 
     typer.echo("fitting and judging an uplift model per action (out of time)", err=True)
     measured, evaluations, skipped = measure_actions(rows, table, cfg)
     typer.echo(format_evaluations(evaluations, skipped), nl=False)
+    records = [evaluation_record(e) for e in evaluations]
+    write_text(uplift_json(records, skipped, as_of=cutoff, confidence=cfg.effects.confidence, horizon_days=cfg.labels.horizon_days), uplift_out)
+    typer.echo(f"uplift evaluations: {uplift_out}")
     if not register:
         return
     from training.registry import log_measured_actions

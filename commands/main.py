@@ -339,6 +339,7 @@ def score(
     from partner_churn.domain import check_active_partners, check_scoring_date
     from retention.actions import load_action_table
     from serving.batch import score_partners
+    from serving.effects_files import latest_effects
     from serving.history import previous_scoring
     from serving.kpis import program_kpis
     from serving.models import load_scoring_models
@@ -353,6 +354,7 @@ def score(
     cutoff = parse_as_of(as_of, "--as-of")
     pins = parse_version_pins(model_version)
     actions = load_action_table(cfg.scoring)
+    measured_effects = latest_effects(cfg.paths.reports_dir, cutoff)  # before the work: a damaged file fails fast
     with scoring_lock(cfg.paths.output_dir, cutoff):  # a second scoring of this date refuses at once
         step("loading data")
         program = load_data(cfg, data, None, lenient)
@@ -380,6 +382,8 @@ def score(
             in_play_window_days=cfg.segments.in_play_window_days,
             horizon_days=cfg.labels.horizon_days,
             notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
+            effects=measured_effects,
+            action_titles={action.code: getattr(action.title, cfg.scoring.lang) for action in actions.actions},
         )
         manifest = {
             "as_of": cutoff.isoformat(),

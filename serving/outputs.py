@@ -6,7 +6,7 @@ Files with words in them carry the scoring's language in their name (`report.ru.
 keeps the other language's, so `--lang ru` and `--lang en` of one date live side by side. The CSV, the
 Parquet (every partner, what later scorings and monitoring read) and `scoring.json` are one per date:
 the latest scoring's. The spreadsheet speaks the language throughout: headers, sheet names, segment,
-band, owner and channel names, and a sheet of definitions.
+band, owner, channel and action basis names, and a sheet of definitions.
 
 A scoring holds a lock on its date (`scoring_lock`): a second scoring of the same date refuses in one line
 instead of mixing rows into the same files. Its files are first written into a staging folder, which takes
@@ -38,7 +38,7 @@ from partner_churn.locks import process_lock
 from retention.wording import format_date, format_money, format_number, format_percent, format_signed
 from serving.history import write_entry
 from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
-from serving.words import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
+from serving.words import ACTION_BASIS_NAMES, CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 
 RISK_LIST = "risk_list.parquet"
 """The file that makes a folder a scoring (what later scorings and monitoring read)."""
@@ -112,6 +112,8 @@ SPREADSHEET_COLUMNS = [
     "upgrade_potential",
     "value_at_risk",
     "action_title",
+    "action_basis",
+    "expected_saved_revenue",
     "due_in_days",
     "owner",
     "reasons",
@@ -202,6 +204,30 @@ COLUMN_WORDS: dict[str, dict[str, tuple[str, str]]] = {
         "ru": ("Ожидаемая выручка", "Выручка, которую партнёр, как ожидается, принесёт за горизонт прогноза, в валюте программы."),
     },
     "action_title": {"en": ("Action", "The one action chosen for the partner."), "ru": ("Действие", "Одно действие, выбранное для партнёра.")},
+    "action_basis": {
+        "en": (
+            "Chosen by",
+            "Measured effect: the action the action log measured to save most for this partner (partner-churn effects); "
+            "Action table: the action table's rule for the partner's state.",
+        ),
+        "ru": (
+            "Основание выбора",
+            "Измеренный эффект — действие, которое по журналу действий сохраняет для этого партнёра больше всего (partner-churn effects); "
+            "таблица действий — правило таблицы действий для состояния партнёра.",
+        ),
+    },
+    "expected_saved_revenue": {
+        "en": (
+            "Expected saved revenue",
+            "For a measured action: its uplift (the rise in the chance of staying active over the horizon) × the revenue at stake − "
+            "the action's cost, in the program's currency; empty for an action from the action table.",
+        ),
+        "ru": (
+            "Ожидаемая сохранённая выручка",
+            "Для измеренного действия: его эффект (рост вероятности остаться активным за горизонт прогноза) × выручка под угрозой − "
+            "стоимость действия, в валюте программы; пусто для действия по таблице действий.",
+        ),
+    },
     "action_description": {
         "en": ("What to do and say", "What exactly to do, for the person who does it."),
         "ru": ("Что сделать и сказать", "Что именно сделать — для того, кто выполняет действие."),
@@ -334,8 +360,8 @@ def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
 
 
 def _names(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Segment, band, owner and channel codes as a manager reads them in `lang`; a partner new since the
-    previous scoring is 'new'."""
+    """Segment, band, owner, channel and action basis codes as a manager reads them in `lang`; a partner new
+    since the previous scoring is 'new' (a missing action basis stays empty)."""
     named = frame.copy()
     tables = {
         "segment": SEGMENT_NAMES[lang],
@@ -343,11 +369,13 @@ def _names(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         "risk_band": TEXT[lang]["bands"],
         "owner": OWNER_NAMES[lang],
         "channel": CHANNEL_NAMES[lang],
+        "action_basis": ACTION_BASIS_NAMES[lang],
     }
     for column, table in tables.items():
         if column in named.columns:
             codes = named[column].astype(object)
-            named[column] = codes.map(lambda code, table=table: TEXT[lang]["new"] if pd.isna(code) else table.get(str(code), str(code)))
+            missing = "" if column == "action_basis" else TEXT[lang]["new"]
+            named[column] = codes.map(lambda code, table=table, missing=missing: missing if pd.isna(code) else table.get(str(code), str(code)))
     return named
 
 
@@ -431,7 +459,16 @@ def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str, 
     and number formats."""
     sheets = spreadsheet_sheets(scored, contacts, lang)
     header = {column: words[lang][0] for column, words in COLUMN_WORDS.items()}
-    widths = {"partner_id": 12, "reasons": 90, "action_title": 40, "action_description": 90, "model_version": 30, "scored_at": 20}
+    widths = {
+        "partner_id": 12,
+        "reasons": 90,
+        "action_title": 40,
+        "action_basis": 18,
+        "expected_saved_revenue": 16,
+        "action_description": 90,
+        "model_version": 30,
+        "scored_at": 20,
+    }
     with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
         book = writer.book
         percent, money = book.add_format({"num_format": "0%"}), book.add_format({"num_format": "#,##0"})
@@ -445,6 +482,7 @@ def _write_spreadsheet(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str, 
             "upgrade_potential": percent,
             "value_at_risk": money,
             "expected_revenue": money,
+            "expected_saved_revenue": money,
             "action_description": wrapped,
             "reasons": wrapped,
         }

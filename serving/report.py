@@ -1,4 +1,5 @@
-"""The scoring's report (report.LANG.html): program KPIs, segment mix and flows, risk, revenue at risk and the top partners.
+"""The scoring's report (report.LANG.html): program KPIs, segment mix and flows, risk, revenue at risk, the actions
+that work (what `partner-churn effects` measured) and the top partners.
 
 One self-contained page, from the Jinja2 template `serving/templates/report.html.j2`: the CSS of
 `report.css` inlined in a <style> tag, charts as inline SVG, no scripts, no fonts, images or styles from
@@ -8,14 +9,15 @@ template autoescapes every value (by `escape`, i.e. `html.escape`); this module 
 figures, in the report language (`scoring.lang`: en or ru), and the template lays them out.
 
 `render_report` is pure (frames in, an HTML string out): the KPIs come from `serving.kpis`, the words
-from `serving.words`; `serving.outputs.write_scoring` writes it with the risk list.
+from `serving.words`, the measured effects from `serving.effects_files.latest_effects` (read by the
+command); `serving.outputs.write_scoring` writes it with the risk list.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,8 +29,10 @@ from features.segments import LADDER_RANK, SEGMENTS
 from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, sort_risk_list, utc
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.errors import InputError
+from retention.effects import ALL
 from retention.wording import format_date, format_number, format_percent, format_signed
 from serving.core import PreviousScoring
+from serving.effects_files import MeasuredEffects
 from serving.kpis import FIRST_RESULT_WINDOW_DAYS, REVENUE_WINDOW_DAYS
 from serving.today import contacts_due, owner_counts
 from serving.words import OWNER_NAMES, SEGMENT_NAMES, TEXT
@@ -114,11 +118,15 @@ def render_report(
     in_play_window_days: int = 90,
     horizon_days: int = 30,
     notices: dict[str, str] | None = None,
+    effects: MeasuredEffects | None = None,
+    action_titles: Mapping[str, str] | None = None,
 ) -> str:
     """The report as one self-contained HTML page.
 
     `notices` (target -> one line) are shown under the header: a model unavailable, or one in use that is
-    not the champion.
+    not the champion. `effects` is the latest measurement of the logged actions at or before `as_of`
+    (`serving.effects_files.latest_effects`; None: none yet, which the section says), `action_titles`
+    (code -> title in `lang`, from the action table) names its actions; a code without one is shown as it is.
 
     `scored` is `score_partners`' frame (RISK_LIST_COLUMNS + detail_columns(config)); `previous` the previous
     scoring's history entry (`serving.history.previous_scoring`), or None for the first scoring, which says
@@ -150,6 +158,7 @@ def render_report(
         segment_names=[SEGMENT_NAMES[lang][s] for s in SEGMENTS],
         risk=_risk_section(scored, previous, t, fmt),
         value=_value_section(scored, t, fmt, lang, horizon_days),
+        actions=_actions_section(effects, scored, _titles(scored, action_titles), t, fmt, lang, horizon_days),
         top=_top_section(scored, t, fmt, lang, top),
         definitions=_definitions(t, active_window_days),
     )
@@ -349,6 +358,149 @@ def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, ho
     }
 
 
+def _titles(scored: pd.DataFrame, action_titles: Mapping[str, str] | None) -> dict[str, str]:
+    """Action code -> title: those of the actions given in this scoring, then the action table's."""
+    titles: dict[str, str] = {}
+    if len(scored) and "action" in scored:
+        pairs = scored[["action", "action_title"]].dropna().drop_duplicates("action")
+        titles = {str(code): str(title) for code, title in zip(pairs["action"], pairs["action_title"], strict=True) if str(title)}
+    return titles | {str(code): str(title) for code, title in (action_titles or {}).items()}
+
+
+def _actions_section(
+    effects: MeasuredEffects | None, scored: pd.DataFrame, titles: dict[str, str], t: dict, fmt: _Formatter, lang: str, horizon_days: int
+) -> _View:
+    """What the action log measured: each action x segment cell of the effects table with its verdicts, each
+    judged action's Qini curve, and how many partners of this scoring got a measured action."""
+    scoring = _measured_line(scored, t, fmt, horizon_days)
+    if effects is None:
+        return {"title": t["effects"], "none": t["no_effects"], "scoring": scoring if _measured_count(scored) else ""}
+    level = t["interval_level"].format(level=fmt.percent(effects.confidence, 0)) if effects.confidence is not None else t["interval"]
+    cells = effects.table[effects.table["risk_band"] == ALL]
+    groups = []
+    for action, rows in cells.groupby("action", sort=False):
+        segments = rows[rows["segment"] != ALL]
+        overall = rows[rows["segment"] == ALL]
+        if len(segments) == 1 and len(overall) and _same_rows(overall.iloc[0], segments.iloc[0]):
+            rows = segments  # the action's one segment is all of it: its `all` row would say the same again
+        groups.append(
+            {
+                "title": titles.get(str(action), str(action)),
+                "rows": [
+                    {
+                        "segment": t["all_segments"] if r.segment == ALL else _segment_name(r.segment, lang),
+                        "contacted": fmt.number(r.n_treated),
+                        "held_out": fmt.number(r.n_holdout),
+                        "silence": _effect_text(100 * _float(r.silent_effect), 100 * _float(r.silent_low), 100 * _float(r.silent_high), fmt, 1),
+                        "silence_verdict": _verdict(r.silent_verdict, t),
+                        "revenue": _effect_text(_float(r.revenue_effect), _float(r.revenue_low), _float(r.revenue_high), fmt, 0),
+                        "revenue_verdict": _verdict(r.revenue_verdict, t),
+                    }
+                    for r in rows.itertuples(index=False)
+                ],
+            }
+        )
+    charts = [_qini_chart(e, titles.get(str(e["action"]), str(e["action"])), t, fmt) for e in effects.evaluations]
+    skipped = [line.split(": ", 1)[0] for line in effects.skipped]
+    qini_empty = "" if charts else t["qini_none"] if effects.evaluated else t["qini_missing"]
+    return {
+        "title": t["effects"],
+        "none": "",
+        "note": t["effects_note"].format(date=fmt.date(effects.as_of), days=effects.horizon_days or horizon_days),
+        "head": [
+            t["action"],
+            t["effects_group"],
+            t["contacted"],
+            t["held_out"],
+            t["silence_effect"].format(interval=level),
+            t["verdict"],
+            t["revenue_effect"].format(interval=level),
+            t["verdict"],
+        ],
+        "groups": groups,
+        "charts": charts,
+        "qini_empty": qini_empty,
+        "skipped": t["qini_skipped"].format(actions=", ".join(titles.get(code, code) for code in skipped)) if skipped else "",
+        "scoring": scoring,
+    }
+
+
+def _same_rows(overall: Any, segment: Any) -> bool:
+    return all(_float(overall[c]) == _float(segment[c]) for c in ("n_treated", "n_holdout", "n_unknown_arm", "n_no_outcome"))
+
+
+def _effect_text(effect: float, low: float, high: float, fmt: _Formatter, digits: int) -> str:
+    """A measured effect and its interval, `+1.2 [−0.4, +2.8]` (`—` when it was not estimated)."""
+    if math.isnan(effect):
+        return "—"
+    return f"{fmt.signed_number(effect, digits)} {fmt.interval(low, high, digits)}"
+
+
+def _verdict(code: object, t: dict) -> _View:
+    text = str(code)
+    return {"kind": text.replace(" ", "-"), "text": t["verdicts"].get(text, text)}
+
+
+def _measured_count(scored: pd.DataFrame) -> int:
+    return int((scored["action_basis"] == "measured").sum()) if len(scored) and "action_basis" in scored else 0
+
+
+def _measured_line(scored: pd.DataFrame, t: dict, fmt: _Formatter, horizon_days: int) -> str:
+    """How many partners of this scoring got a measured action and what they are expected to save, or that
+    every action came from the action table."""
+    n = _measured_count(scored)
+    if not n:
+        return t["rule_line"]
+    measured = (scored["action_basis"] == "measured").to_numpy()
+    saved = pd.to_numeric(scored.loc[measured, "expected_saved_revenue"], errors="coerce").sum()
+    return t["measured_line"].format(n=fmt.number(n), value=fmt.number(saved), days=horizon_days)
+
+
+QINI_STEPS = 20
+"""The Qini curve's points are at 0, 5, ..., 100% targeted (`training.uplift.CURVE_STEPS`)."""
+
+
+def _qini_chart(evaluation: Mapping[str, Any], title: str, t: dict, fmt: _Formatter) -> _View:
+    """An action's Qini curve (Q/n against the share targeted) and random targeting's straight line from 0 to
+    its last point, with the Qini coefficient, its interval and whether it beats random targeting."""
+    curve = [_float(y) for y in evaluation.get("curve") or []]
+    qini, low, high = _float(evaluation.get("qini")), _float(evaluation.get("qini_low")), _float(evaluation.get("qini_high"))
+    beats = bool(low > 0)
+    verdict = t["beats_random"] if beats else t["not_beats_random"]
+    line = t["qini_line"].format(value=fmt.signed_number(qini, 4), interval=fmt.interval(low, high, 4))
+    view: _View = {"title": title, "line": line, "verdict": verdict, "beats": beats, "svg": None}
+    known = [y for y in curve if not math.isnan(y)]
+    if len(curve) < 2 or len(known) != len(curve):
+        return view
+    width, height, left, right, top, bottom = 300, 180, 52, 22, 12, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    low_y, high_y = min(0.0, *curve), max(0.0, *curve)
+    span = (high_y - low_y) or 1.0
+
+    def x(i: float) -> float:
+        return left + plot_w * i / (len(curve) - 1)
+
+    def y(value: float) -> float:
+        return top + plot_h * (high_y - value) / span
+
+    view["svg"] = {
+        "title": f"{title}: {line}, {verdict}",
+        "width": width,
+        "height": height,
+        "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(curve)),
+        "random": {"x1": f"{x(0):.1f}", "y1": f"{y(0.0):.1f}", "x2": f"{x(len(curve) - 1):.1f}", "y2": f"{y(curve[-1]):.1f}"},
+        "zero_y": f"{y(0.0):.1f}",
+        "left": left,
+        "right": width - right,
+        "top": top,
+        "bottom": height - bottom,
+        "y_ticks": [{"y": f"{y(v):.1f}", "text": fmt.decimal(v, 3)} for v in dict.fromkeys([high_y, 0.0, low_y])],
+        "x_ticks": [{"x": f"{x(i * (len(curve) - 1)):.1f}", "text": fmt.percent(i, 0)} for i in (0.0, 0.5, 1.0)],
+        "x_label": t["qini_x"],
+    }
+    return view
+
+
 def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top: int) -> _View:
     head = scored.head(max(int(top), 0))
     rows = [
@@ -513,9 +665,14 @@ class _Formatter:
     def number(self, value: object, digits: int = 0) -> str:
         return self.decimal(value, digits)
 
-    def signed_number(self, value: object) -> str:
+    def signed_number(self, value: object, digits: int = 0) -> str:
         x = _float(value)
-        return "—" if math.isnan(x) else format_signed(x, self.lang)
+        return "—" if math.isnan(x) else format_signed(x, self.lang, decimals=digits)
+
+    def interval(self, low: object, high: object, digits: int = 0) -> str:
+        """An interval of signed figures: [−1.5, +2.0]; [−1,5; +2,0] in Russian (its decimal comma)."""
+        separator = "; " if self.lang == "ru" else ", "
+        return f"[{self.signed_number(low, digits)}{separator}{self.signed_number(high, digits)}]"
 
     def percent(self, value: object, digits: int = 1) -> str:
         x = _float(value)

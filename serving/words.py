@@ -79,6 +79,30 @@ TEXT: dict[str, dict[str, Any]] = {
         "def_segments": "Segments: star, workhorse, newbie, sleeper, by the program's configured rules; the ladder is sleeper/newbie < workhorse < star.",
         "def_value": "Value at risk (risk list): for stars and workhorses, deactivation risk × expected revenue; for newbies and sleepers, upgrade potential × the value of climbing to a typical workhorse.",
         "def_offline": "This page is self-contained: it loads nothing from the network and runs no scripts.",
+        "effects": "Actions that work",
+        "effects_note": "Measured as of {date} from the action log: partners contacted against randomly held-out ones, over the {days} days from the action's day. Silence is the share with no qualifying event (below 0 is better), revenue the sales per partner (above 0 is better).",
+        "no_effects": "No logged action was measured yet (partner-churn effects measures them from the action log).",
+        "effects_group": "Segment",
+        "all_segments": "All segments",
+        "contacted": "Contacted",
+        "held_out": "Held out",
+        "silence_effect": "Effect on silence, pp [{interval}]",
+        "revenue_effect": "Effect on revenue per partner [{interval}]",
+        "interval_level": "{level} interval",
+        "interval": "interval",
+        "verdict": "Verdict",
+        "verdicts": {"works": "works", "harms": "harms", "no evidence": "no evidence", "too few rows": "too few rows", "no holdout": "no holdout"},
+        "qini": "Targeting by the uplift model",
+        "qini_note": "Each action's uplift model judged on its latest rows, later than those it learned from: partners ranked by predicted uplift, best first. The curve is the extra partners kept per test partner as more are targeted (Q/n), the dashed line what random targeting keeps; the model beats random targeting when the 95% interval of its Qini coefficient lies above 0.",
+        "qini_line": "Qini coefficient {value} {interval}",
+        "beats_random": "beats random targeting",
+        "not_beats_random": "does not beat random targeting",
+        "qini_x": "share targeted",
+        "qini_none": "No action had enough rows to judge an uplift model.",
+        "qini_missing": "This measurement has no uplift evaluations (run partner-churn effects again to judge the actions).",
+        "qini_skipped": "Not judged (too few contacted or held-out rows with an outcome): {actions}.",
+        "measured_line": "This scoring: {n} partners got a measured action, with {value} expected saved revenue in all over the next {days} days.",
+        "rule_line": "This scoring: every partner's action came from the action table.",
     },
     "ru": {
         "title": "Отчёт по партнёрской программе",
@@ -151,10 +175,41 @@ TEXT: dict[str, dict[str, Any]] = {
         "def_segments": "Сегменты: звезда, рабочая лошадка, новичок, спящий — по настроенным правилам программы; лестница: спящий/новичок < рабочая лошадка < звезда.",
         "def_value": "Ценность под риском (список риска): для звёзд и рабочих лошадок — риск ухода × ожидаемая выручка; для новичков и спящих — потенциал роста × ценность подъёма до типичной рабочей лошадки.",
         "def_offline": "Страница самодостаточна: ничего не загружает из сети и не выполняет скриптов.",
+        "effects": "Какие действия работают",
+        "effects_note": "Измерено на {date} по журналу действий: партнёры, с которыми связались, против случайно отложенных, за {days} дн. со дня действия. Молчание — доля партнёров без целевых действий (меньше 0 — лучше), выручка — продажи на партнёра (больше 0 — лучше).",
+        "no_effects": "Записанные действия ещё не измерены (их измеряет partner-churn effects по журналу действий).",
+        "effects_group": "Сегмент",
+        "all_segments": "Все сегменты",
+        "contacted": "Связались",
+        "held_out": "Контрольная группа",
+        "silence_effect": "Эффект на молчание, п. п. [{interval}]",
+        "revenue_effect": "Эффект на выручку на партнёра [{interval}]",
+        "interval_level": "интервал {level}",
+        "interval": "интервал",
+        "verdict": "Вывод",
+        "verdicts": {
+            "works": "работает",
+            "harms": "вредит",
+            "no evidence": "нет подтверждения",
+            "too few rows": "мало данных",
+            "no holdout": "нет контрольной группы",
+        },
+        "qini": "Адресность по модели эффекта",
+        "qini_note": "Модель эффекта каждого действия проверена на его последних строках, более поздних, чем те, на которых она обучена: партнёры по убыванию предсказанного эффекта. Кривая — сколько партнёров на одного проверочного удержано сверх контрольной группы при растущем охвате (Q/n), пунктир — что даёт случайный выбор; модель лучше случайного выбора, если 95-процентный интервал её коэффициента Qini выше 0.",
+        "qini_line": "Коэффициент Qini {value} {interval}",
+        "beats_random": "лучше случайного выбора",
+        "not_beats_random": "не лучше случайного выбора",
+        "qini_x": "доля охвата",
+        "qini_none": "Ни у одного действия нет данных, достаточных для проверки модели эффекта.",
+        "qini_missing": "У этого измерения нет проверки моделей эффекта (запустите partner-churn effects снова).",
+        "qini_skipped": "Не проверены (мало строк с исходом среди связавшихся или в контрольной группе): {actions}.",
+        "measured_line": "В этом расчёте измеренное действие назначено партнёрам: {n}; ожидаемая сохранённая выручка всего: {value} за следующие {days} дн.",
+        "rule_line": "В этом расчёте все действия назначены по таблице действий.",
     },
 }
 """The report's words by language: each entry a str (a format string where it takes fields), except
-"bands", a dict of the risk bands' names."""
+"bands", a dict of the risk bands' names, and "verdicts", of the effects table's verdicts
+(`retention.effects.VERDICTS`)."""
 SEGMENT_NAMES = {
     "en": {"star": "Star", "workhorse": "Workhorse", "newbie": "Newbie", "sleeper": "Sleeper"},
     "ru": {"star": "Звезда", "workhorse": "Рабочая лошадка", "newbie": "Новичок", "sleeper": "Спящий"},
@@ -171,3 +226,8 @@ CHANNEL_NAMES = {
     "ru": {"email": "Эл. почта", "phone": "Телефон", "in_app": "В приложении", "messenger": "Мессенджер", "manager": "Личный менеджер"},
 }
 """How the partner is reached (`retention.actions.Channel`), as the spreadsheet names it."""
+ACTION_BASIS_NAMES = {
+    "en": {"measured": "Measured effect", "rule": "Action table"},
+    "ru": {"measured": "Измеренный эффект", "rule": "Таблица действий"},
+}
+"""Why a partner got its action (`action_basis`, `retention.measured.ACTION_BASES`), as the spreadsheet names it."""

@@ -4,6 +4,7 @@ on the session's generated program, with its bad inputs."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from features.pipeline import build_features
 from partner_churn.config import Config, EffectsConfig, load_config
 from retention.effect_rows import action_rows, segment_inputs
 from retention.effects import estimate_effects, mean_difference, proportion_difference, verdict
+from serving.effects_files import latest_effects
 from tests.support import assert_one_line_error, run, store
 
 CONFIG = Config()
@@ -230,6 +232,18 @@ def test_effects_end_to_end(generated_dir: Path, tmp_path: Path) -> None:
     judged = [line for line in result.stdout.splitlines() if line.startswith("  ") and ": Qini " in line]
     assert judged and all(line.endswith((": beats random targeting", ": does not beat random targeting")) for line in judged), result.stdout[-3000:]
     assert "MLflow run " in result.stdout and (tmp_path / "mlflow.db").is_file()
+    # The evaluations beside the table, for the scoring's report: strict JSON, a record per judged action with its Qini curve.
+    uplift = out.parent / "uplift_2026-07-01.json"
+    assert f"uplift evaluations: {uplift}" in result.stdout
+    document = json.loads(uplift.read_text(encoding="utf-8"), parse_constant=lambda name: pytest.fail(f"{name} in {uplift}: not strict JSON"))
+    assert document["as_of"] == "2026-07-01T00:00:00+00:00" and document["confidence"] == 0.95 and document["horizon_days"] == 30
+    assert [e["action"] for e in document["evaluations"]] == [line.split(":")[0].strip() for line in judged]
+    assert all(len(e["curve"]) == 21 and e["curve"][0] == 0.0 for e in document["evaluations"])
+    assert all(isinstance(e["qini"], float) and isinstance(e["beats_random"], bool) for e in document["evaluations"])
+    assert len(document["skipped"]) == len([line for line in result.stdout.splitlines() if "too few to learn and judge" in line])
+    read = latest_effects(tmp_path / "reports", pd.Timestamp("2026-07-01", tz="UTC"))  # as the scoring's report reads them
+    assert read is not None and read.evaluated and len(read.table) == len(table) and len(read.evaluations) == len(document["evaluations"])
+    assert not any(p.name.endswith(".tmp") for p in out.parent.iterdir())
 
     short = run(
         "effects",

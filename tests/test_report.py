@@ -17,14 +17,16 @@ import pytest
 
 from features.pipeline import build_features, build_labels
 from features.segments import SEGMENTS
-from partner_churn.config import Config
+from partner_churn.config import Config, EffectsConfig
 from partner_churn.errors import InputError
+from retention.effects import estimate_effects
 from serving.batch import RISK_LIST_COLUMNS, detail_columns
 from serving.core import PreviousScoring
+from serving.effects_files import MeasuredEffects, effects_file, latest_effects, uplift_file, uplift_json
 from serving.kpis import KPI_KEYS, program_kpis
 from serving.report import REQUIRED_COLUMNS, render_report
-from serving.words import TEXT
-from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE
+from serving.words import SEGMENT_NAMES, TEXT
+from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE, Links
 
 CONFIG = Config()
 DETAIL_COLUMNS = detail_columns(CONFIG)
@@ -109,10 +111,18 @@ KPIS = {
 }
 
 
-def render(scored: pd.DataFrame, *, lang: str = "en", top: int = 50, previous: pd.DataFrame | None = None) -> str:
+def render(
+    scored: pd.DataFrame,
+    *,
+    lang: str = "en",
+    top: int = 50,
+    previous: pd.DataFrame | None = None,
+    effects: MeasuredEffects | None = None,
+    action_titles: dict[str, str] | None = None,
+) -> str:
     """The report of `scored`, compared with `previous` as the history entry of a week earlier (None: the first scoring)."""
     entry = None if previous is None else PreviousScoring(as_of=AS_OF - 7 * DAY, rows=previous.set_index("partner_id"))
-    return render_report(scored, entry, KPIS, as_of=AS_OF, lang=lang, top=top)
+    return render_report(scored, entry, KPIS, as_of=AS_OF, lang=lang, top=top, effects=effects, action_titles=action_titles)
 
 
 class _Page(HTMLParser):
@@ -170,15 +180,16 @@ def parse(page: str) -> _Page:
 # The page
 
 
-def test_page_loads_nothing_from_anywhere() -> None:
-    page = render(scored_frame(120))
+@pytest.mark.parametrize("measured", [False, True])
+def test_page_loads_nothing_from_anywhere(tmp_path: Path, measured: bool) -> None:
+    page = render(scored_frame(120), effects=measured_effects(tmp_path) if measured else None)
     parsed = parse(page)
     assert "http://" not in page and "https://" not in page
     assert not [a for a in parsed.attributes if a[1] in ("src", "href", "srcset", "xlink:href", "action")]
     assert parsed.scripts == 0 and "<link" not in page and "@import" not in page and "url(" not in page
     csp = [value for tag, name, value in parsed.attributes if tag == "meta" and name == "content" and value and "default-src" in value]
     assert csp == ["default-src 'none'; style-src 'unsafe-inline'; img-src data:"]
-    assert page.count("<svg") == 3  # segment mix, risk distribution, revenue at risk
+    assert page.count("<svg") == 3 + 2 * measured  # segment mix, risk distribution, revenue at risk; a Qini curve per judged action
 
 
 @pytest.mark.parametrize(("n", "top"), [(120, 50), (20, 50), (20, 5), (1, 50)])
@@ -274,6 +285,291 @@ def test_empty_risk_list_still_renders_and_bad_input_is_refused() -> None:
 
 def test_the_report_reads_only_columns_of_the_risk_list() -> None:
     assert set(REQUIRED_COLUMNS) <= set(RISK_LIST_COLUMNS + DETAIL_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Actions that work: what `partner-churn effects` measured
+
+EVIL_ACTION = "<img src=x onerror=alert(1)>"
+"""An action code as the action log may hold it: shown as text, never markup."""
+QINI_CURVE = [0.03 * (k / 20) * (1.4 - k / 20) - (0.004 if k == 1 else 0.0) for k in range(21)]
+"""Q/n at 0, 5, ..., 100% targeted: a dip below 0, then above random targeting's line, ending at 0.012."""
+
+
+def effect_rows() -> pd.DataFrame:
+    """Hand-made rows of `retention.effect_rows.action_rows`' shape, one verdict of each kind:
+    personal_check_in works for workhorses (5% silent against 40%) and shows nothing for stars (10% in both);
+    reactivation_offer harms its one segment (50% silent against 20%); never_held_out was logged without a holdout;
+    EVIL_ACTION has 10 rows held out (too few). Half of every arm in the high risk band (band rows the report leaves out)."""
+
+    def cell(action: str, segment: str, treated: tuple[int, int], held: tuple[int, int] | None) -> pd.DataFrame:
+        (n_t, silent_t), (n_h, silent_h) = treated, held or (0, 0)
+        silent = np.array([1.0] * silent_t + [0.0] * (n_t - silent_t) + [1.0] * silent_h + [0.0] * (n_h - silent_h))
+        holdout = pd.array([False] * n_t + [True] * n_h, dtype="boolean")
+        band = np.where(np.arange(n_t + n_h) % 2 == 0, "high", "low")
+        return pd.DataFrame(
+            {"action": action, "holdout": holdout, "segment": segment, "risk_band": band, "silent": silent, "revenue": 100 * (1 - silent)}
+        )
+
+    return pd.concat(
+        [
+            cell("personal_check_in", "star", (200, 20), (50, 5)),
+            cell("personal_check_in", "workhorse", (400, 20), (100, 40)),
+            cell("reactivation_offer", "sleeper", (100, 50), (40, 8)),
+            cell("never_held_out", "newbie", (120, 30), None),
+            cell(EVIL_ACTION, "newbie", (40, 20), (10, 5)),
+        ],
+        ignore_index=True,
+    )
+
+
+def evaluation(action: str, qini: float, low: float, high: float, curve: list[float]) -> dict[str, object]:
+    """An evaluation record as `partner-churn effects` writes it (`retention.measure.evaluation_record`)."""
+    from retention.measure import evaluation_record
+    from training.uplift import UpliftEvaluation
+
+    judged = UpliftEvaluation(
+        action=action,
+        split="2026-01-15T00:00:00+00:00",
+        train_rows={"contacted": 400, "held_out": 100},
+        test_rows={"contacted": 170, "held_out": 40},
+        qini=qini,
+        qini_low=low,
+        qini_high=high,
+        uplift_at={0.1: 0.2, 0.3: float("nan")},
+        effect=0.1,
+        curve=curve,
+    )
+    return evaluation_record(judged)
+
+
+def measured_effects(folder: Path, *, with_uplift: bool = True) -> MeasuredEffects:
+    """The effects table of `effect_rows` and two evaluations written as `partner-churn effects` writes them
+    (measured on 2026-02-20), read back as the scoring reads them."""
+    measured_on = AS_OF - 9 * DAY
+    table = estimate_effects(effect_rows(), EffectsConfig())
+    path = effects_file(folder, measured_on)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(table.to_csv(index=False), encoding="utf-8")
+    if with_uplift:
+        records = [
+            evaluation("personal_check_in", 0.0123, 0.004, 0.0201, QINI_CURVE),
+            evaluation(EVIL_ACTION, -0.001, -0.006, 0.003, [0.0] * 21),
+        ]
+        skipped = ["reactivation_offer: 100 contacted and 40 held out with an outcome: too few to learn and judge an uplift model"]
+        uplift_file(folder, measured_on).write_text(uplift_json(records, skipped, as_of=measured_on, confidence=0.95, horizon_days=30))
+    effects = latest_effects(folder, AS_OF)
+    assert effects is not None and effects.as_of == measured_on
+    return effects
+
+
+class _Effects(HTMLParser):
+    """The effects table's rows (action title, then the cells' texts with their classes) and the Qini charts'
+    curve points and random line."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[tuple[str, str]]] = []
+        self.charts: list[dict[str, object]] = []
+        self._in_table = False
+        self._cell: list[str] | None = None
+        self._class = ""
+        self._action = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "table" and attributes.get("id") == "effects":
+            self._in_table = True
+        if self._in_table and tag == "tr" and self.rows is not None:
+            self.rows.append([])
+        if self._in_table and tag in ("td", "th"):
+            self._cell, self._class = [], attributes.get("class") or ""
+        if tag == "svg" and attributes.get("class") == "qini":
+            self.charts.append({"title": attributes.get("aria-label")})
+        if tag == "polyline" and self.charts:
+            self.charts[-1]["points"] = [tuple(float(v) for v in point.split(",")) for point in (attributes["points"] or "").split()]
+        if tag == "line" and attributes.get("class") == "random" and self.charts:
+            self.charts[-1]["random"] = tuple(float(attributes[k] or "nan") for k in ("x1", "y1", "x2", "y2"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(("".join(self._cell).strip(), self._class))
+            self._cell = None
+        if tag == "table":
+            self._in_table = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def effects_view(page: str) -> tuple[list[list[str]], list[list[str]], list[dict[str, object]]]:
+    """The effects table's body rows as [action, segment, contacted, held out, silence, verdict, revenue,
+    verdict] (the action carried down its rows), their cells' classes, and the Qini charts."""
+    parsed = _Effects()
+    parsed.feed(page)
+    rows, classes, action = [], [], ""
+    for row in parsed.rows[1:]:  # the first is the header
+        if len(row) == 8:
+            action = row[0][0]
+            row = row[1:]
+        rows.append([action, *(text for text, _ in row)])
+        classes.append([kind for _, kind in row])
+    return rows, classes, parsed.charts
+
+
+def section_text(page: str) -> str:
+    start = page.index('<section id="actions">')
+    return " ".join(piece.strip() for piece in Links(page[start : page.index("</section>", start)]).text if piece.strip())
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_actions_that_work_shows_every_cell_with_its_verdicts_in_words(tmp_path: Path, lang: str) -> None:
+    t = TEXT[lang]
+    effects = measured_effects(tmp_path)
+    titles = {"personal_check_in": "Personal check-in" if lang == "en" else "Личный звонок"}
+    page = render(scored_frame(40), lang=lang, effects=effects, action_titles=titles)
+    parsed = parse(page)
+    assert t["effects"] in parsed.headings
+    assert parsed.headings.index(t["value"]) + 1 == parsed.headings.index(t["effects"])  # right after revenue at risk
+    rows, classes, _ = effects_view(page)
+
+    # The reference: every action x segment cell (no band rows), the `all` row of a one-segment action left out.
+    table = effects.table[effects.table["risk_band"] == "all"]
+    single = {a for a, g in table.groupby("action") if (g["segment"] != "all").sum() == 1}
+    expected = table[~(table["action"].isin(single) & (table["segment"] == "all"))]
+    assert len(expected) == 6 and list(expected["action"]) == [EVIL_ACTION, "never_held_out", *["personal_check_in"] * 3, "reactivation_offer"]
+    assert [row[0] for row in rows] == [titles.get(a, a) for a in expected["action"]]  # the action table's title, else the code
+    names = {"all": t["all_segments"], **SEGMENT_NAMES[lang]}
+    assert [row[1] for row in rows] == [names[s] for s in expected["segment"]]
+    assert [row[2] for row in rows] == [str(n) for n in expected["n_treated"]] and [row[3] for row in rows] == [str(n) for n in expected["n_holdout"]]
+    assert [row[5] for row in rows] == [t["verdicts"][v] for v in expected["silent_verdict"]]
+    assert [row[7] for row in rows] == [t["verdicts"][v] for v in expected["revenue_verdict"]]
+    assert {*expected["silent_verdict"], *expected["revenue_verdict"]} == {"works", "harms", "no evidence", "too few rows", "no holdout"}
+    assert [c[4] for c in classes] == ["verdict " + v.replace(" ", "-") for v in expected["silent_verdict"]]
+
+    # Figures in the report's formats: percentage points with an interval, revenue per partner.
+    workhorse = rows[4]
+    assert workhorse[1] == SEGMENT_NAMES[lang]["workhorse"]
+    row = expected.iloc[4]
+    if lang == "en":
+        assert (
+            workhorse[4] == f"\u2212{-100 * row['silent_effect']:.1f} [\u2212{-100 * row['silent_low']:.1f}, \u2212{-100 * row['silent_high']:.1f}]"
+        )
+        assert workhorse[4] == "\u221235.0 [\u221245.0, \u221225.6]" and "95% interval" in page
+    else:
+        assert workhorse[4] == "\u221235,0 [\u221245,0; \u221225,6]" and "интервал 95\u00a0%" in page
+    assert workhorse[6].startswith("+35 [+") and rows[0][4] == rows[0][6] == "—"  # too few rows: no figure
+
+    text = section_text(page)
+    assert t["effects_note"].format(date="20.02.2026" if lang == "ru" else "2026-02-20", days=30) in text
+    assert t["rule_line"] in text  # nobody got a measured action in this scoring
+    assert t["qini_skipped"].format(actions="reactivation_offer") in text
+
+
+def test_qini_charts_draw_the_curve_and_random_targeting(tmp_path: Path) -> None:
+    effects = measured_effects(tmp_path)
+    page = render(scored_frame(40), effects=effects, action_titles={"personal_check_in": "Personal check-in"})
+    _, _, charts = effects_view(page)
+    assert len(charts) == 2 and page.count("<svg") == 3 + 2
+    check_in, evil = charts
+    assert str(check_in["title"]).startswith("Personal check-in: Qini coefficient +0.0123 [+0.0040, +0.0201], beats random targeting")
+    assert str(evil["title"]).startswith(f"{EVIL_ACTION}: Qini coefficient \u22120.0010 [\u22120.0060, +0.0030], does not beat random targeting")
+    points = np.array(check_in["points"])
+    assert points.shape == (21, 2)
+    x, y = points[:, 0], points[:, 1]
+    assert np.allclose(np.diff(x), np.diff(x)[0], atol=0.11) and np.diff(x)[0] > 0  # 0, 5, ..., 100% targeted, evenly
+    slope, intercept = np.polyfit(QINI_CURVE, y, 1)
+    assert slope < 0 and np.abs(intercept + slope * np.array(QINI_CURVE) - y).max() < 0.06  # y is Q/n, upwards, to the pixel's rounding
+    x1, y1, x2, y2 = check_in["random"]  # type: ignore[misc]
+    assert (x1, y1) == tuple(points[0]) and (x2, y2) == tuple(points[-1])  # from nothing to the curve's last point: random targeting
+    assert y1 == pytest.approx(intercept, abs=0.06)  # the first point is Q = 0
+    text = section_text(page)
+    assert "Personal check-in Qini coefficient +0.0123 [+0.0040, +0.0201] beats random targeting" in text
+    ru = render(scored_frame(40), lang="ru", effects=effects)
+    assert "Коэффициент Qini +0,0123 [+0,0040; +0,0201] лучше случайного выбора" in section_text(ru)
+    assert "не лучше случайного выбора" in section_text(ru)
+
+
+def test_an_action_code_with_html_is_text(tmp_path: Path) -> None:
+    page = render(scored_frame(40), effects=measured_effects(tmp_path))
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    rows, _, charts = effects_view(page)
+    assert rows[0][0] == EVIL_ACTION and str(charts[1]["title"]).startswith(EVIL_ACTION)
+    assert not [a for a in parse(page).attributes if a[1] in ("src", "onerror")]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_without_effects_the_section_says_so_in_one_line(lang: str) -> None:
+    page = render(scored_frame(40), lang=lang)
+    assert TEXT[lang]["effects"] in parse(page).headings
+    assert section_text(page) == f"{TEXT[lang]['effects']} {TEXT[lang]['no_effects']}"
+    assert 'id="effects"' not in page and page.count("<svg") == 3
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_scoring_line_counts_measured_actions_and_their_saved_revenue(tmp_path: Path, lang: str) -> None:
+    scored = scored_frame(40)
+    scored["action_basis"] = "rule"
+    scored.loc[:2, "action_basis"] = "measured"
+    scored.loc[:2, "expected_saved_revenue"] = [1500.0, 2000.0, 250.4]
+    text = section_text(render(scored, lang=lang, effects=measured_effects(tmp_path)))
+    total = "3\u00a0750" if lang == "ru" else "3,750"
+    assert TEXT[lang]["measured_line"].format(n=3, value=total, days=30) in text
+    assert TEXT[lang]["rule_line"] not in text
+
+
+def test_latest_effects_reads_the_latest_measurement_at_or_before_the_scoring(tmp_path: Path) -> None:
+    assert latest_effects(tmp_path, AS_OF) is None  # no folder
+    table = estimate_effects(effect_rows(), EffectsConfig())
+    folder = tmp_path / "effects"
+    folder.mkdir()
+    assert latest_effects(tmp_path, AS_OF) is None  # an empty folder
+    for day in ("2026-02-01", "2026-03-01", "2026-03-05"):
+        (folder / f"effects_{day}.csv").write_text(table.assign(n_treated=int(day[-2:])).to_csv(index=False))
+    (folder / "effects_notes.csv").write_text("whatever")  # not the command's: left alone
+    found = latest_effects(tmp_path, AS_OF)
+    assert found is not None and found.as_of == AS_OF and (found.table["n_treated"] == 1).all()  # the scoring's own day counts
+    assert not found.evaluated and found.evaluations == [] and found.confidence is None  # no uplift file beside it
+    pd.testing.assert_frame_equal(found.table.drop(columns="n_treated"), table.drop(columns="n_treated"), check_dtype=False)
+    assert latest_effects(tmp_path, AS_OF - DAY).as_of == pd.Timestamp("2026-02-01", tz="UTC")  # type: ignore[union-attr]
+    assert latest_effects(tmp_path, pd.Timestamp("2026-01-31", tz="UTC")) is None
+
+    record = evaluation("personal_check_in", 0.01, float("nan"), 0.02, QINI_CURVE)
+    text = uplift_json([record], ["x: too few"], as_of=AS_OF, confidence=0.9, horizon_days=14)
+    assert "NaN" not in text  # strict JSON: a missing figure is null
+    (folder / "uplift_2026-03-01.json").write_text(text)
+    found = latest_effects(tmp_path, AS_OF)
+    assert found is not None and found.evaluated and found.confidence == 0.9 and found.horizon_days == 14 and found.skipped == ["x: too few"]
+    (read,) = found.evaluations
+    assert read["action"] == "personal_check_in" and read["curve"] == pytest.approx(QINI_CURVE) and np.isnan(read["qini_low"])
+    page = render(scored_frame(10), effects=found)
+    assert "90% interval" in page and "over the 14 days" in page
+
+
+def test_without_uplift_evaluations_the_table_still_shows(tmp_path: Path) -> None:
+    page = render(scored_frame(10), effects=measured_effects(tmp_path, with_uplift=False))
+    assert len(effects_view(page)[0]) == 6 and TEXT["en"]["qini_missing"] in page and page.count("<svg") == 3
+    assert "[interval]" in page  # the level is the uplift file's: unknown without it
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("effects_2026-02-20.csv", "not,an\neffects,table\n", "not an effects table"),
+        ("effects_2026-02-20.csv", "", "cannot read the effects table"),
+        ("uplift_2026-02-20.json", "{not json", "cannot read the uplift evaluations"),
+        ("uplift_2026-02-20.json", '{"evaluations": [{"qini": 1}]}', "an evaluation without its action"),
+        ("uplift_2026-02-20.json", '{"evaluations": [{"action": "a", "curve": ["x"]}]}', "no number"),
+    ],
+)
+def test_a_damaged_effects_file_is_one_line_naming_it(tmp_path: Path, name: str, content: str, fragment: str) -> None:
+    measured_effects(tmp_path)
+    path = tmp_path / "effects" / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=re.escape(fragment)) as caught:
+        latest_effects(tmp_path, AS_OF)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -414,16 +710,18 @@ def run_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
 def test_chromium_renders_the_report_without_console_messages(tmp_path: Path) -> None:
     scored = scored_frame(80, seed=9, reasons=f"{MALICIOUS} | no clicks for 12 days")
     page = tmp_path / "report.html"
-    page.write_text(render(scored, lang="ru", previous=scored), encoding="utf-8")
+    page.write_text(render(scored, lang="ru", previous=scored, effects=measured_effects(tmp_path / "reports")), encoding="utf-8")
     dom, console = run_chromium(page, tmp_path / "profile")
     assert console == [], "console messages from the report:\n" + "\n".join(console)
     rendered = parse(dom)
     assert rendered.top_rows[0][1] == scored["partner_id"].iloc[0]
     assert len(rendered.top_rows) == 50
     ru = TEXT["ru"]
-    for heading in (ru["kpis"], ru["segments"], ru["flows"], ru["risk"], ru["value"], ru["top"].format(n=50), ru["definitions"]):
+    for heading in (ru["kpis"], ru["segments"], ru["flows"], ru["risk"], ru["value"], ru["effects"], ru["top"].format(n=50), ru["definitions"]):
         assert heading in rendered.headings
     assert rendered.scripts == 0 and "alert(1)" in dom and MALICIOUS not in dom
+    rows, _, charts = effects_view(dom)
+    assert len(rows) == 6 and len(charts) == 2 and "<img" not in dom  # the action code with markup stays text in the DOM
 
     # The detector itself, on this chromium: a page that logs and throws must be caught.
     broken = tmp_path / "broken.html"
@@ -441,12 +739,15 @@ def test_at_1366_px_the_report_and_its_top_table_fit_the_window(tmp_path: Path, 
     scored = scored_frame(80, seed=4, reasons="no clicks for 12 days after 30 the month before | revenue down 64% on the previous 30 days")
     scored["owner"] = np.where(np.arange(len(scored)) % 2, "retention_team", "partner_manager")  # contacts today: the first table
     page = tmp_path / f"report.{lang}.html"
-    page.write_text(render(scored, lang=lang, previous=scored), encoding="utf-8")
+    page.write_text(render(scored, lang=lang, previous=scored, effects=measured_effects(tmp_path / "reports")), encoding="utf-8")
     facts = browser_facts(page, tmp_path / "profile", LAYOUT % "#top-partners")
     assert facts["page"] <= facts["window"] == 1366, facts
     assert 0 < facts["table"] <= facts["box"], facts
     today = browser_facts(page, tmp_path / "profile-today", LAYOUT % "table.today")
     assert 0 < today["table"] <= today["box"], today
+    effects = browser_facts(page, tmp_path / "profile-effects", LAYOUT % "#effects")
+    assert 0 < effects["table"] <= effects["box"], effects
+    assert TEXT[lang]["effects"] in facts["text"]
     assert facts["lang"] == lang and TEXT[lang]["top"].format(n=50) in facts["text"]
     assert scored["partner_id"].iloc[0] in facts["text"]
     # The measure itself: a table wider than its box, on a page wider than the window, is caught.
@@ -475,6 +776,8 @@ def manager_frame(n: int = 150, seed: int = 3, *, lang: str = "ru") -> pd.DataFr
     frame["owner"] = rng.choice(list(get_args(Owner)), size=n)
     frame["channel"] = rng.choice(list(get_args(Channel)), size=n)
     frame["trained_through"] = "2026-01-30"
+    frame["action_basis"] = np.where(np.arange(n) % 3 == 0, "measured", "rule")
+    frame["expected_saved_revenue"] = np.where(frame["action_basis"] == "measured", np.round(rng.gamma(1.0, 300.0, size=n), 2), np.nan)
     frame.loc[frame.index[-10:], ["value_at_risk", "expected_revenue"]] = 0.0  # worth nothing: nobody's contact
     if lang == "ru":
         frame["action_title"], frame["action_description"] = "Позвонить партнёру", "Спросить, что мешает работать."
@@ -485,11 +788,11 @@ def manager_frame(n: int = 150, seed: int = 3, *, lang: str = "ru") -> pd.DataFr
 def english_vocabulary() -> set[str]:
     """Every header, sheet name and named value the English spreadsheet uses, and the codes behind them."""
     from serving.outputs import COLUMN_WORDS, DEFINITIONS_HEADER, SHEET_NAMES
-    from serving.words import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
+    from serving.words import ACTION_BASIS_NAMES, CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
 
     words = {*COLUMN_WORDS, *(w["en"][0] for w in COLUMN_WORDS.values()), *SHEET_NAMES["en"], *SHEET_NAMES["en"].values()}
     words |= {*DEFINITIONS_HEADER["en"], TEXT["en"]["new"], TEXT["en"]["first_scoring"]}
-    for table in (SEGMENT_NAMES, OWNER_NAMES, CHANNEL_NAMES, {lang: TEXT[lang]["bands"] for lang in TEXT}):
+    for table in (SEGMENT_NAMES, OWNER_NAMES, CHANNEL_NAMES, ACTION_BASIS_NAMES, {lang: TEXT[lang]["bands"] for lang in TEXT}):
         words |= {*table["en"], *table["en"].values()}
     return {word.lower() for word in words}
 
@@ -517,14 +820,17 @@ def test_the_russian_spreadsheet_has_no_english_header_or_value(tmp_path: Path) 
         english = {text for text in [*sheets, *texts] if text.lower() in vocabulary}
         if lang == "en":  # the detector itself: the English book is full of these words
             assert {"This week", "Risk list", "Definitions", "Value at risk", "Workhorse", "Phone", "Retention team", "high"} <= english
+            assert {"Chosen by", "Expected saved revenue", "Measured effect", "Action table"} <= english
         else:
             assert english == set(), english
             assert sheets == ["Контакты недели", "Список риска", "Определения"]
             assert {"Ценность под риском", "Рабочая лошадка", "Телефон", "Команда удержания", "высокий", "новый"} <= set(texts)
+            assert {"Основание выбора", "Ожидаемая сохранённая выручка", "Измеренный эффект", "Таблица действий"} <= set(texts)
         assert len(pd.read_parquet(folder / "risk_list.parquet")) == len(scored)  # every partner, worth something or not
 
 
 def test_spreadsheet_sheets_name_every_code_define_every_column_and_skip_contacts_worth_nothing() -> None:
+    from retention.measured import ACTION_BASES
     from serving.outputs import (
         COLUMN_WORDS,
         DEFINITIONS_SHEET,
@@ -535,10 +841,13 @@ def test_spreadsheet_sheets_name_every_code_define_every_column_and_skip_contact
         spreadsheet_sheets,
     )
     from serving.today import CONTACT_COLUMNS, contacts_due
-    from serving.words import CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
+    from serving.words import ACTION_BASIS_NAMES, CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES
 
     assert all(set(words) == set(TEXT) for words in COLUMN_WORDS.values())
     assert set(SPREADSHEET_COLUMNS) | set(CONTACT_COLUMNS) <= set(COLUMN_WORDS)
+    assert SPREADSHEET_COLUMNS.index("action_basis") == SPREADSHEET_COLUMNS.index("action_title") + 1
+    assert SPREADSHEET_COLUMNS.index("expected_saved_revenue") == SPREADSHEET_COLUMNS.index("action_title") + 2
+    assert all(set(names) == set(ACTION_BASES) for names in ACTION_BASIS_NAMES.values())
     scored = manager_frame()
     sheets = spreadsheet_sheets(scored, contacts_due(scored, AS_OF), "ru")
     today, risk_list, definitions = sheets[TODAY_SHEET], sheets[RISK_LIST_SHEET], sheets[DEFINITIONS_SHEET]
@@ -558,6 +867,12 @@ def test_spreadsheet_sheets_name_every_code_define_every_column_and_skip_contact
     assert set(named[words["previous_segment"]]) == {TEXT["ru"]["first_scoring"]}  # not 'new': nothing was scored before
     assert set(risk_list[words["risk_trend"]].dropna()) == {"↑", "↓", "→"}
     assert set(risk_list[words["risk_band"]]) <= set(TEXT["ru"]["bands"].values())
+    assert set(risk_list[words["action_basis"]]) == set(ACTION_BASIS_NAMES["ru"].values())  # both bases, in Russian
+    measured = (scored["action_basis"] == "measured").to_numpy()
+    saved = risk_list[words["expected_saved_revenue"]].to_numpy(dtype=float)
+    assert np.allclose(saved[measured], scored.loc[measured, "expected_saved_revenue"]) and np.isnan(saved[~measured]).all()
+    english = spreadsheet_sheets(scored, contacts_due(scored, AS_OF), "en")[RISK_LIST_SHEET]
+    assert set(english["Chosen by"]) == {"Measured effect", "Action table"} and "Expected saved revenue" in english
     assert words["partner_id"] in today.columns and "action" not in risk_list.columns  # the code is in the CSV
 
     defined = dict(zip(definitions.iloc[:, 0], definitions.iloc[:, 1]))
