@@ -29,13 +29,13 @@ from features.segments import LADDER_RANK, SEGMENTS
 from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, sort_risk_list, utc
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.errors import InputError
-from retention.effects import ALL
-from retention.wording import format_date, format_number, format_percent, format_signed
 from serving.core import PreviousScoring
 from serving.effects_files import MeasuredEffects
 from serving.kpis import FIRST_RESULT_WINDOW_DAYS, REVENUE_WINDOW_DAYS
+from serving.report_effects import action_titles_of, actions_section
+from serving.report_format import ReportFormatter, View, as_float
 from serving.today import contacts_due, owner_counts
-from serving.words import OWNER_NAMES, SEGMENT_NAMES, TEXT
+from serving.words import OWNER_NAMES, SEGMENT_NAMES, TEXT, segment_name
 
 RISK_BANDS = (*DOMAIN_RISK_BANDS, UNAVAILABLE)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -99,9 +99,6 @@ _ENV = Environment(
 """The report's templates (report.html.j2, which inlines report.css); a missing value is an error, not a blank."""
 _ENV.globals["svg_open"] = svg_open
 
-_View = dict[str, Any]
-"""What the template reads of a section, a row or a chart: texts and figures already in the report language."""
-
 
 # --------------------------------------------------------------------------- rendering
 
@@ -141,7 +138,7 @@ def render_report(
     if missing:
         raise InputError(f"report: the scored frame lacks column(s) {missing}")
     t = TEXT[lang]
-    fmt = _Formatter(lang)
+    fmt = ReportFormatter(lang)
     as_of = utc(as_of)
     scored = sort_risk_list(scored)
     return _ENV.get_template("report.html.j2").render(
@@ -158,13 +155,13 @@ def render_report(
         segment_names=[SEGMENT_NAMES[lang][s] for s in SEGMENTS],
         risk=_risk_section(scored, previous, t, fmt),
         value=_value_section(scored, t, fmt, lang, horizon_days),
-        actions=_actions_section(effects, scored, _titles(scored, action_titles), t, fmt, lang, horizon_days),
+        actions=actions_section(effects, scored, action_titles_of(scored, action_titles), t, fmt, lang, horizon_days),
         top=_top_section(scored, t, fmt, lang, top),
         definitions=_definitions(t, active_window_days),
     )
 
 
-def _meta(scored: pd.DataFrame, previous: PreviousScoring | None, as_of: pd.Timestamp, t: dict, fmt: _Formatter) -> list[str]:
+def _meta(scored: pd.DataFrame, previous: PreviousScoring | None, as_of: pd.Timestamp, t: dict, fmt: ReportFormatter) -> list[str]:
     """The header's line: the cutoff, when and by which models the partners were scored, and compared with what."""
     meta = [f"{t['as_of']} {fmt.date(as_of)}"]
     if len(scored):
@@ -176,13 +173,13 @@ def _meta(scored: pd.DataFrame, previous: PreviousScoring | None, as_of: pd.Time
     return meta
 
 
-def _kpi_cards(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) -> list[_View]:
+def _kpi_cards(kpis: dict[str, float], t: dict, fmt: ReportFormatter, days: int) -> list[View]:
     def get(key: str) -> float:
         return float(kpis.get(key, math.nan))
 
     change = get("existing_partner_revenue_change")
 
-    def card(label: str, value: str, note: str, delta: str = "") -> _View:
+    def card(label: str, value: str, note: str, delta: str = "") -> View:
         return {
             "label": label,
             "value": value,
@@ -216,7 +213,7 @@ def _kpi_cards(kpis: dict[str, float], t: dict, fmt: _Formatter, days: int) -> l
     ]
 
 
-def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str, in_play_days: int) -> _View:
+def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: ReportFormatter, lang: str, in_play_days: int) -> View:
     in_play = _in_play_counts(scored, in_play_days)
     everyone = scored["segment"].value_counts().reindex(SEGMENTS, fill_value=0) if len(scored) else pd.Series(0, index=list(SEGMENTS))
     before = _in_play_counts(previous.rows, in_play_days) if previous is not None else None
@@ -254,12 +251,12 @@ def _in_play_counts(frame: pd.DataFrame, days: int) -> pd.Series:
     return frame.loc[(silent <= days).to_numpy(), "segment"].value_counts().reindex(SEGMENTS, fill_value=0)
 
 
-def _vs_previous(previous: PreviousScoring | None, t: dict, fmt: _Formatter) -> str:
+def _vs_previous(previous: PreviousScoring | None, t: dict, fmt: ReportFormatter) -> str:
     """The header of a 'since previous scoring' column: its date, or that this is the first scoring."""
     return f"{t['vs_previous']} ({fmt.date(previous.as_of)})" if previous is not None else t["first_scoring"]
 
 
-def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter, lang: str) -> _View | None:
+def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: ReportFormatter, lang: str) -> View | None:
     """From-to counts of segments since the previous scoring; None for the first scoring (no made-up flows)."""
     if previous is None:
         return None
@@ -291,7 +288,7 @@ def _flows_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: di
     return {"note": note, "rows": rows}
 
 
-def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: _Formatter) -> _View:
+def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: ReportFormatter) -> View:
     risk = pd.to_numeric(scored["deactivation_risk"], errors="coerce") if len(scored) else pd.Series(dtype=float)
     scored_rows = risk.notna().to_numpy()
     values = risk[scored_rows].to_numpy(dtype=float)
@@ -323,7 +320,7 @@ def _risk_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dic
     }
 
 
-def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, horizon_days: int) -> _View:
+def _value_section(scored: pd.DataFrame, t: dict, fmt: ReportFormatter, lang: str, horizon_days: int) -> View:
     if len(scored):
         frame = pd.DataFrame(
             {
@@ -358,156 +355,13 @@ def _value_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, ho
     }
 
 
-def _titles(scored: pd.DataFrame, action_titles: Mapping[str, str] | None) -> dict[str, str]:
-    """Action code -> title: those of the actions given in this scoring, then the action table's."""
-    titles: dict[str, str] = {}
-    if len(scored) and "action" in scored:
-        pairs = scored[["action", "action_title"]].dropna().drop_duplicates("action")
-        titles = {str(code): str(title) for code, title in zip(pairs["action"], pairs["action_title"], strict=True) if str(title)}
-    return titles | {str(code): str(title) for code, title in (action_titles or {}).items()}
-
-
-def _actions_section(
-    effects: MeasuredEffects | None, scored: pd.DataFrame, titles: dict[str, str], t: dict, fmt: _Formatter, lang: str, horizon_days: int
-) -> _View:
-    """What the action log measured: each action x segment cell of the effects table with its verdicts, each
-    judged action's Qini curve, and how many partners of this scoring got a measured action."""
-    scoring = _measured_line(scored, t, fmt, horizon_days)
-    if effects is None:
-        return {"title": t["effects"], "none": t["no_effects"], "scoring": scoring if _measured_count(scored) else ""}
-    level = t["interval_level"].format(level=fmt.percent(effects.confidence, 0)) if effects.confidence is not None else t["interval"]
-    cells = effects.table[effects.table["risk_band"] == ALL]
-    groups = []
-    for action, rows in cells.groupby("action", sort=False):
-        segments = rows[rows["segment"] != ALL]
-        overall = rows[rows["segment"] == ALL]
-        if len(segments) == 1 and len(overall) and _same_rows(overall.iloc[0], segments.iloc[0]):
-            rows = segments  # the action's one segment is all of it: its `all` row would say the same again
-        groups.append(
-            {
-                "title": titles.get(str(action), str(action)),
-                "rows": [
-                    {
-                        "segment": t["all_segments"] if r.segment == ALL else _segment_name(r.segment, lang),
-                        "contacted": fmt.number(r.n_treated),
-                        "held_out": fmt.number(r.n_holdout),
-                        "silence": _effect_text(100 * _float(r.silent_effect), 100 * _float(r.silent_low), 100 * _float(r.silent_high), fmt, 1),
-                        "silence_verdict": _verdict(r.silent_verdict, t),
-                        "revenue": _effect_text(_float(r.revenue_effect), _float(r.revenue_low), _float(r.revenue_high), fmt, 0),
-                        "revenue_verdict": _verdict(r.revenue_verdict, t),
-                    }
-                    for r in rows.itertuples(index=False)
-                ],
-            }
-        )
-    charts = [_qini_chart(e, titles.get(str(e["action"]), str(e["action"])), t, fmt) for e in effects.evaluations]
-    skipped = [line.split(": ", 1)[0] for line in effects.skipped]
-    qini_empty = "" if charts else t["qini_none"] if effects.evaluated else t["qini_missing"]
-    return {
-        "title": t["effects"],
-        "none": "",
-        "note": t["effects_note"].format(date=fmt.date(effects.as_of), days=effects.horizon_days or horizon_days),
-        "head": [
-            t["action"],
-            t["effects_group"],
-            t["contacted"],
-            t["held_out"],
-            t["silence_effect"].format(interval=level),
-            t["verdict"],
-            t["revenue_effect"].format(interval=level),
-            t["verdict"],
-        ],
-        "groups": groups,
-        "charts": charts,
-        "qini_empty": qini_empty,
-        "skipped": t["qini_skipped"].format(actions=", ".join(titles.get(code, code) for code in skipped)) if skipped else "",
-        "scoring": scoring,
-    }
-
-
-def _same_rows(overall: Any, segment: Any) -> bool:
-    return all(_float(overall[c]) == _float(segment[c]) for c in ("n_treated", "n_holdout", "n_unknown_arm", "n_no_outcome"))
-
-
-def _effect_text(effect: float, low: float, high: float, fmt: _Formatter, digits: int) -> str:
-    """A measured effect and its interval, `+1.2 [−0.4, +2.8]` (`—` when it was not estimated)."""
-    if math.isnan(effect):
-        return "—"
-    return f"{fmt.signed_number(effect, digits)} {fmt.interval(low, high, digits)}"
-
-
-def _verdict(code: object, t: dict) -> _View:
-    text = str(code)
-    return {"kind": text.replace(" ", "-"), "text": t["verdicts"].get(text, text)}
-
-
-def _measured_count(scored: pd.DataFrame) -> int:
-    return int((scored["action_basis"] == "measured").sum()) if len(scored) and "action_basis" in scored else 0
-
-
-def _measured_line(scored: pd.DataFrame, t: dict, fmt: _Formatter, horizon_days: int) -> str:
-    """How many partners of this scoring got a measured action and what they are expected to save, or that
-    every action came from the action table."""
-    n = _measured_count(scored)
-    if not n:
-        return t["rule_line"]
-    measured = (scored["action_basis"] == "measured").to_numpy()
-    saved = pd.to_numeric(scored.loc[measured, "expected_saved_revenue"], errors="coerce").sum()
-    return t["measured_line"].format(n=fmt.number(n), value=fmt.number(saved), days=horizon_days)
-
-
-QINI_STEPS = 20
-"""The Qini curve's points are at 0, 5, ..., 100% targeted (`training.uplift.CURVE_STEPS`)."""
-
-
-def _qini_chart(evaluation: Mapping[str, Any], title: str, t: dict, fmt: _Formatter) -> _View:
-    """An action's Qini curve (Q/n against the share targeted) and random targeting's straight line from 0 to
-    its last point, with the Qini coefficient, its interval and whether it beats random targeting."""
-    curve = [_float(y) for y in evaluation.get("curve") or []]
-    qini, low, high = _float(evaluation.get("qini")), _float(evaluation.get("qini_low")), _float(evaluation.get("qini_high"))
-    beats = bool(low > 0)
-    verdict = t["beats_random"] if beats else t["not_beats_random"]
-    line = t["qini_line"].format(value=fmt.signed_number(qini, 4), interval=fmt.interval(low, high, 4))
-    view: _View = {"title": title, "line": line, "verdict": verdict, "beats": beats, "svg": None}
-    known = [y for y in curve if not math.isnan(y)]
-    if len(curve) < 2 or len(known) != len(curve):
-        return view
-    width, height, left, right, top, bottom = 300, 180, 52, 22, 12, 30
-    plot_w, plot_h = width - left - right, height - top - bottom
-    low_y, high_y = min(0.0, *curve), max(0.0, *curve)
-    span = (high_y - low_y) or 1.0
-
-    def x(i: float) -> float:
-        return left + plot_w * i / (len(curve) - 1)
-
-    def y(value: float) -> float:
-        return top + plot_h * (high_y - value) / span
-
-    view["svg"] = {
-        "title": f"{title}: {line}, {verdict}",
-        "width": width,
-        "height": height,
-        "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(curve)),
-        "random": {"x1": f"{x(0):.1f}", "y1": f"{y(0.0):.1f}", "x2": f"{x(len(curve) - 1):.1f}", "y2": f"{y(curve[-1]):.1f}"},
-        "zero_y": f"{y(0.0):.1f}",
-        "left": left,
-        "right": width - right,
-        "top": top,
-        "bottom": height - bottom,
-        "y_ticks": [{"y": f"{y(v):.1f}", "text": fmt.decimal(v, 3)} for v in dict.fromkeys([high_y, 0.0, low_y])],
-        "x_ticks": [{"x": f"{x(i * (len(curve) - 1)):.1f}", "text": fmt.percent(i, 0)} for i in (0.0, 0.5, 1.0)],
-        "x_label": t["qini_x"],
-    }
-    return view
-
-
-def _top_section(scored: pd.DataFrame, t: dict, fmt: _Formatter, lang: str, top: int) -> _View:
+def _top_section(scored: pd.DataFrame, t: dict, fmt: ReportFormatter, lang: str, top: int) -> View:
     head = scored.head(max(int(top), 0))
     rows = [
         {
             "partner_id": str(row.partner_id),
             "color": SEGMENT_COLORS.get(str(row.segment), "#999"),
-            "segment": _segment_name(row.segment, lang),
+            "segment": segment_name(row.segment, lang),
             "change": _change_text(row.segment_change, row.previous_segment, row.segment, t, lang),
             "risk": _risk_cell(row, t, fmt),
             "upgrade_potential": fmt.percent(row.upgrade_potential, 0),
@@ -525,7 +379,7 @@ TODAY_ROWS = 20
 """Contacts due today shown per owner in the report (all are in the spreadsheet and the owner's CSV)."""
 
 
-def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _Formatter, lang: str) -> list[_View]:
+def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: ReportFormatter, lang: str) -> list[View]:
     """First thing a manager reads: per owner, contacts due today and this week, and today's in priority order
     (no owner: no personal contact is due this week)."""
     contacts = contacts_due(scored, as_of) if len(scored) else scored.iloc[0:0]
@@ -538,7 +392,7 @@ def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _For
         rows = [
             {
                 "partner_id": row.partner_id,
-                "segment": _segment_name(row.segment, lang),
+                "segment": segment_name(row.segment, lang),
                 "risk": _risk_cell(row, t, fmt),
                 "action_title": row.action_title,
                 "action_description": row.action_description,
@@ -553,20 +407,16 @@ def _today_section(scored: pd.DataFrame, as_of: pd.Timestamp, t: dict, fmt: _For
     return owners
 
 
-def _segment_name(segment: object, lang: str) -> str:
-    return SEGMENT_NAMES[lang].get(str(segment), str(segment))
-
-
 def _reasons(reasons: object) -> list[str]:
     """The risk list's reasons (one text, ' | ' between them) as a list."""
     return [r.strip() for r in str(reasons or "").split(" | ") if r.strip()]
 
 
-def _risk_cell(row: Any, t: dict, fmt: _Formatter) -> _View:
+def _risk_cell(row: Any, t: dict, fmt: ReportFormatter) -> View:
     """A partner's deactivation risk (coloured by its band), its trend arrow and change since the previous
     scoring (none when unknown), and since when it is high for how many whole weeks (none when not high)."""
     arrow = getattr(row, "risk_trend", None)
-    change = _float(getattr(row, "risk_change", math.nan))
+    change = as_float(getattr(row, "risk_change", math.nan))
     trend = kind = ""
     if isinstance(arrow, str) and arrow and not math.isnan(change):
         kind = {TREND_ARROWS["up"]: "up", TREND_ARROWS["down"]: "down"}.get(arrow, "steady")
@@ -584,7 +434,7 @@ def _change_text(change: object, previous: object, segment: object, t: dict, lan
         return t["same"]
     if change == "new" or previous is None or (isinstance(previous, float) and math.isnan(previous)):
         return t["new"]
-    return f"{_segment_name(previous, lang)} → {_segment_name(segment, lang)}"
+    return f"{segment_name(previous, lang)} → {segment_name(segment, lang)}"
 
 
 def _definitions(t: dict, active_days: int) -> list[str]:
@@ -602,7 +452,7 @@ def _definitions(t: dict, active_days: int) -> list[str]:
 # --------------------------------------------------------------------------- charts (inline SVG, drawn by the template)
 
 
-def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _View:
+def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> View:
     """Horizontal bars: (label, value, colour, value text) each; scaled to the largest value."""
     row_h, label_w, width, value_w = 34, 150, 560, 130
     top = max((v for _, v, _, _ in bars), default=0.0) or 1.0
@@ -622,7 +472,7 @@ def _hbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _Vie
     }
 
 
-def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _View:
+def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> View:
     """Vertical bars (a histogram): (label, value, colour, value text) each."""
     width, height, left, bottom, top_pad = 560, 240, 10, 40, 24
     slot = (width - 2 * left) / max(len(bars), 1)
@@ -645,53 +495,3 @@ def _vbar_chart(bars: Sequence[tuple[str, float, str, str]], title: str) -> _Vie
 
 
 # --------------------------------------------------------------------------- numbers per language
-
-
-class _Formatter:
-    """Numbers, percentages and dates in the report language, by `retention.wording` (the reasons' own
-    formatter): 12,345.6 and 12.3% / 12 345,6 and 12,3 %; a missing figure is a dash, a negative one has a
-    true minus sign."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-
-    def decimal(self, value: object, digits: int = 0) -> str:
-        x = _float(value)
-        if math.isnan(x):
-            return "—"
-        text = format_number(abs(x), self.lang, decimals=digits)
-        return ("\u2212" if x < 0 and text.strip("0,.\u00a0") else "") + text
-
-    def number(self, value: object, digits: int = 0) -> str:
-        return self.decimal(value, digits)
-
-    def signed_number(self, value: object, digits: int = 0) -> str:
-        x = _float(value)
-        return "—" if math.isnan(x) else format_signed(x, self.lang, decimals=digits)
-
-    def interval(self, low: object, high: object, digits: int = 0) -> str:
-        """An interval of signed figures: [−1.5, +2.0]; [−1,5; +2,0] in Russian (its decimal comma)."""
-        separator = "; " if self.lang == "ru" else ", "
-        return f"[{self.signed_number(low, digits)}{separator}{self.signed_number(high, digits)}]"
-
-    def percent(self, value: object, digits: int = 1) -> str:
-        x = _float(value)
-        return "—" if math.isnan(x) else ("\u2212" if x < 0 else "") + format_percent(100 * abs(x), self.lang, decimals=digits)
-
-    def signed_percent(self, value: object) -> str:
-        x = _float(value)
-        return "—" if math.isnan(x) else ("+" if x > 0 else "\u2212" if x < 0 else "") + self.percent(abs(x))
-
-    def date(self, stamp: object) -> str:
-        return format_date(stamp, self.lang)
-
-    def datetime(self, stamp: pd.Timestamp) -> str:
-        return f"{self.date(stamp)} {stamp:%H:%M}"
-
-
-def _float(value: object) -> float:
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return math.nan
-    return x

@@ -231,3 +231,8 @@ ACTION_BASIS_NAMES = {
     "ru": {"measured": "Измеренный эффект", "rule": "Таблица действий"},
 }
 """Why a partner got its action (`action_basis`, `retention.measured.ACTION_BASES`), as the spreadsheet names it."""
+
+
+def segment_name(segment: object, lang: str) -> str:
+    """A segment's name in the language (a value that is no segment, as it is)."""
+    return SEGMENT_NAMES[lang].get(str(segment), str(segment))
