@@ -105,9 +105,19 @@ def effects(
     if version is None:
         typer.echo(f"MLflow run {run_id}: no action's uplift beats random targeting out of time; scoring keeps choosing by the action table")
     else:
+        from retention.actions import load_action_table
+
+        defined = {a.code for a in load_action_table(cfg.scoring).actions}
+        given = sorted(a for a in measured.models if a in defined)
+        unknown = sorted(a for a in measured.models if a not in defined)
         typer.echo(
-            f"MLflow run {run_id}: {cfg.effects.uplift_model_name} v{version} champion; scoring proposes "
-            f"{', '.join(sorted(measured.models))} by expected saved revenue where measured"
+            f"MLflow run {run_id}: {cfg.effects.uplift_model_name} v{version} champion; "
+            + (f"scoring proposes {', '.join(given)} by expected saved revenue where measured" if given else "scoring proposes none of them")
+            + (
+                f"; {', '.join(unknown)} beat random targeting but the action table defines no such action, so it cannot be proposed"
+                if unknown
+                else ""
+            )
         )
 
 

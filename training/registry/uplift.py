@@ -20,8 +20,9 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
+from mlflow.models import Model, ModelSignature
 from mlflow.pyfunc import PythonModel, PythonModelContext
+from mlflow.types import ColSpec, Schema
 
 from partner_churn.config import Config
 from partner_churn.errors import InputError
@@ -81,7 +82,11 @@ def log_measured_actions(measured: MeasuredActions, *, config: Config, as_of: pd
             loader = Path(scratch) / "measured_actions_model.py"
             loader.write_text(MEASURED_MODEL_CODE)
             info = mlflow.pyfunc.log_model(
-                name="measured_actions", python_model=str(loader), artifacts={"measured": str(folder)}, pip_requirements=pip_requirements()
+                name="measured_actions",
+                python_model=str(loader),
+                artifacts={"measured": str(folder)},
+                signature=_signature(measured),
+                pip_requirements=pip_requirements(),
             )
         tags = {"run_id": run_id, "actions": ",".join(sorted(measured.models)), "measured_through": measured.measured_through}
         version = mlflow.register_model(info.model_uri, name, tags=tags)
@@ -92,6 +97,16 @@ def log_measured_actions(measured: MeasuredActions, *, config: Config, as_of: pd
             client.set_model_version_tag(name, number, f"qini.{record['action']}", figure_tag(float(record["qini"])))
         mlflow.set_tag("gate", f"{name} v{number} champion: {', '.join(sorted(measured.models))} beat random targeting out of time")
     return run_id, number
+
+
+def _signature(measured: MeasuredActions) -> ModelSignature:
+    """Features in (text for categorical attributes, numbers otherwise), one uplift column per action out."""
+    names: dict[str, str] = {}
+    for model in measured.models.values():
+        for name in model.features:
+            names.setdefault(name, "string" if name in model.categories else "double")
+    inputs = Schema([ColSpec(kind, name, required=False) for name, kind in names.items()])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", f"uplift.{action}") for action in sorted(measured.models)]))
 
 
 def measured_champion_version(config: Config) -> str | None:
