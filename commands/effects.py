@@ -85,25 +85,30 @@ def effects(
     if scores is None:
         typer.echo(f"  no score history in {cfg.paths.output_dir}: no breakdown by risk band")
     typer.echo(format_effects(table, cfg.effects.confidence), nl=False)
+    typer.echo("fitting and judging an uplift model per action (out of time)", err=True)
+    measured, evaluations, skipped = measure_actions(rows, table, cfg)
+    typer.echo(format_evaluations(evaluations, skipped), nl=False)
+    if not register:
+        typer.echo("--no-register: nothing logged or written (the report and the scoring keep the measurement in force)")
+        return
+    from training.registry import log_measured_actions
+
+    # The registry first, then the files the report reads: both say what this run found, or, if the
+    # registry fails, neither changes.
+    run_id, version = log_measured_actions(measured, config=cfg, as_of=cutoff)
     out, uplift_out = effects_file(cfg.paths.reports_dir, cutoff), uplift_file(cfg.paths.reports_dir, cutoff)
     out.parent.mkdir(parents=True, exist_ok=True)
     uplift_out.unlink(missing_ok=True)  # an earlier run's evaluations never stand beside this table
     write_text(table.to_csv(index=False), out)
     typer.echo(f"effects table: {out}")
-
-    typer.echo("fitting and judging an uplift model per action (out of time)", err=True)
-    measured, evaluations, skipped = measure_actions(rows, table, cfg)
-    typer.echo(format_evaluations(evaluations, skipped), nl=False)
     records = [evaluation_record(e) for e in evaluations]
     write_text(uplift_json(records, skipped, as_of=cutoff, confidence=cfg.effects.confidence, horizon_days=cfg.labels.horizon_days), uplift_out)
     typer.echo(f"uplift evaluations: {uplift_out}")
-    if not register:
-        return
-    from training.registry import log_measured_actions
-
-    run_id, version = log_measured_actions(measured, config=cfg, as_of=cutoff)
     if version is None:
-        typer.echo(f"MLflow run {run_id}: no action's uplift beats random targeting out of time; scoring keeps choosing by the action table")
+        typer.echo(
+            f"MLflow run {run_id}: no action's uplift beats random targeting out of time; no measured actions are in force, "
+            "scoring chooses every action by the action table"
+        )
     else:
         from retention.actions import load_action_table
 

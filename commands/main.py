@@ -404,7 +404,9 @@ def score(
     report, spreadsheet = folder / language_file(REPORT, cfg.scoring.lang), folder / language_file(SPREADSHEET, cfg.scoring.lang)
     since = f"previous scoring {previous.as_of:%Y-%m-%d}" if previous is not None else "first scoring"
     if models.measured is not None:
-        measured = scored[scored["action_basis"] == "measured"]
+        from retention.measured import MEASURED
+
+        measured = scored[scored["action_basis"] == MEASURED]
         typer.echo(
             f"actions: {len(measured):,} proposed by their measured saved revenue ({cfg.effects.uplift_model_name} v{models.measured_version}: "
             f"{measured['expected_saved_revenue'].sum():,.0f} expected over {cfg.labels.horizon_days} days), the rest by the action table",

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-import numpy as np
 import pandas as pd
 
 from features.schema import feature_schema
 from partner_churn.config import Config
+from partner_churn.domain import segment_revenue_feature
 from partner_churn.errors import InputError
 from retention.effects import ALL
 from training.uplift import KEPT, MIN_ARM_ROWS, MeasuredActions, UpliftEvaluation, evaluate_out_of_time, fit_action_uplift
@@ -57,7 +57,7 @@ def measure_actions(rows: pd.DataFrame, effects: pd.DataFrame, config: Config) -
             continue
         split = pd.Timestamp(pd.to_datetime(group["ts"], utc=True).quantile(1 - config.effects.uplift_test_share))
         try:
-            evaluation = evaluate_out_of_time(group, code, features, categorical, split=split, seed=seed)
+            evaluation = evaluate_out_of_time(group, code, features, categorical, split=split, seed=seed, horizon_days=config.labels.horizon_days)
         except InputError as exc:
             skipped.append(f"{code}: {exc}")
             continue
@@ -67,8 +67,12 @@ def measure_actions(rows: pd.DataFrame, effects: pd.DataFrame, config: Config) -
         models[code] = fit_action_uplift(group, code, features, categorical, seed=seed)
         measured = effects[(effects["action"] == code) & (effects["risk_band"] == ALL) & (effects["segment"] != ALL)]
         segments[code] = measured.loc[~measured["silent_verdict"].isin(NOT_ESTIMATED), "segment"].astype(str).tolist()
-        contacted_kept = group[~group["holdout"] & (group[KEPT] == 1.0)]
-        revenue_if_kept[code] = {str(s): float(v) for s, v in contacted_kept.groupby("segment")["revenue"].mean().items() if np.isfinite(v)}
+        # What a kept partner with no revenue of its own yet brought in: the revenue at stake of such a partner.
+        no_revenue_yet = group[segment_revenue_feature(config)].fillna(0.0) <= 0
+        kept_from_nothing = group[~group["holdout"] & (group[KEPT] == 1.0) & no_revenue_yet]
+        revenue_if_kept[code] = {
+            str(s): float(rows_of["revenue"].mean()) for s, rows_of in kept_from_nothing.groupby("segment") if len(rows_of) >= MIN_ARM_ROWS
+        }
     through = pd.Timestamp(usable["ts"].max()).isoformat() if len(usable) else ""
     measured_actions = MeasuredActions(
         models=models,

@@ -8,8 +8,8 @@ measured in: its expected saved revenue is
     uplift (the rise in the chance of staying active over the horizon) x the revenue at stake - its cost,
 
 (an uplift under `effects.min_uplift` counts as none), the revenue at stake being the partner's expected horizon revenue, or, for a partner with none yet (a
-Sleeper, a Newbie), what the contacted partners of its segment who stayed active brought in over the
-horizon in the log. The measured action with the largest positive value replaces the rule's action
+Sleeper, a Newbie), what the contacted partners of its segment who had none either and stayed active
+brought in over the horizon in the log (no such partners in the log: nothing at stake, nothing proposed). The measured action with the largest positive value replaces the rule's action
 (`action_basis` = measured, with its `expected_saved_revenue`); everywhere else the rule stays
 (`action_basis` = rule, no figure: the log holds no evidence for that partner). Rule actions named in
 `effects.keep_rule_actions` are never replaced (money owed comes first, whatever a contact might save).

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from retention.effects import ALL
+from retention.measured import MEASURED
 from serving.effects_files import MeasuredEffects
 from serving.report_format import ReportFormatter, View, as_float
 from serving.words import segment_name
@@ -100,7 +101,7 @@ def _verdict(code: object, t: dict) -> View:
 
 
 def _measured_count(scored: pd.DataFrame) -> int:
-    return int((scored["action_basis"] == "measured").sum()) if len(scored) and "action_basis" in scored else 0
+    return int((scored["action_basis"] == MEASURED).sum()) if len(scored) and "action_basis" in scored else 0
 
 
 def _measured_line(scored: pd.DataFrame, t: dict, fmt: ReportFormatter, horizon_days: int) -> str:
@@ -109,7 +110,7 @@ def _measured_line(scored: pd.DataFrame, t: dict, fmt: ReportFormatter, horizon_
     n = _measured_count(scored)
     if not n:
         return t["rule_line"]
-    measured = (scored["action_basis"] == "measured").to_numpy()
+    measured = (scored["action_basis"] == MEASURED).to_numpy()
     saved = pd.to_numeric(scored.loc[measured, "expected_saved_revenue"], errors="coerce").sum()
     return t["measured_line"].format(n=fmt.number(n), value=fmt.number(saved), days=horizon_days)
 
@@ -119,7 +120,7 @@ def _qini_chart(evaluation: Mapping[str, Any], title: str, t: dict, fmt: ReportF
     its last point, with the Qini coefficient, its interval and whether it beats random targeting."""
     curve = [as_float(y) for y in evaluation.get("curve") or []]
     qini, low, high = as_float(evaluation.get("qini")), as_float(evaluation.get("qini_low")), as_float(evaluation.get("qini_high"))
-    beats = bool(low > 0)
+    beats = bool(evaluation.get("beats_random", low > 0))  # the judgement recorded with the evaluation
     verdict = t["beats_random"] if beats else t["not_beats_random"]
     line = t["qini_line"].format(value=fmt.signed_number(qini, 4), interval=fmt.interval(low, high, 4))
     view: View = {"title": title, "line": line, "verdict": verdict, "beats": beats, "svg": None}

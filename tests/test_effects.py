@@ -253,13 +253,18 @@ def test_effects_end_to_end(generated_dir: Path, tmp_path: Path) -> None:
         "2026-03-01",
         "--set",
         "labels.horizon_days=14",
-        "--no-register",
         *settings(tmp_path / "short"),
     )
     assert short.returncode == 0, short.stderr
-    assert "over the 14 days" in short.stdout and "MLflow run" not in short.stdout and not (tmp_path / "short" / "mlflow.db").exists()
+    assert "over the 14 days" in short.stdout
     earlier = pd.read_csv(tmp_path / "short" / "reports" / "effects" / "effects_2026-03-01.csv").set_index(["action", "segment", "risk_band"])
     assert (earlier["n_treated"] + earlier["n_holdout"]).sum() < (table["n_treated"] + table["n_holdout"]).sum()
+
+    # Only looking: the same table printed, nothing logged or written, so the report and the scoring keep
+    # the measurement in force.
+    looked = run("effects", "--data", str(generated_dir), "--no-register", *settings(tmp_path / "look"))
+    assert looked.returncode == 0 and "silence, 95% CI" in looked.stdout and "nothing logged or written" in looked.stdout
+    assert not (tmp_path / "look" / "mlflow.db").exists() and not (tmp_path / "look" / "reports").exists()
 
 
 def copy_program(source: Path, target: Path, *, actions: pd.DataFrame | None) -> Path:

@@ -85,7 +85,7 @@ def test_the_risk_list_proposes_measured_actions_where_they_save_and_the_rules_e
     assert (never["action"] == by_rules.set_index("partner_id").loc[never.index, "action"]).all()  # no evidence there: the rules'
 
 
-def test_measured_actions_go_through_the_registry_and_only_an_improvement_is_champion(measured: MeasuredActions, tmp_path: Path) -> None:
+def test_measured_actions_go_through_the_registry_and_the_latest_measurement_decides(measured: MeasuredActions, tmp_path: Path) -> None:
     config = load_config(
         env={}, overrides=[f"paths.mlflow_tracking_uri=sqlite:///{tmp_path}/mlflow.db", f"paths.mlflow_artifacts_dir={tmp_path}/artifacts"]
     )
@@ -103,5 +103,8 @@ def test_measured_actions_go_through_the_registry_and_only_an_improvement_is_cha
         nothing = MeasuredActions({}, {}, {}, measured.effects, [], measured.measured_through)
         _, none = log_measured_actions(nothing, config=config, as_of=AS_OF)
         assert none is None
-        again = load_measured_actions(config)
-        assert again is not None and again[1] == "1"  # a run without a measured action keeps the champion in force
+        assert load_measured_actions(config) is None  # the latest measurement found nothing to target: no champion
+        _, third = log_measured_actions(measured, config=config, as_of=AS_OF)
+        assert third == "2"  # the run that found nothing registered no version
+        found = load_measured_actions(config)
+        assert found is not None and found[1] == third

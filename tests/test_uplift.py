@@ -74,15 +74,21 @@ def test_the_t_learner_finds_who_gains_and_beats_random_targeting_out_of_time() 
     assert high - low > 0.15 and abs(low) < 0.1, (low, high)
     assert model.rows == {"contacted": int((~log["holdout"]).sum()), "held_out": int(log["holdout"].sum())}
 
-    judged = evaluate_out_of_time(log, "call", ["engaged", "noise", "kind"], ["kind"], split=pd.Timestamp("2026-09-01", tz="UTC"), seed=1)
+    judged = evaluate_out_of_time(
+        log, "call", ["engaged", "noise", "kind"], ["kind"], split=pd.Timestamp("2026-09-01", tz="UTC"), seed=1, horizon_days=30
+    )
     assert judged.beats_random and judged.qini > 0
     assert sum(judged.test_rows.values()) == int((log["ts"] >= pd.Timestamp("2026-09-01", tz="UTC")).sum())
+    # It learned only from rows whose 30-day outcome had ended by the split: none of the judged period's events.
+    assert sum(judged.train_rows.values()) == int((log["ts"] + pd.Timedelta(days=30) <= pd.Timestamp("2026-09-01", tz="UTC")).sum())
     assert judged.uplift_at[0.3] > judged.effect > 0  # the best-scored third gains more than the average partner
 
 
 def test_without_any_effect_the_model_does_not_beat_random() -> None:
     log = heterogeneous_log(4000, seed=5, effect_if_engaged=0.0)
-    judged = evaluate_out_of_time(log, "call", ["engaged", "noise", "kind"], ["kind"], split=pd.Timestamp("2026-09-01", tz="UTC"), seed=1)
+    judged = evaluate_out_of_time(
+        log, "call", ["engaged", "noise", "kind"], ["kind"], split=pd.Timestamp("2026-09-01", tz="UTC"), seed=1, horizon_days=30
+    )
     assert not judged.beats_random
     assert judged.qini_low < 0 < judged.qini_high
 

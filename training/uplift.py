@@ -239,12 +239,15 @@ def evaluate_out_of_time(
     *,
     split: pd.Timestamp,
     seed: int,
+    horizon_days: int,
     bootstrap: int = 200,
 ) -> UpliftEvaluation:
-    """Fit on the action's rows before `split`, judge on those at or after it."""
+    """Fit on the action's rows whose outcome window [day, day + `horizon_days`) ended by `split` (no outcome of
+    the judged period is learned from), judge on those at or after it."""
     usable = rows[rows[HOLDOUT].notna() & rows[KEPT].notna()]
     ts = pd.to_datetime(usable["ts"], utc=True)
-    train, test = usable[(ts < split).to_numpy()], usable[(ts >= split).to_numpy()]
+    outcome_end = ts.dt.floor("D") + pd.Timedelta(days=horizon_days)
+    train, test = usable[(outcome_end <= split).to_numpy()], usable[(ts >= split).to_numpy()]
     model = fit_action_uplift(train, action, features, categorical, seed=seed)
     contacted = ~test[HOLDOUT].astype(bool).to_numpy()
     if contacted.all() or not contacted.any():
@@ -298,8 +301,10 @@ class MeasuredActions:
     `models` holds only the actions whose uplift beat random targeting out of time (refitted on every row
     since); `segments` the segments each was measured in with enough rows (an action is proposed by its
     measured effect only to partners of those segments: the log says nothing of the others);
-    `revenue_if_kept` the mean horizon revenue of the contacted partners who stayed active, per action and
-    segment (the revenue at stake of a partner with no revenue of its own yet, e.g. a Sleeper);
+    `revenue_if_kept` the mean horizon revenue of the contacted partners who had no revenue of their own at the
+    action and stayed active, per action and segment with enough of them (the revenue at stake of a partner
+    with none yet, e.g. a Sleeper; a segment without such rows has none, and such partners are not proposed
+    the action);
     `effects` the effects table and `evaluations` the out-of-time judgement of every action tried, for
     the report.
     """
@@ -314,11 +319,12 @@ class MeasuredActions:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        for action, model in self.models.items():
-            model.save(folder / "actions" / action)
+        actions = sorted(self.models)
+        for i, action in enumerate(actions):  # folders by position: an action code is a log's text, not a path
+            self.models[action].save(folder / "actions" / str(i))
         self.effects.to_csv(folder / "effects.csv", index=False)
         meta = {
-            "actions": sorted(self.models),
+            "actions": actions,
             "segments": self.segments,
             "revenue_if_kept": self.revenue_if_kept,
             "evaluations": self.evaluations,
@@ -330,7 +336,7 @@ class MeasuredActions:
     def load(cls, folder: Path) -> MeasuredActions:
         try:
             meta = json.loads((folder / "measured_actions.json").read_text(encoding="utf-8"))
-            models = {action: ActionUplift.load(folder / "actions" / action) for action in meta["actions"]}
+            models = {action: ActionUplift.load(folder / "actions" / str(i)) for i, action in enumerate(meta["actions"])}
             effects = pd.read_csv(folder / "effects.csv", keep_default_na=True)
         except (OSError, KeyError, ValueError, lgb.basic.LightGBMError) as exc:
             raise InputError(f"the measured actions in {folder} cannot be read ({type(exc).__name__}: {exc})") from None

@@ -5,13 +5,15 @@ Logged: the effects table (`effects.csv`), each action's out-of-time evaluation 
 (`uplift.<action>.qini`, `.qini_low`, `.qini_high`, `.uplift_at_<k>`, `.effect`) and tags (`.beats_random`),
 and the measured actions as a pyfunc ("model from code", like the risk and potential models) whose files are
 `MeasuredActions.save`'s. The gate is the uplift's own: a version is registered and made champion only when
-at least one action beats random targeting out of time; otherwise the run is logged and the champion in force,
-if any, stays.
+at least one action beats random targeting out of time; otherwise the run is logged and the champion alias,
+if any, is removed: the latest measurement says no action can be targeted, and the scoring goes back to the
+action table.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,12 @@ MEASURED_MODEL_CODE = (
 )
 
 
+def mlflow_key(text: str) -> str:
+    """An action code as part of an MLflow metric or tag name (letters, digits, '_' and '-'; the rest '_'): the
+    code is the log's own text."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text) or "_"
+
+
 class MeasuredActionsModel(PythonModel):
     """MLflow pyfunc around `MeasuredActions`: a frame of features in, one uplift column per measured action."""
 
@@ -66,7 +74,7 @@ def log_measured_actions(measured: MeasuredActions, *, config: Config, as_of: pd
         mlflow.log_text(json.dumps(measured.evaluations, indent=2, default=str), "evaluations.json")
         metrics: dict[str, float] = {}
         for record in measured.evaluations:
-            prefix = f"uplift.{record['action']}"
+            prefix = f"uplift.{mlflow_key(str(record['action']))}"
             for key in ("qini", "qini_low", "qini_high", "effect"):
                 metrics[f"{prefix}.{key}"] = float(record[key])
             for share, value in dict(record["uplift_at"]).items():
@@ -74,7 +82,10 @@ def log_measured_actions(measured: MeasuredActions, *, config: Config, as_of: pd
             mlflow.set_tag(f"{prefix}.beats_random", str(bool(record["beats_random"])).lower())
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN (an empty top slice) is not logged
         if not measured.models:
-            mlflow.set_tag("gate", "no action's uplift beats random targeting out of time: nothing registered")
+            # The latest evidence says no action can be targeted: an earlier champion no longer stands.
+            if alias_version(client, name, CHAMPION) is not None:
+                client.delete_registered_model_alias(name, CHAMPION)
+            mlflow.set_tag("gate", "no action's uplift beats random targeting out of time: nothing registered, no measured actions in force")
             return run_id, None
         with tempfile.TemporaryDirectory(prefix="partner-churn-measured-") as scratch:
             folder = Path(scratch) / "measured"
@@ -94,7 +105,7 @@ def log_measured_actions(measured: MeasuredActions, *, config: Config, as_of: pd
         client.set_registered_model_alias(name, CHAMPION, number)
         client.set_model_version_tag(name, number, "gate_at", utc_now())
         for record in measured.evaluations:
-            client.set_model_version_tag(name, number, f"qini.{record['action']}", figure_tag(float(record["qini"])))
+            client.set_model_version_tag(name, number, f"qini.{mlflow_key(str(record['action']))}", figure_tag(float(record["qini"])))
         mlflow.set_tag("gate", f"{name} v{number} champion: {', '.join(sorted(measured.models))} beat random targeting out of time")
     return run_id, number
 
