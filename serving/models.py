@@ -72,7 +72,7 @@ def load_scoring_models(
     risk, risk_version = loaded.get("deactivation_risk", (None, None))
     potential, potential_version = loaded.get("upgrade_potential", (None, None))
     pair = in_force.number if in_force.number and not notices else None
-    measured, measured_version = _measured_actions(config)
+    measured, measured_version = measured_actions_in_force(config)
     return ScoringModels(
         risk,
         risk_version,
@@ -86,15 +86,30 @@ def load_scoring_models(
     )
 
 
-def _measured_actions(config: Config) -> tuple[MeasuredActions | None, str | None]:
-    """The measured actions in force, or (None, None): none registered yet, or unreadable (logged: the action
-    table then chooses every action, as before any was measured)."""
+def measured_actions_in_force(config: Config) -> tuple[MeasuredActions | None, str | None]:
+    """The measured actions in force, or (None, None): none registered yet, unreadable, or reading features this
+    config does not make (both logged in one line: the action table then chooses every action, as before any
+    was measured)."""
     try:
         found = load_measured_actions(config)
     except InputError as exc:
         logger.warning("measured actions not used, every action comes from the action table: %s", exc)
         return None, None
-    return found if found is not None else (None, None)
+    if found is None:
+        return None, None
+    measured, version = found
+    made = set(feature_names(config))
+    unknown = sorted({name for model in measured.models.values() for name in model.features} - made)
+    if unknown:
+        logger.warning(
+            "measured actions v%s not used, every action comes from the action table: they read %d features this config "
+            "does not make (e.g. %s); run partner-churn effects again",
+            version,
+            len(unknown),
+            ", ".join(unknown[:3]),
+        )
+        return None, None
+    return measured, version
 
 
 def load_served(config: Config, in_force: ChampionPair | None = None) -> ServedModels:

@@ -108,3 +108,25 @@ def test_measured_actions_go_through_the_registry_and_the_latest_measurement_dec
         assert third == "2"  # the run that found nothing registered no version
         found = load_measured_actions(config)
         assert found is not None and found[1] == third
+
+
+def test_measured_actions_reading_features_the_config_does_not_make_are_not_used(
+    measured: MeasuredActions, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A champion measured under another feature schema would fail every scoring: the rules choose instead, with one line."""
+    from dataclasses import replace
+
+    from serving.models import measured_actions_in_force
+
+    config = load_config(
+        env={}, overrides=[f"paths.mlflow_tracking_uri=sqlite:///{tmp_path}/mlflow.db", f"paths.mlflow_artifacts_dir={tmp_path}/artifacts"]
+    )
+    foreign = replace(measured.models[CHECK_IN], features=["no_such_feature"])
+    with mlflow_uris_restored():
+        log_measured_actions(replace(measured, models={CHECK_IN: foreign}), config=config, as_of=AS_OF)
+        with caplog.at_level("WARNING", logger="partner_churn.service"):
+            assert measured_actions_in_force(config) == (None, None)
+        assert "read 1 features this config does not make (e.g. no_such_feature)" in caplog.text
+        log_measured_actions(measured, config=config, as_of=AS_OF)
+        in_force, version = measured_actions_in_force(config)
+        assert in_force is not None and version == "2"
