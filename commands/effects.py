@@ -76,6 +76,8 @@ def effects(
     if "holdout" not in program.actions:
         typer.echo("the actions table has no holdout column: every action counts as made, and no effect is claimed", err=True)
     typer.echo(f"measuring {int((program.actions['ts'] < cutoff).sum()):,} logged actions before {cutoff:%Y-%m-%d}", err=True)
+    if later := int((program.actions["ts"] >= cutoff).sum()):
+        typer.echo(f"{later:,} logged actions at or after {cutoff:%Y-%m-%d} are left out (after the measurement's cutoff)", err=True)
     rows = action_rows(program.partners, program.events, program.actions, cutoff, cfg, scores=scores, with_features=True)
     table = estimate_effects(rows, cfg.effects)
     typer.echo(
