@@ -366,6 +366,8 @@ def score(
             step(f"{target}: {line}")
         if warning := models.age_warning(cutoff, cfg):
             step(f"warning: {warning}")
+        if warning := models.measured_warning(cutoff, cfg):
+            step(f"warning: {warning}")
         previous = previous_scoring(cfg.paths.output_dir, cutoff.normalize())
         step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
         scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous=previous)
@@ -395,7 +397,7 @@ def score(
             "trained_through": models.trained_through(),
             "lang": cfg.scoring.lang,
             "previous_scoring": previous.as_of.isoformat() if previous is not None else None,
-            "measured_actions": f"{cfg.effects.uplift_model_name}:v{models.measured_version}" if models.measured is not None else None,
+            "measured_actions": models.measured_label(cfg) or None,
             "actions_by_basis": scored["action_basis"].value_counts().to_dict() if len(scored) else {},
         }
         folder = write_scoring(

@@ -72,6 +72,23 @@ class ScoringModels:
             for target in TARGETS
         }
 
+    def measured_warning(self, as_of: pd.Timestamp, config: Config) -> str:
+        """One line when the measured actions learned from actions at or after `as_of` (a backfill scoring that
+        would propose actions by evidence it could not have had)."""
+        if self.measured is None or not self.measured.measured_through:
+            return ""
+        through = pd.Timestamp(self.measured.measured_through)
+        if through < as_of:
+            return ""
+        return (
+            f"the measured actions in use ({self.measured_label(config)}) learned from actions through {through:%Y-%m-%d}, "
+            f"after this scoring date {as_of:%Y-%m-%d}: its measured actions rest on later evidence"
+        )
+
+    def measured_label(self, config: Config) -> str:
+        """e.g. 'partner-churn-action-uplift:v2'; '' when the action table chooses every action."""
+        return f"{config.effects.uplift_model_name}:v{self.measured_version}" if self.measured is not None else ""
+
     def version_label(self, config: Config) -> str:
         """e.g. 'partner-churn-deactivation-risk:v3 partner-churn-upgrade-potential:v2'."""
         return " ".join(self.names(config).values())

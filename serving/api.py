@@ -348,6 +348,10 @@ class ModelInfo(BaseModel):
     pair: str = Field(
         description="The pair record in force when these models were loaded (`partner-churn models pairs`); empty for a pinned version."
     )
+    measured_actions: str = Field(
+        description="The measured actions by which an action_basis 'measured' was chosen, e.g. partner-churn-action-uplift:v2; "
+        "empty when the action table chooses every action."
+    )
 
 
 class ScoreResponse(BaseModel):

@@ -55,6 +55,7 @@ class ServedModels:
             "program_as_of": str(self.program.get("as_of", "")),
             "trained_through": self.models.trained_through(),
             "pair": self.models.pair or "",
+            "measured_actions": self.models.measured_label(self.config),
         }
 
 

@@ -63,6 +63,12 @@ def test_the_risk_list_proposes_measured_actions_where_they_save_and_the_rules_e
     scored = score_partners(program.partners, program.events, AS_OF, CONFIG, with_measured, actions, previous=None).set_index("partner_id")
     assert set(by_rules["action_basis"]) == {RULE} and by_rules["expected_saved_revenue"].isna().all()
 
+    assert with_measured.measured_label(CONFIG) == "partner-churn-action-uplift:v2"
+    assert ScoringModels(risk, "1", potential, "1").measured_label(CONFIG) == ""
+    assert with_measured.measured_warning(AS_OF, CONFIG) == ""  # measured through 2026-05-30, before the scoring date
+    backfill = with_measured.measured_warning(pd.Timestamp("2026-04-01", tz="UTC"), CONFIG)
+    assert "learned from actions through 2026-05-30, after this scoring date 2026-04-01" in backfill
+
     chosen = scored[scored["action_basis"] == MEASURED]
     assert len(chosen) >= 10, "setup: slowing workhorses and stars the check-in is measured to keep"
     assert (chosen["action"] == CHECK_IN).all() and chosen["segment"].isin(["workhorse", "star"]).all()
