@@ -102,6 +102,17 @@ def load_data(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):
     return program
 
 
+def cutoff_or_after_data(program, as_of: str | None):  # noqa: ANN001,ANN202 - Program -> pd.Timestamp
+    """`--as-of` when given, else the midnight after the data's last event (after the last sign-up when there is
+    no event): what the commands that look back over a whole program measure up to by default."""
+    import pandas as pd
+
+    if as_of:
+        return parse_as_of(as_of, "--as-of")
+    last = program.events["ts"].max() if len(program.events) else program.partners["signup_at"].max()
+    return last.floor("D") + pd.Timedelta(days=1)
+
+
 def parse_as_of(value: str, option: str):  # noqa: ANN202 - pd.Timestamp
     from partner_churn.domain import parse_moment
 

@@ -11,15 +11,13 @@ parses options, reads and writes, and adds itself to the app (`commands.main` im
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from commands.common import ConfigOption, DataOption, LenientOption, SetOption, app, config_from, load_data, parse_as_of
+from commands.common import ConfigOption, DataOption, LenientOption, SetOption, app, config_from, cutoff_or_after_data, load_data
 from partner_churn.config import Config
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 @app.command()
@@ -48,31 +46,36 @@ def effects(
     """The measured effect of each logged retention action on silence and revenue over the horizon: contacted
     partners against the randomly held-out ones, overall, by segment and by risk band at the action's time,
     with intervals and a verdict (works, harms, no evidence, too few rows, no holdout)."""
-    import pandas as pd
 
+    from contextlib import nullcontext
+
+    from serving.effects_files import effects_lock
+
+    cfg = config_from(config, set_)
+    # Two registering runs at once would each register, then write the report's files in either order.
+    with effects_lock(cfg.paths.reports_dir) if register else nullcontext():
+        _measure(cfg, data, as_of, lenient, register=register)
+
+
+def _measure(cfg: Config, data: Path | None, as_of: str | None, lenient: bool, *, register: bool) -> None:
     from monitoring.store import write_text
     from partner_churn.errors import InputError
     from retention.effect_rows import action_rows
     from retention.effects import estimate_effects, format_effects
     from retention.measure import evaluation_record, format_evaluations, measure_actions
     from serving.effects_files import effects_file, uplift_file, uplift_json
+    from serving.history import risk_bands
 
-    cfg = config_from(config, set_)
     folder = data or cfg.paths.data_dir
     typer.echo("loading data", err=True)
     program = load_data(cfg, data, None, lenient)  # --as-of is the measurement's cutoff; later rows are simply not used
     if program.actions is None:
         raise InputError(f"{folder}: no actions table (actions.parquet or actions.csv): no logged retention contact to measure")
-    if as_of:
-        cutoff = parse_as_of(as_of, "--as-of")
-    elif len(program.events):
-        cutoff = program.events["ts"].max().floor("D") + pd.Timedelta(days=1)
-    else:
-        cutoff = program.partners["signup_at"].max().floor("D") + pd.Timedelta(days=1)
+    cutoff = cutoff_or_after_data(program, as_of)
     if not len(program.actions) or program.actions["ts"].min() >= cutoff:
         first = f"the first is on {program.actions['ts'].min():%Y-%m-%d %H:%M} UTC" if len(program.actions) else "the table has no rows"
         raise InputError(f"{folder}: no logged action before {cutoff:%Y-%m-%d %H:%M} UTC ({first}): nothing to measure")
-    scores = _score_history(cfg)
+    scores = risk_bands(cfg.paths.output_dir)
     if "holdout" not in program.actions:
         typer.echo("the actions table has no holdout column: every action counts as made, and no effect is claimed", err=True)
     typer.echo(f"measuring {int((program.actions['ts'] < cutoff).sum()):,} logged actions before {cutoff:%Y-%m-%d}", err=True)
@@ -126,19 +129,3 @@ def effects(
                 else ""
             )
         )
-
-
-def _score_history(cfg: Config) -> pd.DataFrame | None:
-    """partner_id, as_of and risk_band of every scoring in the score history; None when there is none."""
-    import pandas as pd
-
-    from serving.history import entry_dates, read_entry
-
-    dates = entry_dates(cfg.paths.output_dir)
-    if not dates:
-        return None
-    frames = []
-    for day in dates:
-        entry = read_entry(cfg.paths.output_dir, day)  # one line naming a damaged entry
-        frames.append(entry.rows.reset_index()[["partner_id", "as_of", "risk_band"]])
-    return pd.concat(frames, ignore_index=True)

@@ -24,6 +24,7 @@ from commands.common import (
     champions_in_use,
     config_app,
     config_from,
+    cutoff_or_after_data,
     load_data,
     models_app,
     parse_as_of,
@@ -225,18 +226,12 @@ def summary(
     set_: SetOption = None,
 ) -> None:
     """Print the program summary: partners, events by type, active partners, revenue, top-5% share, segments."""
-    import pandas as pd
 
     from features.summary import format_summary, summarize_program
 
     cfg = config_from(config, set_)
     program = load_data(cfg, data, as_of, lenient)
-    if as_of:
-        cutoff = parse_as_of(as_of, "--as-of")
-    elif len(program.events):
-        cutoff = program.events["ts"].max().floor("D") + pd.Timedelta(days=1)
-    else:
-        cutoff = program.partners["signup_at"].max().floor("D") + pd.Timedelta(days=1)
+    cutoff = cutoff_or_after_data(program, as_of)
     typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg)), nl=False)
     if program.currency:
         typer.echo(f"  money amounts in          {program.currency}")

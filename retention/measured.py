@@ -44,7 +44,7 @@ def saved_revenue(columns: Mapping[str, Any], measured: MeasuredActions, table: 
         value = np.full(segment.size, np.nan)
         rows = np.flatnonzero(np.isin(segment, measured.segments.get(code, [])))
         if rows.size:
-            frame = pd.DataFrame({name: np.asarray(columns[name], dtype=object)[rows] for name in model.features})
+            frame = pd.DataFrame({name: np.asarray(columns[name])[rows] for name in model.features})
             kept_revenue = measured.revenue_if_kept.get(code, {})
             fallback = np.array([kept_revenue.get(str(s), 0.0) for s in segment[rows]], dtype=float)
             at_stake = np.where(expected[rows] > 0, expected[rows], fallback)

@@ -15,6 +15,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pandas as pd
 
 from partner_churn.domain import utc
 from partner_churn.errors import InputError
+from partner_churn.locks import process_lock
 from retention.effects import EFFECT_COLUMNS
 
 EFFECTS_FOLDER = "effects"
@@ -31,6 +33,11 @@ EFFECTS_CSV = "effects_{date}.csv"
 UPLIFT_JSON = "uplift_{date}.json"
 _DATED_TABLE = re.compile(r"^effects_(\d{4}-\d{2}-\d{2})\.csv$")
 _TEXT_COLUMNS = ("action", "segment", "risk_band", "silent_verdict", "revenue_verdict", "message")
+
+
+def effects_lock(reports_dir: Path) -> AbstractContextManager[None]:
+    """One registering `partner-churn effects` at a time (InputError at once when another holds it)."""
+    return process_lock(reports_dir / EFFECTS_FOLDER / ".effects.lock", "partner-churn effects")
 
 
 def effects_file(reports_dir: Path, as_of: pd.Timestamp) -> Path:

@@ -185,6 +185,21 @@ def partner_history(output_dir: Path, partner_id: str) -> pd.DataFrame:
     return rows
 
 
+def risk_bands(output_dir: Path) -> pd.DataFrame | None:
+    """partner_id, as_of and risk_band of every scoring in the history (one dataset read, three columns); None
+    when there is none, one line naming the folder when it cannot be read."""
+    dates = entry_dates(output_dir)
+    if not dates:
+        return None
+    folder = history_folder(output_dir)
+    try:
+        dataset = ds.dataset([str(entry_path(output_dir, d)) for d in dates], format="parquet", schema=HISTORY_SCHEMA)
+        table = dataset.to_table(columns=["partner_id", "as_of", "risk_band"])
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{folder}: cannot read the score history ({_first_line(exc)})") from None
+    return table.to_pandas()
+
+
 class HistoryReader:
     """The previous scoring for the service (`previous_scoring`), each entry read once: the history folder is
     listed at every request (a new batch scoring is seen at the next one) and an entry read again only when

@@ -284,6 +284,16 @@ def test_bad_inputs_are_one_line_and_exit_2(generated_dir: Path, tmp_path: Path)
     )
 
 
+def test_two_registering_runs_at_once_are_refused_in_one_line(generated_dir: Path, tmp_path: Path) -> None:
+    """Each would register, then write the report's files in either order: the second is refused, the looking
+    one (--no-register) goes on."""
+    from serving.effects_files import effects_lock
+
+    with effects_lock(tmp_path / "reports"):
+        assert_one_line_error(run("effects", "--data", str(generated_dir), *settings(tmp_path)), "another partner-churn effects is running")
+        assert run("effects", "--data", str(generated_dir), "--no-register", *settings(tmp_path)).returncode == 0
+
+
 def test_actions_without_holdout_claim_no_effect(generated_dir: Path, tmp_path: Path) -> None:
     actions = pd.read_parquet(generated_dir / "actions.parquet")
     actions = actions[actions["action"] == actions["action"].iloc[-1]].drop(columns=["holdout"])

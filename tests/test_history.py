@@ -14,7 +14,7 @@ from partner_churn.config import load_config
 from partner_churn.domain import FIRST_SCORING
 from partner_churn.errors import InputError
 from serving.core import PreviousScoring, compare_with_previous
-from serving.history import HISTORY_COLUMNS, HistoryReader, entry_dates, entry_path, partner_history, previous_scoring, write_entry
+from serving.history import HISTORY_COLUMNS, HistoryReader, entry_dates, entry_path, partner_history, previous_scoring, risk_bands, write_entry
 
 CONFIG = load_config(env={})
 WEEK = pd.Timedelta(days=7)
@@ -131,7 +131,16 @@ def test_one_partners_history_and_its_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"partner 'Z' is in none of the 3 scorings in .* \(2026-06-17 to 2026-07-01\)"):
         partner_history(tmp_path, "Z")
 
+    bands = risk_bands(tmp_path)  # what partner-churn effects reads: every scoring's band of every partner
+    assert bands is not None and list(bands.columns) == ["partner_id", "as_of", "risk_band"]
+    assert sorted(zip(bands["partner_id"], bands["risk_band"])) == sorted(
+        [("A", "high"), ("B", "low"), ("A", "high"), ("B", "high"), ("B", "medium")]
+    )
+    assert risk_bands(tmp_path / "elsewhere") is None
+
     entry_path(tmp_path, DAY1 + 3 * WEEK).write_bytes(b"PAR1 not really")
+    with pytest.raises(InputError, match=r"history: cannot read the score history"):
+        risk_bands(tmp_path)
     with pytest.raises(InputError, match=r"2026-07-08\.parquet: cannot read the score history entry .*score 2026-07-08 again or remove the file"):
         previous_scoring(tmp_path, DAY1 + 4 * WEEK)
 
