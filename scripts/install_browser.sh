@@ -5,20 +5,7 @@
 # the test runs --no-sandbox); fonts-dejavu-core, which covers Cyrillic, comes with fontconfig.
 set -euo pipefail
 
-if ! command -v chromium >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            SUDO="sudo"
-        else
-            echo "install_browser.sh: chromium is missing and installing it needs root (no sudo here)" >&2
-            exit 1
-        fi
-    fi
-    echo "install_browser.sh: installing Debian's chromium ..." >&2
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+bash "$(dirname "$0")/apt_install.sh" chromium chromium
 
 # Debian's launcher script may print a harmless shell warning about /dev/shm on stderr; the version is on stdout.
 chromium --version
