@@ -21,7 +21,7 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
 
     An awake partner stays silent for H days when every week it neither works (chance w of a working
     week, daily activity chance p in one) nor logs in anyway (p_off), and, if it falls dormant on the
-    way (daily hazard h), makes no stray login afterwards. A dormant partner stays silent while it
+    way (daily hazard h), makes no stray login and does not come back afterwards. A dormant partner stays silent while it
     neither comes back (daily chance c) nor logs in anyway (daily chance p), both fading with time as
     the generator lets them. A partner of a changed program may also leave cleanly (latent column
     `exit_hazard`, present only then), after which it is silent for good. Rates are held at their value
@@ -45,7 +45,12 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
     # login habit) for the remaining days; a partner that never sold (exploring) has fewer of them.
     stray_ratio = simulation.STRAY_LOGIN_CHANCE / simulation.OFF_WEEK_LOGIN_CHANCE
     stray = np.clip(p_off * stray_ratio * np.where(state == EXPLORING, simulation.NEVER_PRODUCTIVE_STRAY_FACTOR, 1.0), 0, 0.97)
-    stray_quiet = np.cumprod(1 - stray[None, :] * np.exp(-k / simulation.FADE_DAYS), axis=0)
+    # Nor a comeback: an awake partner's comeback_rate is its rate on the day after it would fall dormant, and
+    # it decays as the generator's comeback curve does.
+    curve = simulation.COMEBACK_BASE + simulation.COMEBACK_EARLY * np.exp(-(k + 1) / simulation.COMEBACK_DECAY_DAYS)
+    first_day = simulation.COMEBACK_BASE + simulation.COMEBACK_EARLY * np.exp(-1 / simulation.COMEBACK_DECAY_DAYS)
+    comes_back = np.where(dormant, 0.0, c)[None, :] * curve / first_day
+    stray_quiet = np.cumprod((1 - stray[None, :] * np.exp(-k / simulation.FADE_DAYS)) * (1 - comes_back), axis=0)
     remaining_quiet = np.vstack([np.ones((1, h.size)), stray_quiet])[horizon_days - 1 - k[:, 0]]
     awake_silent = (stay_silent_awake[None, :] ** k * h[None, :] * remaining_quiet).sum(axis=0) + stay_silent_awake**horizon_days
     if "exit_hazard" in rows:

@@ -67,8 +67,10 @@ NEVER_PRODUCTIVE_STRAY_FACTOR = 0.5
 """A partner who never sold (it was only exploring) has less to come back to look at: its stray logins are this share."""
 FADE_DAYS = 30.0
 """A dormant partner's stray logins fade with this time constant (days since it fell dormant)."""
+COMEBACK_BASE, COMEBACK_EARLY = 0.0009, 0.03
+"""A dormant partner's daily chance of coming back (before its own propensity): the base chance, plus an early one..."""
 COMEBACK_DECAY_DAYS = 15.0
-"""Most comebacks happen soon after falling dormant; the extra chance decays with this time constant."""
+"""... that decays with this time constant: most comebacks happen soon after falling dormant."""
 PRODUCTIVE_REG_POWER = 0.7
 """A productive partner's chance of a working week is its regularity to this power: selling makes work a habit."""
 MOOD_SD = 1.5
@@ -88,6 +90,18 @@ RESPONSIVE_GAIN, UNRESPONSIVE_GAIN = 1.4, 0.2
 """How much of the check-in's extra activity a responsive / an unresponsive partner gets (1 = the segment's figure)."""
 RECENT_SLEEP_DAYS = 45
 """A sleeper silent for less than this many days still takes up a comeback offer readily; one silent longer, hardly."""
+REGULARITY_SCALE_POWER = 0.5
+"""Partners with more traffic work more regularly (a real business behind it): regularity grows with the traffic scale to this power."""
+EXPLORE_HAZARD = 0.035
+"""Daily chance (before the partner's fickleness and drive) that an exploring partner gives up and falls silent."""
+PRODUCTIVE_HAZARD = 0.005
+"""Daily chance (before the partner's fickleness, drive, scale, recent sales and payouts) that a selling partner falls silent."""
+ACTIVATION_HAZARD = 0.0028
+"""Daily chance (before the partner's type, drive, onboarding and trainings) that an exploring partner starts selling."""
+SCALE_LOG_MEAN, SCALE_LOG_SD = -0.9, 1.15
+"""A partner's traffic scale is its type's median times a lognormal factor with these log mean and spread: a few carry the program."""
+RAMP_DAYS = 45.0
+"""A partner who starts selling grows its traffic linearly to its full scale over this many days."""
 NEVER = 10**6
 """A payout day that never comes within any simulated period."""
 
@@ -187,7 +201,7 @@ def _draw_traits(n: int, n_days: int, start: pd.Timestamp, rng: np.random.Genera
     onboarding_holdout = onboarding_assigned & (rng.random(n) < 0.2)
     onboarded = onboarding_assigned & ~onboarding_holdout
     engages = rng.random(n) < engage_chance(type_index, drive, onboarded)
-    scale_mult = rng.lognormal(-0.9, 1.15, n)
+    scale_mult = rng.lognormal(SCALE_LOG_MEAN, SCALE_LOG_SD, n)
     commission_rate = np.round(params[:, 5] * rng.choice([0.8, 1.0, 1.0, 1.2, 1.5], n), 3)
     countries = rng.choice(list(COUNTRIES), size=n, p=np.array(list(COUNTRIES.values())))
     signup_at = start + pd.to_timedelta(signup_day * SECONDS_PER_DAY + signup_second, unit="s")
@@ -212,7 +226,7 @@ def _draw_traits(n: int, n_days: int, start: pd.Timestamp, rng: np.random.Genera
         fickleness=rng.lognormal(0.0, 0.6, n),
         payout_sensitivity=rng.lognormal(0.0, 0.5, n),
         comeback=rng.lognormal(0.0, 0.8, n),
-        regularity=np.clip(np.exp(np.log(0.4) + 0.35 * drive + 0.5 * np.log(scale_mult) + rng.normal(0, 0.7, n)), 0.04, 1.0),
+        regularity=np.clip(np.exp(np.log(0.4) + 0.35 * drive + REGULARITY_SCALE_POWER * np.log(scale_mult) + rng.normal(0, 0.7, n)), 0.04, 1.0),
         sale_median=params[:, 4] * rng.lognormal(0.0, 0.45, n),
         commission_rate=commission_rate,
         activation_mult=params[:, 2] * np.exp(0.6 * drive),
@@ -353,7 +367,7 @@ class _Simulation:
             state[engaged_ever].copy(),
             np.where(awake, hazard, 0.0)[engaged_ever].astype(np.float32),
             activity_rate[engaged_ever].astype(np.float32),
-            np.where(state == DORMANT, comeback, 0.0)[engaged_ever].astype(np.float32),
+            np.where(state == DORMANT, comeback, np.where(awake, self._first_dormant_day_comeback(m), 0.0))[engaged_ever].astype(np.float32),
             self.week_on_rate[:m][engaged_ever].astype(np.float32),
             self.off_week_rate[:m][engaged_ever].astype(np.float32),
         )
@@ -361,6 +375,12 @@ class _Simulation:
             rate = exit_rate if exit_rate is not None else np.zeros(m)
             latent += (np.where(state == PRODUCTIVE, rate, 0.0)[engaged_ever].astype(np.float32),)
         self._latent.append(latent)
+
+    def _first_dormant_day_comeback(self, m: int) -> np.ndarray:
+        """An awake partner's comeback rate on the day after it would fall dormant: what the oracle needs to tell
+        how often a partner who falls silent within the horizon is back before its end."""
+        rate = np.clip((COMEBACK_BASE + COMEBACK_EARLY * np.exp(-1 / COMEBACK_DECAY_DAYS)) * self._comeback_scale(m), 0, 0.5)
+        return np.where(self.left[:m], 0.0, rate) if self.change is not None else rate
 
     def _records_exits(self) -> bool:
         """Only programs whose change makes partners leave cleanly carry the `exit_hazard` latent column."""
@@ -385,13 +405,13 @@ class _Simulation:
         log_hazard = (
             np.log(t.fickleness[:m] * t.hazard_mult[:m] * self.hazard_effect[:m]) - 0.35 * t.drive[:m] - 0.5 * recent_engagement + 0.9 * shock
         )
-        explore_hazard = 0.035 * np.exp(log_hazard + 0.4 * (tenure > 60))
+        explore_hazard = EXPLORE_HAZARD * np.exp(log_hazard + 0.4 * (tenure > 60))
         payout_pressure = t.payout_sensitivity[:m] * (0.05 * np.clip(pending_age - 10, 0, 30) + 0.25 * np.log1p(owed / 100.0) * (pending_age > 0))
-        productive_hazard = 0.005 * np.exp(log_hazard - 0.6 * recent_sale - 0.12 * np.log(t.scale[:m]) + payout_pressure)
+        productive_hazard = PRODUCTIVE_HAZARD * np.exp(log_hazard - 0.6 * recent_sale - 0.12 * np.log(t.scale[:m]) + payout_pressure)
         hazard = np.where(productive, productive_hazard, np.where(exploring, explore_hazard, 0.0))
         hazard = np.clip(hazard, 0, 0.9)
         activation = np.clip(
-            0.0028
+            ACTIVATION_HAZARD
             * t.activation_mult[:m]
             * self.activation_effect[:m]
             * np.where(self.onboarded[:m], 2.7, 1.0)
@@ -400,17 +420,15 @@ class _Simulation:
             0.5,
         )
         dormant_days = day - self.dormant_since[:m]
-        comeback = np.clip(
-            (0.0009 + 0.03 * np.exp(-dormant_days / COMEBACK_DECAY_DAYS))
-            * t.comeback[:m]
-            * self.comeback_effect[:m]
-            * np.where(self.ever_productive[:m], 1.5, 0.4),
-            0,
-            0.5,
-        )
+        comeback = np.clip((COMEBACK_BASE + COMEBACK_EARLY * np.exp(-dormant_days / COMEBACK_DECAY_DAYS)) * self._comeback_scale(m), 0, 0.5)
         if self.change is not None:
             comeback = np.where(self.left[:m], 0.0, comeback)  # partners who left for another program stay gone
         return hazard, activation, comeback
+
+    def _comeback_scale(self, m: int) -> np.ndarray:
+        """What multiplies the comeback curve: the partner's own propensity, a reactivation offer's effect, and
+        whether it ever sold (it has more to come back to)."""
+        return self.t.comeback[:m] * self.comeback_effect[:m] * np.where(self.ever_productive[:m], 1.5, 0.4)
 
     def _emit_events(self, day: int, m: int, weekday: int, month: int, exploring: np.ndarray, productive: np.ndarray) -> np.ndarray:
         """Draw the day's events; return each partner's chance of any qualifying event today."""
@@ -439,7 +457,7 @@ class _Simulation:
         p_login_on = np.clip(0.6 * drive_boost, 0, 0.97)
         p_login_off = np.clip(np.where(awake, OFF_WEEK_LOGIN_CHANCE, fading) * drive_boost * self.activity_effect[:m], 0, 0.97)
         p_link_on = np.where(productive, 0.15, 0.1)
-        ramp = np.clip((day - self.productive_since[:m] + 1) / 45.0, 0.15, 1.0)
+        ramp = np.clip((day - self.productive_since[:m] + 1) / RAMP_DAYS, 0.15, 1.0)
         shock = np.where(self.shock_until[:m] >= day, 0.15, 1.0)
         clicks_on = np.where(productive, t.scale[:m] * ramp * shock * traffic_day / np.maximum(usual_week_on * day_on, 0.02), 0.4)
         if self.change is not None and self.change.applies(day) and self.change.traffic_factor != 1.0:
