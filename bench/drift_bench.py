@@ -90,7 +90,8 @@ def seeds(args: argparse.Namespace) -> None:
                 days = (as_of.date() - CHANGE).days
                 row[f"drifted_{days}d"] = checked.drifted_features
                 row[f"alarm_{days}d"] = checked.recommendation.action == "retrain"
-                row[f"risk_score_drift_{days}d"] = round(next(c.drift_score for c in checked.scores if c.column == "deactivation_risk"), 3)
+                for column, short in (("deactivation_risk", "risk"), ("upgrade_potential", "upgrade")):
+                    row[f"{short}_score_drift_{days}d"] = round(next(c.drift_score for c in checked.scores if c.column == column), 3)
             labels = build_labels(program.partners, program.events, [DATES[-1]], config, data_end=program.events["ts"].max())
             table = compare_with_backtest(realized_predictions(frame, labels), result.backtest)
             overall = table[(table["target"] == "deactivation_risk") & (table["segment"] == "all")].iloc[0]

@@ -433,7 +433,7 @@ class MonitoringConfig(StrictModel):
     a real change moves a family of features, see docs/definitions.md)."""
     numerical_method: Literal["wasserstein", "psi", "jensenshannon", "hellinger", "kl_div"] = "wasserstein"
     """Evidently drift method of numerical features (a distance: larger is more drift)."""
-    numerical_threshold: float = Field(0.1, gt=0)
+    numerical_threshold: float = Field(0.15, gt=0)
     """A numerical feature drifted when its distance reaches this (and its own bar, see natural_drift_factor)."""
     categorical_method: Literal["jensenshannon", "psi", "hellinger", "kl_div"] = "jensenshannon"
     """Evidently drift method of categorical features."""
@@ -442,7 +442,7 @@ class MonitoringConfig(StrictModel):
     natural_drift_factor: float = Field(3.0, ge=0)
     """A column's bar is at least this many times its drift within the reference (first half of the training
     cutoffs against the second): what moves by itself during training is not drift. 0 turns it off."""
-    score_drift_threshold: float = Field(0.1, gt=0)
+    score_drift_threshold: float = Field(0.15, gt=0)
     """Score drift when a score's distribution moved at least this far (Wasserstein, normed; raised like a
     feature's bar by natural_drift_factor)."""
     tenure_bin_days: int = Field(15, ge=1)

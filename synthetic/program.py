@@ -10,8 +10,11 @@ Exploring partners activate with a hazard that an onboarding call in the first 7
 partners fall dormant with a daily hazard raised by slow payouts, unpaid commission and chance shocks
 (a banned traffic source), and lowered by recent sales, trainings and webinars and by retention
 contacts, whose effect differs by segment (a personal check-in also brings back working weeks). Partners work
-in weeks, more regularly once they sell, with good and bad spells. The program's managers log those contacts weekly with a
-random holdout. Partners who look alike differ by chance, so even the generator's own hazard (the
+in weeks, more regularly once they sell and the more traffic they have, with good and bad spells (milder for
+a regular business); a partner who starts selling grows to its traffic over six months, so the program's
+stars are its older partners. The constants are set so that the segment mix at a late cutoff is the
+design's (stars ~6% of in-play partners with ~60% of revenue, sleepers ~11%; tests/test_generator.py).
+The program's managers log those contacts weekly with a random holdout. Partners who look alike differ by chance, so even the generator's own hazard (the
 oracle) cannot tell the future with certainty.
 
 The whole simulation is vectorised over partners and loops over days only, so 100,000 partners over
@@ -63,13 +66,13 @@ OFF_WEEK_LOGIN_CHANCE = 0.02
 """Daily chance that an awake partner logs in during a week it does not work (before the drive multiplier)."""
 STRAY_LOGIN_CHANCE = 0.15
 """Daily chance that a partner who just fell dormant logs in anyway (before the drive multiplier)."""
-NEVER_PRODUCTIVE_STRAY_FACTOR = 0.5
+NEVER_PRODUCTIVE_STRAY_FACTOR = 0.05
 """A partner who never sold (it was only exploring) has less to come back to look at: its stray logins are this share."""
 FADE_DAYS = 30.0
 """A dormant partner's stray logins fade with this time constant (days since it fell dormant)."""
 COMEBACK_BASE, COMEBACK_EARLY = 0.0009, 0.03
 """A dormant partner's daily chance of coming back (before its own propensity): the base chance, plus an early one..."""
-COMEBACK_DECAY_DAYS = 15.0
+COMEBACK_DECAY_DAYS = 30.0
 """... that decays with this time constant: most comebacks happen soon after falling dormant."""
 PRODUCTIVE_REG_POWER = 0.7
 """A productive partner's chance of a working week is its regularity to this power: selling makes work a habit."""
@@ -90,18 +93,22 @@ RESPONSIVE_GAIN, UNRESPONSIVE_GAIN = 1.4, 0.2
 """How much of the check-in's extra activity a responsive / an unresponsive partner gets (1 = the segment's figure)."""
 RECENT_SLEEP_DAYS = 45
 """A sleeper silent for less than this many days still takes up a comeback offer readily; one silent longer, hardly."""
-REGULARITY_SCALE_POWER = 0.5
+OFFER_COMEBACK_RECENT, OFFER_COMEBACK_LONG = 15.0, 2.0
+"""A comeback offer multiplies the daily chance of coming back by these for 21 days (silent under / over RECENT_SLEEP_DAYS)."""
+REGULARITY_SCALE_POWER = 0.8
 """Partners with more traffic work more regularly (a real business behind it): regularity grows with the traffic scale to this power."""
-EXPLORE_HAZARD = 0.035
+EXPLORE_HAZARD = 0.06
 """Daily chance (before the partner's fickleness and drive) that an exploring partner gives up and falls silent."""
 PRODUCTIVE_HAZARD = 0.005
 """Daily chance (before the partner's fickleness, drive, scale, recent sales and payouts) that a selling partner falls silent."""
-ACTIVATION_HAZARD = 0.0028
+ACTIVATION_HAZARD = 0.0048
 """Daily chance (before the partner's type, drive, onboarding and trainings) that an exploring partner starts selling."""
-SCALE_LOG_MEAN, SCALE_LOG_SD = -0.9, 1.15
+SCALE_LOG_MEAN, SCALE_LOG_SD = -0.9, 1.4
 """A partner's traffic scale is its type's median times a lognormal factor with these log mean and spread: a few carry the program."""
-RAMP_DAYS = 45.0
+RAMP_DAYS = 180.0
 """A partner who starts selling grows its traffic linearly to its full scale over this many days."""
+REGULAR_BUSINESS_MOOD = 1.0
+"""A selling partner with a regular business has milder spells: its weekly mood counts (1 - this x regularity)."""
 NEVER = 10**6
 """A payout day that never comes within any simulated period."""
 
@@ -445,7 +452,8 @@ class _Simulation:
         week_on = np.clip(np.where(productive, t.regularity[:m] ** PRODUCTIVE_REG_POWER, 0.6 * t.regularity[:m]), 0, 1.0)
         if weekday == PLANNING_WEEKDAY:
             self.mood[:m] = MOOD_PERSISTENCE * self.mood[:m] + np.sqrt(1 - MOOD_PERSISTENCE**2) * MOOD_SD * rng.standard_normal(m)
-        week_on = np.clip(week_on * np.exp(self.mood[:m]), 0, 1.0)
+        mood_weight = np.where(productive, 1.0 - REGULAR_BUSINESS_MOOD * t.regularity[:m], 1.0)
+        week_on = np.clip(week_on * np.exp(mood_weight * self.mood[:m]), 0, 1.0)
         usual_week_on = week_on  # what the partner's traffic is spread over: a contact that adds working weeks adds work
         week_on = np.clip(week_on * self.activity_effect[:m], 0, 1.0)
         if weekday == PLANNING_WEEKDAY:
@@ -605,7 +613,7 @@ class _Simulation:
         self.effect_until[treated] = day + 45
         if action == "reactivation_offer":
             recent = (day - self.last_active[treated]) < RECENT_SLEEP_DAYS
-            self.comeback_effect[treated] = np.where(recent, 10.0, 2.0)
+            self.comeback_effect[treated] = np.where(recent, OFFER_COMEBACK_RECENT, OFFER_COMEBACK_LONG)
             self.effect_until[treated] = day + 21
         elif action == "personal_check_in":
             star = segment == "star"

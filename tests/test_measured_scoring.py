@@ -70,7 +70,7 @@ def test_the_risk_list_proposes_measured_actions_where_they_save_and_the_rules_e
     assert "learned from actions through 2026-05-30, after this scoring date 2026-04-01" in backfill
 
     chosen = scored[scored["action_basis"] == MEASURED]
-    assert len(chosen) >= 10, "setup: slowing workhorses and stars the check-in is measured to keep"
+    assert len(chosen) >= 5, "setup: slowing workhorses and stars the check-in is measured to keep"
     assert (chosen["action"] == CHECK_IN).all() and chosen["segment"].isin(["workhorse", "star"]).all()
     assert (chosen["personal_contact"] == "scheduled").all()  # a measured call that did not fit went back to the rules
     uplift = measured.models[CHECK_IN].uplift(chosen.reset_index())
@@ -83,10 +83,13 @@ def test_the_risk_list_proposes_measured_actions_where_they_save_and_the_rules_e
     assert rules["expected_saved_revenue"].isna().all()
     owed = scored["action"] == "unpaid_commission_reminder"
     assert owed.any() and (scored.loc[owed, "action_basis"] == RULE).all()  # money owed first, whatever a call might save
-    # Where the check-in was weighed and not proposed, it saves nothing (or its call found no room that day).
+    # Where the check-in was weighed and not proposed, it saves nothing (NaN: its uplift there is under
+    # effects.min_uplift; or at most its cost), or its call found no room that day.
     weighed = rules[rules["segment"].isin(["workhorse", "star"]) & (rules["action"] != "unpaid_commission_reminder")].reset_index()
     saved = saved_revenue(weighed, measured, actions, min_uplift=CONFIG.effects.min_uplift)[CHECK_IN]
-    assert ((saved <= 0) | (weighed["personal_contact"] != "scheduled").to_numpy() | (weighed["action"] != CHECK_IN).to_numpy()).all()
+    assert (
+        (np.isnan(saved) | (saved <= 0)) | (weighed["personal_contact"] != "scheduled").to_numpy() | (weighed["action"] != CHECK_IN).to_numpy()
+    ).all()
     never = rules[~rules["segment"].isin(["workhorse", "star"])]
     assert (never["action"] == by_rules.set_index("partner_id").loc[never.index, "action"]).all()  # no evidence there: the rules'
 
