@@ -7,7 +7,8 @@ outcomes under both arms. It gets them by forking the simulation at the moment o
 partners' whole state (every per-partner array and trait, rings along their partner axis) is copied, each
 partner `replicates` times, and the copies are simulated for the window twice over, once with the action's
 effect and once without, from a random stream of their own (seeded from the program's seed, the day and the
-action), so the program itself is byte for byte the one generated without the truth.
+kind of fork: a sign-up week's onboarding calls, or all of a planning day's contacts in one fork), so the
+program itself is byte for byte the one generated without the truth.
 
 What a fork assumes:
 - Partners are independent in the simulation except through program-wide quantities, and those enter only
@@ -37,8 +38,9 @@ from partner_churn.config import LabelsConfig
 
 TRUTH_STREAM = 9_103
 """Mixed into the seed of every fork's random stream, which never draws from the program's own."""
-ACTION_CODES = {"onboarding_call": 0, "reactivation_offer": 1, "personal_check_in": 2, "onboarding_series": 3}
-"""Each action's number in the seed of its forks' random streams."""
+ONBOARDING_CALLS, PLANNED_CONTACTS = 0, 4
+"""The numbers in the seed of a fork's random stream: a sign-up week's onboarding calls, a planning day's
+contacts (1-3 were the planned actions' own streams while each plan had its fork)."""
 ONBOARDING_GROUP_DAYS = 7
 """Sign-ups are forked in groups of this many sign-up days."""
 
@@ -91,20 +93,28 @@ class ActionTruthRecorder:
         self.qualifying = np.array([code for code, name in enumerate(event_types) if name in settings.qualifying_event_types], dtype=int)
         self.sale = list(event_types).index("sale")
 
-    def planned_contacts(self, sim: Forkable, day: int, action: str, chosen: np.ndarray, segment: np.ndarray) -> dict[str, np.ndarray]:
-        """The contacts of one plan (`chosen` partners, their `segment`s in it), forked before the contact."""
+    def planned_contacts(self, sim: Forkable, day: int, plans: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        """The contacts of one planning day, per plan (action, `chosen` partners, their segments in it), forked
+        before any of them; one fork holds them all (a partner is in one plan of a day), which costs a third of
+        a fork per plan: the fork's days cost about the same whatever its size."""
         r, horizon = self.settings.replicates, self.settings.horizon_days
-        index = np.repeat(chosen, 2 * r)  # per partner: r treated copies, then r held out
-        treated = np.tile(np.repeat([True, False], r), chosen.size)
-        fork = sim.fork(index, self._rng(day, action))
-        fork.apply_action(action, np.flatnonzero(treated), np.repeat(segment, 2 * r)[treated], day)
+        index = np.concatenate([np.repeat(chosen, 2 * r) for _, chosen, _ in plans])  # per partner: r treated copies, then r held out
+        treated = np.concatenate([np.tile(np.repeat([True, False], r), chosen.size) for _, chosen, _ in plans])
+        fork = sim.fork(index, self._rng(day, PLANNED_CONTACTS))
+        bounds = np.cumsum([0] + [2 * r * chosen.size for _, chosen, _ in plans])
+        for (action, _, segment), start, stop in zip(plans, bounds[:-1], bounds[1:], strict=True):
+            copies = start + np.flatnonzero(treated[start:stop])
+            fork.apply_action(action, copies, np.repeat(segment, 2 * r)[treated[start:stop]], day)
         outcome = _Outcome(np.full(index.size, day), horizon, self)
         fork.finish_day(day, index.size, np.zeros(index.size, bool))
         outcome.add(fork.drain_events(), day)
         for later in range(day + 1, day + horizon):
             fork.step(later, index.size)
             outcome.add(fork.drain_events(), later)
-        return outcome.summary(np.asarray(segment, dtype=object), r)
+        return [
+            outcome.summary(np.asarray(segment, dtype=object), r, slice(start, stop))
+            for (_, _, segment), start, stop in zip(plans, bounds[:-1], bounds[1:], strict=True)
+        ]
 
     def onboarding_calls(self, sim: Forkable, who: np.ndarray, signup_day: np.ndarray, call_day: np.ndarray) -> dict[str, np.ndarray]:
         """Onboarding calls of partners `who` (in order of sign-up, none signed up yet), forked per sign-up week."""
@@ -115,7 +125,7 @@ class ActionTruthRecorder:
             if not members.size:
                 continue
             index = np.repeat(who[members], 2 * r)
-            fork = sim.fork(index, self._rng(int(signup_day[members[0]]), "onboarding_call"))
+            fork = sim.fork(index, self._rng(int(signup_day[members[0]]), ONBOARDING_CALLS))
             fork.set_onboarding(np.tile(np.repeat([True, False], r), members.size))
             window_start = np.repeat(call_day[members], 2 * r)
             outcome = _Outcome(window_start, horizon, self)
@@ -124,13 +134,13 @@ class ActionTruthRecorder:
                 if m:
                     fork.step(day, m)
                     outcome.add(fork.drain_events(), day)
-            parts.append(outcome.summary(np.full(members.size, "newbie", dtype=object), r))
+            parts.append(outcome.summary(np.full(members.size, "newbie", dtype=object), r, slice(None)))
         if not parts:
             return {name: np.zeros(0, dtype=object if name == "segment_at_action" else float) for name in TRUTH_COLUMNS}
         return {name: np.concatenate([part[name] for part in parts]) for name in TRUTH_COLUMNS}
 
-    def _rng(self, day: int, action: str) -> np.random.Generator:
-        return np.random.default_rng([self.seed, TRUTH_STREAM, day, ACTION_CODES[action]])
+    def _rng(self, day: int, stream: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, TRUTH_STREAM, day, stream])
 
 
 class _Outcome:
@@ -155,10 +165,11 @@ class _Outcome:
                 kept = in_window[who]
                 self.revenue += np.bincount(who[kept], weights=amounts[kept], minlength=self.revenue.size)
 
-    def summary(self, segment: np.ndarray, replicates: int) -> dict[str, np.ndarray]:
-        """Means over each partner's copies, per arm (copies come r treated then r held out per partner)."""
-        silent = (~self.active).reshape(-1, 2, replicates).mean(axis=2)
-        revenue = self.revenue.reshape(-1, 2, replicates).mean(axis=2)
+    def summary(self, segment: np.ndarray, replicates: int, copies: slice) -> dict[str, np.ndarray]:
+        """Means over each partner's copies (those in `copies`), per arm (copies come r treated then r held out
+        per partner)."""
+        silent = (~self.active[copies]).reshape(-1, 2, replicates).mean(axis=2)
+        revenue = self.revenue[copies].reshape(-1, 2, replicates).mean(axis=2)
         return {
             "segment_at_action": segment,
             "silent_if_treated": silent[:, 0],

@@ -589,17 +589,20 @@ class _Simulation:
             ("personal_check_in", free & np.isin(segment, ["star", "workhorse"]) & (silent >= 7), 0.7),
             ("onboarding_series", free & (segment == "newbie") & (self.state[:m] == EXPLORING) & (tenure >= 7) & (tenure < 45), 0.3),
         ]
+        contacts = []
         for action, eligible, reach in plans:
             chosen = np.flatnonzero(eligible & (rng.random(m) < reach))
             if not chosen.size:
                 continue
             holdout = rng.random(chosen.size) < 0.2
-            if self.truth is not None:  # before the contact changes anything, from the fork's own random stream
-                self._truth.append(self.truth.planned_contacts(self, day, action, chosen, segment[chosen]))
+            seconds = day * SECONDS_PER_DAY + rng.integers(9 * 3_600, 18 * 3_600, chosen.size)
+            contacts.append((action, chosen, holdout, seconds))
+        if self.truth is not None and contacts:  # before any contact changes anything, from the forks' own random stream
+            self._truth.extend(self.truth.planned_contacts(self, day, [(action, chosen, segment[chosen]) for action, chosen, _, _ in contacts]))
+        for action, chosen, holdout, seconds in contacts:
             treated = chosen[~holdout]
             self.last_action_day[chosen] = day
             self.apply_action(action, treated, segment[treated], day)
-            seconds = day * SECONDS_PER_DAY + rng.integers(9 * 3_600, 18 * 3_600, chosen.size)
             self._actions.append((chosen, day, action, holdout, seconds))
 
     def apply_action(self, action: str, treated: np.ndarray, segment: np.ndarray, day: int) -> None:

@@ -30,7 +30,7 @@ own truth (overstated: the series' truth covers its own 30 days) and finds it we
 upward), so the call stays in the coverage.
 
 Measured on 2026-12-04 with the generator at the design's segment mix (stars about 60% of revenue): silence
-45 of 48 cells (seeds 1-12: 66 of 72), revenue 48 of 48 (71 of 72). Revenue over a horizon is very skewed
+44 of 48 cells (seeds 1-12: 65 of 72), revenue 48 of 48 (71 of 72). Revenue over a horizon is very skewed
 (most partners earn nothing, a few earn most of it), so Welch's interval (`retention.effects.mean_difference`)
 holds its level only as well as a handful of large earners allow: on a state of the same generator that
 differed only in the comeback offer's strength it covered 62 of 72 revenue cells on seeds 1-12, every miss
@@ -38,9 +38,7 @@ an estimate above the truth (the few largest earners fall out of a small held-ou
 revenue, pooled over eight programs, equals the realised one, 64-71% of rows realising less than their
 expectation). A failure of the revenue test after a change to the generator is that, before it is anything
 else: look at which side the misses are on. The comeback offer's silence estimates run below the truth
-(mean z -0.87 over seeds 1-12): pooled over eight programs, the offer's treated realise less silence and its
-held-out more than their forks (z -2.2 and +2.1), and both match when the program gives nobody the offer;
-the cause is not found (docs/effects.md).
+(mean z -0.82 over seeds 1-12), not on 100,000 partners; not resolved (docs/effects.md).
 """
 
 from __future__ import annotations
