@@ -64,7 +64,7 @@ class GeneratedProgram:
     works in a given week: partners work in bursts), off_week_activity_rate (daily chance of a login in
     a week it does not work) and comeback_rate (daily chance a dormant partner
     wakes up; for an awake partner, the chance it would have on the day after falling dormant, which the
-    oracle needs for partners who fall silent within the horizon))."""
+    oracle needs for partners who fall silent within the horizon)."""
     start: pd.Timestamp
     end: pd.Timestamp
     scenarios: tuple[str, ...] = ()

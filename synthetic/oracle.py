@@ -1,7 +1,8 @@
 """The oracle: deactivation risk computed from the generator's own latent truth.
 
 It is the ceiling a model can honestly hope for on generated data (a model above it is leaking), and
-the design asks that it stay well short of certainty (ROC-AUC about 0.75-0.90 at a 30-day horizon).
+the design asks that it stay well short of certainty (ROC-AUC about 0.75-0.90 at a 30-day horizon; at the
+design's segment mix it reaches about 0.93, docs/definitions.md says why).
 """
 
 from __future__ import annotations

@@ -374,7 +374,9 @@ class _Simulation:
             state[engaged_ever].copy(),
             np.where(awake, hazard, 0.0)[engaged_ever].astype(np.float32),
             activity_rate[engaged_ever].astype(np.float32),
-            np.where(state == DORMANT, comeback, np.where(awake, self._first_dormant_day_comeback(m), 0.0))[engaged_ever].astype(np.float32),
+            np.where((state == DORMANT) & ~falls_asleep, comeback, np.where(awake | falls_asleep, self._first_dormant_day_comeback(m), 0.0))[
+                engaged_ever
+            ].astype(np.float32),
             self.week_on_rate[:m][engaged_ever].astype(np.float32),
             self.off_week_rate[:m][engaged_ever].astype(np.float32),
         )
@@ -385,7 +387,8 @@ class _Simulation:
 
     def _first_dormant_day_comeback(self, m: int) -> np.ndarray:
         """An awake partner's comeback rate on the day after it would fall dormant: what the oracle needs to tell
-        how often a partner who falls silent within the horizon is back before its end."""
+        how often a partner who falls silent within the horizon is back before its end. Also the rate of one that
+        fell dormant today (the day's `comeback` was computed before, from its previous spell)."""
         rate = np.clip((COMEBACK_BASE + COMEBACK_EARLY * np.exp(-1 / COMEBACK_DECAY_DAYS)) * self._comeback_scale(m), 0, 0.5)
         return np.where(self.left[:m], 0.0, rate) if self.change is not None else rate
 
