@@ -42,17 +42,18 @@ def oracle_deactivation_risk(latent: pd.DataFrame, as_of: pd.Timestamp, horizon_
     quiet_day = quiet_week ** (1 / 7)
     stay_silent_awake = (1 - h) * quiet_day
     k = np.arange(horizon_days)[:, None]
-    # Silent after falling dormant on day k: no stray login (their rate scales with the partner's own
-    # login habit) for the remaining days; a partner that never sold (exploring) has fewer of them.
+    # Silent after falling dormant on day k: no stray login on any day from k on (the fall day's at full rate,
+    # then fading; their rate scales with the partner's own login habit, and a partner that never sold, still
+    # exploring, has fewer of them) and no comeback from the next day on. An awake partner's comeback_rate is
+    # its rate on the day after it would fall dormant; it decays as the generator's comeback curve does.
     stray_ratio = simulation.STRAY_LOGIN_CHANCE / simulation.OFF_WEEK_LOGIN_CHANCE
     stray = np.clip(p_off * stray_ratio * np.where(state == EXPLORING, simulation.NEVER_PRODUCTIVE_STRAY_FACTOR, 1.0), 0, 0.97)
-    # Nor a comeback: an awake partner's comeback_rate is its rate on the day after it would fall dormant, and
-    # it decays as the generator's comeback curve does.
-    curve = simulation.COMEBACK_BASE + simulation.COMEBACK_EARLY * np.exp(-(k + 1) / simulation.COMEBACK_DECAY_DAYS)
+    since_fall = k  # rows: days since falling dormant, 0 = the fall day
+    curve = simulation.COMEBACK_BASE + simulation.COMEBACK_EARLY * np.exp(-since_fall / simulation.COMEBACK_DECAY_DAYS)
     first_day = simulation.COMEBACK_BASE + simulation.COMEBACK_EARLY * np.exp(-1 / simulation.COMEBACK_DECAY_DAYS)
-    comes_back = np.where(dormant, 0.0, c)[None, :] * curve / first_day
-    stray_quiet = np.cumprod((1 - stray[None, :] * np.exp(-k / simulation.FADE_DAYS)) * (1 - comes_back), axis=0)
-    remaining_quiet = np.vstack([np.ones((1, h.size)), stray_quiet])[horizon_days - 1 - k[:, 0]]
+    comes_back = np.where(since_fall >= 1, np.where(dormant, 0.0, c)[None, :] * curve / first_day, 0.0)
+    quiet_since_fall = np.cumprod((1 - stray[None, :] * np.exp(-since_fall / simulation.FADE_DAYS)) * (1 - comes_back), axis=0)
+    remaining_quiet = quiet_since_fall[horizon_days - 1 - k[:, 0]]  # falling on day k: quiet on days k .. H - 1
     awake_silent = (stay_silent_awake[None, :] ** k * h[None, :] * remaining_quiet).sum(axis=0) + stay_silent_awake**horizon_days
     if "exit_hazard" in rows:
         # A changed program (synthetic/scenarios.py) may have partners leave cleanly (daily chance e): silent
