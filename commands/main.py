@@ -211,9 +211,10 @@ def validate(
     cfg = config_from(config, set_)
     program = load_data(cfg, data, as_of, lenient)
     actions = 0 if program.actions is None else len(program.actions)
+    surveys = "" if program.surveys is None else f", {len(program.surveys):,} survey answers"
     typer.echo(
         f"ok: {data or cfg.paths.data_dir} meets the contract: {len(program.partners):,} partners, "
-        f"{len(program.events):,} events, {actions:,} actions"
+        f"{len(program.events):,} events, {actions:,} actions{surveys}"
     )
 
 
@@ -232,7 +233,7 @@ def summary(
     cfg = config_from(config, set_)
     program = load_data(cfg, data, as_of, lenient)
     cutoff = cutoff_or_after_data(program, as_of)
-    typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg)), nl=False)
+    typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg, program.surveys)), nl=False)
     if program.currency:
         typer.echo(f"  money amounts in          {program.currency}")
 

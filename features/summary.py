@@ -14,6 +14,10 @@ from partner_churn.domain import LAST_ACTIVITY, active_mask, segment_revenue_fea
 
 ACTIVATION_WINDOW_DAYS = 90
 TOP_SHARE = 0.05
+SURVEY_WINDOW_DAYS = 90
+"""NPS counts each partner's latest survey answer from this many days before the cutoff."""
+PROMOTER_SCORE, DETRACTOR_SCORE = 9.0, 6.0
+"""Net Promoter Score: answers of 9-10 promote, 0-6 detract; NPS = % promoters - % detractors (-100 .. +100)."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,14 @@ class ProgramSummary:
     median_days_to_first_sale: float
     click_to_lead: float
     lead_to_sale: float
+    nps: pd.DataFrame | None = None
+    """Per segment at the cutoff and `all`: answers (partners with a survey answer in the last
+    SURVEY_WINDOW_DAYS, their latest), promoters, detractors, nps; None when the program has no surveys."""
 
 
-def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> ProgramSummary:
+def summarize_program(
+    partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config, surveys: pd.DataFrame | None = None
+) -> ProgramSummary:
     """Compute the summary from contract-shaped frames, with the feature pipeline's own definitions."""
     features = build_features(partners, events, [as_of], config)
     past = events[events["ts"] < as_of]
@@ -82,7 +91,24 @@ def summarize_program(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Ti
         median_days_to_first_sale=float(days_to_sale.median()) if len(days_to_sale) else float("nan"),
         click_to_lead=_share(counts.get("lead", 0), counts.get("click", 0)),
         lead_to_sale=_share(counts.get("sale", 0), counts.get("lead", 0)),
+        nps=None if surveys is None else net_promoter_scores(surveys, features.set_index("partner_id")["segment"], as_of),
     )
+
+
+def net_promoter_scores(surveys: pd.DataFrame, segment: pd.Series, as_of: pd.Timestamp) -> pd.DataFrame:
+    """NPS of the program (`all`) and per segment (`segment`: per partner_id, at the cutoff) from each partner's
+    latest answer in [as_of - SURVEY_WINDOW_DAYS, as_of); rows in SEGMENTS order, `all` first, nps NaN where
+    a group has no answer."""
+    recent = surveys[(surveys["ts"] < as_of) & (surveys["ts"] >= as_of - pd.Timedelta(days=SURVEY_WINDOW_DAYS))]
+    latest = recent.sort_values("ts", kind="stable").groupby("partner_id", observed=True)["score"].last()
+    answers = pd.DataFrame({"score": latest.to_numpy()}, index=latest.index.astype(str))
+    answers["segment"] = segment.reindex(answers.index).to_numpy()
+    rows = {}
+    for group, scores in [("all", answers["score"]), *((name, answers.loc[answers["segment"] == name, "score"]) for name in SEGMENTS)]:
+        promoters, detractors = int((scores >= PROMOTER_SCORE).sum()), int((scores <= DETRACTOR_SCORE).sum())
+        nps = 100.0 * (promoters - detractors) / len(scores) if len(scores) else float("nan")
+        rows[group] = {"answers": len(scores), "promoters": promoters, "detractors": detractors, "nps": nps}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def format_summary(summary: ProgramSummary) -> str:
@@ -108,6 +134,11 @@ def format_summary(summary: ProgramSummary) -> str:
     lines.append("  segments (in play):       partners   share  revenue share")
     for segment, row in summary.segment_mix.iterrows():
         lines.append(f"    {segment:<20}{int(row['partners']):>10,}  {row['share_of_partners']:>6.1%}  {row['share_of_revenue']:>12.1%}")
+    if summary.nps is not None:
+        lines.append(f"  partner NPS (latest answer per partner, last {SURVEY_WINDOW_DAYS} days):  answers     NPS")
+        for group, row in summary.nps.iterrows():
+            nps = "-" if np.isnan(row["nps"]) else f"{row['nps']:+.0f}"
+            lines.append(f"    {group:<20}{int(row['answers']):>34,}  {nps:>6}")
     return "\n".join(lines) + "\n"
 
 

@@ -112,6 +112,8 @@ class DataConfig(StrictModel):
     """Declared optional columns of `events` beyond the contract's own."""
     action_extra_columns: dict[str, ColumnType] = {"holdout": "boolean"}
     """Declared optional columns of `actions` (the generator logs `holdout`: assigned but not contacted)."""
+    survey_extra_columns: dict[str, ColumnType] = {}
+    """Declared optional columns of `surveys` (partner satisfaction answers) beyond the contract's own."""
     column_map: dict[str, dict[str, str]] = {}
     """Per table, the file's column name -> the contract's (or a declared column's) name, for exports with
     their own names, e.g. {events: {user_id: partner_id, created_at: ts}}; every name it gives must be in the file."""
@@ -131,6 +133,7 @@ class DataConfig(StrictModel):
             "partners": ("partner_id", "signup_at"),
             "events": ("partner_id", "ts", "event_type", "amount", "event_id", "currency"),
             "actions": ("partner_id", "ts", "action"),
+            "surveys": ("partner_id", "ts", "score", "comment"),
         }
 
     def declared_columns(self, table: str) -> dict[str, ColumnType]:
@@ -139,6 +142,7 @@ class DataConfig(StrictModel):
             "partners": self.partner_attributes,
             "events": self.event_extra_columns,
             "actions": self.action_extra_columns,
+            "surveys": self.survey_extra_columns,
         }[table]
 
     @model_validator(mode="after")

@@ -31,6 +31,31 @@ def test_generate_validate_summary(tmp_path: Path) -> None:
     assert f"{len(events):,}" in summary.stdout
 
 
+def test_summary_gives_the_nps_of_the_latest_answers_and_validate_checks_surveys(tmp_path: Path) -> None:
+    partners = [f"p{i}" for i in range(1, 7)]
+    pd.DataFrame({"partner_id": partners, "signup_at": ["2025-01-01"] * 6}).to_csv(tmp_path / "partners.csv", index=False)
+    pd.DataFrame({"partner_id": partners, "ts": ["2025-05-20"] * 6, "event_type": ["login"] * 6}).to_csv(tmp_path / "events.csv", index=False)
+    surveys = pd.DataFrame(
+        {
+            "partner_id": ["p1", "p2", "p3", "p3", "p4", "p5", "p6"],
+            "ts": ["2025-05-01", "2025-05-02", "2025-04-01", "2025-05-10", "2025-05-03", "2025-02-01", "2025-05-04"],
+            # p3's latest is 4 (a detractor, not its older 10); p5 answered more than 90 days before: not counted
+            "score": ["10", "9", "10", "4", "7", "0", "2"],
+        }
+    )
+    surveys.to_csv(tmp_path / "surveys.csv", index=False)
+    validated = run("validate", "--data", str(tmp_path), "--as-of", "2025-06-01")
+    assert validated.returncode == 0 and validated.stdout.rstrip().endswith("6 events, 0 actions, 7 survey answers")
+    summary = run("summary", "--data", str(tmp_path), "--as-of", "2025-06-01")
+    assert summary.returncode == 0, summary.stderr
+    lines = summary.stdout.splitlines()
+    nps = lines[lines.index(next(line for line in lines if line.startswith("  partner NPS"))) + 1].split()
+    assert nps == ["all", "5", "+0"]  # 2 promoters (p1, p2), 2 detractors (p3, p6), 1 passive (p4) of 5: 40% - 40%
+    surveys.loc[1, "score"] = "9 of 10"
+    surveys.to_csv(tmp_path / "surveys.csv", index=False)
+    assert_one_line_error(run("validate", "--data", str(tmp_path), "--as-of", "2025-06-01"), "surveys.csv", "'score'", "non-numeric score", "row 2")
+
+
 @pytest.mark.slow
 def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     pd.DataFrame({"partner_id": ["a", "b"], "signup_at": ["2025-01-01", "2025-01-02"]}).to_csv(tmp_path / "partners.csv", index=False)

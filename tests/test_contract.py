@@ -65,6 +65,17 @@ def actions_table(**overrides: list) -> Table:
     return table
 
 
+def surveys_table(**overrides: list) -> Table:
+    table: Table = {
+        "partner_id": ["p2", "p1", "p1"],
+        "ts": ["2025-04-03", "2025-04-01", "2025-03-15 09:30"],
+        "score": ["9", "3", "7.5"],
+        "comment": ["helpful manager", "", "payouts are slow"],
+    }
+    table.update(overrides)
+    return table
+
+
 def write_csv(path: Path, table: Table) -> Path:
     """CSV exactly as given: None and "" become empty fields."""
     columns = list(table)
@@ -87,6 +98,7 @@ def make_program(
     events: Table | pa.Table | None = None,
     actions: Table | pa.Table | None = None,
     fmt: str = "csv",
+    surveys: Table | pa.Table | None = None,
 ) -> Path:
     """A data folder with the given tables (defaults: a small valid program without actions)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,6 +106,7 @@ def make_program(
         "partners": partners_table() if partners is None else partners,
         "events": events_table() if events is None else events,
         "actions": actions,
+        "surveys": surveys,
     }
     for name, table in tables.items():
         if table is None:
@@ -799,6 +812,73 @@ def test_lenient_events_and_actions_of_a_quarantined_partner_are_quarantined(tmp
     assert program.actions is not None and program.actions["partner_id"].tolist() == ["p1"]
 
 
+# ---------------------------------------------------------------------------------------------
+# Surveys (partner satisfaction, issue #19): optional, validated like the other tables
+
+
+def test_surveys_load_typed_sorted_and_are_optional(tmp_path: Path) -> None:
+    assert load(make_program(tmp_path / "none")).surveys is None
+    surveys = load(make_program(tmp_path / "csv", surveys=surveys_table())).surveys
+    assert surveys is not None and list(surveys.columns) == ["partner_id", "ts", "score", "comment"]
+    assert surveys["partner_id"].astype(str).tolist() == ["p1", "p1", "p2"]  # by partner, then time
+    assert surveys["ts"].tolist() == [utc("2025-03-15 09:30"), utc("2025-04-01"), utc("2025-04-03")]
+    assert surveys["score"].dtype == np.float64 and surveys["score"].tolist() == [7.5, 3.0, 9.0]
+    assert surveys["comment"].tolist() == ["payouts are slow", None, "helpful manager"]  # an empty comment is none
+    parquet = pa.table({"partner_id": ["p2", "p1", "p1"], "ts": surveys_table()["ts"], "score": pa.array([9, 3, 7.5])})
+    from_parquet = load(make_program(tmp_path / "pq", surveys=parquet)).surveys
+    assert from_parquet is not None and "comment" not in from_parquet  # the comment is optional
+    pd.testing.assert_frame_equal(from_parquet, surveys.drop(columns="comment"))
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "problem", "examples"),
+    [
+        ("score", ["9", "ten", "7"], "non-numeric score", "row 2 (ten)"),
+        ("score", ["9", "", "7"], "missing score", "row 2 (empty)"),
+        ("score", ["-1", "10.5", "10"], "score outside 0-10", "row 1 (-1), row 2 (10.5)"),
+        ("partner_id", ["p2", "p9", "p1"], "unknown partner", "row 2 (p9)"),
+        (
+            "ts",
+            ["2025-04-03", "2024-12-01", "2025-03-15"],
+            "timestamp before the partner's signup_at",
+            "row 2 (partner p1: ts 2024-12-01T00:00:00+00:00 < signup_at 2025-01-01T00:00:00+00:00)",
+        ),
+        (
+            "ts",
+            ["2025-04-03", "2025-04-01", "2030-01-01"],
+            "timestamp in the future relative to as-of 2025-06-01T00:00:00+00:00",
+            "row 3 (2030-01-01)",
+        ),
+        ("ts", ["2025-04-03", "soon", "2025-03-15"], "unparseable timestamp", "row 2 (soon)"),
+    ],
+)
+def test_bad_survey_rows_are_one_clear_line(tmp_path: Path, column: str, values: list[str], problem: str, examples: str) -> None:
+    folder = make_program(tmp_path, surveys=surveys_table(**{column: values}))
+    assert_rejected(folder, "surveys.csv", column, problem, examples.count("row "), examples)
+
+
+def test_survey_file_problems(tmp_path: Path) -> None:
+    folder = make_program(tmp_path, surveys={"partner_id": ["p1"], "ts": ["2025-04-01"]})
+    with pytest.raises(InputError, match=r"surveys\.csv: column 'score': missing required column"):
+        load(folder)
+    write_csv(folder / "surveys.csv", {**surveys_table(), "channel": ["email"] * 3})
+    with pytest.raises(InputError, match=r"surveys\.csv: .*channel.*data\.survey_extra_columns"):
+        load(folder)
+    (folder / "surveys.csv").write_bytes(b"")
+    assert_file_rejected(folder, f"{folder / 'surveys.csv'}: empty file (zero bytes)")
+
+
+def test_lenient_surveys_set_aside_bad_rows_and_those_of_a_quarantined_partner(tmp_path: Path) -> None:
+    partners = partners_table(signup_at=["2025-01-01", "2025-13-01", "2025-02-01"])  # p2 is set aside
+    surveys = surveys_table(score=["9", "11", "x"])
+    folder = make_program(tmp_path / "data", partners=partners, surveys=surveys)
+    program = load(folder, lenient=True, quarantine_dir=tmp_path / "q", data=TOLERANT)
+    assert program.quarantined["surveys"] == {"non-numeric score": 1, "score outside 0-10": 1, "unknown partner": 1}
+    assert program.surveys is not None and len(program.surveys) == 0
+    rows = read_quarantine(tmp_path / "q" / "surveys.quarantine.csv")
+    assert [(r["row"], r["problem"]) for r in rows] == [("1", "unknown partner"), ("2", "score outside 0-10"), ("3", "non-numeric score")]
+
+
 def test_lenient_still_raises_on_file_level_problems(tmp_path: Path) -> None:
     folder = make_program(tmp_path / "data")
     (folder / "events.csv").write_bytes(b"")
@@ -1125,7 +1205,7 @@ def test_dates_without_times_are_midnight_utc(tmp_path: Path, fmt: str) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["data.column_map.event.created_at=ts"], "column_map names an unknown table 'event' (tables: partners, events, actions)"),
+        (["data.column_map.event.created_at=ts"], "column_map names an unknown table 'event' (tables: partners, events, actions, surveys)"),
         (
             ["data.column_map.events.created_at=time"],
             "column_map.events maps 'created_at' to 'time', not a column of events (allowed: partner_id, ts, event_type, amount, event_id, currency)",

@@ -1,4 +1,4 @@
-"""The input data contract: find, read and check a program's partners, events and actions.
+"""The input data contract: find, read and check a program's partners, events, actions and surveys.
 
 Everything downstream (features, labels, training, scoring, monitoring) gets its input from
 `load_program`, so a program that loads can be trusted: every partner is known and unique, every
@@ -7,7 +7,8 @@ money is a non-negative number. Bad input is the user's to fix, so each problem 
 (an `InputError`) whose one-line message names the file, the column, the problem, how many rows have
 it and up to five of them (1-based data row numbers, header not counted, with their values).
 
-Files: `<data_dir>/partners`, `<data_dir>/events` and optionally `<data_dir>/actions`, each as
+Files: `<data_dir>/partners`, `<data_dir>/events` and optionally `<data_dir>/actions` and `<data_dir>/surveys`
+(partner satisfaction answers: `partner_id`, `ts`, `score` 0-10, optional `comment`), each as
 `.parquet` or `.csv` (never both). Columns are matched by name, after `data.column_map` renamed the
 file's own names to the contract's (an export's `user_id`, `created_at`, ... to `partner_id`, `ts`);
 every message then names both, e.g. `column 'ts' (file column 'created_at')`, and quarantine files
@@ -33,7 +34,7 @@ File level, all tables before any row is read (these raise in lenient mode too):
   columns present, no undeclared extra column, Parquet column types usable, then (after reading) at
   least one data row in partners and events, and no money event in an events file without `amount`.
 
-Row level, table by table (partners, events, actions), each in this order:
+Row level, table by table (partners, events, actions, surveys), each in this order:
   partners: signup_at missing / unparseable / mixed time zones; null partner_id; declared attributes
             (value does not cast, in file order); duplicate partner_id; signup_at after as-of.
   events:   ts missing / unparseable / mixed time zones; null partner_id; amount non-numeric /
@@ -43,11 +44,13 @@ Row level, table by table (partners, events, actions), each in this order:
             partner's signup_at; ts after as-of.
   actions:  ts missing / unparseable / mixed time zones; null partner_id; null action; declared extra
             columns; unknown partner; ts before signup_at; ts after as-of.
+  surveys:  ts missing / unparseable / mixed time zones; null partner_id; score non-numeric / missing /
+            outside 0-10; declared extra columns; unknown partner; ts before signup_at; ts after as-of.
 
 Lenient mode sets each bad row aside under its first problem in that order, writes the set-aside
 rows of each table to `<quarantine_dir>/<table>.quarantine.csv` (the columns as read, under the
 file's names, plus `row` and `problem`) and reports the counts in `Program.quarantined`. Duplicates
-keep their first surviving occurrence. Events and actions of a partner set aside from `partners` are
+keep their first surviving occurrence. Events, actions and surveys of a partner set aside from `partners` are
 set aside as `unknown partner`. Every input row ends up either in the returned frames or in a
 quarantine file. Last, a table with more than `data.max_quarantine_share` of its rows set aside is
 refused (the quarantine files are written first): a load that kept little of a table is a broken
@@ -59,7 +62,7 @@ formats the handful of example rows of a message.
 
 The modules, in the order a load uses them: `files` (find, check the header of and read each table's
 file), `parsing` (Arrow columns to typed numpy arrays), `screening` (the rows still in play and the
-row checks all tables share), `tables` (the partners, events and actions checks), `quarantine`
+row checks all tables share), `tables` (the partners, events, actions and surveys checks), `quarantine`
 (lenient mode's files and its bar), `program` (`load_program` and `Program`); `errors` holds
 `ContractError`. Import from `features.contract`, not from the modules.
 """

@@ -29,8 +29,11 @@ REQUIRED_COLUMNS = {
     "partners": ("partner_id", "signup_at"),
     "events": ("partner_id", "ts", "event_type"),
     "actions": ("partner_id", "ts", "action"),
+    "surveys": ("partner_id", "ts", "score"),
 }
 """The contract columns each table must have; its other contract columns are optional."""
+OPTIONAL_TABLES = ("actions", "surveys")
+"""Tables a program may lack: without `actions` nothing is measured, without `surveys` there is no NPS."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,9 @@ def table_specs(data: DataConfig) -> dict[str, TableSpec]:
         "partners": "data.partner_attributes",
         "events": "data.event_extra_columns",
         "actions": "data.action_extra_columns",
+        "surveys": "data.survey_extra_columns",
     }
-    keys = {"partners": (), "events": ("partner_id", "event_type", "currency"), "actions": ("partner_id",)}
+    keys = {"partners": (), "events": ("partner_id", "event_type", "currency"), "actions": ("partner_id",), "surveys": ("partner_id",)}
     return {
         name: TableSpec(
             name,
@@ -224,6 +228,8 @@ def _column_kind(spec: TableSpec, name: str) -> str:
         "event_id": "id",
         "action": "string",
         "currency": "key",
+        "score": "float",
+        "comment": "string",
     }
     if name in spec.declared:
         return spec.declared[name]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from features.contract.errors import ContractError
-from features.contract.files import TABLES, check_no_money_without_amount, inspect_header, locate_table_file, read_table, table_specs
+from features.contract.files import OPTIONAL_TABLES, TABLES, check_no_money_without_amount, inspect_header, locate_table_file, read_table, table_specs
 from features.contract.parsing import event_type_codes
 from features.contract.quarantine import check_quarantine_share, write_quarantine
 from features.contract.screening import TableScreen
-from features.contract.tables import screen_actions, screen_events, screen_partners
+from features.contract.tables import screen_actions, screen_events, screen_partners, screen_surveys
 from partner_churn.config import DataConfig
 
 
@@ -38,6 +38,10 @@ class Program:
     currency: str | None = None
     """The one currency of the money events (trimmed, upper case, as the events' `currency` column gives
     it); None when the file has no currency column or no money event was kept."""
+    surveys: pd.DataFrame | None = None
+    """Partner satisfaction answers, like `actions`: `partner_id`, `ts`, `score` (float64, 0-10), `comment`
+    (str or None, object dtype) when the file has it, declared extra columns, same sort; `None` when there is
+    no surveys file."""
 
 
 def load_program(
@@ -64,7 +68,7 @@ def load_program(
 
     if not data_dir.is_dir():
         raise ContractError(f"{data_dir}: data folder not found", path=data_dir)
-    paths = {name: locate_table_file(data_dir, name, required=name != "actions") for name in TABLES}
+    paths = {name: locate_table_file(data_dir, name, required=name not in OPTIONAL_TABLES) for name in TABLES}
     found = {name: path for name, path in paths.items() if path is not None}
     headers = {name: inspect_header(path, specs[name]) for name, path in found.items()}
     raw = {name: read_table(path, specs[name], headers[name]) for name, path in found.items()}
@@ -85,16 +89,12 @@ def load_program(
         as_of,
     )
     screens = [partners_screen, events_screen]
-    actions: pd.DataFrame | None = None
-    if "actions" in raw:
-        actions, actions_screen = screen_actions(
-            TableScreen(found["actions"], "actions", raw["actions"], headers["actions"], lenient=lenient),
-            data,
-            partner_index,
-            signup_ns,
-            as_of,
-        )
-        screens.append(actions_screen)
+    optional: dict[str, pd.DataFrame] = {}
+    for name, screen_table in (("actions", screen_actions), ("surveys", screen_surveys)):
+        if name in raw:
+            table_screen = TableScreen(found[name], name, raw[name], headers[name], lenient=lenient)
+            optional[name], checked = screen_table(table_screen, data, partner_index, signup_ns, as_of)
+            screens.append(checked)
 
     quarantined: dict[str, dict[str, int]] = {}
     if lenient:
@@ -106,7 +106,9 @@ def load_program(
         write_quarantine(Path(quarantine_dir), screens)
         for screen in screens:
             check_quarantine_share(screen, data.max_quarantine_share, Path(quarantine_dir))
-    return Program(partners=partners, events=events, actions=actions, quarantined=quarantined, currency=currency)
+    return Program(
+        partners=partners, events=events, actions=optional.get("actions"), quarantined=quarantined, currency=currency, surveys=optional.get("surveys")
+    )
 
 
 def _as_utc(moment: pd.Timestamp) -> pd.Timestamp:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -25,7 +27,7 @@ from features.contract.parsing import (
     utc_array,
 )
 from features.contract.screening import TableScreen, reject_declared, reject_timestamps, repeated_rows, show_repeats
-from partner_churn.config import DataConfig
+from partner_churn.config import ColumnType, DataConfig
 
 
 def screen_partners(screen: TableScreen, data: DataConfig, as_of: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray, TableScreen]:
@@ -147,23 +149,68 @@ def screen_actions(
     as_of: pd.Timestamp,
 ) -> tuple[pd.DataFrame, TableScreen]:
     """Checked actions frame, sorted like events, and the screen."""
+    ts, partner_codes = _screen_timed_rows(screen, partner_index)
+    action_text = as_text(screen.raw.column("action"))
+    screen.reject("action", "null action", is_blank(action_text))
+
+    def own(rows: np.ndarray | slice) -> dict[str, object]:
+        return {"action": action_text.to_numpy(zero_copy_only=False)[rows].astype(object)}
+
+    return _timed_frame(screen, ts, partner_codes, partner_index, signup_ns, as_of, data.action_extra_columns, own), screen
+
+
+SURVEY_SCORE_RANGE = (0.0, 10.0)
+"""A survey answer is a score from 0 to 10 (the NPS question: how likely are you to recommend the program)."""
+
+
+def screen_surveys(
+    screen: TableScreen,
+    data: DataConfig,
+    partner_index: pd.Index,
+    signup_ns: np.ndarray,
+    as_of: pd.Timestamp,
+) -> tuple[pd.DataFrame, TableScreen]:
+    """Checked surveys frame, sorted like events, and the screen: a score from 0 to 10 (whole or not, as the
+    survey tool exports it), an optional free-text comment."""
     raw = screen.raw
     ts, partner_codes = _screen_timed_rows(screen, partner_index)
-    action_text = as_text(raw.column("action"))
-    screen.reject("action", "null action", is_blank(action_text))
-    declared = reject_declared(screen, raw, data.action_extra_columns, large=False)
-    _reject_unknown_partners(screen, raw.column("partner_id"), partner_codes)
-    _reject_outside_lifetime(screen, ts.ns, partner_codes, partner_index, signup_ns, as_of)
+    score = parse_numbers(raw.column("score"))
+    screen.reject("score", "non-numeric score", score.bad)
+    screen.reject("score", "missing score", score.missing)
+    low, high = SURVEY_SCORE_RANGE
+    screen.reject("score", f"score outside {low:g}-{high:g}", ~score.missing & ~score.bad & ((score.values < low) | (score.values > high)))
+    comment = as_text(raw.column("comment")) if "comment" in raw.column_names else None
 
+    def own(rows: np.ndarray | slice) -> dict[str, object]:
+        columns: dict[str, object] = {"score": score.values[rows]}
+        if comment is not None:
+            columns["comment"] = np.where(is_blank(comment)[rows], None, comment.to_numpy(zero_copy_only=False)[rows].astype(object))
+        return columns
+
+    return _timed_frame(screen, ts, partner_codes, partner_index, signup_ns, as_of, data.survey_extra_columns, own), screen
+
+
+def _timed_frame(
+    screen: TableScreen,
+    ts: ParsedTimestamps,
+    partner_codes: np.ndarray,
+    partner_index: pd.Index,
+    signup_ns: np.ndarray,
+    as_of: pd.Timestamp,
+    declared_columns: Mapping[str, ColumnType],
+    own: Callable[[np.ndarray | slice], dict[str, object]],
+) -> pd.DataFrame:
+    """The checks a small timed table (actions, surveys) ends with, after its own columns' checks: declared
+    columns, unknown partners, outside the partner's lifetime; then its kept rows by partner and time as a frame
+    of partner_id, ts, its own columns (`own(rows)`) and the declared ones."""
+    declared = reject_declared(screen, screen.raw, declared_columns, large=False)
+    _reject_unknown_partners(screen, screen.raw.column("partner_id"), partner_codes)
+    _reject_outside_lifetime(screen, ts.ns, partner_codes, partner_index, signup_ns, as_of)
     rows = _partner_time_rows(screen.alive, partner_codes, ts.ns, len(partner_index))
-    columns: dict[str, object] = {
-        "partner_id": categorical_from_codes(partner_codes[rows], partner_index),
-        "ts": utc_array(ts.ns[rows]),
-        "action": action_text.to_numpy(zero_copy_only=False)[rows].astype(object),
-    }
+    columns: dict[str, object] = {"partner_id": categorical_from_codes(partner_codes[rows], partner_index), "ts": utc_array(ts.ns[rows]), **own(rows)}
     for name, values in declared.items():
         columns[name] = _taken(values, rows)
-    return pd.DataFrame(columns, copy=False), screen
+    return pd.DataFrame(columns, copy=False)
 
 
 def _taken(values: object, rows: np.ndarray | slice) -> object:
