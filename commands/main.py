@@ -195,7 +195,8 @@ def generate(
     changes = f"; changed from {changed_from}: {', '.join(scenarios)}" if scenarios else ""
     typer.echo(
         f"generated {len(program.partners):,} partners, {program.events.num_rows:,} events, "
-        f"{len(program.actions):,} actions from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d}{changes} -> {out}"
+        f"{len(program.actions):,} actions, {0 if program.surveys is None else len(program.surveys):,} survey answers "
+        f"from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d}{changes} -> {out}"
     )
 
 

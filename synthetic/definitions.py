@@ -76,6 +76,9 @@ class GeneratedProgram:
     segment_at_action (the segment the plan used; newbie for onboarding calls), silent_if_treated and
     silent_if_held_out (chance of no qualifying event in the H days from the action's UTC day under each
     arm), revenue_if_treated and revenue_if_held_out (expected sale revenue in those days)."""
+    surveys: pd.DataFrame | None = None
+    """Monthly satisfaction survey answers (partner_id, ts, score 0-10) following each partner's state at the
+    time (`_Simulation._survey`); None for programs made before surveys."""
 
 
 @dataclass(frozen=True)

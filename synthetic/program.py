@@ -14,7 +14,9 @@ in weeks, more regularly once they sell and the more traffic they have, with goo
 a regular business); a partner who starts selling grows to its traffic over six months, so the program's
 stars are its older partners. The constants are set so that the segment mix at a late cutoff is the
 design's (stars ~6% of in-play partners with ~60% of revenue, sleepers ~11%; tests/test_generator.py).
-The program's managers log those contacts weekly with a random holdout. Partners who look alike differ by chance, so even the generator's own hazard (the
+The program's managers log those contacts weekly with a random holdout, and a monthly satisfaction survey
+(0-10) goes to a third of the partners, whose answers follow their state (its own random stream: the
+program is the same with or without it). Partners who look alike differ by chance, so even the generator's own hazard (the
 oracle) cannot tell the future with certainty.
 
 The whole simulation is vectorised over partners and loops over days only, so 100,000 partners over
@@ -111,6 +113,15 @@ REGULAR_BUSINESS_MOOD = 1.0
 """A selling partner with a regular business has milder spells: its weekly mood counts (1 - this x regularity)."""
 NEVER = 10**6
 """A payout day that never comes within any simulated period."""
+SURVEY_STREAM = 4_711
+"""Mixed into the seed of the surveys' own random stream: surveys never draw from the program's."""
+SURVEY_MIN_TENURE_DAYS = 30
+SURVEY_INVITE_CHANCE = 1 / 3
+"""On the first of each month, a third of the partners who ever engaged and are a month old get the survey..."""
+SURVEY_ANSWER_CHANCE = {"awake": 0.3, "dormant": 0.06}
+"""... and answer it with these chances: silent partners seldom do."""
+SURVEY_MOOD_SD = 1.5
+"""Spread of an answer around what the partner's state predicts (0-10 scale)."""
 
 
 def generate_program(
@@ -145,7 +156,7 @@ def generate_program(
 
         traits, change, shown = inject(traits, scenarios, scenario_from, start=start, n_days=n_days, seed=seed)
     truth = None if action_truth is None else ActionTruthRecorder(action_truth, seed, EVENT_TYPES)
-    sim = _Simulation(traits, n_days, start, rng, segments, change, truth)
+    sim = _Simulation(traits, n_days, start, rng, segments, change, truth, survey_rng=np.random.default_rng([seed, SURVEY_STREAM]))
     sim.run(progress)
     return GeneratedProgram(
         partners=shown,
@@ -153,6 +164,7 @@ def generate_program(
         actions=sim.actions_frame(),
         latent=sim.latent_table(),
         action_truth=sim.action_truth_frame(),
+        surveys=sim.surveys_frame(),
         start=start,
         end=end,
         scenarios=tuple(scenarios),
@@ -173,6 +185,9 @@ def write_program(program: GeneratedProgram, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / f"{name}.parquet" for name in ("partners", "events", "actions", "latent")}
     pq.write_table(pa.Table.from_pandas(program.partners, preserve_index=False), paths["partners"])
+    if program.surveys is not None:
+        paths["surveys"] = out_dir / "surveys.parquet"
+        pq.write_table(pa.Table.from_pandas(program.surveys, preserve_index=False), paths["surveys"])
     pq.write_table(program.events, paths["events"], row_group_size=1_000_000)
     pq.write_table(pa.Table.from_pandas(program.actions, preserve_index=False), paths["actions"])
     pq.write_table(program.latent, paths["latent"], row_group_size=2_000_000)
@@ -262,6 +277,7 @@ class _Simulation:
         segments: SegmentsConfig,
         change: ProgramChange | None = None,
         truth: ActionTruthRecorder | None = None,
+        survey_rng: np.random.Generator | None = None,
     ) -> None:
         self.t = traits
         self.n_days = n_days
@@ -307,6 +323,8 @@ class _Simulation:
         self._truth: list[dict[str, np.ndarray]] = []  # per entry of _actions: its rows' potential outcomes
         self.plans_retention = True
         self.records_latent = True
+        self.survey_rng = survey_rng
+        self._surveys: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # partners, seconds, scores
 
     # -- the day loop -------------------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> None:
@@ -365,6 +383,8 @@ class _Simulation:
         activity_rate = self._emit_events(day, m, weekday, month, exploring, productive)
         if not self.records_latent:
             return
+        if self.survey_rng is not None and (self.start + pd.Timedelta(days=day)).day == 1:
+            self._survey(day, m)
         engaged_ever = t.engages[:m]
         if self.change is not None:
             comeback = np.where(self.left[:m], 0.0, comeback)  # left today: the rate drawn above no longer applies
@@ -384,6 +404,51 @@ class _Simulation:
             rate = exit_rate if exit_rate is not None else np.zeros(m)
             latent += (np.where(state == PRODUCTIVE, rate, 0.0)[engaged_ever].astype(np.float32),)
         self._latent.append(latent)
+
+    def _survey(self, day: int, m: int) -> None:
+        """The monthly satisfaction survey (0-10: would you recommend the program?), from its own random stream.
+        What a partner answers follows its state: selling and paid on time, it is happy; a payout waiting two weeks
+        or more, money owed, or having gone silent pull the answer down; driven partners answer a little higher."""
+        rng, t = self.survey_rng, self.t
+        assert rng is not None
+        tenure = day - t.signup_day[:m]
+        state = self.state[:m]
+        invited = t.engages[:m] & (tenure >= SURVEY_MIN_TENURE_DAYS) & (rng.random(m) < SURVEY_INVITE_CHANCE)
+        answers = invited & (rng.random(m) < np.where(state == DORMANT, SURVEY_ANSWER_CHANCE["dormant"], SURVEY_ANSWER_CHANCE["awake"]))
+        who = np.flatnonzero(answers)
+        if not who.size:
+            return
+        waiting = (self.pending_since[who] >= 0) & (day - self.pending_since[who] >= 14)
+        owed = self.unrequested[who] + self.pending_amount[who]
+        expected = (
+            7.0
+            + 0.6 * t.drive[who]
+            + 1.2 * (state[who] == PRODUCTIVE)
+            - 2.5 * waiting
+            - 0.5 * np.log1p(owed / 100.0) * waiting
+            - 2.0 * (state[who] == DORMANT)
+        )
+        scores = np.clip(np.round(expected + rng.normal(0.0, SURVEY_MOOD_SD, who.size)), 0, 10)
+        seconds = day * SECONDS_PER_DAY + rng.integers(8 * 3_600, 22 * 3_600, who.size)
+        self._surveys.append((who.astype(np.int32), seconds, scores))
+
+    def surveys_frame(self) -> pd.DataFrame:
+        """The survey answers in the contract's shape (partner_id, ts, score), by partner then time."""
+        if not self._surveys:
+            return pd.DataFrame(
+                {"partner_id": pd.Series(dtype=object), "ts": pd.Series(dtype="datetime64[us, UTC]"), "score": pd.Series(dtype=float)}
+            )
+        who = np.concatenate([s[0] for s in self._surveys])
+        seconds = np.concatenate([s[1] for s in self._surveys])
+        scores = np.concatenate([s[2] for s in self._surveys])
+        order = np.lexsort((seconds, who))
+        return pd.DataFrame(
+            {
+                "partner_id": self.t.frame["partner_id"].to_numpy()[who[order]],
+                "ts": (self.start + pd.to_timedelta(seconds[order], unit="s")).astype("datetime64[us, UTC]"),
+                "score": scores[order].astype(float),
+            }
+        )
 
     def _first_dormant_day_comeback(self, m: int) -> np.ndarray:
         """An awake partner's comeback rate on the day after it would fall dormant: what the oracle needs to tell

@@ -16,7 +16,7 @@ def test_generate_validate_summary(tmp_path: Path) -> None:
     generated = run("generate", "--partners", "600", "--months", "8", "--seed", "5", "--out", str(out))
     assert generated.returncode == 0, generated.stderr
     assert "generated 600 partners" in generated.stdout
-    assert {p.name for p in out.iterdir()} == {"partners.parquet", "events.parquet", "actions.parquet", "latent.parquet"}
+    assert {p.name for p in out.iterdir()} == {"partners.parquet", "events.parquet", "actions.parquet", "latent.parquet", "surveys.parquet"}
 
     validated = run("validate", "--data", str(out))
     assert validated.returncode == 0, validated.stderr

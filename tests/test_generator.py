@@ -105,6 +105,28 @@ def test_steady_state_mix_of_a_larger_program(as_of: str, tmp_path: Path) -> Non
     assert 0.07 <= share["sleeper"] <= 0.13 and revenue["sleeper"] <= 0.02
 
 
+def test_surveys_follow_the_partners_state_from_their_own_stream(program: Program, generated_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Monthly answers load through the contract; silent partners and those waiting two weeks for a payout
+    answer lower than selling ones; the answers' random stream is their own (another leaves the program as it is)."""
+    surveys = program.surveys
+    assert surveys is not None and len(surveys) > 500 and surveys["score"].between(0, 10).all()
+    latent = pq.read_table(generated_dir / "latent.parquet", columns=["partner_id", "date", "state"]).to_pandas()
+    answered = surveys.assign(partner_id=surveys["partner_id"].astype(str), date=surveys["ts"].dt.date)
+    state = answered.merge(latent.assign(partner_id=latent["partner_id"].astype(str)), on=["partner_id", "date"], how="left")["state"].astype(str)
+    by_state = answered["score"].groupby(state.to_numpy()).mean()
+    assert by_state["productive"] > by_state["exploring"] > by_state["dormant"] + 1.5, by_state
+    summary = summarize_program(program.partners, program.events, END, Config(), surveys)
+    assert summary.nps is not None and summary.nps.loc["workhorse", "nps"] > summary.nps.loc["sleeper", "nps"] + 50
+    import synthetic.program as simulation
+
+    monkeypatch.setattr(simulation, "SURVEY_STREAM", simulation.SURVEY_STREAM + 1)
+    first, other = generate_program(400, 6, seed=3), None
+    monkeypatch.undo()
+    other = generate_program(400, 6, seed=3)
+    assert first.events.equals(other.events) and first.latent.equals(other.latent)
+    assert first.surveys is not None and other.surveys is not None and not first.surveys.equals(other.surveys)
+
+
 def test_funnel_ratios(summary: ProgramSummary) -> None:
     counts = summary.events_by_type["events"]
     assert counts["click"] > counts["lead"] > counts["sale"] > 0
