@@ -828,6 +828,8 @@ def test_surveys_load_typed_sorted_and_are_optional(tmp_path: Path) -> None:
     from_parquet = load(make_program(tmp_path / "pq", surveys=parquet)).surveys
     assert from_parquet is not None and "comment" not in from_parquet  # the comment is optional
     pd.testing.assert_frame_equal(from_parquet, surveys.drop(columns="comment"))
+    header_only = load(make_program(tmp_path / "header", surveys={"partner_id": [], "ts": [], "score": []})).surveys
+    assert header_only is not None and header_only.empty  # a survey tool's export of no answers yet
 
 
 @pytest.mark.parametrize(

@@ -288,7 +288,7 @@ def read_table(path: Path, spec: TableSpec, header: TableHeader) -> pa.Table:
     except (pa.ArrowException, OSError) as exc:
         kind = "Parquet" if path.suffix == ".parquet" else "CSV"
         raise ContractError(f"{path}: unreadable {kind} file ({_one_line(exc)})", path=path, problem="unreadable file") from None
-    if table.num_rows == 0 and spec.name != "actions":
+    if table.num_rows == 0 and spec.name not in OPTIONAL_TABLES:  # an optional table's header alone: none of them
         what = "no rows" if path.suffix == ".parquet" else "header only, no rows"
         raise ContractError(f"{path}: empty file ({what})", path=path, problem="empty file")
     return table.rename_columns(list(header.names))
