@@ -135,10 +135,10 @@ def format_summary(summary: ProgramSummary) -> str:
     for segment, row in summary.segment_mix.iterrows():
         lines.append(f"    {segment:<20}{int(row['partners']):>10,}  {row['share_of_partners']:>6.1%}  {row['share_of_revenue']:>12.1%}")
     if summary.nps is not None:
-        lines.append(f"  partner NPS (latest answer per partner, last {SURVEY_WINDOW_DAYS} days):  answers     NPS")
+        lines.append(f"  partner NPS (latest answer per partner, last {SURVEY_WINDOW_DAYS} days):  answers     NPS   (every partner, in play or not)")
         for group, row in summary.nps.iterrows():
-            nps = "-" if np.isnan(row["nps"]) else f"{row['nps']:+.0f}"
-            lines.append(f"    {group:<20}{int(row['answers']):>34,}  {nps:>6}")
+            nps = "-" if np.isnan(row["nps"]) else f"{int(np.round(row['nps'])):+d}"
+            lines.append(f"    {group:<20}{int(row['answers']):>41,}  {nps:>6}")
     return "\n".join(lines) + "\n"
 
 

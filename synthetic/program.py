@@ -179,8 +179,8 @@ def program_period(start_date: dt.date, months: int) -> tuple[pd.Timestamp, pd.T
 
 
 def write_program(program: GeneratedProgram, out_dir: Path) -> dict[str, Path]:
-    """Write partners, events, actions and latent truth as Parquet files in `out_dir`, `action_truth.parquet`
-    when the program has it, and `scenario.json` (which change was injected from when, and what each does)
+    """Write partners, events, actions and latent truth as Parquet files in `out_dir`, `surveys.parquet` and
+    `action_truth.parquet` when the program has them, and `scenario.json` (which change was injected from when, and what each does)
     when the program has scenarios."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / f"{name}.parquet" for name in ("partners", "events", "actions", "latent")}
@@ -711,8 +711,8 @@ class _Simulation:
         arrays = {field.name: getattr(self.t, field.name)[index] for field in dataclasses.fields(self.t) if field.name != "frame"}
         fork.t = dataclasses.replace(self.t, frame=self.t.frame.iloc[index].reset_index(drop=True), **arrays)
         fork._registered = np.searchsorted(fork.t.signup_day, np.arange(self.n_days), side="right")
-        fork.rng, fork.truth, fork.plans_retention, fork.records_latent = rng, None, False, False
-        fork._counts, fork._money, fork._latent, fork._actions, fork._truth = [], [], [], [], []
+        fork.rng, fork.truth, fork.plans_retention, fork.records_latent, fork.survey_rng = rng, None, False, False, None
+        fork._counts, fork._money, fork._latent, fork._actions, fork._truth, fork._surveys = [], [], [], [], [], []
         return fork
 
     def registered_by(self, day: int) -> int:

@@ -174,11 +174,12 @@ def _add_new_source_partners(traits: Traits, start_day: int, n_days: int, start:
 
 
 def program_before(program: GeneratedProgram, cutoff: dt.date) -> GeneratedProgram:
-    """The program as its owner saw it on `cutoff` (UTC midnight): partners signed up, events, actions and
-    latent days before it. Trains the model "before the change" that monitoring then watches."""
+    """The program as its owner saw it on `cutoff` (UTC midnight): partners signed up, events, actions, survey
+    answers and latent days before it. Trains the model "before the change" that monitoring then watches."""
     stamp = pd.Timestamp(cutoff, tz="UTC")
     partners = program.partners[program.partners["signup_at"] < stamp].reset_index(drop=True)
     events = program.events.filter(pc.less(program.events["ts"], stamp.to_pydatetime()))
     actions = program.actions[program.actions["ts"] < stamp].reset_index(drop=True)
     latent = program.latent.filter(pc.less(program.latent["date"], pa.scalar(cutoff, pa.date32())))
-    return GeneratedProgram(partners=partners, events=events, actions=actions, latent=latent, start=program.start, end=stamp)
+    surveys = None if program.surveys is None else program.surveys[program.surveys["ts"] < stamp].reset_index(drop=True)
+    return GeneratedProgram(partners=partners, events=events, actions=actions, latent=latent, start=program.start, end=stamp, surveys=surveys)
