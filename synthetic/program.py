@@ -349,7 +349,8 @@ class _Simulation:
         """The rest of `day` after the morning's sign-ups (`new`) and retention plan: dynamics, events, latent truth."""
         t, rng = self.t, self.rng
         weekday = (self.start.dayofweek + day) % 7
-        month = (self.start + pd.Timedelta(days=day)).month
+        date = self.start + pd.Timedelta(days=day)
+        month = date.month
         state = self.state[:m]
         expired = self.effect_until[:m] < day
         self.hazard_effect[:m][expired] = 1.0
@@ -383,7 +384,7 @@ class _Simulation:
         activity_rate = self._emit_events(day, m, weekday, month, exploring, productive)
         if not self.records_latent:
             return
-        if self.survey_rng is not None and (self.start + pd.Timedelta(days=day)).day == 1:
+        if self.survey_rng is not None and date.day == 1:
             self._survey(day, m)
         engaged_ever = t.engages[:m]
         if self.change is not None:
