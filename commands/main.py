@@ -230,11 +230,15 @@ def summary(
     """Print the program summary: partners, events by type, active partners, revenue, top-5% share, segments."""
 
     from features.summary import format_summary, summarize_program
+    from serving.history import scorings_near
+    from serving.kpis import TREND_TOLERANCE_DAYS, format_kpis, owner_kpis, trend_cutoffs
 
     cfg = config_from(config, set_)
     program = load_data(cfg, data, as_of, lenient)
     cutoff = cutoff_or_after_data(program, as_of)
     typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg, program.surveys)), nl=False)
+    scorings = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff), within_days=TREND_TOLERANCE_DAYS, before=None)
+    typer.echo(format_kpis(owner_kpis(program.partners, program.events, cutoff, cfg, None, surveys=program.surveys, earlier=scorings)), nl=False)
     if program.currency:
         typer.echo(f"  money amounts in          {program.currency}")
 
@@ -337,8 +341,8 @@ def score(
     from retention.actions import load_action_table
     from serving.batch import score_partners
     from serving.effects_files import latest_effects
-    from serving.history import previous_scoring
-    from serving.kpis import program_kpis
+    from serving.history import previous_scoring, scorings_near
+    from serving.kpis import TREND_TOLERANCE_DAYS, kpis_json, owner_kpis, trend_cutoffs
     from serving.models import load_scoring_models
     from serving.outputs import REPORT, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, scoring_lock, write_scoring
     from serving.report import render_report
@@ -369,17 +373,20 @@ def score(
         step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
         scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous=previous)
         active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
+        earlier = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff)[:-1], within_days=TREND_TOLERANCE_DAYS, before=cutoff)
+        kpis = owner_kpis(program.partners, program.events, cutoff, cfg, scored, surveys=program.surveys, earlier=earlier)
         step("writing the risk list, the report and the history")
         html = render_report(
             scored,
             previous,
-            program_kpis(program.partners, program.events, cutoff, cfg, scored),
+            kpis,
             as_of=cutoff,
             lang=cfg.scoring.lang,
             top=cfg.scoring.top_in_report,
             active_window_days=cfg.labels.active_window_days,
             in_play_window_days=cfg.segments.in_play_window_days,
             horizon_days=cfg.labels.horizon_days,
+            revenue_window_days=cfg.segments.revenue_window_days,
             notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
             effects=measured_effects,
             action_titles={action.code: getattr(action.title, cfg.scoring.lang) for action in actions.actions},
@@ -398,7 +405,14 @@ def score(
             "actions_by_basis": scored["action_basis"].value_counts().to_dict() if len(scored) else {},
         }
         folder = write_scoring(
-            scored, html, cfg.paths.output_dir, cutoff, manifest, lang=cfg.scoring.lang, spreadsheet_rows=cfg.scoring.spreadsheet_rows
+            scored,
+            html,
+            cfg.paths.output_dir,
+            cutoff,
+            manifest,
+            lang=cfg.scoring.lang,
+            spreadsheet_rows=cfg.scoring.spreadsheet_rows,
+            kpis=kpis_json(kpis),
         )
     report, spreadsheet = folder / language_file(REPORT, cfg.scoring.lang), folder / language_file(SPREADSHEET, cfg.scoring.lang)
     since = f"previous scoring {previous.as_of:%Y-%m-%d}" if previous is not None else "first scoring"

@@ -387,6 +387,8 @@ class ScoringConfig(StrictModel):
     max_days_after_last_event: int = Field(7, ge=0)
     """score and monitor refuse a scoring date more than this many days after the data's last event (a stale
     export would show every partner as silent) unless --allow-stale is given."""
+    ltv_horizon_months: int = Field(12, ge=1, le=60)
+    """Partner LTV counts the revenue expected over this many months (`scoring.ltv`)."""
 
 
 class ServingConfig(StrictModel):

@@ -1,27 +1,48 @@
-"""The figures program owners track (the design's "What owners track"), at a cutoff: active partners,
-partner churn rate, revenue from existing partners and its change, time to first result.
+"""The figures program owners track (the design's "What owners track"), now and over the last months:
+active partners, partner churn rate, revenue from existing partners and its change, partner LTV and its
+share at risk, partner satisfaction (NPS), time to first result.
 
-Pure: contract-shaped frames and the scoring's frame in, a dict of floats out (`KPI_KEYS`); the report
-shows them, the scoring writes them beside the risk list.
+The figures the events decide (all but LTV, and NPS per segment) are recomputed at each trend cutoff
+(`trend_cutoffs`: the cutoff and every TREND_STEP_DAYS back, TREND_STEPS times), so a program scored for
+the first time has its trend too. The figures that need the models' view (LTV; NPS per segment, which
+needs each partner's segment then) come at earlier cutoffs from the score history: the scoring nearest
+each trend cutoff, within TREND_TOLERANCE_DAYS (NaN where there is none), so they are what was said then.
+
+Pure: contract-shaped frames, the scoring's frame and the history's entries in, `OwnerKpis` out; the
+report shows them, `kpis_json` is what `partner-churn score` writes beside it, the summary prints them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from features.schema import SALE
+from features.segments import SEGMENTS
+from features.summary import SURVEY_WINDOW_DAYS, net_promoter_scores
 from partner_churn.config import Config
-from partner_churn.domain import active_mask, utc
+from partner_churn.domain import utc
+from scoring.ltv import ProgramLtv, program_ltv
 
 REVENUE_WINDOW_DAYS = 30
 """Window of the existing-partner revenue KPI; the change compares it with the window before."""
 FIRST_RESULT_WINDOW_DAYS = 90
 """Time to first result counts partners whose first sale fell in this many days before the cutoff."""
+TREND_STEP_DAYS = 30
+"""A trend's points are this many days apart: "a month earlier" is one step back."""
+TREND_STEPS = 6
+"""Steps back from the cutoff in a trend (its chart): half a year."""
+MONTH_AGO, THREE_MONTHS_AGO = 1, 3
+"""The steps back the report's cards and kpis.json compare with."""
+TREND_TOLERANCE_DAYS = 7
+"""A scoring in the history stands for a trend cutoff this many days away or closer."""
 
-KPI_KEYS = (
+EVENT_KPI_KEYS = (
     "partners",
     "active_partners",
     "active_partners_before",
@@ -32,64 +53,154 @@ KPI_KEYS = (
     "existing_partner_revenue_change",
     "first_results",
     "days_to_first_result",
+    "nps",
+    "nps_answers",
 )
-"""Keys of `program_kpis`; counts are floats too, so the dict is one type."""
+"""The figures the events (and survey answers) decide at any cutoff; counts are floats too, so a row is one type."""
+LTV_KPI_KEYS = ("partner_ltv", "ltv_at_risk", "ltv_at_risk_share")
+"""The figures a scoring decides: the program's LTV over `scoring.ltv_horizon_months`, what deactivation is
+expected to take of it (`scoring.ltv`), and that as a share of the revenue at today's pace."""
+KPI_KEYS = EVENT_KPI_KEYS + LTV_KPI_KEYS
+HEADLINE_KPIS = ("active_partners", "partner_churn_rate", "existing_partner_revenue_change", "partner_ltv", "nps", "days_to_first_result")
+"""The owner's figures, in the order the report and the summary show them."""
 
 
-def program_kpis(
+@dataclass(frozen=True)
+class OwnerKpis:
+    """The owner's figures at `as_of` with their trend."""
+
+    as_of: pd.Timestamp
+    trend: pd.DataFrame
+    """Index: `trend_cutoffs` (oldest first, `as_of` last); columns KPI_KEYS (NaN where undecided)."""
+    ltv: ProgramLtv | None
+    """LTV by segment and sign-up cohort at `as_of`; None when the risk model did not score."""
+    nps_by_segment: pd.DataFrame | None
+    """Index: trend cutoffs; columns `all` and SEGMENTS (NaN where no answer, or no scoring for the
+    segments); None when the program has no surveys."""
+    ltv_horizon_months: int
+
+    def value(self, key: str, steps_back: int = 0) -> float:
+        return float(self.trend[key].iloc[-1 - steps_back]) if steps_back < len(self.trend) else math.nan
+
+    @property
+    def kpis(self) -> dict[str, float]:
+        """The figures at `as_of`, key -> value."""
+        return {key: self.value(key) for key in KPI_KEYS}
+
+
+def trend_cutoffs(as_of: pd.Timestamp) -> list[pd.Timestamp]:
+    """The cutoff and TREND_STEPS earlier ones TREND_STEP_DAYS apart, oldest first."""
+    as_of = utc(as_of)
+    return [as_of - pd.Timedelta(days=TREND_STEP_DAYS * k) for k in range(TREND_STEPS, -1, -1)]
+
+
+def owner_kpis(
     partners: pd.DataFrame,
     events: pd.DataFrame,
     as_of: pd.Timestamp,
     config: Config,
-    scored: pd.DataFrame,
-) -> dict[str, float]:
-    """The figures owners track, at `as_of`, from contract-shaped frames and the scoring's frame.
+    scored: pd.DataFrame | None,
+    *,
+    surveys: pd.DataFrame | None = None,
+    earlier: Mapping[pd.Timestamp, pd.DataFrame] | None = None,
+) -> OwnerKpis:
+    """The owner's figures at `as_of` and at the trend cutoffs before it.
 
-    Active partners come from the scored frame (days_since_last_activity within the active window), so
-    the report agrees with the risk list; the rest from events before `as_of`, with the definitions the
-    report's footnote states (keys: `KPI_KEYS`). Rates and medians are NaN when their base is empty.
+    `scored` is the scoring's frame at `as_of` (partner_id, segment, days_since_last_activity,
+    deactivation_risk, expected_revenue; None: no scoring now, e.g. the summary's); `earlier` maps trend
+    cutoffs (`as_of` too, when `scored` is None) to the score history's entry standing for them
+    (`serving.history.scorings_near`; same columns), missing ones undecided.
     """
     as_of = utc(as_of)
-    window = pd.Timedelta(days=config.labels.active_window_days)
-    signup_all = pd.to_datetime(partners["signup_at"], utc=True)
-    kept = (signup_all < as_of).to_numpy()
-    ids = pd.Index(partners["partner_id"].astype(str).to_numpy()[kept])
-    signup = pd.DatetimeIndex(signup_all[kept])
+    cutoffs = trend_cutoffs(as_of)
+    trend = event_kpis(partners, events, cutoffs, config, surveys=surveys)
+    signup = pd.Series(pd.to_datetime(partners["signup_at"], utc=True).to_numpy(), index=partners["partner_id"].astype(str))
+    views = {utc(k): v for k, v in (earlier or {}).items()}
+    if scored is not None:
+        views[as_of] = scored
+    ltv_now: ProgramLtv | None = None
+    nps_rows: dict[pd.Timestamp, dict[str, float]] = {}
+    for cutoff in cutoffs:
+        view = views.get(cutoff)
+        if view is None or not len(view):
+            continue
+        view = view.reset_index() if "partner_id" not in view else view
+        ltv = program_ltv(view, signup, config)
+        at_pace = ltv.at_pace
+        trend.loc[cutoff, list(LTV_KPI_KEYS)] = [ltv.ltv, ltv.ltv_at_risk, ltv.ltv_at_risk / at_pace if at_pace > 0 else math.nan]
+        if cutoff == as_of and not math.isnan(ltv.ltv):
+            ltv_now = ltv
+        if surveys is not None:
+            nps = net_promoter_scores(surveys, view.set_index(view["partner_id"].astype(str))["segment"], cutoff)
+            nps_rows[cutoff] = nps["nps"].to_dict()
+    nps_by_segment = None
+    if surveys is not None:
+        nps_by_segment = pd.DataFrame.from_dict(nps_rows, orient="index").reindex(pd.DatetimeIndex(cutoffs), columns=["all", *SEGMENTS])
+        nps_by_segment["all"] = trend["nps"]  # the program's NPS needs no segments: every cutoff has it
+    return OwnerKpis(as_of=as_of, trend=trend, ltv=ltv_now, nps_by_segment=nps_by_segment, ltv_horizon_months=config.scoring.ltv_horizon_months)
 
+
+def event_kpis(
+    partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config, *, surveys: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """EVENT_KPI_KEYS at each cutoff (rows in the order given), from contract-shaped frames; LTV_KPI_KEYS NaN.
+
+    Active partners have a qualifying event in the active window before the cutoff (the feature pipeline's
+    `active_mask`, so the report agrees with the risk list); churned ones had one in the window before and
+    none since. Rates and medians are NaN when their base is empty, NPS when no partner answered in the
+    SURVEY_WINDOW_DAYS before the cutoff (or the program has no surveys).
+    """
+    window = pd.Timedelta(days=config.labels.active_window_days)
+    ids = pd.Index(partners["partner_id"].astype(str).to_numpy())
+    signup = pd.DatetimeIndex(pd.to_datetime(partners["signup_at"], utc=True))
     code = _partner_codes(events["partner_id"], ids)
     ts = pd.DatetimeIndex(pd.to_datetime(events["ts"], utc=True))
-    seen = (code >= 0) & (ts < as_of)
-    qualifying = seen & events["event_type"].isin(list(config.labels.qualifying_event_types)).to_numpy()
-    sale = seen & (events["event_type"] == SALE).to_numpy()  # compares categorical codes: no 25M-string copy
-    amount = events["amount"].to_numpy(dtype=float)
-
-    now_active = np.unique(code[qualifying & (ts >= as_of - window)])
-    before_active = np.unique(code[qualifying & (ts >= as_of - 2 * window) & (ts < as_of - window)])
-    churned = np.setdiff1d(before_active, now_active)
-
-    active_partners = float(active_mask(scored, config).sum()) if len(scored) else 0.0
-
-    revenue_window = pd.Timedelta(days=REVENUE_WINDOW_DAYS)
-    sale_code, sale_ts, sale_amount = code[sale], ts[sale], amount[sale]
-    revenue_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, as_of, revenue_window)
-    revenue_before = _existing_revenue(sale_code, sale_ts, sale_amount, signup, as_of - revenue_window, revenue_window)
-
+    known = code >= 0
+    qualifying = known & events["event_type"].isin(list(config.labels.qualifying_event_types)).to_numpy()
+    sale = known & (events["event_type"] == SALE).to_numpy()  # compares categorical codes: no 25M-string copy
+    act_code, act_ts = code[qualifying], ts[qualifying]
+    sale_code, sale_ts, sale_amount = code[sale], ts[sale], events["amount"].to_numpy(dtype=float)[sale]
     first_sale = pd.Series(sale_ts, index=sale_code).groupby(level=0).min()
-    recent = first_sale[first_sale >= as_of - pd.Timedelta(days=FIRST_RESULT_WINDOW_DAYS)]
-    days_to_first = (pd.DatetimeIndex(recent) - signup[recent.index.to_numpy()]) / pd.Timedelta(days=1) if len(recent) else []
+    revenue_window = pd.Timedelta(days=REVENUE_WINDOW_DAYS)
+    rows = []
+    for cutoff in map(utc, cutoffs):
+        active_now = _any_per_partner(act_code[(act_ts >= cutoff - window) & (act_ts < cutoff)], len(ids))
+        active_then = _any_per_partner(act_code[(act_ts >= cutoff - 2 * window) & (act_ts < cutoff - window)], len(ids))
+        before, churned = int(active_then.sum()), int((active_then & ~active_now).sum())
+        revenue_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window)
+        revenue_before = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff - revenue_window, revenue_window)
+        recent = first_sale[(first_sale < cutoff) & (first_sale >= cutoff - pd.Timedelta(days=FIRST_RESULT_WINDOW_DAYS))]
+        days_to_first = (pd.DatetimeIndex(recent) - signup[recent.index.to_numpy()]) / pd.Timedelta(days=1)
+        nps, answers = _program_nps(surveys, cutoff)
+        rows.append(
+            {
+                "partners": float((signup < cutoff).sum()),
+                "active_partners": float(active_now.sum()),
+                "active_partners_before": float(before),
+                "churned_partners": float(churned),
+                "partner_churn_rate": churned / before if before else math.nan,
+                "existing_partner_revenue": revenue_now,
+                "existing_partner_revenue_previous": revenue_before,
+                "existing_partner_revenue_change": revenue_now / revenue_before - 1.0 if revenue_before > 0 else math.nan,
+                "first_results": float(len(recent)),
+                "days_to_first_result": float(np.median(days_to_first)) if len(recent) else math.nan,
+                "nps": nps,
+                "nps_answers": answers,
+                **dict.fromkeys(LTV_KPI_KEYS, math.nan),
+            }
+        )
+    return pd.DataFrame(rows, index=pd.DatetimeIndex(list(map(utc, cutoffs))), columns=list(KPI_KEYS), dtype=float)
 
-    return {
-        "partners": float(len(ids)),
-        "active_partners": active_partners,
-        "active_partners_before": float(before_active.size),
-        "churned_partners": float(churned.size),
-        "partner_churn_rate": churned.size / before_active.size if before_active.size else math.nan,
-        "existing_partner_revenue": revenue_now,
-        "existing_partner_revenue_previous": revenue_before,
-        "existing_partner_revenue_change": revenue_now / revenue_before - 1.0 if revenue_before > 0 else math.nan,
-        "first_results": float(len(recent)),
-        "days_to_first_result": float(np.median(days_to_first)) if len(days_to_first) else math.nan,
-    }
+
+def _program_nps(surveys: pd.DataFrame | None, cutoff: pd.Timestamp) -> tuple[float, float]:
+    if surveys is None:
+        return math.nan, math.nan
+    row = net_promoter_scores(surveys, pd.Series(dtype=object), cutoff).loc["all"]
+    return float(row["nps"]), float(row["answers"])
+
+
+def _any_per_partner(codes: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(codes, minlength=n)[:n] > 0 if n else np.zeros(0, dtype=bool)
 
 
 def _partner_codes(partner_id: pd.Series, ids: pd.Index) -> np.ndarray:
@@ -108,3 +219,71 @@ def _existing_revenue(
     start = end - window
     inside = (ts >= start) & (ts < end) & (signup[code] < start)
     return float(amount[inside].sum())
+
+
+def kpis_json(kpis: OwnerKpis) -> dict[str, Any]:
+    """The owner's figures as kpis.json holds them: each KPI now, a month and three months earlier, and its
+    trend; LTV by segment and cohort; NPS per segment over time. Undecided figures are null."""
+
+    def number(value: Any) -> float | None:
+        value = float(value)
+        return None if math.isnan(value) else value
+
+    def dated(series: pd.Series) -> list[dict[str, Any]]:
+        return [{"as_of": cutoff.isoformat(), "value": number(value)} for cutoff, value in series.items()]
+
+    figures = {
+        key: {
+            "value": kpis.value(key),
+            "month_ago": kpis.value(key, MONTH_AGO),
+            "three_months_ago": kpis.value(key, THREE_MONTHS_AGO),
+            "trend": dated(kpis.trend[key]),
+        }
+        for key in KPI_KEYS
+    }
+    for figure in figures.values():
+        for name in ("value", "month_ago", "three_months_ago"):
+            figure[name] = number(figure[name])
+
+    def table(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        return [{"group": str(group), **{c: number(v) for c, v in row.items()}} for group, row in frame.iterrows()]
+
+    return {
+        "as_of": kpis.as_of.isoformat(),
+        "trend_step_days": TREND_STEP_DAYS,
+        "ltv_horizon_months": kpis.ltv_horizon_months,
+        "nps_window_days": SURVEY_WINDOW_DAYS,
+        "kpis": figures,
+        "ltv_by_segment": table(kpis.ltv.by_segment) if kpis.ltv is not None else None,
+        "ltv_by_cohort": table(kpis.ltv.by_cohort) if kpis.ltv is not None else None,
+        "nps_by_segment": None
+        if kpis.nps_by_segment is None
+        else {group: dated(kpis.nps_by_segment[group]) for group in kpis.nps_by_segment.columns},
+    }
+
+
+_TEXT_FORMATS = {
+    "active_partners": ("active partners", "{:,.0f}"),
+    "partner_churn_rate": ("partner churn rate", "{:.1%}"),
+    "existing_partner_revenue_change": ("existing-partner revenue growth", "{:+.1%}"),
+    "partner_ltv": ("partner LTV", "{:,.0f}"),
+    "nps": ("partner NPS", "{:+.0f}"),
+    "days_to_first_result": ("days to first result", "{:.1f}"),
+}
+
+
+def format_kpis(kpis: OwnerKpis) -> str:
+    """The headline figures for the terminal: now, a month and three months earlier (`-`: undecided)."""
+
+    def shown(key: str, steps_back: int) -> str:
+        value = kpis.value(key, steps_back)
+        return "-" if math.isnan(value) else _TEXT_FORMATS[key][1].format(value).replace("+0%", "0%")
+
+    lines = [f"  {'owner KPIs:':<34}{'now':>14}{'a month ago':>14}{'3 months ago':>14}"]
+    for key in HEADLINE_KPIS:
+        lines.append(f"    {_TEXT_FORMATS[key][0]:<32}" + "".join(f"{shown(key, back):>14}" for back in (0, MONTH_AGO, THREE_MONTHS_AGO)))
+    if math.isnan(kpis.value("partner_ltv")):
+        lines.append(f"    (LTV over {kpis.ltv_horizon_months} months comes from a scoring of the date: partner-churn score --as-of DATE)")
+    else:
+        lines.append(f"    (LTV over {kpis.ltv_horizon_months} months, from the score history; {kpis.value('ltv_at_risk'):,.0f} of it at risk)")
+    return "\n".join(lines) + "\n"

@@ -45,6 +45,8 @@ RISK_LIST = "risk_list.parquet"
 RISK_LIST_CSV = "risk_list.csv"
 MANIFEST = "scoring.json"
 """What was scored: date, partners, active partners, models, language; written last."""
+KPIS = "kpis.json"
+"""The owner's figures with their trends (`serving.kpis.kpis_json`), for programs: one per date, like the manifest."""
 REPORT = "report.{lang}.html"
 SPREADSHEET = "risk_list.{lang}.xlsx"
 CONTACTS_CSV = "contacts_{owner}.{lang}.csv"
@@ -283,10 +285,11 @@ def write_scoring(
     *,
     lang: str,
     spreadsheet_rows: int = 10_000,
+    kpis: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write risk_list.csv and .parquet (every partner), risk_list.LANG.xlsx (the first `spreadsheet_rows`
-    in priority order: what a manager works through), report.LANG.html, contacts_OWNER.LANG.csv and
-    scoring.json into the date's folder, then the date's score history entry; return the folder. The other languages' files of the date stay
+    in priority order: what a manager works through), report.LANG.html, contacts_OWNER.LANG.csv,
+    kpis.json (`kpis`, when given) and scoring.json into the date's folder, then the date's score history entry; return the folder. The other languages' files of the date stay
     (`_replaced`). All or nothing: the files are written into a staging folder beside it, which then takes
     the date folder's place in one step (`_swap_into_place`); an InputError (one line) leaves the folder as
     it was. Call it holding `scoring_lock`."""
@@ -301,6 +304,8 @@ def write_scoring(
         language_file(REPORT, lang): lambda path: path.write_text(report_html, encoding="utf-8"),
         MANIFEST: lambda path: path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8"),
     }
+    if kpis is not None:
+        writers = {KPIS: lambda path: path.write_text(json.dumps(kpis, indent=2, allow_nan=False), encoding="utf-8"), **writers}
     for owner, tasks in contacts.groupby("owner", sort=True):
         name = language_file(CONTACTS_CSV, lang, owner=str(owner))
         writers = {name: _crm_writer(tasks), **writers}
@@ -313,7 +318,7 @@ def write_scoring(
             write(staging / name)
         if folder.is_dir():  # the other languages' files, and files someone put beside an earlier scoring, stay
             for other in folder.iterdir():
-                if other.name not in writers and not _replaced(other.name, lang) and other.is_file():
+                if other.name not in writers and other.name != KPIS and not _replaced(other.name, lang) and other.is_file():
                     os.link(other, staging / other.name)
         _swap_into_place(staging, folder, last=MANIFEST)
     except (OSError, FileCreateError) as exc:

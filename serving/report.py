@@ -26,12 +26,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from features.segments import LADDER_RANK, SEGMENTS
+from features.summary import SURVEY_WINDOW_DAYS
 from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, sort_risk_list, utc
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.errors import InputError
 from serving.core import PreviousScoring
 from serving.effects_files import MeasuredEffects
-from serving.kpis import FIRST_RESULT_WINDOW_DAYS, REVENUE_WINDOW_DAYS
+from serving.kpis import FIRST_RESULT_WINDOW_DAYS, MONTH_AGO, REVENUE_WINDOW_DAYS, THREE_MONTHS_AGO, TREND_STEP_DAYS, TREND_STEPS, OwnerKpis
 from serving.report_effects import action_titles_of, actions_section
 from serving.report_format import ReportFormatter, View, as_float
 from serving.today import contacts_due, owner_counts
@@ -106,7 +107,7 @@ _ENV.globals["svg_open"] = svg_open
 def render_report(
     scored: pd.DataFrame,
     previous: PreviousScoring | None,
-    kpis: dict[str, float],
+    kpis: OwnerKpis,
     *,
     as_of: pd.Timestamp,
     lang: str,
@@ -114,6 +115,7 @@ def render_report(
     active_window_days: int = 30,
     in_play_window_days: int = 90,
     horizon_days: int = 30,
+    revenue_window_days: int = 90,
     notices: dict[str, str] | None = None,
     effects: MeasuredEffects | None = None,
     action_titles: Mapping[str, str] | None = None,
@@ -128,9 +130,9 @@ def render_report(
     `scored` is `score_partners`' frame (RISK_LIST_COLUMNS + detail_columns(config)); `previous` the previous
     scoring's history entry (`serving.history.previous_scoring`), or None for the first scoring, which says
     so where changes would be;
-    `kpis` from `program_kpis`. The window arguments only label the page and pick partners in play;
-    pass the config's `labels.active_window_days`, `segments.in_play_window_days` and
-    `labels.horizon_days`.
+    `kpis` from `serving.kpis.owner_kpis`. The window arguments only label the page and pick partners in play;
+    pass the config's `labels.active_window_days`, `segments.in_play_window_days`,
+    `labels.horizon_days` and `segments.revenue_window_days`.
     """
     if lang not in TEXT:
         raise ValueError(f"report language {lang!r}: expected one of {sorted(TEXT)}")
@@ -150,6 +152,7 @@ def render_report(
         notices=[f"{target}: {line}" for target, line in (notices or {}).items()],
         today=_today_section(scored, as_of, t, fmt, lang),
         kpis=_kpi_cards(kpis, t, fmt, active_window_days),
+        owner=_owner_section(kpis, t, fmt, lang),
         segments=_segment_section(scored, previous, t, fmt, lang, in_play_window_days),
         flows=_flows_section(scored, previous, t, fmt, lang),
         segment_names=[SEGMENT_NAMES[lang][s] for s in SEGMENTS],
@@ -157,7 +160,7 @@ def render_report(
         value=_value_section(scored, t, fmt, lang, horizon_days),
         actions=actions_section(effects, scored, action_titles_of(scored, action_titles), t, fmt, lang, horizon_days),
         top=_top_section(scored, t, fmt, lang, top),
-        definitions=_definitions(t, active_window_days),
+        definitions=_definitions(t, active_window_days, horizon_days, revenue_window_days, kpis.ltv_horizon_months),
     )
 
 
@@ -173,44 +176,120 @@ def _meta(scored: pd.DataFrame, previous: PreviousScoring | None, as_of: pd.Time
     return meta
 
 
-def _kpi_cards(kpis: dict[str, float], t: dict, fmt: ReportFormatter, days: int) -> list[View]:
-    def get(key: str) -> float:
-        return float(kpis.get(key, math.nan))
-
+def _kpi_cards(kpis: OwnerKpis, t: dict, fmt: ReportFormatter, days: int) -> list[View]:
+    """The owner's figures, each with its value a month and three months earlier and a sparkline of its trend."""
+    get = kpis.value
     change = get("existing_partner_revenue_change")
 
-    def card(label: str, value: str, note: str, delta: str = "") -> View:
+    def card(label: str, key: str, show: Any, note: str, delta: str = "", delta_class: str = "") -> View:
         return {
             "label": label,
-            "value": value,
+            "value": show(get(key)),
             "note": note,
             "delta": delta,
-            "delta_class": "" if math.isnan(change) else (" up" if change >= 0 else " down"),
+            "delta_class": delta_class,
+            "trend": t["trend_line"].format(month=show(get(key, MONTH_AGO)), quarter=show(get(key, THREE_MONTHS_AGO))),
+            "spark": _sparkline(kpis.trend[key].to_numpy(dtype=float), t["trend_chart"].format(name=label, days=TREND_STEP_DAYS, n=TREND_STEPS)),
         }
 
+    ltv, at_risk_share = get("partner_ltv"), get("ltv_at_risk_share")
+    answers = get("nps_answers")
     return [
         card(
             t["active_partners"],
-            fmt.number(get("active_partners")),
+            "active_partners",
+            fmt.number,
             t["active_note"].format(days=days, before=fmt.number(get("active_partners_before"))),
         ),
         card(
             t["churn_rate"],
-            fmt.percent(get("partner_churn_rate")),
+            "partner_churn_rate",
+            fmt.percent,
             t["churn_note"].format(churned=fmt.number(get("churned_partners")), base=fmt.number(get("active_partners_before")), days=days),
         ),
         card(
             t["existing_revenue"],
-            fmt.number(get("existing_partner_revenue")),
+            "existing_partner_revenue",
+            fmt.number,
             t["existing_note"].format(days=REVENUE_WINDOW_DAYS, previous=fmt.number(get("existing_partner_revenue_previous"))),
             delta=fmt.signed_percent(change),
+            delta_class="" if math.isnan(change) else (" up" if change >= 0 else " down"),
+        ),
+        card(
+            t["ltv"],
+            "partner_ltv",
+            fmt.number,
+            t["ltv_unavailable"]
+            if math.isnan(ltv)
+            else t["ltv_note"].format(months=kpis.ltv_horizon_months, at_risk=fmt.number(get("ltv_at_risk")), share=fmt.percent(at_risk_share)),
+        ),
+        card(
+            t["nps"],
+            "nps",
+            lambda v: fmt.signed_number(v),
+            t["nps_none"] if math.isnan(answers) or answers == 0 else t["nps_note"].format(n=fmt.number(answers), days=SURVEY_WINDOW_DAYS),
         ),
         card(
             t["first_result"],
-            f"{fmt.number(get('days_to_first_result'), 1)} {t['days_unit']}",
+            "days_to_first_result",
+            lambda v: f"{fmt.number(v, 1)} {t['days_unit']}",
             t["first_result_note"].format(n=fmt.number(get("first_results")), days=FIRST_RESULT_WINDOW_DAYS),
         ),
     ]
+
+
+def _owner_section(kpis: OwnerKpis, t: dict, fmt: ReportFormatter, lang: str) -> View:
+    """LTV by segment and by sign-up quarter at the cutoff, NPS by segment over the trend's dates."""
+
+    def ltv_rows(frame: pd.DataFrame, name: Any) -> list[View]:
+        return [
+            {
+                "name": name(group),
+                "cells": [fmt.number(row["partners"]), fmt.number(row["ltv"]), fmt.number(row["ltv_per_partner"]), fmt.number(row["ltv_at_risk"])],
+            }
+            for group, row in frame.iterrows()
+        ]
+
+    head = [t["partners"], t["ltv_total"], t["ltv_per_partner"], t["ltv_at_risk"]]
+    nps = kpis.nps_by_segment
+    return {
+        "title": t["owner"],
+        "note": t["owner_note"].format(months=kpis.ltv_horizon_months),
+        "ltv_head": head,
+        "by_segment": None if kpis.ltv is None else ltv_rows(kpis.ltv.by_segment, lambda s: SEGMENT_NAMES[lang][s]),
+        "by_cohort": None if kpis.ltv is None else ltv_rows(kpis.ltv.by_cohort, str),
+        "ltv_unavailable": t["ltv_unavailable"],
+        "nps_head": [] if nps is None else [fmt.date(d) for d in nps.index],
+        "nps_rows": []
+        if nps is None
+        else [
+            {"name": t["all_partners_nps"] if group == "all" else SEGMENT_NAMES[lang][group], "cells": [fmt.signed_number(v) for v in nps[group]]}
+            for group in nps.columns
+        ],
+        "nps_none": t["nps_none"],
+    }
+
+
+def _sparkline(values: np.ndarray, title: str) -> View:
+    """A small line of a trend (oldest first): a polyline per run of known points, a dot for a point alone
+    (the score history had a scoring near it, not near its neighbours) and for the latest point."""
+    width, height, pad = 150, 34, 4
+    known = ~np.isnan(values)
+    low, high = (float(values[known].min()), float(values[known].max())) if known.any() else (0.0, 1.0)
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+
+    def xy(i: int) -> tuple[float, float]:
+        return round(pad + i * step, 1), round(height - pad - (height - 2 * pad) * ((values[i] - low) / (high - low) if high > low else 0.5), 1)
+
+    runs: list[list[tuple[float, float]]] = []
+    for i in range(len(values)):
+        if known[i]:
+            if i == 0 or not known[i - 1]:
+                runs.append([])
+            runs[-1].append(xy(i))
+    lines = [" ".join(f"{x:.1f},{y:.1f}" for x, y in run) for run in runs if len(run) > 1]
+    dots = [run[0] for run in runs if len(run) == 1] + ([xy(len(values) - 1)] if len(values) and known[-1] else [])
+    return {"width": width, "height": height, "title": title, "runs": lines, "dots": dots}
 
 
 def _segment_section(scored: pd.DataFrame, previous: PreviousScoring | None, t: dict, fmt: ReportFormatter, lang: str, in_play_days: int) -> View:
@@ -437,11 +516,13 @@ def _change_text(change: object, previous: object, segment: object, t: dict, lan
     return f"{segment_name(previous, lang)} → {segment_name(segment, lang)}"
 
 
-def _definitions(t: dict, active_days: int) -> list[str]:
+def _definitions(t: dict, active_days: int, horizon_days: int, revenue_days: int, ltv_months: int) -> list[str]:
     return [
         t["def_active"].format(days=active_days),
         t["def_churn"].format(days=active_days),
         t["def_revenue"].format(days=REVENUE_WINDOW_DAYS),
+        t["def_ltv"].format(horizon=horizon_days, window=revenue_days, months=ltv_months),
+        t["def_nps"].format(days=SURVEY_WINDOW_DAYS),
         t["def_first"].format(days=FIRST_RESULT_WINDOW_DAYS),
         t["def_segments"],
         t["def_value"],

@@ -46,11 +46,14 @@ def test_summary_gives_the_nps_of_the_latest_answers_and_validate_checks_surveys
     surveys.to_csv(tmp_path / "surveys.csv", index=False)
     validated = run("validate", "--data", str(tmp_path), "--as-of", "2025-06-01")
     assert validated.returncode == 0 and validated.stdout.rstrip().endswith("6 events, 0 actions, 7 survey answers")
-    summary = run("summary", "--data", str(tmp_path), "--as-of", "2025-06-01")
+    summary = run("summary", "--data", str(tmp_path), "--as-of", "2025-06-01", "--set", f"paths.output_dir={tmp_path / 'scores'}")
     assert summary.returncode == 0, summary.stderr
     lines = summary.stdout.splitlines()
     nps = lines[lines.index(next(line for line in lines if line.startswith("  partner NPS"))) + 1].split()
     assert nps == ["all", "5", "+0"]  # 2 promoters (p1, p2), 2 detractors (p3, p6), 1 passive (p4) of 5: 40% - 40%
+    # Its trend: on 2025-05-02 the latest answers were p1's 10, p3's 10 and p5's 0 (+33); on 2025-03-03 p5's 0 alone (-100).
+    assert next(line for line in lines if line.startswith("    partner NPS")).split() == ["partner", "NPS", "+0", "+33", "-100"]
+    assert next(line for line in lines if line.startswith("    partner LTV")).split() == ["partner", "LTV", "-", "-", "-"]  # no scoring
     surveys.loc[1, "score"] = "9 of 10"
     surveys.to_csv(tmp_path / "surveys.csv", index=False)
     assert_one_line_error(run("validate", "--data", str(tmp_path), "--as-of", "2025-06-01"), "surveys.csv", "'score'", "non-numeric score", "row 2")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from serving.kpis import KPI_KEYS
 from tests.support import FAST, assert_one_line_error, run, store
 
 
@@ -116,6 +118,12 @@ def test_score_writes_the_risk_list_and_refuses_an_unknown_version(trained: tupl
     assert len(risk_list) == 5_000 and risk_list["value_at_risk"].is_monotonic_decreasing
     report = (tmp / "scores" / "2026-07-01" / "report.en.html").read_text(encoding="utf-8")
     assert risk_list["partner_id"].iloc[0] in report and "http://" not in report and "https://" not in report
+    kpis = json.loads((tmp / "scores" / "2026-07-01" / "kpis.json").read_text(encoding="utf-8"))  # strict JSON: no NaN
+    manifest = json.loads((tmp / "scores" / "2026-07-01" / "scoring.json").read_text(encoding="utf-8"))
+    assert set(kpis["kpis"]) == set(KPI_KEYS) and kpis["kpis"]["active_partners"]["value"] == manifest["active_partners"]
+    assert [len(figure["trend"]) for figure in kpis["kpis"].values()] == [7] * len(KPI_KEYS) and kpis["kpis"]["partner_ltv"]["value"] > 0
+    assert kpis["kpis"]["partner_ltv"]["month_ago"] is None  # no scoring a month earlier in this history
+    assert {row["group"] for row in kpis["ltv_by_segment"]} == {"star", "workhorse", "newbie", "sleeper"}
     ru = run("score", "--data", str(generated_dir), "--as-of", "2026-07-02", "--lang", "ru", *store(tmp), *scores)
     assert ru.returncode == 0, ru.stderr[-2000:]
     assert "previous scoring 2026-07-01" in ru.stdout

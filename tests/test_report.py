@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.pipeline import build_features, build_labels
 from features.segments import SEGMENTS
 from partner_churn.config import Config, EffectsConfig
 from partner_churn.errors import InputError
@@ -23,8 +22,9 @@ from retention.effects import estimate_effects
 from serving.batch import RISK_LIST_COLUMNS, detail_columns
 from serving.core import PreviousScoring
 from serving.effects_files import MeasuredEffects, effects_file, latest_effects, uplift_file, uplift_json
-from serving.kpis import KPI_KEYS, program_kpis
+from serving.kpis import KPI_KEYS, OwnerKpis, trend_cutoffs
 from serving.report import REQUIRED_COLUMNS, render_report
+from serving.report_format import ReportFormatter
 from serving.words import SEGMENT_NAMES, TEXT
 from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE, Links
 
@@ -97,7 +97,7 @@ def scored_frame(n: int, seed: int = 0, *, reasons: str | None = None) -> pd.Dat
     return frame.reindex(columns=RISK_LIST_COLUMNS + DETAIL_COLUMNS)  # a column the risk list adds later stays empty
 
 
-KPIS = {
+KPIS_NOW = {
     "partners": 1_234_567.0,
     "active_partners": 6047.0,
     "active_partners_before": 5651.0,
@@ -108,7 +108,24 @@ KPIS = {
     "existing_partner_revenue_change": 0.052272,
     "first_results": 747.0,
     "days_to_first_result": 60.44,
+    "nps": 12.0,
+    "nps_answers": 950.0,
+    "partner_ltv": 9_876_543.0,
+    "ltv_at_risk": 654_321.0,
+    "ltv_at_risk_share": 0.062,
 }
+KPIS = OwnerKpis(
+    as_of=AS_OF,
+    trend=pd.DataFrame(
+        [{**KPIS_NOW, "active_partners": 5000.0 + 100 * k, "partner_ltv": np.nan if k < 3 else 9e6 + k} for k in range(6)] + [KPIS_NOW],
+        index=pd.DatetimeIndex(trend_cutoffs(AS_OF)),
+        columns=list(KPI_KEYS),
+    ),
+    ltv=None,
+    nps_by_segment=None,
+    ltv_horizon_months=12,
+)
+"""Owner KPIs: active partners rising 5,000 -> 5,500 over the months before 6,047 now; LTV known from three months back."""
 
 
 def render(
@@ -189,7 +206,8 @@ def test_page_loads_nothing_from_anywhere(tmp_path: Path, measured: bool) -> Non
     assert parsed.scripts == 0 and "<link" not in page and "@import" not in page and "url(" not in page
     csp = [value for tag, name, value in parsed.attributes if tag == "meta" and name == "content" and value and "default-src" in value]
     assert csp == ["default-src 'none'; style-src 'unsafe-inline'; img-src data:"]
-    assert page.count("<svg") == 3 + 2 * measured  # segment mix, risk distribution, revenue at risk; a Qini curve per judged action
+    # segment mix, risk distribution, revenue at risk; a trend line per owner KPI card; a Qini curve per judged action
+    assert page.count("<svg") == 3 + 6 + 2 * measured
 
 
 @pytest.mark.parametrize(("n", "top"), [(120, 50), (20, 50), (20, 5), (1, 50)])
@@ -471,7 +489,7 @@ def test_qini_charts_draw_the_curve_and_random_targeting(tmp_path: Path) -> None
     effects = measured_effects(tmp_path)
     page = render(scored_frame(40), effects=effects, action_titles={"personal_check_in": "Personal check-in"})
     _, _, charts = effects_view(page)
-    assert len(charts) == 2 and page.count("<svg") == 3 + 2
+    assert len(charts) == 2 and page.count('<svg class="qini"') == 2
     check_in, evil = charts
     assert str(check_in["title"]).startswith("Personal check-in: Qini coefficient +0.0123 [+0.0040, +0.0201], beats random targeting")
     assert str(evil["title"]).startswith(f"{EVIL_ACTION}: Qini coefficient \u22120.0010 [\u22120.0060, +0.0030], does not beat random targeting")
@@ -504,7 +522,7 @@ def test_without_effects_the_section_says_so_in_one_line(lang: str) -> None:
     page = render(scored_frame(40), lang=lang)
     assert TEXT[lang]["effects"] in parse(page).headings
     assert section_text(page) == f"{TEXT[lang]['effects']} {TEXT[lang]['no_effects']}"
-    assert 'id="effects"' not in page and page.count("<svg") == 3
+    assert 'id="effects"' not in page and page.count('<svg class="qini"') == 0
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -549,7 +567,7 @@ def test_latest_effects_reads_the_latest_measurement_at_or_before_the_scoring(tm
 
 def test_without_uplift_evaluations_the_table_still_shows(tmp_path: Path) -> None:
     page = render(scored_frame(10), effects=measured_effects(tmp_path, with_uplift=False))
-    assert len(effects_view(page)[0]) == 6 and TEXT["en"]["qini_missing"] in page and page.count("<svg") == 3
+    assert len(effects_view(page)[0]) == 6 and TEXT["en"]["qini_missing"] in page and page.count('<svg class="qini"') == 0
     assert "[interval]" in page  # the level is the uplift file's: unknown without it
 
 
@@ -570,120 +588,6 @@ def test_a_damaged_effects_file_is_one_line_naming_it(tmp_path: Path, name: str,
     with pytest.raises(InputError, match=re.escape(fragment)) as caught:
         latest_effects(tmp_path, AS_OF)
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
-
-
-# ---------------------------------------------------------------------------------------------------
-# KPIs
-
-
-def partners_frame(rows: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({"partner_id": list(rows), "signup_at": pd.to_datetime(list(rows.values()), utc=True)})
-
-
-def events_frame(rows: list[tuple[str, pd.Timestamp, str, float]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["partner_id", "ts", "event_type", "amount"])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    return frame
-
-
-TINY_PARTNERS = partners_frame(
-    {"A": "2025-10-01", "B": "2025-10-01", "C": "2026-02-09", "D": "2025-12-15", "E": "2025-10-01", "F": "2025-10-01", "G": "2026-03-05"}
-)
-TINY_EVENTS = events_frame(
-    [
-        ("A", pd.Timestamp("2025-11-01", tz="UTC"), "sale", 1000.0),  # first sale long ago
-        ("A", AS_OF - 45 * DAY, "login", 0.0),  # active a window ago
-        ("A", AS_OF - 10 * DAY, "sale", 100.0),  # active now; existing partner's revenue
-        ("A", AS_OF + 1 * DAY, "sale", 999.0),  # after the cutoff: unseen
-        ("B", AS_OF - 50 * DAY, "sale", 50.0),  # previous window's revenue; first sale 101 days after sign-up
-        ("B", AS_OF - 40 * DAY, "click", 0.0),  # active a window ago, silent since: churned
-        ("C", AS_OF - 5 * DAY, "sale", 70.0),  # signed up 20 days ago: new, not existing; first sale after 15 days
-        ("D", AS_OF - 50 * DAY, "sale", 30.0),  # previous window; first sale 26 days after sign-up; churned
-        ("E", AS_OF - 40 * DAY, "message_opened", 0.0),  # not qualifying
-        ("E", AS_OF - 3 * DAY, "payout_paid", 20.0),  # not qualifying, not a sale
-        ("F", AS_OF - 60 * DAY, "login", 0.0),  # exactly at the start of the earlier window: active then
-        ("F", AS_OF - 30 * DAY, "login", 0.0),  # exactly at the start of the window: active now
-        ("G", AS_OF + 2 * DAY, "sale", 10.0),  # signs up after the cutoff
-    ]
-)
-
-
-def test_kpis_on_a_hand_worked_program() -> None:
-    features = build_features(TINY_PARTNERS, TINY_EVENTS, [AS_OF], CONFIG)
-    kpis = program_kpis(TINY_PARTNERS, TINY_EVENTS, AS_OF, CONFIG, features)
-    assert set(kpis) == set(KPI_KEYS)
-    assert kpis["partners"] == 6  # G signs up after the cutoff
-    assert kpis["active_partners"] == 3  # A, C, F (from the feature pipeline's recency)
-    assert kpis["active_partners_before"] == 4  # A, B, D, F
-    assert kpis["churned_partners"] == 2 and kpis["partner_churn_rate"] == 0.5  # B, D
-    assert kpis["existing_partner_revenue"] == 100.0  # A; C signed up inside the window
-    assert kpis["existing_partner_revenue_previous"] == 80.0  # B + D
-    assert kpis["existing_partner_revenue_change"] == pytest.approx(0.25)
-    assert kpis["first_results"] == 3  # B, C, D; A's first sale is older than 90 days
-    assert kpis["days_to_first_result"] == pytest.approx(26.0)  # median of 101, 15, 26
-
-
-def test_kpis_of_a_program_without_activity_are_nan_not_errors() -> None:
-    events = TINY_EVENTS[TINY_EVENTS["event_type"].isin(["message_opened", "payout_paid"])]
-    features = build_features(TINY_PARTNERS, events, [AS_OF], CONFIG)
-    kpis = program_kpis(TINY_PARTNERS, events, AS_OF, CONFIG, features)
-    assert kpis["active_partners"] == 0 and kpis["active_partners_before"] == 0
-    assert np.isnan(kpis["partner_churn_rate"]) and np.isnan(kpis["existing_partner_revenue_change"])
-    assert np.isnan(kpis["days_to_first_result"]) and kpis["first_results"] == 0
-
-
-def reference_kpis(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> dict[str, float]:
-    """The definitions read literally, one partner at a time."""
-    window, qualifying = config.labels.active_window_days * DAY, set(config.labels.qualifying_event_types)
-    out = {"before": 0, "churned": 0, "now": 0.0, "previous": 0.0}
-    first_days = []
-    for partner in partners.itertuples():
-        if partner.signup_at >= as_of:
-            continue
-        mine = events[(events["partner_id"] == partner.partner_id) & (events["ts"] < as_of)]
-        acts = mine[mine["event_type"].isin(qualifying)]["ts"]
-        was = ((acts >= as_of - 2 * window) & (acts < as_of - window)).any()
-        is_ = (acts >= as_of - window).any()
-        out["before"] += was
-        out["churned"] += was and not is_
-        sales = mine[mine["event_type"] == "sale"]
-        month = 30 * DAY
-        if partner.signup_at < as_of - month:
-            out["now"] += sales.loc[sales["ts"] >= as_of - month, "amount"].sum()
-        if partner.signup_at < as_of - 2 * month:
-            out["previous"] += sales.loc[(sales["ts"] >= as_of - 2 * month) & (sales["ts"] < as_of - month), "amount"].sum()
-        if len(sales) and sales["ts"].min() >= as_of - 90 * DAY:
-            first_days.append((sales["ts"].min() - partner.signup_at) / DAY)
-    return {
-        "active_partners_before": out["before"],
-        "churned_partners": out["churned"],
-        "existing_partner_revenue": out["now"],
-        "existing_partner_revenue_previous": out["previous"],
-        "first_results": len(first_days),
-        "days_to_first_result": float(np.median(first_days)) if first_days else float("nan"),
-    }
-
-
-def test_kpis_agree_with_the_reference_and_churn_with_the_deactivation_label() -> None:
-    rng = np.random.default_rng(5)
-    n = 60
-    partners = pd.DataFrame({"partner_id": [f"R{i:03d}" for i in range(n)], "signup_at": AS_OF - pd.to_timedelta(rng.uniform(-10, 200, n), unit="D")})
-    rows = []
-    for partner in partners.itertuples():
-        for _ in range(int(rng.integers(0, 25))):
-            ts = partner.signup_at + pd.Timedelta(days=float(rng.uniform(0, 220)))
-            kind = str(rng.choice(["login", "click", "sale", "payout_paid", "message_opened"]))
-            rows.append((partner.partner_id, ts, kind, round(float(rng.uniform(10, 500)), 2) if kind in ("sale", "payout_paid") else 0.0))
-    events = events_frame(rows)
-    events["partner_id"] = events["partner_id"].astype(pd.CategoricalDtype(partners["partner_id"]))
-    features = build_features(partners, events, [AS_OF], CONFIG)
-    kpis = program_kpis(partners, events, AS_OF, CONFIG, features)
-    expected = reference_kpis(partners, events, AS_OF, CONFIG)
-    assert expected["churned_partners"] > 0 and expected["first_results"] > 2  # the case is not degenerate
-    for key, value in expected.items():
-        assert kpis[key] == pytest.approx(value, nan_ok=True), key
-    labels = build_labels(partners, events, [AS_OF - 30 * DAY], CONFIG, data_end=AS_OF)
-    assert kpis["partner_churn_rate"] == pytest.approx(labels["deactivated"].mean())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -889,3 +793,19 @@ def test_the_printed_top_10_is_in_the_scoring_language() -> None:
     assert not [c for c in top.columns if c.lower() in vocabulary]
     assert not [v for v in top.select_dtypes(object).to_numpy().ravel() if str(v).lower() in vocabulary]
     assert list(console_top(manager_frame(lang="en"), "en").columns[:2]) == ["Partner ID", "Segment"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_owner_kpis_show_a_month_and_three_months_earlier_with_a_trend_line(lang: str) -> None:
+    page = render(scored_frame(30), lang=lang)
+    t, fmt = TEXT[lang], ReportFormatter(lang)
+    for label in (t["active_partners"], t["churn_rate"], t["existing_revenue"], t["ltv"], t["nps"], t["first_result"]):
+        assert f'<div class="kpi-label">{label}</div>' in page
+    # Active partners rose 5,000 -> 5,500 before 6,047 now; LTV is known from three months back only.
+    assert t["trend_line"].format(month=fmt.number(5500), quarter=fmt.number(5300)) in page
+    assert t["trend_line"].format(month=fmt.number(9e6 + 5), quarter=fmt.number(9e6 + 3)) in page
+    sparks = re.findall(r'<svg class="spark".*?</svg>', page, re.S)
+    assert len(sparks) == 6
+    ltv_spark = next(s for s in sparks if t["ltv"] in s)
+    assert ltv_spark.count("<polyline") == 1 and len(re.search(r'points="([^"]+)"', ltv_spark).group(1).split()) == 4  # type: ignore[union-attr]
+    assert t["owner"] in page and t["ltv_unavailable"] in page and t["nps_none"] in page  # no LTV table, no surveys in this fixture
