@@ -54,7 +54,7 @@ def loaded(program: GeneratedProgram, folder: Path, config: Config) -> Program:
 
 def scored(program: Program, models: dict, as_of: pd.Timestamp, config: Config) -> pd.DataFrame:
     """Features at `as_of` with the scores `partner-churn score` gives (risk for active partners, potential for all)."""
-    features = build_features(program.partners, program.events, [as_of], config)
+    features = build_features(program.partners, program.events, [as_of], config, surveys=program.surveys)
     active = active_mask(features, config)
     features["deactivation_risk"] = np.where(active, 0.0, np.nan)
     features.loc[active, "deactivation_risk"] = models["deactivation_risk"].predict(features[active])

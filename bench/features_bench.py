@@ -152,7 +152,7 @@ def measure(kind: str, data_dir: Path, cutoffs: list[pd.Timestamp], repeat: int)
 
 def agreement(program: Program, data_dir: Path, cutoffs: list[pd.Timestamp], config: Config) -> dict[str, object]:
     """How far build_features' window features are from DuckDB's: mismatching ints, largest float error."""
-    ours = build_features(program.partners, program.events, cutoffs, config)
+    ours = build_features(program.partners, program.events, cutoffs, config, surveys=program.surveys)
     duck = duckdb_window_features(data_dir / "partners.parquet", data_dir / "events.parquet", cutoffs, config)
     same_rows = len(ours) == len(duck) and bool(
         (ours["partner_id"].to_numpy() == duck["partner_id"].to_numpy()).all() and (ours["as_of"].to_numpy() == duck["as_of"].to_numpy()).all()

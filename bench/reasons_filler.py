@@ -201,7 +201,7 @@ def main() -> None:
     as_of, lang = pd.Timestamp(meta["as_of"]), meta["lang"]
     scored = pd.read_parquet(args.scoring / "risk_list.parquet", columns=["partner_id", "risk_band", "potential_band", "reasons", "reasons_source"])
     program = load_program(args.data, config.data, as_of)
-    features = build_features(program.partners, program.events, [as_of], config)
+    features = build_features(program.partners, program.events, [as_of], config, surveys=program.surveys)
     active = active_mask(features, config)
     names = [spec.name for spec in feature_schema(config)]
     targets = explained_as(scored, config)

@@ -205,7 +205,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     # Request bodies from real partners ------------------------------------------------------------
     as_of = pd.Timestamp(args.as_of, tz="UTC")
     program = load_program(store / "data", config.data, as_of)
-    features = build_features(program.partners, program.events, [as_of], config)
+    features = build_features(program.partners, program.events, [as_of], config, surveys=program.surveys)
     rng = np.random.default_rng(7)
     mask = active_mask(features, config)
     active, inactive = np.flatnonzero(mask), np.flatnonzero(~mask)

@@ -81,7 +81,7 @@ def _measure(cfg: Config, data: Path | None, as_of: str | None, lenient: bool, *
     typer.echo(f"measuring {int((program.actions['ts'] < cutoff).sum()):,} logged actions before {cutoff:%Y-%m-%d}", err=True)
     if later := int((program.actions["ts"] >= cutoff).sum()):
         typer.echo(f"{later:,} logged actions at or after {cutoff:%Y-%m-%d} are left out (after the measurement's cutoff)", err=True)
-    rows = action_rows(program.partners, program.events, program.actions, cutoff, cfg, scores=scores, with_features=True)
+    rows = action_rows(program.partners, program.events, program.actions, cutoff, cfg, scores=scores, with_features=True, surveys=program.surveys)
     table = estimate_effects(rows, cfg.effects)
     typer.echo(
         f"effects of logged actions as of {cutoff:%Y-%m-%d}: contacted minus held out, over the {cfg.labels.horizon_days} days from the "

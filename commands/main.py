@@ -261,7 +261,7 @@ def features(
     cutoffs = check_cutoffs([parse_as_of(value, "--as-of") for value in as_of])
     program = load_data(cfg, data, None, lenient)  # the data may run past the cutoffs: features only look before them
     with typer.progressbar(length=len(cutoffs), label="computing features", file=sys.stderr) as bar:
-        frame = build_features(program.partners, program.events, cutoffs, cfg, progress=bar.update)
+        frame = build_features(program.partners, program.events, cutoffs, cfg, progress=bar.update, surveys=program.surveys)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         frame.to_parquet(out, index=False)
@@ -371,7 +371,7 @@ def score(
             step(f"warning: {warning}")
         previous = previous_scoring(cfg.paths.output_dir, cutoff.normalize())
         step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
-        scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous=previous)
+        scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous=previous, surveys=program.surveys)
         active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
         earlier = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff)[:-1], within_days=TREND_TOLERANCE_DAYS, before=cutoff)
         kpis = owner_kpis(program.partners, program.events, cutoff, cfg, scored, surveys=program.surveys, earlier=earlier)

@@ -99,15 +99,17 @@ def build_features(
     *,
     program: ProgramContext | None = None,
     progress: Callable[[int], None] | None = None,
+    surveys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features, segment and downgrade warning per (cutoff, partner signed up before it).
 
     Columns: partner_id, as_of, every feature of `feature_schema(config)` in order, segment,
     downgrade_warning; rows sorted by as_of, then partners' order. `progress`, when given, is called
-    with 1 after each cutoff.
+    with 1 after each cutoff. `surveys` (the contract's optional table: partner_id, ts, score) informs the
+    survey features; without it they are missing.
     """
     stamps = check_cutoffs(cutoffs)
-    table = _DayTable(partners, events, stamps, config)
+    table = _DayTable(partners, events, stamps, config, surveys)
     context = program or table.context(_context_windows(config))
     frames = []
     for i in range(len(stamps)):
@@ -197,6 +199,7 @@ def build_features_for(
     config: Config,
     *,
     horizon_days: int,
+    surveys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features at sparse (partner, cutoff) pairs, with what followed each over `horizon_days` days.
 
@@ -216,7 +219,7 @@ def build_features_for(
         )
     moments = pd.to_datetime(wanted["as_of"], utc=True)
     stamps = check_cutoffs(list(moments.unique()))
-    table = _DayTable(partners, events, stamps, config)
+    table = _DayTable(partners, events, stamps, config, surveys)
     context = table.context(_context_windows(config))
     codes = pd.Index(table.partner_ids).get_indexer(wanted["partner_id"].astype(str)).astype(np.int64)
     at = stamps.get_indexer(pd.DatetimeIndex(moments)).astype(np.int64)
@@ -277,7 +280,9 @@ def _empty(columns: list[str], config: Config) -> pd.DataFrame:
 class _DayTable:
     """Partner-day aggregates of one frame of whole partners, with cumulative sums for window queries."""
 
-    def __init__(self, partners: pd.DataFrame, events: pd.DataFrame, cutoffs: pd.DatetimeIndex, config: Config) -> None:
+    def __init__(
+        self, partners: pd.DataFrame, events: pd.DataFrame, cutoffs: pd.DatetimeIndex, config: Config, surveys: pd.DataFrame | None = None
+    ) -> None:
         self.config = config
         self.cutoffs = cutoffs
         self.partners = partners.reset_index(drop=True)
@@ -370,6 +375,7 @@ class _DayTable:
         sale_order = np.argsort(ts[sale_mask], kind="stable")
         self.sale_ts = ts[sale_mask][sale_order]
         self.sale_cumulative = np.concatenate([[0.0], np.cumsum(amount[sale_mask][sale_order])])
+        self.surveys = _SurveyAnswers(surveys, self.partner_ids)
 
     # -- queries -------------------------------------------------------------------------------------
     def select(self, i: int, codes: np.ndarray) -> None:
@@ -509,6 +515,7 @@ class _DayTable:
             program_revenue = context.window_revenue[w][position]
             partner_revenue = out[revenue_feature(w)] if w in f.windows_days else window(f"amount:{SALE}", w)
             out[revenue_share_feature(w)] = partner_revenue / program_revenue if program_revenue > 0 else np.zeros(codes.size)
+        out.update(self.surveys.at(t_ns, codes))
         for name, column_type in config.data.partner_attributes.items():
             out[name] = self._attribute(name, codes, float if column_type in ("float", "integer") else object)
 
@@ -562,6 +569,38 @@ class _DayTable:
         rank = np.vectorize(LADDER_RANK.get, otypes=[int])
         warning = rank(later) < rank(now) if codes.size else np.zeros(0, bool)
         return now, warning
+
+
+class _SurveyAnswers:
+    """The partners' survey answers in time order (per partner), for the survey features at a cutoff."""
+
+    def __init__(self, surveys: pd.DataFrame | None, partner_ids: np.ndarray) -> None:
+        if surveys is None or not len(surveys):
+            self.code, self.ts, self.score = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+            return
+        code = pd.Index(partner_ids).get_indexer(surveys["partner_id"].astype(str)).astype(np.int64)
+        ts = pd.DatetimeIndex(pd.to_datetime(surveys["ts"], utc=True)).as_unit("ns").asi8
+        score = surveys["score"].to_numpy(dtype=float)
+        mine = code >= 0  # a frame of some partners (a partition, the service's one partner) reads their answers only
+        order = np.lexsort((ts[mine], code[mine]))  # by partner, then time; stable for answers at one time
+        self.code, self.ts, self.score = code[mine][order], ts[mine][order], score[mine][order]
+
+    def at(self, t_ns: int, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """survey_score_last, survey_score_change and days_since_last_survey of partners `codes` at t."""
+        before = self.ts < t_ns
+        code, ts, score = self.code[before], self.ts[before], self.score[before]
+        last = np.flatnonzero(np.r_[code[1:] != code[:-1], True]) if code.size else np.zeros(0, np.int64)
+        previous = last - 1
+        has_previous = previous >= 0
+        has_previous[has_previous] = code[previous[has_previous]] == code[last[has_previous]]
+        n = int(codes.max(initial=-1)) + 1
+        latest, change, days = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        inside = code[last] < n
+        latest[code[last][inside]] = score[last][inside]
+        days[code[last][inside]] = (t_ns - ts[last][inside]) / DAY_NS
+        both = has_previous & inside
+        change[code[last][both]] = score[last][both] - score[previous[both]]
+        return {"survey_score_last": latest[codes], "survey_score_change": change[codes], "days_since_last_survey": days[codes]}
 
 
 def _running_sum(values: np.ndarray, group: np.ndarray) -> np.ndarray:

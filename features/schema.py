@@ -29,6 +29,10 @@ Names below use the default windows (features.* in the config sets them).
 - unpaid_commission: sale amounts x commission_rate minus paid payouts before t, floored at 0; missing
   without a commission_rate.
 - revenue_share_{w}d: the partner's revenue in window w over the whole program's in that window.
+- survey_score_last / survey_score_change / days_since_last_survey: the partner's latest answer (0-10)
+  to a satisfaction survey before t, that answer minus the one before it, and days since it (the optional
+  `surveys` table); missing without an answer (change: without two). A program without surveys cannot
+  inform them (`SURVEYS` stands for the table where features name their event types).
 - partner_type, country, commission_rate: declared partner attributes, as given.
 """
 
@@ -68,6 +72,10 @@ RECENCY_TYPES: dict[str, str | None] = {
 
 SALE, PAYOUT_PAID, PAYOUT_REQUESTED = "sale", "payout_paid", "payout_requested"
 """The event types whose meaning features rely on (money in, money out, money asked for)."""
+
+SURVEYS = "surveys"
+"""What the survey features are made of, named among event types: a program "has" it when its optional
+surveys table holds an answer (`learnable_features`), so a program without surveys leaves them out."""
 
 FIRST_EVENT_TYPES: dict[str, str] = {"link": "link_created", "lead": "lead", "sale": "sale"}
 """days_to_first_<suffix> -> event type."""
@@ -216,6 +224,33 @@ def feature_schema(config: Config) -> list[FeatureSpec]:
                 revenue_share_feature(w), "float", "program_share", f"Share of the program's revenue in the last {w} days.", event_types=(SALE,)
             )
         )
+    specs += [
+        FeatureSpec(
+            "survey_score_last",
+            "float",
+            "survey",
+            "The latest satisfaction survey answer (0-10); missing without one.",
+            may_be_missing=True,
+            event_types=(SURVEYS,),
+        ),
+        FeatureSpec(
+            "survey_score_change",
+            "float",
+            "survey",
+            "The latest survey answer minus the one before it; missing with fewer than two.",
+            may_be_negative=True,
+            may_be_missing=True,
+            event_types=(SURVEYS,),
+        ),
+        FeatureSpec(
+            "days_since_last_survey",
+            "float",
+            "survey",
+            "Days since the latest survey answer; missing without one.",
+            may_be_missing=True,
+            event_types=(SURVEYS,),
+        ),
+    ]
     for name, column_type in config.data.partner_attributes.items():
         kind: FeatureType = "category" if column_type in CATEGORICAL_ATTRIBUTE_TYPES else "float"
         specs.append(FeatureSpec(name, kind, "attribute", f"Declared partner attribute {name} ({column_type}).", may_be_missing=True))

@@ -54,7 +54,7 @@ def summarize_program(
     partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config, surveys: pd.DataFrame | None = None
 ) -> ProgramSummary:
     """Compute the summary from contract-shaped frames, with the feature pipeline's own definitions."""
-    features = build_features(partners, events, [as_of], config)
+    features = build_features(partners, events, [as_of], config, surveys=surveys)
     past = events[events["ts"] < as_of]
     by_type = past.groupby("event_type", observed=False)["amount"].agg(events="size", amount="sum").reindex(config.data.event_types, fill_value=0)
     silent = features[LAST_ACTIVITY]

@@ -43,7 +43,7 @@ def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOut
     as_of = store.scored_as_of(risk_list, as_of)
     models = store.scoring_models(config, risk_list)
     reference = store.reference_sample(config, models)
-    features = build_features(program.partners, program.events, [as_of], config)
+    features = build_features(program.partners, program.events, [as_of], config, surveys=program.surveys)
     scored = drift_check.current_population(features, risk_list, config)
     read = store.model_features(config, models)
     schema = [spec for spec in feature_schema(config) if spec.name in read]

@@ -52,9 +52,11 @@ def action_rows(
     *,
     scores: pd.DataFrame | None = None,
     with_features: bool = False,
+    surveys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per logged action with ts before `as_of` (row_columns; in the log's order; `with_features`:
-    then every feature of `feature_schema`, missing for a partner not signed up yet, for the uplift models).
+    then every feature of `feature_schema`, missing for a partner not signed up yet, for the uplift models;
+    `surveys`, the contract's optional table, informs the survey features).
 
     `holdout` is the log's own column (boolean, missing where the log leaves it empty); an actions table
     without that column logged every contact as made, so every row is treated (False). `scores`, when given,
@@ -76,7 +78,7 @@ def action_rows(
         }
     )
     horizon = config.labels.horizon_days
-    found = build_features_for(partners, events, rows[["partner_id"]].assign(as_of=rows["day"]), config, horizon_days=horizon)
+    found = build_features_for(partners, events, rows[["partner_id"]].assign(as_of=rows["day"]), config, horizon_days=horizon, surveys=surveys)
     extra = [spec.name for spec in feature_schema(config) if spec.name not in segment_inputs(config)] if with_features else []
     kept = ["partner_id", "as_of", "signed_up", *segment_inputs(config), *extra, "segment", "qualifying_next_horizon", "revenue_next_horizon"]
     rows = rows.merge(found[kept].rename(columns={"as_of": "day"}), on=["partner_id", "day"], how="left", validate="many_to_one")

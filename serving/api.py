@@ -21,7 +21,8 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from bentoml.exceptions import BentoMLException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from features.schema import FeatureSpec, feature_schema
+from features.contract.tables import SURVEY_SCORE_RANGE
+from features.schema import SURVEYS, FeatureSpec, feature_schema
 from features.segments import SEGMENTS
 from partner_churn.config import Config
 from partner_churn.domain import LANGS as LANGUAGES
@@ -70,7 +71,7 @@ class RequestBody(StrictInput):
             raise
 
 
-BY_FEATURES, BY_EVENTS, EITHER_WAY = ("features", "downgrade_warning"), ("partner", "events", "as_of"), ("partner_id", "explain")
+BY_FEATURES, BY_EVENTS, EITHER_WAY = ("features", "downgrade_warning"), ("partner", "events", "surveys", "as_of"), ("partner_id", "explain")
 """The two ways a partner record comes in (`PartnerRecord._one_way_in`), by their fields."""
 FEATURES_FIELDS, EVENTS_FIELDS = ("partner_id", *BY_FEATURES, "explain"), ("partner_id", *BY_EVENTS, "explain")
 RECORD_FIELDS = (*EITHER_WAY, *BY_FEATURES, *BY_EVENTS)
@@ -126,7 +127,8 @@ def _feature_field(spec: FeatureSpec) -> tuple[Any, Any]:
     if spec.kind == "category":
         return Text | None, Field(..., min_length=1, max_length=200, description=spec.description)
     number = float | None if spec.may_be_missing else float
-    return number, Field(..., allow_inf_nan=False, ge=-LARGEST if spec.may_be_negative else 0, le=LARGEST, description=spec.description)
+    required = None if SURVEYS in spec.event_types else ...  # from the optional surveys table: a client without surveys leaves them out
+    return number, Field(required, allow_inf_nan=False, ge=-LARGEST if spec.may_be_negative else 0, le=LARGEST, description=spec.description)
 
 
 def api_models(config: Config) -> ApiModels:
@@ -171,6 +173,12 @@ def api_models(config: Config) -> ApiModels:
                 raise ValueError(f"amount is required for {self.event_type} events")
             return self
 
+    class SurveyAnswer(StrictInput):
+        """One answer of the partner to a satisfaction survey, as in the data contract's surveys table."""
+
+        ts: UtcDatetime = Field(description="When the partner answered; without a zone, UTC.")
+        score: float = Field(ge=SURVEY_SCORE_RANGE[0], le=SURVEY_SCORE_RANGE[1], allow_inf_nan=False, description="The answer, 0-10.")
+
     attribute_fields: dict[str, Any] = {}
     for name, column_type in config.data.partner_attributes.items():
         if column_type in ("float", "integer"):
@@ -204,6 +212,11 @@ def api_models(config: Config) -> ApiModels:
         events: list[Event] | None = Field(
             None, max_length=max_events, description=f"With `partner`: the partner's events in time order (at most {max_events:,})."
         )
+        surveys: list[SurveyAnswer] | None = Field(
+            None,
+            max_length=max_events,
+            description="With `events`: the partner's survey answers (optional; any order), after sign-up and before as_of.",
+        )
         as_of: UtcDatetime | None = Field(None, description="With `events`: the scoring time (default: now); only earlier events count.")
         explain: bool | None = Field(None, description="Reasons in words for this partner (default: yes on /score, no on /score_bulk).")
 
@@ -217,6 +230,8 @@ def api_models(config: Config) -> ApiModels:
                 raise ValueError("`partner` and `events` go together")
             if by_features and self.as_of is not None:
                 raise ValueError("`as_of` goes with `events`; features are already as of their time")
+            if by_features and self.surveys is not None:
+                raise ValueError("`surveys` go with `events`; with `features` give the survey features themselves")
             if by_events and "downgrade_warning" in self.model_fields_set:
                 raise ValueError("`downgrade_warning` goes with `features`; from events the service computes it")
             if by_events:
@@ -238,6 +253,13 @@ def api_models(config: Config) -> ApiModels:
                     raise ValueError(
                         f"events[{len(self.events) - 1}].ts {self.events[-1].ts.isoformat()} is not before as_of {limit.isoformat()}"
                         f"{'' if self.as_of else ' (now)'}: only earlier events count"
+                    )
+            for i, answer in enumerate(self.surveys or []):
+                signup, limit = self.partner.signup_at, self.as_of or dt.datetime.now(dt.UTC)  # type: ignore[union-attr]
+                if answer.ts < signup or answer.ts >= limit:
+                    raise ValueError(
+                        f"surveys[{i}].ts {answer.ts.isoformat()} is "
+                        + (f"before partner.signup_at {signup.isoformat()}" if answer.ts < signup else f"not before as_of {limit.isoformat()}")
                     )
             return self
 

@@ -80,12 +80,13 @@ def score_partners(
     *,
     previous: PreviousScoring | None,
     scored_at: pd.Timestamp | None = None,
+    surveys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score every partner at `as_of` and compare with `previous` (`serving.history.previous_scoring`; None
-    for the first scoring)."""
+    for the first scoring); `surveys` (the contract's optional table) informs the survey features."""
     scored_at = scored_at or pd.Timestamp.now(tz="UTC")
     columns = RISK_LIST_COLUMNS + detail_columns(config)
-    now = build_features(partners, events, [as_of], config)
+    now = build_features(partners, events, [as_of], config, surveys=surveys)
     if now.empty:
         return pd.DataFrame(columns=columns)
 

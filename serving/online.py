@@ -212,9 +212,9 @@ def _from_events(records: Sequence[Any], names: list[str], served: ServedModels,
     parts = []
     for moment in sorted(set(as_of)):
         group = [i for i, t in enumerate(as_of) if t == moment]
-        partners, events = _program_of([records[i] for i in group], config)
+        partners, events, surveys = _program_of([records[i] for i in group], config)
         context = ProgramContext.from_snapshot(served.program, [moment])
-        features = build_features(partners, events, [moment], config, program=context)
+        features = build_features(partners, events, [moment], config, program=context, surveys=surveys)
         features["partner_id"] = [records[i].partner_id for i in group]
         parts.append((group, {name: features[name].to_numpy() for name in wanted}))
     columns = _in_request_order(parts)
@@ -223,8 +223,8 @@ def _from_events(records: Sequence[Any], names: list[str], served: ServedModels,
     return columns
 
 
-def _program_of(records: Sequence[Any], config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The partners and events tables of the data contract, for the records' partners only.
+def _program_of(records: Sequence[Any], config: Config) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The partners, events and surveys tables of the data contract, for the records' partners only.
 
     Partners are keyed by their position, not their id: requests merged into one batch may hold the
     same partner twice, and each record is scored on its own events."""
@@ -246,4 +246,7 @@ def _program_of(records: Sequence[Any], config: Config) -> tuple[pd.DataFrame, p
     events["ts"] = pd.to_datetime(events["ts"], utc=True).astype("datetime64[ns, UTC]")
     events["event_type"] = pd.Categorical(events["event_type"], categories=config.data.event_types)
     events["amount"] = events["amount"].astype(float).fillna(0.0)
-    return partners, events.sort_values(["partner_id", "ts"], kind="stable").reset_index(drop=True)
+    answers = [(str(i), a.ts, a.score) for i, r in enumerate(records) for a in (r.surveys or [])]
+    surveys = pd.DataFrame(answers, columns=["partner_id", "ts", "score"]).astype({"score": float})
+    surveys["ts"] = pd.to_datetime(surveys["ts"], utc=True).astype("datetime64[ns, UTC]")
+    return partners, events.sort_values(["partner_id", "ts"], kind="stable").reset_index(drop=True), surveys

@@ -294,7 +294,23 @@ def downgrade_warning(p: PartnerAt, program: ProgramAt, segment: str) -> bool:
     return LADDER_RANK[projected] < LADDER_RANK[segment]
 
 
-def reference_features(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+def survey_features(surveys: pd.DataFrame | None, partner_id: str, t: pd.Timestamp) -> dict[str, float]:
+    """The latest answer before t, it minus the one before, days since it; missing without (two) answers."""
+    answers: list[tuple[pd.Timestamp, float]] = []
+    if surveys is not None:
+        for row in surveys.itertuples():
+            if str(row.partner_id) == partner_id and pd.Timestamp(row.ts) < t:
+                answers.append((pd.Timestamp(row.ts), float(row.score)))
+    answers.sort(key=lambda answer: answer[0])  # stable: answers at one time keep the table's order
+    if not answers:
+        return {"survey_score_last": NAN, "survey_score_change": NAN, "days_since_last_survey": NAN}
+    (when, last), change = answers[-1], (answers[-1][1] - answers[-2][1]) if len(answers) > 1 else NAN
+    return {"survey_score_last": last, "survey_score_change": change, "days_since_last_survey": (t - when) / DAY}
+
+
+def reference_features(
+    partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config, surveys: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per (cutoff, partner signed up before it): partner_id, as_of, features, segment, downgrade_warning."""
     people = as_partner_list(partners, events, config)
     names = feature_names(config)
@@ -311,6 +327,7 @@ def reference_features(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Se
                 total = program.revenue[w]
                 values[f"revenue_share_{w}d"] = p.window_revenue(w) / total if total != 0 else 0.0
             values.update(person.attributes)
+            values.update(survey_features(surveys, person.partner_id, t))
             assert set(values) == set(names), f"reference misses {set(names) - set(values)}, extra {set(values) - set(names)}"
             segment = segment_at(p, program)
             rows.append(

@@ -34,7 +34,8 @@ KINDS = drift.column_kinds(SCHEMA)
 def population(n: int, seed: int, *, cutoffs: int = 4, shift: dict[str, float] | None = None) -> pd.DataFrame:
     """Active partners with every feature of the schema and both scores, drawn from fixed distributions."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({name: rng.gamma(2.0, 3.0, n) for name, kind in KINDS.items() if kind == "numerical"})
+    later = [name for name in KINDS if "survey" in name]  # added to the schema later: drawn last, so the others keep their values
+    frame = pd.DataFrame({name: rng.gamma(2.0, 3.0, n) for name, kind in KINDS.items() if kind == "numerical" and name not in later})
     frame["tenure_days"] = rng.uniform(0, 300, n)
     frame["active_days_30"] = rng.integers(1, 20, n)
     frame["deactivation_risk"] = rng.beta(2, 6, n)
@@ -42,6 +43,8 @@ def population(n: int, seed: int, *, cutoffs: int = 4, shift: dict[str, float] |
     frame["partner_type"] = rng.choice(["blogger", "agency", "individual"], n)
     frame["country"] = rng.choice(["RU", "KZ", "DE"], n)
     frame["as_of"] = pd.to_datetime("2025-06-01", utc=True) + pd.to_timedelta(rng.integers(0, cutoffs, n) * 14, unit="D")
+    for name in later:
+        frame[name] = rng.gamma(2.0, 3.0, n)
     for column, by in (shift or {}).items():
         frame[column] = frame[column] + by * frame[column].std()
     return frame

@@ -179,6 +179,23 @@ def random_program(seed: int = 2025, n_partners: int = 30, n_events: int = 2_000
 RANDOM_PARTNERS, RANDOM_EVENTS = random_program()
 
 
+def random_surveys(seed: int = 9, n: int = 120) -> pd.DataFrame:
+    """Survey answers of the random program's partners after their sign-up, some at one moment (ties), some
+    exactly at a cutoff, halves too (a tool allowing them)."""
+    rng = np.random.default_rng(seed)
+    who = rng.integers(0, len(RANDOM_PARTNERS), n)
+    signup = pd.DatetimeIndex(RANDOM_PARTNERS["signup_at"])[who]
+    ts = signup + pd.to_timedelta(rng.uniform(0, 200, n), unit="D")
+    ts = ts.where(rng.random(n) > 0.1, pd.Timestamp(RANDOM_CUTOFFS[-1]))  # at a cutoff: not before it, unseen there
+    frame = pd.DataFrame({"partner_id": RANDOM_PARTNERS["partner_id"].to_numpy()[who], "ts": ts, "score": rng.integers(0, 21, n) / 2})
+    frame = frame[frame["ts"] >= signup]
+    twin = frame.iloc[:5].assign(score=lambda f: 10 - f["score"])  # the same partner and moment, another answer
+    return pd.concat([frame, twin], ignore_index=True)
+
+
+RANDOM_SURVEYS = random_surveys()
+
+
 # ---------------------------------------------------------------------------------------------------
 # Comparison
 
@@ -266,12 +283,12 @@ def tiny_reference() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def random_reference() -> pd.DataFrame:
-    return reference_features(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG)
+    return reference_features(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG, RANDOM_SURVEYS)
 
 
 @pytest.fixture(scope="module")
 def random_batch() -> pd.DataFrame:
-    return build_features(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG)
+    return build_features(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG, surveys=RANDOM_SURVEYS)
 
 
 @pytest.fixture(scope="module", params=["reference", "pipeline"])

@@ -237,7 +237,7 @@ def test_non_default_windows_and_horizon_name_the_same_active_partners_everywher
     from features.pipeline import build_features
 
     served = load_served(config)
-    features = build_features(partners, events, [as_of], config)
+    features = build_features(partners, events, [as_of], config, surveys=program.surveys)
     api = api_models(config)
     records = [api.record.model_validate(feature_record(row, api.schema)) for _, row in features.iterrows()]
     answers = score_records(records, served, lang="en", explain_by_default=False)

@@ -656,6 +656,14 @@ def sweep() -> Iterator[tuple[str, dict[str, Any], Any]]:
         yield "pending_payout_requests", {"pending_payout_requests": n, "days_since_last_payout_request": n + 0.3}, None
         yield "pending_payout_requests", {"pending_payout_requests": n}, None
         yield "unpaid_commission", {"unpaid_commission": float(n)}, None
+        score = float(min(n, 10))
+        yield "survey_score_last", {"survey_score_last": score, "days_since_last_survey": n + 0.4}, None
+        yield "survey_score_change", {"survey_score_last": score, "survey_score_change": score - 10.0, "days_since_last_survey": n + 0.4}, None
+        yield (
+            "survey_score_last",
+            {"survey_score_last": score + 0.5 if n < 10 else 9.5, "days_since_last_survey": 3.0, "segment": "s"},
+            {"s": {"survey_score_last": score}},
+        )
         for tenure in (n + 0.4, n * 30.4375 + 95.0, n * 365.25 + 731.0):
             yield "tenure_days", {"tenure_days": tenure}, None
         for suffix in FIRST_EVENT_TYPES:
@@ -1179,3 +1187,39 @@ def test_bad_arguments_are_clear_errors(risk_model: TrainedModel) -> None:
         reasons_from_contributions(np.zeros((1, 3)), ["a", "b"], rows, target=RISK)
     with pytest.raises(ValueError, match="k must be at least 1"):
         reasons_from_contributions(np.zeros((1, 2)), ["a", "b"], rows, target=RISK, k=0)
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", "gave 3 of 10 in the last survey (12 days ago) (typical: 8); 8 the time before"),
+        ("ru", "оценка 3 из 10 в последнем опросе (12 дней назад) (типично: 8); до этого 8"),
+    ],
+)
+def test_a_survey_answer_is_one_sentence_whatever_survey_feature_speaks(lang: str, expected: str) -> None:
+    row = {"survey_score_last": 3.0, "survey_score_change": -5.0, "days_since_last_survey": 12.5, "segment": "s"}
+    typical = {"s": {"survey_score_last": 8.0}}
+    for name in ("survey_score_last", "survey_score_change", "days_since_last_survey"):
+        assert describe_feature(name, row, target=RISK, lang=lang, typical=typical) == expected
+    single = describe_feature("survey_score_last", {"survey_score_last": 7.5, "days_since_last_survey": 0.2}, target=RISK, lang=lang)
+    assert single == (
+        "gave 7.5 of 10 in the last survey (less than a day ago)" if lang == "en" else "оценка 7,5 из 10 в последнем опросе (меньше суток назад)"
+    )
+
+
+def test_a_recent_detractor_answer_leads_the_facts_an_old_or_good_one_comes_last() -> None:
+    names = fact_features(Config())
+    rows = pd.DataFrame(
+        {
+            "days_since_last_activity": [2.0, 2.0, 2.0],
+            "days_since_last_sale": [40.0, 40.0, 40.0],
+            "active_days_30": [3, 3, 3],
+            "revenue_90d": [0.0, 0.0, 0.0],
+            "survey_score_last": [2.0, 2.0, 9.0],
+            "survey_score_change": [np.nan, np.nan, np.nan],
+            "days_since_last_survey": [10.0, 200.0, 10.0],  # the second answer is older than the NPS window
+        }
+    )
+    recent, old, good = facts_for(rows, names=names, k=3)
+    assert recent[0] == "gave 2 of 10 in the last survey (10 days ago)"
+    assert not any("survey" in sentence for sentence in old + good)  # the other facts fill the three first

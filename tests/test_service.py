@@ -293,6 +293,29 @@ def test_raw_events_score_as_their_features_do(client: TestClient, service: Any,
         assert a[key] == b[key], key
 
 
+def test_survey_answers_with_raw_events_score_as_the_survey_features_do(client: TestClient, service: Any, program: Program, config: Config) -> None:
+    """Answers sent with the events give the features the batch pipeline computes from the surveys table;
+    a features record may leave the survey features out (a client without surveys)."""
+    assert program.surveys is not None
+    answered = program.surveys[program.surveys["ts"] < AS_OF].groupby("partner_id", observed=True).size()
+    partner_id = str(answered[answered >= 2].index[0])
+    mine = program.surveys[program.surveys["partner_id"] == partner_id]
+    surveys = [{"ts": a.ts.isoformat(), "score": float(a.score)} for a in mine[mine["ts"] < AS_OF].itertuples()]
+    frame = build_features(program.partners, program.events, [AS_OF], config, surveys=program.surveys)
+    batch = frame[frame["partner_id"].astype(str) == partner_id].iloc[0]
+    assert not np.isnan(batch["survey_score_change"]), "setup: the partner answered twice"
+    by_events = client.post("/score", json={"partners": [events_record(partner_id, program, surveys=surveys[::-1])]})  # any order
+    by_features = client.post("/score", json={"partners": [feature_record(batch, service)]})
+    assert by_events.status_code == 200 and by_features.status_code == 200, by_events.text + by_features.text
+    a, b = by_events.json()["scores"][0], by_features.json()["scores"][0]
+    for key in ("deactivation_risk", "upgrade_potential", "segment", "reasons"):
+        assert a[key] == b[key], key
+    without = feature_record(batch, service)
+    for name in ("survey_score_last", "survey_score_change", "days_since_last_survey"):
+        del without["features"][name]
+    assert client.post("/score", json={"partners": [without]}).status_code == 200
+
+
 def test_health_endpoints_answer(client: TestClient) -> None:
     assert client.get("/livez").status_code == 200
     assert client.get("/readyz").status_code == 200
@@ -361,6 +384,15 @@ def _bad_bodies(record: dict[str, Any], events: dict[str, Any]) -> list[tuple[st
         ("explain as text", {"partners": [{**events, "explain": "yes"}]}, 400, "explain"),
         ("explain as a number", {"partners": [{**record, "explain": 1}]}, 400, "explain"),
         ("downgrade warning as text", {"partners": [{**record, "downgrade_warning": "false"}]}, 400, "downgrade_warning"),
+        ("surveys with features", {"partners": [{**record, "surveys": []}]}, 400, "`surveys` go with `events`"),
+        ("survey score above 10", {"partners": [{**events, "surveys": [{"ts": events["events"][0]["ts"], "score": 11}]}]}, 400, "surveys[0].score"),
+        (
+            "survey before sign-up",
+            {"partners": [{**events, "surveys": [{"ts": "2020-01-01T00:00:00Z", "score": 5}]}]},
+            400,
+            "before partner.signup_at",
+        ),
+        ("survey at as_of", {"partners": [{**events, "surveys": [{"ts": events["as_of"], "score": 5}]}]}, 400, "surveys[0].ts"),
         ("too many partners", {"partners": [{**record, "partner_id": f"p{i}"} for i in range(21)]}, 413, "at most 20"),
         ("too many explained", {"partners": [{**record, "partner_id": f"p{i}"} for i in range(11)]}, 413, "reasons asked for 11"),
     ]

@@ -109,22 +109,22 @@ def test_training_rows_do_not_depend_on_anything_after_their_horizon(program: Pr
 def test_no_fold_sees_a_label_that_overlaps_its_test_window(program: Program, result: TrainingResult) -> None:
     """Each fold's model, refitted from events cut at the fold's origin (nothing of its test window exists),
     scores its test rows exactly as in the backtest; and the plan keeps every fold's labels before its origin."""
-    from features.schema import feature_schema, learnable_features
+    from features.schema import SURVEYS, feature_schema, learnable_features
     from training.model import fit_model
 
     config = small_config()
     data_end = program.events["ts"].max()
     horizon = pd.Timedelta(days=config.labels.horizon_days)
     _assert_folds_are_embargoed(result.plan, horizon, data_end)
-    learnable = learnable_features(feature_schema(config), sorted(program.events["event_type"].astype(str).unique()))
-    full = build_dataset(program.partners, program.events, result.plan.all(), config, data_end=data_end)
+    assert program.surveys is not None and len(program.surveys), "setup: the program has survey answers (their features learn too)"
+    learnable = learnable_features(feature_schema(config), [*program.events["event_type"].astype(str).unique(), SURVEYS])
+    full = build_dataset(program.partners, program.events, result.plan.all(), config, data_end=data_end, surveys=program.surveys)
     for number in (1, len(result.plan.folds)):
         fold = result.plan.folds[number - 1]
         before = program.events[program.events["ts"] < fold.origin]
-        learned = rows_for(
-            "deactivation_risk",
-            build_dataset(program.partners, before, fold.train + fold.validation + fold.calibration, config, data_end=fold.origin),
-        )
+        answers = program.surveys[program.surveys["ts"] < fold.origin]
+        cutoffs = fold.train + fold.validation + fold.calibration
+        learned = rows_for("deactivation_risk", build_dataset(program.partners, before, cutoffs, config, data_end=fold.origin, surveys=answers))
         split = {name: learned[learned["as_of"].isin(getattr(fold, name))] for name in ("train", "validation", "calibration")}
         model = fit_model(
             "deactivation_risk",

@@ -276,9 +276,11 @@ def build_dataset(
     *,
     data_end: pd.Timestamp,
     progress: Callable[[int], None] | None = None,
+    surveys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Features, segment, labels and next-horizon revenue for every (cutoff, partner); folds pick their rows by `as_of`."""
-    features = build_features(partners, events, cutoffs, config, progress=progress)
+    """Features, segment, labels and next-horizon revenue for every (cutoff, partner); folds pick their rows by
+    `as_of`; `surveys` (the contract's optional table) informs the survey features."""
+    features = build_features(partners, events, cutoffs, config, progress=progress, surveys=surveys)
     labels = build_labels(partners, events, cutoffs, config, data_end=data_end, features=features)
     return features.merge(
         labels[["partner_id", "as_of", "active", "deactivated", "upgraded", "segment_at_horizon", "revenue_next_horizon"]],

@@ -24,7 +24,7 @@ import pandas as pd
 
 from features.contract import Program
 from features.pipeline import program_context
-from features.schema import SALE, FeatureSpec, feature_schema, learnable_features
+from features.schema import SALE, SURVEYS, FeatureSpec, feature_schema, learnable_features
 from features.segments import crosses_tenure_threshold
 from partner_churn.config import Config
 from partner_churn.domain import LABEL_OF, TARGETS, Target
@@ -70,15 +70,18 @@ def train_and_backtest(
     if not len(events):
         raise InputError("no events: nothing to learn from")
     data_start, data_end = partners["signup_at"].min(), events["ts"].max()
-    plan, dataset = _plan_and_dataset(partners, events, data_start, data_end, config)
+    plan, dataset = _plan_and_dataset(partners, events, data_start, data_end, config, program.surveys)
     say(plan.describe())
     say(f"dataset: {len(dataset):,} partner-cutoff rows")
     schema = feature_schema(config)
     seen = sorted(str(t) for t, n in events["event_type"].value_counts().items() if n > 0)
+    seen += [SURVEYS] if program.surveys is not None and len(program.surveys) else []
     learnable = learnable_features(schema, seen)
     left_out = sorted({t for spec in schema if spec not in learnable for t in spec.event_types} - set(seen))
     if left_out:
-        say(f"features: {len(learnable)} of {len(schema)}; the data has no {', '.join(left_out)} events, so their features are left out")
+        types = [t for t in left_out if t != SURVEYS]
+        said = ([f"no {', '.join(types)} events"] if types else []) + (["no survey answers"] if SURVEYS in left_out else [])
+        say(f"features: {len(learnable)} of {len(schema)}; the data has {' and '.join(said)}, so their features are left out")
     tests = [c for fold in plan.folds for c in fold.test]
     oracle_frame = oracle(tests) if oracle is not None else None
     say_once = _once(say)
@@ -243,7 +246,12 @@ def _once(say: Callable[[str], None]) -> Callable[[str], None]:
 
 
 def _plan_and_dataset(
-    partners: pd.DataFrame, events: pd.DataFrame, data_start: pd.Timestamp, data_end: pd.Timestamp, config: Config
+    partners: pd.DataFrame,
+    events: pd.DataFrame,
+    data_start: pd.Timestamp,
+    data_end: pd.Timestamp,
+    config: Config,
+    surveys: pd.DataFrame | None = None,
 ) -> tuple[CutoffPlan, pd.DataFrame]:
     """The configured plan and its rows; where the history is too short for it, or its folds hold too few
     deactivation labels, a plan fitted to the data (closer cutoffs, test blocks and splits grown to hold
@@ -255,7 +263,7 @@ def _plan_and_dataset(
         days = (data_end - data_start).days
         plan, reason = None, f"a {days}-day history, the configured plan needs about {configured_plan_days(config)}"
     if plan is not None:
-        dataset = build_dataset(partners, events, plan.all(), config, data_end=data_end)
+        dataset = build_dataset(partners, events, plan.all(), config, data_end=data_end, surveys=surveys)
         reason = _fold_problem("deactivation_risk", rows_for("deactivation_risk", dataset), plan, config)
         if not reason:
             return plan, dataset
@@ -263,7 +271,7 @@ def _plan_and_dataset(
     grid = cutoff_grid(data_start, data_end, min(config.training.cutoff_frequency_days, CLOSE_CUTOFF_DAYS), config)
     if len(grid) < 2:
         raise InputError(f"too little data for a rolling-origin plan ({reason}): {too_short_advice(data_start, data_end, config)}")
-    everything = build_dataset(partners, events, grid, config, data_end=data_end)
+    everything = build_dataset(partners, events, grid, config, data_end=data_end, surveys=surveys)
     rows = rows_for("deactivation_risk", everything)
     label = LABEL_OF["deactivation_risk"]
     counts = rows.groupby("as_of")[label].agg(positives="sum", negatives=lambda v: int((v == 0).sum())).reset_index()

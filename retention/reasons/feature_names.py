@@ -16,6 +16,8 @@ from features.schema import FIRST_EVENT_TYPES, RECENCY_TYPES
 
 PENDING_PAYOUT_AMOUNT = "pending_payout_amount"
 """The amount owed to a partner: it speaks for the whole money-owed story while money is owed."""
+SURVEY_SCORE = "survey_score_last"
+"""The latest survey answer: it speaks for the whole survey story (with the answer before it and its age)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ _FIXED: dict[str, FeatureFact] = {
     PENDING_PAYOUT_AMOUNT: FeatureFact("pending_amount", "money_owed"),
     "pending_payout_requests": FeatureFact("pending_requests", "money_owed"),
     "unpaid_commission": FeatureFact("unpaid_commission", "money_owed"),
+    SURVEY_SCORE: FeatureFact("survey", "survey"),
+    "survey_score_change": FeatureFact("survey_change", "survey"),
+    "days_since_last_survey": FeatureFact("survey_age", "survey"),
     "partner_type": FeatureFact("partner_type", "attribute:partner_type"),
     "country": FeatureFact("country", "attribute:country"),
     "commission_rate": FeatureFact("commission_rate", "attribute:commission_rate"),

@@ -28,7 +28,7 @@ import pandas as pd
 
 from partner_churn.domain import LAST_ACTIVITY
 from retention.reasons import catalogue
-from retention.reasons.feature_names import PENDING_PAYOUT_AMOUNT, FeatureFact, parse_feature
+from retention.reasons.feature_names import PENDING_PAYOUT_AMOUNT, SURVEY_SCORE, FeatureFact, parse_feature
 from retention.wording import (
     before,
     count,
@@ -317,6 +317,21 @@ def _unpaid_commission(fact: FeatureFact, value: float, row: Row, c: RenderConte
     return _say_r(c.lang, "unpaid_commission", money=format_money(value, c.lang))
 
 
+def _survey(fact: FeatureFact, value: float, row: Row, c: RenderContext) -> Rendered | None:
+    """'gave 3 of 10 in the last survey (12 days ago); 8 the time before'."""
+    age = finite_number(row, "days_since_last_survey")
+    if value < 0 or age is None or age < 0:
+        return None
+    change = finite_number(row, "survey_score_change")
+    before = catalogue.say(c.lang, "survey_before", score=_score(value - change, c.lang)) if change is not None else ""
+    return Rendered(catalogue.say(c.lang, "survey_last", score=_score(value, c.lang), ago=_ago(age, c.lang)), tail=before)
+
+
+def _score(value: float, lang: str) -> str:
+    """A survey answer as the survey gave it: 3, or 7.5 where the tool allows halves."""
+    return format_number(value, lang) if float(value).is_integer() else format_number(value, lang, decimals=1)
+
+
 def _tenure(fact: FeatureFact, value: float, row: Row, c: RenderContext) -> Rendered | None:
     if value < 0:
         return None
@@ -390,6 +405,7 @@ _NUMERIC_RENDERERS: dict[str, Callable[[FeatureFact, float, Row, RenderContext],
     "pending_amount": _pending_amount,
     "pending_requests": _pending_requests,
     "unpaid_commission": _unpaid_commission,
+    "survey": _survey,
     "tenure": _tenure,
     "onboarding": _onboarding,
     "first_event": _first_event,
@@ -423,4 +439,6 @@ def speaking_feature(name: str, fact: FeatureFact | None, row: Row) -> tuple[str
     owed_story = fact.family == "pending_requests" or (fact.family == "recency" and fact.subject == "payout_requested")
     if owed_story and (finite_number(row, PENDING_PAYOUT_AMOUNT) or 0.0) > 0:
         return PENDING_PAYOUT_AMOUNT, parse_feature(PENDING_PAYOUT_AMOUNT)
+    if fact.story == "survey":
+        return SURVEY_SCORE, parse_feature(SURVEY_SCORE)
     return name, fact

@@ -70,6 +70,8 @@ FAMILY_READINGS: dict[str, FamilyReading] = {
     "pending_amount": FamilyReading(+1, "amount"),
     "pending_requests": FamilyReading(+1, "count"),
     "unpaid_commission": FamilyReading(+1, "amount"),
+    "survey": FamilyReading(-1, "count"),
+    "survey_change": FamilyReading(-1, "count"),
     "onboarding": FamilyReading(-1, "count"),
     "first_event": FamilyReading(+1, "days"),
     "commission_rate": FamilyReading(-1, "amount"),
