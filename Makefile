@@ -8,6 +8,9 @@ DEMO_DIR ?= work/demo
 DEMO_PARTNERS ?= 20000
 DEMO_AS_OF ?= 2026-07-01
 DEMO_PREVIOUS ?= $(shell date -u -d '$(DEMO_AS_OF) -7 days' +%Y-%m-%d)
+# Scorings a month and three months earlier: the report's LTV and NPS-by-segment trends read them.
+DEMO_MONTH_AGO ?= $(shell date -u -d '$(DEMO_AS_OF) -30 days' +%Y-%m-%d)
+DEMO_QUARTER_AGO ?= $(shell date -u -d '$(DEMO_AS_OF) -90 days' +%Y-%m-%d)
 
 # No telemetry from BentoML, MLflow or Evidently (no network here, and none wanted).
 export BENTOML_DO_NOT_TRACK := true
@@ -38,6 +41,8 @@ demo: $(STAMP)
 	$(BIN)/partner-churn summary --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn train --data $(DEMO_DIR)/data
 	$(BIN)/partner-churn effects --data $(DEMO_DIR)/data
+	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_QUARTER_AGO) > /dev/null
+	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_MONTH_AGO) > /dev/null
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_PREVIOUS) > /dev/null
 	$(BIN)/partner-churn score --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)
 	$(BIN)/partner-churn monitor drift --data $(DEMO_DIR)/data --as-of $(DEMO_AS_OF)

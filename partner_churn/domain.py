@@ -46,6 +46,16 @@ LAST_ACTIVITY = "days_since_last_activity"
 """The feature the active population is read from: days since the last qualifying event."""
 
 
+def partner_positions(partner_id: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Position of each row's partner in `ids`, -1 for partners not there (categoricals kept cheap: their
+    categories are looked up, not every row's string)."""
+    if isinstance(partner_id.dtype, pd.CategoricalDtype):
+        by_category = ids.get_indexer(partner_id.cat.categories.astype(str))
+        codes = partner_id.cat.codes.to_numpy()
+        return np.where(codes >= 0, by_category[codes], -1)
+    return ids.get_indexer(partner_id.astype(str))
+
+
 def active_mask(columns: Mapping[str, Any] | pd.DataFrame, config: Config) -> np.ndarray:
     """Active at the cutoff: a qualifying event in [t - labels.active_window_days, t).
 

@@ -26,8 +26,8 @@ from features.schema import SALE
 from features.segments import SEGMENTS
 from features.summary import SURVEY_WINDOW_DAYS, net_promoter_scores
 from partner_churn.config import Config
-from partner_churn.domain import utc
-from scoring.ltv import ProgramLtv, program_ltv
+from partner_churn.domain import partner_positions, utc
+from scoring.ltv import ProgramLtv, pace_growth, program_ltv
 
 REVENUE_WINDOW_DAYS = 30
 """Window of the existing-partner revenue KPI; the change compares it with the window before."""
@@ -125,7 +125,7 @@ def owner_kpis(
         if view is None or not len(view):
             continue
         view = view.reset_index() if "partner_id" not in view else view
-        ltv = program_ltv(view, signup, config)
+        ltv = program_ltv(view, signup, cutoff, config, pace_growth(partners, events, cutoff, config))
         at_pace = ltv.at_pace
         trend.loc[cutoff, list(LTV_KPI_KEYS)] = [ltv.ltv, ltv.ltv_at_risk, ltv.ltv_at_risk / at_pace if at_pace > 0 else math.nan]
         if cutoff == as_of and not math.isnan(ltv.ltv):
@@ -153,7 +153,7 @@ def event_kpis(
     window = pd.Timedelta(days=config.labels.active_window_days)
     ids = pd.Index(partners["partner_id"].astype(str).to_numpy())
     signup = pd.DatetimeIndex(pd.to_datetime(partners["signup_at"], utc=True))
-    code = _partner_codes(events["partner_id"], ids)
+    code = partner_positions(events["partner_id"], ids)
     ts = pd.DatetimeIndex(pd.to_datetime(events["ts"], utc=True))
     known = code >= 0
     qualifying = known & events["event_type"].isin(list(config.labels.qualifying_event_types)).to_numpy()
@@ -203,15 +203,6 @@ def _any_per_partner(codes: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(codes, minlength=n)[:n] > 0 if n else np.zeros(0, dtype=bool)
 
 
-def _partner_codes(partner_id: pd.Series, ids: pd.Index) -> np.ndarray:
-    """Position of each event's partner in `ids`, -1 for partners not there (categoricals kept cheap)."""
-    if isinstance(partner_id.dtype, pd.CategoricalDtype):
-        by_category = ids.get_indexer(partner_id.cat.categories.astype(str))
-        codes = partner_id.cat.codes.to_numpy()
-        return np.where(codes >= 0, by_category[codes], -1)
-    return ids.get_indexer(partner_id.astype(str))
-
-
 def _existing_revenue(
     code: np.ndarray, ts: pd.DatetimeIndex, amount: np.ndarray, signup: pd.DatetimeIndex, end: pd.Timestamp, window: pd.Timedelta
 ) -> float:
@@ -256,6 +247,13 @@ def kpis_json(kpis: OwnerKpis) -> dict[str, Any]:
         "kpis": figures,
         "ltv_by_segment": table(kpis.ltv.by_segment) if kpis.ltv is not None else None,
         "ltv_by_cohort": table(kpis.ltv.by_cohort) if kpis.ltv is not None else None,
+        "ltv_pace_growth": None
+        if kpis.ltv is None
+        else {
+            "measured_at": kpis.ltv.growth.measured_at.isoformat() if kpis.ltv.growth.measured_at is not None else None,
+            "factors": dict(kpis.ltv.growth.factors),
+            "partners": dict(kpis.ltv.growth.partners),
+        },
         "nps_by_segment": None
         if kpis.nps_by_segment is None
         else {group: dated(kpis.nps_by_segment[group]) for group in kpis.nps_by_segment.columns},

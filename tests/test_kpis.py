@@ -14,7 +14,7 @@ import pytest
 from features.pipeline import build_features, build_labels
 from partner_churn.config import Config, load_config
 from partner_churn.domain import active_mask
-from scoring.ltv import ltv_periods, partner_ltv, program_ltv
+from scoring.ltv import PaceGrowth, ltv_periods, pace_growth, partner_ltv, program_ltv
 from serving.history import HISTORY_COLUMNS, scorings_near, write_entry
 from serving.kpis import KPI_KEYS, MONTH_AGO, THREE_MONTHS_AGO, event_kpis, kpis_json, owner_kpis, trend_cutoffs
 
@@ -50,20 +50,27 @@ def test_ltv_by_hand() -> None:
             ("never_active", "newbie", np.nan, np.nan, 0.0),
         ]
     )
+    scored["tenure_days"] = 400.0
     values = partner_ltv(scored, CONFIG)
     np.testing.assert_allclose(values["ltv"], [1000 * n, 100 * (1 - 0.5**n), 0.0, 0.0, 0.0])
     np.testing.assert_allclose(values["ltv_at_risk"], [0.0, 100 * n - 100 * (1 - 0.5**n), 500 * n, 0.0, 0.0])
+    # A partner 30 days old sold for 30 of the window's 90 days: its pace is three times the window's average.
+    young = partner_ltv(scored, CONFIG, tenure_days=[30.0, 400.0, 400.0, 400.0, 2.0])
+    np.testing.assert_allclose(young["ltv"], [3000 * n, 100 * (1 - 0.5**n), 0.0, 0.0, 0.0])
+    # Growth measured in the history multiplies the pace of its tenure band only (>= 365 days here: 1.5).
+    grown = partner_ltv(scored, CONFIG, growth=PaceGrowth(AS_OF, {">=365d": 1.5, "<90d": 4.0}, {}))
+    np.testing.assert_allclose(grown["ltv"], 1.5 * values["ltv"])
     # A shorter horizon or a longer label horizon changes n, not the rule.
     three = load_config(env={}, overrides=["scoring.ltv_horizon_months=3", "labels.horizon_days=60"])
     assert ltv_periods(three) == pytest.approx(3 * 365.25 / 12 / 60)
-    assert partner_ltv(scored, three)["ltv"][0] == pytest.approx(1000 * ltv_periods(three))
+    assert partner_ltv(scored, three)["ltv"][0] == pytest.approx(1000 * ltv_periods(three))  # a 60-day horizon's revenue, per 60 days
 
 
 def test_program_ltv_sums_by_segment_and_sign_up_quarter_and_is_unknown_without_a_risk_score() -> None:
     scored = view([("a", "star", 1.0, 0.0, 10.0), ("b", "star", 2.0, 0.0, 20.0), ("c", "newbie", 5.0, 0.0, 5.0), ("d", "sleeper", 99.0, np.nan, 0.0)])
     signup = pd.Series(pd.to_datetime(["2025-01-15", "2025-03-31", "2025-04-01", "2025-11-30"], utc=True), index=list("abcd"))
     n = ltv_periods(CONFIG)
-    ltv = program_ltv(scored, signup, CONFIG)
+    ltv = program_ltv(scored, signup, AS_OF, CONFIG)  # every partner older than the 90-day window
     assert ltv.ltv == pytest.approx(35 * n) and ltv.ltv_at_risk == 0 and ltv.at_pace == pytest.approx(35 * n)
     assert list(ltv.by_segment.index) == ["star", "workhorse", "newbie", "sleeper"]
     assert ltv.by_segment.loc["star", "partners"] == 2 and ltv.by_segment.loc["star", "ltv_per_partner"] == pytest.approx(15 * n)
@@ -71,7 +78,7 @@ def test_program_ltv_sums_by_segment_and_sign_up_quarter_and_is_unknown_without_
     assert list(ltv.by_cohort.index) == ["2025Q1", "2025Q2", "2025Q4"] and list(ltv.by_cohort["partners"]) == [2, 1, 1]
     assert ltv.by_cohort.loc["2025Q1", "ltv"] == pytest.approx(30 * n)
     unscored = scored.assign(deactivation_risk=[0.0, np.nan, 0.0, np.nan])  # b is active, its risk model did not score
-    assert math.isnan(program_ltv(unscored, signup, CONFIG).ltv)
+    assert math.isnan(program_ltv(unscored, signup, AS_OF, CONFIG).ltv)
 
 
 PARTNERS = pd.DataFrame({"partner_id": ["A", "B", "C"], "signup_at": pd.to_datetime(["2025-06-01", "2025-06-01", "2026-02-05"], utc=True)})
@@ -140,11 +147,12 @@ def test_ltv_and_nps_by_segment_come_from_the_scoring_nearest_each_earlier_cutof
     surveys = pd.DataFrame({"partner_id": ["A", "B", "C"], "ts": [AS_OF - 31 * DAY] * 2 + [AS_OF - 2 * DAY], "score": [10.0, 2.0, 9.0]})
     kpis = owner_kpis(PARTNERS, EVENTS, AS_OF, CONFIG, scored, surveys=surveys, earlier=earlier)
     n = ltv_periods(CONFIG)
-    expected_now = 40 * 0.9 * (1 - 0.9**n) / 0.1 + 7 * 0.8 * (1 - 0.8**n) / 0.2
+    c_pace = 7 * 90 / 24  # C signed up 24 days ago: 7 of revenue per horizon over 90 days is 26.25 over its 24
+    expected_now = 40 * 0.9 * (1 - 0.9**n) / 0.1 + c_pace * 0.8 * (1 - 0.8**n) / 0.2
     assert kpis.value("partner_ltv") == pytest.approx(expected_now)
     assert kpis.value("partner_ltv", MONTH_AGO) == pytest.approx(30 * n + 20 * (1 - 0.5**n))
     assert np.isnan(kpis.value("partner_ltv", THREE_MONTHS_AGO))  # no scoring near it
-    assert kpis.value("ltv_at_risk_share") == pytest.approx(1 - expected_now / (47 * n))
+    assert kpis.value("ltv_at_risk_share") == pytest.approx(1 - expected_now / ((40 + c_pace) * n))
     assert kpis.ltv is not None and kpis.ltv.by_segment.loc["newbie", "partners"] == 1
     nps = kpis.nps_by_segment
     assert nps is not None and list(nps.columns) == ["all", "star", "workhorse", "newbie", "sleeper"]
@@ -269,3 +277,26 @@ def test_kpis_agree_with_the_reference_and_churn_with_the_deactivation_label() -
         assert kpis[key] == pytest.approx(value, nan_ok=True), key
     labels = build_labels(partners, events, [AS_OF - 30 * DAY], CONFIG, data_end=AS_OF)
     assert kpis["partner_churn_rate"] == pytest.approx(labels["deactivated"].mean())
+
+
+def test_pace_growth_is_what_partners_who_stayed_active_earned_over_their_pace() -> None:
+    """40 partners older than a year, each with 90 of sales in the window before the cutoff a year back (a pace
+    of 30 per 30 days), then 60 in every 30-day period while active: 20 stay all 12 periods, 20 leave after 6
+    (one of them comes back in period 10: a comeback, not growth). Growth = 60 / 30 = 2 exactly; a band of
+    5 young partners is too small to measure; a sale after the cutoff is unseen."""
+    start = AS_OF - 12 * 30 * DAY
+    rows, partners = [], []
+    for i in range(45):
+        pid, young = f"P{i:02d}", i >= 40
+        partners.append((pid, start - (20 if young else 800) * DAY))
+        rows += [(pid, start - 10 * DAY, "sale", 90.0), (pid, start - 5 * DAY, "login", 0.0)]
+        for k in range(12 if i < 20 or young else 6):
+            rows.append((pid, start + (30 * k + 3) * DAY, "sale", 60.0))
+    rows += [("P30", start + (30 * 10 + 3) * DAY, "sale", 500.0), ("P00", AS_OF + DAY, "sale", 1e6), ("P00", start - 200 * DAY, "login", 0.0)]
+    frame = pd.DataFrame(partners, columns=["partner_id", "signup_at"])
+    growth = pace_growth(frame, events_frame(rows), AS_OF, CONFIG)
+    assert growth.measured_at == start and growth.partners[">=365d"] == 40 and growth.partners["<90d"] == 5
+    assert growth.factors == pytest.approx({">=365d": 2.0})  # the young band has too few partners: no factor (1)
+    np.testing.assert_allclose(growth.of(np.array([10.0, 500.0])), [1.0, 2.0])
+    short = events_frame([r for r in rows if r[1] >= start - 60 * DAY])  # no window of history before the earlier cutoff
+    assert pace_growth(frame, short, AS_OF, CONFIG).measured_at is None
