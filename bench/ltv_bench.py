@@ -254,7 +254,9 @@ def run_one(partners: int, seed: int, args: argparse.Namespace, config: Config, 
     unavailable = {str(target): why for target, why in result.not_trained.items()}
     models = ScoringModels(risk, "bench", potential, "bench" if potential is not None else None, unavailable=unavailable)
     mark = time.perf_counter()
-    scored = score_partners(before.partners, before.events, cutoff, config, models, load_action_table(config.scoring), previous=None)
+    scored = score_partners(
+        before.partners, before.events, cutoff, config, models, load_action_table(config.scoring), previous=None, surveys=before.surveys
+    )
     timings["score"] = time.perf_counter() - mark
     mark = time.perf_counter()
     btyd, summary, per_day = btyd_inputs(before, scored, cutoff)

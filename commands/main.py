@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import sys
 import types
@@ -237,7 +238,8 @@ def summary(
     program = load_data(cfg, data, as_of, lenient)
     cutoff = cutoff_or_after_data(program, as_of)
     typer.echo(format_summary(summarize_program(program.partners, program.events, cutoff, cfg, program.surveys)), nl=False)
-    scorings = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff), within_days=TREND_TOLERANCE_DAYS, before=None)
+    # scorings dated on or before the summary's day: none saw data the summary does not
+    scorings = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff), within_days=TREND_TOLERANCE_DAYS, before=cutoff + dt.timedelta(days=1))
     typer.echo(format_kpis(owner_kpis(program.partners, program.events, cutoff, cfg, None, surveys=program.surveys, earlier=scorings)), nl=False)
     if program.currency:
         typer.echo(f"  money amounts in          {program.currency}")

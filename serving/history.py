@@ -168,13 +168,11 @@ def previous_scoring(
     return None
 
 
-def scorings_near(
-    output_dir: Path, cutoffs: Sequence[pd.Timestamp], *, within_days: int, before: pd.Timestamp | None
-) -> dict[pd.Timestamp, pd.DataFrame]:
+def scorings_near(output_dir: Path, cutoffs: Sequence[pd.Timestamp], *, within_days: int, before: pd.Timestamp) -> dict[pd.Timestamp, pd.DataFrame]:
     """Per cutoff, the rows (partner_id a column) of the entry dated nearest it (the later of two as near),
-    at most `within_days` away and dated before the day of `before` (the scoring being made: never itself;
-    None: any); cutoffs without one are left out. An entry that cannot be read is one line naming its file."""
-    dates = [d for d in entry_dates(output_dir) if before is None or d < utc(before).normalize()]
+    at most `within_days` away and dated before the day of `before` (the scoring being made: never itself);
+    cutoffs without one are left out. An entry that cannot be read is one line naming its file."""
+    dates = [d for d in entry_dates(output_dir) if d < utc(before).normalize()]
     found: dict[pd.Timestamp, pd.DataFrame] = {}
     for cutoff in map(utc, cutoffs):
         near = [d for d in dates if abs((d - cutoff.normalize()).days) <= within_days]

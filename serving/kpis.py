@@ -6,7 +6,9 @@ The figures the events decide (all but LTV, and NPS per segment) are recomputed 
 (`trend_cutoffs`: the cutoff and every TREND_STEP_DAYS back, TREND_STEPS times), so a program scored for
 the first time has its trend too. The figures that need the models' view (LTV; NPS per segment, which
 needs each partner's segment then) come at earlier cutoffs from the score history: the scoring nearest
-each trend cutoff, within TREND_TOLERANCE_DAYS (NaN where there is none), so they are what was said then.
+each trend cutoff, within TREND_TOLERANCE_DAYS (NaN where there is none): its risks and segments. Every
+point's LTV applies the pace growth measured at `as_of` (`scoring.ltv.pace_growth`), so a trend moves with
+the partners, not with a growth factor that a band reached its minimum of partners between two dates.
 
 Pure: contract-shaped frames, the scoring's frame and the history's entries in, `OwnerKpis` out; the
 report shows them, `kpis_json` is what `partner-churn score` writes beside it, the summary prints them.
@@ -118,6 +120,7 @@ def owner_kpis(
     views = {utc(k): v for k, v in (earlier or {}).items()}
     if scored is not None:
         views[as_of] = scored
+    growth = pace_growth(partners, events, as_of, config) if views else None  # one method for every point of the trend
     ltv_now: ProgramLtv | None = None
     nps_rows: dict[pd.Timestamp, dict[str, float]] = {}
     for cutoff in cutoffs:
@@ -125,16 +128,17 @@ def owner_kpis(
         if view is None or not len(view):
             continue
         view = view.reset_index() if "partner_id" not in view else view
-        ltv = program_ltv(view, signup, cutoff, config, pace_growth(partners, events, cutoff, config))
+        assert growth is not None
+        ltv = program_ltv(view, signup, cutoff, config, growth)
         at_pace = ltv.at_pace
         trend.loc[cutoff, list(LTV_KPI_KEYS)] = [ltv.ltv, ltv.ltv_at_risk, ltv.ltv_at_risk / at_pace if at_pace > 0 else math.nan]
         if cutoff == as_of and not math.isnan(ltv.ltv):
             ltv_now = ltv
-        if surveys is not None:
+        if surveys is not None and len(surveys):
             nps = net_promoter_scores(surveys, view.set_index(view["partner_id"].astype(str))["segment"], cutoff)
             nps_rows[cutoff] = nps["nps"].to_dict()
     nps_by_segment = None
-    if surveys is not None:
+    if surveys is not None and len(surveys):
         nps_by_segment = pd.DataFrame.from_dict(nps_rows, orient="index").reindex(pd.DatetimeIndex(cutoffs), columns=["all", *SEGMENTS])
         nps_by_segment["all"] = trend["nps"]  # the program's NPS needs no segments: every cutoff has it
     return OwnerKpis(as_of=as_of, trend=trend, ltv=ltv_now, nps_by_segment=nps_by_segment, ltv_horizon_months=config.scoring.ltv_horizon_months)
@@ -189,11 +193,13 @@ def event_kpis(
                 **dict.fromkeys(LTV_KPI_KEYS, math.nan),
             }
         )
-    return pd.DataFrame(rows, index=pd.DatetimeIndex(list(map(utc, cutoffs))), columns=list(KPI_KEYS), dtype=float)
+    frame = pd.DataFrame(rows, index=pd.DatetimeIndex(list(map(utc, cutoffs))), columns=list(KPI_KEYS), dtype=float)
+    frame.loc[frame["partners"] == 0, [k for k in EVENT_KPI_KEYS if k != "partners"]] = math.nan  # before the program: undecided, not 0
+    return frame
 
 
 def _program_nps(surveys: pd.DataFrame | None, cutoff: pd.Timestamp) -> tuple[float, float]:
-    if surveys is None:
+    if surveys is None or not len(surveys):
         return math.nan, math.nan
     row = net_promoter_scores(surveys, pd.Series(dtype=object), cutoff).loc["all"]
     return float(row["nps"]), float(row["answers"])
@@ -275,7 +281,9 @@ def format_kpis(kpis: OwnerKpis) -> str:
 
     def shown(key: str, steps_back: int) -> str:
         value = kpis.value(key, steps_back)
-        return "-" if math.isnan(value) else _TEXT_FORMATS[key][1].format(value).replace("+0%", "0%")
+        if math.isnan(value):
+            return "-"
+        return _TEXT_FORMATS[key][1].format(round(value) + 0 if key == "nps" else value)  # NPS -0.4 is +0, as the report says
 
     lines = [f"  {'owner KPIs:':<34}{'now':>14}{'a month ago':>14}{'3 months ago':>14}"]
     for key in HEADLINE_KPIS:
