@@ -173,6 +173,8 @@ def event_kpis(
         before, churned = int(active_then.sum()), int((active_then & ~active_now).sum())
         revenue_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window)
         revenue_before = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff - revenue_window, revenue_window)
+        # growth compares one population: partners signed up before the earlier window, in both windows
+        same_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window, signed_up_before=cutoff - 2 * revenue_window)
         recent = first_sale[(first_sale < cutoff) & (first_sale >= cutoff - pd.Timedelta(days=FIRST_RESULT_WINDOW_DAYS))]
         days_to_first = (pd.DatetimeIndex(recent) - signup[recent.index.to_numpy()]) / pd.Timedelta(days=1)
         nps, answers = _program_nps(surveys, cutoff)
@@ -185,7 +187,7 @@ def event_kpis(
                 "partner_churn_rate": churned / before if before else math.nan,
                 "existing_partner_revenue": revenue_now,
                 "existing_partner_revenue_previous": revenue_before,
-                "existing_partner_revenue_change": revenue_now / revenue_before - 1.0 if revenue_before > 0 else math.nan,
+                "existing_partner_revenue_change": same_now / revenue_before - 1.0 if revenue_before > 0 else math.nan,
                 "first_results": float(len(recent)),
                 "days_to_first_result": float(np.median(days_to_first)) if len(recent) else math.nan,
                 "nps": nps,
@@ -210,11 +212,18 @@ def _any_per_partner(codes: np.ndarray, n: int) -> np.ndarray:
 
 
 def _existing_revenue(
-    code: np.ndarray, ts: pd.DatetimeIndex, amount: np.ndarray, signup: pd.DatetimeIndex, end: pd.Timestamp, window: pd.Timedelta
+    code: np.ndarray,
+    ts: pd.DatetimeIndex,
+    amount: np.ndarray,
+    signup: pd.DatetimeIndex,
+    end: pd.Timestamp,
+    window: pd.Timedelta,
+    *,
+    signed_up_before: pd.Timestamp | None = None,
 ) -> float:
-    """Sale revenue in [end - window, end) from partners signed up before end - window."""
+    """Sale revenue in [end - window, end) from partners signed up before `signed_up_before` (default end - window)."""
     start = end - window
-    inside = (ts >= start) & (ts < end) & (signup[code] < start)
+    inside = (ts >= start) & (ts < end) & (signup[code] < (start if signed_up_before is None else signed_up_before))
     return float(amount[inside].sum())
 
 

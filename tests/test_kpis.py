@@ -227,7 +227,7 @@ def test_kpis_of_a_program_without_activity_are_nan_not_errors() -> None:
 def reference_kpis(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> dict[str, float]:
     """The definitions read literally, one partner at a time."""
     window, qualifying = config.labels.active_window_days * DAY, set(config.labels.qualifying_event_types)
-    out = {"before": 0, "churned": 0, "now": 0.0, "previous": 0.0}
+    out = {"before": 0, "churned": 0, "now": 0.0, "previous": 0.0, "now_of_previous": 0.0}
     first_days = []
     for partner in partners.itertuples():
         if partner.signup_at >= as_of:
@@ -242,8 +242,9 @@ def reference_kpis(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Times
         month = 30 * DAY
         if partner.signup_at < as_of - month:
             out["now"] += sales.loc[sales["ts"] >= as_of - month, "amount"].sum()
-        if partner.signup_at < as_of - 2 * month:
+        if partner.signup_at < as_of - 2 * month:  # growth: the same partners in both windows
             out["previous"] += sales.loc[(sales["ts"] >= as_of - 2 * month) & (sales["ts"] < as_of - month), "amount"].sum()
+            out["now_of_previous"] += sales.loc[sales["ts"] >= as_of - month, "amount"].sum()
         if len(sales) and sales["ts"].min() >= as_of - 90 * DAY:
             first_days.append((sales["ts"].min() - partner.signup_at) / DAY)
     return {
@@ -251,6 +252,7 @@ def reference_kpis(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Times
         "churned_partners": out["churned"],
         "existing_partner_revenue": out["now"],
         "existing_partner_revenue_previous": out["previous"],
+        "existing_partner_revenue_change": out["now_of_previous"] / out["previous"] - 1 if out["previous"] else float("nan"),
         "first_results": len(first_days),
         "days_to_first_result": float(np.median(first_days)) if first_days else float("nan"),
     }
@@ -273,6 +275,8 @@ def test_kpis_agree_with_the_reference_and_churn_with_the_deactivation_label() -
     assert kpis["active_partners"] == active_mask(features, CONFIG).sum()
     expected = reference_kpis(partners, events, AS_OF, CONFIG)
     assert expected["churned_partners"] > 0 and expected["first_results"] > 2  # the case is not degenerate
+    # partners who joined between the two windows earn in the later one only: they must not count as growth
+    assert any(AS_OF - 60 * DAY <= t < AS_OF - 30 * DAY for t in partners["signup_at"])
     for key, value in expected.items():
         assert kpis[key] == pytest.approx(value, nan_ok=True), key
     labels = build_labels(partners, events, [AS_OF - 30 * DAY], CONFIG, data_end=AS_OF)
