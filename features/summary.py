@@ -10,14 +10,10 @@ import pandas as pd
 from features.pipeline import build_features
 from features.segments import SEGMENTS
 from partner_churn.config import Config
-from partner_churn.domain import LAST_ACTIVITY, active_mask, segment_revenue_feature
+from partner_churn.domain import DETRACTOR_SCORE, LAST_ACTIVITY, PROMOTER_SCORE, SURVEY_WINDOW_DAYS, active_mask, segment_revenue_feature
 
 ACTIVATION_WINDOW_DAYS = 90
 TOP_SHARE = 0.05
-SURVEY_WINDOW_DAYS = 90
-"""NPS counts each partner's latest survey answer from this many days before the cutoff."""
-PROMOTER_SCORE, DETRACTOR_SCORE = 9.0, 6.0
-"""Net Promoter Score: answers of 9-10 promote, 0-6 detract; NPS = % promoters - % detractors (-100 .. +100)."""
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,14 @@ def window_nearest(config: Config, days: int) -> int:
     return min(config.features.windows_days, key=lambda w: (abs(w - days), w))
 
 
+# --------------------------------------------------------------------------- satisfaction
+
+SURVEY_WINDOW_DAYS = 90
+"""NPS counts each partner's latest survey answer from this many days before the cutoff; a reason's survey
+answer that recent and a detractor's leads the partner's own facts."""
+PROMOTER_SCORE, DETRACTOR_SCORE = 9.0, 6.0
+"""Net Promoter Score: answers of 9-10 promote, 0-6 detract; NPS = % promoters - % detractors (-100 .. +100)."""
+
 # --------------------------------------------------------------------------- bands
 
 RISK_BANDS: tuple[str, ...] = ("inactive", "low", "medium", "high")

@@ -26,9 +26,9 @@ import pandas as pd
 
 from features.schema import SALE
 from features.segments import SEGMENTS
-from features.summary import SURVEY_WINDOW_DAYS, net_promoter_scores
+from features.summary import net_promoter_scores
 from partner_churn.config import Config
-from partner_churn.domain import partner_positions, utc
+from partner_churn.domain import SURVEY_WINDOW_DAYS, partner_positions, utc
 from scoring.ltv import ProgramLtv, pace_growth, program_ltv
 
 REVENUE_WINDOW_DAYS = 30

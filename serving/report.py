@@ -26,8 +26,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from features.segments import LADDER_RANK, SEGMENTS
-from features.summary import SURVEY_WINDOW_DAYS
-from partner_churn.domain import FIRST_SCORING, TREND_ARROWS, UNAVAILABLE, sort_risk_list, utc
+from partner_churn.domain import FIRST_SCORING, SURVEY_WINDOW_DAYS, TREND_ARROWS, UNAVAILABLE, sort_risk_list, utc
 from partner_churn.domain import RISK_BANDS as DOMAIN_RISK_BANDS
 from partner_churn.errors import InputError
 from serving.core import PreviousScoring

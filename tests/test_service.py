@@ -313,7 +313,9 @@ def test_survey_answers_with_raw_events_score_as_the_survey_features_do(client: 
     without = feature_record(batch, service)
     for name in ("survey_score_last", "survey_score_change", "days_since_last_survey"):
         del without["features"][name]
-    assert client.post("/score", json={"partners": [without]}).status_code == 200
+    unanswered = client.post("/score", json={"partners": [without]})
+    assert unanswered.status_code == 200, unanswered.text
+    assert unanswered.json()["scores"][0]["upgrade_potential"] != b["upgrade_potential"]  # the answers were read, not ignored
 
 
 def test_health_endpoints_answer(client: TestClient) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from features.summary import DETRACTOR_SCORE, SURVEY_WINDOW_DAYS
 from partner_churn.config import Config
-from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
+from partner_churn.domain import ACTIVE_DAYS_30, DETRACTOR_SCORE, LAST_ACTIVITY, SURVEY_WINDOW_DAYS, segment_revenue_feature
 from retention.reasons.feature_names import SURVEY_SCORE
 from retention.reasons.selection import as_records, describe_feature
 from retention.wording import check_lang
