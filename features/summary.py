@@ -120,7 +120,7 @@ def format_summary(summary: ProgramSummary) -> str:
         f"  revenue, last 30 days   {summary.revenue_30d:>12,.0f}",
         f"  revenue share of top 5% {summary.top5_revenue_share:>12.1%}   (in-play partners, last 90 days)",
         f"  activation rate         {summary.activation_rate:>12.1%}   (first sale within 90 days of sign-up)",
-        f"  median days to 1st sale {summary.median_days_to_first_sale:>12.1f}",
+        f"  median days to 1st sale {summary.median_days_to_first_sale:>12.1f}   (every partner who sold; first sales of the last 90 days: below)",
         f"  funnel                  click->lead {summary.click_to_lead:.1%}, lead->sale {summary.lead_to_sale:.1%}",
         "  events by type:",
     ]
