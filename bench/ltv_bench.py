@@ -40,6 +40,7 @@ from scipy.stats import spearmanr
 
 from bench import machine
 from features.contract import Program, load_program
+from features.events import EventArrays
 from features.segments import SEGMENTS
 from partner_churn.config import Config, load_config
 from partner_churn.domain import active_mask
@@ -287,7 +288,7 @@ def run_one(partners: int, seed: int, args: argparse.Namespace, config: Config, 
     for horizon in args.horizons:
         days = horizon * DAYS_PER_MONTH
         horizon_config = with_horizon(config, horizon)
-        growth = pace_growth(before.partners, before.events, cutoff, horizon_config)
+        growth = pace_growth(EventArrays.of(before.partners, before.events, horizon_config), cutoff, horizon_config)
         print(f"\n-- pace growth for {horizon} months, measured from {growth.measured_at}: {dict(growth.factors)} (partners {dict(growth.partners)})")
         values = partner_ltv(scored, horizon_config, growth=growth)
         frame = pd.DataFrame(

@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.schema import SALE
+from features.events import EventArrays
 from features.segments import SEGMENTS
 from partner_churn.config import Config
-from partner_churn.domain import active_mask, partner_positions, utc
+from partner_churn.domain import active_mask, utc
 from scoring.scores import expected_horizon_revenue
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -86,25 +86,19 @@ def revenue_pace(window_revenue: np.ndarray, tenure_days: np.ndarray, config: Co
     return np.asarray(window_revenue, dtype=float) * config.labels.horizon_days / days
 
 
-def pace_growth(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config) -> PaceGrowth:
+def pace_growth(events: EventArrays, as_of: pd.Timestamp, config: Config) -> PaceGrowth:
     """The growth of `revenue_pace` among partners who stay active, per tenure band, measured one LTV horizon
     (its whole label horizons) before `as_of` on the events before `as_of` (see the module's docstring)."""
     horizon = pd.Timedelta(days=config.labels.horizon_days)
     periods = int(ltv_periods(config))
     start = utc(as_of) - periods * horizon
     window = pd.Timedelta(days=config.segments.revenue_window_days)
-    ts = pd.DatetimeIndex(pd.to_datetime(events["ts"], utc=True))
-    if periods < 1 or not len(events) or ts.min() > start - window:
+    ts, code, amount = events.ts, events.code, events.amount
+    if periods < 1 or not len(ts) or ts.min() > start - window:
         return NO_GROWTH
-    signup = pd.DatetimeIndex(pd.to_datetime(partners["signup_at"], utc=True))
-    ids = pd.Index(partners["partner_id"].astype(str))
-    code = partner_positions(events["partner_id"], ids)
-    known = (code >= 0) & (ts < utc(as_of))
-    qualifying = known & events["event_type"].isin(list(config.labels.qualifying_event_types)).to_numpy()
-    sale = known & (events["event_type"] == SALE).to_numpy()
-    amount = events["amount"].to_numpy(dtype=float)
-    n = len(ids)
-    active_then = np.bincount(code[qualifying & (ts >= start - pd.Timedelta(days=config.labels.active_window_days)) & (ts < start)], minlength=n) > 0
+    qualifying, sale = events.qualifying, events.sale  # the periods end at as_of: nothing later is read
+    signup, n = events.signup, len(events.ids)
+    active_then = events.active_between(start - pd.Timedelta(days=config.labels.active_window_days), start)
     tenure = (start - signup) / pd.Timedelta(days=1)
     in_window = sale & (ts >= start - window) & (ts < start)
     pace = revenue_pace(np.bincount(code[in_window], weights=amount[in_window], minlength=n), tenure, config)

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.schema import SALE
+from features.events import EventArrays
 from features.segments import SEGMENTS
 from features.summary import net_promoter_scores
 from partner_churn.config import Config
-from partner_churn.domain import SURVEY_WINDOW_DAYS, partner_positions, utc
+from partner_churn.domain import SURVEY_WINDOW_DAYS, utc
 from scoring.ltv import ProgramLtv, pace_growth, program_ltv
 
 REVENUE_WINDOW_DAYS = 30
@@ -115,19 +115,19 @@ def owner_kpis(
     """
     as_of = utc(as_of)
     cutoffs = trend_cutoffs(as_of)
-    trend = event_kpis(partners, events, cutoffs, config, surveys=surveys)
-    signup = pd.Series(pd.to_datetime(partners["signup_at"], utc=True).to_numpy(), index=partners["partner_id"].astype(str))
+    arrays = EventArrays.of(partners, events, config)  # once: every figure of every cutoff reads them
+    trend = event_kpis(arrays, cutoffs, config, surveys=surveys)
+    signup = pd.Series(arrays.signup, index=arrays.ids)
     views = {utc(k): v for k, v in (earlier or {}).items()}
     if scored is not None:
         views[as_of] = scored
-    growth = pace_growth(partners, events, as_of, config) if views else None  # one method for every point of the trend
+    growth = pace_growth(arrays, as_of, config) if views else None  # one method for every point of the trend
     ltv_now: ProgramLtv | None = None
     nps_rows: dict[pd.Timestamp, dict[str, float]] = {}
     for cutoff in cutoffs:
         view = views.get(cutoff)
         if view is None or not len(view):
             continue
-        view = view.reset_index() if "partner_id" not in view else view
         assert growth is not None
         ltv = program_ltv(view, signup, cutoff, config, growth)
         at_pace = ltv.at_pace
@@ -144,10 +144,8 @@ def owner_kpis(
     return OwnerKpis(as_of=as_of, trend=trend, ltv=ltv_now, nps_by_segment=nps_by_segment, ltv_horizon_months=config.scoring.ltv_horizon_months)
 
 
-def event_kpis(
-    partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config, *, surveys: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """EVENT_KPI_KEYS at each cutoff (rows in the order given), from contract-shaped frames; LTV_KPI_KEYS NaN.
+def event_kpis(events: EventArrays, cutoffs: Sequence[pd.Timestamp], config: Config, *, surveys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """EVENT_KPI_KEYS at each cutoff (rows in the order given), from the program's events; LTV_KPI_KEYS NaN.
 
     Active partners have a qualifying event in the active window before the cutoff (the feature pipeline's
     `active_mask`, so the report agrees with the risk list); churned ones had one in the window before and
@@ -155,21 +153,14 @@ def event_kpis(
     SURVEY_WINDOW_DAYS before the cutoff (or the program has no surveys).
     """
     window = pd.Timedelta(days=config.labels.active_window_days)
-    ids = pd.Index(partners["partner_id"].astype(str).to_numpy())
-    signup = pd.DatetimeIndex(pd.to_datetime(partners["signup_at"], utc=True))
-    code = partner_positions(events["partner_id"], ids)
-    ts = pd.DatetimeIndex(pd.to_datetime(events["ts"], utc=True))
-    known = code >= 0
-    qualifying = known & events["event_type"].isin(list(config.labels.qualifying_event_types)).to_numpy()
-    sale = known & (events["event_type"] == SALE).to_numpy()  # compares categorical codes: no 25M-string copy
-    act_code, act_ts = code[qualifying], ts[qualifying]
-    sale_code, sale_ts, sale_amount = code[sale], ts[sale], events["amount"].to_numpy(dtype=float)[sale]
+    signup = events.signup
+    sale_code, sale_ts, sale_amount = events.code[events.sale], events.ts[events.sale], events.amount[events.sale]
     first_sale = pd.Series(sale_ts, index=sale_code).groupby(level=0).min()
     revenue_window = pd.Timedelta(days=REVENUE_WINDOW_DAYS)
     rows = []
     for cutoff in map(utc, cutoffs):
-        active_now = _any_per_partner(act_code[(act_ts >= cutoff - window) & (act_ts < cutoff)], len(ids))
-        active_then = _any_per_partner(act_code[(act_ts >= cutoff - 2 * window) & (act_ts < cutoff - window)], len(ids))
+        active_now = events.active_between(cutoff - window, cutoff)
+        active_then = events.active_between(cutoff - 2 * window, cutoff - window)
         before, churned = int(active_then.sum()), int((active_then & ~active_now).sum())
         revenue_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window)
         revenue_before = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff - revenue_window, revenue_window)
@@ -205,10 +196,6 @@ def _program_nps(surveys: pd.DataFrame | None, cutoff: pd.Timestamp) -> tuple[fl
         return math.nan, math.nan
     row = net_promoter_scores(surveys, pd.Series(dtype=object), cutoff).loc["all"]
     return float(row["nps"]), float(row["answers"])
-
-
-def _any_per_partner(codes: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount(codes, minlength=n)[:n] > 0 if n else np.zeros(0, dtype=bool)
 
 
 def _existing_revenue(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.events import EventArrays
 from features.pipeline import build_features, build_labels
 from partner_churn.config import Config, load_config
 from partner_churn.domain import active_mask
@@ -99,10 +100,10 @@ def test_a_trend_is_each_cutoff_computed_on_its_own() -> None:
     cutoffs = trend_cutoffs(AS_OF)
     assert cutoffs[-1] == AS_OF and cutoffs[0] == AS_OF - 180 * DAY and len(cutoffs) == 7
     surveys = pd.DataFrame({"partner_id": ["A", "B", "A"], "ts": [AS_OF - 80 * DAY, AS_OF - 50 * DAY, AS_OF - 10 * DAY], "score": [3.0, 10.0, 9.0]})
-    trend = event_kpis(PARTNERS, EVENTS, cutoffs, CONFIG, surveys=surveys)
+    trend = event_kpis(EventArrays.of(PARTNERS, EVENTS, CONFIG), cutoffs, CONFIG, surveys=surveys)
     assert list(trend.index) == cutoffs and list(trend.columns) == list(KPI_KEYS)
     for cutoff in cutoffs:
-        alone = event_kpis(PARTNERS, EVENTS, [cutoff], CONFIG, surveys=surveys).iloc[0]
+        alone = event_kpis(EventArrays.of(PARTNERS, EVENTS, CONFIG), [cutoff], CONFIG, surveys=surveys).iloc[0]
         pd.testing.assert_series_equal(trend.loc[cutoff], alone, check_names=False)
     now, month_ago = trend.loc[AS_OF], trend.loc[AS_OF - 30 * DAY]
     assert now["active_partners"] == 2 and now["partners"] == 3  # A (5 days), C (20 days); B silent 40 days
@@ -112,7 +113,7 @@ def test_a_trend_is_each_cutoff_computed_on_its_own() -> None:
     assert month_ago["nps"] == pytest.approx(0.0)  # A's 3 and B's 10
     assert trend.loc[cutoffs[0], "partners"] == 2 and np.isnan(trend.loc[cutoffs[0], "nps"])  # before the first answer
     assert trend[["partner_ltv", "ltv_at_risk", "ltv_at_risk_share"]].isna().all().all()  # a scoring decides those
-    assert event_kpis(PARTNERS, EVENTS, cutoffs, CONFIG)["nps"].isna().all()  # no surveys: no NPS, not 0
+    assert event_kpis(EventArrays.of(PARTNERS, EVENTS, CONFIG), cutoffs, CONFIG)["nps"].isna().all()  # no surveys: no NPS, not 0
 
 
 def history_row(partner_id: str, segment: str, silent: float, risk: float, revenue: float, as_of: pd.Timestamp) -> dict:
@@ -201,7 +202,7 @@ TINY_EVENTS = events_frame(
 
 def test_kpis_on_a_hand_worked_program() -> None:
     features = build_features(TINY_PARTNERS, TINY_EVENTS, [AS_OF], CONFIG)
-    kpis = event_kpis(TINY_PARTNERS, TINY_EVENTS, [AS_OF], CONFIG).iloc[0]
+    kpis = event_kpis(EventArrays.of(TINY_PARTNERS, TINY_EVENTS, CONFIG), [AS_OF], CONFIG).iloc[0]
     assert set(kpis.index) == set(KPI_KEYS)
     assert kpis["partners"] == 6  # G signs up after the cutoff
     assert kpis["active_partners"] == 3 == active_mask(features, CONFIG).sum()  # A, C, F: the feature pipeline's recency
@@ -217,7 +218,7 @@ def test_kpis_on_a_hand_worked_program() -> None:
 def test_kpis_of_a_program_without_activity_are_nan_not_errors() -> None:
     events = TINY_EVENTS[TINY_EVENTS["event_type"].isin(["message_opened", "payout_paid"])]
     features = build_features(TINY_PARTNERS, events, [AS_OF], CONFIG)
-    kpis = event_kpis(TINY_PARTNERS, events, [AS_OF], CONFIG).iloc[0]
+    kpis = event_kpis(EventArrays.of(TINY_PARTNERS, events, CONFIG), [AS_OF], CONFIG).iloc[0]
     assert active_mask(features, CONFIG).sum() == 0
     assert kpis["active_partners"] == 0 and kpis["active_partners_before"] == 0
     assert np.isnan(kpis["partner_churn_rate"]) and np.isnan(kpis["existing_partner_revenue_change"])
@@ -271,7 +272,7 @@ def test_kpis_agree_with_the_reference_and_churn_with_the_deactivation_label() -
     events = events_frame(rows)
     events["partner_id"] = events["partner_id"].astype(pd.CategoricalDtype(partners["partner_id"]))
     features = build_features(partners, events, [AS_OF], CONFIG)
-    kpis = event_kpis(partners, events, [AS_OF], CONFIG).iloc[0]
+    kpis = event_kpis(EventArrays.of(partners, events, CONFIG), [AS_OF], CONFIG).iloc[0]
     assert kpis["active_partners"] == active_mask(features, CONFIG).sum()
     expected = reference_kpis(partners, events, AS_OF, CONFIG)
     assert expected["churned_partners"] > 0 and expected["first_results"] > 2  # the case is not degenerate
@@ -298,9 +299,9 @@ def test_pace_growth_is_what_partners_who_stayed_active_earned_over_their_pace()
             rows.append((pid, start + (30 * k + 3) * DAY, "sale", 60.0))
     rows += [("P30", start + (30 * 10 + 3) * DAY, "sale", 500.0), ("P00", start - 200 * DAY, "login", 0.0)]
     frame = pd.DataFrame(partners, columns=["partner_id", "signup_at"])
-    growth = pace_growth(frame, events_frame(rows), AS_OF, CONFIG)
+    growth = pace_growth(EventArrays.of(frame, events_frame(rows), CONFIG), AS_OF, CONFIG)
     assert growth.measured_at == start and growth.partners[">=365d"] == 40 and growth.partners["<90d"] == 5
     assert growth.factors == pytest.approx({">=365d": 2.0})  # the young band has too few partners: no factor (1)
     np.testing.assert_allclose(growth.of(np.array([10.0, 500.0])), [1.0, 2.0])
     short = events_frame([r for r in rows if r[1] >= start - 60 * DAY])  # no window of history before the earlier cutoff
-    assert pace_growth(frame, short, AS_OF, CONFIG).measured_at is None
+    assert pace_growth(EventArrays.of(frame, short, CONFIG), AS_OF, CONFIG).measured_at is None
