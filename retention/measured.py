@@ -7,7 +7,8 @@ measured in: its expected saved revenue is
 
     uplift (the rise in the chance of staying active over the horizon) x the revenue at stake - its cost,
 
-(an uplift under `effects.min_uplift` counts as none), the revenue at stake being the partner's expected horizon revenue, or, for a partner with none yet (a
+(an uplift under `effects.min_uplift` counts as none, and so does one of a partner outside the range the log
+covers on the features the uplift leans on: `ActionUplift.within_support`), the revenue at stake being the partner's expected horizon revenue, or, for a partner with none yet (a
 Sleeper, a Newbie), what the contacted partners of its segment who had none either and stayed active
 brought in over the horizon in the log (no such partners in the log: nothing at stake, nothing proposed). The measured action with the largest positive value replaces the rule's action
 (`action_basis` = measured, with its `expected_saved_revenue`); everywhere else the rule stays
@@ -33,7 +34,8 @@ ACTION_BASES = (MEASURED, RULE)
 
 def saved_revenue(columns: Mapping[str, Any], measured: MeasuredActions, table: ActionTable, *, min_uplift: float) -> dict[str, np.ndarray]:
     """Per measured action (that the table defines), each row's expected saved revenue net of the action's cost;
-    NaN where the action was not measured in the row's segment or its uplift there is below `min_uplift`."""
+    NaN where the action was not measured in the row's segment, the row lies outside the range the log covers
+    (the model's uplift there would be an extrapolation) or its uplift is below `min_uplift`."""
     segment = np.asarray(columns["segment"], dtype=object)
     expected = np.nan_to_num(np.asarray(columns["expected_revenue"], dtype=float), nan=0.0)
     known = {a.code for a in table.actions}
@@ -45,6 +47,9 @@ def saved_revenue(columns: Mapping[str, Any], measured: MeasuredActions, table: 
         rows = np.flatnonzero(np.isin(segment, measured.segments.get(code, [])))
         if rows.size:
             frame = pd.DataFrame({name: np.asarray(columns[name])[rows] for name in model.features})
+            inside = model.within_support(frame)
+            rows, frame = rows[inside], frame[inside]
+        if rows.size:
             kept_revenue = measured.revenue_if_kept.get(code, {})
             fallback = np.array([kept_revenue.get(str(s), 0.0) for s in segment[rows]], dtype=float)
             at_stake = np.where(expected[rows] > 0, expected[rows], fallback)

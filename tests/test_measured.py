@@ -41,22 +41,23 @@ def measured() -> MeasuredActions:
 
 
 def scored_rows() -> pd.DataFrame:
-    """Five partners: a slowing workhorse with revenue, a steady one, one slowing without revenue yet, a
-    slowing newbie (never measured), a slowing workhorse whose commission is overdue."""
+    """Six partners: a slowing workhorse with revenue, a steady one, one slowing without revenue yet, a
+    slowing newbie (never measured), a slowing workhorse whose commission is overdue, and a workhorse far
+    more slowed than any the log measured the call on."""
     frame = pd.DataFrame(
         {
-            "partner_id": ["slowing", "steady", "no_revenue", "newbie", "owed"],
-            "segment": ["workhorse", "workhorse", "workhorse", "newbie", "workhorse"],
-            "engaged": [-1.5, 1.5, -1.5, -1.5, -1.5],
-            "expected_revenue": [500.0, 500.0, 0.0, 0.0, 500.0],
-            "deactivation_risk": [0.2, 0.05, 0.2, 0.3, 0.2],
-            "upgrade_potential": [0.1, 0.1, 0.1, 0.1, 0.1],
-            "risk_band": ["low", "low", "low", "medium", "low"],
-            "potential_band": ["low"] * 5,
-            "commission_overdue": [False, False, False, False, True],
-            "no_onboarding_activity": [False] * 5,
-            "falling_trend": [False] * 5,
-            "downgrade_warning": [False] * 5,
+            "partner_id": ["slowing", "steady", "no_revenue", "newbie", "owed", "unlike_any"],
+            "segment": ["workhorse", "workhorse", "workhorse", "newbie", "workhorse", "workhorse"],
+            "engaged": [-1.5, 1.5, -1.5, -1.5, -1.5, -8.0],
+            "expected_revenue": [500.0, 500.0, 0.0, 0.0, 500.0, 500.0],
+            "deactivation_risk": [0.2, 0.05, 0.2, 0.3, 0.2, 0.2],
+            "upgrade_potential": [0.1] * 6,
+            "risk_band": ["low", "low", "low", "medium", "low", "low"],
+            "potential_band": ["low"] * 6,
+            "commission_overdue": [False, False, False, False, True, False],
+            "no_onboarding_activity": [False] * 6,
+            "falling_trend": [False] * 6,
+            "downgrade_warning": [False] * 6,
         }
     )
     return frame
@@ -72,14 +73,15 @@ def test_the_measured_action_goes_where_it_saves_most_and_the_rule_stays_elsewhe
     assert values[2] == pytest.approx(uplift[2] * 200.0 - 15.0)  # no revenue yet: what kept workhorses brought in
     assert np.isnan(values[3])  # never measured on newbies: no figure
     assert np.isnan(values[1])  # an uplift under min_uplift counts as none: no call bought by a model's noise
+    assert uplift[5] > 0.25 and np.isnan(values[5])  # outside the log's range the model's uplift is an extrapolation: none
 
     chosen = choose_measured_actions(rows, rules, TABLE, measured, "en", keep_rule_actions=["unpaid_commission_reminder"], min_uplift=0.03)
-    assert list(chosen["action_basis"]) == [MEASURED, RULE, MEASURED, RULE, RULE]
+    assert list(chosen["action_basis"]) == [MEASURED, RULE, MEASURED, RULE, RULE, RULE]
     assert list(chosen["action"][[0, 2]]) == ["personal_check_in", "personal_check_in"]
     assert chosen["action_title"][0] == TABLE.action("personal_check_in").title.en and chosen["channel"][0] == "phone"
     assert chosen["expected_saved_revenue"][0] == pytest.approx(values[0])
-    assert np.isnan(chosen["expected_saved_revenue"][[1, 3, 4]]).all()
-    for row in (1, 3):  # steady (the call saves less than it costs) and the newbie: the rule's action, untouched
+    assert np.isnan(chosen["expected_saved_revenue"][[1, 3, 4, 5]]).all()
+    for row in (1, 3, 5):  # steady (the call saves less than it costs), the newbie, the one unlike any measured: the rule's action, untouched
         assert chosen["action"][row] == rules["action"][row]
     assert chosen["action"][4] == rules["action"][4] == "unpaid_commission_reminder"
 

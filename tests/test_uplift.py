@@ -1,5 +1,5 @@
 """The per-action uplift model (training/uplift.py): Qini and uplift at k% against brute-force loops, the
-T-learner finding who gains on built data, out-of-time judgement, saving and loading."""
+S-learner finding who gains on built data, out-of-time judgement, saving and loading."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def heterogeneous_log(n: int, seed: int, effect_if_engaged: float = 0.3) -> pd.D
     )
 
 
-def test_the_t_learner_finds_who_gains_and_beats_random_targeting_out_of_time() -> None:
+def test_the_uplift_model_finds_who_gains_and_beats_random_targeting_out_of_time() -> None:
     log = heterogeneous_log(6000, seed=2)
     model = fit_action_uplift(log, "call", ["engaged", "noise", "kind"], ["kind"], seed=1)
     probe = pd.DataFrame({"engaged": [-1.5, 1.5], "noise": [0.0, 0.0], "kind": ["a", "a"]})
@@ -101,6 +101,20 @@ def test_a_random_score_has_a_qini_of_about_zero() -> None:
     assert abs(np.mean(figures)) < 0.2 * oracle and oracle > 0
 
 
+def test_the_model_knows_the_range_the_log_covers_on_what_it_leans_on() -> None:
+    log = heterogeneous_log(6000, seed=2)
+    model = fit_action_uplift(log, "call", ["engaged", "noise", "kind"], ["kind"], seed=1)
+    engaged = model.support["engaged"]  # the feature the uplift depends on is checked, within the log's quantiles
+    assert engaged["low"] == pytest.approx(np.quantile(log["engaged"], 0.005)) and engaged["high"] == pytest.approx(
+        np.quantile(log["engaged"], 0.995)
+    )
+    assert not engaged["missing"]
+    probe = pd.DataFrame({"engaged": [0.5, 9.0, -9.0, np.nan], "noise": [0.0] * 4, "kind": ["a"] * 4})
+    assert list(model.within_support(probe)) == [True, False, False, False]  # no partner like the last three was measured
+    if "kind" in model.support:
+        assert not model.within_support(probe.assign(kind="c"))[0]  # a category the log never had
+
+
 def test_an_uplift_model_saved_and_loaded_scores_the_same(tmp_path: Path) -> None:
     log = heterogeneous_log(1500, seed=3)
     model = fit_action_uplift(log, "call", ["engaged", "noise", "kind"], ["kind"], seed=1)
@@ -108,6 +122,8 @@ def test_an_uplift_model_saved_and_loaded_scores_the_same(tmp_path: Path) -> Non
     loaded = ActionUplift.load(tmp_path / "call")
     assert loaded.action == "call" and loaded.rows == model.rows and loaded.categories == {"kind": ["a", "b"]}
     assert np.array_equal(loaded.uplift(log), model.uplift(log))
+    assert loaded.support == model.support and "engaged" in loaded.support
+    assert np.array_equal(loaded.within_support(log), model.within_support(log))
 
 
 def test_too_few_rows_in_an_arm_is_one_clear_error() -> None:
