@@ -42,6 +42,29 @@ def config_from(path: Path | None, overrides: list[str] | None) -> Config:
 DataOption = Annotated[Path | None, typer.Option("--data", "-d", help="Folder with partners, events and optional actions (default: paths.data_dir).")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Cutoff date or timestamp, UTC (e.g. 2026-07-01); no event may lie after it.")]
 LenientOption = Annotated[bool, typer.Option("--lenient", help="Quarantine bad rows to paths.quarantine_dir and go on, instead of stopping.")]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="local (this process) or dask (partitions of whole partners on a Dask cluster: compute.scheduler, or a LocalCluster "
+        "of compute.workers); default: compute.engine.",
+    ),
+]
+
+
+ENGINES = ("local", "dask")
+
+
+def config_with_engine(path: Path | None, overrides: list[str] | None, engine: str | None, *, lenient: bool = False) -> Config:
+    """The config with `--engine` applied over it (checked like any value); the dask engine does not quarantine."""
+    from partner_churn.errors import InputError
+
+    if engine is not None and engine not in ENGINES:
+        raise InputError(f"--engine {engine}: expected {' or '.join(ENGINES)}")
+    cfg = config_from(path, [*(overrides or []), *([f"compute.engine={engine}"] if engine is not None else [])])
+    if cfg.compute.engine == "dask" and lenient:
+        raise InputError("--lenient with the dask engine: set the bad rows aside on the local engine first (partner-churn partition --lenient)")
+    return cfg
 
 
 def champions_in_use(cfg: Config) -> str:

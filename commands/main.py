@@ -19,12 +19,14 @@ from commands.common import (
     AsOfOption,
     ConfigOption,
     DataOption,
+    EngineOption,
     LenientOption,
     SetOption,
     app,
     champions_in_use,
     config_app,
     config_from,
+    config_with_engine,
     cutoff_or_after_data,
     load_data,
     models_app,
@@ -167,6 +169,12 @@ def generate(
             "the simulation (labels.horizon_days, labels.qualifying_event_types); about 4x the generation time.",
         ),
     ] = False,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions", help="Write partners, events, actions and surveys in this many partitions of whole partners (for --engine dask).", min=1
+        ),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -192,12 +200,12 @@ def generate(
             scenario_from=changed_from,
             action_truth=ActionTruthSettings.from_labels(full.labels) if action_truth else None,
         )
-    write_program(program, out)
+    write_program(program, out, partitions=partitions)
     changes = f"; changed from {changed_from}: {', '.join(scenarios)}" if scenarios else ""
     typer.echo(
         f"generated {len(program.partners):,} partners, {program.events.num_rows:,} events, "
         f"{len(program.actions):,} actions, {0 if program.surveys is None else len(program.surveys):,} survey answers "
-        f"from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d}{changes} -> {out}"
+        f"from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d}{changes} -> {out}{f' in {partitions} partitions' if partitions else ''}"
     )
 
 
@@ -218,6 +226,27 @@ def validate(
         f"ok: {data or cfg.paths.data_dir} meets the contract: {len(program.partners):,} partners, "
         f"{len(program.events):,} events, {actions:,} actions{surveys}"
     )
+
+
+@app.command()
+def partition(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the partitioned program to (new, empty, or an earlier partitioning).")],
+    partitions: Annotated[int, typer.Option("--partitions", "-n", help="Number of partitions (partners hashed by partner_id).", min=1)],
+    data: DataOption = None,
+    as_of: AsOfOption = None,
+    lenient: LenientOption = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Check a program against the data contract and write it in partitions of whole partners (Parquet, for
+    --engine dask): every partner's rows in one partition, sorted by partner_id and ts."""
+    from features.contract.partitions import program_tables, write_partitioned
+
+    cfg = config_from(config, set_)
+    program = load_data(cfg, data, as_of, lenient)
+    tables = program_tables(program.partners, program.events, program.actions, program.surveys, program.currency, cfg.data.money_event_types)
+    write_partitioned(tables, out, partitions)
+    typer.echo(f"wrote {len(program.partners):,} partners, {len(program.events):,} events in {partitions} partitions ({', '.join(tables)}) -> {out}")
 
 
 @app.command()
@@ -251,24 +280,34 @@ def features(
     as_of: Annotated[list[str], typer.Option("--as-of", help="Cutoff date, UTC (repeatable); cutoffs must share one time of day.")],
     data: DataOption = None,
     lenient: LenientOption = False,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
     """Compute point-in-time features, segment and downgrade warning for every partner at each cutoff."""
     from features.pipeline import build_features, check_cutoffs
+    from partner_churn.files import write_atomically
 
     if out.suffix not in (".parquet", ".csv"):
         raise InputError(f"--out {out}: expected a .parquet or .csv file name")
-    cfg = config_from(config, set_)
+    cfg = config_with_engine(config, set_, engine, lenient=lenient)
     cutoffs = check_cutoffs([parse_as_of(value, "--as-of") for value in as_of])
-    program = load_data(cfg, data, None, lenient)  # the data may run past the cutoffs: features only look before them
-    with typer.progressbar(length=len(cutoffs), label="computing features", file=sys.stderr) as bar:
-        frame = build_features(program.partners, program.events, cutoffs, cfg, progress=bar.update, surveys=program.surveys)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        frame.to_parquet(out, index=False)
+    if cfg.compute.engine == "dask":
+        from features.partitioned import build_features_on
+        from partner_churn.compute import dask_client, describe_client
+
+        folder = (data or cfg.paths.data_dir).absolute()  # the workers' view of the data: the same path
+        with dask_client(cfg.compute) as client:
+            typer.echo(f"computing features on {describe_client(client)}", err=True)
+            frame = build_features_on(client, folder, utc_now(), cutoffs, cfg)
     else:
-        frame.to_csv(out, index=False)
+        program = load_data(cfg, data, None, lenient)  # the data may run past the cutoffs: features only look before them
+        with typer.progressbar(length=len(cutoffs), label="computing features", file=sys.stderr) as bar:
+            frame = build_features(program.partners, program.events, cutoffs, cfg, progress=bar.update, surveys=program.surveys)
+    if out.suffix == ".parquet":
+        write_atomically(out, lambda path: frame.to_parquet(path, index=False))
+    else:
+        write_atomically(out, lambda path: frame.to_csv(path, index=False))
     typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1] - 2} columns for {len(cutoffs)} cutoffs -> {out}")
 
 

@@ -10,6 +10,7 @@ Definitions of every feature are in `features/schema.py`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,11 +85,40 @@ class ProgramContext:
         )
 
 
+@dataclass(frozen=True)
+class ContextPart:
+    """What one frame of whole partners (the program, or one partition of it) adds to the program context:
+    per look-back window, at each cutoff, the window revenues of its partners who had any."""
+
+    cutoffs: pd.DatetimeIndex
+    earnings: dict[int, list[np.ndarray]]
+
+
+def context_part(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config) -> ContextPart:
+    """The program-context part of these partners (a first pass over partitions, combined by `combine_context`)."""
+    return _DayTable(partners, events, check_cutoffs(cutoffs), config).context_part(_context_windows(config))
+
+
+def combine_context(parts: Sequence[ContextPart], config: Config) -> ProgramContext:
+    """The program context from the parts of all its partners, in any order and split: program revenue is the
+    exactly rounded sum (`math.fsum`) of the partners' window revenues, the star threshold a quantile of them,
+    so the whole program and any partitioning of it give the same figures to the last bit."""
+    if not parts:
+        raise InputError("no partition to compute the program's figures from")
+    cutoffs = parts[0].cutoffs
+    revenue = {}
+    for w in _context_windows(config):
+        revenue[w] = np.array([math.fsum(np.concatenate([part.earnings[w][i] for part in parts]).tolist()) for i in range(len(cutoffs))])
+    w = config.segments.revenue_window_days
+    thresholds = np.array(
+        [star_revenue_threshold(np.concatenate([part.earnings[w][i] for part in parts]), config.segments) for i in range(len(cutoffs))]
+    )
+    return ProgramContext(cutoffs=cutoffs, window_revenue=revenue, star_threshold=thresholds)
+
+
 def program_context(partners: pd.DataFrame, events: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], config: Config) -> ProgramContext:
     """Program revenue per window and the star revenue threshold at each cutoff, from the whole program."""
-    stamps = check_cutoffs(cutoffs)
-    table = _DayTable(partners, events, stamps, config)
-    return table.context(_context_windows(config))
+    return combine_context([context_part(partners, events, cutoffs, config)], config)
 
 
 def build_features(
@@ -371,10 +401,6 @@ class _DayTable:
         early = is_qualifying & (ts < onboarding_end)
         self.onboarding_code, self.onboarding_ts = code[early], ts[early]
 
-        sale_mask = type_code == vocabulary.index(SALE) if SALE in vocabulary else np.zeros(type_code.size, bool)
-        sale_order = np.argsort(ts[sale_mask], kind="stable")
-        self.sale_ts = ts[sale_mask][sale_order]
-        self.sale_cumulative = np.concatenate([[0.0], np.cumsum(amount[sale_mask][sale_order])])
         self.surveys = _SurveyAnswers(surveys, self.partner_ids)
 
     # -- queries -------------------------------------------------------------------------------------
@@ -450,16 +476,15 @@ class _DayTable:
 
     def context(self, windows: list[int]) -> ProgramContext:
         """Program revenue per window and star threshold at every cutoff, from this (whole) program."""
-        revenue = {}
+        return combine_context([self.context_part(windows)], self.config)
+
+    def context_part(self, windows: list[int]) -> ContextPart:
+        """Per window, at each cutoff, the window revenues of this frame's partners who had any."""
+        earnings: dict[int, list[np.ndarray]] = {}
         for w in windows:
-            hi = np.searchsorted(self.sale_ts, self.cutoffs.asi8)
-            lo = np.searchsorted(self.sale_ts, self.cutoffs.asi8 - w * DAY_NS)
-            revenue[w] = self.sale_cumulative[hi] - self.sale_cumulative[lo]
-        w = self.config.segments.revenue_window_days
-        thresholds = np.array(
-            [star_revenue_threshold(self.window_sum(i, f"amount:{SALE}", start=0, length=w), self.config.segments) for i in range(len(self.cutoffs))]
-        )
-        return ProgramContext(cutoffs=self.cutoffs, window_revenue=revenue, star_threshold=thresholds)
+            sums = [self.window_sum(i, f"amount:{SALE}", start=0, length=w) for i in range(len(self.cutoffs))]
+            earnings[w] = [values[values > 0] for values in sums]
+        return ContextPart(cutoffs=self.cutoffs, earnings=earnings)
 
     # -- the feature frame for one cutoff ---------------------------------------------------------------
     def features_at(self, i: int, context: ProgramContext) -> pd.DataFrame:

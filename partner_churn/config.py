@@ -507,6 +507,20 @@ class GeneratorConfig(StrictModel):
     """First day under the scenarios' rules (required with scenarios)."""
 
 
+class ComputeConfig(StrictModel):
+    engine: Literal["local", "dask"] = "local"
+    """local: one process, pandas (the fastest for a program that fits in memory); dask: the same functions mapped over
+    the partitions of a partitioned data folder (partner-churn partition) on a Dask cluster."""
+    scheduler: str = ""
+    """Address of an existing Dask scheduler (e.g. tcp://10.0.0.5:8786); empty: a LocalCluster on this machine."""
+    workers: int = Field(2, ge=1, le=1024)
+    """Worker processes of the LocalCluster (one thread each)."""
+    memory_limit: str = "8GiB"
+    """Memory limit of each LocalCluster worker (Dask's format, e.g. 8GiB, or 'auto')."""
+    connect_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """How long a command waits to reach compute.scheduler before it fails in one line."""
+
+
 class Config(StrictModel):
     paths: PathsConfig = PathsConfig()
     """Where inputs, outputs and stores live."""
@@ -530,6 +544,8 @@ class Config(StrictModel):
     """Measured effects of logged retention actions (partner-churn effects)."""
     generator: GeneratorConfig = GeneratorConfig()
     """Defaults of the synthetic program generator."""
+    compute: ComputeConfig = ComputeConfig()
+    """Where the work runs: this process, or a Dask cluster over partitions of whole partners."""
 
     @model_validator(mode="after")
     def _sections_agree(self) -> Config:

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.contract.partitions import write_partitioned
 from features.segments import assign_segments
 from partner_churn.config import DataConfig, SegmentsConfig
 from partner_churn.errors import InputError
@@ -178,18 +179,25 @@ def program_period(start_date: dt.date, months: int) -> tuple[pd.Timestamp, pd.T
     return start, start + pd.DateOffset(months=months)
 
 
-def write_program(program: GeneratedProgram, out_dir: Path) -> dict[str, Path]:
+def write_program(program: GeneratedProgram, out_dir: Path, *, partitions: int | None = None) -> dict[str, Path]:
     """Write partners, events, actions and latent truth as Parquet files in `out_dir`, `surveys.parquet` and
     `action_truth.parquet` when the program has them, and `scenario.json` (which change was injected from when, and what each does)
-    when the program has scenarios."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: out_dir / f"{name}.parquet" for name in ("partners", "events", "actions", "latent")}
-    pq.write_table(pa.Table.from_pandas(program.partners, preserve_index=False), paths["partners"])
+    when the program has scenarios. With `partitions`, the program's tables (partners, events, actions, surveys)
+    are written in that many partitions of whole partners instead (`features.contract.partitions`; `out_dir`
+    is then replaced whole), the truths beside them as single files."""
+    tables = {"partners": pa.Table.from_pandas(program.partners, preserve_index=False), "events": program.events}
+    tables["actions"] = pa.Table.from_pandas(program.actions, preserve_index=False)
     if program.surveys is not None:
-        paths["surveys"] = out_dir / "surveys.parquet"
-        pq.write_table(pa.Table.from_pandas(program.surveys, preserve_index=False), paths["surveys"])
-    pq.write_table(program.events, paths["events"], row_group_size=1_000_000)
-    pq.write_table(pa.Table.from_pandas(program.actions, preserve_index=False), paths["actions"])
+        tables["surveys"] = pa.Table.from_pandas(program.surveys, preserve_index=False)
+    if partitions is not None:
+        write_partitioned(tables, out_dir, partitions)
+        paths = {name: out_dir / name for name in tables}
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = {name: out_dir / f"{name}.parquet" for name in tables}
+        for name, table in tables.items():
+            pq.write_table(table, paths[name], row_group_size=1_000_000)
+    paths["latent"] = out_dir / "latent.parquet"
     pq.write_table(program.latent, paths["latent"], row_group_size=2_000_000)
     if program.action_truth is not None:
         paths["action_truth"] = out_dir / "action_truth.parquet"

@@ -271,8 +271,9 @@ def _check_parquet_type(path: Path, header: TableHeader, name: str, arrow_type: 
         )
 
 
-def read_table(path: Path, spec: TableSpec, header: TableHeader) -> pa.Table:
-    """The table's columns as stored (CSV: all text) under the contract's names, then the check that it has rows."""
+def read_table(path: Path, spec: TableSpec, header: TableHeader, *, allow_empty: bool = False) -> pa.Table:
+    """The table's columns as stored (CSV: all text) under the contract's names, then the check that it has rows
+    (not for one part of a partitioned table, `allow_empty`: a partition may hold no partner)."""
     keys = [file_name for file_name, name in zip(header.file_names, header.names) if name in spec.keys]
     try:
         if path.suffix == ".parquet":
@@ -288,7 +289,7 @@ def read_table(path: Path, spec: TableSpec, header: TableHeader) -> pa.Table:
     except (pa.ArrowException, OSError) as exc:
         kind = "Parquet" if path.suffix == ".parquet" else "CSV"
         raise ContractError(f"{path}: unreadable {kind} file ({_one_line(exc)})", path=path, problem="unreadable file") from None
-    if table.num_rows == 0 and spec.name not in OPTIONAL_TABLES:  # an optional table's header alone: none of them
+    if table.num_rows == 0 and spec.name not in OPTIONAL_TABLES and not allow_empty:  # an optional table's header alone: none of them
         what = "no rows" if path.suffix == ".parquet" else "header only, no rows"
         raise ContractError(f"{path}: empty file ({what})", path=path, problem="empty file")
     return table.rename_columns(list(header.names))

@@ -6,10 +6,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from features.contract.errors import ContractError
-from features.contract.files import OPTIONAL_TABLES, TABLES, check_no_money_without_amount, inspect_header, locate_table_file, read_table, table_specs
+from features.contract.files import (
+    OPTIONAL_TABLES,
+    TABLES,
+    TableHeader,
+    TableSpec,
+    check_no_money_without_amount,
+    inspect_header,
+    locate_table_file,
+    read_table,
+    table_specs,
+)
 from features.contract.parsing import event_type_codes
+from features.contract.partitions import Partitioning, read_partitioning
 from features.contract.quarantine import check_quarantine_share, write_quarantine
 from features.contract.screening import TableScreen
 from features.contract.tables import screen_actions, screen_events, screen_partners, screen_surveys
@@ -51,6 +63,7 @@ def load_program(
     *,
     lenient: bool = False,
     quarantine_dir: Path | None = None,
+    partition: int | None = None,
 ) -> Program:
     """Read and check a program's tables as of `as_of` (naive means UTC).
 
@@ -59,6 +72,11 @@ def load_program(
     problem, in `Program.quarantined`; a stale quarantine file of a table with nothing set aside is
     removed so the folder always describes this load. It raises too, after writing the quarantine
     files, when a table has more than `data.max_quarantine_share` of its rows set aside.
+
+    A partitioned folder (`features.contract.partitions`) is read whole, its parts one after the other, or,
+    with `partition`, that partition alone (a program of its own: its partners with all their rows); its
+    tables already have the contract's names and event types, so `data.column_map` and
+    `data.event_type_map` do not apply.
     """
     if lenient and quarantine_dir is None:
         raise ValueError("lenient loading needs a quarantine_dir to write the rows it sets aside")
@@ -68,10 +86,18 @@ def load_program(
 
     if not data_dir.is_dir():
         raise ContractError(f"{data_dir}: data folder not found", path=data_dir)
-    paths = {name: locate_table_file(data_dir, name, required=name not in OPTIONAL_TABLES) for name in TABLES}
-    found = {name: path for name, path in paths.items() if path is not None}
-    headers = {name: inspect_header(path, specs[name]) for name, path in found.items()}
-    raw = {name: read_table(path, specs[name], headers[name]) for name, path in found.items()}
+    layout = read_partitioning(data_dir)
+    if layout is None:
+        if partition is not None:
+            raise ContractError(f"{data_dir}: not a partitioned folder (no partitions.json): no partition {partition} to read", path=data_dir)
+        paths = {name: locate_table_file(data_dir, name, required=name not in OPTIONAL_TABLES) for name in TABLES}
+        found = {name: path for name, path in paths.items() if path is not None}
+        headers = {name: inspect_header(path, specs[name]) for name, path in found.items()}
+        raw = {name: read_table(path, specs[name], headers[name]) for name, path in found.items()}
+    else:
+        data = data.model_copy(update={"column_map": {}, "event_type_map": {}})
+        specs = table_specs(data)
+        found, headers, raw = _read_partitioned(data_dir, layout, specs, partition)
     event_types = event_type_codes(raw["events"].column("event_type"), data)
     if "amount" not in raw["events"].column_names:
         check_no_money_without_amount(found["events"], event_types, data)
@@ -109,6 +135,39 @@ def load_program(
     return Program(
         partners=partners, events=events, actions=optional.get("actions"), quarantined=quarantined, currency=currency, surveys=optional.get("surveys")
     )
+
+
+def _read_partitioned(
+    data_dir: Path, layout: Partitioning, specs: dict[str, TableSpec], partition: int | None
+) -> tuple[dict[str, Path], dict[str, TableHeader], dict[str, pa.Table]]:
+    """Each stored table's path (its part file, or its folder when read whole), header and rows."""
+    if partition is not None and not 0 <= partition < layout.partitions:
+        raise ContractError(f"{data_dir}: partition {partition} does not exist (0..{layout.partitions - 1})", path=data_dir)
+    missing = [name for name in TABLES if name not in OPTIONAL_TABLES and name not in layout.tables]
+    if missing:
+        raise ContractError(f"{data_dir}: partitioned folder without a {missing[0]} table", path=data_dir, problem="missing file")
+    found: dict[str, Path] = {}
+    headers: dict[str, TableHeader] = {}
+    raw: dict[str, pa.Table] = {}
+    for name in (t for t in TABLES if t in layout.tables):
+        indexes = range(layout.partitions) if partition is None else [partition]
+        files = [layout.part_file(data_dir, name, i) for i in indexes]
+        parts = []
+        for path in files:
+            header = inspect_header(path, specs[name])
+            if name in headers and header.names != headers[name].names:
+                raise ContractError(
+                    f"{path}: columns {list(header.names)} differ from {files[0]}'s {list(headers[name].names)}: the parts of a table must agree",
+                    path=path,
+                    problem="wrong columns",
+                )
+            headers[name] = header
+            parts.append(read_table(path, specs[name], header, allow_empty=True))
+        found[name] = files[0] if partition is not None else data_dir / name
+        raw[name] = pa.concat_tables(parts)
+        if raw[name].num_rows == 0 and name not in OPTIONAL_TABLES and partition is None:
+            raise ContractError(f"{found[name]}: no rows in any part", path=found[name], problem="empty file")
+    return found, headers, raw
 
 
 def _as_utc(moment: pd.Timestamp) -> pd.Timestamp:

@@ -1,0 +1,160 @@
+"""A program stored in partitions of whole partners, for `--engine dask` (and readable whole by the local engine).
+
+Layout of a partitioned data folder:
+
+    <data_dir>/partitions.json                       {"partitions": N, "scheme": ..., "tables": [...]}
+    <data_dir>/<table>/part-00000.parquet ... part-<N-1>.parquet   for partners, events, actions, surveys
+
+Every table that is there has all N part files (an empty part is a file with the header and no rows), so
+the folders are Parquet datasets any tool reads whole (`pyarrow.dataset`, DuckDB's `read_parquet('.../*.parquet')`,
+`dask.dataframe.read_parquet`). A partner's partition is `partition_of(partner_id)`: pandas' `hash_array`
+of the id (SipHash with pandas' fixed key, the same on every machine and run) modulo N; every row of a
+partner, in every table, is in its partition, so a partition is a program of its own and the contract checks
+it alone (an event whose partner is not in its partition's partners is an unknown partner). Rows are sorted
+by `partner_id`, then `ts`, inside a partition.
+
+The tables hold the contract's column names and event types (`partner-churn partition` writes them after
+loading the user's files through the contract, `data.column_map` and `data.event_type_map` applied), so a
+partitioned folder is read without those maps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from features.contract.errors import ContractError
+
+PARTITIONS_FILE = "partitions.json"
+SCHEME = "pandas.util.hash_array(partner_id) % partitions"
+"""How a partner's partition is found, recorded in `PARTITIONS_FILE`."""
+MAX_PARTITIONS = 100_000
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def partition_of(partner_ids: np.ndarray | pd.Series | pa.Array | pa.ChunkedArray, partitions: int) -> np.ndarray:
+    """The partition (0..partitions-1) of each partner id (text)."""
+    if isinstance(partner_ids, (pa.Array, pa.ChunkedArray)):
+        partner_ids = partner_ids.to_numpy(zero_copy_only=False)
+    ids = np.asarray(partner_ids, dtype=object)
+    return (pd.util.hash_array(ids, categorize=True) % np.uint64(partitions)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """What `PARTITIONS_FILE` says: how many partitions and which tables are stored."""
+
+    partitions: int
+    tables: tuple[str, ...]
+
+    def part_file(self, data_dir: Path, table: str, index: int) -> Path:
+        return data_dir / table / part_name(index)
+
+
+def read_partitioning(data_dir: Path) -> Partitioning | None:
+    """The folder's partitioning, or None for a plain folder (one file per table); a `ContractError` when
+    `PARTITIONS_FILE` is unreadable or a part file it promises is missing."""
+    path = Path(data_dir) / PARTITIONS_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        partitions, tables = int(meta["partitions"]), tuple(str(t) for t in meta["tables"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ContractError(f"{path}: unreadable partitions file ({type(exc).__name__}: {exc})", path=path, problem="unreadable file") from None
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise ContractError(f"{path}: partitions must be 1..{MAX_PARTITIONS}, not {partitions}", path=path, problem="unreadable file")
+    found = Partitioning(partitions, tables)
+    missing = [
+        found.part_file(Path(data_dir), t, i) for t in tables for i in range(partitions) if not found.part_file(Path(data_dir), t, i).is_file()
+    ]
+    if missing:
+        shown = ", ".join(str(p) for p in missing[:5])
+        raise ContractError(
+            f"{data_dir}: partitioned folder lacks {len(missing)} part file(s) that {PARTITIONS_FILE} promises: {shown}",
+            path=Path(data_dir),
+            problem="missing file",
+        )
+    return found
+
+
+def write_partitioned(tables: Mapping[str, pa.Table], out: Path, partitions: int) -> Partitioning:
+    """Write each table (a `partner_id` column, and `ts` where the table has it) as `partitions` part files
+    under `out`, with `PARTITIONS_FILE`; atomically: into a staging folder beside `out`, which then replaces it."""
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise ContractError(f"--partitions {partitions}: expected 1..{MAX_PARTITIONS}", path=out, problem="bad option")
+    out = Path(out)
+    if out.exists() and not (out / PARTITIONS_FILE).is_file() and any(out.iterdir()):
+        raise ContractError(f"{out}: exists and is not a partitioned data folder; name a new or empty folder", path=out, problem="bad option")
+    staging = out.parent / f".{out.name}.staging-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        for name, table in tables.items():
+            _write_table(table, staging / name, partitions)
+        layout = Partitioning(partitions, tuple(tables))
+        meta = {"partitions": partitions, "scheme": SCHEME, "tables": list(layout.tables)}
+        (staging / PARTITIONS_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return layout
+
+
+def _write_table(table: pa.Table, folder: Path, partitions: int) -> None:
+    folder.mkdir()
+    ids = table.column("partner_id")
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(ids.type.value_type)
+    table = table.set_column(table.schema.get_field_index("partner_id"), "partner_id", ids)
+    encoded = pc.dictionary_encode(ids).combine_chunks()
+    part = partition_of(encoded.dictionary, partitions)[encoded.indices.to_numpy(zero_copy_only=False)] if len(table) else np.zeros(0, np.int64)
+    keys = [("partner_id", "ascending")] + ([("ts", "ascending")] if "ts" in table.column_names else [])
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    for index in range(partitions):
+        chunk = table.take(pa.array(order[bounds[index] : bounds[index + 1]]))
+        chunk = chunk.take(pc.sort_indices(chunk, sort_keys=keys))
+        pq.write_table(chunk, folder / part_name(index), row_group_size=1_000_000)
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """`staging` becomes `out`; a previous `out` is moved aside first and removed after."""
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def program_tables(
+    partners: pd.DataFrame,
+    events: pd.DataFrame,
+    actions: pd.DataFrame | None,
+    surveys: pd.DataFrame | None,
+    currency: str | None,
+    money_event_types: list[str],
+) -> dict[str, pa.Table]:
+    """A loaded program's frames as the tables a partitioned folder stores (the contract's names; the
+    program's one currency back on its money events, where the contract reads it from)."""
+    if currency is not None:
+        money = events["event_type"].isin(money_event_types)
+        events = events.assign(currency=pd.Series(currency, index=events.index, dtype="string").where(money))
+    frames = {"partners": partners, "events": events, "actions": actions, "surveys": surveys}
+    return {name: pa.Table.from_pandas(frame, preserve_index=False) for name, frame in frames.items() if frame is not None}

@@ -1,0 +1,63 @@
+"""The feature pipeline over the partitions of whole partners, on a Dask cluster (`--engine dask`).
+
+Nothing is computed differently here: each task loads one partition through the contract
+(`load_program(..., partition=k)`) and runs the pipeline's own functions on it. What a partner's features
+need of the rest of the program (program revenue per window, the star threshold) comes from a first pass,
+`context_part` per partition combined by `combine_context`, and is passed to every partition's
+`build_features`, so the features equal the local engine's: the same per-partner arithmetic, and program
+figures that do not depend on the partitioning. A plain (unpartitioned) folder is one partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.contract import load_program
+from features.contract.partitions import read_partitioning
+from features.pipeline import ContextPart, ProgramContext, build_features, check_cutoffs, combine_context, context_part
+from partner_churn.config import Config
+
+
+def partitions_of(data_dir: Path) -> list[int | None]:
+    """The partitions to map over: 0..N-1 of a partitioned folder, or [None] (the whole folder) for a plain one."""
+    layout = read_partitioning(Path(data_dir))
+    return [None] if layout is None else list(range(layout.partitions))
+
+
+def _context_of_partition(data_dir: Path, partition: int | None, as_of: pd.Timestamp, cutoffs: pd.DatetimeIndex, config: Config) -> ContextPart:
+    program = load_program(data_dir, config.data, as_of, partition=partition)
+    return context_part(program.partners, program.events, cutoffs, config)
+
+
+def _features_of_partition(
+    data_dir: Path, partition: int | None, as_of: pd.Timestamp, cutoffs: pd.DatetimeIndex, config: Config, context: ProgramContext
+) -> pd.DataFrame:
+    program = load_program(data_dir, config.data, as_of, partition=partition)
+    return build_features(program.partners, program.events, cutoffs, config, program=context, surveys=program.surveys)
+
+
+def program_context_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config) -> ProgramContext:
+    """The first pass: every partition's part of the program context, combined."""
+    stamps = check_cutoffs(cutoffs)
+    parts = partitions_of(data_dir)
+    futures = client.map(_context_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, pure=False)
+    return combine_context(client.gather(futures), config)
+
+
+def build_features_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+    """`build_features` of the whole program, computed partition by partition on the cluster of `client`; the
+    rows in the order the local engine gives them for the same folder (by cutoff, then partition, then the
+    partition's partner order)."""
+    stamps = check_cutoffs(cutoffs)
+    context = program_context_on(client, data_dir, as_of, stamps, config)
+    parts = partitions_of(data_dir)
+    futures = client.map(
+        _features_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, context=context, pure=False
+    )
+    frames = client.gather(futures)
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.sort_values("as_of", kind="stable", ignore_index=True)

@@ -1,0 +1,176 @@
+"""Partitions of whole partners (features/contract/partitions.py) and the dask engine (features/partitioned.py):
+every partner's rows in one partition, the folder read whole or a partition at a time, and features on a
+LocalCluster equal to the local engine's to the last bit, with non-default settings; bad partitions and an
+unreachable scheduler are one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from features.contract import ContractError, load_program
+from features.contract.partitions import PARTITIONS_FILE, partition_of, program_tables, read_partitioning, write_partitioned
+from features.partitioned import build_features_on
+from features.pipeline import build_features, program_context
+from partner_churn.compute import dask_client
+from partner_churn.config import ComputeConfig, Config, load_config
+from synthetic.program import generate_program, write_program
+from tests.support import assert_one_line_error, run
+
+NOW = pd.Timestamp("2026-12-01", tz="UTC")
+CUTOFFS = [pd.Timestamp("2025-09-01", tz="UTC"), pd.Timestamp("2025-12-01", tz="UTC"), pd.Timestamp("2026-01-01", tz="UTC")]
+# Not the defaults: other windows, another star quantile and segment window, a shorter onboarding period.
+CONFIG = load_config(
+    overrides=[
+        "features.windows_days=[14,30,60,120]",
+        "features.revenue_share_windows_days=[30,120]",
+        "segments.revenue_window_days=60",
+        "segments.star_min_revenue_quantile=0.8",
+        "features.onboarding_hours=48",
+    ],
+    env={},
+)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same 1,500-partner program (12 months, with surveys and actions) plain and in 5 partitions."""
+    root = tmp_path_factory.mktemp("partitioned")
+    program = generate_program(1_500, 12, seed=5)
+    write_program(program, root / "plain")
+    write_program(program, root / "p5", partitions=5)
+    return {"plain": root / "plain", "p5": root / "p5", "root": root}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with dask_client(ComputeConfig(workers=2, memory_limit="2GiB")) as c:
+        yield c
+
+
+def test_every_partner_is_whole_in_one_partition_and_sorted(folders: dict[str, Path]) -> None:
+    layout = read_partitioning(folders["p5"])
+    assert layout is not None and layout.partitions == 5 and set(layout.tables) == {"partners", "events", "actions", "surveys"}
+    seen: set[str] = set()
+    for k in range(5):
+        partners = pq.read_table(layout.part_file(folders["p5"], "partners", k)).to_pandas()
+        ids = set(partners["partner_id"])
+        assert not ids & seen  # no partner in two partitions
+        seen |= ids
+        assert (partition_of(partners["partner_id"].to_numpy(), 5) == k).all()
+        for table in ("events", "actions", "surveys"):
+            rows = pq.read_table(layout.part_file(folders["p5"], table, k)).to_pandas()
+            assert set(rows["partner_id"]) <= ids  # a partner's rows live with it
+            key = list(zip(rows["partner_id"], rows["ts"]))
+            assert key == sorted(key)  # by partner_id, then ts
+    assert seen == set(pd.read_parquet(folders["plain"] / "partners.parquet")["partner_id"])
+
+
+def test_the_partition_of_a_partner_is_fixed() -> None:
+    ids = np.array([f"P{i:07d}" for i in range(1, 2001)], dtype=object)
+    first = partition_of(ids, 7)
+    assert np.array_equal(first, partition_of(ids[::-1], 7)[::-1])  # a partner's partition depends on its id alone
+    assert set(first) == set(range(7)) and np.bincount(first).min() > 200  # spread over all partitions
+
+
+def test_the_folder_reads_whole_or_by_partition_as_the_plain_one(folders: dict[str, Path]) -> None:
+    plain = load_program(folders["plain"], CONFIG.data, NOW)
+    whole = load_program(folders["p5"], CONFIG.data, NOW)
+    by_id = lambda frame: frame.sort_values(["partner_id", "ts"] if "ts" in frame else "partner_id", ignore_index=True)  # noqa: E731
+    pd.testing.assert_frame_equal(by_id(whole.partners), by_id(plain.partners))
+    for name in ("events", "actions", "surveys"):
+        a, b = getattr(whole, name).copy(), getattr(plain, name).copy()
+        a["partner_id"], b["partner_id"] = a["partner_id"].astype(str), b["partner_id"].astype(str)
+        pd.testing.assert_frame_equal(by_id(a), by_id(b), check_dtype=False)
+    parts = [load_program(folders["p5"], CONFIG.data, NOW, partition=k) for k in range(5)]
+    assert sum(len(p.partners) for p in parts) == len(plain.partners)
+    assert sum(len(p.events) for p in parts) == len(plain.events)
+
+
+def test_the_partition_command_keeps_the_currency_and_reads_back(folders: dict[str, Path], tmp_path: Path) -> None:
+    plain = load_program(folders["plain"], CONFIG.data, NOW)
+    events = plain.events.copy()
+    tables = program_tables(plain.partners, events, plain.actions, plain.surveys, "EUR", CONFIG.data.money_event_types)
+    write_partitioned(tables, tmp_path / "eur", 3)
+    again = load_program(tmp_path / "eur", CONFIG.data, NOW)
+    assert again.currency == "EUR" and len(again.events) == len(plain.events)
+    result = run("partition", "--data", str(folders["plain"]), "--out", str(tmp_path / "cli"), "--partitions", "4")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "cli" / PARTITIONS_FILE).read_text())["partitions"] == 4
+    assert len(load_program(tmp_path / "cli", CONFIG.data, NOW).events) == len(plain.events)
+
+
+def test_dask_features_equal_the_local_engine_exactly(folders: dict[str, Path], client: Any) -> None:
+    whole = load_program(folders["p5"], CONFIG.data, NOW)
+    local = build_features(whole.partners, whole.events, CUTOFFS, CONFIG, surveys=whole.surveys)
+    dask = build_features_on(client, folders["p5"], NOW, CUTOFFS, CONFIG)
+    pd.testing.assert_frame_equal(dask, local, check_exact=True)
+    assert set(local["segment"]) >= {"star", "workhorse", "newbie", "sleeper"}
+    plain = load_program(folders["plain"], CONFIG.data, NOW)
+    unpartitioned = build_features(plain.partners, plain.events, CUTOFFS, CONFIG, surveys=plain.surveys)
+    key = ["as_of", "partner_id"]
+    pd.testing.assert_frame_equal(
+        dask.sort_values(key, ignore_index=True), unpartitioned.sort_values(key, ignore_index=True), check_exact=True
+    )  # the partitioning changes only the rows' order
+    # The program's figures do not depend on how it is split: to the last bit.
+    a, b = program_context(plain.partners, plain.events, CUTOFFS, CONFIG), program_context(whole.partners, whole.events, CUTOFFS, CONFIG)
+    assert all(np.array_equal(a.window_revenue[w], b.window_revenue[w]) for w in a.window_revenue)
+    assert np.array_equal(a.star_threshold, b.star_threshold)
+
+
+def test_more_partitions_than_partners_leave_empty_parts_that_still_work(folders: dict[str, Path], client: Any, tmp_path: Path) -> None:
+    small = generate_program(30, 6, seed=2)
+    write_program(small, tmp_path / "p40", partitions=40)
+    empty = [k for k in range(40) if pq.read_metadata(tmp_path / "p40" / "partners" / f"part-{k:05d}.parquet").num_rows == 0]
+    assert empty  # 30 partners, 40 partitions
+    cutoffs = [pd.Timestamp("2025-05-01", tz="UTC")]
+    program = load_program(tmp_path / "p40", Config().data, NOW)
+    local = build_features(program.partners, program.events, cutoffs, Config(), surveys=program.surveys)
+    pd.testing.assert_frame_equal(build_features_on(client, tmp_path / "p40", NOW, cutoffs, Config()), local, check_exact=True)
+
+
+def test_bad_partitions_are_one_clear_error(folders: dict[str, Path], client: Any, tmp_path: Path) -> None:
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(folders["p5"], bad)
+    events = pq.read_table(bad / "events" / "part-00002.parquet")
+    stray = pq.read_table(bad / "partners" / "part-00003.parquet").column("partner_id")[0].as_py()
+    ids = events.column("partner_id").to_pylist()
+    ids[4] = stray  # a partner's event in another partition than the partner
+    pq.write_table(events.set_column(events.schema.get_field_index("partner_id"), "partner_id", pa.array(ids)), bad / "events" / "part-00002.parquet")
+    with pytest.raises(ContractError, match=r"events/part-00002\.parquet: column 'partner_id': unknown partner in 1 row .*row 5"):
+        build_features_on(client, bad, NOW, CUTOFFS, CONFIG)
+    (bad / "events" / "part-00001.parquet").unlink()
+    with pytest.raises(ContractError, match=r"lacks 1 part file\(s\) that partitions.json promises: .*events/part-00001\.parquet"):
+        load_program(bad, CONFIG.data, NOW)
+    with pytest.raises(ContractError, match=r"partition 9 does not exist \(0\.\.4\)"):
+        load_program(folders["p5"], CONFIG.data, NOW, partition=9)
+    (bad / PARTITIONS_FILE).write_text("{not json", encoding="utf-8")
+    with pytest.raises(ContractError, match="unreadable partitions file"):
+        load_program(bad, CONFIG.data, NOW)
+
+
+def test_the_engine_on_the_command_line(folders: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "features.parquet"
+    args = ["features", "--data", str(folders["p5"]), "--as-of", "2025-12-01", "--out", str(out)]
+    result = run(*args, "--engine", "dask", "--set", "compute.workers=1")
+    assert result.returncode == 0, result.stderr
+    assert "computing features on a Dask LocalCluster of 1 worker" in result.stderr
+    assert run(*args[:-1], str(tmp_path / "local.parquet")).returncode == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(tmp_path / "local.parquet"), check_exact=True)
+    unreachable = ["--set", "compute.scheduler=tcp://127.0.0.1:9", "--set", "compute.connect_timeout_seconds=1"]
+    assert_one_line_error(
+        run(*args, "--engine", "dask", *unreachable), "compute.scheduler tcp://127.0.0.1:9: cannot reach the Dask scheduler within 1 s"
+    )
+    assert_one_line_error(run(*args, "--engine", "spark"), "--engine spark: expected local or dask")
+    assert_one_line_error(run(*args, "--engine", "dask", "--lenient"), "--lenient with the dask engine")
+    assert not list(tmp_path.glob(".*.tmp"))  # no half-written output left by the failures
