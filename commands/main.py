@@ -378,7 +378,7 @@ def score(
     Each model stands on its own: without a champion of one target the other still scores, and the
     missing one is marked unavailable, with the reason in one line."""
     from partner_churn.config import parse_version_pins
-    from partner_churn.domain import check_active_partners, check_scoring_date
+    from partner_churn.domain import check_active_partners, check_scoring_date, event_span
     from retention.actions import load_action_table
     from serving.batch import score_partners
     from serving.effects_files import latest_effects
@@ -400,7 +400,7 @@ def score(
     with scoring_lock(cfg.paths.output_dir, cutoff):  # a second scoring of this date refuses at once
         step("loading data")
         program = load_data(cfg, data, None, lenient)
-        check_scoring_date(cutoff, program.events, cfg, allow_stale=allow_stale)  # before the models: fail fast
+        check_scoring_date(cutoff, event_span(program.events), cfg, allow_stale=allow_stale)  # before the models: fail fast
         models = load_scoring_models(cfg, pins)
         for target, why in models.unavailable.items():
             step(f"{target} unavailable: {why}; scoring the other model only")

@@ -17,9 +17,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from commands.common import AllowStaleOption, ConfigOption, DataOption, LenientOption, SetOption, app, load_data, parse_as_of
+from commands.common import (
+    AllowStaleOption,
+    ConfigOption,
+    DataOption,
+    EngineOption,
+    LenientOption,
+    SetOption,
+    app,
+    config_with_engine,
+    load_data,
+    parse_as_of,
+    utc_now,
+)
 from partner_churn.config import Config, load_config
-from partner_churn.domain import check_scoring_date
+from partner_churn.domain import check_scoring_date, event_span
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,9 +88,9 @@ def _verdict(cfg: Config, program: Program, date: pd.Timestamp, *, allow_stale: 
     from monitoring.verdict import Recommendation, combine
     from partner_churn.errors import InputError
 
-    check_scoring_date(date, program.events, cfg, allow_stale=allow_stale)
+    check_scoring_date(date, event_span(program.events), cfg, allow_stale=allow_stale)
     typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
-    outcomes = [("drift", checks.run_drift(cfg, program, date))]
+    outcomes = [("drift", checks.run_drift(cfg, checks.program_features(program, cfg), date))]
     _print(outcomes[0][1])
     scored_at = checks.latest_with_outcomes(cfg, program)
     if scored_at is None:
@@ -178,6 +190,7 @@ def drift(
     allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
     lang: LangOption = None,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -187,11 +200,25 @@ def drift(
     from monitoring import checks, store
     from monitoring.verdict import EXIT_CODE
 
-    cfg, program = _setup(config, set_, data, lenient, lang)
+    cfg = config_with_engine(config, [*(set_ or ()), *([f"scoring.lang={lang}"] if lang else [])], engine, lenient=lenient)
     date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
-    check_scoring_date(date, program.events, cfg, allow_stale=allow_stale)
-    typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
-    outcome = checks.run_drift(cfg, program, date)
+    if cfg.compute.engine == "dask":
+        from features.partitioned import build_features_on, event_span_on
+        from partner_churn.compute import dask_client, describe_client
+
+        folder = (data or cfg.paths.data_dir).absolute()  # the workers' view of the data: the same path
+        with dask_client(cfg.compute) as client:
+            typer.echo(f"loading data on {describe_client(client)}", err=True)
+            now = utc_now()
+            check_scoring_date(date, event_span_on(client, folder, now, cfg), cfg, allow_stale=allow_stale)
+            typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
+            outcome = checks.run_drift(cfg, lambda cutoff: build_features_on(client, folder, now, [cutoff], cfg), date)
+    else:
+        typer.echo("loading data", err=True)
+        program = load_data(cfg, data, None, lenient)
+        check_scoring_date(date, event_span(program.events), cfg, allow_stale=allow_stale)
+        typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
+        outcome = checks.run_drift(cfg, checks.program_features(program, cfg), date)
     _print(outcome)
     typer.echo(outcome.recommendation.line())
     raise typer.Exit(EXIT_CODE[outcome.recommendation.action])

@@ -20,6 +20,7 @@ from features.contract import load_program
 from features.contract.partitions import read_partitioning
 from features.pipeline import ContextPart, ProgramContext, build_features, check_cutoffs, combine_context, context_part
 from partner_churn.config import Config
+from partner_churn.domain import event_span
 
 
 def partitions_of(data_dir: Path) -> list[int | None]:
@@ -61,3 +62,16 @@ def build_features_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs:
     frames = client.gather(futures)
     frame = pd.concat(frames, ignore_index=True)
     return frame.sort_values("as_of", kind="stable", ignore_index=True)
+
+
+def _event_span_of_partition(data_dir: Path, partition: int | None, as_of: pd.Timestamp, config: Config) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    return event_span(load_program(data_dir, config.data, as_of, partition=partition).events)
+
+
+def event_span_on(client: Any, data_dir: Path, as_of: pd.Timestamp, config: Config) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The program's first and last event (`event_span`), from every partition loaded and checked on the cluster."""
+    parts = partitions_of(data_dir)
+    spans = [
+        s for s in client.gather(client.map(_event_span_of_partition, [data_dir] * len(parts), parts, as_of=as_of, config=config, pure=False)) if s
+    ]
+    return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None

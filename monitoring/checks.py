@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,15 +36,21 @@ def data_end(program: Program) -> pd.Timestamp:
     return program.events["ts"].max()
 
 
-def run_drift(config: Config, program: Program, as_of: pd.Timestamp) -> CheckOutcome:
+def program_features(program: Program, config: Config) -> Callable[[pd.Timestamp], pd.DataFrame]:
+    """The features of a loaded program at a cutoff (the local engine's `features_at` for `run_drift`)."""
+    return lambda as_of: build_features(program.partners, program.events, [as_of], config, surveys=program.surveys)
+
+
+def run_drift(config: Config, features_at: Callable[[pd.Timestamp], pd.DataFrame], as_of: pd.Timestamp) -> CheckOutcome:
     """Drift of the scored population of `as_of` against the scoring model's training reference; writes the
     summary page (drift_summary.html, in `scoring.lang`) first, then Evidently's drift.html and drift.json,
-    each whole or not at all."""
+    each whole or not at all. `features_at(cutoff)` gives the program's features at the scoring's cutoff
+    (`program_features`, or the dask engine's `build_features_on`)."""
     risk_list = store.read_risk_list(config.paths.output_dir, as_of)
     as_of = store.scored_as_of(risk_list, as_of)
     models = store.scoring_models(config, risk_list)
     reference = store.reference_sample(config, models)
-    features = build_features(program.partners, program.events, [as_of], config, surveys=program.surveys)
+    features = features_at(as_of)
     scored = drift_check.current_population(features, risk_list, config)
     read = store.model_features(config, models)
     schema = [spec for spec in feature_schema(config) if spec.name in read]

@@ -189,12 +189,18 @@ def parse_moment(value: str, what: str) -> pd.Timestamp:
     return stamp
 
 
-def check_scoring_date(as_of: pd.Timestamp, events: pd.DataFrame, config: Config, *, allow_stale: bool = False) -> None:
+def event_span(events: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The data's first and last event times; None when it holds no events."""
+    return (events["ts"].min(), events["ts"].max()) if len(events) else None
+
+
+def check_scoring_date(as_of: pd.Timestamp, span: tuple[pd.Timestamp, pd.Timestamp] | None, config: Config, *, allow_stale: bool = False) -> None:
     """A scoring date the data can speak for: after its first event and, unless `allow_stale`, at most
-    `scoring.max_days_after_last_event` days after its last (an older export shows everyone as silent)."""
-    if not len(events):
+    `scoring.max_days_after_last_event` days after its last (an older export shows everyone as silent).
+    `span` is the data's `event_span`."""
+    if span is None:
         raise InputError("the data holds no events: nothing to score")
-    first, last = events["ts"].min(), events["ts"].max()
+    first, last = span
     if as_of <= first:
         raise InputError(
             f"scoring date {as_of:%Y-%m-%d %H:%M} UTC is not after the data's first event ({first:%Y-%m-%d %H:%M} UTC): nothing is known yet"

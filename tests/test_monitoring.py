@@ -215,6 +215,22 @@ def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subproces
 
 
 @pytest.mark.slow
+def test_drift_on_the_dask_engine_gives_the_local_figures(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
+    """The same scoring's drift from the program in 3 partitions on a 2-worker LocalCluster: every figure equal."""
+    parted = world / "other-partitioned"
+    assert run("partition", "--data", str(world / "other"), "--out", str(parted), "--partitions", "3").returncode == 0
+    dask_settings = [*settings(world, "other"), "--set", f"paths.reports_dir={world}/reports-other-dask"]
+    result = run("monitor", "drift", "--data", str(parted), "--as-of", SCORED, "--engine", "dask", *dask_settings)
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert "loading data on a Dask LocalCluster of 2 workers" in result.stderr
+    local = json.loads((world / "reports-other" / "monitoring" / SCORED / "drift.json").read_text())
+    dask = json.loads((world / "reports-other-dask" / "monitoring" / SCORED / "drift.json").read_text())
+    for key in ("columns", "share_drifted", "dataset_drift", "score_drift", "sampling"):
+        assert dask[key] == local[key], key
+    assert len(local["columns"]) > 50
+
+
+@pytest.mark.slow
 def test_drift_html_renders_offline(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
     """Evidently's report embeds its script and font; with every request sent to a dead proxy, chromium still
     draws every column's widget without a console message."""
