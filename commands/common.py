@@ -125,6 +125,34 @@ def load_data(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):
     return program
 
 
+def scoring_inputs(cfg: Config, data: Path | None, lenient: bool, cutoff, *, allow_stale: bool, step, then):  # noqa: ANN001,ANN202
+    """The program's features at `cutoff` and its owner-KPI facts (`serving.kpis.EventFacts`) on the configured
+    engine, with `then()` (the models) called once the data's dates are checked: (features, facts, then())."""
+    from features.pipeline import build_features
+    from partner_churn.domain import check_scoring_date, event_span
+    from serving.kpis import combine_kpi_parts, kpi_part
+
+    if cfg.compute.engine == "dask":
+        from features.partitioned import build_features_on
+        from partner_churn.compute import dask_client, describe_client
+        from serving.partitioned import program_facts_on
+
+        folder = (data or cfg.paths.data_dir).absolute()  # the workers' view of the data: the same path
+        with dask_client(cfg.compute) as client:
+            step(f"loading data on {describe_client(client)}")
+            now = utc_now()
+            facts = program_facts_on(client, folder, now, cutoff, cfg)
+            check_scoring_date(cutoff, facts.span, cfg, allow_stale=allow_stale)
+            made = then()
+            return build_features_on(client, folder, now, [cutoff], cfg, context=facts.context), facts.kpis, made
+    step("loading data")
+    program = load_data(cfg, data, None, lenient)
+    check_scoring_date(cutoff, event_span(program.events), cfg, allow_stale=allow_stale)
+    made = then()
+    features = build_features(program.partners, program.events, [cutoff], cfg, surveys=program.surveys)
+    return features, combine_kpi_parts([kpi_part(program.partners, program.events, cutoff, cfg, surveys=program.surveys)], cutoff, cfg), made
+
+
 def cutoff_or_after_data(program, as_of: str | None):  # noqa: ANN001,ANN202 - Program -> pd.Timestamp
     """`--as-of` when given, else the midnight after the data's last event (after the last sign-up when there is
     no event): what the commands that look back over a whole program measure up to by default."""

@@ -31,6 +31,7 @@ from commands.common import (
     load_data,
     models_app,
     parse_as_of,
+    scoring_inputs,
     train_or_backtest,
     utc_now,
 )
@@ -370,6 +371,7 @@ def score(
     lang: Annotated[str | None, typer.Option("--lang", help="Language of reasons and actions: en or ru (default: scoring.lang).")] = None,
     allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -378,12 +380,12 @@ def score(
     Each model stands on its own: without a champion of one target the other still scores, and the
     missing one is marked unavailable, with the reason in one line."""
     from partner_churn.config import parse_version_pins
-    from partner_churn.domain import check_active_partners, check_scoring_date, event_span
+    from partner_churn.domain import check_active_partners
     from retention.actions import load_action_table
-    from serving.batch import score_partners
+    from serving.batch import score_features
     from serving.effects_files import latest_effects
     from serving.history import previous_scoring, scorings_near
-    from serving.kpis import TREND_TOLERANCE_DAYS, kpis_json, owner_kpis, trend_cutoffs
+    from serving.kpis import TREND_TOLERANCE_DAYS, kpis_json, kpis_of, trend_cutoffs
     from serving.models import load_scoring_models
     from serving.outputs import REPORT, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, scoring_lock, write_scoring
     from serving.report import render_report
@@ -392,30 +394,32 @@ def score(
         typer.echo(message, err=True)
 
     overrides = list(set_ or []) + ([f"scoring.lang={lang}"] if lang else [])
-    cfg = config_from(config, overrides)
+    cfg = config_with_engine(config, overrides, engine, lenient=lenient)
     cutoff = parse_as_of(as_of, "--as-of")
     pins = parse_version_pins(model_version)
     actions = load_action_table(cfg.scoring)
     measured_effects = latest_effects(cfg.paths.reports_dir, cutoff)  # before the work: a damaged file fails fast
     with scoring_lock(cfg.paths.output_dir, cutoff):  # a second scoring of this date refuses at once
-        step("loading data")
-        program = load_data(cfg, data, None, lenient)
-        check_scoring_date(cutoff, event_span(program.events), cfg, allow_stale=allow_stale)  # before the models: fail fast
-        models = load_scoring_models(cfg, pins)
-        for target, why in models.unavailable.items():
-            step(f"{target} unavailable: {why}; scoring the other model only")
-        for target, line in models.notices.items():
-            step(f"{target}: {line}")
-        if warning := models.age_warning(cutoff, cfg):
-            step(f"warning: {warning}")
-        if warning := models.measured_warning(cutoff, cfg):
-            step(f"warning: {warning}")
+
+        def scoring_models():  # noqa: ANN202 - ScoringModels; after the data's date check: fail fast on stale data
+            models = load_scoring_models(cfg, pins)
+            for target, why in models.unavailable.items():
+                step(f"{target} unavailable: {why}; scoring the other model only")
+            for target, line in models.notices.items():
+                step(f"{target}: {line}")
+            if warning := models.age_warning(cutoff, cfg):
+                step(f"warning: {warning}")
+            if warning := models.measured_warning(cutoff, cfg):
+                step(f"warning: {warning}")
+            return models
+
+        features_now, facts, models = scoring_inputs(cfg, data, lenient, cutoff, allow_stale=allow_stale, step=step, then=scoring_models)
         previous = previous_scoring(cfg.paths.output_dir, cutoff.normalize())
-        step(f"scoring {len(program.partners):,} partners with {models.version_label(cfg)}")
-        scored = score_partners(program.partners, program.events, cutoff, cfg, models, actions, previous=previous, surveys=program.surveys)
+        step(f"scoring {len(features_now):,} partners with {models.version_label(cfg)}")
+        scored = score_features(features_now, cutoff, cfg, models, actions, previous=previous)
         active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
         earlier = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff)[:-1], within_days=TREND_TOLERANCE_DAYS, before=cutoff)
-        kpis = owner_kpis(program.partners, program.events, cutoff, cfg, scored, surveys=program.surveys, earlier=earlier)
+        kpis = kpis_of(facts, cutoff, cfg, scored, earlier=earlier)
         step("writing the risk list, the report and the history")
         html = render_report(
             scored,

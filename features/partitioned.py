@@ -49,12 +49,15 @@ def program_context_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs
     return combine_context(client.gather(futures), config)
 
 
-def build_features_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+def build_features_on(
+    client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config, *, context: ProgramContext | None = None
+) -> pd.DataFrame:
     """`build_features` of the whole program, computed partition by partition on the cluster of `client`; the
     rows in the order the local engine gives them for the same folder (by cutoff, then partition, then the
-    partition's partner order)."""
+    partition's partner order). `context`: the program's figures at `cutoffs` when a first pass already has
+    them (else one is run)."""
     stamps = check_cutoffs(cutoffs)
-    context = program_context_on(client, data_dir, as_of, stamps, config)
+    context = context or program_context_on(client, data_dir, as_of, stamps, config)
     parts = partitions_of(data_dir)
     futures = client.map(
         _features_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, context=context, pure=False

@@ -34,7 +34,7 @@ Pure: columns in, arrays and frames out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,13 +89,30 @@ def revenue_pace(window_revenue: np.ndarray, tenure_days: np.ndarray, config: Co
 def pace_growth(events: EventArrays, as_of: pd.Timestamp, config: Config) -> PaceGrowth:
     """The growth of `revenue_pace` among partners who stay active, per tenure band, measured one LTV horizon
     (its whole label horizons) before `as_of` on the events before `as_of` (see the module's docstring)."""
+    return combine_growth([growth_part(events, as_of, config)], as_of, config)
+
+
+@dataclass(frozen=True)
+class GrowthPart:
+    """What one frame of whole partners adds to `pace_growth`: per tenure band, the partners measured, their
+    pace summed over the periods they stayed active, and what they earned in them; its first event."""
+
+    first_event: pd.Timestamp | None
+    partners: Mapping[str, int]
+    expected: Mapping[str, float]
+    realised: Mapping[str, float]
+
+
+def growth_part(events: EventArrays, as_of: pd.Timestamp, config: Config) -> GrowthPart:
+    """`pace_growth`'s sums over these partners (the program, or one partition of it)."""
     horizon = pd.Timedelta(days=config.labels.horizon_days)
     periods = int(ltv_periods(config))
     start = utc(as_of) - periods * horizon
     window = pd.Timedelta(days=config.segments.revenue_window_days)
     ts, code, amount = events.ts, events.code, events.amount
-    if periods < 1 or not len(ts) or ts.min() > start - window:
-        return NO_GROWTH
+    first = ts.min() if len(ts) else None
+    if periods < 1 or first is None:
+        return GrowthPart(first, {}, {}, {})
     qualifying, sale = events.qualifying, events.sale  # the periods end at as_of: nothing later is read
     signup, n = events.signup, len(events.ids)
     active_then = events.active_between(start - pd.Timedelta(days=config.labels.active_window_days), start)
@@ -111,13 +128,29 @@ def pace_growth(events: EventArrays, as_of: pd.Timestamp, config: Config) -> Pac
     stayed = np.cumprod(active, axis=1).astype(bool)  # active in every period so far
     measured = active_then & (pace > 0) & (tenure > 0)
     band = tenure_band(tenure)
-    factors, counts = {}, {}
+    partners, expected, realised = {}, {}, {}
     for i, name in enumerate(TENURE_BANDS):
         mine = measured & (band == i)
-        counts[name] = int(mine.sum())
-        expected = float((stayed[mine] * pace[mine, None]).sum())
+        partners[name] = int(mine.sum())
+        expected[name] = float((stayed[mine] * pace[mine, None]).sum())
+        realised[name] = float((stayed[mine] * revenue[mine]).sum())
+    return GrowthPart(first, partners, expected, realised)
+
+
+def combine_growth(parts: Sequence[GrowthPart], as_of: pd.Timestamp, config: Config) -> PaceGrowth:
+    """`pace_growth` of the program from the parts of all its partners (NO_GROWTH when its history does not
+    reach back one LTV horizon and a revenue window before `as_of`)."""
+    periods = int(ltv_periods(config))
+    start = utc(as_of) - periods * pd.Timedelta(days=config.labels.horizon_days)
+    firsts = [part.first_event for part in parts if part.first_event is not None]
+    if periods < 1 or not firsts or min(firsts) > start - pd.Timedelta(days=config.segments.revenue_window_days):
+        return NO_GROWTH
+    factors, counts = {}, {}
+    for name in TENURE_BANDS:
+        counts[name] = sum(part.partners.get(name, 0) for part in parts)
+        expected = sum(part.expected.get(name, 0.0) for part in parts)
         if counts[name] >= MIN_GROWTH_PARTNERS and expected > 0:
-            factors[name] = float((stayed[mine] * revenue[mine]).sum()) / expected
+            factors[name] = sum(part.realised.get(name, 0.0) for part in parts) / expected
     return PaceGrowth(start, factors, counts)
 
 

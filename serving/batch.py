@@ -84,11 +84,27 @@ def score_partners(
 ) -> pd.DataFrame:
     """Score every partner at `as_of` and compare with `previous` (`serving.history.previous_scoring`; None
     for the first scoring); `surveys` (the contract's optional table) informs the survey features."""
+    now = build_features(partners, events, [as_of], config, surveys=surveys)
+    return score_features(now, as_of, config, models, actions, previous=previous, scored_at=scored_at)
+
+
+def score_features(
+    now: pd.DataFrame,
+    as_of: pd.Timestamp,
+    config: Config,
+    models: ScoringModels,
+    actions: ActionTable,
+    *,
+    previous: PreviousScoring | None,
+    scored_at: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """`score_partners` from the program's features at `as_of` (`build_features`, or the dask engine's
+    `build_features_on`): scores, segment changes, actions within capacity, reasons, the risk list's order."""
     scored_at = scored_at or pd.Timestamp.now(tz="UTC")
     columns = RISK_LIST_COLUMNS + detail_columns(config)
-    now = build_features(partners, events, [as_of], config, surveys=surveys)
     if now.empty:
         return pd.DataFrame(columns=columns)
+    now = now.reset_index(drop=True)
 
     scored = score_columns(
         now,

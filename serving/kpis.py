@@ -29,7 +29,7 @@ from features.segments import SEGMENTS
 from features.summary import net_promoter_scores
 from partner_churn.config import Config
 from partner_churn.domain import SURVEY_WINDOW_DAYS, utc
-from scoring.ltv import ProgramLtv, pace_growth, program_ltv
+from scoring.ltv import GrowthPart, PaceGrowth, ProgramLtv, combine_growth, growth_part, program_ltv
 
 REVENUE_WINDOW_DAYS = 30
 """Window of the existing-partner revenue KPI; the change compares it with the window before."""
@@ -96,6 +96,46 @@ def trend_cutoffs(as_of: pd.Timestamp) -> list[pd.Timestamp]:
     return [as_of - pd.Timedelta(days=TREND_STEP_DAYS * k) for k in range(TREND_STEPS, -1, -1)]
 
 
+@dataclass(frozen=True)
+class KpiPart:
+    """What one frame of whole partners (the program, or one partition of it) adds to the owner KPIs at the
+    trend cutoffs of `as_of`: the event figures' counts and sums, the days to first sales, the pace growth's
+    sums, the partners' sign-ups and their survey answers."""
+
+    figures: np.ndarray
+    """Per trend cutoff: PART_FIGURES."""
+    days_to_first: list[np.ndarray]
+    """Per trend cutoff: days from sign-up to the first sale of the partners whose first sale fell in FIRST_RESULT_WINDOW_DAYS."""
+    growth: GrowthPart
+    signup: pd.Series
+    """partner_id (str) -> sign-up time."""
+    surveys: pd.DataFrame | None
+
+
+PART_FIGURES = (
+    "partners",
+    "active_partners",
+    "active_partners_before",
+    "churned_partners",
+    "existing_partner_revenue",
+    "existing_partner_revenue_previous",
+    "existing_partner_revenue_same",
+)
+"""The additive figures a part carries: counts, and sums of sale amounts (the last: revenue now of partners
+signed up before the earlier window, what the change compares)."""
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """The owner KPIs' view of the program's events: the event figures at each trend cutoff, the pace growth at
+    `as_of`, every partner's sign-up, the survey answers."""
+
+    trend: pd.DataFrame
+    growth: PaceGrowth
+    signup: pd.Series
+    surveys: pd.DataFrame | None
+
+
 def owner_kpis(
     partners: pd.DataFrame,
     events: pd.DataFrame,
@@ -113,23 +153,50 @@ def owner_kpis(
     cutoffs (`as_of` too, when `scored` is None) to the score history's entry standing for them
     (`serving.history.scorings_near`; same columns), missing ones undecided.
     """
+    facts = combine_kpi_parts([kpi_part(partners, events, as_of, config, surveys=surveys)], as_of, config)
+    return kpis_of(facts, as_of, config, scored, earlier=earlier)
+
+
+def kpi_part(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config, *, surveys: pd.DataFrame | None = None) -> KpiPart:
+    """These partners' part of the owner KPIs at the trend cutoffs of `as_of`."""
+    arrays = EventArrays.of(partners, events, config)  # once: every figure of every cutoff reads them
+    figures, days_to_first = _event_figures(arrays, trend_cutoffs(utc(as_of)), config)
+    answers = None if surveys is None else surveys.assign(partner_id=surveys["partner_id"].astype(str))
+    return KpiPart(figures, days_to_first, growth_part(arrays, utc(as_of), config), pd.Series(arrays.signup, index=arrays.ids), answers)
+
+
+def combine_kpi_parts(parts: Sequence[KpiPart], as_of: pd.Timestamp, config: Config) -> EventFacts:
+    """The program's `EventFacts` from the parts of all its partners."""
+    cutoffs = trend_cutoffs(utc(as_of))
+    surveys = [part.surveys for part in parts if part.surveys is not None]
+    answers = pd.concat(surveys, ignore_index=True) if surveys else None
+    trend = _trend(
+        np.sum([part.figures for part in parts], axis=0),
+        [np.concatenate([part.days_to_first[i] for part in parts]) for i in range(len(cutoffs))],
+        cutoffs,
+        answers,
+    )
+    signup = pd.concat([part.signup for part in parts]) if len(parts) > 1 else parts[0].signup
+    return EventFacts(trend, combine_growth([part.growth for part in parts], utc(as_of), config), signup, answers)
+
+
+def kpis_of(
+    facts: EventFacts, as_of: pd.Timestamp, config: Config, scored: pd.DataFrame | None, *, earlier: Mapping[pd.Timestamp, pd.DataFrame] | None = None
+) -> OwnerKpis:
+    """`owner_kpis` from the program's `EventFacts` (`combine_kpi_parts`; the dask engine combines a part per partition)."""
     as_of = utc(as_of)
     cutoffs = trend_cutoffs(as_of)
-    arrays = EventArrays.of(partners, events, config)  # once: every figure of every cutoff reads them
-    trend = event_kpis(arrays, cutoffs, config, surveys=surveys)
-    signup = pd.Series(arrays.signup, index=arrays.ids)
+    trend, growth, signup, surveys = facts.trend.copy(), facts.growth, facts.signup, facts.surveys
     views = {utc(k): v for k, v in (earlier or {}).items()}
     if scored is not None:
         views[as_of] = scored
-    growth = pace_growth(arrays, as_of, config) if views else None  # one method for every point of the trend
     ltv_now: ProgramLtv | None = None
     nps_rows: dict[pd.Timestamp, dict[str, float]] = {}
     for cutoff in cutoffs:
         view = views.get(cutoff)
         if view is None or not len(view):
             continue
-        assert growth is not None
-        ltv = program_ltv(view, signup, cutoff, config, growth)
+        ltv = program_ltv(view, signup, cutoff, config, growth)  # one pace growth for every point of the trend
         at_pace = ltv.at_pace
         trend.loc[cutoff, list(LTV_KPI_KEYS)] = [ltv.ltv, ltv.ltv_at_risk, ltv.ltv_at_risk / at_pace if at_pace > 0 else math.nan]
         if cutoff == as_of and not math.isnan(ltv.ltv):
@@ -152,41 +219,63 @@ def event_kpis(events: EventArrays, cutoffs: Sequence[pd.Timestamp], config: Con
     none since. Rates and medians are NaN when their base is empty, NPS when no partner answered in the
     SURVEY_WINDOW_DAYS before the cutoff (or the program has no surveys).
     """
+    stamps = list(map(utc, cutoffs))
+    figures, days_to_first = _event_figures(events, stamps, config)
+    return _trend(figures, days_to_first, stamps, surveys)
+
+
+def _event_figures(events: EventArrays, cutoffs: Sequence[pd.Timestamp], config: Config) -> tuple[np.ndarray, list[np.ndarray]]:
+    """PART_FIGURES and the days to first results at each cutoff."""
     window = pd.Timedelta(days=config.labels.active_window_days)
     signup = events.signup
     sale_code, sale_ts, sale_amount = events.code[events.sale], events.ts[events.sale], events.amount[events.sale]
     first_sale = pd.Series(sale_ts, index=sale_code).groupby(level=0).min()
     revenue_window = pd.Timedelta(days=REVENUE_WINDOW_DAYS)
-    rows = []
-    for cutoff in map(utc, cutoffs):
+    figures, days = [], []
+    for cutoff in cutoffs:
         active_now = events.active_between(cutoff - window, cutoff)
         active_then = events.active_between(cutoff - 2 * window, cutoff - window)
-        before, churned = int(active_then.sum()), int((active_then & ~active_now).sum())
-        revenue_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window)
-        revenue_before = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff - revenue_window, revenue_window)
-        # growth compares one population: partners signed up before the earlier window, in both windows
-        same_now = _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window, signed_up_before=cutoff - 2 * revenue_window)
+        figures.append(
+            [
+                float((signup < cutoff).sum()),
+                float(active_now.sum()),
+                float(active_then.sum()),
+                float((active_then & ~active_now).sum()),
+                _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window),
+                _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff - revenue_window, revenue_window),
+                # growth compares one population: partners signed up before the earlier window, in both windows
+                _existing_revenue(sale_code, sale_ts, sale_amount, signup, cutoff, revenue_window, signed_up_before=cutoff - 2 * revenue_window),
+            ]
+        )
         recent = first_sale[(first_sale < cutoff) & (first_sale >= cutoff - pd.Timedelta(days=FIRST_RESULT_WINDOW_DAYS))]
-        days_to_first = (pd.DatetimeIndex(recent) - signup[recent.index.to_numpy()]) / pd.Timedelta(days=1)
+        days.append(np.asarray((pd.DatetimeIndex(recent) - signup[recent.index.to_numpy()]) / pd.Timedelta(days=1), dtype=float))
+    return np.array(figures, dtype=float).reshape(len(cutoffs), len(PART_FIGURES)), days
+
+
+def _trend(figures: np.ndarray, days_to_first: list[np.ndarray], cutoffs: Sequence[pd.Timestamp], surveys: pd.DataFrame | None) -> pd.DataFrame:
+    """The KPI frame from PART_FIGURES and the days to first results at each cutoff."""
+    rows = []
+    for cutoff, values, days in zip(cutoffs, figures, days_to_first):
+        partners, active, before, churned, revenue_now, revenue_before, same_now = values
         nps, answers = _program_nps(surveys, cutoff)
         rows.append(
             {
-                "partners": float((signup < cutoff).sum()),
-                "active_partners": float(active_now.sum()),
-                "active_partners_before": float(before),
-                "churned_partners": float(churned),
+                "partners": partners,
+                "active_partners": active,
+                "active_partners_before": before,
+                "churned_partners": churned,
                 "partner_churn_rate": churned / before if before else math.nan,
                 "existing_partner_revenue": revenue_now,
                 "existing_partner_revenue_previous": revenue_before,
                 "existing_partner_revenue_change": same_now / revenue_before - 1.0 if revenue_before > 0 else math.nan,
-                "first_results": float(len(recent)),
-                "days_to_first_result": float(np.median(days_to_first)) if len(recent) else math.nan,
+                "first_results": float(len(days)),
+                "days_to_first_result": float(np.median(days)) if len(days) else math.nan,
                 "nps": nps,
                 "nps_answers": answers,
                 **dict.fromkeys(LTV_KPI_KEYS, math.nan),
             }
         )
-    frame = pd.DataFrame(rows, index=pd.DatetimeIndex(list(map(utc, cutoffs))), columns=list(KPI_KEYS), dtype=float)
+    frame = pd.DataFrame(rows, index=pd.DatetimeIndex(list(cutoffs)), columns=list(KPI_KEYS), dtype=float)
     frame.loc[frame["partners"] == 0, [k for k in EVENT_KPI_KEYS if k != "partners"]] = math.nan  # before the program: undecided, not 0
     return frame
 

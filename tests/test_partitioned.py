@@ -174,3 +174,49 @@ def test_the_engine_on_the_command_line(folders: dict[str, Path], tmp_path: Path
     assert_one_line_error(run(*args, "--engine", "spark"), "--engine spark: expected local or dask")
     assert_one_line_error(run(*args, "--engine", "dask", "--lenient"), "--lenient with the dask engine")
     assert not list(tmp_path.glob(".*.tmp"))  # no half-written output left by the failures
+
+
+def test_scoring_on_the_dask_engine_writes_the_local_risk_list_and_figures(generated_dir: Path, fast_training: Any, tmp_path: Path) -> None:
+    """The session's program in 3 partitions, scored with the session's models on both engines: the same risk list
+    row for row (scores, segments, actions, reasons, order) and the same owner KPIs."""
+    from tests.support import register_in_store, store
+
+    register_in_store(fast_training, tmp_path)
+    parted = tmp_path / "p3"
+    assert run("partition", "--data", str(generated_dir), "--out", str(parted), "--partitions", "3").returncode == 0
+    outputs = {}
+    for engine in ("local", "dask"):
+        result = run(
+            "score",
+            "--data",
+            str(parted),
+            "--as-of",
+            "2026-06-01",
+            "--engine",
+            engine,
+            *store(tmp_path),
+            "--set",
+            f"paths.output_dir={tmp_path}/{engine}",
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs[engine] = tmp_path / engine / "2026-06-01"
+    assert "loading data on a Dask LocalCluster of 2 workers" in result.stderr  # the last run: the dask engine
+    local, dask = (pd.read_parquet(outputs[e] / "risk_list.parquet").drop(columns="scored_at") for e in ("local", "dask"))
+    assert len(local) > 4000 and set(local["action_basis"]) == {"rule"}
+    pd.testing.assert_frame_equal(dask, local, check_exact=True)
+    kpis = {e: json.loads((outputs[e] / "kpis.json").read_text()) for e in outputs}
+
+    def numbers(value: Any, path: str = "") -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {k: v for key, item in value.items() for k, v in numbers(item, f"{path}.{key}").items()}
+        if isinstance(value, list):
+            return {k: v for i, item in enumerate(value) for k, v in numbers(item, f"{path}[{i}]").items()}
+        return {path: value}
+
+    a, b = numbers(kpis["local"]), numbers(kpis["dask"])
+    assert a.keys() == b.keys() and len(a) > 20
+    for key, value in a.items():
+        if isinstance(value, float):
+            assert b[key] == pytest.approx(value, rel=1e-9, nan_ok=True), key
+        else:
+            assert b[key] == value, key
