@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from bench import machine, throwaway_store
+from synthetic.program import GENERATION_CHUNK
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER = REPO / "work" / "scale-bench"
@@ -68,7 +69,7 @@ def timed(args: list[str]) -> tuple[float, float, subprocess.CompletedProcess[st
 def ensure_program(partners: int, partitions: int) -> tuple[Path, str]:
     folder = FOLDER / str(partners)
     stamp = folder / "generated.json"
-    wanted = {"partners": partners, "months": 18, "seed": 7, "partitions": partitions}
+    wanted = {"partners": partners, "months": 18, "seed": 7, "partitions": partitions, "chunk": GENERATION_CHUNK}
     if stamp.is_file() and json.loads(stamp.read_text()) == wanted:
         return folder / "data", "reused"
     seconds, peak, result = timed(

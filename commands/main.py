@@ -9,7 +9,7 @@ import types
 from collections.abc import Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -181,7 +181,7 @@ def generate(
 ) -> None:
     """Generate a realistic synthetic partner program (with its latent truth) as Parquet files."""
     from synthetic.action_truth import ActionTruthSettings
-    from synthetic.program import generate_program, program_period, write_program
+    from synthetic.program import GENERATION_CHUNK, generate_partitioned, generate_program, program_period, write_program
 
     full = config_from(config, set_)
     cfg = full.generator
@@ -190,23 +190,26 @@ def generate(
     scenarios = scenario or cfg.scenarios
     changed_from = parse_as_of(scenario_from, "--scenario-from").date() if scenario_from else cfg.scenario_from
     begin, end = program_period(start, n_months)
-    with typer.progressbar(length=(end - begin).days, label=f"simulating {n_partners:,} partners", file=sys.stderr) as bar:
-        program = generate_program(
-            n_partners,
-            n_months,
-            cfg.seed if seed is None else seed,
-            start,
-            progress=bar.update,
-            scenarios=scenarios,
-            scenario_from=changed_from,
-            action_truth=ActionTruthSettings.from_labels(full.labels) if action_truth else None,
-        )
-    write_program(program, out, partitions=partitions)
+    options: dict[str, Any] = {
+        "start_date": start,
+        "scenarios": scenarios,
+        "scenario_from": changed_from,
+        "action_truth": ActionTruthSettings.from_labels(full.labels) if action_truth else None,
+    }
+    chunks = -(-n_partners // GENERATION_CHUNK) if partitions else 1
     changes = f"; changed from {changed_from}: {', '.join(scenarios)}" if scenarios else ""
+    with typer.progressbar(length=(end - begin).days * chunks, label=f"simulating {n_partners:,} partners", file=sys.stderr) as bar:
+        if partitions:  # chunk by chunk: never the whole program in memory
+            counts = generate_partitioned(n_partners, n_months, cfg.seed if seed is None else seed, out, partitions, progress=bar.update, **options)
+            rows = {name: counts.get(name, 0) for name in ("partners", "events", "actions", "surveys")}
+        else:
+            program = generate_program(n_partners, n_months, cfg.seed if seed is None else seed, progress=bar.update, **options)
+            write_program(program, out)
+            surveys = 0 if program.surveys is None else len(program.surveys)
+            rows = {"partners": len(program.partners), "events": program.events.num_rows, "actions": len(program.actions), "surveys": surveys}
     typer.echo(
-        f"generated {len(program.partners):,} partners, {program.events.num_rows:,} events, "
-        f"{len(program.actions):,} actions, {0 if program.surveys is None else len(program.surveys):,} survey answers "
-        f"from {program.start:%Y-%m-%d} to {program.end:%Y-%m-%d}{changes} -> {out}{f' in {partitions} partitions' if partitions else ''}"
+        f"generated {rows['partners']:,} partners, {rows['events']:,} events, {rows['actions']:,} actions, {rows['surveys']:,} survey answers "
+        f"from {begin:%Y-%m-%d} to {end:%Y-%m-%d}{changes} -> {out}{f' in {partitions} partitions' if partitions else ''}"
     )
 
 

@@ -36,9 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.contract.partitions import write_partitioned
+from features.contract.partitions import PartitionWriter
 from features.segments import assign_segments
 from partner_churn.config import DataConfig, SegmentsConfig
 from partner_churn.errors import InputError
@@ -185,30 +186,114 @@ def write_program(program: GeneratedProgram, out_dir: Path, *, partitions: int |
     when the program has scenarios. With `partitions`, the program's tables (partners, events, actions, surveys)
     are written in that many partitions of whole partners instead (`features.contract.partitions`; `out_dir`
     is then replaced whole), the truths beside them as single files."""
+    if partitions is not None:
+        writer = PartitionWriter(out_dir, partitions)
+        try:
+            _add_chunk(writer, program)
+            _write_scenario(program, writer.folder)
+            writer.finish()
+        finally:
+            writer.discard()
+        return {name: out_dir / name for name in (*writer.tables, "latent.parquet")}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, table in {**_program_tables(program), **_truth_tables(program)}.items():
+        paths[name] = out_dir / f"{name}.parquet"
+        pq.write_table(table, paths[name], row_group_size=2_000_000 if name == "latent" else 1_000_000)
+    if (scenario := _write_scenario(program, out_dir)) is not None:
+        paths["scenario"] = scenario
+    return paths
+
+
+GENERATION_CHUNK = 100_000
+"""A partitioned program of more partners is generated this many partners at a time (one chunk in memory)."""
+CHUNK_SEED_STEP = 1_000_003
+"""Chunk k of a program of seed s is simulated with seed s + k * CHUNK_SEED_STEP (chunk 0: s itself)."""
+
+
+def generate_partitioned(
+    partners: int,
+    months: int,
+    seed: int,
+    out_dir: Path,
+    partitions: int,
+    *,
+    chunk: int = GENERATION_CHUNK,
+    **options: Any,
+) -> dict[str, int]:
+    """Generate a program of `partners` in chunks of `chunk` partners and write it in `partitions` partitions of
+    whole partners, holding one chunk in memory at a time (`options`: `generate_program`'s). Each chunk is a
+    program of its own seed (`CHUNK_SEED_STEP`) whose partners are numbered after the previous chunks': the
+    partners are independent in the simulation, so the chunks together are one program's sample of them (a
+    program of at most `chunk` partners is exactly `generate_program`'s). Returns the rows written per table
+    and the period (`start`, `end`) as ISO dates."""
+    writer = PartitionWriter(out_dir, partitions)
+    counts: dict[str, int] = {}
+    try:
+        for k, first in enumerate(range(0, partners, chunk)):
+            program = generate_program(min(chunk, partners - first), months, seed + k * CHUNK_SEED_STEP, **options)
+            for name, rows in _add_chunk(writer, program, offset=first, event_offset=counts.get("events", 0)).items():
+                counts[name] = counts.get(name, 0) + rows
+            if k == 0:
+                _write_scenario(program, writer.folder)
+                counts["start"], counts["end"] = program.start.value, program.end.value
+            del program
+        writer.finish()
+    finally:
+        writer.discard()
+    return counts
+
+
+def _program_tables(program: GeneratedProgram) -> dict[str, pa.Table]:
     tables = {"partners": pa.Table.from_pandas(program.partners, preserve_index=False), "events": program.events}
     tables["actions"] = pa.Table.from_pandas(program.actions, preserve_index=False)
     if program.surveys is not None:
         tables["surveys"] = pa.Table.from_pandas(program.surveys, preserve_index=False)
-    if partitions is not None:
-        write_partitioned(tables, out_dir, partitions)
-        paths = {name: out_dir / name for name in tables}
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = {name: out_dir / f"{name}.parquet" for name in tables}
-        for name, table in tables.items():
-            pq.write_table(table, paths[name], row_group_size=1_000_000)
-    paths["latent"] = out_dir / "latent.parquet"
-    pq.write_table(program.latent, paths["latent"], row_group_size=2_000_000)
-    if program.action_truth is not None:
-        paths["action_truth"] = out_dir / "action_truth.parquet"
-        pq.write_table(pa.Table.from_pandas(program.action_truth, preserve_index=False), paths["action_truth"])
-    if program.scenarios:
-        from synthetic.scenarios import SCENARIOS
+    return tables
 
-        paths["scenario"] = out_dir / "scenario.json"
-        described = {name: SCENARIOS[name] for name in program.scenarios}
-        paths["scenario"].write_text(json.dumps({"scenarios": described, "from": str(program.scenario_from)}, indent=2) + "\n", encoding="utf-8")
-    return paths
+
+def _truth_tables(program: GeneratedProgram) -> dict[str, pa.Table]:
+    tables = {"latent": program.latent}
+    if program.action_truth is not None:
+        tables["action_truth"] = pa.Table.from_pandas(program.action_truth, preserve_index=False)
+    return tables
+
+
+def _add_chunk(writer: PartitionWriter, program: GeneratedProgram, *, offset: int = 0, event_offset: int = 0) -> dict[str, int]:
+    """The program's tables into the writer's partitions, its truths appended beside them, partner numbers
+    moved by `offset` and event ids by `event_offset` (the chunks before it); the rows per table."""
+    tables = {name: _renumbered(table, offset) for name, table in _program_tables(program).items()}
+    if event_offset:
+        events = tables["events"]
+        moved = pc.add(events.column("event_id"), pa.scalar(event_offset, pa.int64()))
+        tables["events"] = events.set_column(events.schema.get_field_index("event_id"), "event_id", moved)
+    writer.add(tables)
+    for name, table in _truth_tables(program).items():
+        writer.append_file(f"{name}.parquet", _renumbered(table, offset))
+    return {name: table.num_rows for name, table in tables.items()}
+
+
+def _renumbered(table: pa.Table, offset: int) -> pa.Table:
+    """`table` with partner P<i> as P<i + offset> (numbers of seven digits or more, as the generator writes them)."""
+    if offset == 0 or "partner_id" not in table.column_names:
+        return table
+    column = table.column("partner_id")
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    numbers = np.array([int(value[1:]) for value in encoded.dictionary.to_pylist()], dtype=np.int64) + offset
+    ids = pa.array([f"P{n:07d}" for n in numbers])
+    renamed = pa.DictionaryArray.from_arrays(encoded.indices, ids) if pa.types.is_dictionary(column.type) else ids.take(encoded.indices)
+    return table.set_column(table.schema.get_field_index("partner_id"), pa.field("partner_id", renamed.type), renamed)
+
+
+def _write_scenario(program: GeneratedProgram, folder: Path) -> Path | None:
+    if not program.scenarios:
+        return None
+    from synthetic.scenarios import SCENARIOS
+
+    described = {name: SCENARIOS[name] for name in program.scenarios}
+    path = folder / "scenario.json"
+    path.write_text(json.dumps({"scenarios": described, "from": str(program.scenario_from)}, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def _draw_traits(n: int, n_days: int, start: pd.Timestamp, rng: np.random.Generator) -> Traits:

@@ -220,3 +220,24 @@ def test_scoring_on_the_dask_engine_writes_the_local_risk_list_and_figures(gener
             assert b[key] == pytest.approx(value, rel=1e-9, nan_ok=True), key
         else:
             assert b[key] == value, key
+
+
+def test_a_program_generated_chunk_by_chunk_is_one_program(tmp_path: Path) -> None:
+    """Chunks of 1,000 partners numbered after each other, event ids after each other, the truth appended: it
+    meets the contract (unique partners and event ids); a program of one chunk is generate_program's."""
+    from synthetic.program import generate_partitioned
+
+    counts = generate_partitioned(2_500, 6, 3, tmp_path / "chunked", 4, chunk=1_000)
+    program = load_program(tmp_path / "chunked", Config().data, NOW)
+    ids = program.partners["partner_id"]
+    assert counts["partners"] == len(ids) == ids.nunique() == 2_500 and (ids.min(), ids.max()) == ("P0000001", "P0002500")
+    assert counts["events"] == len(program.events) == program.events["event_id"].nunique()
+    latent = pq.read_table(tmp_path / "chunked" / "latent.parquet", columns=["partner_id"]).column("partner_id").to_pandas()
+    assert latent.astype(str).max() > "P0002000"  # the last chunk's truth is there too
+    generate_partitioned(800, 6, 3, tmp_path / "one", 3)
+    write_program(generate_program(800, 6, 3), tmp_path / "whole", partitions=3)
+    for table in ("partners", "events", "actions", "surveys"):
+        for k in range(3):
+            assert pq.read_table(tmp_path / "one" / table / f"part-{k:05d}.parquet").equals(
+                pq.read_table(tmp_path / "whole" / table / f"part-{k:05d}.parquet")
+            )

@@ -95,41 +95,92 @@ def read_partitioning(data_dir: Path) -> Partitioning | None:
 def write_partitioned(tables: Mapping[str, pa.Table], out: Path, partitions: int) -> Partitioning:
     """Write each table (a `partner_id` column, and `ts` where the table has it) as `partitions` part files
     under `out`, with `PARTITIONS_FILE`; atomically: into a staging folder beside `out`, which then replaces it."""
-    if not 1 <= partitions <= MAX_PARTITIONS:
-        raise ContractError(f"--partitions {partitions}: expected 1..{MAX_PARTITIONS}", path=out, problem="bad option")
-    out = Path(out)
-    if out.exists() and not (out / PARTITIONS_FILE).is_file() and any(out.iterdir()):
-        raise ContractError(f"{out}: exists and is not a partitioned data folder; name a new or empty folder", path=out, problem="bad option")
-    staging = out.parent / f".{out.name}.staging-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
+    writer = PartitionWriter(out, partitions)
     try:
+        writer.add(tables)
+        return writer.finish()
+    finally:
+        writer.discard()
+
+
+class PartitionWriter:
+    """A partitioned folder written from chunks of whole partners, one chunk in memory at a time (a program
+    too large to hold whole, e.g. generated chunk by chunk): `add` splits each chunk's tables into their
+    partitions' buckets on disk, `finish` sorts each partition's rows and writes its part files, then the
+    staging folder replaces `out` in one step. Files beside the tables (a generator's truth) are appended
+    to with `append_file`, chunk after chunk, or written into `folder`. `discard` removes what an
+    unfinished writer staged (nothing after `finish`)."""
+
+    def __init__(self, out: Path, partitions: int) -> None:
+        if not 1 <= partitions <= MAX_PARTITIONS:
+            raise ContractError(f"--partitions {partitions}: expected 1..{MAX_PARTITIONS}", path=out, problem="bad option")
+        self.out, self.partitions = Path(out), partitions
+        if self.out.exists() and not (self.out / PARTITIONS_FILE).is_file() and any(self.out.iterdir()):
+            raise ContractError(
+                f"{self.out}: exists and is not a partitioned data folder; name a new or empty folder", path=self.out, problem="bad option"
+            )
+        self.folder = self.out.parent / f".{self.out.name}.staging-{uuid.uuid4().hex[:8]}"
+        """Where everything is staged before `finish` moves it into place."""
+        self.folder.mkdir(parents=True)
+        self.chunks = 0
+        self.tables: list[str] = []
+        self._files: dict[str, pq.ParquetWriter] = {}
+
+    def add(self, tables: Mapping[str, pa.Table]) -> None:
+        """One chunk of whole partners: each table's rows into their partitions' buckets."""
         for name, table in tables.items():
-            _write_table(table, staging / name, partitions)
-        layout = Partitioning(partitions, tuple(tables))
-        meta = {"partitions": partitions, "scheme": SCHEME, "tables": list(layout.tables)}
-        (staging / PARTITIONS_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return layout
+            if name not in self.tables:
+                self.tables.append(name)
+            ids = table.column("partner_id")
+            if pa.types.is_dictionary(ids.type):
+                ids = ids.cast(ids.type.value_type)
+            table = table.set_column(table.schema.get_field_index("partner_id"), "partner_id", ids)
+            encoded = pc.dictionary_encode(ids).combine_chunks()
+            part = (
+                partition_of(encoded.dictionary, self.partitions)[encoded.indices.to_numpy(zero_copy_only=False)]
+                if len(table)
+                else np.zeros(0, np.int64)
+            )
+            order = np.argsort(part, kind="stable")
+            bounds = np.searchsorted(part[order], np.arange(self.partitions + 1))
+            for index in range(self.partitions):
+                bucket = self.folder / ".buckets" / name / str(index)
+                bucket.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table.take(pa.array(order[bounds[index] : bounds[index + 1]])), bucket / f"{self.chunks:05d}.parquet")
+        self.chunks += 1
 
+    def append_file(self, name: str, table: pa.Table) -> None:
+        """Append `table` to the single Parquet file `name` beside the tables."""
+        if name not in self._files:
+            self._files[name] = pq.ParquetWriter(self.folder / name, table.schema)
+        self._files[name].write_table(table, row_group_size=2_000_000)
 
-def _write_table(table: pa.Table, folder: Path, partitions: int) -> None:
-    folder.mkdir()
-    ids = table.column("partner_id")
-    if pa.types.is_dictionary(ids.type):
-        ids = ids.cast(ids.type.value_type)
-    table = table.set_column(table.schema.get_field_index("partner_id"), "partner_id", ids)
-    encoded = pc.dictionary_encode(ids).combine_chunks()
-    part = partition_of(encoded.dictionary, partitions)[encoded.indices.to_numpy(zero_copy_only=False)] if len(table) else np.zeros(0, np.int64)
-    keys = [("partner_id", "ascending")] + ([("ts", "ascending")] if "ts" in table.column_names else [])
-    order = np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
-    for index in range(partitions):
-        chunk = table.take(pa.array(order[bounds[index] : bounds[index + 1]]))
-        chunk = chunk.take(pc.sort_indices(chunk, sort_keys=keys))
-        pq.write_table(chunk, folder / part_name(index), row_group_size=1_000_000)
+    def finish(self) -> Partitioning:
+        """Sort and write every partition's part files, then put the folder in place of `out`."""
+        self._close_files()
+        for name in self.tables:
+            (self.folder / name).mkdir()
+            for index in range(self.partitions):
+                bucket = self.folder / ".buckets" / name / str(index)
+                rows = pa.concat_tables([pq.read_table(path) for path in sorted(bucket.iterdir())], promote_options="default")
+                keys = [("partner_id", "ascending")] + ([("ts", "ascending")] if "ts" in rows.column_names else [])
+                pq.write_table(rows.take(pc.sort_indices(rows, sort_keys=keys)), self.folder / name / part_name(index), row_group_size=1_000_000)
+                shutil.rmtree(bucket)
+        shutil.rmtree(self.folder / ".buckets", ignore_errors=True)
+        layout = Partitioning(self.partitions, tuple(self.tables))
+        meta = {"partitions": self.partitions, "scheme": SCHEME, "tables": list(layout.tables)}
+        (self.folder / PARTITIONS_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        _replace(self.folder, self.out)
+        return layout
+
+    def discard(self) -> None:
+        self._close_files()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _close_files(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+        self._files = {}
 
 
 def _replace(staging: Path, out: Path) -> None:
