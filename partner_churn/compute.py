@@ -37,7 +37,7 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
     cluster = LocalCluster(
         n_workers=compute.workers,
         threads_per_worker=1,
-        processes=True,
+        processes=compute.processes,
         memory_limit=compute.memory_limit,
         dashboard_address=":0",  # no fixed port to collide on (two commands at once)
         silence_logs=logging.CRITICAL,  # a task's error reaches the user as one line from the client, not as a worker log

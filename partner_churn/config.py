@@ -514,7 +514,9 @@ class ComputeConfig(StrictModel):
     scheduler: str = ""
     """Address of an existing Dask scheduler (e.g. tcp://10.0.0.5:8786); empty: a LocalCluster on this machine."""
     workers: int = Field(2, ge=1, le=1024)
-    """Worker processes of the LocalCluster (one thread each)."""
+    """Workers of the LocalCluster (one thread each)."""
+    processes: bool = True
+    """LocalCluster workers as processes (true: each its own memory and core) or as threads of the command's process."""
     memory_limit: str = "8GiB"
     """Memory limit of each LocalCluster worker (Dask's format, e.g. 8GiB, or 'auto')."""
     connect_timeout_seconds: float = Field(10.0, gt=0, le=600)

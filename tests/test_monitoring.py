@@ -216,10 +216,10 @@ def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subproces
 
 @pytest.mark.slow
 def test_drift_on_the_dask_engine_gives_the_local_figures(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
-    """The same scoring's drift from the program in 3 partitions on a 2-worker LocalCluster: every figure equal."""
+    """The same scoring's drift from the program in 3 partitions on a LocalCluster of 2 worker threads: every figure equal."""
     parted = world / "other-partitioned"
     assert run("partition", "--data", str(world / "other"), "--out", str(parted), "--partitions", "3").returncode == 0
-    dask_settings = [*settings(world, "other"), "--set", f"paths.reports_dir={world}/reports-other-dask"]
+    dask_settings = [*settings(world, "other"), "--set", f"paths.reports_dir={world}/reports-other-dask", "--set", "compute.processes=false"]
     result = run("monitor", "drift", "--data", str(parted), "--as-of", SCORED, "--engine", "dask", *dask_settings)
     assert result.returncode in (0, 1), result.stderr[-2000:]
     assert "loading data on a Dask LocalCluster of 2 workers" in result.stderr

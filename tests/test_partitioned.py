@@ -52,7 +52,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    with dask_client(ComputeConfig(workers=2, memory_limit="2GiB")) as c:
+    with dask_client(ComputeConfig(workers=2, processes=False, memory_limit="2GiB")) as c:  # threads: light on a shared test machine
         yield c
 
 
@@ -162,7 +162,7 @@ def test_bad_partitions_are_one_clear_error(folders: dict[str, Path], client: An
 def test_the_engine_on_the_command_line(folders: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "features.parquet"
     args = ["features", "--data", str(folders["p5"]), "--as-of", "2025-12-01", "--out", str(out)]
-    result = run(*args, "--engine", "dask", "--set", "compute.workers=1")
+    result = run(*args, "--engine", "dask", "--set", "compute.workers=1")  # a worker process: what users run
     assert result.returncode == 0, result.stderr
     assert "computing features on a Dask LocalCluster of 1 worker" in result.stderr
     assert run(*args[:-1], str(tmp_path / "local.parquet")).returncode == 0
@@ -197,6 +197,8 @@ def test_scoring_on_the_dask_engine_writes_the_local_risk_list_and_figures(gener
             *store(tmp_path),
             "--set",
             f"paths.output_dir={tmp_path}/{engine}",
+            "--set",
+            "compute.processes=false",  # worker threads: light on a shared test machine
         )
         assert result.returncode == 0, result.stderr[-2000:]
         outputs[engine] = tmp_path / engine / "2026-06-01"
