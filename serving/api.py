@@ -89,7 +89,10 @@ LARGEST = 1e12
 
 def _utc(moment: dt.datetime) -> dt.datetime:
     """Timestamps without a zone are UTC (as in the data contract); others are converted."""
-    moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    try:
+        moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"{moment.isoformat()} is outside {EARLIEST:%Y}..{LATEST:%Y}") from None
     if not EARLIEST <= moment < LATEST:
         raise ValueError(f"{moment.isoformat()} is outside {EARLIEST:%Y}..{LATEST:%Y}")
     return moment

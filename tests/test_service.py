@@ -368,6 +368,7 @@ def _bad_bodies(record: dict[str, Any], events: dict[str, Any]) -> list[tuple[st
         ("null revenue", with_feature("revenue_90d", None), 400, "revenue_90d"),
         ("downgrade warning with events", {"partners": [{**events, "downgrade_warning": True}]}, 400, "downgrade_warning"),
         ("timestamp before 1970", {"partners": [{**events, "partner": {**events["partner"], "signup_at": "1969-12-31T00:00:00Z"}}]}, 400, "1970"),
+        ("timestamp before year 1 in UTC", with_event(ts="0001-01-01T00:00:00+01:00"), 400, "events[0].ts"),
         ("absurd count", with_feature("click_count_7d", 10**13), 400, "click_count_7d"),
         ("no partners", {"partners": []}, 400, "partners"),
         ("features and events", {"partners": [both]}, 400, "either"),
