@@ -8,6 +8,7 @@ other's, so neither can be imported before the other is ready. Heavy imports hap
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -125,6 +126,18 @@ def load_data(cfg: Config, data: Path | None, as_of: str | None, lenient: bool):
     return program
 
 
+@contextmanager
+def dask_session(cfg: Config, data: Path | None, say, doing: str):  # noqa: ANN001,ANN201 - Iterator[(Client, Path)]
+    """A Dask client for the block (`compute.*`) and the data folder as the workers see it (the same absolute
+    path); `say` tells on what cluster `doing` runs."""
+    from partner_churn.compute import dask_client, describe_client
+
+    folder = (data or cfg.paths.data_dir).absolute()
+    with dask_client(cfg.compute) as client:
+        say(f"{doing} on {describe_client(client)}")
+        yield client, folder
+
+
 def scoring_inputs(cfg: Config, data: Path | None, lenient: bool, cutoff, *, allow_stale: bool, step, then):  # noqa: ANN001,ANN202
     """The program's features at `cutoff` and its owner-KPI facts (`serving.kpis.EventFacts`) on the configured
     engine, with `then()` (the models) called once the data's dates are checked: (features, facts, then())."""
@@ -134,12 +147,9 @@ def scoring_inputs(cfg: Config, data: Path | None, lenient: bool, cutoff, *, all
 
     if cfg.compute.engine == "dask":
         from features.partitioned import build_features_on
-        from partner_churn.compute import dask_client, describe_client
         from serving.partitioned import program_facts_on
 
-        folder = (data or cfg.paths.data_dir).absolute()  # the workers' view of the data: the same path
-        with dask_client(cfg.compute) as client:
-            step(f"loading data on {describe_client(client)}")
+        with dask_session(cfg, data, step, "loading data") as (client, folder):
             now = utc_now()
             facts = program_facts_on(client, folder, now, cutoff, cfg)
             check_scoring_date(cutoff, facts.span, cfg, allow_stale=allow_stale)

@@ -28,6 +28,7 @@ from commands.common import (
     config_from,
     config_with_engine,
     cutoff_or_after_data,
+    dask_session,
     load_data,
     models_app,
     parse_as_of,
@@ -298,11 +299,8 @@ def features(
     cutoffs = check_cutoffs([parse_as_of(value, "--as-of") for value in as_of])
     if cfg.compute.engine == "dask":
         from features.partitioned import build_features_on
-        from partner_churn.compute import dask_client, describe_client
 
-        folder = (data or cfg.paths.data_dir).absolute()  # the workers' view of the data: the same path
-        with dask_client(cfg.compute) as client:
-            typer.echo(f"computing features on {describe_client(client)}", err=True)
+        with dask_session(cfg, data, lambda line: typer.echo(line, err=True), "computing features") as (client, folder):
             frame = build_features_on(client, folder, utc_now(), cutoffs, cfg)
     else:
         program = load_data(cfg, data, None, lenient)  # the data may run past the cutoffs: features only look before them

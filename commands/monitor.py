@@ -26,6 +26,7 @@ from commands.common import (
     SetOption,
     app,
     config_with_engine,
+    dask_session,
     load_data,
     parse_as_of,
     utc_now,
@@ -203,16 +204,19 @@ def drift(
     cfg = config_with_engine(config, [*(set_ or ()), *([f"scoring.lang={lang}"] if lang else [])], engine, lenient=lenient)
     date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
     if cfg.compute.engine == "dask":
-        from features.partitioned import build_features_on, event_span_on
-        from partner_churn.compute import dask_client, describe_client
+        from features.partitioned import build_features_on, program_figures_on
 
-        folder = (data or cfg.paths.data_dir).absolute()  # the workers' view of the data: the same path
-        with dask_client(cfg.compute) as client:
-            typer.echo(f"loading data on {describe_client(client)}", err=True)
+        with dask_session(cfg, data, lambda line: typer.echo(line, err=True), "loading data") as (client, folder):
             now = utc_now()
-            check_scoring_date(date, event_span_on(client, folder, now, cfg), cfg, allow_stale=allow_stale)
+            figures = program_figures_on(client, folder, now, [date], cfg)  # one pass: the span, and the context at the date
+            check_scoring_date(date, figures.span, cfg, allow_stale=allow_stale)
             typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
-            outcome = checks.run_drift(cfg, lambda cutoff: build_features_on(client, folder, now, [cutoff], cfg), date)
+
+            def features_at(cutoff: pd.Timestamp) -> pd.DataFrame:
+                context = figures.context if cutoff in figures.context.cutoffs else None  # the scoring's own time of day: a pass of its own
+                return build_features_on(client, folder, now, [cutoff], cfg, context=context)
+
+            outcome = checks.run_drift(cfg, features_at, date)
     else:
         typer.echo("loading data", err=True)
         program = load_data(cfg, data, None, lenient)

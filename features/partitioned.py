@@ -11,6 +11,7 @@ figures that do not depend on the partitioning. A plain (unpartitioned) folder i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from features.contract import load_program
 from features.contract.partitions import read_partitioning
 from features.pipeline import ContextPart, ProgramContext, build_features, check_cutoffs, combine_context, context_part
 from partner_churn.config import Config
-from partner_churn.domain import event_span
+from partner_churn.domain import EventSpan, combine_spans, event_span
 
 
 def partitions_of(data_dir: Path) -> list[int | None]:
@@ -29,9 +30,11 @@ def partitions_of(data_dir: Path) -> list[int | None]:
     return [None] if layout is None else list(range(layout.partitions))
 
 
-def _context_of_partition(data_dir: Path, partition: int | None, as_of: pd.Timestamp, cutoffs: pd.DatetimeIndex, config: Config) -> ContextPart:
+def _first_pass_of_partition(
+    data_dir: Path, partition: int | None, as_of: pd.Timestamp, cutoffs: pd.DatetimeIndex, config: Config
+) -> tuple[EventSpan | None, ContextPart]:
     program = load_program(data_dir, config.data, as_of, partition=partition)
-    return context_part(program.partners, program.events, cutoffs, config)
+    return event_span(program.events), context_part(program.partners, program.events, cutoffs, config)
 
 
 def _features_of_partition(
@@ -41,12 +44,22 @@ def _features_of_partition(
     return build_features(program.partners, program.events, cutoffs, config, program=context, surveys=program.surveys)
 
 
-def program_context_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config) -> ProgramContext:
-    """The first pass: every partition's part of the program context, combined."""
+@dataclass(frozen=True)
+class ProgramFigures:
+    """What the first pass finds of the whole program: its event span and its context at the cutoffs."""
+
+    span: EventSpan | None
+    context: ProgramContext
+
+
+def program_figures_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config) -> ProgramFigures:
+    """The first pass: every partition loaded and checked once, its event span and context part combined."""
     stamps = check_cutoffs(cutoffs)
     parts = partitions_of(data_dir)
-    futures = client.map(_context_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, pure=False)
-    return combine_context(client.gather(futures), config)
+    found = client.gather(
+        client.map(_first_pass_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, pure=False)
+    )
+    return ProgramFigures(combine_spans([span for span, _ in found]), combine_context([part for _, part in found], config))
 
 
 def build_features_on(
@@ -57,7 +70,7 @@ def build_features_on(
     partition's partner order). `context`: the program's figures at `cutoffs` when a first pass already has
     them (else one is run)."""
     stamps = check_cutoffs(cutoffs)
-    context = context or program_context_on(client, data_dir, as_of, stamps, config)
+    context = context or program_figures_on(client, data_dir, as_of, stamps, config).context
     parts = partitions_of(data_dir)
     futures = client.map(
         _features_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, context=context, pure=False
@@ -65,16 +78,3 @@ def build_features_on(
     frames = client.gather(futures)
     frame = pd.concat(frames, ignore_index=True)
     return frame.sort_values("as_of", kind="stable", ignore_index=True)
-
-
-def _event_span_of_partition(data_dir: Path, partition: int | None, as_of: pd.Timestamp, config: Config) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    return event_span(load_program(data_dir, config.data, as_of, partition=partition).events)
-
-
-def event_span_on(client: Any, data_dir: Path, as_of: pd.Timestamp, config: Config) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The program's first and last event (`event_span`), from every partition loaded and checked on the cluster."""
-    parts = partitions_of(data_dir)
-    spans = [
-        s for s in client.gather(client.map(_event_span_of_partition, [data_dir] * len(parts), parts, as_of=as_of, config=config, pure=False)) if s
-    ]
-    return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None

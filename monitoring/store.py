@@ -10,7 +10,6 @@ versions, and its verdict is tagged on each version (`monitoring.drift`, `monito
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import pandas as pd
 from partner_churn.config import Config
 from partner_churn.domain import TARGETS, VALID_UNTIL, target_of_model
 from partner_churn.errors import InputError
+from partner_churn.files import write_atomically
 from serving.outputs import RISK_LIST, scoring_dates, scoring_folder
 
 T = TypeVar("T")
@@ -219,17 +219,9 @@ def write_json(payload: dict[str, Any], path: Path) -> Path:
 
 
 def write_text(text: str, path: Path) -> Path:
-    """Write a report whole or not at all: into a temporary file beside it, then renamed over it in one step
-    (a reader, a scheduler or an MLflow upload sees the old file or the new one, never half of one; a
-    failed write leaves the old file and no temporary one)."""
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        scratch.write_text(text, encoding="utf-8")
-        os.replace(scratch, path)
-    except BaseException:
-        scratch.unlink(missing_ok=True)
-        raise
-    return path
+    """Write a report whole or not at all (`write_atomically`: a reader, a scheduler or an MLflow upload sees the
+    old file or the new one, never half of one; a failed write leaves the old file and no temporary one)."""
+    return write_atomically(path, lambda scratch: scratch.write_text(text, encoding="utf-8"))
 
 
 def log_check(

@@ -9,7 +9,7 @@ for a non-default setting (a 9-month active window honoured in training but not 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -189,12 +189,22 @@ def parse_moment(value: str, what: str) -> pd.Timestamp:
     return stamp
 
 
-def event_span(events: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+EventSpan = tuple[pd.Timestamp, pd.Timestamp]
+"""The data's first and last event times."""
+
+
+def event_span(events: pd.DataFrame) -> EventSpan | None:
     """The data's first and last event times; None when it holds no events."""
     return (events["ts"].min(), events["ts"].max()) if len(events) else None
 
 
-def check_scoring_date(as_of: pd.Timestamp, span: tuple[pd.Timestamp, pd.Timestamp] | None, config: Config, *, allow_stale: bool = False) -> None:
+def combine_spans(spans: Sequence[EventSpan | None]) -> EventSpan | None:
+    """The span of the partitions' events together (None: no partition has an event)."""
+    found = [span for span in spans if span is not None]
+    return (min(span[0] for span in found), max(span[1] for span in found)) if found else None
+
+
+def check_scoring_date(as_of: pd.Timestamp, span: EventSpan | None, config: Config, *, allow_stale: bool = False) -> None:
     """A scoring date the data can speak for: after its first event and, unless `allow_stale`, at most
     `scoring.max_days_after_last_event` days after its last (an older export shows everyone as silent).
     `span` is the data's `event_span`."""

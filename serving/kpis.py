@@ -29,7 +29,7 @@ from features.segments import SEGMENTS
 from features.summary import net_promoter_scores
 from partner_churn.config import Config
 from partner_churn.domain import SURVEY_WINDOW_DAYS, utc
-from scoring.ltv import GrowthPart, PaceGrowth, ProgramLtv, combine_growth, growth_part, program_ltv
+from scoring.ltv import NO_GROWTH, GrowthPart, PaceGrowth, ProgramLtv, combine_growth, growth_part, program_ltv
 
 REVENUE_WINDOW_DAYS = 30
 """Window of the existing-partner revenue KPI; the change compares it with the window before."""
@@ -106,7 +106,8 @@ class KpiPart:
     """Per trend cutoff: PART_FIGURES."""
     days_to_first: list[np.ndarray]
     """Per trend cutoff: days from sign-up to the first sale of the partners whose first sale fell in FIRST_RESULT_WINDOW_DAYS."""
-    growth: GrowthPart
+    growth: GrowthPart | None
+    """None: not measured (no LTV asked for)."""
     signup: pd.Series
     """partner_id (str) -> sign-up time."""
     surveys: pd.DataFrame | None
@@ -153,16 +154,20 @@ def owner_kpis(
     cutoffs (`as_of` too, when `scored` is None) to the score history's entry standing for them
     (`serving.history.scorings_near`; same columns), missing ones undecided.
     """
-    facts = combine_kpi_parts([kpi_part(partners, events, as_of, config, surveys=surveys)], as_of, config)
+    with_growth = scored is not None or bool(earlier)  # the LTV's pace growth: only where there is an LTV to compute
+    facts = combine_kpi_parts([kpi_part(partners, events, as_of, config, surveys=surveys, growth=with_growth)], as_of, config)
     return kpis_of(facts, as_of, config, scored, earlier=earlier)
 
 
-def kpi_part(partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config, *, surveys: pd.DataFrame | None = None) -> KpiPart:
-    """These partners' part of the owner KPIs at the trend cutoffs of `as_of`."""
+def kpi_part(
+    partners: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, config: Config, *, surveys: pd.DataFrame | None = None, growth: bool = True
+) -> KpiPart:
+    """These partners' part of the owner KPIs at the trend cutoffs of `as_of` (without `growth`, no pace growth)."""
     arrays = EventArrays.of(partners, events, config)  # once: every figure of every cutoff reads them
     figures, days_to_first = _event_figures(arrays, trend_cutoffs(utc(as_of)), config)
     answers = None if surveys is None else surveys.assign(partner_id=surveys["partner_id"].astype(str))
-    return KpiPart(figures, days_to_first, growth_part(arrays, utc(as_of), config), pd.Series(arrays.signup, index=arrays.ids), answers)
+    grown = growth_part(arrays, utc(as_of), config) if growth else None
+    return KpiPart(figures, days_to_first, grown, pd.Series(arrays.signup, index=arrays.ids), answers)
 
 
 def combine_kpi_parts(parts: Sequence[KpiPart], as_of: pd.Timestamp, config: Config) -> EventFacts:
@@ -177,7 +182,9 @@ def combine_kpi_parts(parts: Sequence[KpiPart], as_of: pd.Timestamp, config: Con
         answers,
     )
     signup = pd.concat([part.signup for part in parts]) if len(parts) > 1 else parts[0].signup
-    return EventFacts(trend, combine_growth([part.growth for part in parts], utc(as_of), config), signup, answers)
+    grown = [part.growth for part in parts if part.growth is not None]
+    growth = combine_growth(grown, utc(as_of), config) if len(grown) == len(parts) else NO_GROWTH
+    return EventFacts(trend, growth, signup, answers)
 
 
 def kpis_of(

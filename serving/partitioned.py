@@ -20,7 +20,7 @@ from features.contract import load_program
 from features.partitioned import partitions_of
 from features.pipeline import ContextPart, ProgramContext, combine_context, context_part
 from partner_churn.config import Config
-from partner_churn.domain import event_span
+from partner_churn.domain import EventSpan, combine_spans, event_span
 from serving.kpis import EventFacts, KpiPart, combine_kpi_parts, kpi_part
 
 
@@ -28,14 +28,14 @@ from serving.kpis import EventFacts, KpiPart, combine_kpi_parts, kpi_part
 class ProgramFacts:
     """What the scoring needs of the whole program besides each partner's features."""
 
-    span: tuple[pd.Timestamp, pd.Timestamp] | None
+    span: EventSpan | None
     context: ProgramContext
     kpis: EventFacts
 
 
 def _facts_of_partition(
     data_dir: Path, partition: int | None, as_of: pd.Timestamp, cutoff: pd.Timestamp, config: Config
-) -> tuple[tuple[pd.Timestamp, pd.Timestamp] | None, ContextPart, KpiPart]:
+) -> tuple[EventSpan | None, ContextPart, KpiPart]:
     program = load_program(data_dir, config.data, as_of, partition=partition)
     return (
         event_span(program.events),
@@ -48,9 +48,8 @@ def program_facts_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoff: p
     """The first pass over every partition (loaded as of `as_of`) for a scoring at `cutoff`."""
     parts = partitions_of(data_dir)
     found = client.gather(client.map(_facts_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoff=cutoff, config=config, pure=False))
-    spans = [span for span, _, _ in found if span is not None]
     return ProgramFacts(
-        span=(min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None,
+        span=combine_spans([span for span, _, _ in found]),
         context=combine_context([context for _, context, _ in found], config),
         kpis=combine_kpi_parts([kpis for _, _, kpis in found], cutoff, config),
     )
