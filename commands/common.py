@@ -76,33 +76,50 @@ def champions_in_use(cfg: Config) -> str:
 
 
 def train_or_backtest(cfg: Config, data: Path | None, lenient: bool, *, register: bool, program=None):  # noqa: ANN001,ANN202
+    """Train (with `register`: log, register, gate) or backtest on the configured engine; `program`: the program
+    already loaded by the caller (local engine)."""
     from functools import partial
 
     from synthetic.oracle import oracle_scores
     from training.backtest import backtest_summary
     from training.registry import apply_gate, configure_tracking, log_training_run
-    from training.train import train_and_backtest
+    from training.train import train_from
 
     configure_tracking(cfg)  # fail fast on an unreachable tracking server, before the long work
     folder = data or cfg.paths.data_dir
-    program = program if program is not None else load_data(cfg, data, None, lenient)
     say = lambda message: typer.echo(message, err=True)  # noqa: E731
     # A backtest registers nothing, so it skips the final refits.
     oracle = partial(oracle_scores, folder / "latent.parquet", horizon_days=cfg.labels.horizon_days)  # None without latent truth
-    result = train_and_backtest(program, cfg, oracle=oracle, progress=say, refit=register)
-    run_id, versions = log_training_run(result, config=cfg, register=register)
-    out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.backtest.to_csv(out, index=False)
-    typer.echo(backtest_summary(result.backtest))
-    typer.echo(f"backtest table: {out}")
+    with training_source(cfg, data, lenient, say, program=program) as source:
+        result = train_from(source, cfg, oracle=oracle, progress=say, refit=register)
+        run_id, versions = log_training_run(result, config=cfg, register=register)
+        out = cfg.paths.reports_dir / f"backtest-{run_id}.csv"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.backtest.to_csv(out, index=False)
+        typer.echo(backtest_summary(result.backtest))
+        typer.echo(f"backtest table: {out}")
 
-    def rerun(champion_config: Config):  # noqa: ANN202 - TrainingResult
-        say("gate: the champion's settings differ from this run's: judging its procedure on the same folds")
-        return train_and_backtest(program, champion_config, progress=None, refit=False)
+        def rerun(champion_config: Config):  # noqa: ANN202 - TrainingResult
+            say("gate: the champion's settings differ from this run's: judging its procedure on the same folds")
+            return train_from(source, champion_config, progress=None, refit=False)
 
-    decisions = apply_gate(result, versions, config=cfg, rerun=rerun) if register else []
+        decisions = apply_gate(result, versions, config=cfg, rerun=rerun) if register else []
     return decisions, run_id, result.not_trained
+
+
+@contextmanager
+def training_source(cfg: Config, data: Path | None, lenient: bool, say, *, program=None):  # noqa: ANN001,ANN201 - Iterator[TrainingSource]
+    """The program as training reads it (`training.source`), for the block: in memory on the local engine, its
+    rows built on the cluster on the dask engine (whose client lives as long as the block)."""
+    if cfg.compute.engine == "dask":
+        from training.partitioned import source_on
+
+        with dask_session(cfg, data, say, "building the training rows") as (client, folder):
+            yield source_on(client, folder, utc_now(), cfg)
+        return
+    from training.source import local_source
+
+    yield local_source(program if program is not None else load_data(cfg, data, None, lenient))
 
 
 AllowStaleOption = Annotated[

@@ -317,6 +317,7 @@ def features(
 def train(
     data: DataOption = None,
     lenient: LenientOption = False,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -324,7 +325,7 @@ def train(
     (procedure against procedure), for both models; exit 1 if a gate refuses or a model cannot be trained."""
     from partner_churn.config import pin_option
 
-    cfg = config_from(config, set_)
+    cfg = config_with_engine(config, set_, engine, lenient=lenient)
     decisions, run_id, not_trained = train_or_backtest(cfg, data, lenient, register=True)
     for decision in decisions:
         verdict = "champion" if decision.promoted else "challenger"
@@ -349,12 +350,13 @@ def train(
 def backtest(
     data: DataOption = None,
     lenient: LenientOption = False,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
     """The rolling-origin folds of both models' procedure against the baselines (and the oracle on generated
     data), each fold and the mean ± spread; registers nothing."""
-    _, run_id, _ = train_or_backtest(config_from(config, set_), data, lenient, register=False)
+    _, run_id, _ = train_or_backtest(config_with_engine(config, set_, engine, lenient=lenient), data, lenient, register=False)
     typer.echo(f"MLflow run {run_id}")
 
 

@@ -161,6 +161,7 @@ def build_labels(
     *,
     data_end: pd.Timestamp,
     features: pd.DataFrame | None = None,
+    program: ProgramContext | None = None,
 ) -> pd.DataFrame:
     """Deactivation and upgrade labels per (cutoff, partner); missing where the horizon is not observed.
 
@@ -168,14 +169,16 @@ def build_labels(
     segment at t + H is higher on the ladder than at t. revenue_next_horizon: sale amounts in
     [t, t + H). All three are NaN when t + H is after `data_end`. `features`, when given, is
     `build_features` of the same frames and cutoffs (its segments are reused instead of recomputed).
+    `program`: the whole program's context at the cutoffs and at each observed t + H, when the frames are one
+    partition of it (`label_cutoffs` names them); else the frames are the program and give their own.
     """
     stamps = check_cutoffs(cutoffs)
     horizon = pd.Timedelta(days=config.labels.horizon_days)
-    later_stamps = [c + horizon for c in stamps if c + horizon <= data_end]
+    later_stamps = _observed_horizon_ends(stamps, config, data_end)
     # One partner-day table serves the cutoffs and their horizons: labels, and segments at both ends.
     table = _DayTable(partners, events, check_cutoffs([*stamps, *later_stamps]), config)
     position = {cutoff: i for i, cutoff in enumerate(table.cutoffs)}
-    context = table.context(_context_windows(config)) if features is None or later_stamps else None
+    context = program or (table.context(_context_windows(config)) if features is None or later_stamps else None)
     columns = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"]
     if features is None:
         assert context is not None, "the context is built whenever features are not given"
@@ -220,6 +223,18 @@ def build_labels(
     rank_later = labels["segment_at_horizon"].map(LADDER_RANK)
     labels["upgraded"] = np.where(rank_later.notna(), (rank_later > rank_now).astype(float), np.nan)
     return labels[columns]
+
+
+def label_cutoffs(cutoffs: Sequence[pd.Timestamp], config: Config, *, data_end: pd.Timestamp) -> pd.DatetimeIndex:
+    """The moments labels at `cutoffs` measure segments at: each cutoff and, where observed by `data_end`, the end
+    of its horizon; the cutoffs a partition's `build_labels` needs the whole program's context at."""
+    stamps = check_cutoffs(cutoffs)
+    return check_cutoffs([*stamps, *_observed_horizon_ends(stamps, config, data_end)])
+
+
+def _observed_horizon_ends(stamps: pd.DatetimeIndex, config: Config, data_end: pd.Timestamp) -> list[pd.Timestamp]:
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    return [c + horizon for c in stamps if c + horizon <= data_end]
 
 
 def build_features_for(

@@ -22,6 +22,7 @@ from features.partitioned import build_features_on
 from features.pipeline import build_features, program_context
 from partner_churn.compute import dask_client
 from partner_churn.config import ComputeConfig, Config, load_config
+from partner_churn.domain import TARGETS
 from synthetic.program import generate_program, write_program
 from tests.support import assert_one_line_error, run
 
@@ -243,3 +244,54 @@ def test_a_program_generated_chunk_by_chunk_is_one_program(tmp_path: Path) -> No
             assert pq.read_table(tmp_path / "one" / table / f"part-{k:05d}.parquet").equals(
                 pq.read_table(tmp_path / "whole" / table / f"part-{k:05d}.parquet")
             )
+
+
+def test_dask_training_equals_the_local_engine_exactly(folders: dict[str, Path], client: Any) -> None:
+    """Both models trained and backtested from the 5 partitions on the cluster and from the program in memory, with
+    non-default feature windows, segments and horizon: the same rows, plan, labels, backtest, fingerprint and models."""
+    from tests.support import FAST_SETTINGS
+    from training.partitioned import source_on
+    from training.source import local_source
+    from training.train import train_from
+
+    config = CONFIG.model_copy(
+        update={"labels": CONFIG.labels.model_copy(update={"horizon_days": 21}), "training": load_config(env={}, overrides=FAST_SETTINGS).training}
+    )
+    whole = load_program(folders["p5"], config.data, NOW)
+    local_rows, dask_rows = local_source(whole), source_on(client, folders["p5"], NOW, config)
+    cutoffs = [pd.Timestamp("2025-10-01", tz="UTC"), pd.Timestamp("2025-12-20", tz="UTC")]  # the second's horizon ends after the data
+    expected = local_rows.dataset_at(cutoffs, config)
+    pd.testing.assert_frame_equal(dask_rows.dataset_at(cutoffs, config), expected, check_exact=True)
+    assert expected["upgraded"].sum() > 0 and expected["deactivated"].sum() > 0 and expected["upgraded"].isna().any()
+    local, dask = train_from(local_rows, config), train_from(dask_rows, config)
+    assert dask.plan == local.plan and dask.fingerprint == local.fingerprint and set(local.models) == set(TARGETS)
+    pd.testing.assert_frame_equal(dask.backtest, local.backtest, check_exact=True)
+    pd.testing.assert_frame_equal(dask.predictions, local.predictions, check_exact=True)
+    pd.testing.assert_frame_equal(dask.reference_sample, local.reference_sample, check_exact=True)
+    for target, model in local.models.items():
+        assert dask.models[target].program == model.program and dask.models[target].best_iteration == model.best_iteration
+        np.testing.assert_array_equal(dask.models[target].predict(expected), model.predict(expected))
+    plain = load_program(folders["plain"], config.data, NOW)
+    assert train_from(local_source(plain), config, refit=False).fingerprint["sha256"] == local.fingerprint["sha256"]  # any split, one hash
+
+
+def test_train_and_backtest_on_the_dask_engine_from_the_command_line(folders: dict[str, Path], tmp_path: Path) -> None:
+    """`train --engine dask` registers both champions from the partitions, and its backtest table is the local
+    engine's `backtest` of the same folder; an unreachable scheduler stops `backtest` in one line."""
+    from tests.support import FAST, store
+
+    threads = ["--set", "compute.processes=false"]  # worker threads: light on a shared test machine
+    trained = run("train", "--data", str(folders["p5"]), "--engine", "dask", *FAST, *store(tmp_path), *threads)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert "building the training rows on a Dask LocalCluster of 2 workers" in trained.stderr
+    assert "partner-churn-deactivation-risk v1: champion" in trained.stdout and "partner-churn-upgrade-potential v1: champion" in trained.stdout
+    backtested = run("backtest", "--data", str(folders["p5"]), "--engine", "local", *FAST, *store(tmp_path))
+    assert backtested.returncode == 0, backtested.stderr[-2000:]
+    tables = sorted((tmp_path / "reports").glob("backtest-*.csv"), key=lambda path: path.stat().st_mtime)
+    assert len(tables) == 2
+    pd.testing.assert_frame_equal(pd.read_csv(tables[0]), pd.read_csv(tables[1]), check_exact=True)
+    unreachable = ["--set", "compute.scheduler=tcp://127.0.0.1:9", "--set", "compute.connect_timeout_seconds=1"]
+    assert_one_line_error(
+        run("backtest", "--data", str(folders["p5"]), "--engine", "dask", *FAST, *store(tmp_path), *unreachable),
+        "compute.scheduler tcp://127.0.0.1:9: cannot reach the Dask scheduler within 1 s",
+    )

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.pipeline import build_features, build_labels
+from features.pipeline import ProgramContext, build_features, build_labels
+from features.schema import SALE
 from partner_churn.config import Config
 from partner_churn.errors import InputError
+from training.btyd import purchase_summary
 
 SPLITS = ("train", "validation", "calibration", "test")
 """The splits of one fold, oldest first."""
@@ -268,6 +270,11 @@ def _last_cutoff(data_end: pd.Timestamp, config: Config) -> pd.Timestamp:
     return (data_end - pd.Timedelta(days=config.labels.horizon_days)).floor("D")
 
 
+BTYD_SUMMARY = {"frequency": "btyd_frequency", "recency": "btyd_recency", "T": "btyd_T", "purchased": "btyd_purchased"}
+"""The BG/NBD baseline's purchase summary of each row (`training.btyd.purchase_summary`), carried in the dataset so
+the baseline needs no events of its own (and a partition's rows carry theirs); not a model feature."""
+
+
 def build_dataset(
     partners: pd.DataFrame,
     events: pd.DataFrame,
@@ -277,14 +284,22 @@ def build_dataset(
     data_end: pd.Timestamp,
     progress: Callable[[int], None] | None = None,
     surveys: pd.DataFrame | None = None,
+    program: ProgramContext | None = None,
 ) -> pd.DataFrame:
-    """Features, segment, labels and next-horizon revenue for every (cutoff, partner); folds pick their rows by
-    `as_of`; `surveys` (the contract's optional table) informs the survey features."""
-    features = build_features(partners, events, cutoffs, config, progress=progress, surveys=surveys)
-    labels = build_labels(partners, events, cutoffs, config, data_end=data_end, features=features)
-    return features.merge(
+    """Features, segment, labels, next-horizon revenue and the BTYD purchase summary (`BTYD_SUMMARY`) for every
+    (cutoff, partner); folds pick their rows by `as_of`; `surveys` (the contract's optional table) informs the
+    survey features. `program`: the whole program's context at `label_cutoffs(cutoffs)` when these frames are one
+    partition of it (rows then equal the whole program's rows of these partners)."""
+    features = build_features(partners, events, cutoffs, config, progress=progress, surveys=surveys, program=program)
+    labels = build_labels(partners, events, cutoffs, config, data_end=data_end, features=features, program=program)
+    dataset = features.merge(
         labels[["partner_id", "as_of", "active", "deactivated", "upgraded", "segment_at_horizon", "revenue_next_horizon"]],
         on=["partner_id", "as_of"],
         how="left",
         validate="one_to_one",
     )
+    requested = dataset[["partner_id", "as_of"]].assign(signup_at=dataset["partner_id"].map(partners.set_index("partner_id")["signup_at"]).to_numpy())
+    summary = purchase_summary(events, requested, purchase_types=(SALE,))
+    for column, name in BTYD_SUMMARY.items():
+        dataset[name] = summary[column].to_numpy()
+    return dataset

@@ -23,20 +23,19 @@ import numpy as np
 import pandas as pd
 
 from features.contract import Program
-from features.pipeline import program_context
-from features.schema import SALE, SURVEYS, FeatureSpec, feature_schema, learnable_features
+from features.schema import SURVEYS, FeatureSpec, feature_schema, learnable_features
 from features.segments import crosses_tenure_threshold
 from partner_churn.config import Config
 from partner_churn.domain import LABEL_OF, TARGETS, Target
 from partner_churn.errors import InputError
 from training.backtest import TENURE_CROSSING, backtest_table, baseline_scores, gate_baseline, headline
-from training.btyd import BTYDBaseline, purchase_summary
+from training.btyd import BTYDBaseline
 from training.datasets import (
+    BTYD_SUMMARY,
     CLOSE_CUTOFF_DAYS,
     SPLITS,
     CutoffPlan,
     Fold,
-    build_dataset,
     configured_plan_days,
     cutoff_grid,
     fit_plan,
@@ -45,6 +44,7 @@ from training.datasets import (
 )
 from training.model import TrainedModel, calibration_method_for, fit_calibrator, fit_model, refit_model, rows_for
 from training.result import TrainingResult
+from training.source import HASHED_COLUMNS, ProgramOutline, TrainingSource, local_source
 
 SCORERS = ["model", "recency_rule", "logistic_rfm", "btyd", "revenue_momentum", "oracle"]
 """Every scorer the backtest table may hold, the model first."""
@@ -62,20 +62,33 @@ def train_and_backtest(
     progress: Callable[[str], None] | None = None,
     refit: bool = True,
 ) -> TrainingResult:
+    """`train_from` the program in memory (the local engine)."""
+    return train_from(local_source(program), config, oracle=oracle, progress=progress, refit=refit)
+
+
+def train_from(
+    source: TrainingSource,
+    config: Config,
+    *,
+    oracle: OracleScores | None = None,
+    progress: Callable[[str], None] | None = None,
+    refit: bool = True,
+) -> TrainingResult:
     """Fold by fold, refit and judge the procedure against the baselines; then (with `refit`) the final refit
     of each model. Without `refit` only the procedure is judged (what the gate re-runs for a champion).
-    `oracle` (on generated data) gives the generator's own risk at the backtest cutoffs, judged beside them."""
+    `oracle` (on generated data) gives the generator's own risk at the backtest cutoffs, judged beside them.
+    `source` gives the program's outline and rows, on this process or on a cluster (`training.source`)."""
     say = progress or (lambda message: None)
-    partners, events = program.partners, program.events
-    if not len(events):
+    outline = source.outline
+    if not outline.events or outline.first_signup is None or outline.last_event is None:
         raise InputError("no events: nothing to learn from")
-    data_start, data_end = partners["signup_at"].min(), events["ts"].max()
-    plan, dataset = _plan_and_dataset(partners, events, data_start, data_end, config, program.surveys)
+    data_start, data_end = outline.first_signup, outline.last_event
+    plan, dataset = _plan_and_dataset(source, data_start, data_end, config)
     say(plan.describe())
     say(f"dataset: {len(dataset):,} partner-cutoff rows")
     schema = feature_schema(config)
-    seen = sorted(str(t) for t, n in events["event_type"].value_counts().items() if n > 0)
-    seen += [SURVEYS] if program.surveys is not None and len(program.surveys) else []
+    seen = sorted(outline.events_by_type)
+    seen += [SURVEYS] if outline.survey_answers else []
     learnable = learnable_features(schema, seen)
     left_out = sorted({t for spec in schema if spec not in learnable for t in spec.event_types} - set(seen))
     if left_out:
@@ -110,7 +123,7 @@ def train_and_backtest(
                 calibration_method=config.training.calibration,
                 seed=config.training.seed,
             )
-            frames.append(_fold_predictions(target, number, fold, model, split, partners, events, config, say_once, oracle_frame))
+            frames.append(_fold_predictions(target, number, fold, model, split, config, say_once, oracle_frame))
             raw_scores.append(model.raw_probability(split["test"]))
             fold_models.append(model)
             tested.append(split["test"])
@@ -130,7 +143,7 @@ def train_and_backtest(
 
     if models:
         end = data_end.normalize() + pd.Timedelta(days=1)
-        snapshot = program_context(partners, events, [end], config).snapshot(end)
+        snapshot = source.context_at([end], config).snapshot(end)
         for model in models.values():
             model.program = snapshot
     predictions_frame = pd.concat(predictions, ignore_index=True)
@@ -139,7 +152,7 @@ def train_and_backtest(
     reference = _reference_sample(dataset[dataset["as_of"].isin(plan.final_train)], models, config) if models else pd.DataFrame()
     return TrainingResult(
         config=config,
-        fingerprint=fingerprint(program, plan.all()),
+        fingerprint=fingerprint(outline, plan.all()),
         schema=schema,
         models=models,
         backtest=table,
@@ -173,8 +186,6 @@ def _fold_predictions(
     fold: Fold,
     model: TrainedModel,
     split: dict[str, pd.DataFrame],
-    partners: pd.DataFrame,
-    events: pd.DataFrame,
     config: Config,
     say: Callable[[str], None],
     oracle: pd.DataFrame | None,
@@ -183,7 +194,7 @@ def _fold_predictions(
     train, test = split["train"], split["test"]
     scores = {"model": model.predict(test), **baseline_scores(target, train, test, config)}
     if target == "deactivation_risk":
-        btyd = _btyd_scores(partners, events, train, test, config, say)
+        btyd = _btyd_scores(train, test, config, say)
         if btyd is not None:
             scores["btyd"] = btyd
     frame = pd.DataFrame(
@@ -245,14 +256,7 @@ def _once(say: Callable[[str], None]) -> Callable[[str], None]:
     return once
 
 
-def _plan_and_dataset(
-    partners: pd.DataFrame,
-    events: pd.DataFrame,
-    data_start: pd.Timestamp,
-    data_end: pd.Timestamp,
-    config: Config,
-    surveys: pd.DataFrame | None = None,
-) -> tuple[CutoffPlan, pd.DataFrame]:
+def _plan_and_dataset(source: TrainingSource, data_start: pd.Timestamp, data_end: pd.Timestamp, config: Config) -> tuple[CutoffPlan, pd.DataFrame]:
     """The configured plan and its rows; where the history is too short for it, or its folds hold too few
     deactivation labels, a plan fitted to the data (closer cutoffs, test blocks and splits grown to hold
     enough labels, the smallest sound embargo; see `fit_plan`), said in `CutoffPlan.adapted`. Features are
@@ -263,7 +267,7 @@ def _plan_and_dataset(
         days = (data_end - data_start).days
         plan, reason = None, f"a {days}-day history, the configured plan needs about {configured_plan_days(config)}"
     if plan is not None:
-        dataset = build_dataset(partners, events, plan.all(), config, data_end=data_end, surveys=surveys)
+        dataset = source.dataset_at(plan.all(), config)
         reason = _fold_problem("deactivation_risk", rows_for("deactivation_risk", dataset), plan, config)
         if not reason:
             return plan, dataset
@@ -271,7 +275,7 @@ def _plan_and_dataset(
     grid = cutoff_grid(data_start, data_end, min(config.training.cutoff_frequency_days, CLOSE_CUTOFF_DAYS), config)
     if len(grid) < 2:
         raise InputError(f"too little data for a rolling-origin plan ({reason}): {too_short_advice(data_start, data_end, config)}")
-    everything = build_dataset(partners, events, grid, config, data_end=data_end, surveys=surveys)
+    everything = source.dataset_at(grid, config)
     rows = rows_for("deactivation_risk", everything)
     label = LABEL_OF["deactivation_risk"]
     counts = rows.groupby("as_of")[label].agg(positives="sum", negatives=lambda v: int((v == 0).sum())).reset_index()
@@ -279,17 +283,12 @@ def _plan_and_dataset(
     return plan, everything[everything["as_of"].isin(plan.all())].reset_index(drop=True)
 
 
-def _btyd_scores(
-    partners: pd.DataFrame, events: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, config: Config, say: Callable[[str], None]
-) -> np.ndarray | None:
-    """The BG/NBD baseline's P(no sale in the horizon) for the backtest rows, fitted on the training rows;
-    None (said) when the program has no sales to fit it on."""
-    signup = partners.set_index("partner_id")["signup_at"]
+def _btyd_scores(train: pd.DataFrame, test: pd.DataFrame, config: Config, say: Callable[[str], None]) -> np.ndarray | None:
+    """The BG/NBD baseline's P(no sale in the horizon) for the backtest rows, fitted on the training rows (their
+    purchase summaries ride in the dataset); None (said) when the program has no sales to fit it on."""
 
     def summary(rows: pd.DataFrame) -> pd.DataFrame:
-        requested = pd.DataFrame({"partner_id": rows["partner_id"].to_numpy(), "as_of": rows["as_of"].to_numpy()})
-        requested["signup_at"] = requested["partner_id"].map(signup).to_numpy()
-        return purchase_summary(events, requested, purchase_types=(SALE,))
+        return rows[list(BTYD_SUMMARY.values())].set_axis(list(BTYD_SUMMARY), axis=1).reset_index(drop=True)
 
     try:
         model = BTYDBaseline().fit(summary(train))
@@ -334,20 +333,22 @@ def _reference_sample(train: pd.DataFrame, models: dict, config: Config) -> pd.D
     return sample.reset_index(drop=True)
 
 
-def fingerprint(program: Program, cutoffs: list[pd.Timestamp]) -> dict[str, object]:
-    """Row counts, date range and a content hash of the input, so a run names the data it saw."""
-    events = program.events
+def fingerprint(outline: ProgramOutline, cutoffs: list[pd.Timestamp]) -> dict[str, object]:
+    """Row counts, date range and a content hash of the input, so a run names the data it saw (the same on either
+    engine and for any partitioning of the same rows)."""
     digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(program.partners[["partner_id", "signup_at"]], index=False).to_numpy().tobytes())
-    digest.update(pd.util.hash_pandas_object(events[["partner_id", "ts", "event_type", "amount"]], index=False).to_numpy().tobytes())
+    for table in HASHED_COLUMNS:
+        digest.update(outline.row_hash_sums[table].to_bytes(8, "little"))
+    digest.update(f"{outline.partners}:{outline.events}".encode())
     return {
-        "partners": len(program.partners),
-        "events": len(events),
-        "first_event": str(events["ts"].min()),
-        "last_event": str(events["ts"].max()),
+        "partners": outline.partners,
+        "events": outline.events,
+        "first_event": str(outline.first_event),
+        "last_event": str(outline.last_event),
         "cutoffs": [str(c.date()) for c in cutoffs],
         "sha256": digest.hexdigest(),
-        "events_by_type": {str(k): int(v) for k, v in events["event_type"].value_counts().items()},
-        "actions": 0 if program.actions is None else len(program.actions),
-        "hash_of": "pandas row hashes of partners(partner_id, signup_at) and events(partner_id, ts, event_type, amount)",
+        "events_by_type": outline.events_by_type,
+        "actions": outline.actions,
+        "hash_of": "the sums (mod 2**64) of pandas row hashes of partners(partner_id, signup_at) and events(partner_id, ts, event_type, amount), "
+        "with the row counts: independent of row order and partitioning",
     }
