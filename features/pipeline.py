@@ -56,11 +56,16 @@ class ProgramContext:
     """Segment-window revenue at which a partner counts as top of the program, at each cutoff."""
 
     def index_of(self, cutoff: pd.Timestamp) -> int:
-        """Position of `cutoff` in the context; an error if the context was not computed for it."""
-        position = self.cutoffs.get_indexer([cutoff])[0]
-        if position < 0:
+        """Position of `cutoff` in the context; an error if the context was not computed for it.
+
+        A search of the sorted values, not a pandas index lookup: a context is shared by the tasks of a
+        threaded Dask worker, and the lazily built hash engine of a shared index is not thread-safe (two
+        first lookups at once can find it "not unique")."""
+        stamp = utc(cutoff)
+        position = int(self.cutoffs.searchsorted(stamp))
+        if position == len(self.cutoffs) or self.cutoffs[position] != stamp:
             raise InputError(f"program context has no figures for cutoff {cutoff}")
-        return int(position)
+        return position
 
     def snapshot(self, cutoff: pd.Timestamp) -> dict[str, Any]:
         """The figures at one cutoff as plain JSON values, to ship with a model."""

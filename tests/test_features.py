@@ -7,7 +7,9 @@ the cutoff leaks into a feature; the one-partner path (the service's) must agree
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -486,6 +488,33 @@ def test_one_partner_path_agrees_with_batch(program: str) -> None:
         single = build_features(one, events_of(events, one, pid), cutoffs, CONFIG, program=context)
         expected = batch[batch["partner_id"].astype(str) == pid].reset_index(drop=True)
         assert_features_agree(single, expected)
+
+
+def test_one_context_shared_by_threads_finds_its_cutoffs() -> None:
+    """A threaded Dask worker's tasks share one context; their first lookups at once must all find the
+    cutoff (a pandas index's lazily built hash engine raised "not unique" in about 1 of 140 such races)."""
+    failures: list[BaseException] = []
+    computed = program_context(TINY_PARTNERS, TINY_EVENTS, TINY_CUTOFFS, CONFIG)
+    for _ in range(2000):
+        context = dataclasses.replace(computed, cutoffs=pd.DatetimeIndex(list(computed.cutoffs)))  # an index no lookup has touched
+        start = threading.Barrier(4)
+
+        def look() -> None:
+            start.wait()
+            try:
+                assert context.index_of(TINY_CUTOFFS[-1]) == len(TINY_CUTOFFS) - 1
+            except BaseException as error:  # noqa: BLE001 - every failure of a thread is collected
+                failures.append(error)
+
+        threads = [threading.Thread(target=look) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not failures, f"{len(failures)} lookups failed, e.g. {failures[0]!r}"
+    assert context.index_of(TINY_CUTOFFS[0].tz_convert(None)) == 0  # a naive cutoff is UTC
+    with pytest.raises(InputError, match="no figures for cutoff"):
+        context.index_of(TINY_CUTOFFS[0] + pd.Timedelta(days=1))
 
 
 # ---------------------------------------------------------------------------------------------------
