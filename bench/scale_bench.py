@@ -2,11 +2,13 @@
 
 For each size (partners, 18 months, seed 7), generates the program in `--partitions` partitions of whole
 partners into `work/scale-bench/<N>/` (reused when it is there), trains both models once on the smallest
-5,000-partner program of the same seed in a throwaway store (not timed; scoring reads the same features), then times in subprocesses, for each engine asked for: features at
-one cutoff (`partner-churn features`) and the scoring (`partner-churn score`: features, models, reasons,
-owner KPIs, report). Peak memory is the whole process tree's (the command and its Dask workers), summed
+5,000-partner program of the same seed in a throwaway store (not timed; scoring reads the same features), then times in subprocesses, for each engine and step asked for
+(`--steps`): features at one cutoff (`partner-churn features`), the scoring (`partner-churn score`: features,
+models, reasons, owner KPIs, report) and the backtest (`partner-churn backtest`: the training rows at every
+cutoff of the plan, both models' folds against the baselines; what `train` does but the final refits and the
+registration). Peak memory is the whole process tree's (the command and its Dask workers), summed
 RSS sampled every 0.2 s with psutil. Run:
-`.venv/bin/python -m bench.scale_bench --partners 100000 --engines local dask`.
+`.venv/bin/python -m bench.scale_bench --partners 100000 --engines local dask [--steps features score backtest]`.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--engines", nargs="+", default=["local", "dask"], choices=["local", "dask"])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--steps", nargs="+", default=["features", "score"], choices=["features", "score", "backtest"])
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +98,7 @@ def main() -> None:
         for i, partners in enumerate(sorted(args.partners)):
             data, how = ensure_program(partners, args.partitions)
             print(f"{partners:,} partners in {args.partitions} partitions: {how}")
-            if i == 0:
+            if i == 0 and {"features", "score"} & set(args.steps):
                 small = Path(tmp) / "train"
                 subprocess.run([*CLI, "generate", "--partners", "5000", "--seed", "7", "--out", str(small)], capture_output=True, check=True)
                 trained = subprocess.run([*CLI, "train", "--data", str(small), *settings], capture_output=True, text=True)
@@ -103,16 +106,25 @@ def main() -> None:
                     raise SystemExit(f"training failed: {trained.stderr[-2000:]}")
             for engine in args.engines:
                 extra = ["--engine", engine, *(dask if engine == "dask" else [])]
-                out = Path(tmp) / f"features-{partners}-{engine}.parquet"
-                seconds, peak, result = timed([*CLI, "features", "--data", str(data), "--as-of", AS_OF, "--out", str(out), *extra])
-                if result.returncode != 0:
-                    raise SystemExit(f"features failed: {result.stderr[-2000:]}")
-                print(f"  {engine:5s} features, one cutoff: {seconds:6.1f} s, peak {peak:5.2f} GB (process tree)")
-                output = ["--set", f"paths.output_dir={tmp}/scores-{partners}-{engine}"]
-                seconds, peak, result = timed([*CLI, "score", "--data", str(data), "--as-of", AS_OF, *settings, *output, *extra])
-                if result.returncode != 0:
-                    raise SystemExit(f"score failed: {result.stderr[-2000:]}")
-                print(f"  {engine:5s} score:                {seconds:6.1f} s, peak {peak:5.2f} GB (process tree)")
+                if "features" in args.steps:
+                    out = Path(tmp) / f"features-{partners}-{engine}.parquet"
+                    step(f"{engine:5s} features, one cutoff", [*CLI, "features", "--data", str(data), "--as-of", AS_OF, "--out", str(out), *extra])
+                if "score" in args.steps:
+                    output = ["--set", f"paths.output_dir={tmp}/scores-{partners}-{engine}"]
+                    step(f"{engine:5s} score", [*CLI, "score", "--data", str(data), "--as-of", AS_OF, *settings, *output, *extra])
+                if "backtest" in args.steps:
+                    result = step(f"{engine:5s} backtest", [*CLI, "backtest", "--data", str(data), *settings, *extra])
+                    rows = [line for line in result.stderr.splitlines() if line.startswith(("plan:", "dataset:"))]
+                    print(f"    {'; '.join(rows)}")
+
+
+def step(name: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """One timed command; the benchmark stops with its error when it fails."""
+    seconds, peak, result = timed(args)
+    if result.returncode != 0:
+        raise SystemExit(f"{name} failed: {result.stderr[-2000:]}")
+    print(f"  {name + ':':28s} {seconds:6.1f} s, peak {peak:5.2f} GB (process tree)")
+    return result
 
 
 if __name__ == "__main__":
