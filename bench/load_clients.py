@@ -249,8 +249,9 @@ async def _closed_loop(session: Any, point: dict[str, Any], on_begin: Any) -> di
 
 
 async def _repeated(session: Any, point: dict[str, Any]) -> dict[str, Any]:
-    """One body sent `warmup` times unmeasured, then `repeats` times one after another, timed end to end."""
-    headers = {"Content-Type": "application/json"}
+    """One body sent `warmup` times unmeasured, then `repeats` times one after another, timed end to end
+    (as the point's `content_type`, default JSON)."""
+    headers = {"Content-Type": point.get("content_type", "application/json")}
     times, errors, last = [], [], b""
     for k in range(point["warmup"] + point["repeats"]):
         sent = time.perf_counter()

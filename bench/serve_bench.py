@@ -55,6 +55,9 @@ MONEY_EVENTS = ("sale", "payout_requested", "payout_paid")
 P99_TARGET_MS = 50.0
 THROUGHPUT_RATIO_TARGET = 2.0
 BULK_TARGET_S = 1.0
+ARROW_MEDIAN_TARGET_S, ARROW_WORST_TARGET_S = 0.5, 0.8
+"""Issue #18: 10,000 partners as Arrow columns, median and worst of ARROW_REPEATS requests."""
+ARROW_REPEATS = 10
 BULK_PARTNERS = 10_000
 EXPLAINED_BULK_PARTNERS = 1_000
 
@@ -120,6 +123,27 @@ def _clean(value: Any) -> Any:
 def feature_record(partner_id: str, row: dict[str, Any], downgrade_warning: bool) -> dict[str, Any]:
     """A features record as a caller holding the batch's features would send it."""
     return {"partner_id": partner_id, "features": {name: _clean(value) for name, value in row.items()}, "downgrade_warning": bool(downgrade_warning)}
+
+
+def arrow_columns_body(rows: Any, schema: Any) -> bytes:
+    """Rows of `build_features` as the Arrow IPC stream POST /score_arrow takes (as a pandas client writes it)."""
+    import pyarrow as pa
+
+    columns: dict[str, Any] = {"partner_id": pa.array(rows["partner_id"].astype(str).tolist())}
+    for spec in schema:
+        values = rows[spec.name]
+        if spec.kind == "category":
+            columns[spec.name] = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+        elif spec.kind == "int":
+            columns[spec.name] = pa.array(values.to_numpy(dtype="int64"))
+        else:
+            columns[spec.name] = pa.array(values.to_numpy(dtype=float), from_pandas=True)  # NaN: null
+    columns["downgrade_warning"] = pa.array(rows["downgrade_warning"].astype(bool).to_numpy())
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def events_record(partner: dict[str, Any], events: Any, as_of: str, attributes: list[str]) -> dict[str, Any]:
@@ -188,6 +212,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from partner_churn.config import load_config
     from partner_churn.domain import active_mask
     from serving.api import api_models
+    from serving.columnar import read_request, score_arrow
     from serving.models import load_served
     from serving.online import score_records
 
@@ -232,6 +257,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     bulk_records = [record_of(i) for i in bulk_rows]
     bulk_body = json.dumps({"partners": bulk_records}).encode()
     mlflow_bulk_body = mlflow_body(bulk_records)
+    arrow_bulk_body = arrow_columns_body(features.iloc[bulk_rows], api.schema)
     explained = bulk_records[:EXPLAINED_BULK_PARTNERS]
     explained_body = json.dumps({"partners": [{**r, "explain": True} for r in explained]}).encode()
     unexplained_body = json.dumps({"partners": explained}).encode()
@@ -254,7 +280,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"bodies: {len(pool)} single partners ({len(ours_bodies[0]):,} bytes each), median events of active partners "
         f"{int(active_counts.median())} (p90 {int(np.percentile(active_counts, 90))}); raw-events pool {len(raw_records)} partners with {min(raw_events)}-{max(raw_events)} events "
         f"(median {int(np.median(raw_events))}, {int(np.median([len(b) for b in raw_bodies])):,} bytes); bulk {BULK_PARTNERS:,} "
-        f"partners {len(bulk_body) / 1e6:.1f} MB (mlflow {len(mlflow_bulk_body) / 1e6:.1f} MB)",
+        f"partners {len(bulk_body) / 1e6:.1f} MB (Arrow {len(arrow_bulk_body) / 1e6:.1f} MB, mlflow {len(mlflow_bulk_body) / 1e6:.1f} MB)",
         flush=True,
     )
 
@@ -287,6 +313,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     floor[f"validate the {BULK_PARTNERS:,}-partner body"] = _median_ms(lambda: api.bulk_request.model_validate_json(bulk_body), 3)
     floor[f"score_records, {BULK_PARTNERS:,} records, no reasons"] = _median_ms(
         lambda: score_records(bulk_parsed, served, lang="en", explain_by_default=False), 3
+    )
+    floor[f"validate the {BULK_PARTNERS:,}-partner Arrow body"] = _median_ms(
+        lambda: read_request(arrow_bulk_body, served, explain_by_default=False), 5
+    )
+    floor[f"score_arrow, {BULK_PARTNERS:,} partners, no reasons (read, score, write)"] = _median_ms(
+        lambda: score_arrow(arrow_bulk_body, served, lang="en", explain_by_default=False), 5
     )
     explained_parsed = api.bulk_request.model_validate_json(explained_body).partners
     floor[f"score_records, {EXPLAINED_BULK_PARTNERS:,} records, reasons"] = _median_ms(
@@ -413,6 +445,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 f"ours /score_bulk, {BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk", bulk_body, args.bulk_repeats, keep=True
             )
         )
+        arrow_point = repeated(
+            f"ours /score_arrow, {BULK_PARTNERS:,} partners (Arrow columns), no reasons",
+            "ours",
+            f"{ours_url}/score_arrow",
+            arrow_bulk_body,
+            ARROW_REPEATS,
+            keep=True,
+        )
+        schedule.append(arrow_point | {"content_type": "application/vnd.apache.arrow.stream"})
         schedule.append(repeated(f"mlflow /invocations, {BULK_PARTNERS:,} rows", "mlflow", invocations, mlflow_bulk_body, 3))
         schedule.append(
             repeated(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no reasons", "ours", f"{ours_url}/score_bulk", unexplained_body, 3)
@@ -563,7 +604,12 @@ def _check_bulk(results: list[dict[str, Any]], schedule: list[dict[str, Any]]) -
     for point, result in zip(schedule, results):
         if point["kind"] != "repeat" or not point.get("keep_response") or not result.get("response"):
             continue
-        answer = json.loads(result["response"])
+        if point.get("content_type", "").startswith("application/vnd.apache.arrow"):
+            import pyarrow as pa
+
+            answer = pa.ipc.open_stream(result["response"]).read_all().to_pylist()
+        else:
+            answer = json.loads(result["response"])
         sizes = len(answer)
         with_reasons = sum(1 for a in answer if a.get("reasons"))
         complete = all(a.get("segment") and a.get("action") and "upgrade_potential" in a for a in answer)
@@ -657,6 +703,13 @@ def _report(
     median = bulk.get("median_s", math.nan)
     print(
         f"  {BULK_PARTNERS:,} partners in one request < {BULK_TARGET_S:.0f} s: median {median:.3f} s: {'met' if median < BULK_TARGET_S else 'MISSED'}"
+    )
+    arrow = find(f"ours /score_arrow, {BULK_PARTNERS:,}")
+    times = arrow.get("times") or [math.nan]
+    median, worst = arrow.get("median_s", math.nan), max(times)
+    print(
+        f"  {BULK_PARTNERS:,} partners as Arrow columns < {ARROW_MEDIAN_TARGET_S} s median, < {ARROW_WORST_TARGET_S} s worst of {len(times)}: "
+        f"median {median:.3f} s, worst {worst:.3f} s: {'met' if median < ARROW_MEDIAN_TARGET_S and worst < ARROW_WORST_TARGET_S else 'MISSED'}"
     )
     plain, explained = (
         find(f"ours /score_bulk, {EXPLAINED_BULK_PARTNERS:,} partners, no"),

@@ -61,13 +61,13 @@ class RequestBody(StrictInput):
         raw = json_data.encode() if isinstance(json_data, str) else bytes(json_data)
         counted = sum(1 for _ in PARTNER_KEY.finditer(raw))
         if counted > cls.max_partners:
-            raise PayloadTooLarge(_too_many(counted, cls.max_partners))
+            raise PayloadTooLarge(too_many_partners(counted, cls.max_partners))
         try:
             return super().model_validate_json(raw, **kwargs)
         except ValidationError as exc:
             too_long = [e for e in exc.errors(include_url=False) if e["type"] == "too_long" and tuple(e["loc"]) == ("partners",)]
             if too_long:
-                raise PayloadTooLarge(_too_many(int(too_long[0]["ctx"]["actual_length"]), cls.max_partners)) from None
+                raise PayloadTooLarge(too_many_partners(int(too_long[0]["ctx"]["actual_length"]), cls.max_partners)) from None
             raise
 
 
@@ -77,8 +77,15 @@ FEATURES_FIELDS, EVENTS_FIELDS = ("partner_id", *BY_FEATURES, "explain"), ("part
 RECORD_FIELDS = (*EITHER_WAY, *BY_FEATURES, *BY_EVENTS)
 
 
-def _too_many(count: int, limit: int) -> str:
+def too_many_partners(count: int, limit: int) -> str:
     return f"partners: {count:,} in one request; at most {limit:,} (serving.max_partners_per_request)"
+
+
+def too_many_explained(count: int, limit: int) -> str:
+    return (
+        f"partners: reasons asked for {count:,} partners; at most {limit:,} per request "
+        "(serving.max_explained_per_request): set explain: false on the others"
+    )
 
 
 EARLIEST, LATEST = VALID_FROM.to_pydatetime(), VALID_UNTIL.to_pydatetime()
@@ -269,10 +276,7 @@ def api_models(config: Config) -> ApiModels:
     def checked(partners: list[PartnerRecord], explain_by_default: bool) -> list[PartnerRecord]:
         explained = sum(explain_by_default if p.explain is None else p.explain for p in partners)
         if explained > limits.max_explained_per_request:
-            raise PayloadTooLarge(
-                f"partners: reasons asked for {explained:,} partners; at most {limits.max_explained_per_request:,} per request "
-                "(serving.max_explained_per_request): set explain: false on the others"
-            )
+            raise PayloadTooLarge(too_many_explained(explained, limits.max_explained_per_request))
         first: dict[str, int] = {}
         for i, p in enumerate(partners):
             if p.partner_id in first:

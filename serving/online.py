@@ -27,7 +27,8 @@ from partner_churn.config import Config
 from partner_churn.domain import ACTIVE_DAYS_30, LAST_ACTIVITY, segment_revenue_feature
 from retention.actions import ActionTable
 from scoring.scores import ScoringModels, expected_horizon_revenue
-from serving.core import compare_with_previous, explain, score_columns
+from serving.core import compare_with_previous, score_columns
+from serving.core import explain as explain_rows
 from serving.history import HistoryReader
 
 
@@ -74,54 +75,70 @@ def score_records(
     if not records:
         return []
     now = now or dt.datetime.now(dt.UTC)
+    wanted = np.array([explain_by_default if r.explain is None else r.explain for r in records], dtype=bool)
+    answers = answer_columns(_feature_columns(records, served, now), served, explain=wanted, lang=lang, now=now, history=history)
+    fields = list(answers)
+    return [dict(zip(fields, row)) for row in zip(*answers.values())]
+
+
+def answer_columns(
+    columns: dict[str, np.ndarray],
+    served: ServedModels,
+    *,
+    explain: np.ndarray,
+    lang: str,
+    now: dt.datetime,
+    history: HistoryReader | None,
+) -> dict[str, list[Any]]:
+    """The answers to partners given as feature columns (features, `segment`, `downgrade_warning`,
+    `partner_id`, `as_of`: None for rows scored at the request's time), as columns of plain values named
+    and ordered as the fields of `serving.api.PartnerScore` (None where a field is null); reasons for the
+    rows `explain` marks."""
     config, models = served.config, served.models
-    columns = _feature_columns(records, served, now)
-    columns |= score_columns(
+    n = len(columns["partner_id"])
+    columns = columns | score_columns(
         columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served), capacity=False
     )
     changes, previous_at = _changes(columns, history, pd.Timestamp(now), config)
-    risk, potential = columns["deactivation_risk"], columns["upgrade_potential"]
-
-    wanted = np.array([explain_by_default if r.explain is None else r.explain for r in records], dtype=bool)
-    reasons: list[list[str] | None] = [None] * len(records)
-    source = np.full(len(records), "none", dtype=object)
-    if wanted.any():
-        texts, explained_by = explain(_rows(columns, wanted), models, config, by_model=np.ones(int(wanted.sum()), bool), lang=lang)
-        for i, sentences, by in zip(np.flatnonzero(wanted), texts, explained_by):
+    reasons: list[list[str] | None] = [None] * n
+    source = np.full(n, "none", dtype=object)
+    if explain.any():
+        texts, explained_by = explain_rows(_rows(columns, explain), models, config, by_model=np.ones(int(explain.sum()), bool), lang=lang)
+        for i, sentences, by in zip(np.flatnonzero(explain), texts, explained_by):
             reasons[i], source[i] = sentences, by
-
-    return [
-        {
-            "partner_id": columns["partner_id"][i],
-            "deactivation_risk": None if np.isnan(risk[i]) else float(risk[i]),
-            "risk_band": columns["risk_band"][i],
-            "upgrade_potential": None if np.isnan(potential[i]) else float(potential[i]),
-            "potential_band": columns["potential_band"][i],
-            "segment": columns["segment"][i],
-            "downgrade_warning": bool(columns["downgrade_warning"][i]),
-            "value_at_risk": float(columns["value_at_risk"][i]),
-            "action": columns["action"][i],
-            "action_title": columns["action_title"][i],
-            "due_in_days": int(columns["due_in_days"][i]),
-            "action_basis": columns["action_basis"][i],
-            "expected_saved_revenue": _number(columns["expected_saved_revenue"][i]),
-            "reasons": reasons[i],
-            "reasons_source": source[i],
-            "as_of": columns["as_of"][i],
-            "previous_scoring": previous_at[i],
-            "previous_segment": changes["previous_segment"][i],
-            "previous_risk": _number(changes["previous_risk"][i]),
-            "risk_change": _number(changes["risk_change"][i]),
-            "risk_trend": changes["risk_trend"][i] or None,
-            "weeks_in_high_band": None if np.isnan(changes["weeks_in_high_band"][i]) else int(changes["weeks_in_high_band"][i]),
-            "high_band_since": None if pd.isna(changes["high_band_since"][i]) else changes["high_band_since"][i].isoformat(),
-        }
-        for i in range(len(records))
-    ]
+    weeks = changes["weeks_in_high_band"]
+    since = changes["high_band_since"]
+    return {
+        "partner_id": list(columns["partner_id"]),
+        "deactivation_risk": _numbers(columns["deactivation_risk"]),
+        "risk_band": list(columns["risk_band"]),
+        "upgrade_potential": _numbers(columns["upgrade_potential"]),
+        "potential_band": list(columns["potential_band"]),
+        "segment": list(columns["segment"]),
+        "downgrade_warning": np.asarray(columns["downgrade_warning"], dtype=bool).tolist(),
+        "value_at_risk": np.asarray(columns["value_at_risk"], dtype=float).tolist(),
+        "action": list(columns["action"]),
+        "action_title": list(columns["action_title"]),
+        "due_in_days": np.asarray(columns["due_in_days"], dtype=np.int64).tolist(),
+        "action_basis": list(columns["action_basis"]),
+        "expected_saved_revenue": _numbers(columns["expected_saved_revenue"]),
+        "reasons": reasons,
+        "reasons_source": list(source),
+        "as_of": list(columns["as_of"]),
+        "previous_scoring": previous_at,
+        "previous_segment": list(changes["previous_segment"]),
+        "previous_risk": _numbers(changes["previous_risk"]),
+        "risk_change": _numbers(changes["risk_change"]),
+        "risk_trend": [trend or None for trend in changes["risk_trend"]],
+        "weeks_in_high_band": [None if np.isnan(w) else int(w) for w in weeks],
+        "high_band_since": [None if pd.isna(t) else t.isoformat() for t in since],
+    }
 
 
-def _number(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+def _numbers(values: Any) -> list[float | None]:
+    """Floats as plain values, None for NaN."""
+    array = np.asarray(values, dtype=float)
+    return [None if missing else value for missing, value in zip(np.isnan(array).tolist(), array.tolist())]
 
 
 def _changes(
@@ -181,25 +198,38 @@ def _in_request_order(parts: list[tuple[list[int], dict[str, np.ndarray]]]) -> d
 
 
 def _from_features(records: Sequence[Any], names: list[str], served: ServedModels) -> dict[str, np.ndarray]:
-    """Columns from feature records; the segment from the features and the program snapshot."""
+    """Columns from feature records."""
+    categories = {spec.name for spec in feature_schema(served.config) if spec.kind == "category"}
+    numbers, texts = [name for name in names if name not in categories], [name for name in names if name in categories]
+    values = [r.features.__dict__ for r in records]
+    table = np.array([operator.itemgetter(*numbers)(v) for v in values], dtype=float).reshape(len(records), len(numbers))  # None: NaN
+    features = {name: table[:, j] for j, name in enumerate(numbers)}
+    for name in texts:
+        features[name] = np.array([v[name] for v in values], dtype=object)
+    partner_id = np.array([r.partner_id for r in records], dtype=object)
+    return given_features(features, partner_id, np.array([r.downgrade_warning for r in records], dtype=bool), served)
+
+
+def given_features(
+    features: dict[str, np.ndarray], partner_id: np.ndarray, downgrade_warning: np.ndarray, served: ServedModels
+) -> dict[str, np.ndarray]:
+    """The columns `answer_columns` takes, for partners given by their features (floats; categories as
+    objects) as of the request's time: the segment from the features and the program snapshot."""
     config = served.config
-    take = operator.itemgetter(*names)
-    table = np.array([take(r.features.__dict__) for r in records], dtype=object).reshape(len(records), len(names))
-    categories = {spec.name for spec in feature_schema(config) if spec.kind == "category"}
-    columns: dict[str, np.ndarray] = {name: table[:, j] if name in categories else table[:, j].astype(float) for j, name in enumerate(names)}
     rules, window = config.segments, config.segments.revenue_window_days
+    columns = dict(features)
     columns["segment"] = assign_segments(
-        columns["tenure_days"],
-        columns[ACTIVE_DAYS_30],
-        np.nan_to_num(columns[LAST_ACTIVITY], nan=np.inf),
-        columns[segment_revenue_feature(config)],
+        features["tenure_days"],
+        features[ACTIVE_DAYS_30],
+        np.nan_to_num(features[LAST_ACTIVITY], nan=np.inf),
+        features[segment_revenue_feature(config)],
         rules,
         program_window_revenue=float(served.program["window_revenue"][str(window)]),
         star_threshold=float(served.program["star_threshold"]),
     ).astype(object)
-    columns["downgrade_warning"] = np.array([r.downgrade_warning for r in records], dtype=bool)
-    columns["partner_id"] = np.array([r.partner_id for r in records], dtype=object)
-    columns["as_of"] = np.full(len(records), None, dtype=object)
+    columns["downgrade_warning"] = downgrade_warning
+    columns["partner_id"] = partner_id
+    columns["as_of"] = np.full(len(partner_id), None, dtype=object)
     return columns
 
 

@@ -4,7 +4,7 @@ BentoML derives `/docs.json` from the request and response models, but it cannot
 service's door (`serving.guard`) and validators do: every error is `{"error": text, "detail": [...]?}`
 (its `InvalidArgument` says `detail` is a string); a partner record is either features or raw events
 (pydantic checks that rule after the fields, so the generated schema allows both and neither); 401
-with a token set, 413 for too many partners or bytes; GET /metadata, which is a mounted route. And its
+with a token set, 413 for too many partners or bytes; GET /metadata and POST /score_arrow, which are mounted routes. And its
 component names carry BentoML's internal `IODescriptor` suffix. `contract_spec` rewrites the generated
 document into the real contract. Pure: a spec and the serving limits in, a new spec out.
 """
@@ -15,7 +15,11 @@ import copy
 from typing import Any
 
 from partner_churn.config import ServingConfig
+from partner_churn.domain import LANGS
 from serving.api import EVENTS_FIELDS, FEATURES_FIELDS, RECORD_FIELDS
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+"""The media type of POST /score_arrow's request and answer (the Arrow IPC streaming format)."""
 
 INTERNAL_SUFFIX = "IODescriptor"
 """What BentoML appends to the names of request and response models."""
@@ -142,6 +146,45 @@ def contract_spec(spec: dict[str, Any], limits: ServingConfig) -> dict[str, Any]
             ),
             "500": _error_answer("An unexpected fault (the server's log says more)."),
         }
+    spec["paths"]["/score_arrow"] = {
+        "post": {
+            "tags": ["Service APIs"],
+            "operationId": "partner_churn__score_arrow",
+            "description": (
+                "/score_bulk's feature records as one table of columns, an Arrow IPC stream: partner_id, every feature GET /metadata "
+                "lists (by name), and optionally downgrade_warning and explain (booleans; explain null or absent: serving.reasons_in_bulk). "
+                "Every rule of the JSON records holds per column. The answer is an Arrow IPC stream of PartnerScore's fields as columns, "
+                "the answering models (ModelInfo, JSON) in the schema's metadata under 'model'."
+            ),
+            "security": guarded,
+            "parameters": [
+                {
+                    "name": "lang",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": list(LANGS)},
+                    "description": "Language of reasons and actions (default: scoring.lang).",
+                }
+            ],
+            "requestBody": {"required": True, "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {
+                "200": {
+                    "description": "One row per partner, in the request's order.",
+                    "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "400": _error_answer(
+                    "Not an Arrow IPC stream, unknown or missing columns, or values that break the contract; `detail` names each column."
+                ),
+                "415": _error_answer(f"A body that is not {ARROW_STREAM}."),
+                "401": unauthorized,
+                "413": _error_answer(
+                    f"More than {limits.max_partners_per_request:,} rows, reasons for more than {limits.max_explained_per_request:,}, "
+                    f"or a body above {limits.max_request_bytes:,} bytes."
+                ),
+                "500": _error_answer("An unexpected fault (the server's log says more)."),
+            },
+        }
+    }
     spec["paths"]["/metadata"] = {
         "get": {
             "tags": ["Service APIs"],

@@ -8,7 +8,7 @@ checks every `serving.reload_interval_seconds` whether a new champion was promot
 the old one and swaps it in, so no request is dropped and none is answered by a mix of models.
 
 Endpoints: POST /score (reasons by default), POST /score_bulk (adaptive batching, reasons on request),
-GET /metadata, and BentoML's /livez, /readyz, /healthz and /metrics. With `PARTNER_CHURN_API_TOKEN`
+POST /score_arrow (the bulk request as Arrow columns: `serving.columnar`), GET /metadata, and BentoML's /livez, /readyz, /healthz and /metrics. With `PARTNER_CHURN_API_TOKEN`
 set, every call but the health checks and the API description (/docs.json, the real contract: see
 `serving.openapi`) needs `Authorization: Bearer <token>`. A refused request is logged in one WARNING line.
 """
@@ -21,16 +21,20 @@ quiet_telemetry()  # before BentoML and MLflow are imported
 
 import gc  # noqa: E402
 import logging  # noqa: E402
+from http import HTTPStatus  # noqa: E402
 from typing import Any  # noqa: E402
 
 import bentoml  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
+from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from partner_churn.config import load_config  # noqa: E402
-from serving.api import BulkScore, ModelInfo, ScoreResponse, api_models  # noqa: E402
+from partner_churn.domain import LANGS  # noqa: E402
+from serving.api import BulkScore, ModelInfo, PayloadTooLarge, ScoreResponse, api_models  # noqa: E402
+from serving.columnar import ARROW_STREAM, ColumnsRefused, score_arrow  # noqa: E402
 from serving.guard import REFUSAL_LOGGER, ApiGuard, OneLineRefusals  # noqa: E402
 from serving.history import HistoryReader  # noqa: E402
 from serving.models import ModelKeeper, metadata  # noqa: E402
@@ -49,8 +53,41 @@ async def _metadata(request: Request) -> JSONResponse:
     return JSONResponse(metadata(service.keeper.current, API.schema))
 
 
-metadata_app = Starlette(routes=[Route("/metadata", _metadata, methods=["GET"])])
-"""Mounted at the root, behind BentoML's own routes: GET /metadata exactly, no redirect to /metadata/."""
+async def _score_arrow(request: Request) -> Response:
+    """POST /score_arrow: feature columns as an Arrow IPC stream in, the answers as one out (`serving.columnar`).
+    A plain route, not a BentoML API: BentoML decodes bodies as JSON or forms only."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != ARROW_STREAM:
+        return _refused(
+            request, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": f"Content-Type {media!r} is not taken: send the body as {ARROW_STREAM}"}
+        )
+    unknown = sorted(set(request.query_params) - {"lang"})
+    lang = request.query_params.get("lang", CONFIG.scoring.lang)
+    if unknown or lang not in LANGS:
+        why = f"unknown query parameters: {', '.join(unknown)}" if unknown else f"lang {lang!r}: one of {', '.join(LANGS)}"
+        return _refused(request, HTTPStatus.BAD_REQUEST, {"error": why})
+    try:
+        body = await request.body()
+    except PayloadTooLarge as error:  # a streamed body past serving.max_request_bytes (see serving.guard)
+        return _refused(request, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": str(error)})
+    service = bentoml.get_current_service()
+    try:
+        answer = await run_in_threadpool(
+            score_arrow, body, service.keeper.current, lang=lang, explain_by_default=LIMITS.reasons_in_bulk, history=service.history
+        )
+    except ColumnsRefused as refusal:
+        return _refused(request, refusal.status, refusal.answer())
+    return Response(answer, media_type=ARROW_STREAM)
+
+
+def _refused(request: Request, status: HTTPStatus, answer: dict[str, Any]) -> JSONResponse:
+    logging.getLogger(REFUSAL_LOGGER).warning("refused %s %s with %d: %s", request.method, request.url.path, status, answer["error"])
+    return JSONResponse(answer, status_code=status)
+
+
+metadata_app = Starlette(routes=[Route("/metadata", _metadata, methods=["GET"]), Route("/score_arrow", _score_arrow, methods=["POST"])])
+"""Mounted at the root, behind BentoML's own routes: GET /metadata and POST /score_arrow exactly, no
+redirect to a path with a slash."""
 
 
 @bentoml.service(name="partner_churn", workers=LIMITS.workers, traffic={"timeout": 120})

@@ -3,6 +3,7 @@ every kind of bad input, the token, and a champion update while requests keep co
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 import os
@@ -15,6 +16,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from starlette.testclient import TestClient
 
@@ -497,6 +499,197 @@ def test_a_refused_request_is_one_warning_line_without_the_body(
 # ---------------------------------------------------------------------------------------------- access
 
 
+# ---------------------------------------------------------------------------------------------- columns
+
+ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
+
+
+def arrow_columns(rows: pd.DataFrame, service: Any) -> dict[str, pa.Array]:
+    """The columns of /score_arrow from rows of `build_features`, typed as a client's pandas would give them."""
+    columns: dict[str, pa.Array] = {"partner_id": pa.array([str(p) for p in rows["partner_id"]])}
+    for spec in service.API.schema:
+        kind = {"int": pa.int64(), "category": pa.string()}.get(spec.kind, pa.float64())
+        values = rows[spec.name].astype(object if spec.kind == "category" else float)
+        columns[spec.name] = pa.array(values.where(values.notna(), None).tolist() if spec.kind == "category" else values, type=kind, from_pandas=True)
+    columns["downgrade_warning"] = pa.array(rows["downgrade_warning"].astype(bool))
+    return columns
+
+
+def arrow_body(columns: dict[str, pa.Array]) -> bytes:
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def arrow_answer(response: Any) -> pa.Table:
+    assert response.status_code == 200, response.text[:1000]
+    assert response.headers["content-type"] == ARROW["content-type"]
+    return pa.ipc.open_stream(response.content).read_all()
+
+
+def test_arrow_columns_are_answered_as_the_json_records_are(
+    client: TestClient, service: Any, features: pd.DataFrame, week_before: PreviousScoring
+) -> None:
+    """The same partners as Arrow columns and as JSON records: every field equal, row for row, in order,
+    with a previous scoring in the history (previous risk, trend, weeks in the high band) and reasons
+    for the one row that asks; the answering models in the schema's metadata; Russian on request."""
+    active = features[features["active_days_30"] > 0]
+    was_high = active["partner_id"].astype(str).isin(week_before.rows.index[week_before.rows["risk_band"] == "high"])
+    rows = pd.concat([active[was_high].head(5), active[~was_high].head(4), features[features["active_days_30"] == 0].head(3)])
+    rows = rows.sample(frac=1.0, random_state=3)
+    columns = arrow_columns(rows, service) | {"explain": pa.array([None, True, *[None] * 9, False])}
+    table = arrow_answer(client.post("/score_arrow", content=arrow_body(columns), headers=ARROW))
+    records = [feature_record(r, service, **({"explain": True} if i == 1 else {})) for i, (_, r) in enumerate(rows.iterrows())]
+    bulk = client.post("/score_bulk", json={"partners": records})
+    assert bulk.status_code == 200, bulk.text
+    expected = bulk.json()
+    model = json.loads(table.schema.metadata[b"model"])
+    assert model == expected[0]["model"] and model["deactivation_risk"] == "partner-churn-deactivation-risk:v1"
+    got = table.to_pylist()
+    assert table.column_names == [name for name in expected[0] if name != "model"]
+    assert [g["partner_id"] for g in got] == [str(p) for p in rows["partner_id"]]
+    assert sum(g["previous_risk"] is not None for g in got) >= 6 and any(g["weeks_in_high_band"] is not None for g in got), "setup: history"
+    for g, want in zip(got, expected):
+        for name, value in g.items():
+            if isinstance(value, dt.datetime):
+                assert value == pd.Timestamp(want[name]).to_pydatetime(), name
+            else:
+                assert value == want[name], (g["partner_id"], name, value, want[name])
+    assert [g["reasons"] is None for g in got] == [i != 1 for i in range(len(got))] and got[1]["reasons_source"] in ("risk_model", "potential_model")
+    russian = arrow_answer(client.post("/score_arrow?lang=ru", content=arrow_body(columns), headers=ARROW)).to_pylist()
+    by_score = client.post("/score", json={"partners": [{**r, "explain": i == 1} for i, r in enumerate(records)], "lang": "ru"}).json()["scores"]
+    assert [r["action_title"] for r in russian] == [s["action_title"] for s in by_score] and russian[1]["reasons"] == by_score[1]["reasons"]
+    assert russian[1]["reasons"] != got[1]["reasons"]
+
+
+def test_arrow_columns_of_other_widths_and_encodings_and_without_surveys_score_the_same(
+    client: TestClient, service: Any, features: pd.DataFrame
+) -> None:
+    """int32 counts, float32-exact numbers, dictionary-encoded categories, the table in several record
+    batches, and no survey columns (a client without surveys, as a JSON record may leave them out)."""
+    rows = active_rows(features, 6)
+    columns = arrow_columns(rows, service)
+    plain = arrow_answer(client.post("/score_arrow", content=arrow_body(columns), headers=ARROW))
+    surveys = [spec.name for spec in service.API.schema if "surveys" in spec.event_types]
+    assert surveys, "setup: the config has survey features"
+    other = {}
+    for spec in service.API.schema:
+        if spec.name in surveys:
+            continue
+        values = columns[spec.name]
+        other[spec.name] = {"int": lambda v: v.cast(pa.int32()), "category": lambda v: v.dictionary_encode()}.get(spec.kind, lambda v: v)(values)
+    other = {"partner_id": columns["partner_id"], **other, "downgrade_warning": columns["downgrade_warning"]}
+    table = pa.table(other)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=2):
+            writer.write_batch(batch)
+    varied = arrow_answer(client.post("/score_arrow", content=sink.getvalue().to_pybytes(), headers=ARROW))
+    without = [
+        {**r, "features": {k: v for k, v in r["features"].items() if k not in surveys}}
+        for r in (feature_record(x, service) for _, x in rows.iterrows())
+    ]
+    json_answers = client.post("/score_bulk", json={"partners": without}).json()
+    assert varied.column("deactivation_risk").to_pylist() == [a["deactivation_risk"] for a in json_answers]
+    assert varied.column("action").to_pylist() == [a["action"] for a in json_answers]
+    assert plain.column("partner_id").to_pylist() == varied.column("partner_id").to_pylist()
+
+
+def _bad_arrow_bodies(columns: dict[str, pa.Array], service: Any) -> list[tuple[str, bytes, dict[str, str], int, str]]:
+    names = {spec.kind: spec.name for spec in service.API.schema if "surveys" not in spec.event_types}
+    count, category = names["int"], names["category"]
+    never_missing = next(s.name for s in service.API.schema if s.kind == "float" and not s.may_be_missing and not s.may_be_negative)
+    n = len(columns["partner_id"])
+
+    def replaced(name: str, values: Any, kind: pa.DataType | None = None) -> bytes:
+        return arrow_body({**columns, name: pa.array(values, type=kind)})
+
+    without = {k: v for k, v in columns.items() if k != count}
+    ids = columns["partner_id"].to_pylist()
+    broken_text = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, 2], dtype=np.int32).tobytes()), pa.py_buffer(b"\xff\xfe")])
+    return [
+        ("not arrow", b"partner_id,clicks\np1,3\n", ARROW, 400, "not an Arrow IPC stream"),
+        ("empty body", b"", ARROW, 400, "empty body"),
+        ("json content type", arrow_body(columns), {"content-type": "application/json"}, 415, "application/vnd.apache.arrow.stream"),
+        ("no rows", arrow_body({k: v.slice(0, 0) for k, v in columns.items()}), ARROW, 400, "no partners"),
+        ("unknown column", arrow_body({**columns, "bogus": pa.array([1] * n)}), ARROW, 400, "unknown columns: bogus"),
+        ("missing column", arrow_body(without), ARROW, 400, f"missing columns: {count}"),
+        ("count as float", replaced(count, [1.0] * n), ARROW, 400, f"{count}: must be an integer column, not double"),
+        (
+            "negative count",
+            replaced(count, [-1, *[0] * (n - 1)]),
+            ARROW,
+            400,
+            f"{count}: outside 0..1e+12 or not finite in 1 row (row 0: -1)",
+        ),
+        (
+            "infinite",
+            replaced(never_missing, [float("inf"), *[1.0] * (n - 1)]),
+            ARROW,
+            400,
+            f"{never_missing}: outside 0..1e+12 or not finite in 1 row (row 0: inf)",
+        ),
+        (
+            "missing value",
+            replaced(never_missing, [1.0, None, *[1.0] * (n - 2)]),
+            ARROW,
+            400,
+            f"{never_missing}: missing (null or NaN) in 1 row (row 1)",
+        ),
+        ("NaN value", replaced(never_missing, [float("nan"), *[1.0] * (n - 1)], pa.float64()), ARROW, 400, f"{never_missing}: missing"),
+        ("text as number", replaced(never_missing, ["1"] * n), ARROW, 400, f"{never_missing}: must be a number column, not string"),
+        ("null partner", replaced("partner_id", [None, *ids[1:]], pa.string()), ARROW, 400, "partner_id: null in 1 row (row 0)"),
+        ("partner twice", replaced("partner_id", [ids[0], ids[0], *ids[2:]]), ARROW, 400, "partner_id: partners given twice: 1 row (row 1"),
+        ("long partner id", replaced("partner_id", ["x" * 201, *ids[1:]]), ARROW, 400, "partner_id: not 1-200 characters long in 1 row"),
+        (
+            "empty category",
+            replaced(category, ["", *[None] * (n - 1)], pa.string()),
+            ARROW,
+            400,
+            f"{category}: not 1-200 characters long in 1 row (row 0: '')",
+        ),
+        ("number as partner", replaced("partner_id", list(range(n))), ARROW, 400, "partner_id: must be a text column, not int64"),
+        ("null flag", replaced("downgrade_warning", [None, *[False] * (n - 1)], pa.bool_()), ARROW, 400, "downgrade_warning: null in 1 row (row 0)"),
+        ("text flag", replaced("explain", ["yes"] * n), ARROW, 400, "explain: must be a boolean column, not string"),
+        (
+            "bad UTF-8",
+            arrow_body({**{k: v.slice(0, 1) for k, v in columns.items()}, "partner_id": broken_text}),
+            ARROW,
+            400,
+            "not an Arrow IPC stream",
+        ),
+        ("unknown language", arrow_body(columns), ARROW | {"query": "?lang=de"}, 400, "lang 'de'"),
+        (
+            "too many rows",
+            arrow_body({k: pa.concat_arrays([v] * 6) for k, v in columns.items()} | {"partner_id": pa.array([f"p{i}" for i in range(6 * n)])}),
+            ARROW,
+            413,
+            "at most 20",
+        ),
+        ("too many reasons", replaced("explain", [True] * n), ARROW, 413, "at most 10"),
+    ]
+
+
+def test_every_bad_arrow_body_is_a_4xx_that_names_the_column(client: TestClient, service: Any, features: pd.DataFrame) -> None:
+    columns = arrow_columns(features.head(11), service)  # 11 rows: within 20 partners, over 10 reasons
+    for case, body, headers, status, fragment in _bad_arrow_bodies(columns, service):
+        query = headers.pop("query", "")
+        answer = client.post(f"/score_arrow{query}", content=body, headers=headers)
+        assert answer.status_code == status, (case, answer.status_code, answer.text[:500])
+        payload = answer.json()
+        assert fragment in payload["error"], (case, payload)
+        if "detail" in payload:
+            assert payload["error"].startswith(f"{len(payload['detail'])} problem"), (case, payload)
+            assert all(set(entry) == {"loc", "msg", "type"} for entry in payload["detail"]), (case, payload)
+    several = arrow_body({**columns, "partner_id": pa.array([None] * 11, pa.string()), "explain": pa.array([1] * 11)})
+    answer = client.post("/score_arrow", content=several, headers=ARROW).json()
+    assert answer["error"].startswith("2 problems in the request: partner_id: null in 11 rows (row 0, row 1, row 2, row 3, row 4, and 6 more)")
+    assert [entry["loc"] for entry in answer["detail"]] == [["partner_id"], ["explain"]]
+    assert client.post("/score_arrow?bogus=1", content=arrow_body(columns), headers=ARROW).status_code == 400
+
+
 def test_token_guards_scoring_and_metadata_but_not_health(client: TestClient, service: Any, features: pd.DataFrame) -> None:
     body = {"partners": [feature_record(active_rows(features, 1).iloc[0], service)]}
     os.environ["PARTNER_CHURN_API_TOKEN"] = "s3cret-token"
@@ -505,6 +698,10 @@ def test_token_guards_scoring_and_metadata_but_not_health(client: TestClient, se
             ("/score", lambda h: client.post("/score", json=body, headers=h)),
             ("/score_bulk", lambda h: client.post("/score_bulk", json=body, headers=h)),
             ("/metadata", lambda h: client.get("/metadata", headers=h)),
+            (
+                "/score_arrow",
+                lambda h: client.post("/score_arrow", content=arrow_body(arrow_columns(active_rows(features, 1), service)), headers=ARROW | h),
+            ),
         ):
             assert call({}).status_code == 401, path
             assert call({"Authorization": "Bearer wrong"}).status_code == 401, path
