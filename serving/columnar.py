@@ -11,11 +11,13 @@ Arrow compute:
 - a `float` feature: a number column, finite, 0..1e12 (-1e12..1e12 where it runs both ways); null (or
   NaN) only where the pipeline itself leaves it missing; a survey feature's column may be left out, as the
   JSON field may (it is then missing for every partner);
-- a `category` feature: text (or a dictionary of text), 1-200 characters, null allowed;
+- a `category` feature: text (string, large_string, string_view, or a dictionary of text), 1-200
+  characters, null allowed; a column of Arrow's null type is all nulls;
 - `downgrade_warning`: boolean, never null (absent: false); `explain`: boolean, null meaning the default
   (`serving.reasons_in_bulk`);
 - no other column; at most `serving.max_partners_per_request` rows and reasons for at most
-  `serving.max_explained_per_request`; the body valid Arrow (text valid UTF-8).
+  `serving.max_explained_per_request`; the body valid Arrow (text valid UTF-8), its buffers not compressed
+  (a small zstd body can decompress past any byte limit), nothing after the stream's end.
 
 A refusal names every broken column with a few offending rows (`ColumnsRefused`, answered as the service's
 other errors are). Raw events are not taken here: they need `/score` or `/score_bulk`. The answers are the
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -45,6 +48,8 @@ from serving.openapi import ARROW_STREAM
 
 SHOWN_ROWS = 5
 """Offending rows named per broken column."""
+SHOWN_CHARACTERS = 40
+"""Of a text value a refusal quotes."""
 MAX_ID_LENGTH = MAX_TEXT_LENGTH = 200
 """As the JSON contract's `partner_id` and category fields."""
 
@@ -191,14 +196,76 @@ def _arrow_table(body: bytes) -> pa.Table:
     if not body:
         raise ColumnsRefused(HTTPStatus.BAD_REQUEST, [_problem("body", f"empty body: send the feature columns as {ARROW_STREAM}", "missing")])
     try:
+        _check_messages(body)
         table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
         table.validate(full=True)  # IPC reading trusts the bytes: text that is not UTF-8, offsets out of range
-    except (pa.ArrowException, ValueError, OSError) as error:
+    except (pa.ArrowException, ValueError, OSError, struct.error, IndexError) as error:
         message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         raise ColumnsRefused(
             HTTPStatus.BAD_REQUEST, [_problem("body", f"not an Arrow IPC stream ({ARROW_STREAM}): {message}", "arrow_invalid")]
         ) from None
     return table
+
+
+RECORD_BATCH, DICTIONARY_BATCH = 3, 4
+"""`MessageHeader` union types of Arrow's IPC flatbuffers schema (Message.fbs)."""
+
+
+def _check_messages(body: bytes) -> None:
+    """Refuse, before any buffer is decoded, a stream whose record or dictionary batches are compressed (a
+    few kilobytes of zstd can decompress to gigabytes past `serving.max_request_bytes`), and bytes after the
+    stream's end (JSON refuses trailing text too). The messages' headers are read, not their bodies."""
+    source = pa.BufferReader(pa.py_buffer(body))
+    reader = pa.ipc.MessageReader.open_stream(source)
+    while (message := _next_message(reader)) is not None:
+        header = _Flatbuffer(message.metadata.to_pybytes())
+        kind = header.byte(header.root, 1)
+        if kind not in (RECORD_BATCH, DICTIONARY_BATCH):
+            continue
+        batch = header.table(header.root, 2)
+        if kind == DICTIONARY_BATCH:
+            batch = header.table(batch, 1)  # DictionaryBatch.data: its RecordBatch
+        if header.has(batch, 3):  # RecordBatch.compression
+            raise ColumnsRefused(
+                HTTPStatus.BAD_REQUEST,
+                [_problem("body", "compressed Arrow buffers (zstd, lz4) are not taken: write the stream without IPC compression", "compressed")],
+            )
+    if source.tell() < len(body) and any(body[source.tell() :]):
+        raise ColumnsRefused(
+            HTTPStatus.BAD_REQUEST, [_problem("body", f"{len(body) - source.tell():,} bytes after the end of the Arrow stream", "trailing")]
+        )
+
+
+def _next_message(reader: pa.ipc.MessageReader) -> pa.ipc.Message | None:
+    try:
+        return reader.read_next_message()
+    except StopIteration:
+        return None
+
+
+class _Flatbuffer:
+    """Just enough of the flatbuffers format to read a table's fields: little-endian offsets, a table's
+    vtable before it (Arrow's `Message` metadata)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.root = struct.unpack_from("<I", data, 0)[0]
+
+    def _slot(self, table: int, field: int) -> int:
+        vtable = table - struct.unpack_from("<i", self.data, table)[0]
+        size = struct.unpack_from("<H", self.data, vtable)[0]
+        return 0 if 4 + 2 * field >= size else struct.unpack_from("<H", self.data, vtable + 4 + 2 * field)[0]
+
+    def has(self, table: int, field: int) -> bool:
+        return self._slot(table, field) != 0
+
+    def byte(self, table: int, field: int) -> int:
+        slot = self._slot(table, field)
+        return self.data[table + slot] if slot else 0
+
+    def table(self, table: int, field: int) -> int:
+        at = table + self._slot(table, field)
+        return at + struct.unpack_from("<I", self.data, at)[0]
 
 
 class _Broken(Exception):
@@ -219,11 +286,18 @@ def _checked(problems: list[dict[str, Any]], name: str, values: pa.Array, read: 
 
 
 def _rows(mask: np.ndarray, values: pa.Array | None = None) -> str:
-    """e.g. '3 rows (row 0: -1.0, row 7: -2.0, row 9: -5.0)'; the first SHOWN_ROWS of them."""
+    """e.g. '3 rows (row 0: -1.0, row 7: -2.0, row 9: -5.0)'; the first SHOWN_ROWS of them, long text cut."""
     rows = np.flatnonzero(mask)
-    shown = [f"row {i}" + ("" if values is None else f": {values[int(i)].as_py()!r}") for i in rows[:SHOWN_ROWS]]
+    shown = [f"row {i}" + ("" if values is None else f": {_shown(values[int(i)].as_py())}") for i in rows[:SHOWN_ROWS]]
     more = f", and {len(rows) - SHOWN_ROWS:,} more" if len(rows) > SHOWN_ROWS else ""
     return f"{len(rows):,} row{'' if len(rows) == 1 else 's'} ({', '.join(shown)}{more})"
+
+
+def _shown(value: Any) -> str:
+    """A value as a refusal quotes it: text over SHOWN_CHARACTERS cut, with its length."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
+        return f"{value[:SHOWN_CHARACTERS]!r}... ({len(value):,} characters)"
+    return repr(value)
 
 
 def _listed(names: list[str]) -> str:
@@ -236,10 +310,18 @@ def _nulls(values: pa.Array) -> np.ndarray:
 
 
 def _text(values: pa.Array, *, nullable: bool, longest: int) -> pa.Array:
-    """Text values (a dictionary of text decoded), checked: no nulls unless `nullable`, 1..longest characters."""
+    """Text values (string, large_string or string_view, or a dictionary of them, decoded), checked: no nulls
+    unless `nullable`, 1..longest characters. A column of the null type is all nulls."""
+    if pa.types.is_null(values.type):
+        values = values.cast(pa.string())
     if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type)):
+        dictionary = values.dictionary
+        if pa.types.is_string_view(dictionary.type):  # Arrow 25 has no kernels to decode or measure these
+            dictionary = dictionary.cast(pa.large_string())
+        values = pa.DictionaryArray.from_arrays(values.indices, dictionary).dictionary_decode()
+    if pa.types.is_string_view(values.type):
+        values = values.cast(pa.large_string())
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         raise _Broken(f"must be a text column, not {values.type}", "string_type")
     nulls = _nulls(values)
     if nulls.any() and not nullable:
@@ -262,6 +344,8 @@ def _partner_ids(values: pa.Array) -> np.ndarray:
 
 
 def _flags(values: pa.Array, default: bool | None = None) -> np.ndarray:
+    if pa.types.is_null(values.type):  # all nulls (what pandas gives for a column of None)
+        values = values.cast(pa.bool_())
     if not pa.types.is_boolean(values.type):
         raise _Broken(f"must be a boolean column, not {values.type}", "bool_type")
     nulls = _nulls(values)
@@ -275,12 +359,14 @@ def _feature_reader(spec: FeatureSpec) -> Callable[[pa.Array], np.ndarray]:
         return lambda values: _text(values, nullable=True, longest=MAX_TEXT_LENGTH).to_numpy(zero_copy_only=False).astype(object)
 
     def numbers(values: pa.Array) -> np.ndarray:
+        if pa.types.is_null(values.type):  # all nulls: missing everywhere (refused below where never missing)
+            values = values.cast(pa.int64() if spec.kind == "int" else pa.float64())
         integer = pa.types.is_integer(values.type)
         if spec.kind == "int" and not integer:
             raise _Broken(f"must be an integer column, not {values.type}", "int_type")
         if not (integer or pa.types.is_floating(values.type)):
             raise _Broken(f"must be a number column, not {values.type}", "float_type")
-        array = values.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
+        array = values.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)  # nulls: NaN; past 2**53 rounded, then out of range
         missing = np.isnan(array)
         if missing.any() and not spec.may_be_missing:
             raise _Broken(f"missing (null or NaN) in {_rows(missing)}; this feature always has a value", "missing")

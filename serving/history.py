@@ -149,7 +149,11 @@ def read_entry(output_dir: Path, day: pd.Timestamp) -> PreviousScoring:
         raise InputError(
             f"{path}: not a score history entry (partner_id {repeated.iloc[0]!r} appears more than once); score {day:%Y-%m-%d} again or remove the file"
         )
-    return PreviousScoring(as_of=utc(frame["as_of"].iloc[0]), rows=frame.set_index("partner_id"))
+    rows = frame.set_index("partner_id")
+    rows.index.get_indexer(
+        rows.index[:1]
+    )  # builds the index's lazy hash engine now, before the service's threads share it (see ProgramContext.index_of)
+    return PreviousScoring(as_of=utc(frame["as_of"].iloc[0]), rows=rows)
 
 
 def previous_scoring(

@@ -515,10 +515,10 @@ def arrow_columns(rows: pd.DataFrame, service: Any) -> dict[str, pa.Array]:
     return columns
 
 
-def arrow_body(columns: dict[str, pa.Array]) -> bytes:
+def arrow_body(columns: dict[str, pa.Array], compression: str | None = None) -> bytes:
     table = pa.table(columns)
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=compression)) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
@@ -567,8 +567,9 @@ def test_arrow_columns_are_answered_as_the_json_records_are(
 def test_arrow_columns_of_other_widths_and_encodings_and_without_surveys_score_the_same(
     client: TestClient, service: Any, features: pd.DataFrame
 ) -> None:
-    """int32 counts, float32-exact numbers, dictionary-encoded categories, the table in several record
-    batches, and no survey columns (a client without surveys, as a JSON record may leave them out)."""
+    """int32 counts, string_view partner ids, dictionary-encoded categories (one of string_view), a null-typed
+    explain column (pandas' all-None), the table in several record batches, and no survey columns (a client
+    without surveys, as a JSON record may leave them out)."""
     rows = active_rows(features, 6)
     columns = arrow_columns(rows, service)
     plain = arrow_answer(client.post("/score_arrow", content=arrow_body(columns), headers=ARROW))
@@ -580,7 +581,11 @@ def test_arrow_columns_of_other_widths_and_encodings_and_without_surveys_score_t
             continue
         values = columns[spec.name]
         other[spec.name] = {"int": lambda v: v.cast(pa.int32()), "category": lambda v: v.dictionary_encode()}.get(spec.kind, lambda v: v)(values)
-    other = {"partner_id": columns["partner_id"], **other, "downgrade_warning": columns["downgrade_warning"]}
+    category = next(spec.name for spec in service.API.schema if spec.kind == "category")
+    encoded = other[category]
+    other[category] = pa.DictionaryArray.from_arrays(encoded.indices, encoded.dictionary.cast(pa.string_view()))
+    ids = columns["partner_id"].cast(pa.string_view())
+    other = {"partner_id": ids, **other, "downgrade_warning": columns["downgrade_warning"], "explain": pa.nulls(len(rows))}
     table = pa.table(other)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -669,6 +674,24 @@ def _bad_arrow_bodies(columns: dict[str, pa.Array], service: Any) -> list[tuple[
             "at most 20",
         ),
         ("too many reasons", replaced("explain", [True] * n), ARROW, 413, "at most 10"),
+        (
+            "count past 2**53",
+            replaced(count, [2**60, *[0] * (n - 1)]),
+            ARROW,
+            400,
+            f"{count}: outside 0..1e+12 or not finite in 1 row (row 0: {2**60})",
+        ),
+        ("largest uint64", replaced(count, [2**64 - 1, *[0] * (n - 1)], pa.uint64()), ARROW, 400, f"{count}: outside 0..1e+12"),
+        ("null-typed flag", arrow_body({**columns, "downgrade_warning": pa.nulls(n)}), ARROW, 400, f"downgrade_warning: null in {n} rows"),
+        ("compressed", arrow_body(columns, compression="zstd"), ARROW, 400, "compressed Arrow buffers (zstd, lz4) are not taken"),
+        ("bytes after the stream", arrow_body(columns) + b"trailing", ARROW, 400, "8 bytes after the end of the Arrow stream"),
+        (
+            "a very long id",
+            replaced("partner_id", ["y" * 5_000, *ids[1:]]),
+            ARROW,
+            400,
+            "(row 0: 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'... (5,000 characters))",
+        ),
     ]
 
 
