@@ -398,6 +398,9 @@ class ServingConfig(StrictModel):
     """Port of the scoring service."""
     workers: int = Field(2, ge=1)
     """BentoML worker processes."""
+    listener_per_worker: bool = True
+    """Each worker listens on a socket of its own (SO_REUSEPORT) so the kernel spreads new connections over
+    the workers (`serving.listeners`); false: BentoML's one shared socket."""
     model_version: str | None = None
     """Pin registered versions: 'risk=3,potential=2', 'risk=3' (potential follows its champion) or '3' (both);
     empty serves the `champion` aliases."""

@@ -21,6 +21,8 @@ quiet_telemetry()  # before BentoML and MLflow are imported
 
 import gc  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
 from http import HTTPStatus  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -37,6 +39,7 @@ from serving.api import BulkScore, ModelInfo, PayloadTooLarge, ScoreResponse, ap
 from serving.columnar import ARROW_STREAM, ColumnsRefused, score_arrow  # noqa: E402
 from serving.guard import REFUSAL_LOGGER, ApiGuard, OneLineRefusals  # noqa: E402
 from serving.history import HistoryReader  # noqa: E402
+from serving.listeners import own_listener_for_this_worker  # noqa: E402
 from serving.models import ModelKeeper, metadata  # noqa: E402
 from serving.online import score_records  # noqa: E402
 
@@ -46,6 +49,8 @@ logging.getLogger(REFUSAL_LOGGER).addFilter(OneLineRefusals())
 CONFIG = load_config()
 API = api_models(CONFIG)
 LIMITS = CONFIG.serving
+if LIMITS.listener_per_worker and (own := own_listener_for_this_worker(sys.argv)):
+    logger.info("worker %d listens on a socket of its own at %s:%d (SO_REUSEPORT)", os.getpid(), *own)
 
 
 async def _metadata(request: Request) -> JSONResponse:
