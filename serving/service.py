@@ -49,8 +49,6 @@ logging.getLogger(REFUSAL_LOGGER).addFilter(OneLineRefusals())
 CONFIG = load_config()
 API = api_models(CONFIG)
 LIMITS = CONFIG.serving
-if LIMITS.listener_per_worker and (own := own_listener_for_this_worker(sys.argv)):
-    logger.info("worker %d listens on a socket of its own at %s:%d (SO_REUSEPORT)", os.getpid(), *own)
 
 
 async def _metadata(request: Request) -> JSONResponse:
@@ -107,6 +105,10 @@ class PartnerChurn:
         # The models and libraries loaded so far live as long as the worker: keep them out of the
         # collector's full passes, which otherwise took 0.26-0.31 s of a 10,000-partner request.
         gc.freeze()
+        # Ready to answer: from now on this worker takes its share of new connections (serving.listeners;
+        # BentoML builds the service before its worker starts accepting).
+        if LIMITS.listener_per_worker and (own := own_listener_for_this_worker(sys.argv, LIMITS.workers)):
+            logger.info("worker %d listens on a socket of its own at %s:%d (SO_REUSEPORT)", os.getpid(), *own)
 
     def __is_ready__(self) -> bool:
         return self.keeper.current is not None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 import pytest
 
-from serving.listeners import listen_on_own_socket, worker_fd
+from serving import listeners
+from serving.listeners import listen_on_own_socket, own_listener_for_this_worker, worker_fd
 
 WORKER = "/venv/lib/python3.11/site-packages/_bentoml_impl/worker/service.py"
 
@@ -17,9 +19,14 @@ def test_only_a_bentoml_workers_command_line_names_a_socket() -> None:
     assert worker_fd(["/usr/bin/pytest", "--fd", "7"]) is None
     assert worker_fd([WORKER, "serving.service:PartnerChurn"]) is None
     assert worker_fd([WORKER, "--fd"]) is None and worker_fd([]) is None
+    with socket.socket() as lone:  # one worker: nothing to spread, and the shared socket keeps queuing through its restarts
+        lone.bind(("127.0.0.1", 0))
+        lone.listen(4)
+        assert own_listener_for_this_worker([WORKER, "--fd", str(lone.fileno())], workers=1) is None
+        assert lone.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
 
 
-@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="the platform has no SO_REUSEPORT")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the swap is Linux's: elsewhere SO_REUSEPORT does not balance")
 def test_two_workers_take_the_shared_sockets_place_and_both_get_connections() -> None:
     """As two workers do with the descriptor BentoML hands them: afterwards the shared socket takes no
     connection, each worker's descriptor is a listening socket of its own on the same address, and new
@@ -66,6 +73,32 @@ def _accept_error(sock: socket.socket) -> OSError:
     except OSError as error:
         return error
     raise AssertionError("the shared socket accepted a connection")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the swap is Linux's")
+def test_a_socket_that_cannot_bind_is_an_error_that_names_the_way_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's own socket fails to bind: the worker stops with the reason and the setting that keeps
+    BentoML's shared socket, rather than serve on a socket that takes nothing."""
+    shared = socket.socket()
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    shared.bind(("127.0.0.1", 0))
+    shared.listen(8)
+    fd = os.dup(shared.fileno())
+
+    class Refused(socket.socket):
+        def bind(self, address: object) -> None:
+            raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(listeners.socket, "socket", Refused)
+    try:
+        with pytest.raises(
+            OSError, match=r"no listening socket of its own on 127\.0\.0\.1:\d+ \(Address already in use\); set serving\.listener_per_worker=false"
+        ):
+            listen_on_own_socket(fd, 8)
+    finally:
+        monkeypatch.undo()
+        os.close(fd)
+        shared.close()
 
 
 def test_a_socket_that_is_not_tcp_is_left_alone() -> None:

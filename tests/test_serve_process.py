@@ -238,6 +238,17 @@ def test_generated_requests_get_answers_the_description_states(server: str) -> N
         assert len(negative) >= 10 and any(400 <= s < 500 for s in negative), (path, sorted(negative))
 
 
+def _listening_sockets(port: int) -> int:
+    """Sockets in LISTEN state on `port`, from the kernel's tables (each socket once, whoever holds it)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if os.path.exists(table):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                count += fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == "0A"
+    return count
+
+
 def _connections_per_process(family: list[Any], port: int) -> list[int]:
     import psutil
 
@@ -252,8 +263,8 @@ def _connections_per_process(family: list[Any], port: int) -> list[int]:
 
 @pytest.mark.slow
 def test_two_workers_share_a_burst_of_connections_and_sigterm_stops_every_process(trained_store: Path, tmp_path: Path) -> None:
-    """16 keep-alive connections opened at once, as a client's pool does, are served by both workers (each
-    listens on a socket of its own; with BentoML's one shared socket they were measured landing 8+0); then
+    """Each worker listens on a socket of its own, and 16 keep-alive connections opened at once, as a client's
+    pool does, are served by both (with BentoML's one shared socket they were measured landing 8+0); then
     SIGTERM to `partner-churn serve` stops every process it started."""
     import http.client
 
@@ -272,6 +283,7 @@ def test_two_workers_share_a_burst_of_connections_and_sigterm_stops_every_proces
             answer = connection.getresponse()
             answer.read()
             assert answer.status == 200
+        assert _listening_sockets(port) == 2  # one per worker (BentoML's shared socket alone: 1)
         held = _connections_per_process(family, port)
         assert sum(held) == 16 and len(held) == 2, held  # both workers: all on one has chance 2 ** -15
         for connection in pool:
