@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,3 +20,29 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
         scratch.unlink(missing_ok=True)
         raise
     return path
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (of any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
+
+
+def remove_leftovers_of_dead_processes(folder: Path, prefix: str) -> list[Path]:
+    """Remove what processes that are gone left in `folder` under `prefix<pid>-...` (a staging folder of a
+    writer killed before it finished); a live process's are left alone. The removed paths."""
+    removed = []
+    for path in folder.glob(f"{prefix}*") if folder.is_dir() else []:
+        pid = path.name.removeprefix(prefix).split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

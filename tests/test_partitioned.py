@@ -6,6 +6,7 @@ unreachable scheduler are one line and exit 2."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,25 @@ def test_the_partition_command_keeps_the_currency_and_reads_back(folders: dict[s
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "cli" / PARTITIONS_FILE).read_text())["partitions"] == 4
     assert len(load_program(tmp_path / "cli", CONFIG.data, NOW).events) == len(plain.events)
+
+
+def test_a_writer_killed_before_it_finished_leaves_nothing_the_next_run_keeps(folders: dict[str, Path], tmp_path: Path) -> None:
+    """A staging folder of a `partition` or `generate --partitions` that was killed (its process gone) is
+    removed by the next writer of the same folder; one of a writer still running is left alone."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = tmp_path / f".out.staging-{int(gone.stdout)}-deadbeef"
+    (dead / "events" / ".buckets").mkdir(parents=True)
+    alive = tmp_path / f".out.staging-{os.getpid()}-0123abcd"
+    alive.mkdir()
+    other = tmp_path / f".other.staging-{int(gone.stdout)}-deadbeef"  # another folder's: not this writer's to judge
+    other.mkdir()
+    plain = load_program(folders["plain"], CONFIG.data, NOW)
+    write_partitioned(program_tables(plain.partners, plain.events, None, None, "USD", CONFIG.data.money_event_types), tmp_path / "out", 2)
+    assert not dead.exists() and alive.is_dir() and other.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, "out"])
 
 
 def test_dask_features_equal_the_local_engine_exactly(folders: dict[str, Path], client: Any) -> None:

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.contract.errors import ContractError
+from partner_churn.files import remove_leftovers_of_dead_processes
 
 PARTITIONS_FILE = "partitions.json"
 SCHEME = "pandas.util.hash_array(partner_id) % partitions"
@@ -119,7 +120,9 @@ class PartitionWriter:
             raise ContractError(
                 f"{self.out}: exists and is not a partitioned data folder; name a new or empty folder", path=self.out, problem="bad option"
             )
-        self.folder = self.out.parent / f".{self.out.name}.staging-{uuid.uuid4().hex[:8]}"
+        staging = f".{self.out.name}.staging-"
+        remove_leftovers_of_dead_processes(self.out.parent, staging)  # of a writer killed before it finished
+        self.folder = self.out.parent / f"{staging}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         """Where everything is staged before `finish` moves it into place."""
         self.folder.mkdir(parents=True)
         self.chunks = 0
