@@ -164,6 +164,17 @@ def test_bad_partitions_are_one_clear_error(folders: dict[str, Path], client: An
     bad = tmp_path / "bad"
     shutil.copytree(folders["p5"], bad)
     events = pq.read_table(bad / "events" / "part-00002.parquet")
+    stamps = events.column("ts").to_pylist()
+    stamps[4] = None  # a missing timestamp in the fifth row of the third part
+    pq.write_table(
+        events.set_column(events.schema.get_field_index("ts"), "ts", pa.array(stamps, events.schema.field("ts").type)),
+        bad / "events" / "part-00002.parquet",
+    )
+    with pytest.raises(ContractError, match=r"bad/events: column 'ts': missing timestamp in 1 row, e\.g\. part-00002\.parquet row 5 \(empty\)"):
+        load_program(bad, CONFIG.data, NOW)  # read whole: the part file and its row, not the row of all parts together
+    with pytest.raises(ContractError, match=r"events/part-00002\.parquet: column 'ts': missing timestamp in 1 row, e\.g\. row 5 \(empty\)"):
+        load_program(bad, CONFIG.data, NOW, partition=2)
+    pq.write_table(events, bad / "events" / "part-00002.parquet")
     stray = pq.read_table(bad / "partners" / "part-00003.parquet").column("partner_id")[0].as_py()
     ids = events.column("partner_id").to_pylist()
     ids[4] = stray  # a partner's event in another partition than the partner

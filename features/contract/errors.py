@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import dataclass
 from pathlib import Path
 
 from partner_churn.errors import InputError
@@ -47,3 +49,19 @@ def show_value(value: object) -> str:
         text = str(value)
     text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class RowPlaces:
+    """Where a table's rows were read from, so a message names a row as its user finds it: one file (rows
+    counted in it), or the part files of a partitioned table read one after the other (each with the
+    table's row its first row became)."""
+
+    parts: tuple[tuple[Path, int], ...] = ()
+
+    def name(self, row: int) -> str:
+        """A 0-based row of the table: 'row 18', or 'part-00003.parquet row 5' of a partitioned table."""
+        if not self.parts:
+            return f"row {row + 1}"
+        path, start = self.parts[bisect.bisect_right([first for _, first in self.parts], row) - 1]
+        return f"{path.name} row {row - start + 1}"

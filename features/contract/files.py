@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.contract.errors import EXAMPLE_ROWS, ContractError, show_value
+from features.contract.errors import EXAMPLE_ROWS, ContractError, RowPlaces, show_value
 from features.contract.parsing import CodedColumn
 from partner_churn.config import ColumnType, DataConfig
 
@@ -295,15 +295,16 @@ def read_table(path: Path, spec: TableSpec, header: TableHeader, *, allow_empty:
     return table.rename_columns(list(header.names))
 
 
-def check_no_money_without_amount(path: Path, types: CodedColumn, data: DataConfig) -> None:
+def check_no_money_without_amount(path: Path, types: CodedColumn, data: DataConfig, places: RowPlaces | None = None) -> None:
     """An events file without `amount` may hold no money event: its amount would have to be invented."""
+    places = places or RowPlaces()
     money = np.isin(types.codes, [data.event_types.index(name) for name in data.money_event_types])
     rows = np.flatnonzero(money)
     if rows.size == 0:
         return
     examples = rows[:EXAMPLE_ROWS]
     values = types.dictionary.take(pa.array(types.indices[examples])).to_pylist()
-    shown = ", ".join(f"row {row + 1} (event_type {show_value(value)})" for row, value in zip(examples, values))
+    shown = ", ".join(f"{places.name(int(row))} (event_type {show_value(value)})" for row, value in zip(examples, values))
     which = "row is a money event" if rows.size == 1 else "rows are money events"
     raise ContractError(
         f"{path}: column 'amount': missing, but {rows.size:,} {which} ({', '.join(data.money_event_types)}), "

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.contract.errors import ContractError
+from features.contract.errors import ContractError, RowPlaces
 from features.contract.files import (
     OPTIONAL_TABLES,
     TABLES,
@@ -94,20 +95,21 @@ def load_program(
         found = {name: path for name, path in paths.items() if path is not None}
         headers = {name: inspect_header(path, specs[name]) for name, path in found.items()}
         raw = {name: read_table(path, specs[name], headers[name]) for name, path in found.items()}
+        places: dict[str, RowPlaces] = {}
     else:
         data = data.model_copy(update={"column_map": {}, "event_type_map": {}})
         specs = table_specs(data)
-        found, headers, raw = _read_partitioned(data_dir, layout, specs, partition)
+        found, headers, raw, places = _read_partitioned(data_dir, layout, specs, partition)
     event_types = event_type_codes(raw["events"].column("event_type"), data)
     if "amount" not in raw["events"].column_names:
-        check_no_money_without_amount(found["events"], event_types, data)
+        check_no_money_without_amount(found["events"], event_types, data, places.get("events"))
 
     partners, signup_ns, partners_screen = screen_partners(
-        TableScreen(found["partners"], "partners", raw["partners"], headers["partners"], lenient=lenient), data, as_of
+        TableScreen(found["partners"], "partners", raw["partners"], headers["partners"], lenient=lenient, places=places.get("partners")), data, as_of
     )
     partner_index = pd.Index(partners["partner_id"].to_numpy(), dtype=object)
     events, currency, events_screen = screen_events(
-        TableScreen(found["events"], "events", raw["events"], headers["events"], lenient=lenient),
+        TableScreen(found["events"], "events", raw["events"], headers["events"], lenient=lenient, places=places.get("events")),
         data,
         event_types,
         partner_index,
@@ -118,7 +120,7 @@ def load_program(
     optional: dict[str, pd.DataFrame] = {}
     for name, screen_table in (("actions", screen_actions), ("surveys", screen_surveys)):
         if name in raw:
-            table_screen = TableScreen(found[name], name, raw[name], headers[name], lenient=lenient)
+            table_screen = TableScreen(found[name], name, raw[name], headers[name], lenient=lenient, places=places.get(name))
             optional[name], checked = screen_table(table_screen, data, partner_index, signup_ns, as_of)
             screens.append(checked)
 
@@ -139,8 +141,9 @@ def load_program(
 
 def _read_partitioned(
     data_dir: Path, layout: Partitioning, specs: dict[str, TableSpec], partition: int | None
-) -> tuple[dict[str, Path], dict[str, TableHeader], dict[str, pa.Table]]:
-    """Each stored table's path (its part file, or its folder when read whole), header and rows."""
+) -> tuple[dict[str, Path], dict[str, TableHeader], dict[str, pa.Table], dict[str, RowPlaces]]:
+    """Each stored table's path (its part file, or its folder when read whole), header, rows, and, read
+    whole, where each part's rows begin (so a message names the part file and its row)."""
     if partition is not None and not 0 <= partition < layout.partitions:
         raise ContractError(f"{data_dir}: partition {partition} does not exist (0..{layout.partitions - 1})", path=data_dir)
     missing = [name for name in TABLES if name not in OPTIONAL_TABLES and name not in layout.tables]
@@ -149,6 +152,7 @@ def _read_partitioned(
     found: dict[str, Path] = {}
     headers: dict[str, TableHeader] = {}
     raw: dict[str, pa.Table] = {}
+    places: dict[str, RowPlaces] = {}
     for name in (t for t in TABLES if t in layout.tables):
         indexes = range(layout.partitions) if partition is None else [partition]
         files = [layout.part_file(data_dir, name, i) for i in indexes]
@@ -165,9 +169,12 @@ def _read_partitioned(
             parts.append(read_table(path, specs[name], header, allow_empty=True))
         found[name] = files[0] if partition is not None else data_dir / name
         raw[name] = pa.concat_tables(parts)
+        if partition is None:
+            starts = np.cumsum([0, *(part.num_rows for part in parts[:-1])])
+            places[name] = RowPlaces(tuple((path, int(start)) for path, start in zip(files, starts)))
         if raw[name].num_rows == 0 and name not in OPTIONAL_TABLES and partition is None:
             raise ContractError(f"{found[name]}: no rows in any part", path=found[name], problem="empty file")
-    return found, headers, raw
+    return found, headers, raw, places
 
 
 def _as_utc(moment: pd.Timestamp) -> pd.Timestamp:

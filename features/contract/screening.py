@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract.errors import EXAMPLE_ROWS, ContractError, show_value
+from features.contract.errors import EXAMPLE_ROWS, ContractError, RowPlaces, show_value
 from features.contract.files import TableHeader
 from features.contract.parsing import (
     ParsedTimestamps,
@@ -37,12 +37,14 @@ class TableScreen:
     wins) and keeps going. Checks always pass masks over all rows; only rows still in play count.
     """
 
-    def __init__(self, path: Path, table: str, raw: pa.Table, header: TableHeader, *, lenient: bool) -> None:
+    def __init__(self, path: Path, table: str, raw: pa.Table, header: TableHeader, *, lenient: bool, places: RowPlaces | None = None) -> None:
         self.path = path
         self.table = table
         self.raw = raw
         self.header = header
         self.lenient = lenient
+        self.places = places or RowPlaces()
+        """How a message names a row (its part file's, for a partitioned table read whole)."""
         self.alive = np.ones(raw.num_rows, dtype=bool)
         self.rejected: list[tuple[np.ndarray, str]] = []
 
@@ -67,7 +69,7 @@ class TableScreen:
         if not self.lenient:
             examples = rows[:EXAMPLE_ROWS]
             values = show(examples) if show is not None else self.values(column, examples)
-            shown = ", ".join(f"row {row + 1} ({value})" for row, value in zip(examples, values))
+            shown = ", ".join(f"{self.places.name(int(row))} ({value})" for row, value in zip(examples, values))
             extra = f" ({detail(rows)})" if detail is not None else ""
             noun = "row" if rows.size == 1 else "rows"
             raise ContractError(
@@ -174,12 +176,12 @@ def repeated_rows(values: pa.ChunkedArray, among: np.ndarray) -> np.ndarray:
     return repeated
 
 
-def show_repeats(values: pa.ChunkedArray, rows: np.ndarray, alive: np.ndarray) -> list[str]:
+def show_repeats(screen: TableScreen, values: pa.ChunkedArray, rows: np.ndarray) -> list[str]:
     """Each repeated value with the row of its first (kept) occurrence."""
     values = plain_values(values)
     shown = []
     for row in rows:
         value = values[int(row)]
-        first = int(np.flatnonzero(as_mask(pc.equal(values, value)) & alive)[0])
-        shown.append(f"{show_value(value.as_py())}, first in row {first + 1}")
+        first = int(np.flatnonzero(as_mask(pc.equal(values, value)) & screen.alive)[0])
+        shown.append(f"{show_value(value.as_py())}, first in {screen.places.name(first)}")
     return shown

@@ -44,7 +44,7 @@ def screen_partners(screen: TableScreen, data: DataConfig, as_of: pd.Timestamp) 
         "partner_id",
         "duplicate partner_id",
         repeated_rows(ids_text, screen.alive),
-        show=lambda rows: show_repeats(ids_text, rows, screen.alive),
+        show=lambda rows: show_repeats(screen, ids_text, rows),
     )
     screen.reject(
         "signup_at",
@@ -118,7 +118,7 @@ def screen_events(
             "event_id",
             "duplicate event_id",
             repeated_rows(event_ids, screen.alive),
-            show=lambda rows: show_repeats(event_ids, rows, screen.alive),
+            show=lambda rows: show_repeats(screen, event_ids, rows),
         )
     _reject_outside_lifetime(screen, ts.ns, partner_codes, partner_index, signup_ns, as_of)
 
