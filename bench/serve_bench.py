@@ -127,27 +127,6 @@ def feature_record(partner_id: str, row: dict[str, Any], downgrade_warning: bool
     return {"partner_id": partner_id, "features": {name: _clean(value) for name, value in row.items()}, "downgrade_warning": bool(downgrade_warning)}
 
 
-def arrow_columns_body(rows: Any, schema: Any) -> bytes:
-    """Rows of `build_features` as the Arrow IPC stream POST /score_arrow takes (as a pandas client writes it)."""
-    import pyarrow as pa
-
-    columns: dict[str, Any] = {"partner_id": pa.array(rows["partner_id"].astype(str).tolist())}
-    for spec in schema:
-        values = rows[spec.name]
-        if spec.kind == "category":
-            columns[spec.name] = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
-        elif spec.kind == "int":
-            columns[spec.name] = pa.array(values.to_numpy(dtype="int64"))
-        else:
-            columns[spec.name] = pa.array(values.to_numpy(dtype=float), from_pandas=True)  # NaN: null
-    columns["downgrade_warning"] = pa.array(rows["downgrade_warning"].astype(bool).to_numpy())
-    table = pa.table(columns)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
 def events_record(partner: dict[str, Any], events: Any, as_of: str, attributes: list[str]) -> dict[str, Any]:
     """A raw-events record: the partner's row and every event before `as_of`, in time order."""
     listed = []
@@ -214,7 +193,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from partner_churn.config import load_config
     from partner_churn.domain import active_mask
     from serving.api import api_models
-    from serving.columnar import read_request, score_arrow
+    from serving.columnar import features_table, ipc_stream, read_request, score_arrow
     from serving.models import load_served
     from serving.online import score_records
 
@@ -259,7 +238,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     bulk_records = [record_of(i) for i in bulk_rows]
     bulk_body = json.dumps({"partners": bulk_records}).encode()
     mlflow_bulk_body = mlflow_body(bulk_records)
-    arrow_bulk_body = arrow_columns_body(features.iloc[bulk_rows], api.schema)
+    arrow_bulk_body = ipc_stream(features_table(features.iloc[bulk_rows], api.schema))
     explained = bulk_records[:EXPLAINED_BULK_PARTNERS]
     explained_body = json.dumps({"partners": [{**r, "explain": True} for r in explained]}).encode()
     unexplained_body = json.dumps({"partners": explained}).encode()

@@ -30,12 +30,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -169,7 +170,6 @@ ANSWER_TYPES: dict[str, pa.DataType] = {
     "high_band_since": pa.timestamp("us", tz="UTC"),
 }
 """The answer columns that are not text."""
-MOMENTS = ("as_of", "previous_scoring", "high_band_since")
 
 
 def answers_stream(answers: dict[str, list[Any]], model: dict[str, str]) -> bytes:
@@ -178,15 +178,36 @@ def answers_stream(answers: dict[str, list[Any]], model: dict[str, str]) -> byte
     assert list(answers) == fields, f"answer columns {list(answers)} differ from PartnerScore's fields {fields}"
     arrays = []
     for name in fields:
-        values = answers[name]
-        if name in MOMENTS:
+        kind, values = ANSWER_TYPES.get(name, pa.string()), answers[name]
+        if pa.types.is_timestamp(kind):  # the answers' moments are ISO 8601 text
             values = [None if v is None else dt.datetime.fromisoformat(v) for v in values]
-        arrays.append(pa.array(values, type=ANSWER_TYPES.get(name, pa.string())))
-    table = pa.Table.from_arrays(arrays, names=fields).replace_schema_metadata({"model": json.dumps(model)})
+        arrays.append(pa.array(values, type=kind))
+    return ipc_stream(pa.Table.from_arrays(arrays, names=fields).replace_schema_metadata({"model": json.dumps(model)}))
+
+
+def ipc_stream(table: pa.Table, *, compression: str | None = None) -> bytes:
+    """`table` as the bytes of an Arrow IPC stream (what /score_arrow takes and answers; this endpoint
+    refuses compressed buffers, which `compression` can make for a test)."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=compression)) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()
+
+
+def features_table(rows: pd.DataFrame, schema: Sequence[FeatureSpec]) -> pa.Table:
+    """Rows of `build_features` as the table /score_arrow takes, typed as a pandas client writes them:
+    partner_id text, counts int64, numbers float64 (NaN as null), categories text, downgrade_warning."""
+    columns: dict[str, pa.Array] = {"partner_id": pa.array(rows["partner_id"].astype(str).tolist(), pa.string())}
+    for spec in schema:
+        values = rows[spec.name]
+        if spec.kind == "category":
+            columns[spec.name] = pa.array([None if pd.isna(v) else str(v) for v in values], pa.string())
+        elif spec.kind == "int":
+            columns[spec.name] = pa.array(values.to_numpy(dtype="int64"))
+        else:
+            columns[spec.name] = pa.array(values.to_numpy(dtype=float), from_pandas=True)
+    columns["downgrade_warning"] = pa.array(rows["downgrade_warning"].astype(bool).to_numpy())
+    return pa.table(columns)
 
 
 # -- reading the body -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from partner_churn.config import ServingConfig
 from serving.api import PayloadTooLarge
-from serving.openapi import SCORING_PATHS, contract_spec
+from serving.openapi import BODY_MEDIA_TYPES, contract_spec
 
 TOKEN_VARIABLE = "PARTNER_CHURN_API_TOKEN"
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/docs.json", "/"})
@@ -70,10 +70,13 @@ class ApiGuard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _answer(send, 413, {"error": _too_big(self.max_bytes)})
             return
-        if scope.get("method") == "POST" and path in SCORING_PATHS:
+        if scope.get("method") == "POST" and path in BODY_MEDIA_TYPES:
+            wanted = BODY_MEDIA_TYPES[path]
             media = headers.get(b"content-type", JSON.encode()).split(b";")[0].strip().lower().decode("latin-1")
-            if media != JSON:  # BentoML would decode a form field by field, past the count of partners
-                await _answer(send, 415, {"error": f"Content-Type {media!r} is not taken: send the body as {JSON}"})
+            if media != wanted:  # BentoML would decode a form field by field, past the count of partners
+                why = f"Content-Type {media!r} is not taken: send the body as {wanted}"
+                logging.getLogger(REFUSAL_LOGGER).warning("refused POST %s with 415: %s", path, why)
+                await _answer(send, 415, {"error": why})
                 return
         if path == SPEC_PATH:
             await self.app(scope, receive, _rewriting(send, lambda status: status == 200 or status >= 400, self._spec))

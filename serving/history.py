@@ -150,9 +150,8 @@ def read_entry(output_dir: Path, day: pd.Timestamp) -> PreviousScoring:
             f"{path}: not a score history entry (partner_id {repeated.iloc[0]!r} appears more than once); score {day:%Y-%m-%d} again or remove the file"
         )
     rows = frame.set_index("partner_id")
-    rows.index.get_indexer(
-        rows.index[:1]
-    )  # builds the index's lazy hash engine now, before the service's threads share it (see ProgramContext.index_of)
+    # Build the index's lazy hash engine now, before the service's threads share it (see ProgramContext.index_of).
+    rows.index.get_indexer(rows.index[:1])
     return PreviousScoring(as_of=utc(frame["as_of"].iloc[0]), rows=rows)
 
 

@@ -106,8 +106,6 @@ def answer_columns(
         texts, explained_by = explain_rows(_rows(columns, explain), models, config, by_model=np.ones(int(explain.sum()), bool), lang=lang)
         for i, sentences, by in zip(np.flatnonzero(explain), texts, explained_by):
             reasons[i], source[i] = sentences, by
-    weeks = changes["weeks_in_high_band"]
-    since = changes["high_band_since"]
     return {
         "partner_id": list(columns["partner_id"]),
         "deactivation_risk": _numbers(columns["deactivation_risk"]),
@@ -130,8 +128,8 @@ def answer_columns(
         "previous_risk": _numbers(changes["previous_risk"]),
         "risk_change": _numbers(changes["risk_change"]),
         "risk_trend": [trend or None for trend in changes["risk_trend"]],
-        "weeks_in_high_band": [None if np.isnan(w) else int(w) for w in weeks],
-        "high_band_since": [None if pd.isna(t) else t.isoformat() for t in since],
+        "weeks_in_high_band": [None if np.isnan(w) else int(w) for w in changes["weeks_in_high_band"]],
+        "high_band_since": [None if pd.isna(t) else t.isoformat() for t in changes["high_band_since"]],
     }
 
 
@@ -202,7 +200,8 @@ def _from_features(records: Sequence[Any], names: list[str], served: ServedModel
     categories = {spec.name for spec in feature_schema(served.config) if spec.kind == "category"}
     numbers, texts = [name for name in names if name not in categories], [name for name in names if name in categories]
     values = [r.features.__dict__ for r in records]
-    table = np.array([operator.itemgetter(*numbers)(v) for v in values], dtype=float).reshape(len(records), len(numbers))  # None: NaN
+    take = operator.itemgetter(*numbers)
+    table = np.array([take(v) for v in values], dtype=float).reshape(len(records), len(numbers))  # None: NaN
     features = {name: table[:, j] for j, name in enumerate(numbers)}
     for name in texts:
         features[name] = np.array([v[name] for v in values], dtype=object)

@@ -24,6 +24,8 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 INTERNAL_SUFFIX = "IODescriptor"
 """What BentoML appends to the names of request and response models."""
 SCORING_PATHS = ("/score", "/score_bulk")
+BODY_MEDIA_TYPES = {"/score": "application/json", "/score_bulk": "application/json", "/score_arrow": ARROW_STREAM}
+"""The one media type each scoring path takes its body in (anything else: 415 at the door, `serving.guard`)."""
 
 ERROR = {
     "type": "object",

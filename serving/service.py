@@ -58,12 +58,8 @@ async def _metadata(request: Request) -> JSONResponse:
 
 async def _score_arrow(request: Request) -> Response:
     """POST /score_arrow: feature columns as an Arrow IPC stream in, the answers as one out (`serving.columnar`).
-    A plain route, not a BentoML API: BentoML decodes bodies as JSON or forms only."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != ARROW_STREAM:
-        return _refused(
-            request, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": f"Content-Type {media!r} is not taken: send the body as {ARROW_STREAM}"}
-        )
+    A plain route, not a BentoML API: BentoML decodes bodies as JSON or forms only. The door (`serving.guard`)
+    has refused other media types already."""
     unknown = sorted(set(request.query_params) - {"lang"})
     lang = request.query_params.get("lang", CONFIG.scoring.lang)
     if unknown or lang not in LANGS:

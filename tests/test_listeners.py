@@ -26,7 +26,10 @@ def test_only_a_bentoml_workers_command_line_names_a_socket() -> None:
         assert lone.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the swap is Linux's: elsewhere SO_REUSEPORT does not balance")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="listen_on_own_socket swaps sockets on Linux only (elsewhere SO_REUSEPORT does not balance, and it returns None: tested below)",
+)
 def test_two_workers_take_the_shared_sockets_place_and_both_get_connections() -> None:
     """As two workers do with the descriptor BentoML hands them: afterwards the shared socket takes no
     connection, each worker's descriptor is a listening socket of its own on the same address, and new
@@ -75,7 +78,10 @@ def _accept_error(sock: socket.socket) -> OSError:
     raise AssertionError("the shared socket accepted a connection")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the swap is Linux's")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="a failed bind can only happen where the swap runs, on Linux (elsewhere it returns None: tested below)",
+)
 def test_a_socket_that_cannot_bind_is_an_error_that_names_the_way_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker's own socket fails to bind: the worker stops with the reason and the setting that keeps
     BentoML's shared socket, rather than serve on a socket that takes nothing."""
@@ -99,6 +105,18 @@ def test_a_socket_that_cannot_bind_is_an_error_that_names_the_way_back(monkeypat
         monkeypatch.undo()
         os.close(fd)
         shared.close()
+
+
+def test_off_linux_the_shared_socket_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS has SO_REUSEPORT but neither balances it nor lets a second socket bind beside the shared one:
+    there the worker keeps BentoML's socket, still listening."""
+    monkeypatch.setattr(listeners.sys, "platform", "darwin")
+    with socket.socket() as shared:
+        shared.bind(("127.0.0.1", 0))
+        shared.listen(4)
+        assert listen_on_own_socket(shared.fileno(), 4) is None
+        with socket.create_connection(shared.getsockname(), timeout=5):
+            shared.accept()[0].close()
 
 
 def test_a_socket_that_is_not_tcp_is_left_alone() -> None:

@@ -27,6 +27,7 @@ from partner_churn.errors import InputError
 from retention.actions import ActionTable, default_actions_path
 from scoring.scores import ScoringModels
 from serving.batch import score_partners
+from serving.columnar import features_table, ipc_stream
 from serving.core import PreviousScoring
 from serving.history import history_folder, previous_scoring, write_entry
 from tests import support
@@ -506,21 +507,12 @@ ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
 
 def arrow_columns(rows: pd.DataFrame, service: Any) -> dict[str, pa.Array]:
     """The columns of /score_arrow from rows of `build_features`, typed as a client's pandas would give them."""
-    columns: dict[str, pa.Array] = {"partner_id": pa.array([str(p) for p in rows["partner_id"]])}
-    for spec in service.API.schema:
-        kind = {"int": pa.int64(), "category": pa.string()}.get(spec.kind, pa.float64())
-        values = rows[spec.name].astype(object if spec.kind == "category" else float)
-        columns[spec.name] = pa.array(values.where(values.notna(), None).tolist() if spec.kind == "category" else values, type=kind, from_pandas=True)
-    columns["downgrade_warning"] = pa.array(rows["downgrade_warning"].astype(bool))
-    return columns
+    table = features_table(rows, service.API.schema)
+    return {name: column.combine_chunks() for name, column in zip(table.column_names, table.columns)}
 
 
-def arrow_body(columns: dict[str, pa.Array], compression: str | None = None) -> bytes:
-    table = pa.table(columns)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=compression)) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+def arrow_body(columns: dict[str, Any], compression: str | None = None) -> bytes:
+    return ipc_stream(pa.table(columns), compression=compression)
 
 
 def arrow_answer(response: Any) -> pa.Table:
