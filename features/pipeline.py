@@ -2,7 +2,9 @@
 
 Events are aggregated once to partner-day rows (days aligned to the cutoffs' time of day), with
 cumulative sums per column; every window feature at every cutoff is then a difference of two
-cumulative sums found by binary search. Nothing here reads files: the functions take frames that hold
+cumulative sums found by binary search. Rows are kept only for the days the windows read (`lookback_days`
+before the earliest cutoff); a partner's earlier history folds into one row, so one cutoff costs its
+windows, not the whole program. Nothing here reads files: the functions take frames that hold
 whole partners (the batch program, one partition of it, or one partner with its recent events) and
 return frames, so the same code serves batch scoring, the service and partitions of a distributed frame.
 Definitions of every feature are in `features/schema.py`.
@@ -181,7 +183,7 @@ def build_labels(
     horizon = pd.Timedelta(days=config.labels.horizon_days)
     later_stamps = _observed_horizon_ends(stamps, config, data_end)
     # One partner-day table serves the cutoffs and their horizons: labels, and segments at both ends.
-    table = _DayTable(partners, events, check_cutoffs([*stamps, *later_stamps]), config)
+    table = _DayTable(partners, events, check_cutoffs([*stamps, *later_stamps]), config, forward_days=config.labels.horizon_days)
     position = {cutoff: i for i, cutoff in enumerate(table.cutoffs)}
     context = program or (table.context(_context_windows(config)) if features is None or later_stamps else None)
     columns = ["partner_id", "as_of", "active", "deactivated", "upgraded", "segment", "segment_at_horizon", "revenue_next_horizon"]
@@ -269,7 +271,7 @@ def build_features_for(
         )
     moments = pd.to_datetime(wanted["as_of"], utc=True)
     stamps = check_cutoffs(list(moments.unique()))
-    table = _DayTable(partners, events, stamps, config, surveys)
+    table = _DayTable(partners, events, stamps, config, surveys, forward_days=horizon_days)
     context = table.context(_context_windows(config))
     codes = pd.Index(table.partner_ids).get_indexer(wanted["partner_id"].astype(str)).astype(np.int64)
     at = stamps.get_indexer(pd.DatetimeIndex(moments)).astype(np.int64)
@@ -331,8 +333,16 @@ class _DayTable:
     """Partner-day aggregates of one frame of whole partners, with cumulative sums for window queries."""
 
     def __init__(
-        self, partners: pd.DataFrame, events: pd.DataFrame, cutoffs: pd.DatetimeIndex, config: Config, surveys: pd.DataFrame | None = None
+        self,
+        partners: pd.DataFrame,
+        events: pd.DataFrame,
+        cutoffs: pd.DatetimeIndex,
+        config: Config,
+        surveys: pd.DataFrame | None = None,
+        *,
+        forward_days: int = 0,
     ) -> None:
+        """`forward_days`: how far after the latest cutoff windows read (labels read their horizon)."""
         self.config = config
         self.cutoffs = cutoffs
         self.partners = partners.reset_index(drop=True)
@@ -351,28 +361,32 @@ class _DayTable:
         if order is not None:
             code, ts, type_code, amount = code[order], ts[order], type_code[order], amount[order]
         day = np.floor_divide(ts - self.origin, DAY_NS)
-        self.dmin = int(min(day.min() if day.size else 0, self.cutoff_days.min(initial=0) - 400)) - 1
-        dmax = int(max(day.max() if day.size else 0, self.cutoff_days.max(initial=0) + 400)) + 1
-        self.span = dmax - self.dmin + 1
-        key = code * self.span + (day - self.dmin)
-
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
-        self.keys = key[starts]
-        row = np.cumsum(np.r_[False, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
-        n_rows, n_types = self.keys.size, len(vocabulary)
-        counts = np.bincount(row * n_types + type_code, minlength=n_rows * n_types).reshape(n_rows, n_types)
-        qualifying = np.isin(np.arange(n_types), [vocabulary.index(t) for t in config.labels.qualifying_event_types])
+        # Partner-day rows only for the days queries read: every look-back window of the earliest cutoff, and
+        # `forward_days` after the latest. Earlier events fold into one row per partner on the day before (its
+        # history sums and last events; its active days and their gaps are kept aside, `_active_days`), later
+        # ones into one row no query reads. So one cutoff's table is about its windows' size, not the program's.
+        self.first_day = int(self.cutoff_days.min(initial=0)) - lookback_days(config)
+        self.end_day = int(self.cutoff_days.max(initial=0)) + forward_days
+        self.dmin = self.first_day - 2
+        self.span = self.end_day - self.dmin + 1
+        qualifying = np.isin(np.arange(len(vocabulary)), [vocabulary.index(t) for t in config.labels.qualifying_event_types])
+        is_qualifying = qualifying[type_code] if type_code.size else np.zeros(0, bool)
+        fold, beyond = self.first_day - 1 - self.dmin, self.end_day - self.dmin  # no query reads the `beyond` row
+        rows = _day_rows(code, np.clip(day - self.dmin, fold, beyond), ts, type_code, amount, self.span, vocabulary)
+        past = is_qualifying & (day < self.first_day)
+        past_days = _active_days(code[past], day[past], len(self.partners))
+        offset = rows.keys % self.span
+        rows.active = np.where(offset == fold, past_days.days[rows.keys // self.span], rows.counts[:, qualifying].sum(axis=1) > 0).astype(np.int64)
+        self.keys = rows.keys
+        n_rows = self.keys.size
+        counts = rows.counts
         columns = {f"count:{name}": counts[:, j] for j, name in enumerate(vocabulary)}
         for name in ("click", "lead", SALE, PAYOUT_REQUESTED, PAYOUT_PAID):  # features read them; a vocabulary may lack them
             columns.setdefault(f"count:{name}", np.zeros(n_rows, np.int64))
         columns["qualifying"] = counts[:, qualifying].sum(axis=1)
-        columns["active"] = (columns["qualifying"] > 0).astype(np.int64)
-        for name in (SALE, PAYOUT_PAID, PAYOUT_REQUESTED):
-            if name in vocabulary:
-                is_type = type_code == vocabulary.index(name)
-                columns[f"amount:{name}"] = np.bincount(row[is_type], weights=amount[is_type], minlength=n_rows)
-            else:
-                columns[f"amount:{name}"] = np.zeros(n_rows)
+        columns["active"] = rows.active
+        for name in MONEY_TYPES:
+            columns[f"amount:{name}"] = rows.amounts[name]
         self.qualifying_column = "qualifying"
         # Counts: exact integer prefix sums over all rows. Money: running sums that restart with every
         # partner, so a partner's sums carry no rounding from the rest of the program (a lone sale of
@@ -383,19 +397,17 @@ class _DayTable:
         self._bounds: dict[tuple[int, int], np.ndarray] = {}
         self._partners: dict[int, np.ndarray] = {}
 
-        # Exact last / first event times per type (and for any qualifying event), per partner-day.
+        # Exact last / first event times per type (and for any qualifying event), per partner-day row.
         self.last_event: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for suffix, t in RECENCY_TYPES.items():
+            if t is None:
+                has, stamp = columns["qualifying"] > 0, rows.latest[:, qualifying].max(axis=1, initial=_NO_TIME)
+            elif t in vocabulary:
+                has, stamp = counts[:, vocabulary.index(t)] > 0, rows.latest[:, vocabulary.index(t)]
+            else:
+                continue
+            self.last_event[suffix] = (self.keys[has], stamp[has])
         self.first_event: dict[str, np.ndarray] = {}
-        is_qualifying = qualifying[type_code] if type_code.size else np.zeros(0, bool)
-        wanted = {
-            suffix: (is_qualifying if t is None else type_code == vocabulary.index(t))
-            for suffix, t in RECENCY_TYPES.items()
-            if t is None or t in vocabulary
-        }
-        for suffix, mask in wanted.items():
-            k, s = key[mask], ts[mask]
-            last = np.r_[k[1:] != k[:-1], True] if k.size else np.zeros(0, bool)
-            self.last_event[suffix] = (k[last], s[last])
         n_partners = len(self.partners)
         for suffix, event_type in FIRST_EVENT_TYPES.items():
             first = np.full(n_partners, np.iinfo(np.int64).max)
@@ -406,8 +418,9 @@ class _DayTable:
                 first[c[head]] = s[head]
             self.first_event[suffix] = first
 
-        # Gaps between consecutive active days, as prefix sums over the active partner-day rows.
-        active_rows = columns["active"] > 0
+        # Gaps between consecutive active days: the folded days' own, and prefix sums over the later active rows.
+        self.past_days = past_days
+        active_rows = (columns["qualifying"] > 0) & (offset > fold) & (offset < beyond)
         self.active_keys = self.keys[active_rows]
         active_partner = self.active_keys // self.span
         active_day = self.active_keys % self.span
@@ -464,6 +477,10 @@ class _DayTable:
             lo, hi = cutoff_day - start - length, cutoff_day - start
         else:
             lo, hi = cutoff_day + start, cutoff_day + start - length
+        if lo < self.first_day or hi > self.end_day:
+            raise RuntimeError(
+                f"a window of days {lo}..{hi} reads outside the day table's {self.first_day}..{self.end_day}: lookback_days or forward_days misses it"
+            )
         return self._prefix(i, column, hi) - self._prefix(i, column, lo)
 
     def history_sum(self, i: int, column: str) -> np.ndarray:
@@ -482,12 +499,21 @@ class _DayTable:
         return result
 
     def gap_stats(self, codes: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and population std of gaps between consecutive active days before cutoff i."""
+        """Mean and population std of gaps between consecutive active days before cutoff i: the folded days'
+        gaps, the one from the last folded day to the first later one, and those between later active days."""
         first = np.searchsorted(self.active_keys, codes * self.span)
         end = np.searchsorted(self.active_keys, codes * self.span + (self.cutoff_days[i] - self.dmin))
-        n_gaps = np.maximum(end - first - 1, 0)
-        total = np.where(n_gaps > 0, self.gap_sum[end] - self.gap_sum[np.minimum(first + 1, end)], 0)
-        squares = np.where(n_gaps > 0, self.gap_square_sum[end] - self.gap_square_sum[np.minimum(first + 1, end)], 0)
+        later = end - first
+        inner = np.where(later > 1, self.gap_sum[end] - self.gap_sum[np.minimum(first + 1, end)], 0)
+        inner_squares = np.where(later > 1, self.gap_square_sum[end] - self.gap_square_sum[np.minimum(first + 1, end)], 0)
+        past = self.past_days
+        first_later_day = np.zeros(codes.size, np.int64)
+        has_later = later > 0
+        first_later_day[has_later] = self.active_keys[first[has_later]] % self.span + self.dmin
+        bridge = np.where(has_later & (past.days[codes] > 0), first_later_day - past.last[codes], 0)
+        total = past.gap_sum[codes] + bridge + inner
+        squares = past.gap_square_sum[codes] + bridge * bridge + inner_squares
+        n_gaps = np.maximum(past.days[codes] + later - 1, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(n_gaps >= 1, total / n_gaps, np.nan)
             variance_numerator = n_gaps * squares - total * total  # exact in integers
@@ -646,6 +672,92 @@ class _SurveyAnswers:
         both = has_previous & inside
         change[code[last][both]] = score[last][both] - score[previous[both]]
         return {"survey_score_last": latest[codes], "survey_score_change": change[codes], "days_since_last_survey": days[codes]}
+
+
+_NO_TIME = np.iinfo(np.int64).min
+"""Latest-time placeholder of a (row, type) without events."""
+MONEY_TYPES = (SALE, PAYOUT_PAID, PAYOUT_REQUESTED)
+"""Event types whose amounts the features sum."""
+
+
+def lookback_days(config: Config) -> int:
+    """The most days before a cutoff that any feature or segment window of `config` reads."""
+    f, s = config.features, config.segments
+    return max(
+        *f.windows_days,
+        *ACTIVE_DAY_WINDOWS,
+        2 * f.trend_window_days,
+        7 * f.slope_weeks,
+        f.funnel_window_days,
+        *f.revenue_share_windows_days,
+        s.revenue_window_days,
+        2 * s.downgrade_warning_days,
+        2 * ACTIVE_DAY_WINDOWS[0],  # the downgrade warning compares the last 30 active days with the 30 before
+    )
+
+
+@dataclass
+class _DayRows:
+    """Per partner-day row (sorted by key = partner code * span + day offset): event counts and latest time
+    per type, the money types' amounts, and the active days the row counts (set by the caller)."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+    latest: np.ndarray
+    amounts: dict[str, np.ndarray]
+    active: np.ndarray
+
+
+def _day_rows(
+    code: np.ndarray, offset: np.ndarray, ts: np.ndarray, type_code: np.ndarray, amount: np.ndarray, span: int, vocabulary: list[str]
+) -> _DayRows:
+    """Rows of events sorted by partner, then time, each at its day `offset` (active days left to the caller)."""
+    key = code * span + offset
+    change = key[1:] != key[:-1]
+    keys = key[np.flatnonzero(np.r_[True, change])] if key.size else np.zeros(0, np.int64)
+    row = np.zeros(key.size, np.int64)
+    np.cumsum(change, out=row[1:])
+    n_rows, n_types = keys.size, len(vocabulary)
+    row_type = row * n_types + type_code
+    counts = np.bincount(row_type, minlength=n_rows * n_types).reshape(n_rows, n_types)
+    latest = np.full(n_rows * n_types, _NO_TIME)
+    np.maximum.at(latest, row_type, ts)
+    amounts = {}
+    for name in MONEY_TYPES:
+        if name in vocabulary:
+            is_type = type_code == vocabulary.index(name)
+            amounts[name] = np.bincount(row[is_type], weights=amount[is_type], minlength=n_rows)
+        else:
+            amounts[name] = np.zeros(n_rows)
+    return _DayRows(keys=keys, counts=counts, latest=latest.reshape(n_rows, n_types), amounts=amounts, active=np.zeros(n_rows, np.int64))
+
+
+@dataclass(frozen=True)
+class _ActiveDays:
+    """Per partner: distinct active days, the last of them (days from the origin), and the sum and sum of
+    squares of the gaps between consecutive ones."""
+
+    days: np.ndarray
+    last: np.ndarray
+    gap_sum: np.ndarray
+    gap_square_sum: np.ndarray
+
+
+def _active_days(code: np.ndarray, day: np.ndarray, n_partners: int) -> _ActiveDays:
+    """The active days of qualifying events sorted by partner, then time (`day`: days from the origin)."""
+    distinct = np.r_[True, (code[1:] != code[:-1]) | (day[1:] != day[:-1])] if code.size else np.zeros(0, bool)
+    c, d = code[distinct], day[distinct]
+    same = c[1:] == c[:-1]
+    gap = (d[1:] - d[:-1])[same]
+    last = np.zeros(n_partners, np.int64)
+    ends = np.flatnonzero(np.r_[~same, True]) if c.size else np.zeros(0, np.int64)
+    last[c[ends]] = d[ends]
+    return _ActiveDays(
+        days=np.bincount(c, minlength=n_partners).astype(np.int64),
+        last=last,
+        gap_sum=np.bincount(c[1:][same], weights=gap, minlength=n_partners).astype(np.int64),
+        gap_square_sum=np.bincount(c[1:][same], weights=gap * gap, minlength=n_partners).astype(np.int64),
+    )
 
 
 def _running_sum(values: np.ndarray, group: np.ndarray) -> np.ndarray:

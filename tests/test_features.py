@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.pipeline import build_features, build_labels, program_context
+from features import pipeline
+from features.pipeline import build_features, build_labels, lookback_days, program_context
 from features.schema import feature_names, feature_schema
 from features.segments import SEGMENTS
 from partner_churn.config import Config
@@ -372,6 +373,46 @@ def test_features_with_another_config_agree_with_reference() -> None:
     )
     got = build_features(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS[-2:], config)
     assert_features_agree(got, reference_features(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS[-2:], config), config)
+
+
+def test_each_cutoff_alone_agrees_with_reference(random_reference: pd.DataFrame) -> None:
+    """One cutoff's day table starts at its windows' reach and folds the partners' earlier history into one row:
+    history sums, last events and the gaps between active days across that fold must still be the reference's."""
+    last = RANDOM_CUTOFFS[-1]
+    folded = RANDOM_EVENTS["ts"] < last - lookback_days(CONFIG) * DAY
+    assert folded.sum() > 100, "the last cutoff alone must fold some history, or this test checks nothing"
+    context = program_context(RANDOM_PARTNERS, RANDOM_EVENTS, RANDOM_CUTOFFS, CONFIG)
+    for cutoff in RANDOM_CUTOFFS:
+        got = build_features(RANDOM_PARTNERS, RANDOM_EVENTS, [cutoff], CONFIG, program=context, surveys=RANDOM_SURVEYS)
+        assert_features_agree(got, random_reference[pd.to_datetime(random_reference["as_of"], utc=True) == cutoff])
+
+
+@pytest.mark.parametrize(
+    "settings_",
+    [
+        {"features": {"windows_days": [7, 90, 200]}},
+        {"features": {"trend_window_days": 100}},
+        {"features": {"slope_weeks": 30}},
+        {"features": {"funnel_window_days": 210}},
+        {"features": {"revenue_share_windows_days": [205]}},
+        {"features": {"windows_days": [7, 30, 90, 215]}, "segments": {"revenue_window_days": 215, "downgrade_warning_days": 110}},
+    ],
+    ids=["window", "trend", "slope", "funnel", "share", "segment"],
+)
+def test_one_cutoff_reads_as_far_back_as_its_longest_window(settings_: dict) -> None:
+    """Each look-back setting, made the longest, is in `lookback_days`: the day table would refuse a window
+    reaching before its first day (see the next test), and the features agree with the reference."""
+    config = Config.model_validate(settings_)
+    cutoff = RANDOM_CUTOFFS[-1]
+    got = build_features(RANDOM_PARTNERS, RANDOM_EVENTS, [cutoff], config)
+    assert_features_agree(got, reference_features(RANDOM_PARTNERS, RANDOM_EVENTS, [cutoff], config), config)
+
+
+def test_a_window_reaching_before_the_day_table_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A look-back the table does not hold is an error, never a silently shorter window."""
+    monkeypatch.setattr(pipeline, "lookback_days", lambda config: 10)
+    with pytest.raises(RuntimeError, match="reads outside the day table"):
+        build_features(RANDOM_PARTNERS, RANDOM_EVENTS, [RANDOM_CUTOFFS[-1]], CONFIG)
 
 
 # ---------------------------------------------------------------------------------------------------
