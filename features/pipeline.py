@@ -360,7 +360,6 @@ class _DayTable:
         order = _sort_order(code, ts)
         if order is not None:
             code, ts, type_code, amount = code[order], ts[order], type_code[order], amount[order]
-        day = np.floor_divide(ts - self.origin, DAY_NS)
         # Partner-day rows only for the days queries read: every look-back window of the earliest cutoff, and
         # `forward_days` after the latest. Earlier events fold into one row per partner on the day before (its
         # history sums and last events; its active days and their gaps are kept aside, `_active_days`), later
@@ -372,9 +371,16 @@ class _DayTable:
         qualifying = np.isin(np.arange(len(vocabulary)), [vocabulary.index(t) for t in config.labels.qualifying_event_types])
         is_qualifying = qualifying[type_code] if type_code.size else np.zeros(0, bool)
         fold, beyond = self.first_day - 1 - self.dmin, self.end_day - self.dmin  # no query reads the `beyond` row
-        rows = _day_rows(code, np.clip(day - self.dmin, fold, beyond), ts, type_code, amount, self.span, vocabulary)
-        past = is_qualifying & (day < self.first_day)
-        past_days = _active_days(code[past], day[past], len(self.partners))
+        # Each event's day as an offset from dmin, worked in place: tens of millions of rows make every
+        # temporary array cost more in fresh memory than in arithmetic.
+        offset = ts - (self.origin + self.dmin * DAY_NS)
+        np.floor_divide(offset, DAY_NS, out=offset)
+        past = is_qualifying & (offset <= fold)
+        past_days = _active_days(code[past], offset[past] + self.dmin, len(self.partners))
+        del past
+        np.clip(offset, fold, beyond, out=offset)
+        rows = _day_rows(code, offset, ts, type_code, amount, self.span, vocabulary)
+        del offset
         offset = rows.keys % self.span
         rows.active = np.where(offset == fold, past_days.days[rows.keys // self.span], rows.counts[:, qualifying].sum(axis=1) > 0).astype(np.int64)
         self.keys = rows.keys
@@ -430,8 +436,10 @@ class _DayTable:
         self.gap_square_sum = np.concatenate([[0], np.cumsum(gap * gap)])
 
         # Qualifying events in the onboarding period, for the onboarding feature.
-        onboarding_end = self.signup_ns[code] + config.features.onboarding_hours * 3_600 * 10**9 if code.size else np.zeros(0, np.int64)
+        onboarding_end = self.signup_ns[code]
+        onboarding_end += config.features.onboarding_hours * 3_600 * 10**9
         early = is_qualifying & (ts < onboarding_end)
+        del onboarding_end
         self.onboarding_code, self.onboarding_ts = code[early], ts[early]
 
         self.surveys = _SurveyAnswers(surveys, self.partner_ids)
@@ -712,17 +720,23 @@ def _day_rows(
     code: np.ndarray, offset: np.ndarray, ts: np.ndarray, type_code: np.ndarray, amount: np.ndarray, span: int, vocabulary: list[str]
 ) -> _DayRows:
     """Rows of events sorted by partner, then time, each at its day `offset` (active days left to the caller)."""
-    key = code * span + offset
+    key = code * span
+    key += offset
     change = key[1:] != key[:-1]
     keys = key[np.flatnonzero(np.r_[True, change])] if key.size else np.zeros(0, np.int64)
-    row = np.zeros(key.size, np.int64)
+    del key
+    row = np.empty(change.size + 1, np.int64)
+    row[:1] = 0
     np.cumsum(change, out=row[1:])
+    del change
     n_rows, n_types = keys.size, len(vocabulary)
-    row_type = row * n_types + type_code
+    row_type = row * n_types
+    row_type += type_code
     counts = np.bincount(row_type, minlength=n_rows * n_types).reshape(n_rows, n_types)
     latest = np.full(n_rows * n_types, _NO_TIME)
     np.maximum.at(latest, row_type, ts)
-    amounts = {}
+    del row_type
+    amounts: dict[str, np.ndarray] = {}
     for name in MONEY_TYPES:
         if name in vocabulary:
             is_type = type_code == vocabulary.index(name)
@@ -794,13 +808,15 @@ def _partner_codes(events: pd.DataFrame, partners: pd.DataFrame) -> np.ndarray:
 
 
 def _type_codes(events: pd.DataFrame, vocabulary: list[str]) -> np.ndarray:
+    """Each event's position in `vocabulary`, as small integers (a quarter of the memory of int64 codes)."""
+    dtype = np.int16 if len(vocabulary) < 2**15 else np.int64
     if not len(events):
-        return np.zeros(0, np.int64)
+        return np.zeros(0, dtype)
     types = events["event_type"]
     if isinstance(types.dtype, pd.CategoricalDtype) and list(types.cat.categories) == vocabulary:
-        codes = types.cat.codes.to_numpy().astype(np.int64)
+        codes = types.cat.codes.to_numpy().astype(dtype)
     else:
-        codes = pd.Index(vocabulary).get_indexer(types.astype(str)).astype(np.int64)
+        codes = pd.Index(vocabulary).get_indexer(types.astype(str)).astype(dtype)
     if (codes < 0).any():
         unknown = types[codes < 0].astype(str).unique()[:5].tolist()
         raise InputError(f"events: event types not in data.event_types: {unknown}")

@@ -1443,3 +1443,27 @@ def test_event_order_agrees_with_python_sorting_for_many_partners(tmp_path: Path
     program = load(make_program(tmp_path, partner_table, event_table, fmt="parquet"))
     assert program.events["event_id"].tolist() == sorted(range(n), key=lambda i: (codes[i], seconds[i], i))
     assert program.events["partner_id"].cat.categories.tolist() == ids
+
+
+@pytest.mark.parametrize("case", ["growing", "shuffled", "repeats_in_order", "repeats_shuffled"])
+def test_repeated_integer_ids_are_found_as_text_ids_are(case: str) -> None:
+    """Integer event ids take a numeric path (none repeats when they only grow); it must name the same rows as
+    the general path does for the same ids written as text, only rows of `among` counting."""
+    from features.contract.screening import repeated_rows
+
+    rng = np.random.default_rng(len(case))
+    ids = np.arange(2_000, dtype=np.int64) * 3
+    if case.startswith("repeats"):
+        ids[rng.choice(ids.size, 50, replace=False)] = rng.choice(ids, 50)
+    if case.endswith("shuffled"):
+        rng.shuffle(ids)
+    among = rng.random(ids.size) > 0.1
+    numeric = repeated_rows(pa.chunked_array([pa.array(ids)]), among)
+    text = repeated_rows(pa.chunked_array([pa.array(ids.astype(str))]), among)
+    assert (numeric == text).all()
+    expected = np.zeros(ids.size, bool)
+    seen: set[int] = set()
+    for i in np.flatnonzero(among):
+        expected[i] = int(ids[i]) in seen
+        seen.add(int(ids[i]))
+    assert (numeric == expected).all() and numeric.any() == case.startswith("repeats")

@@ -168,10 +168,18 @@ def repeated_rows(values: pa.ChunkedArray, among: np.ndarray) -> np.ndarray:
     if rows.size < 2:
         return repeated
     subset = plain_values(values if rows.size == len(values) else values.take(pa.array(rows)))
-    order = pc.sort_indices(subset)
-    ordered = subset.take(order)
-    same_as_previous = as_mask(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1)))
-    later = order.to_numpy()[1:][same_as_previous]
+    if pa.types.is_integer(subset.type) and not subset.null_count:
+        numbers = subset.to_numpy()
+        if (numbers[1:] > numbers[:-1]).all():  # ids that only grow (as most exports number their events): none repeats
+            return repeated
+        order = np.argsort(numbers, kind="stable")
+        ordered_numbers = numbers[order]
+        same_as_previous = ordered_numbers[1:] == ordered_numbers[:-1]
+    else:
+        order = pc.sort_indices(subset).to_numpy()
+        ordered = subset.take(order)
+        same_as_previous = as_mask(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1)))
+    later = order[1:][same_as_previous]
     repeated[rows[later]] = True
     return repeated
 
