@@ -284,8 +284,11 @@ def _reject_outside_lifetime(
 ) -> None:
     """Rows dated before their partner signed up, then rows dated after `as_of`."""
     known = codes >= 0
-    before = np.zeros(len(codes), dtype=bool)
-    before[known] = ts_ns[known] < signup_ns[codes[known]]
+    if signup_ns.size:  # one gather for every row (unknown partners read the first signup, then are masked out)
+        before = ts_ns < signup_ns[np.maximum(codes, 0)]
+        before &= known
+    else:
+        before = np.zeros(len(codes), dtype=bool)
 
     def show_before(rows: np.ndarray) -> list[str]:
         return [f"partner {partner_index[codes[row]]}: ts {_iso(ts_ns[row])} < signup_at {_iso(signup_ns[codes[row]])}" for row in rows]
