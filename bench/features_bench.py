@@ -3,8 +3,8 @@
 Targets (feature pipeline issue), on the 2-core machine: `build_features` for one cutoff at most 30 s
 and for 12 monthly cutoffs at most 90 s; peak memory under 8 GB; cost about linear in events over
 programs of 1x / 5x / 20x events ("about linear" read here as a log-log slope of time against events
-of at most 1.2); and, for the window count and sum features, our time divided by DuckDB SQL's over
-the same Parquet (`bench/duckdb_features.py`) at most 2.
+of at most 1.2); our time divided by DuckDB SQL's over the same Parquet (`bench/duckdb_features.py`)
+at most 1.0 for one cutoff and 0.6 for 12 (issue #18); and load + validate under 3 s.
 
 Each measurement runs in a fresh Python process, so its peak RSS is its own: the pipeline's processes
 load and validate the program with `load_program` (timed separately, not part of the targets) and
@@ -47,7 +47,10 @@ REPO = Path(__file__).resolve().parents[1]
 ONE_CUTOFF_TARGET_S = 30.0
 TWELVE_CUTOFFS_TARGET_S = 90.0
 PEAK_TARGET_GB = 8.0
-RATIO_TARGET = 2.0
+RATIO_TARGETS = {"1 cutoff": 1.0, "12 cutoffs": 0.6}
+"""Issue #18: build_features over DuckDB's faster query, cold (a fresh process each, best of 1 by default)."""
+LOAD_TARGET_S = 3.0
+"""Issue #18: load + validate of the main program (25-30 M events)."""
 LINEAR_SLOPE_TARGET = 1.2
 KINDS = ("pipeline", "window", "duckdb", "duckdb_by_day", "agreement")
 
@@ -285,8 +288,12 @@ def main() -> None:
             results[label] = r
             print(
                 f"  {label:<10}: {r['seconds']:6.1f} s (target <= {target:.0f} s: {verdict(r['seconds'] <= target)}), "
-                f"{r['rows']:,} rows x {r['columns']} columns; load + validate before it {r['load_seconds']:.1f} s (not in the target)"
+                f"{r['rows']:,} rows x {r['columns']} columns"
             )
+            load_ok = r["load_seconds"] < LOAD_TARGET_S
+            print(f"  {'':<10}  load + validate before it {r['load_seconds']:.1f} s (target < {LOAD_TARGET_S:.0f} s: {verdict(load_ok)})")
+            if not load_ok:
+                missed.append(f"{label}: load + validate {r['load_seconds']:.1f} s >= {LOAD_TARGET_S:.0f} s")
             ok = r["peak_gb"] < PEAK_TARGET_GB
             print(
                 f"  {'':<10}  peak RSS of the process (load included) {fmt_gb(r['peak_gb'])} (target < {PEAK_TARGET_GB:.0f} GB: {verdict(ok)}); "
@@ -333,15 +340,16 @@ def main() -> None:
                 f"  {label}: DuckDB per event {ducks['duckdb']['seconds']:5.1f} s, per day {ducks['duckdb_by_day']['seconds']:5.1f} s "
                 f"({ducks['duckdb']['rows']:,} rows; peak {fmt_gb(ducks['duckdb']['peak_gb'])} / {fmt_gb(ducks['duckdb_by_day']['peak_gb'])})"
             )
+            target = RATIO_TARGETS[label]
             for what, ours in (("build_features, every feature", full), ("ours, window features only", window)):
                 ratios = {kind: ours["seconds"] / duck["seconds"] for kind, duck in ducks.items()}
                 worst = max(ratios.values())
                 print(
                     f"    {what:<30} {ours['seconds']:5.1f} s -> ratio {ratios['duckdb']:4.2f} per event, {ratios['duckdb_by_day']:4.2f} per day "
-                    f"(target <= {RATIO_TARGET:.0f}: {verdict(worst <= RATIO_TARGET)})"
+                    f"(target <= {target:.1f} against the faster: {verdict(worst <= target)})"
                 )
-                if what.startswith("build_features") and worst > RATIO_TARGET:
-                    missed.append(f"{label} ratio {worst:.2f} > {RATIO_TARGET:.0f}")
+                if what.startswith("build_features") and worst > target:
+                    missed.append(f"{label} ratio {worst:.2f} > {target:.1f}")
 
         if args.check_agreement:
             r = run_measurement("agreement", main_dir, twelve, 1)

@@ -809,3 +809,37 @@ def test_owner_kpis_show_a_month_and_three_months_earlier_with_a_trend_line(lang
     ltv_spark = next(s for s in sparks if t["ltv"] in s)
     assert ltv_spark.count("<polyline") == 1 and len(re.search(r'points="([^"]+)"', ltv_spark).group(1).split()) == 4  # type: ignore[union-attr]
     assert t["owner"] in page and t["ltv_unavailable"] in page and t["nps_none"] in page  # no LTV table, no surveys in this fixture
+
+
+def test_spreadsheet_cells_keep_their_kinds_and_leave_missing_values_empty(tmp_path: Path) -> None:
+    """The cells written without pandas' to_excel: a number stays a number (inf as pandas' text), a flag a
+    boolean, a time a date-formatted number, text shared text, and a missing value no cell at all."""
+    import zipfile
+
+    from serving.outputs import _write_cells
+
+    frame = pd.DataFrame(
+        {
+            "number": [0.25, np.nan, np.inf],
+            "count": pd.array([3, None, 5], dtype="Int64"),
+            "flag": [True, False, True],
+            "when": pd.to_datetime(["2026-06-01 12:30", None, "2026-06-03 00:00"]),
+            "text": ["a & b", None, "c"],
+        }
+    )
+    path = tmp_path / "cells.xlsx"
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(str(path)) as book:
+        page, day = book.add_worksheet("s"), book.add_format({"num_format": "yyyy-mm-dd"})
+        for position, column in enumerate(frame.columns):
+            _write_cells(page, position, frame[column], day)
+    with zipfile.ZipFile(path) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+        styles = book.read("xl/styles.xml").decode()
+    cells = dict(re.findall(r'<c r="([A-Z]+\d+)"(.*?)</c>', sheet))
+    assert sorted(cells) == ["A2", "A4", "B2", "B4", "C2", "C3", "C4", "D2", "D4", "E2", "E4"]  # row 3's missing values: no cell
+    assert "<v>0.25</v>" in cells["A2"] and 't="s"' in cells["A4"]  # inf is text, as pandas writes it
+    assert "<v>3</v>" in cells["B2"] and 't="b"' in cells["C2"] and "<v>0</v>" in cells["C3"]
+    assert 's="1"' in cells["D2"] and "<v>46174.520833333" in cells["D2"] and 'formatCode="yyyy-mm-dd"' in styles
+    assert 't="s"' in cells["E2"]
