@@ -724,10 +724,11 @@ def _day_rows(
     key += offset
     change = key[1:] != key[:-1]
     keys = key[np.flatnonzero(np.r_[True, change])] if key.size else np.zeros(0, np.int64)
+    n_events = key.size
     del key
-    row = np.empty(change.size + 1, np.int64)
-    row[:1] = 0
-    np.cumsum(change, out=row[1:])
+    row = np.zeros(n_events, np.int64)
+    if n_events:
+        np.cumsum(change, out=row[1:])
     del change
     n_rows, n_types = keys.size, len(vocabulary)
     row_type = row * n_types
