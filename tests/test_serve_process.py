@@ -275,6 +275,11 @@ def test_two_workers_share_a_burst_of_connections_and_sigterm_stops_every_proces
         family = psutil.Process(process.pid).children(recursive=True)
         assert len(family) >= 3, family  # the BentoML server and its two workers at least
         port = int(url.rsplit(":", 1)[1])
+        # The first worker up answers /livez while the second may still load its models; each joins the port when
+        # ready (a busy machine showed 1 listener at the first answer), so wait for both, as a client's retry would.
+        deadline = time.monotonic() + 120
+        while _listening_sockets(port) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
         pool = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(16)]
         for connection in pool:
             connection.connect()
