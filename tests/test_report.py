@@ -843,3 +843,26 @@ def test_spreadsheet_cells_keep_their_kinds_and_leave_missing_values_empty(tmp_p
     assert "<v>3</v>" in cells["B2"] and 't="b"' in cells["C2"] and "<v>0</v>" in cells["C3"]
     assert 's="1"' in cells["D2"] and "<v>46174.520833333" in cells["D2"] and 'formatCode="yyyy-mm-dd"' in styles
     assert 't="s"' in cells["E2"]
+
+
+def test_risk_list_csv_words_times_as_pandas_does() -> None:
+    """Times are worded once per distinct value before the CSV is written: the text must be pandas' own, byte
+    for byte, for zones, missing times, fractions of a second and both units."""
+    from serving.outputs import _with_times_as_text
+
+    frame = pd.DataFrame(
+        {
+            "partner_id": ["a", "b", "c", "d"],
+            "as_of": pd.to_datetime(["2026-07-01", "2026-07-01", "2026-07-01 12:34:56.789123", None], utc=True, format="ISO8601"),
+            "scored_at": pd.to_datetime(["2026-07-01 06:00", None, "2026-07-02", "2026-07-02"], utc=True, format="ISO8601").astype(
+                "datetime64[us, UTC]"
+            ),
+            "naive": pd.to_datetime(["2026-01-01", "2026-01-02 03:04:05", None, "2026-01-01"], format="ISO8601"),
+            "naive_days": pd.to_datetime(["2026-01-01", "2026-01-02", None, "2026-01-01"]),
+            "midnights": pd.to_datetime(["2026-01-01", "2026-01-02", None, "2026-01-01"], utc=True),
+            "risk": [0.123456789, np.nan, 1e7 / 3, 0.0],
+        }
+    )
+    worded = _with_times_as_text(frame)
+    assert worded.to_csv(index=False, float_format="%.6g") == frame.to_csv(index=False, float_format="%.6g")
+    assert worded["as_of"].tolist()[2:] == ["2026-07-01 12:34:56.789123+00:00", ""]
