@@ -14,6 +14,7 @@ so that a plural form or a number format is decided in one place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -49,6 +50,7 @@ def plural_ru(n: float, one: str, few: str, many: str) -> str:
     return many
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same few thousand day counts and amounts recur over 100,000 partners
 def round_half_up(value: float, decimals: int = 0) -> Decimal:
     """Rounding as people do it (2.5 -> 3), not banker's rounding (2.5 -> 2)."""
     return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
