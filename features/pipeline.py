@@ -381,16 +381,16 @@ class _DayTable:
         np.clip(offset, fold, beyond, out=offset)
         rows = _day_rows(code, offset, ts, type_code, amount, self.span, vocabulary)
         del offset
-        offset = rows.keys % self.span
-        rows.active = np.where(offset == fold, past_days.days[rows.keys // self.span], rows.counts[:, qualifying].sum(axis=1) > 0).astype(np.int64)
-        self.keys = rows.keys
+        self.keys, counts = rows.keys, rows.counts
         n_rows = self.keys.size
-        counts = rows.counts
+        row_day = self.keys % self.span
+        qualifying_count = counts[:, qualifying].sum(axis=1)
         columns = {f"count:{name}": counts[:, j] for j, name in enumerate(vocabulary)}
         for name in ("click", "lead", SALE, PAYOUT_REQUESTED, PAYOUT_PAID):  # features read them; a vocabulary may lack them
             columns.setdefault(f"count:{name}", np.zeros(n_rows, np.int64))
-        columns["qualifying"] = counts[:, qualifying].sum(axis=1)
-        columns["active"] = rows.active
+        columns["qualifying"] = qualifying_count
+        # Active days per row: the folded row counts the partner's active days before the first day.
+        columns["active"] = np.where(row_day == fold, past_days.days[self.keys // self.span], qualifying_count > 0).astype(np.int64)
         for name in MONEY_TYPES:
             columns[f"amount:{name}"] = rows.amounts[name]
         self.qualifying_column = "qualifying"
@@ -407,7 +407,7 @@ class _DayTable:
         self.last_event: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for suffix, t in RECENCY_TYPES.items():
             if t is None:
-                has, stamp = columns["qualifying"] > 0, rows.latest[:, qualifying].max(axis=1, initial=_NO_TIME)
+                has, stamp = qualifying_count > 0, rows.latest[:, qualifying].max(axis=1, initial=_NO_TIME)
             elif t in vocabulary:
                 has, stamp = counts[:, vocabulary.index(t)] > 0, rows.latest[:, vocabulary.index(t)]
             else:
@@ -426,7 +426,7 @@ class _DayTable:
 
         # Gaps between consecutive active days: the folded days' own, and prefix sums over the later active rows.
         self.past_days = past_days
-        active_rows = (columns["qualifying"] > 0) & (offset > fold) & (offset < beyond)
+        active_rows = (qualifying_count > 0) & (row_day > fold) & (row_day < beyond)
         self.active_keys = self.keys[active_rows]
         active_partner = self.active_keys // self.span
         active_day = self.active_keys % self.span
@@ -629,8 +629,9 @@ class _DayTable:
             program_window_revenue=program_revenue,
             star_threshold=threshold,
         )
-        active_before = self.window_sum(i, "active", start=30, length=30)
-        projected_active = np.clip(2 * out[ACTIVE_DAYS_30] - active_before, 0, 30)
+        month = _SEGMENT_ACTIVE_DAYS
+        active_before = self.window_sum(i, "active", start=month, length=month)
+        projected_active = np.clip(2 * out[ACTIVE_DAYS_30] - active_before, 0, month)
         recent = self.window_sum(i, sale, start=0, length=d)
         before = self.window_sum(i, sale, start=d, length=d)
         leaving = self.window_sum(i, sale, start=w - d, length=d)
@@ -686,6 +687,8 @@ _NO_TIME = np.iinfo(np.int64).min
 """Latest-time placeholder of a (row, type) without events."""
 MONEY_TYPES = (SALE, PAYOUT_PAID, PAYOUT_REQUESTED)
 """Event types whose amounts the features sum."""
+_SEGMENT_ACTIVE_DAYS = 30
+"""The window of ACTIVE_DAYS_30, which the segment rules and the downgrade warning read."""
 
 
 def lookback_days(config: Config) -> int:
@@ -700,26 +703,25 @@ def lookback_days(config: Config) -> int:
         *f.revenue_share_windows_days,
         s.revenue_window_days,
         2 * s.downgrade_warning_days,
-        2 * ACTIVE_DAY_WINDOWS[0],  # the downgrade warning compares the last 30 active days with the 30 before
+        2 * _SEGMENT_ACTIVE_DAYS,  # the downgrade warning compares the last 30 active days with the 30 before
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _DayRows:
     """Per partner-day row (sorted by key = partner code * span + day offset): event counts and latest time
-    per type, the money types' amounts, and the active days the row counts (set by the caller)."""
+    per type, and the money types' amounts."""
 
     keys: np.ndarray
     counts: np.ndarray
     latest: np.ndarray
     amounts: dict[str, np.ndarray]
-    active: np.ndarray
 
 
 def _day_rows(
     code: np.ndarray, offset: np.ndarray, ts: np.ndarray, type_code: np.ndarray, amount: np.ndarray, span: int, vocabulary: list[str]
 ) -> _DayRows:
-    """Rows of events sorted by partner, then time, each at its day `offset` (active days left to the caller)."""
+    """Rows of events sorted by partner, then time, each at its day `offset`."""
     key = code * span
     key += offset
     change = key[1:] != key[:-1]
@@ -744,7 +746,7 @@ def _day_rows(
             amounts[name] = np.bincount(row[is_type], weights=amount[is_type], minlength=n_rows)
         else:
             amounts[name] = np.zeros(n_rows)
-    return _DayRows(keys=keys, counts=counts, latest=latest.reshape(n_rows, n_types), amounts=amounts, active=np.zeros(n_rows, np.int64))
+    return _DayRows(keys=keys, counts=counts, latest=latest.reshape(n_rows, n_types), amounts=amounts)
 
 
 @dataclass(frozen=True)
