@@ -155,29 +155,57 @@ def dask_session(cfg: Config, data: Path | None, say, doing: str):  # noqa: ANN0
         yield client, folder
 
 
-def scoring_inputs(cfg: Config, data: Path | None, lenient: bool, cutoff, *, allow_stale: bool, step, then):  # noqa: ANN001,ANN202
-    """The program's features at `cutoff` and its owner-KPI facts (`serving.kpis.EventFacts`) on the configured
-    engine, with `then()` (the models) called once the data's dates are checked: (features, facts, then())."""
+def scored_program(cfg: Config, data: Path | None, lenient: bool, cutoff, actions, *, allow_stale: bool, step, then, staging):  # noqa: ANN001,ANN202
+    """The program scored at `cutoff` on the configured engine, with `then()` (the models) called once the data's
+    dates are checked: (risk list, owner-KPI facts (`serving.kpis.EventFacts`), models, previous scoring).
+
+    The local engine returns the whole risk list. The dask engine scores partition by partition
+    (`serving.partitioned.score_on`), writes the risk list as parts into `staging` (a `scoring_staging`) and
+    returns its summary (`serving.batch.summary_rows`), which is what the report and the top files need."""
     from features.pipeline import build_features
     from partner_churn.domain import check_scoring_date, event_span
+    from serving.batch import score_features
+    from serving.history import previous_scoring
     from serving.kpis import combine_kpi_parts, kpi_part
 
+    def scoring(models, count: str) -> None:  # noqa: ANN001 - ScoringModels
+        step(f"scoring {count} with {models.version_label(cfg)}")
+
+    previous = previous_scoring(cfg.paths.output_dir, cutoff.normalize())
     if cfg.compute.engine == "dask":
-        from features.partitioned import build_features_on
-        from serving.partitioned import program_facts_on
+        from serving.outputs import CONSOLE_TOP, write_risk_list_part
+        from serving.partitioned import program_facts_on, score_on
 
         with dask_session(cfg, data, step, "loading data") as (client, folder):
             now = utc_now()
             facts = program_facts_on(client, folder, now, cutoff, cfg)
             check_scoring_date(cutoff, facts.span, cfg, allow_stale=allow_stale)
-            made = then()
-            return build_features_on(client, folder, now, [cutoff], cfg, context=facts.context), facts.kpis, made
+            models = then()
+            scoring(models, "the partitions")
+            summary = score_on(
+                client,
+                folder,
+                now,
+                cutoff,
+                cfg,
+                models,
+                actions,
+                context=facts.context,
+                previous=previous,
+                scored_at=utc_now(),
+                write_part=lambda k, rows: write_risk_list_part(staging, k, rows, cutoff),
+                text_rows=max(cfg.scoring.spreadsheet_rows, cfg.scoring.top_in_report, CONSOLE_TOP),
+            )
+            return summary, facts.kpis, models, previous
     step("loading data")
     program = load_data(cfg, data, None, lenient)
     check_scoring_date(cutoff, event_span(program.events), cfg, allow_stale=allow_stale)
-    made = then()
+    models = then()
     features = build_features(program.partners, program.events, [cutoff], cfg, surveys=program.surveys)
-    return features, combine_kpi_parts([kpi_part(program.partners, program.events, cutoff, cfg, surveys=program.surveys)], cutoff, cfg), made
+    kpis = combine_kpi_parts([kpi_part(program.partners, program.events, cutoff, cfg, surveys=program.surveys)], cutoff, cfg)
+    del program
+    scoring(models, f"{len(features):,} partners")
+    return score_features(features, cutoff, cfg, models, actions, previous=previous), kpis, models, previous
 
 
 def cutoff_or_after_data(program, as_of: str | None):  # noqa: ANN001,ANN202 - Program -> pd.Timestamp

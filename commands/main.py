@@ -7,6 +7,7 @@ import difflib
 import sys
 import types
 from collections.abc import Sequence
+from contextlib import nullcontext
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +33,7 @@ from commands.common import (
     load_data,
     models_app,
     parse_as_of,
-    scoring_inputs,
+    scored_program,
     train_or_backtest,
     utc_now,
 )
@@ -385,12 +386,21 @@ def score(
     from partner_churn.config import parse_version_pins
     from partner_churn.domain import check_active_partners
     from retention.actions import load_action_table
-    from serving.batch import score_features
     from serving.effects_files import latest_effects
-    from serving.history import previous_scoring, scorings_near
+    from serving.history import scorings_near
     from serving.kpis import TREND_TOLERANCE_DAYS, kpis_json, kpis_of, trend_cutoffs
     from serving.models import load_scoring_models
-    from serving.outputs import REPORT, RISK_LIST_CSV, SPREADSHEET, console_top, language_file, scoring_lock, write_scoring
+    from serving.outputs import (
+        REPORT,
+        RISK_LIST,
+        RISK_LIST_CSV,
+        SPREADSHEET,
+        console_top,
+        language_file,
+        scoring_lock,
+        scoring_staging,
+        write_scoring,
+    )
     from serving.report import render_report
 
     def step(message: str) -> None:
@@ -416,54 +426,57 @@ def score(
                 step(f"warning: {warning}")
             return models
 
-        features_now, facts, models = scoring_inputs(cfg, data, lenient, cutoff, allow_stale=allow_stale, step=step, then=scoring_models)
-        previous = previous_scoring(cfg.paths.output_dir, cutoff.normalize())
-        step(f"scoring {len(features_now):,} partners with {models.version_label(cfg)}")
-        scored = score_features(features_now, cutoff, cfg, models, actions, previous=previous)
-        active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
-        earlier = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff)[:-1], within_days=TREND_TOLERANCE_DAYS, before=cutoff)
-        kpis = kpis_of(facts, cutoff, cfg, scored, earlier=earlier)
-        step("writing the risk list, the report and the history")
-        html = render_report(
-            scored,
-            previous,
-            kpis,
-            as_of=cutoff,
-            lang=cfg.scoring.lang,
-            top=cfg.scoring.top_in_report,
-            active_window_days=cfg.labels.active_window_days,
-            in_play_window_days=cfg.segments.in_play_window_days,
-            horizon_days=cfg.labels.horizon_days,
-            revenue_window_days=cfg.segments.revenue_window_days,
-            notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
-            effects=measured_effects,
-            action_titles={action.code: getattr(action.title, cfg.scoring.lang) for action in actions.actions},
-        )
-        manifest = {
-            "as_of": cutoff.isoformat(),
-            "scored_at": str(scored["scored_at"].iloc[0]) if len(scored) else "",
-            "partners": len(scored),
-            "active_partners": active,
-            "models": models.version_label(cfg),
-            "pair": models.pair,
-            "trained_through": models.trained_through(),
-            "lang": cfg.scoring.lang,
-            "previous_scoring": previous.as_of.isoformat() if previous is not None else None,
-            "measured_actions": models.measured_label(cfg) or None,
-            "actions_by_basis": scored["action_basis"].value_counts().to_dict() if len(scored) else {},
-        }
-        folder = write_scoring(
-            scored,
-            html,
-            cfg.paths.output_dir,
-            cutoff,
-            manifest,
-            lang=cfg.scoring.lang,
-            spreadsheet_rows=cfg.scoring.spreadsheet_rows,
-            kpis=kpis_json(kpis),
-        )
+        # the dask engine writes the risk list's parts into the staging folder as the partitions finish
+        with scoring_staging(cfg.paths.output_dir, cutoff) if cfg.compute.engine == "dask" else nullcontext() as staging:
+            scored, facts, models, previous = scored_program(
+                cfg, data, lenient, cutoff, actions, allow_stale=allow_stale, step=step, then=scoring_models, staging=staging
+            )
+            active = check_active_partners(scored, cutoff, cfg, allow_stale=allow_stale)
+            earlier = scorings_near(cfg.paths.output_dir, trend_cutoffs(cutoff)[:-1], within_days=TREND_TOLERANCE_DAYS, before=cutoff)
+            kpis = kpis_of(facts, cutoff, cfg, scored, earlier=earlier)
+            step("writing the risk list, the report and the history")
+            html = render_report(
+                scored,
+                previous,
+                kpis,
+                as_of=cutoff,
+                lang=cfg.scoring.lang,
+                top=cfg.scoring.top_in_report,
+                active_window_days=cfg.labels.active_window_days,
+                in_play_window_days=cfg.segments.in_play_window_days,
+                horizon_days=cfg.labels.horizon_days,
+                revenue_window_days=cfg.segments.revenue_window_days,
+                notices={**models.unavailable, **models.notices, **({"models": w} if (w := models.age_warning(cutoff, cfg)) else {})},
+                effects=measured_effects,
+                action_titles={action.code: getattr(action.title, cfg.scoring.lang) for action in actions.actions},
+            )
+            manifest = {
+                "as_of": cutoff.isoformat(),
+                "scored_at": str(scored["scored_at"].iloc[0]) if len(scored) else "",
+                "partners": len(scored),
+                "active_partners": active,
+                "models": models.version_label(cfg),
+                "pair": models.pair,
+                "trained_through": models.trained_through(),
+                "lang": cfg.scoring.lang,
+                "previous_scoring": previous.as_of.isoformat() if previous is not None else None,
+                "measured_actions": models.measured_label(cfg) or None,
+                "actions_by_basis": scored["action_basis"].value_counts().to_dict() if len(scored) else {},
+            }
+            folder = write_scoring(
+                scored,
+                html,
+                cfg.paths.output_dir,
+                cutoff,
+                manifest,
+                lang=cfg.scoring.lang,
+                spreadsheet_rows=cfg.scoring.spreadsheet_rows,
+                kpis=kpis_json(kpis),
+                staging=staging,
+            )
     report, spreadsheet = folder / language_file(REPORT, cfg.scoring.lang), folder / language_file(SPREADSHEET, cfg.scoring.lang)
     since = f"previous scoring {previous.as_of:%Y-%m-%d}" if previous is not None else "first scoring"
+    whole = f"{folder / RISK_LIST_CSV} and .parquet" if staging is None else f"{folder / RISK_LIST}/ (Parquet, a part per partition)"
     if models.measured is not None:
         from retention.measured import MEASURED
 
@@ -474,9 +487,7 @@ def score(
             err=True,
         )
     typer.echo(f"scored {len(scored):,} partners as of {cutoff:%Y-%m-%d} ({since}) -> {folder}")
-    typer.echo(
-        f"risk list: {folder / RISK_LIST_CSV} and .parquet (all partners), {spreadsheet.name} (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}"
-    )
+    typer.echo(f"risk list: {whole} (all partners), {spreadsheet.name} (top {min(len(scored), cfg.scoring.spreadsheet_rows):,}); report: {report}")
     typer.echo(console_top(scored, cfg.scoring.lang).to_string(index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-", max_colwidth=80))
 
 

@@ -71,10 +71,18 @@ def build_features_on(
     them (else one is run)."""
     stamps = check_cutoffs(cutoffs)
     context = context or program_figures_on(client, data_dir, as_of, stamps, config).context
-    parts = partitions_of(data_dir)
-    futures = client.map(
-        _features_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, context=context, pure=False
-    )
-    frames = client.gather(futures)
+    frames = client.gather(partition_features_on(client, data_dir, as_of, stamps, config, context=context))
     frame = pd.concat(frames, ignore_index=True)
     return frame.sort_values("as_of", kind="stable", ignore_index=True)
+
+
+def partition_features_on(
+    client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config, *, context: ProgramContext
+) -> list[Any]:
+    """The futures of every partition's `build_features` on the cluster (in `partitions_of` order), left on the
+    workers for the steps that follow there; `context`: the first pass's program figures at `cutoffs`."""
+    parts = partitions_of(data_dir)
+    stamps = check_cutoffs(cutoffs)
+    return list(
+        client.map(_features_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, context=context, pure=False)
+    )

@@ -23,7 +23,7 @@ from partner_churn.config import Config
 from partner_churn.domain import TARGETS, VALID_UNTIL, target_of_model
 from partner_churn.errors import InputError
 from partner_churn.files import write_atomically
-from serving.outputs import RISK_LIST, scoring_dates, scoring_folder
+from serving.outputs import RISK_LIST, read_risk_list_file, scoring_dates, scoring_folder
 
 T = TypeVar("T")
 FAR_FUTURE = VALID_UNTIL
@@ -69,12 +69,12 @@ def latest_scoring(output_dir: Path) -> pd.Timestamp:
 def read_risk_list(output_dir: Path, as_of: pd.Timestamp) -> pd.DataFrame:
     """The risk list saved by `partner-churn score --as-of DATE`, or a clear error."""
     path = scoring_folder(output_dir, as_of) / RISK_LIST
-    if not path.is_file():
+    if not path.exists():
         latest = latest_scoring_before(output_dir, FAR_FUTURE)
         known = f"the latest in {output_dir} is {latest:%Y-%m-%d}" if latest is not None else f"{output_dir} holds none"
         raise InputError(f"no risk list for {as_of:%Y-%m-%d}: {path} not found ({known}); run partner-churn score --as-of {as_of:%Y-%m-%d} first")
     try:
-        frame = pd.read_parquet(path)
+        frame = read_risk_list_file(path)
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read the risk list ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     if frame.empty:

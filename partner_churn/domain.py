@@ -251,6 +251,12 @@ RISK_LIST_ORDER: tuple[str, ...] = ("value_at_risk", "deactivation_risk", "upgra
 """The risk list is sorted by these, descending, missing last: money at stake first."""
 
 
+def risk_list_order(frame: pd.DataFrame) -> np.ndarray:
+    """The positions of `frame`'s rows in priority order (stable: ties keep the frame's order; missing scores last)."""
+    keys = frame[list(RISK_LIST_ORDER)].reset_index(drop=True)
+    return keys.sort_values(list(RISK_LIST_ORDER), ascending=False, kind="stable", na_position="last").index.to_numpy()
+
+
 def sort_risk_list(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in priority order (stable, missing scores last), index 0..n-1."""
-    return frame.sort_values(list(RISK_LIST_ORDER), ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+    """Rows in priority order (`risk_list_order`), index 0..n-1."""
+    return frame.iloc[risk_list_order(frame)].reset_index(drop=True)

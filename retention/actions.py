@@ -543,37 +543,74 @@ def fit_personal_contacts(
     """`actions` (from `action_columns`) with personal contacts given only where they are worth a person's time.
 
     A personal action (channel in `personal_contact.channels`) below its channel's minimum value at risk or
-    expected revenue is replaced by the automated action of the partner's segment. With `capacity` (a whole population: the
-    risk list), each owner's remaining personal contacts are taken most valuable first (ties by
-    `partner_id`), `daily_capacity` a day: a contact is due on the first day with room (0: today) and one
-    that finds no room by its action's `due_in_days` gets the automated action too. Without it (a few
-    partners of a service request) only the minimum applies. Adds `personal_contact` (see
-    PERSONAL_CONTACT_OUTCOMES).
+    expected revenue is replaced by the automated action of the partner's segment. With `capacity` (a whole
+    population: the risk list), the contacts left are then fitted to each owner's daily capacity
+    (`contacts_within_capacity`, `with_capacity_fallbacks`). Without it (a few partners of a service request)
+    only the minimum applies. Adds `personal_contact` (see PERSONAL_CONTACT_OUTCOMES).
     """
     rules = table.personal_contact
     if rules is None:  # no action takes a person's time
         return {**actions, "personal_contact": np.full(len(np.asarray(actions["action"])), "", dtype=object)}
     value = np.nan_to_num(np.asarray(columns["value_at_risk"], dtype=float), nan=0.0)
     expected = np.nan_to_num(np.asarray(columns["expected_revenue"], dtype=float), nan=0.0)
-    segment = np.asarray(columns["segment"], dtype=object)
-    owner, channel = np.asarray(actions["owner"], dtype=object), np.asarray(actions["channel"], dtype=object)
-    due = np.asarray(actions["due_in_days"], dtype=np.int64).copy()
+    channel = np.asarray(actions["channel"], dtype=object)
     personal = np.isin(channel, rules.channels)
     least_at_risk = np.array([rules.min_value_at_risk.get(c, 0.0) for c in channel], dtype=float)
     least_expected = np.array([rules.min_expected_revenue.get(c, 0.0) for c in channel], dtype=float)
     outcome = np.where(personal, "scheduled", "").astype(object)
     outcome[personal & ((value < least_at_risk) | (expected < least_expected))] = "below_minimum_value"
-    if capacity:
-        partner = np.asarray(columns["partner_id"], dtype=object).astype(str)
-        for name, per_day in rules.daily_capacity.items():
-            rows = np.flatnonzero((outcome == "scheduled") & (owner == name))
-            ordered = rows[np.lexsort((partner[rows], -value[rows]))]
-            day = np.arange(len(ordered)) // per_day
-            fits = day <= due[ordered]
-            due[ordered[fits]] = day[fits]
-            outcome[ordered[~fits]] = "over_capacity"
-    replaced = np.isin(outcome, ["below_minimum_value", "over_capacity"])
+    due = np.asarray(actions["due_in_days"], dtype=np.int64)
+    fitted = _automated_where(actions, columns["segment"], outcome == "below_minimum_value", due, outcome, table, lang)
+    if not capacity:
+        return fitted
+    due, outcome = contacts_within_capacity(columns["partner_id"], columns["value_at_risk"], fitted, table)
+    return with_capacity_fallbacks(fitted, columns["segment"], due, outcome, table, lang)
+
+
+def contacts_within_capacity(partner_id: Any, value_at_risk: Any, fitted: Mapping[str, Any], table: ActionTable) -> tuple[np.ndarray, np.ndarray]:
+    """Each owner's scheduled personal contacts of a whole population (`fitted`: `fit_personal_contacts`
+    without capacity) taken most valuable first (ties by `partner_id`), `daily_capacity` a day: a contact is
+    due on the first day with room (0: today) and one that finds no room by its action's `due_in_days` is
+    `over_capacity`. Returns the rows' `due_in_days` and `personal_contact`. The rows may be gathered from
+    every partition of a program: they need only these columns, in any order."""
+    due = np.asarray(fitted["due_in_days"], dtype=np.int64).copy()
+    outcome = np.asarray(fitted["personal_contact"], dtype=object).copy()
+    rules = table.personal_contact
+    if rules is None:
+        return due, outcome
+    value = np.nan_to_num(np.asarray(value_at_risk, dtype=float), nan=0.0)
+    owner = np.asarray(fitted["owner"], dtype=object)
+    partner = np.asarray(partner_id, dtype=object).astype(str)
+    for name, per_day in rules.daily_capacity.items():
+        rows = np.flatnonzero((outcome == "scheduled") & (owner == name))
+        ordered = rows[np.lexsort((partner[rows], -value[rows]))]
+        day = np.arange(len(ordered)) // per_day
+        fits = day <= due[ordered]
+        due[ordered[fits]] = day[fits]
+        outcome[ordered[~fits]] = "over_capacity"
+    return due, outcome
+
+
+def with_capacity_fallbacks(
+    fitted: Mapping[str, Any], segment: Any, due: np.ndarray, outcome: np.ndarray, table: ActionTable, lang: str
+) -> dict[str, np.ndarray]:
+    """`fitted` with the due days and outcomes of `contacts_within_capacity`: an over-capacity contact gets the
+    automated action of its segment."""
+    if table.personal_contact is None:
+        return dict(fitted)
+    return _automated_where(fitted, segment, outcome == "over_capacity", due, outcome, table, lang)
+
+
+def _automated_where(
+    actions: Mapping[str, Any], segment: Any, replaced: np.ndarray, due: np.ndarray, outcome: np.ndarray, table: ActionTable, lang: str
+) -> dict[str, np.ndarray]:
+    """`actions` with `due_in_days` = `due` and `personal_contact` = `outcome`, and the automated action of
+    their segment (`personal_contact.automated`) in the `replaced` rows."""
+    rules = table.personal_contact
+    assert rules is not None, "only a table with personal contacts replaces them"
+    segment = np.asarray(segment, dtype=object)
     out = {name: np.asarray(values).copy() for name, values in actions.items()}
+    due = np.asarray(due, dtype=np.int64).copy()
     for row in np.flatnonzero(replaced):
         fallback = table.action(rules.automated[segment[row]])
         out["action"][row], out["channel"][row], out["owner"][row] = fallback.code, fallback.channel, fallback.owner

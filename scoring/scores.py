@@ -139,10 +139,15 @@ def value_at_risk(columns: Mapping[str, Any], config: Config, *, typical_workhor
     return {"expected_revenue": expected, "value_at_risk": np.where(lower_rung, potential * upgrade_value, at_risk)}
 
 
-def typical_workhorse_revenue(scored: pd.DataFrame, config: Config) -> float:
-    """The median Workhorse's expected horizon revenue in a scored population (0 without Workhorses)."""
-    workhorses = scored.loc[scored["segment"] == "workhorse", segment_revenue_feature(config)]
-    return float(expected_horizon_revenue(workhorses, config).median()) if len(workhorses) else 0.0
+def workhorse_revenues(now: pd.DataFrame, config: Config) -> np.ndarray:
+    """The expected horizon revenue of each Workhorse among `now`'s partners (of one part or the whole program),
+    whose median is the typical Workhorse's (`typical_workhorse_revenue`)."""
+    return expected_horizon_revenue(now.loc[now["segment"] == "workhorse", segment_revenue_feature(config)].to_numpy(dtype=float), config)
+
+
+def typical_workhorse_revenue(workhorse_revenues: np.ndarray) -> float:
+    """The median of a population's Workhorses' expected horizon revenues (0 without Workhorses)."""
+    return float(pd.Series(workhorse_revenues, dtype=float).median()) if len(workhorse_revenues) else 0.0
 
 
 def expected_horizon_revenue(window_revenue: Any, config: Config) -> Any:

@@ -42,15 +42,14 @@ def score_columns(
     *,
     lang: str,
     typical_workhorse_revenue: float,
-    capacity: bool,
 ) -> dict[str, np.ndarray]:
     """Scores, bands, flags, value at risk and the primary action of every row.
 
     `columns` hold the model features, `partner_id`, `segment` and `downgrade_warning`. A partner not
     active at the cutoff gets no deactivation risk (band `inactive`); a target whose model is missing gets
     NaN and the band `unavailable` (read as the lowest band by the action table). A personal contact goes
-    only to partners worth it, and with `capacity` (the rows are a whole population) within each owner's
-    daily capacity (`fit_personal_contacts`). Where the measured actions in force (`models.measured`) save
+    only to partners worth it (`fit_personal_contacts`); the batch scoring then fits the contacts of the whole
+    population to each owner's daily capacity (`serving.batch`). Where the measured actions in force (`models.measured`) save
     more than the rule's action, the measured one is proposed (`action_basis`, `expected_saved_revenue`:
     `retention.measured`).
     """
@@ -79,7 +78,7 @@ def score_columns(
         keep_rule_actions=config.effects.keep_rule_actions,
         min_uplift=config.effects.min_uplift,
     )
-    out |= keep_basis_of_given_actions(chosen, fit_personal_contacts(scored, chosen, actions, lang, capacity=capacity))
+    out |= keep_basis_of_given_actions(chosen, fit_personal_contacts(scored, chosen, actions, lang, capacity=False))
     return out
 
 

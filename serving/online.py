@@ -97,7 +97,7 @@ def answer_columns(
     config, models = served.config, served.models
     n = len(columns["partner_id"])
     columns = columns | score_columns(
-        columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served), capacity=False
+        columns, models, served.actions, config, lang=lang, typical_workhorse_revenue=_typical_workhorse_revenue(served)
     )
     changes, previous_at = _changes(columns, history, pd.Timestamp(now), config)
     reasons: list[list[str] | None] = [None] * n

@@ -25,8 +25,8 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
-from partner_churn.domain import FIRST_SCORING, LANGS
+from partner_churn.domain import FIRST_SCORING, LANGS, RISK_LIST_ORDER, sort_risk_list
 from partner_churn.errors import InputError
 from partner_churn.locks import process_lock
 from retention.wording import format_date, format_money, format_number, format_percent, format_signed
@@ -44,7 +44,8 @@ from serving.today import CONTACT_COLUMNS, contacts_due, crm_tasks
 from serving.words import ACTION_BASIS_NAMES, CHANNEL_NAMES, OWNER_NAMES, SEGMENT_NAMES, TEXT
 
 RISK_LIST = "risk_list.parquet"
-"""The file that makes a folder a scoring (what later scorings and monitoring read)."""
+"""What makes a folder a scoring (what monitoring reads): one file, or from the dask engine a folder of one part
+per partition (`write_risk_list_part`); `read_risk_list_file` reads either in risk-list order."""
 RISK_LIST_CSV = "risk_list.csv"
 MANIFEST = "scoring.json"
 """What was scored: date, partners, active partners, models, language; written last."""
@@ -98,7 +99,7 @@ def scoring_dates(output_dir: Path, *, with_active_partners: bool = True) -> lis
                 stamp = pd.Timestamp(folder.name, tz="UTC")
             except ValueError:
                 continue
-            if (folder / RISK_LIST).is_file() and (not with_active_partners or _has_active_partners(folder)):
+            if (folder / RISK_LIST).exists() and (not with_active_partners or _has_active_partners(folder)):
                 found.append(stamp)
     return sorted(found)
 
@@ -289,20 +290,28 @@ def write_scoring(
     lang: str,
     spreadsheet_rows: int = 10_000,
     kpis: Mapping[str, Any] | None = None,
+    staging: Path | None = None,
 ) -> Path:
     """Write risk_list.csv and .parquet (every partner), risk_list.LANG.xlsx (the first `spreadsheet_rows`
     in priority order: what a manager works through), report.LANG.html, contacts_OWNER.LANG.csv,
     kpis.json (`kpis`, when given) and scoring.json into the date's folder, then the date's score history entry; return the folder. The other languages' files of the date stay
     (`_replaced`). All or nothing: the files are written into a staging folder beside it, which then takes
     the date folder's place in one step (`_swap_into_place`); an InputError (one line) leaves the folder as
-    it was. Call it holding `scoring_lock`."""
+    it was. Call it holding `scoring_lock`.
+
+    With `staging` (a `scoring_staging` whose RISK_LIST the partitioned scoring wrote as a dataset of parts),
+    `scored` is that scoring's summary (`serving.batch.summary_rows`): the other files are made from it, and
+    no risk_list.csv is written (a stale one of an earlier scoring of the date does not stay either)."""
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGS)}")
     folder = scoring_folder(output_dir, as_of)
     contacts = contacts_due(scored, as_of) if len(scored) else pd.DataFrame(columns=CONTACT_COLUMNS)
-    writers: dict[str, Callable[[Path], object]] = {
+    whole_list: dict[str, Callable[[Path], object]] = {
         RISK_LIST: lambda path: scored.to_parquet(path, index=False),
         RISK_LIST_CSV: lambda path: _with_times_as_text(scored).to_csv(path, index=False, float_format="%.6g"),
+    }
+    writers: dict[str, Callable[[Path], object]] = {
+        **(whole_list if staging is None else {}),
         language_file(SPREADSHEET, lang): lambda path: _write_spreadsheet(scored.head(spreadsheet_rows), contacts, lang, path),
         language_file(REPORT, lang): lambda path: path.write_text(report_html, encoding="utf-8"),
         MANIFEST: lambda path: path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8"),
@@ -312,27 +321,74 @@ def write_scoring(
     for owner, tasks in contacts.groupby("owner", sort=True):
         name = language_file(CONTACTS_CSV, lang, owner=str(owner))
         writers = {name: _crm_writer(tasks), **writers}
-    staging = output_dir / f".{folder.name}.{os.getpid()}.staging"
     try:
-        for leftover in output_dir.glob(f".{folder.name}.*.staging"):  # of a scoring killed before its swap
-            shutil.rmtree(leftover, ignore_errors=True)
-        staging.mkdir(parents=True)
+        if staging is None:
+            staging = _fresh_staging(output_dir, as_of)
         for name, write in writers.items():
             write(staging / name)
         if folder.is_dir():  # the other languages' files, and files someone put beside an earlier scoring, stay
             for other in folder.iterdir():
-                if other.name not in writers and other.name != KPIS and not _replaced(other.name, lang) and other.is_file():
+                if other.name not in writers and other.name not in (KPIS, *whole_list) and not _replaced(other.name, lang) and other.is_file():
                     os.link(other, staging / other.name)
         _swap_into_place(staging, folder, last=MANIFEST)
     except (OSError, FileCreateError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise InputError(
-            f"cannot write the scoring of {as_of:%Y-%m-%d} to {folder}: {reason}; the files already there are left as they were"
-        ) from None
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise _cannot_write(folder, as_of, exc) from None
     shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the previous files
     write_entry(scored, output_dir, as_of, active_partners=int(manifest.get("active_partners", len(scored))))
     return folder
+
+
+def _cannot_write(folder: Path, as_of: pd.Timestamp, exc: BaseException) -> InputError:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return InputError(f"cannot write the scoring of {as_of:%Y-%m-%d} to {folder}: {reason}; the files already there are left as they were")
+
+
+def _fresh_staging(output_dir: Path, as_of: pd.Timestamp) -> Path:
+    """This process's empty staging folder for the scoring of `as_of`, beside its folder; the staging folders
+    of scorings of the date killed before their swap are removed (the date's `scoring_lock` is held)."""
+    name = scoring_folder(output_dir, as_of).name
+    for leftover in output_dir.glob(f".{name}.*.staging"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = output_dir / f".{name}.{os.getpid()}.staging"
+    staging.mkdir(parents=True)
+    return staging
+
+
+@contextmanager
+def scoring_staging(output_dir: Path, as_of: pd.Timestamp) -> Iterator[Path]:
+    """A fresh staging folder for a scoring whose risk list is written in parts before `write_scoring(...,
+    staging=)` adds the other files and swaps it into place; removed when the block fails. Hold `scoring_lock`."""
+    folder = scoring_folder(output_dir, as_of)
+    try:
+        staging = _fresh_staging(output_dir, as_of)
+        (staging / RISK_LIST).mkdir()
+    except OSError as exc:
+        raise _cannot_write(folder, as_of, exc) from None
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_risk_list_part(staging: Path, partition: int, rows: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    """One partition's finished rows (in risk-list order) as a part of the staging folder's RISK_LIST dataset;
+    read the whole list with `read_risk_list_file`."""
+    try:
+        rows.to_parquet(staging / RISK_LIST / f"part-{partition:05d}.parquet", index=False)
+    except OSError as exc:
+        raise _cannot_write(scoring_folder(staging.parent, as_of), as_of, exc) from None
+
+
+def read_risk_list_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A scoring's RISK_LIST in risk-list order: one file (the local engine's), or a dataset of parts, one per
+    partition in risk-list order (the dask engine's), merged as one sort of the whole list orders them."""
+    frame = pd.read_parquet(path, columns=None if columns is None else list(dict.fromkeys([*columns, *RISK_LIST_ORDER])))
+    if path.is_dir():
+        frame = sort_risk_list(frame)
+    return frame if columns is None else frame[columns]
 
 
 RENAME_EXCHANGE = 2
@@ -364,6 +420,9 @@ def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
         pass
     names = sorted((p.name for p in staging.iterdir()), key=lambda name: name == last)
     for name in names:
+        if (folder / name).is_dir() or (staging / name).is_dir():  # a partitioned risk list, or one it replaces
+            shutil.rmtree(folder / name, ignore_errors=True)
+            (folder / name).unlink(missing_ok=True)
         os.replace(staging / name, folder / name)
 
 
@@ -407,7 +466,11 @@ def spreadsheet_sheets(scored: pd.DataFrame, contacts: pd.DataFrame, lang: str) 
     return {TODAY_SHEET: today.rename(columns=headers), RISK_LIST_SHEET: risk_list.rename(columns=headers), DEFINITIONS_SHEET: definitions}
 
 
-def console_top(scored: pd.DataFrame, lang: str, n: int = 10) -> pd.DataFrame:
+CONSOLE_TOP = 10
+"""How many of the risk list's first partners `partner-churn score` prints."""
+
+
+def console_top(scored: pd.DataFrame, lang: str, n: int = CONSOLE_TOP) -> pd.DataFrame:
     """The first `n` partners of the risk list as `partner-churn score` prints them, in `lang`."""
     columns = ["partner_id", "segment", "deactivation_risk", "risk_trend", "upgrade_potential", "value_at_risk", "action_title", "reasons"]
     top = _figures(_names(scored.head(n)[columns], lang), lang)

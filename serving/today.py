@@ -56,13 +56,17 @@ CRM_COLUMNS = {
 column -> its header. Dates are ISO (YYYY-MM-DD), money in the program's currency, risk 0..1."""
 
 
+def contact_rows(scored: pd.DataFrame, *, days: int = WEEK_DAYS) -> pd.Series:
+    """The rows of `contacts_due`: a person's action (not automation's), due within `days`, worth something."""
+    worth = (scored["value_at_risk"].fillna(0) > 0) | (scored["expected_revenue"].fillna(0) > 0)
+    return (scored["owner"] != AUTOMATED_OWNER) & (scored["due_in_days"].astype(int) < days) & worth
+
+
 def contacts_due(scored: pd.DataFrame, as_of: pd.Timestamp, *, days: int = WEEK_DAYS) -> pd.DataFrame:
     """Every contact a person makes within `days` of `as_of`: actions not owned by automation, worth
     something (value at risk or expected revenue above 0: a partner with neither is nobody's hour), by
     owner, then due day, then value at risk (highest first)."""
-    due = scored["due_in_days"].astype(int)
-    worth = (scored["value_at_risk"].fillna(0) > 0) | (scored["expected_revenue"].fillna(0) > 0)
-    chosen = scored[(scored["owner"] != AUTOMATED_OWNER) & (due < days) & worth].copy()
+    chosen = scored[contact_rows(scored, days=days)].copy()
     chosen["due_date"] = (as_of.normalize() + pd.to_timedelta(chosen["due_in_days"].astype(int), unit="D")).dt.strftime("%Y-%m-%d")
     last = as_of - pd.to_timedelta(chosen[LAST_ACTIVITY], unit="D")
     chosen["last_activity_date"] = last.dt.strftime("%Y-%m-%d").where(chosen[LAST_ACTIVITY].notna(), "")

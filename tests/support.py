@@ -269,3 +269,15 @@ def register_in_store(result: Any, folder: Path) -> None:
     with mlflow_uris_restored():
         _, versions = registry.log_training_run(result, config=config, run_name="test-session")
         assert [d.promoted for d in registry.apply_gate(result, versions, config=config)] == [True, True]
+
+
+def workbook_strings(path: Path) -> tuple[list[str], list[str]]:
+    """The sheet names and every text cell of a written .xlsx (a zip of XML parts; openpyxl is not needed)."""
+    import zipfile
+    from html import unescape
+
+    with zipfile.ZipFile(path) as book:
+        workbook = book.read("xl/workbook.xml").decode()
+        shared = book.read("xl/sharedStrings.xml").decode()
+    sheets = [unescape(name) for name in re.findall(r'<sheet name="([^"]*)"', workbook)]
+    return sheets, [unescape(text) for text in re.findall(r"<t(?: [^>]*)?>([^<]*)</t>", shared)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from features.pipeline import build_features, program_context
 from partner_churn.compute import dask_client
 from partner_churn.config import ComputeConfig, Config, load_config
 from partner_churn.domain import TARGETS
+from retention.actions import default_actions_path
+from serving.outputs import read_risk_list_file
 from synthetic.program import generate_program, write_program
-from tests.support import assert_one_line_error, run
+from tests.support import assert_one_line_error, run, workbook_strings
 
 NOW = pd.Timestamp("2026-12-01", tz="UTC")
 CUTOFFS = [pd.Timestamp("2025-09-01", tz="UTC"), pd.Timestamp("2025-12-01", tz="UTC"), pd.Timestamp("2026-01-01", tz="UTC")]
@@ -210,10 +213,15 @@ def test_the_engine_on_the_command_line(folders: dict[str, Path], tmp_path: Path
 
 def test_scoring_on_the_dask_engine_writes_the_local_risk_list_and_figures(generated_dir: Path, fast_training: Any, tmp_path: Path) -> None:
     """The session's program in 3 partitions, scored with the session's models on both engines: the same risk list
-    row for row (scores, segments, actions, reasons, order) and the same owner KPIs."""
+    row for row (scores, segments, actions within the owners' capacity, reasons, order), the same top files,
+    report, score history and owner KPIs; the dask engine's risk list is a Parquet part per partition."""
     from tests.support import register_in_store, store
 
     register_in_store(fast_training, tmp_path)
+    actions = tmp_path / "actions.yaml"  # a day's capacity that binds on this program's few thousand partners
+    actions.write_text(
+        default_actions_path().read_text().replace("retention_team: 20", "retention_team: 2").replace("partner_manager: 20", "partner_manager: 1")
+    )
     parted = tmp_path / "p3"
     assert run("partition", "--data", str(generated_dir), "--out", str(parted), "--partitions", "3").returncode == 0
     outputs = {}
@@ -231,13 +239,44 @@ def test_scoring_on_the_dask_engine_writes_the_local_risk_list_and_figures(gener
             f"paths.output_dir={tmp_path}/{engine}",
             "--set",
             "compute.processes=false",  # worker threads: light on a shared test machine
+            # fewer rows than partners in the spreadsheet, the report and the model's reasons: the texts the
+            # dask engine keeps in the command are those of the first rows of the whole list, across partitions
+            "--set",
+            "scoring.spreadsheet_rows=700",
+            "--set",
+            "scoring.model_reasons_top=900",
+            "--set",
+            f"scoring.actions_file={actions}",
         )
         assert result.returncode == 0, result.stderr[-2000:]
         outputs[engine] = tmp_path / engine / "2026-06-01"
     assert "loading data on a Dask LocalCluster of 2 workers" in result.stderr  # the last run: the dask engine
-    local, dask = (pd.read_parquet(outputs[e] / "risk_list.parquet").drop(columns="scored_at") for e in ("local", "dask"))
+    assert (outputs["local"] / "risk_list.parquet").is_file() and (outputs["local"] / "risk_list.csv").is_file()
+    parts = sorted(p.name for p in (outputs["dask"] / "risk_list.parquet").iterdir())
+    assert parts == [f"part-{k:05d}.parquet" for k in range(3)] and not (outputs["dask"] / "risk_list.csv").exists()
+    local, dask = (read_risk_list_file(outputs[e] / "risk_list.parquet") for e in ("local", "dask"))
     assert len(local) > 4000 and set(local["action_basis"]) == {"rule"}
-    pd.testing.assert_frame_equal(dask, local, check_exact=True)
+    # the whole-program decisions are exercised: owners' capacity binds, and both models' reasons reach past one partition
+    assert (local["personal_contact"] == "over_capacity").any() and (local["personal_contact"] == "scheduled").sum() > 20
+    assert {"risk_model", "potential_model", "facts"} <= set(local["reasons_source"])
+    scored_at = {e: str(frame["scored_at"].iloc[0]) for e, frame in (("local", local), ("dask", dask))}
+    pd.testing.assert_frame_equal(dask.drop(columns="scored_at"), local.drop(columns="scored_at"), check_exact=True)
+    first = pd.read_parquet(outputs["dask"] / "risk_list.parquet" / "part-00000.parquet")
+    assert first["partner_id"].tolist() == [p for p in local["partner_id"] if p in set(first["partner_id"])]  # a part in list order
+    files = sorted(p.name for p in outputs["local"].iterdir() if p.is_file() and p.name not in ("risk_list.parquet", "risk_list.csv"))
+    assert files == sorted(p.name for p in outputs["dask"].iterdir() if p.is_file()) and any(f.startswith("contacts_") for f in files)
+    for name in files:
+        if name.startswith("contacts_"):
+            assert (outputs["dask"] / name).read_bytes() == (outputs["local"] / name).read_bytes(), name
+    for name in ("report.en.html",):
+        texts = {e: (outputs[e] / name).read_text() for e in outputs}
+        assert scored_at["local"][:16] in texts["local"] or scored_at["local"][:10] in texts["local"]
+        assert texts["dask"] == texts["local"] or _without_times(texts["dask"]) == _without_times(texts["local"]), name
+    sheets, texts = workbook_strings(outputs["local"] / "risk_list.en.xlsx")
+    assert (sheets, texts) == workbook_strings(outputs["dask"] / "risk_list.en.xlsx")  # every text, in the order written
+    assert all(reasons in texts for reasons in local["reasons"].head(700))
+    entries = {e: pd.read_parquet(tmp_path / e / "history" / "2026-06-01.parquet").drop(columns="scored_at") for e in outputs}
+    pd.testing.assert_frame_equal(entries["dask"], entries["local"], check_exact=True)
     kpis = {e: json.loads((outputs[e] / "kpis.json").read_text()) for e in outputs}
 
     def numbers(value: Any, path: str = "") -> dict[str, Any]:
@@ -254,6 +293,11 @@ def test_scoring_on_the_dask_engine_writes_the_local_risk_list_and_figures(gener
             assert b[key] == pytest.approx(value, rel=1e-9, nan_ok=True), key
         else:
             assert b[key] == value, key
+
+
+def _without_times(html: str) -> str:
+    """A report without its scoring time (the one thing two runs of a scoring differ in)."""
+    return re.sub(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00| UTC)?", "TIME", html)
 
 
 def test_a_program_generated_chunk_by_chunk_is_one_program(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from serving.kpis import KPI_KEYS, OwnerKpis, trend_cutoffs
 from serving.report import REQUIRED_COLUMNS, render_report
 from serving.report_format import ReportFormatter
 from serving.words import SEGMENT_NAMES, TEXT
-from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE, Links
+from tests.support import CHROMIUM_FLAGS, CONSOLE_LINE, Links, workbook_strings
 
 CONFIG = Config()
 DETAIL_COLUMNS = detail_columns(CONFIG)
@@ -699,18 +699,6 @@ def english_vocabulary() -> set[str]:
     for table in (SEGMENT_NAMES, OWNER_NAMES, CHANNEL_NAMES, ACTION_BASIS_NAMES, {lang: TEXT[lang]["bands"] for lang in TEXT}):
         words |= {*table["en"], *table["en"].values()}
     return {word.lower() for word in words}
-
-
-def workbook_strings(path: Path) -> tuple[list[str], list[str]]:
-    """The sheet names and every text cell of a written .xlsx (a zip of XML parts; openpyxl is not needed)."""
-    import zipfile
-    from html import unescape
-
-    with zipfile.ZipFile(path) as book:
-        workbook = book.read("xl/workbook.xml").decode()
-        shared = book.read("xl/sharedStrings.xml").decode()
-    sheets = [unescape(name) for name in re.findall(r'<sheet name="([^"]*)"', workbook)]
-    return sheets, [unescape(text) for text in re.findall(r"<t(?: [^>]*)?>([^<]*)</t>", shared)]
 
 
 def test_the_russian_spreadsheet_has_no_english_header_or_value(tmp_path: Path) -> None:

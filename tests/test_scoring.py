@@ -313,3 +313,39 @@ def test_the_risk_list_says_how_far_the_models_knowledge_reaches(scored: pd.Data
     assert models.age_warning(stamp + pd.Timedelta(days=45), CONFIG) == ""
     warning = models.age_warning(stamp + pd.Timedelta(days=46), CONFIG)
     assert warning.startswith(f"the models learned from labels through {through}, 46 days before") and "max_model_age_days, 45" in warning
+
+
+def test_a_risk_list_written_in_parts_replaces_the_whole_one_and_reads_in_list_order(scored: pd.DataFrame, tmp_path: Path) -> None:
+    """The dask engine's way (`scoring_staging`, a part per partition, then `write_scoring(..., staging=)`) after a
+    local scoring of the same date: the parts replace risk_list.parquet, no risk_list.csv of the earlier scoring
+    stays beside them, and the parts read back as the whole list in its order; monitoring finds the scoring. A
+    failure while the parts are written leaves the earlier scoring as it was, and no staging folder."""
+    from monitoring.store import read_risk_list
+    from partner_churn.domain import RISK_LIST_ORDER, sort_risk_list
+    from serving.outputs import read_risk_list_file, scoring_dates, scoring_lock, scoring_staging, write_risk_list_part
+
+    folder = write_scoring(scored, "local", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
+    assert (folder / "risk_list.csv").is_file()
+    # The program's rows in some order, two partitions of it (the first rows, the rest), each in list order; the
+    # whole list is the program sorted once, its ties in the program's order.
+    program = scored.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    whole = sort_risk_list(program)
+    halves = sort_risk_list(program.iloc[: len(program) // 2]), sort_risk_list(program.iloc[len(program) // 2 :])
+    assert whole["partner_id"].tolist() != pd.concat(halves)["partner_id"].tolist()  # the parts interleave in the list
+    with scoring_lock(tmp_path, AS_OF):
+        with pytest.raises(RuntimeError, match="a worker died"), scoring_staging(tmp_path, AS_OF) as staging:
+            write_risk_list_part(staging, 0, halves[0], AS_OF)
+            raise RuntimeError("a worker died")
+        assert not list(tmp_path.glob("*.staging"))
+        assert (folder / "report.en.html").read_text() == "local" and (folder / "risk_list.csv").is_file()
+        with scoring_staging(tmp_path, AS_OF) as staging:
+            for k, half in enumerate(halves):
+                write_risk_list_part(staging, k, half, AS_OF)
+            write_scoring(whole, "parts", tmp_path, AS_OF, {"active_partners": 1}, lang="en", staging=staging)
+    assert sorted(p.name for p in (folder / "risk_list.parquet").iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+    assert not (folder / "risk_list.csv").exists() and (folder / "report.en.html").read_text() == "parts"
+    assert not list(tmp_path.glob("*.staging"))
+    pd.testing.assert_frame_equal(read_risk_list_file(folder / "risk_list.parquet"), whole, check_exact=True)
+    assert read_risk_list_file(folder / "risk_list.parquet", columns=["partner_id"])["partner_id"].tolist() == whole["partner_id"].tolist()
+    assert whole.duplicated(subset=list(RISK_LIST_ORDER)).sum() > 10  # ties, which only the program's order breaks
+    assert scoring_dates(tmp_path) == [AS_OF] and len(read_risk_list(tmp_path, AS_OF)) == len(scored)
