@@ -13,7 +13,7 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -244,8 +244,12 @@ class LabelsConfig(StrictModel):
     """Event types that count as the partner's own activity (not payouts, not messages it was sent)."""
 
 
+WindowDays = Annotated[int, Field(ge=1)]
+"""A look-back window in days: one day at least (a window of 0 or fewer days would read nothing or the future)."""
+
+
 class FeaturesConfig(StrictModel):
-    windows_days: list[int] = [7, 30, 90, 180]
+    windows_days: list[WindowDays] = [7, 30, 90, 180]
     """Look-back windows for counts and money per event type."""
     onboarding_hours: int = Field(72, ge=1)
     """Length of the onboarding period after sign-up."""
@@ -255,7 +259,7 @@ class FeaturesConfig(StrictModel):
     """Weeks of weekly activity that the activity slope is fitted on."""
     funnel_window_days: int = Field(90, ge=1)
     """Window of the click -> lead -> sale conversion features."""
-    revenue_share_windows_days: list[int] = [30, 90]
+    revenue_share_windows_days: list[WindowDays] = [30, 90]
     """Windows of the partner's share of program revenue."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,14 @@ def test_every_field_is_documented() -> None:
         return missing
 
     assert undocumented(Config) == []
+
+
+@pytest.mark.parametrize("key", ["features.windows_days=[-10,30,90]", "features.revenue_share_windows_days=[0,90]"])
+def test_a_window_of_no_days_or_fewer_is_refused(key: str) -> None:
+    """A negative window would sum events after the cutoff into a feature (a leak); it is named, not computed."""
+    name = key.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"'{re.escape(name)}\.0'.*greater than or equal to 1"):
+        load_config(env={}, overrides=[key])
 
 
 def test_segment_revenue_window_must_be_a_feature_window() -> None:
