@@ -348,6 +348,11 @@ class TrainingConfig(StrictModel):
     promotion_max_loss_vs_champion: float = Field(0.0, ge=0)
     """Promote only if the folds' mean ROC-AUC is at most this much below the champion's procedure judged on
     the same folds of the same data."""
+    max_partners: int = Field(0, ge=0)
+    """Train and backtest on a uniform sample of at most this many partners, every cutoff of each (0: all).
+    The sample is fixed by each partner's id (the same partners on every engine and run) and needs no
+    weights: base rates and calibration stay the program's. For programs whose rows would not fit one
+    process (about 13 rows a partner at the default plan)."""
     lightgbm: LightGBMConfig = LightGBMConfig()
     """LightGBM parameters shared by both models."""
     seed: int = 42

@@ -350,6 +350,29 @@ def test_dask_training_equals_the_local_engine_exactly(folders: dict[str, Path],
     assert train_from(local_source(plain), config, refit=False).fingerprint["sha256"] == local.fingerprint["sha256"]  # any split, one hash
 
 
+def test_a_training_sample_is_the_same_partners_rows_on_both_engines(folders: dict[str, Path], client: Any) -> None:
+    """`training.max_partners`: about that many partners, chosen by id alone (any split, any run); their rows are
+    the whole program's rows of those partners exactly (built with the whole program's context), on both engines."""
+    from training.partitioned import source_on
+    from training.source import in_sample, local_source, outline_of, sample_share
+
+    config = CONFIG.model_copy(update={"training": CONFIG.training.model_copy(update={"max_partners": 400})})
+    whole = load_program(folders["p5"], config.data, NOW)
+    share = sample_share(outline_of(whole), config)
+    ids = whole.partners["partner_id"]
+    chosen = set(ids[in_sample(ids, share)])
+    assert share == 400 / 1_500 and 330 <= len(chosen) <= 470  # about max_partners: a binomial draw by hash
+    shuffled = ids.sample(frac=1.0, random_state=1).to_numpy()
+    assert set(shuffled[in_sample(shuffled, share)]) == chosen  # by id, not by place
+    cutoffs = [pd.Timestamp("2025-10-01", tz="UTC"), pd.Timestamp("2025-12-01", tz="UTC")]
+    everyone = local_source(whole).dataset_at(cutoffs, CONFIG)
+    expected = everyone[everyone["partner_id"].isin(chosen)].reset_index(drop=True)
+    local = local_source(whole).dataset_at(cutoffs, config)
+    pd.testing.assert_frame_equal(local, expected, check_exact=True)  # the stars' threshold and shares are the program's
+    pd.testing.assert_frame_equal(source_on(client, folders["p5"], NOW, config).dataset_at(cutoffs, config), expected, check_exact=True)
+    assert (everyone["segment"] == "star").any() and (expected["segment"] == "star").any()
+
+
 def test_train_and_backtest_on_the_dask_engine_from_the_command_line(folders: dict[str, Path], tmp_path: Path) -> None:
     """`train --engine dask` registers both champions from the partitions, and its backtest table is the local
     engine's `backtest` of the same folder; an unreachable scheduler stops `backtest` in one line."""

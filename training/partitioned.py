@@ -21,7 +21,7 @@ from features.partitioned import partitions_of, program_figures_on
 from features.pipeline import ProgramContext, check_cutoffs, label_cutoffs
 from partner_churn.config import Config
 from training.datasets import build_dataset
-from training.source import ProgramOutline, TrainingSource, combine_outlines, outline_of
+from training.source import ProgramOutline, TrainingSource, combine_outlines, outline_of, sample_share, sampled
 
 
 def _outline_of_partition(data_dir: Path, partition: int | None, as_of: pd.Timestamp, config: Config) -> ProgramOutline:
@@ -36,8 +36,9 @@ def _dataset_of_partition(
     config: Config,
     context: ProgramContext,
     data_end: pd.Timestamp,
+    share: float,
 ) -> pd.DataFrame:
-    program = load_program(data_dir, config.data, as_of, partition=partition)
+    program = sampled(load_program(data_dir, config.data, as_of, partition=partition), share)
     return build_dataset(program.partners, program.events, list(cutoffs), config, data_end=data_end, surveys=program.surveys, program=context)
 
 
@@ -65,6 +66,7 @@ def source_on(client: Any, data_dir: Path, as_of: pd.Timestamp, config: Config) 
             config=config,
             context=context,
             data_end=data_end,
+            share=sample_share(outline, config),
             pure=False,
         )
         frame = pd.concat(client.gather(futures), ignore_index=True)

@@ -11,13 +11,13 @@ partition by partition with the whole program's context. Both give equal answers
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from features.contract import Program
-from features.pipeline import ProgramContext, program_context
+from features.pipeline import ProgramContext, check_cutoffs, label_cutoffs, program_context
 from partner_churn.config import Config
 from training.datasets import build_dataset
 
@@ -103,13 +103,54 @@ class TrainingSource:
     context_at: ContextAt
 
 
+def sample_share(outline: ProgramOutline, config: Config) -> float:
+    """The share of the program's partners that training reads: about `training.max_partners` of them (1.0: all)."""
+    limit = config.training.max_partners
+    return 1.0 if not limit or outline.partners <= limit else limit / outline.partners
+
+
+def in_sample(partner_ids: object, share: float) -> np.ndarray:
+    """Whether each partner is in the training sample of this share: its id's hash (pandas' fixed key) below
+    share x 2**64, so a partner is in or out whatever the engine, the partitioning or the run."""
+    ids = np.asarray(partner_ids, dtype=object).astype(str)
+    if share >= 1.0:
+        return np.ones(len(ids), dtype=bool)
+    return pd.util.hash_array(ids.astype(object)) < np.uint64(int(share * 2.0**64))
+
+
+def sampled(program: Program, share: float) -> Program:
+    """The program's partners in the training sample of `share`, with their events and survey answers."""
+    if share >= 1.0:
+        return program
+    partners = program.partners[in_sample(program.partners["partner_id"], share)].reset_index(drop=True)
+    kept = set(partners["partner_id"].astype(str))
+
+    def of_kept(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None:
+            return None
+        rows = frame[frame["partner_id"].astype(str).isin(kept)].reset_index(drop=True)
+        if isinstance(rows["partner_id"].dtype, pd.CategoricalDtype):  # categorical over the partners, in their order
+            rows["partner_id"] = rows["partner_id"].cat.set_categories(partners["partner_id"])
+        return rows
+
+    events = of_kept(program.events)
+    assert events is not None
+    return replace(program, partners=partners, events=events, surveys=of_kept(program.surveys), actions=of_kept(program.actions))
+
+
 def local_source(program: Program) -> TrainingSource:
-    """The program in memory, on this process."""
+    """The program in memory, on this process. With `training.max_partners`, the rows of its sample only, built
+    with the whole program's context (as the dask engine builds a partition's rows)."""
     outline = outline_of(program)
     partners, events, surveys = program.partners, program.events, program.surveys
 
     def dataset_at(cutoffs: list[pd.Timestamp], config: Config) -> pd.DataFrame:
-        return build_dataset(partners, events, cutoffs, config, data_end=outline.last_event, surveys=surveys)
+        share = sample_share(outline, config)
+        if share >= 1.0:
+            return build_dataset(partners, events, cutoffs, config, data_end=outline.last_event, surveys=surveys)
+        context = program_context(partners, events, label_cutoffs(check_cutoffs(cutoffs), config, data_end=outline.last_event), config)
+        sample = sampled(program, share)
+        return build_dataset(sample.partners, sample.events, cutoffs, config, data_end=outline.last_event, surveys=sample.surveys, program=context)
 
     def context_at(cutoffs: list[pd.Timestamp], config: Config) -> ProgramContext:
         return program_context(partners, events, cutoffs, config)

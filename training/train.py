@@ -44,7 +44,7 @@ from training.datasets import (
 )
 from training.model import TrainedModel, calibration_method_for, fit_calibrator, fit_model, refit_model, rows_for
 from training.result import TrainingResult
-from training.source import HASHED_COLUMNS, ProgramOutline, TrainingSource, local_source
+from training.source import HASHED_COLUMNS, ProgramOutline, TrainingSource, local_source, sample_share
 
 SCORERS = ["model", "recency_rule", "logistic_rfm", "btyd", "revenue_momentum", "oracle"]
 """Every scorer the backtest table may hold, the model first."""
@@ -83,6 +83,10 @@ def train_from(
     if not outline.events or outline.first_signup is None or outline.last_event is None:
         raise InputError("no events: nothing to learn from")
     data_start, data_end = outline.first_signup, outline.last_event
+    if (share := sample_share(outline, config)) < 1.0:
+        say(
+            f"sample: the rows of about {share:.1%} of the {outline.partners:,} partners (training.max_partners={config.training.max_partners:,}), chosen by id"
+        )
     plan, dataset = _plan_and_dataset(source, data_start, data_end, config)
     say(plan.describe())
     say(f"dataset: {len(dataset):,} partner-cutoff rows")
