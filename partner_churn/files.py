@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
@@ -46,3 +51,19 @@ def remove_leftovers_of_dead_processes(folder: Path, prefix: str) -> list[Path]:
                 path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def exchange_folders(first: Path, second: Path) -> bool:
+    """Swap two existing folders in one step with Linux's renameat2(RENAME_EXCHANGE): a reader, or a crash, sees
+    each path with its old or its new contents, never without one. False where the call is missing (another
+    OS, a file system without it): the caller falls back to renames one after the other."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
+            return True
+        error = ctypes.get_errno()
+        if error not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(error, os.strerror(error), str(second))
+    except AttributeError:  # no renameat2 in this C library
+        pass
+    return False

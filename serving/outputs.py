@@ -18,8 +18,6 @@ manifest says no partner was active (a forced scoring of nobody is never the lat
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import fnmatch
 import json
 import math
@@ -37,6 +35,7 @@ from xlsxwriter.exceptions import FileCreateError
 
 from partner_churn.domain import FIRST_SCORING, LANGS, RISK_LIST_ORDER, sort_risk_list
 from partner_churn.errors import InputError
+from partner_churn.files import exchange_folders
 from partner_churn.locks import process_lock
 from retention.wording import format_date, format_money, format_number, format_percent, format_signed
 from serving.history import write_entry
@@ -391,10 +390,6 @@ def read_risk_list_file(path: Path, columns: list[str] | None = None) -> pd.Data
     return frame if columns is None else frame[columns]
 
 
-RENAME_EXCHANGE = 2
-AT_FDCWD = -100
-
-
 def _crm_writer(tasks: pd.DataFrame) -> Callable[[Path], object]:
     """Writes one owner's contacts as CRM tasks; a function of its own so that each owner's writer keeps its tasks."""
     return lambda path: crm_tasks(tasks).to_csv(path, index=False)
@@ -409,15 +404,8 @@ def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
     if not folder.exists():
         os.rename(staging, folder)
         return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.renameat2(AT_FDCWD, os.fsencode(staging), AT_FDCWD, os.fsencode(folder), RENAME_EXCHANGE) == 0:
-            return
-        error = ctypes.get_errno()
-        if error not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-            raise OSError(error, os.strerror(error), str(folder))
-    except AttributeError:  # no renameat2 in this C library
-        pass
+    if exchange_folders(staging, folder):
+        return
     names = sorted((p.name for p in staging.iterdir()), key=lambda name: name == last)
     for name in names:
         if (folder / name).is_dir() or (staging / name).is_dir():  # a partitioned risk list, or one it replaces

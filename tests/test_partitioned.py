@@ -130,6 +130,12 @@ def test_a_writer_killed_before_it_finished_leaves_nothing_the_next_run_keeps(fo
     write_partitioned(program_tables(plain.partners, plain.events, None, None, "USD", CONFIG.data.money_event_types), tmp_path / "out", 2)
     assert not dead.exists() and alive.is_dir() and other.is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, "out"])
+    # Written again: the new folder takes the old one's place in one swap (another directory at the path), and
+    # nothing of the old one stays beside it (no `.out.old-*` a kill between two renames would have left).
+    before = os.stat(tmp_path / "out").st_ino
+    write_partitioned(program_tables(plain.partners, plain.events, None, None, "USD", CONFIG.data.money_event_types), tmp_path / "out", 3)
+    assert os.stat(tmp_path / "out").st_ino != before and read_partitioning(tmp_path / "out").partitions == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, "out"])
 
 
 def test_dask_features_equal_the_local_engine_exactly(folders: dict[str, Path], client: Any) -> None:

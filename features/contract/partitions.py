@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.contract.errors import ContractError
-from partner_churn.files import remove_leftovers_of_dead_processes
+from partner_churn.files import exchange_folders, remove_leftovers_of_dead_processes
 
 PARTITIONS_FILE = "partitions.json"
 SCHEME = "pandas.util.hash_array(partner_id) % partitions"
@@ -187,9 +187,14 @@ class PartitionWriter:
 
 
 def _replace(staging: Path, out: Path) -> None:
-    """`staging` becomes `out`; a previous `out` is moved aside first and removed after."""
+    """`staging` becomes `out`: swapped with a previous `out` in one step (`exchange_folders`; the staging path
+    then holds the old one, removed after, or by the next writer if this one is killed first). Where that
+    call is missing, the previous `out` is moved aside first and removed after."""
     if not out.exists():
         os.replace(staging, out)
+        return
+    if exchange_folders(staging, out):
+        shutil.rmtree(staging, ignore_errors=True)
         return
     old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
     os.replace(out, old)
