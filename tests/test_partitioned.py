@@ -183,6 +183,11 @@ def test_bad_partitions_are_one_clear_error(folders: dict[str, Path], client: An
         load_program(bad, CONFIG.data, NOW)  # read whole: the part file and its row, not the row of all parts together
     with pytest.raises(ContractError, match=r"events/part-00002\.parquet: column 'ts': missing timestamp in 1 row, e\.g\. row 5 \(empty\)"):
         load_program(bad, CONFIG.data, NOW, partition=2)
+    # Lenient: the row set aside is named in its quarantine file as the message names it, by part file and row.
+    lenient = load_program(bad, CONFIG.data, NOW, lenient=True, quarantine_dir=tmp_path / "quarantine")
+    set_aside = pd.read_csv(tmp_path / "quarantine" / "events.quarantine.csv")
+    assert set_aside[["part", "row", "problem"]].values.tolist() == [["part-00002.parquet", 5, "missing timestamp"]]
+    assert set_aside["event_id"].iloc[0] == events.column("event_id")[4].as_py() and lenient.quarantined["events"] == {"missing timestamp": 1}
     pq.write_table(events, bad / "events" / "part-00002.parquet")
     stray = pq.read_table(bad / "partners" / "part-00003.parquet").column("partner_id")[0].as_py()
     ids = events.column("partner_id").to_pylist()

@@ -6,6 +6,8 @@ import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from partner_churn.errors import InputError
 
 EXAMPLE_ROWS = 5
@@ -65,3 +67,12 @@ class RowPlaces:
             return f"row {row + 1}"
         path, start = self.parts[bisect.bisect_right([first for _, first in self.parts], row) - 1]
         return f"{path.name} row {row - start + 1}"
+
+    def of_rows(self, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """0-based rows of the table as their part files' names (None for one file) and 1-based rows in them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not self.parts:
+            return None, rows + 1
+        starts = np.array([first for _, first in self.parts], dtype=np.int64)
+        which = np.searchsorted(starts, rows, side="right") - 1
+        return np.array([path.name for path, _ in self.parts], dtype=object)[which], rows - starts[which] + 1

@@ -19,7 +19,8 @@ QUARANTINE_SUFFIX = ".quarantine.csv"
 
 
 def write_quarantine(folder: Path, screens: list[TableScreen]) -> None:
-    """Write each table's set-aside rows (as read, plus `row` and `problem`), ordered by row.
+    """Write each table's set-aside rows (as read, plus `row` and `problem`; of a partitioned table, `part`, the
+    part file, and `row` in it, as the error messages name rows), ordered by row.
 
     A table with nothing set aside (or no file this time) gets no quarantine file, and a stale one
     from an earlier load is removed, so the folder always describes this load.
@@ -39,9 +40,11 @@ def write_quarantine(folder: Path, screens: list[TableScreen]) -> None:
         rows, codes = rows[order], codes[order]
         subset = screen.raw.take(pa.array(rows))
         problems = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names, pa.string())).dictionary_decode()
+        part, row = screen.places.of_rows(rows)
+        places = ([pa.array(part, pa.string())] if part is not None else []) + [pa.array(row, pa.int64())]
         table = pa.table(
-            [plain_values(subset.column(i)) for i in range(subset.num_columns)] + [pa.array(rows + 1, pa.int64()), problems],
-            names=list(screen.header.file_names) + ["row", "problem"],
+            [plain_values(subset.column(i)) for i in range(subset.num_columns)] + places + [problems],
+            names=list(screen.header.file_names) + (["part"] if part is not None else []) + ["row", "problem"],
         )
         pacsv.write_csv(table, target)
 
