@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from partner_churn.config import Config
 from partner_churn.domain import TARGETS, VALID_UNTIL, target_of_model
@@ -75,7 +76,7 @@ def read_risk_list(output_dir: Path, as_of: pd.Timestamp) -> pd.DataFrame:
         raise InputError(f"no risk list for {as_of:%Y-%m-%d}: {path} not found ({known}); run partner-churn score --as-of {as_of:%Y-%m-%d} first")
     try:
         frame = read_risk_list_file(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read the risk list ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     if frame.empty:
         raise InputError(f"{path}: the risk list is empty")

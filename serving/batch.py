@@ -17,13 +17,25 @@ import pandas as pd
 from features.pipeline import build_features
 from partner_churn.config import Config
 from partner_churn.domain import LAST_ACTIVITY, RISK_LIST_ORDER, revenue_feature, risk_list_order, segment_revenue_feature, window_nearest
-from retention.actions import ActionTable, contacts_within_capacity, with_capacity_fallbacks
+from retention.actions import ACTION_COLUMNS, ActionTable, contacts_within_capacity, with_capacity_fallbacks
 from retention.measured import keep_basis_of_given_actions
 from scoring.scores import ScoringModels, typical_workhorse_revenue, workhorse_revenues
 from serving.core import PreviousScoring, compare_with_previous, explain, score_columns
 from serving.today import contact_rows
 
-__all__ = ["RISK_LIST_COLUMNS", "ScoringModels", "detail_columns", "score_partners"]
+__all__ = [
+    "RISK_LIST_COLUMNS",
+    "RiskListPlan",
+    "ScoringModels",
+    "detail_columns",
+    "empty_risk_list",
+    "finished_part",
+    "plan_rows",
+    "score_features",
+    "score_partners",
+    "scored_part",
+    "summary_rows",
+]
 
 RISK_LIST_COLUMNS = [
     "partner_id",
@@ -47,17 +59,7 @@ RISK_LIST_COLUMNS = [
 """The risk list's columns, in the order managers read them; more detail follows them."""
 
 
-ACTION_FIELDS = [
-    "action",
-    "action_title",
-    "action_description",
-    "channel",
-    "owner",
-    "due_in_days",
-    "personal_contact",
-    "action_basis",
-    "expected_saved_revenue",
-]
+ACTION_FIELDS = [*ACTION_COLUMNS, "personal_contact", "action_basis", "expected_saved_revenue"]
 """The action's columns of a scored row (`action_columns`, `fit_personal_contacts`, `retention.measured`)."""
 
 

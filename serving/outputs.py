@@ -23,13 +23,15 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
@@ -309,8 +311,9 @@ def write_scoring(
         RISK_LIST: lambda path: scored.to_parquet(path, index=False),
         RISK_LIST_CSV: lambda path: _with_times_as_text(scored).to_csv(path, index=False, float_format="%.6g"),
     }
+    parts: dict[str, Callable[[Path], object]] = {RISK_LIST: lambda path: _one_schema(path, scored)}
     writers: dict[str, Callable[[Path], object]] = {
-        **(whole_list if staging is None else {}),
+        **(whole_list if staging is None else parts),
         language_file(SPREADSHEET, lang): lambda path: _write_spreadsheet(scored.head(spreadsheet_rows), contacts, lang, path),
         language_file(REPORT, lang): lambda path: path.write_text(report_html, encoding="utf-8"),
         MANIFEST: lambda path: path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8"),
@@ -329,8 +332,8 @@ def write_scoring(
             for other in folder.iterdir():
                 if other.name not in writers and other.name not in (KPIS, *whole_list) and not _replaced(other.name, lang) and other.is_file():
                     os.link(other, staging / other.name)
-        _swap_into_place(staging, folder, last=MANIFEST)
-    except (OSError, FileCreateError) as exc:
+        _swap_into_place(staging, folder, last=MANIFEST, stale=[name for name in whole_list if name not in writers])
+    except (OSError, FileCreateError, pa.ArrowException) as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise _cannot_write(folder, as_of, exc) from None
@@ -372,6 +375,21 @@ def scoring_staging(output_dir: Path, as_of: pd.Timestamp) -> Iterator[Path]:
         raise
 
 
+def _one_schema(parts: Path, summary: pd.DataFrame) -> None:
+    """Give every part of a risk list written in parts the column types of the whole list (`summary`'s, as
+    pandas made them for all rows together): a partition without a sale has integer revenue, one where nobody
+    has a trend an all-null column, and Parquet readers take the first part's types for all. With no part
+    (nobody to score), the list of nobody."""
+    target = pa.Schema.from_pandas(summary, preserve_index=False)
+    files = sorted(parts.glob("part-*.parquet"))
+    if not files:
+        summary.to_parquet(parts / "part-00000.parquet", index=False)
+    for path in files:
+        table = pq.read_table(path)
+        if not table.schema.equals(target, check_metadata=False):
+            pq.write_table(table.select(target.names).cast(target), path)
+
+
 def write_risk_list_part(staging: Path, partition: int, rows: pd.DataFrame, as_of: pd.Timestamp) -> None:
     """One partition's finished rows (in risk-list order) as a part of the staging folder's RISK_LIST dataset;
     read the whole list with `read_risk_list_file`."""
@@ -395,12 +413,12 @@ def _crm_writer(tasks: pd.DataFrame) -> Callable[[Path], object]:
     return lambda path: crm_tasks(tasks).to_csv(path, index=False)
 
 
-def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
+def _swap_into_place(staging: Path, folder: Path, *, last: str, stale: Sequence[str] = ()) -> None:
     """Make `staging`'s files the folder's in one step: a rename when there is no folder yet, else Linux's
     renameat2(RENAME_EXCHANGE), which swaps the two folders atomically (a reader sees all old or all new
     files, even if the process dies right then). Where that call is missing (another OS, a file system
-    without it), the files are renamed one by one, `last` last: a crash in that loop can leave some files
-    of each scoring, with the earlier manifest saying so."""
+    without it), the files are renamed one by one, `last` last, and the folder's `stale` files removed: a crash
+    in that loop can leave some files of each scoring, with the earlier manifest saying so."""
     if not folder.exists():
         os.rename(staging, folder)
         return
@@ -412,6 +430,8 @@ def _swap_into_place(staging: Path, folder: Path, *, last: str) -> None:
             shutil.rmtree(folder / name, ignore_errors=True)
             (folder / name).unlink(missing_ok=True)
         os.replace(staging / name, folder / name)
+    for name in stale:  # what the staging folder leaves out on purpose (the CSV beside a partitioned risk list)
+        (folder / name).unlink(missing_ok=True)
 
 
 def _names(frame: pd.DataFrame, lang: str) -> pd.DataFrame:

@@ -111,6 +111,10 @@ def test_the_partition_command_keeps_the_currency_and_reads_back(folders: dict[s
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "cli" / PARTITIONS_FILE).read_text())["partitions"] == 4
     assert len(load_program(tmp_path / "cli", CONFIG.data, NOW).events) == len(plain.events)
+    (tmp_path / "a_file").write_text("mine")  # --out naming a file: refused, the file kept
+    refused = run("partition", "--data", str(folders["plain"]), "--out", str(tmp_path / "a_file"), "--partitions", "2")
+    assert_one_line_error(refused, "a_file: exists and is not a partitioned data folder")
+    assert (tmp_path / "a_file").read_text() == "mine"
 
 
 def test_a_writer_killed_before_it_finished_leaves_nothing_the_next_run_keeps(folders: dict[str, Path], tmp_path: Path) -> None:

@@ -315,13 +315,16 @@ def test_the_risk_list_says_how_far_the_models_knowledge_reaches(scored: pd.Data
     assert warning.startswith(f"the models learned from labels through {through}, 46 days before") and "max_model_age_days, 45" in warning
 
 
-def test_a_risk_list_written_in_parts_replaces_the_whole_one_and_reads_in_list_order(scored: pd.DataFrame, tmp_path: Path) -> None:
+def test_a_risk_list_written_in_parts_replaces_the_whole_one_and_reads_in_list_order(
+    scored: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The dask engine's way (`scoring_staging`, a part per partition, then `write_scoring(..., staging=)`) after a
     local scoring of the same date: the parts replace risk_list.parquet, no risk_list.csv of the earlier scoring
     stays beside them, and the parts read back as the whole list in its order; monitoring finds the scoring. A
     failure while the parts are written leaves the earlier scoring as it was, and no staging folder."""
     from monitoring.store import read_risk_list
     from partner_churn.domain import RISK_LIST_ORDER, sort_risk_list
+    from serving import outputs
     from serving.outputs import read_risk_list_file, scoring_dates, scoring_lock, scoring_staging, write_risk_list_part
 
     folder = write_scoring(scored, "local", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
@@ -332,6 +335,11 @@ def test_a_risk_list_written_in_parts_replaces_the_whole_one_and_reads_in_list_o
     whole = sort_risk_list(program)
     halves = sort_risk_list(program.iloc[: len(program) // 2]), sort_risk_list(program.iloc[len(program) // 2 :])
     assert whole["partner_id"].tolist() != pd.concat(halves)["partner_id"].tolist()  # the parts interleave in the list
+    # A small partition's own column types: integer revenue where nobody sold, a column empty throughout.
+    revenue = [c for c in whole.columns if c.startswith("revenue_")][0]
+    odd = halves[0].assign(**{revenue: halves[0][revenue].round().astype("int64"), "risk_trend": None})
+    whole = pd.concat([odd.astype({revenue: "float64"}), halves[1]]).pipe(sort_risk_list)  # what the whole list holds
+    halves = odd, halves[1]
     with scoring_lock(tmp_path, AS_OF):
         with pytest.raises(RuntimeError, match="a worker died"), scoring_staging(tmp_path, AS_OF) as staging:
             write_risk_list_part(staging, 0, halves[0], AS_OF)
@@ -349,3 +357,20 @@ def test_a_risk_list_written_in_parts_replaces_the_whole_one_and_reads_in_list_o
     assert read_risk_list_file(folder / "risk_list.parquet", columns=["partner_id"])["partner_id"].tolist() == whole["partner_id"].tolist()
     assert whole.duplicated(subset=list(RISK_LIST_ORDER)).sum() > 10  # ties, which only the program's order breaks
     assert scoring_dates(tmp_path) == [AS_OF] and len(read_risk_list(tmp_path, AS_OF)) == len(scored)
+    # Where renameat2 is missing (the folder filled file by file), the CSV of an earlier local scoring goes too.
+    write_scoring(scored, "local again", tmp_path, AS_OF, {"active_partners": 1}, lang="en")
+    monkeypatch.setattr(outputs, "exchange_folders", lambda first, second: False)
+    with scoring_lock(tmp_path, AS_OF), scoring_staging(tmp_path, AS_OF) as staging:
+        write_risk_list_part(staging, 0, whole, AS_OF)
+        write_scoring(whole, "parts again", tmp_path, AS_OF, {"active_partners": 1}, lang="en", staging=staging)
+    assert (
+        not (folder / "risk_list.csv").exists()
+        and (folder / "risk_list.parquet").is_dir()
+        and (folder / "report.en.html").read_text() == "parts again"
+    )
+    # Nobody to score (every partition empty, --allow-stale): the list of nobody, read as such.
+    with scoring_lock(tmp_path, AS_OF), scoring_staging(tmp_path, AS_OF) as staging:
+        write_scoring(scored.head(0), "nobody", tmp_path, AS_OF, {"active_partners": 0}, lang="en", staging=staging)
+    assert read_risk_list_file(folder / "risk_list.parquet").columns.tolist() == scored.columns.tolist()
+    with pytest.raises(InputError, match="the risk list is empty"):
+        read_risk_list(tmp_path, AS_OF)

@@ -116,7 +116,7 @@ class PartitionWriter:
         if not 1 <= partitions <= MAX_PARTITIONS:
             raise ContractError(f"--partitions {partitions}: expected 1..{MAX_PARTITIONS}", path=out, problem="bad option")
         self.out, self.partitions = Path(out), partitions
-        if self.out.exists() and not (self.out / PARTITIONS_FILE).is_file() and any(self.out.iterdir()):
+        if self.out.exists() and (not self.out.is_dir() or (not (self.out / PARTITIONS_FILE).is_file() and any(self.out.iterdir()))):
             raise ContractError(
                 f"{self.out}: exists and is not a partitioned data folder; name a new or empty folder", path=self.out, problem="bad option"
             )
