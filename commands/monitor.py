@@ -12,6 +12,9 @@ itself to its app (`commands.main` imports it). Heavy imports happen inside the 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,14 +34,14 @@ from commands.common import (
     parse_as_of,
     utc_now,
 )
-from partner_churn.config import Config, load_config
-from partner_churn.domain import check_scoring_date, event_span
+from partner_churn.config import Config
+from partner_churn.domain import EventSpan, check_scoring_date, event_span
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from features.contract import Program
-    from monitoring.checks import CheckOutcome
+    from monitoring.checks import CheckOutcome, LabelsAt
     from monitoring.verdict import Recommendation
 
 monitor_app = typer.Typer(
@@ -65,6 +68,7 @@ def monitor(
     allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
     lang: LangOption = None,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -75,33 +79,78 @@ def monitor(
     from monitoring import store
     from monitoring.verdict import EXIT_CODE
 
-    cfg, program = _setup(config, set_, data, lenient, lang)
+    cfg = _config(config, set_, engine, lenient, lang)
     date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
-    verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
+    with _program(cfg, data, lenient, at=[date]) as program:
+        verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
     typer.echo(verdict.line())
     raise typer.Exit(EXIT_CODE[verdict.action])
 
 
-def _verdict(cfg: Config, program: Program, date: pd.Timestamp, *, allow_stale: bool) -> Recommendation:
+@dataclass(frozen=True)
+class _Program:
+    """What monitor and retrain read of the program, on either engine: its event span, its features at a cutoff,
+    its labels at a cutoff, and (the local engine) the program in memory, which training then reuses."""
+
+    span: EventSpan | None
+    features_at: Callable[[pd.Timestamp], pd.DataFrame]
+    labels_at: LabelsAt
+    loaded: Program | None
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The last event: outcomes are known up to it."""
+        from partner_churn.errors import InputError
+
+        if self.span is None:
+            raise InputError("the data holds no events")
+        return self.span[1]
+
+
+@contextmanager
+def _program(cfg: Config, data: Path | None, lenient: bool, *, at: Sequence[pd.Timestamp] = ()) -> Iterator[_Program]:
+    """The program on the configured engine for the block: loaded here (local), or partition by partition on a
+    Dask cluster, whose first pass finds the span and the context at the cutoffs `at` (reused by features_at)."""
+    from monitoring import checks
+
+    if cfg.compute.engine == "dask":
+        from features.partitioned import build_features_on, build_labels_on, program_figures_on
+
+        with dask_session(cfg, data, lambda line: typer.echo(line, err=True), "loading data") as (client, folder):
+            now = utc_now()
+            figures = program_figures_on(client, folder, now, list(at), cfg)  # one pass: the span, and the context at `at`
+
+            def features_at(cutoff: pd.Timestamp) -> pd.DataFrame:
+                context = figures.context if cutoff in figures.context.cutoffs else None  # the scoring's own time of day: a pass of its own
+                return build_features_on(client, folder, now, [cutoff], cfg, context=context)
+
+            yield _Program(figures.span, features_at, lambda cutoff, end: build_labels_on(client, folder, now, [cutoff], cfg, data_end=end), None)
+        return
+    typer.echo("loading data", err=True)
+    program = load_data(cfg, data, None, lenient)
+    yield _Program(event_span(program.events), checks.program_features(program, cfg), checks.program_labels(program, cfg), program)
+
+
+def _verdict(cfg: Config, program: _Program, date: pd.Timestamp, *, allow_stale: bool) -> Recommendation:
     """Drift of the scoring of `date` and realized performance of the latest scoring whose horizon has
     passed, each printed, combined into one verdict (its own line printed too)."""
     from monitoring import checks
     from monitoring.verdict import Recommendation, combine
     from partner_churn.errors import InputError
 
-    check_scoring_date(date, event_span(program.events), cfg, allow_stale=allow_stale)
+    check_scoring_date(date, program.span, cfg, allow_stale=allow_stale)
     typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
-    outcomes = [("drift", checks.run_drift(cfg, checks.program_features(program, cfg), date))]
+    outcomes = [("drift", checks.run_drift(cfg, program.features_at, date))]
     _print(outcomes[0][1])
-    scored_at = checks.latest_with_outcomes(cfg, program)
+    scored_at = checks.latest_with_outcomes(cfg, program.end)
     if scored_at is None:
         typer.echo(
             f"performance: no saved scoring's {cfg.labels.horizon_days}-day horizon has passed by the end of the data "
-            f"({checks.data_end(program):%Y-%m-%d}); nothing to judge yet"
+            f"({program.end:%Y-%m-%d}); nothing to judge yet"
         )
     else:
         try:
-            outcomes.append(("performance", checks.run_performance(cfg, program, scored_at)))
+            outcomes.append(("performance", checks.run_performance(cfg, scored_at, end=program.end, labels_at=program.labels_at)))
             _print(outcomes[-1][1])
         except InputError as exc:  # drift has spoken; a performance check that cannot run must not hide it
             reason = f"the scoring of {scored_at:%Y-%m-%d} could not be judged: {exc}"
@@ -119,6 +168,7 @@ def retrain(
     force: Annotated[bool, typer.Option("--force", help="Train even when nothing calls for it.")] = False,
     allow_stale: AllowStaleOption = False,
     lenient: LenientOption = False,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -128,22 +178,26 @@ def retrain(
     from monitoring import store
     from partner_churn.errors import InputError
 
-    cfg, program = _setup(config, set_, data, lenient)
-    why = ["--force"] if force else _retrain_reasons(cfg, program)
-    if not why:
-        try:
-            date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
-        except InputError as exc:
-            typer.echo(f"monitor: not judged: {exc}")
-        else:
-            verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
-            if verdict.action == "retrain":
-                why.append(f"the monitor says retrain: {verdict.reason}")
+    cfg = _config(config, set_, engine, lenient)
+    try:
+        date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
+    except InputError as exc:
+        date, unjudged = None, exc
+    with _program(cfg, data, lenient, at=[date] if date is not None else []) as program:
+        why = ["--force"] if force else _retrain_reasons(cfg, program.end)
+        if not why:
+            if date is None:
+                typer.echo(f"monitor: not judged: {unjudged}")
+            else:
+                verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
+                if verdict.action == "retrain":
+                    why.append(f"the monitor says retrain: {verdict.reason}")
+        loaded = program.loaded
     if not why:
         typer.echo(f"retrain: nothing to do: the champions are fresh and the monitor does not ask for it; in use: {champions_in_use(cfg)}")
         return
     typer.echo(f"retraining: {'; '.join(why)}", err=True)
-    decisions, run_id, not_trained = train_or_backtest(cfg, data, lenient, register=True, program=program)
+    decisions, run_id, not_trained = train_or_backtest(cfg, data, lenient, register=True, program=loaded)
     for decision in decisions:
         typer.echo(f"{decision.name} v{decision.version}: {'champion' if decision.promoted else 'challenger'}: {decision.reason}")
     promoted = [f"{d.target} v{d.version}" for d in decisions if d.promoted]
@@ -156,7 +210,7 @@ def retrain(
         raise typer.Exit(1)
 
 
-def _retrain_reasons(cfg: Config, program: Program) -> list[str]:
+def _retrain_reasons(cfg: Config, data_end: pd.Timestamp) -> list[str]:
     """What calls for training without asking the monitor: a target without a champion, or a champion whose
     newest label is more than scoring.max_model_age_days before the data's last event."""
     from partner_churn.domain import TARGETS, days_past_model_age, model_name
@@ -164,7 +218,6 @@ def _retrain_reasons(cfg: Config, program: Program) -> list[str]:
 
     versions = list_models(cfg)
     champions = versions[versions["aliases"].str.split(",").apply(lambda aliases: "champion" in aliases)] if len(versions) else versions
-    data_end = program.events["ts"].max()
     reasons = []
     for target in TARGETS:
         found = champions[champions["name"] == model_name(target, cfg)] if len(champions) else champions
@@ -201,28 +254,12 @@ def drift(
     from monitoring import checks, store
     from monitoring.verdict import EXIT_CODE
 
-    cfg = config_with_engine(config, [*(set_ or ()), *([f"scoring.lang={lang}"] if lang else [])], engine, lenient=lenient)
+    cfg = _config(config, set_, engine, lenient, lang)
     date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
-    if cfg.compute.engine == "dask":
-        from features.partitioned import build_features_on, program_figures_on
-
-        with dask_session(cfg, data, lambda line: typer.echo(line, err=True), "loading data") as (client, folder):
-            now = utc_now()
-            figures = program_figures_on(client, folder, now, [date], cfg)  # one pass: the span, and the context at the date
-            check_scoring_date(date, figures.span, cfg, allow_stale=allow_stale)
-            typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
-
-            def features_at(cutoff: pd.Timestamp) -> pd.DataFrame:
-                context = figures.context if cutoff in figures.context.cutoffs else None  # the scoring's own time of day: a pass of its own
-                return build_features_on(client, folder, now, [cutoff], cfg, context=context)
-
-            outcome = checks.run_drift(cfg, features_at, date)
-    else:
-        typer.echo("loading data", err=True)
-        program = load_data(cfg, data, None, lenient)
-        check_scoring_date(date, event_span(program.events), cfg, allow_stale=allow_stale)
+    with _program(cfg, data, lenient, at=[date]) as program:
+        check_scoring_date(date, program.span, cfg, allow_stale=allow_stale)
         typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
-        outcome = checks.run_drift(cfg, checks.program_features(program, cfg), date)
+        outcome = checks.run_drift(cfg, program.features_at, date)
     _print(outcome)
     typer.echo(outcome.recommendation.line())
     raise typer.Exit(EXIT_CODE[outcome.recommendation.action])
@@ -240,6 +277,7 @@ def performance(
     ] = None,
     data: DataOption = None,
     lenient: LenientOption = False,
+    engine: EngineOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -249,26 +287,26 @@ def performance(
     from monitoring.verdict import EXIT_CODE
     from partner_churn.errors import InputError
 
-    cfg, program = _setup(config, set_, data, lenient)
-    if scored_at:
-        date = parse_as_of(scored_at, "--scored-at")
-    else:
-        date = checks.latest_with_outcomes(cfg, program)
-        if date is None:
-            raise InputError(
-                f"no saved scoring in {cfg.paths.output_dir} has its {cfg.labels.horizon_days}-day horizon before the end "
-                f"of the data ({checks.data_end(program):%Y-%m-%d}): nothing to judge yet"
-            )
-    outcome = checks.run_performance(cfg, program, date)
+    cfg = _config(config, set_, engine, lenient)
+    with _program(cfg, data, lenient) as program:
+        if scored_at:
+            date = parse_as_of(scored_at, "--scored-at")
+        else:
+            found = checks.latest_with_outcomes(cfg, program.end)
+            if found is None:
+                raise InputError(
+                    f"no saved scoring in {cfg.paths.output_dir} has its {cfg.labels.horizon_days}-day horizon before the end "
+                    f"of the data ({program.end:%Y-%m-%d}): nothing to judge yet"
+                )
+            date = found
+        outcome = checks.run_performance(cfg, date, end=program.end, labels_at=program.labels_at)
     _print(outcome)
     typer.echo(outcome.recommendation.line())
     raise typer.Exit(EXIT_CODE[outcome.recommendation.action])
 
 
-def _setup(config: Path | None, set_: list[str] | None, data: Path | None, lenient: bool, lang: str | None = None) -> tuple[Config, Program]:
-    cfg = load_config(config, overrides=[*(set_ or ()), *([f"scoring.lang={lang}"] if lang else [])])
-    typer.echo("loading data", err=True)
-    return cfg, load_data(cfg, data, None, lenient)
+def _config(config: Path | None, set_: list[str] | None, engine: str | None, lenient: bool, lang: str | None = None) -> Config:
+    return config_with_engine(config, [*(set_ or ()), *([f"scoring.lang={lang}"] if lang else [])], engine, lenient=lenient)
 
 
 def _print(outcome: CheckOutcome) -> None:

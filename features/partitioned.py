@@ -19,7 +19,7 @@ import pandas as pd
 
 from features.contract import load_program
 from features.contract.partitions import read_partitioning
-from features.pipeline import ContextPart, ProgramContext, build_features, check_cutoffs, combine_context, context_part
+from features.pipeline import ContextPart, ProgramContext, build_features, build_labels, check_cutoffs, combine_context, context_part, label_cutoffs
 from partner_churn.config import Config
 from partner_churn.domain import EventSpan, combine_spans, event_span
 
@@ -71,9 +71,20 @@ def build_features_on(
     them (else one is run)."""
     stamps = check_cutoffs(cutoffs)
     context = context or program_figures_on(client, data_dir, as_of, stamps, config).context
-    frames = client.gather(partition_features_on(client, data_dir, as_of, stamps, config, context=context))
-    frame = pd.concat(frames, ignore_index=True)
-    return frame.sort_values("as_of", kind="stable", ignore_index=True)
+    return in_local_order(client.gather(partition_features_on(client, data_dir, as_of, stamps, config, context=context)))
+
+
+def in_local_order(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The partitions' rows (frames in partition order) in the local engine's order for the same folder: by
+    cutoff (`as_of`), then partition, then the partition's own partner order."""
+    return pd.concat(frames, ignore_index=True).sort_values("as_of", kind="stable", ignore_index=True)
+
+
+def gathered_on(client: Any, data_dir: Path, task: Any, **arguments: Any) -> pd.DataFrame:
+    """`task(data_dir, partition, **arguments)` on every partition of the folder on the cluster, its rows gathered
+    `in_local_order`."""
+    parts = partitions_of(data_dir)
+    return in_local_order(client.gather(client.map(task, [data_dir] * len(parts), parts, pure=False, **arguments)))
 
 
 def partition_features_on(
@@ -86,3 +97,26 @@ def partition_features_on(
     return list(
         client.map(_features_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, context=context, pure=False)
     )
+
+
+def _labels_of_partition(
+    data_dir: Path,
+    partition: int | None,
+    as_of: pd.Timestamp,
+    cutoffs: pd.DatetimeIndex,
+    config: Config,
+    context: ProgramContext,
+    data_end: pd.Timestamp,
+) -> pd.DataFrame:
+    program = load_program(data_dir, config.data, as_of, partition=partition)
+    return build_labels(program.partners, program.events, cutoffs, config, data_end=data_end, program=context)
+
+
+def build_labels_on(
+    client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config, *, data_end: pd.Timestamp
+) -> pd.DataFrame:
+    """`build_labels` of the whole program, partition by partition on the cluster, with the program's context at
+    the cutoffs and at their horizons' ends from a first pass; rows in the local engine's order."""
+    stamps = check_cutoffs(cutoffs)
+    context = program_figures_on(client, data_dir, as_of, list(label_cutoffs(stamps, config, data_end=data_end)), config).context
+    return gathered_on(client, data_dir, _labels_of_partition, as_of=as_of, cutoffs=stamps, config=config, context=context, data_end=data_end)

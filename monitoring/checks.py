@@ -85,16 +85,25 @@ def run_drift(config: Config, features_at: Callable[[pd.Timestamp], pd.DataFrame
     return CheckOutcome(line, result.recommendation, [page, html, payload], run_id)
 
 
-def run_performance(config: Config, program: Program, scored_at: pd.Timestamp) -> CheckOutcome:
-    """Realized performance of the scoring of `scored_at`, once its horizon has passed."""
-    end = data_end(program)
+LabelsAt = Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame]
+"""The program's labels at a cutoff given the data's end (`program_labels`, or the dask engine's `build_labels_on`)."""
+
+
+def program_labels(program: Program, config: Config) -> LabelsAt:
+    """The labels of a loaded program at a cutoff (the local engine's `labels_at` for `run_performance`)."""
+    return lambda as_of, end: build_labels(program.partners, program.events, [as_of], config, data_end=end)
+
+
+def run_performance(config: Config, scored_at: pd.Timestamp, *, end: pd.Timestamp, labels_at: LabelsAt) -> CheckOutcome:
+    """Realized performance of the scoring of `scored_at`, once its horizon has passed in the data, which ends
+    at `end` (its last event); `labels_at(cutoff, end)` gives the program's labels."""
     _check_horizon(scored_at, end, config)
     risk_list = store.read_risk_list(config.paths.output_dir, scored_at)
     scored_at = store.scored_as_of(risk_list, scored_at)
     _check_horizon(scored_at, end, config)
     models = store.scoring_models(config, risk_list)
     backtest = pd.concat([store.backtest_of(config, m).query("target == @t") for t, m in models.items()], ignore_index=True)
-    labels = build_labels(program.partners, program.events, [scored_at], config, data_end=end)
+    labels = labels_at(scored_at, end)
     result = performance_check.evaluate(
         risk_list,
         labels,
@@ -134,7 +143,7 @@ def _check_horizon(scored_at: pd.Timestamp, end: pd.Timestamp, config: Config) -
         )
 
 
-def latest_with_outcomes(config: Config, program: Program) -> pd.Timestamp | None:
-    """The latest saved scoring whose horizon has passed in the data; None when there is none yet."""
-    last_day = (data_end(program) - pd.Timedelta(days=config.labels.horizon_days)).floor("D")
+def latest_with_outcomes(config: Config, end: pd.Timestamp) -> pd.Timestamp | None:
+    """The latest saved scoring whose horizon has passed in data ending at `end`; None when there is none yet."""
+    last_day = (end - pd.Timedelta(days=config.labels.horizon_days)).floor("D")
     return store.latest_scoring_before(config.paths.output_dir, last_day + pd.Timedelta(days=1))

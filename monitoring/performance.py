@@ -81,6 +81,8 @@ def realized_predictions(risk_list: pd.DataFrame, labels: pd.DataFrame) -> pd.Da
     if missing:
         raise InputError(f"the risk list has no column {', '.join(missing)}")
     joined = labels.merge(risk_list[["partner_id", "segment", *TARGETS]].rename(columns={"segment": "scored_segment"}), on="partner_id", how="inner")
+    # In partner order, whatever order the data's files hold them in: the top 10%'s ties and every sum come out the same.
+    joined = joined.sort_values("partner_id", kind="stable", ignore_index=True)
     if joined.empty:
         raise InputError("none of the partners in the risk list are in the data: was it scored on other data?")
     frames = []

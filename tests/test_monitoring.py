@@ -216,11 +216,12 @@ def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subproces
 
 @pytest.mark.slow
 def test_drift_on_the_dask_engine_gives_the_local_figures(world: Path, unchanged_monitored: subprocess.CompletedProcess[str]) -> None:
-    """The same scoring's drift from the program in 3 partitions on a LocalCluster of 2 worker threads: every figure equal."""
+    """The same scoring's monitor (drift and realized performance, one verdict) from the program in 3 partitions on
+    a LocalCluster of 2 worker threads: every figure equal; `retrain --engine dask` judges it the same way."""
     parted = world / "other-partitioned"
     assert run("partition", "--data", str(world / "other"), "--out", str(parted), "--partitions", "3").returncode == 0
     dask_settings = [*settings(world, "other"), "--set", f"paths.reports_dir={world}/reports-other-dask", "--set", "compute.processes=false"]
-    result = run("monitor", "drift", "--data", str(parted), "--as-of", SCORED, "--engine", "dask", *dask_settings)
+    result = run("monitor", "--data", str(parted), "--as-of", SCORED, "--engine", "dask", *dask_settings)
     assert result.returncode in (0, 1), result.stderr[-2000:]
     assert "loading data on a Dask LocalCluster of 2 workers" in result.stderr
     local = json.loads((world / "reports-other" / "monitoring" / SCORED / "drift.json").read_text())
@@ -228,6 +229,14 @@ def test_drift_on_the_dask_engine_gives_the_local_figures(world: Path, unchanged
     for key in ("columns", "share_drifted", "dataset_drift", "score_drift", "sampling"):
         assert dask[key] == local[key], key
     assert len(local["columns"]) > 50
+    performance = {e: json.loads((world / f"reports-other{e}" / "monitoring" / SCORED / "performance.json").read_text()) for e in ("", "-dask")}
+    assert performance["-dask"]["metrics"] == performance[""]["metrics"] and len(performance[""]["metrics"]) > 5
+    verdict = [line for line in result.stdout.splitlines() if line.startswith("monitor: ")]
+    assert verdict == [line for line in unchanged_monitored.stdout.splitlines() if line.startswith("monitor: ")] and verdict
+    fresh = ["--set", "scoring.max_model_age_days=100000"]  # the champion counts as fresh: only the monitor's verdict decides
+    retrain = run("retrain", "--data", str(parted), "--as-of", SCORED, "--engine", "dask", *dask_settings, *fresh)
+    assert retrain.returncode == 0, retrain.stdout + retrain.stderr[-2000:]
+    assert retrain.stdout.splitlines()[-1].startswith("retrain: nothing to do") and verdict[0] in retrain.stdout
 
 
 @pytest.mark.slow

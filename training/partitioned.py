@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from features.contract import load_program
-from features.partitioned import partitions_of, program_figures_on
+from features.partitioned import gathered_on, partitions_of, program_figures_on
 from features.pipeline import ProgramContext, check_cutoffs, label_cutoffs
 from partner_churn.config import Config
 from training.datasets import build_dataset
@@ -57,19 +57,9 @@ def source_on(client: Any, data_dir: Path, as_of: pd.Timestamp, config: Config) 
         stamps = check_cutoffs(cutoffs)
         data_end = outline.last_event
         context = context_at(list(label_cutoffs(stamps, config, data_end=data_end)), config)
-        futures = client.map(
-            _dataset_of_partition,
-            [data_dir] * len(parts),
-            parts,
-            as_of=as_of,
-            cutoffs=stamps,
-            config=config,
-            context=context,
-            data_end=data_end,
-            share=sample_share(outline, config),
-            pure=False,
+        share = sample_share(outline, config)
+        return gathered_on(
+            client, data_dir, _dataset_of_partition, as_of=as_of, cutoffs=stamps, config=config, context=context, data_end=data_end, share=share
         )
-        frame = pd.concat(client.gather(futures), ignore_index=True)
-        return frame.sort_values("as_of", kind="stable", ignore_index=True)
 
     return TrainingSource(outline, dataset_at, context_at)
