@@ -8,7 +8,8 @@ models, reasons, owner KPIs, report) and the backtest (`partner-churn backtest`:
 cutoff of the plan, both models' folds against the baselines; what `train` does but the final refits and the
 registration). Peak memory is the whole process tree's (the command and its Dask workers), summed
 RSS sampled every 0.2 s with psutil. Run:
-`.venv/bin/python -m bench.scale_bench --partners 100000 --engines local dask [--steps features score backtest]`.
+`.venv/bin/python -m bench.scale_bench --partners 100000 --engines local dask [--steps features score backtest]
+[--set training.max_partners=200000]`.
 """
 
 from __future__ import annotations
@@ -90,10 +91,12 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", default=["local", "dask"], choices=["local", "dask"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steps", nargs="+", default=["features", "score"], choices=["features", "score", "backtest"])
+    parser.add_argument("--set", dest="settings", action="append", default=[], help="KEY=VALUE for every command (e.g. training.max_partners=200000)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         settings = throwaway_store(Path(tmp))
+        settings += [item for setting in args.settings for item in ("--set", setting)]
         dask = ["--set", f"compute.workers={args.workers}"]
         for i, partners in enumerate(sorted(args.partners)):
             data, how = ensure_program(partners, args.partitions)
@@ -114,7 +117,7 @@ def main() -> None:
                     step(f"{engine:5s} score", [*CLI, "score", "--data", str(data), "--as-of", AS_OF, *settings, *output, *extra])
                 if "backtest" in args.steps:
                     result = step(f"{engine:5s} backtest", [*CLI, "backtest", "--data", str(data), *settings, *extra])
-                    rows = [line for line in result.stderr.splitlines() if line.startswith(("plan:", "dataset:"))]
+                    rows = [line for line in result.stderr.splitlines() if line.startswith(("sample:", "plan:", "dataset:"))]
                     print(f"    {'; '.join(rows)}")
 
 
