@@ -36,6 +36,7 @@ from commands.common import (
 )
 from partner_churn.config import Config
 from partner_churn.domain import EventSpan, check_scoring_date, event_span
+from partner_churn.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,6 +76,12 @@ def monitor(
     """Both checks: drift of the latest (or --as-of) scoring, realized performance of the latest scoring
     whose horizon has passed; one verdict; exit 1 when either says retrain."""
     if ctx.invoked_subcommand is not None:
+        given = sorted(f"--{name.rstrip('_').replace('_', '-')}" for name, value in ctx.params.items() if value)
+        if given:  # they would be dropped silently: the subcommand reads its own
+            raise InputError(
+                f"{', '.join(given)} given before `{ctx.invoked_subcommand}`: the options of a subcommand go after it "
+                f"(partner-churn monitor {ctx.invoked_subcommand} --help)"
+            )
         return
     from monitoring import store
     from monitoring.verdict import EXIT_CODE
@@ -100,8 +107,6 @@ class _Program:
     @property
     def end(self) -> pd.Timestamp:
         """The last event: outcomes are known up to it."""
-        from partner_churn.errors import InputError
-
         if self.span is None:
             raise InputError("the data holds no events")
         return self.span[1]
@@ -136,7 +141,6 @@ def _verdict(cfg: Config, program: _Program, date: pd.Timestamp, *, allow_stale:
     passed, each printed, combined into one verdict (its own line printed too)."""
     from monitoring import checks
     from monitoring.verdict import Recommendation, combine
-    from partner_churn.errors import InputError
 
     check_scoring_date(date, program.span, cfg, allow_stale=allow_stale)
     typer.echo(f"checking drift of the scoring of {date:%Y-%m-%d}", err=True)
@@ -176,7 +180,6 @@ def retrain(
     'retrain'. Exit 0 promoted or nothing to do, 1 a model stays challenger or cannot be trained, 2 bad input."""
     from commands.common import champions_in_use, train_or_backtest
     from monitoring import store
-    from partner_churn.errors import InputError
 
     cfg = _config(config, set_, engine, lenient)
     try:
@@ -285,12 +288,12 @@ def performance(
     the top 10%, by segment, next to the backtest; exit 1 when a ROC-AUC falls below the tolerance."""
     from monitoring import checks
     from monitoring.verdict import EXIT_CODE
-    from partner_churn.errors import InputError
 
     cfg = _config(config, set_, engine, lenient)
+    asked = parse_as_of(scored_at, "--scored-at") if scored_at else None  # before the data is read
     with _program(cfg, data, lenient) as program:
-        if scored_at:
-            date = parse_as_of(scored_at, "--scored-at")
+        if asked is not None:
+            date = asked
         else:
             found = checks.latest_with_outcomes(cfg, program.end)
             if found is None:

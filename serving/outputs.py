@@ -384,6 +384,12 @@ def _one_schema(parts: Path, summary: pd.DataFrame) -> None:
     files = sorted(parts.glob("part-*.parquet"))
     if not files:
         summary.to_parquet(parts / "part-00000.parquet", index=False)
+    kinds = {field.name: field.type for field in target}
+    for path in files:  # a text the summary left out in every row it kept (null there) has its type in a part
+        for field in pq.read_schema(path):
+            if pa.types.is_null(kinds.get(field.name, pa.int8())) and not pa.types.is_null(field.type):
+                kinds[field.name] = field.type
+    target = pa.schema([pa.field(name, kinds[name]) for name in target.names], metadata=target.metadata)
     for path in files:
         table = pq.read_table(path)
         if not table.schema.equals(target, check_metadata=False):

@@ -204,6 +204,8 @@ def test_bad_input_is_one_clear_line(world: Path, unchanged_monitored: subproces
         "run this later",
     )
     assert_one_line_error(run("monitor", *other, *settings(world, "nothing-scored")), "no scorings in")
+    # The checks' options before a subcommand would be dropped silently (a scheduler's --engine dask among them).
+    assert_one_line_error(run("monitor", "--engine", "dask", *other, "drift", *settings(world, "other")), "--data, --engine given before `drift`")
     empty_store = settings(world, "other")
     empty_store[1] = f"paths.mlflow_tracking_uri=sqlite:///{world}/empty.db"
     assert_one_line_error(run("monitor", "drift", *other, "--as-of", SCORED, *empty_store), "partner-churn-deactivation-risk v1", "does not hold")

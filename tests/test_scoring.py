@@ -368,6 +368,11 @@ def test_a_risk_list_written_in_parts_replaces_the_whole_one_and_reads_in_list_o
         and (folder / "risk_list.parquet").is_dir()
         and (folder / "report.en.html").read_text() == "parts again"
     )
+    # A text the summary keeps in none of its rows (null there) keeps its type from the parts that hold it.
+    with scoring_lock(tmp_path, AS_OF), scoring_staging(tmp_path, AS_OF) as staging:
+        write_risk_list_part(staging, 0, whole, AS_OF)
+        write_scoring(whole.assign(reasons=None), "texts elsewhere", tmp_path, AS_OF, {"active_partners": 1}, lang="en", staging=staging)
+    assert read_risk_list_file(folder / "risk_list.parquet")["reasons"].tolist() == whole["reasons"].tolist()
     # Nobody to score (every partition empty, --allow-stale): the list of nobody, read as such.
     with scoring_lock(tmp_path, AS_OF), scoring_staging(tmp_path, AS_OF) as staging:
         write_scoring(scored.head(0), "nobody", tmp_path, AS_OF, {"active_partners": 0}, lang="en", staging=staging)
