@@ -182,20 +182,13 @@ def retrain(
     from monitoring import store
 
     cfg = _config(config, set_, engine, lenient)
+    date: pd.Timestamp | None = None
+    unjudged: InputError | None = None
     try:
         date = parse_as_of(as_of, "--as-of") if as_of else store.latest_scoring(cfg.paths.output_dir)
     except InputError as exc:
-        date, unjudged = None, exc
-    with _program(cfg, data, lenient, at=[date] if date is not None else []) as program:
-        why = ["--force"] if force else _retrain_reasons(cfg, program.end)
-        if not why:
-            if date is None:
-                typer.echo(f"monitor: not judged: {unjudged}")
-            else:
-                verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
-                if verdict.action == "retrain":
-                    why.append(f"the monitor says retrain: {verdict.reason}")
-        loaded = program.loaded
+        unjudged = exc
+    why, loaded = (["--force"], None) if force else _why_retrain(cfg, data, lenient, date, unjudged, allow_stale=allow_stale)
     if not why:
         typer.echo(f"retrain: nothing to do: the champions are fresh and the monitor does not ask for it; in use: {champions_in_use(cfg)}")
         return
@@ -211,6 +204,23 @@ def retrain(
     typer.echo(f"retrain: {'; '.join(said)} (because {'; '.join(why)}); MLflow run {run_id}; in use: {champions_in_use(cfg)}")
     if kept or not_trained:
         raise typer.Exit(1)
+
+
+def _why_retrain(
+    cfg: Config, data: Path | None, lenient: bool, date: pd.Timestamp | None, unjudged: InputError | None, *, allow_stale: bool
+) -> tuple[list[str], Program | None]:
+    """What calls for training (nothing: an empty list), the champions' age first, then the monitor's verdict on
+    the scoring of `date` (None: `unjudged` says why there is none), and the program training may reuse (local)."""
+    with _program(cfg, data, lenient, at=[date] if date is not None else []) as program:
+        why = _retrain_reasons(cfg, program.end)
+        if not why:
+            if date is None:
+                typer.echo(f"monitor: not judged: {unjudged}")
+            else:
+                verdict = _verdict(cfg, program, date, allow_stale=allow_stale)
+                if verdict.action == "retrain":
+                    why.append(f"the monitor says retrain: {verdict.reason}")
+        return why, program.loaded
 
 
 def _retrain_reasons(cfg: Config, data_end: pd.Timestamp) -> list[str]:

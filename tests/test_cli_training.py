@@ -177,6 +177,7 @@ def test_retrain_for_schedulers_trains_only_when_called_for_and_says_so_in_exit_
     assert "in use: pair 1: deactivation_risk v1, upgrade_potential v1" in line
 
     assert_one_line_error(run("retrain", "--data", str(tmp_path / "missing"), *store(tmp_path), *scores), "missing")
+    assert_one_line_error(run("retrain", "--force", "--data", str(tmp_path / "missing"), *store(tmp_path), *scores), "missing")
 
     # A damaged champion (a truncated booster, garbage model.json) stops a scoring in one line, not a traceback,
     # and never scores with the other model alone as if nothing happened.
