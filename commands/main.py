@@ -290,7 +290,10 @@ def features(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Compute point-in-time features, segment and downgrade warning for every partner at each cutoff."""
+    """Compute point-in-time features, segment and downgrade warning for every partner at each cutoff.
+
+    With --engine dask a .parquet --out is a folder of a part per partition, written as each finishes (each part
+    holds its partners' rows at every cutoff; sorted by as_of, stable, the parts read as the local engine's rows)."""
     from features.pipeline import build_features, check_cutoffs
     from partner_churn.files import write_atomically
 
@@ -298,6 +301,26 @@ def features(
         raise InputError(f"--out {out}: expected a .parquet or .csv file name")
     cfg = config_with_engine(config, set_, engine, lenient=lenient)
     cutoffs = check_cutoffs([parse_as_of(value, "--as-of") for value in as_of])
+    if cfg.compute.engine == "dask" and out.suffix == ".parquet":  # a part per partition as each finishes: no process holds them all
+        from features.partitioned import partition_features_on, program_figures_on
+        from partner_churn.files import give_parts_one_schema, write_folder_atomically
+
+        with dask_session(cfg, data, lambda line: typer.echo(line, err=True), "computing features") as (client, folder):
+            now = utc_now()
+            futures = partition_features_on(client, folder, now, cutoffs, cfg, context=program_figures_on(client, folder, now, cutoffs, cfg).context)
+            shape = [0, 0]
+
+            def write_parts(staging: Path) -> None:
+                for k, future in enumerate(futures):
+                    part = future.result()
+                    future.release()
+                    part.to_parquet(staging / f"part-{k:05d}.parquet", index=False)
+                    shape[:] = [shape[0] + len(part), part.shape[1]]
+                give_parts_one_schema(staging)
+
+            write_folder_atomically(out, write_parts)
+        typer.echo(f"wrote {shape[0]:,} rows x {shape[1] - 2} columns for {len(cutoffs)} cutoffs -> {out}/ (Parquet, a part per partition)")
+        return
     if cfg.compute.engine == "dask":
         from features.partitioned import build_features_on
 

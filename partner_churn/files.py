@@ -9,6 +9,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
 
@@ -67,3 +70,54 @@ def exchange_folders(first: Path, second: Path) -> bool:
     except AttributeError:  # no renameat2 in this C library
         pass
     return False
+
+
+def give_parts_one_schema(folder: Path, target: pa.Schema | None = None) -> None:
+    """Give every `part-*.parquet` in `folder` the same column types, as one frame of all their rows would have
+    them: `target`'s (a whole frame's), or else the parts' own, promoted (integer with float is float). A column
+    null throughout where the target was made takes its type from a part that holds values. Parquet readers of
+    a folder take the first part's types for every part, so a part of a partition without a sale (integer
+    revenue) or without a value in some column (null) would break them."""
+    files = sorted(folder.glob("part-*.parquet"))
+    schemas = [pq.read_schema(path) for path in files]
+    if not schemas:
+        return
+    target = target or pa.unify_schemas(schemas, promote_options="permissive")
+    kinds = {field.name: field.type for field in target}
+    for schema in schemas:
+        for field in schema:
+            if pa.types.is_null(kinds.get(field.name, pa.int8())) and not pa.types.is_null(field.type):
+                kinds[field.name] = field.type
+    target = pa.schema([pa.field(name, kinds[name]) for name in target.names], metadata=target.metadata)
+    for path, schema in zip(files, schemas):
+        if not schema.equals(target, check_metadata=False):
+            pq.write_table(pq.read_table(path).select(target.names).cast(target), path)
+
+
+def write_folder_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """`write` a staging folder beside `path`, then swap it in for whatever `path` was (a folder or a file) in one
+    step (`exchange_folders`, else a rename after removing the old): a reader sees the old or the new, never a
+    half-written folder; a failed write leaves the old and no staging folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir()
+        write(staging)
+        if not path.exists():
+            os.rename(staging, path)
+        elif not exchange_folders(staging, path):
+            _remove(path)
+            os.rename(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove(staging)  # after a swap it holds the old one
+    return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -31,13 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
 from partner_churn.domain import FIRST_SCORING, LANGS, RISK_LIST_ORDER, sort_risk_list
 from partner_churn.errors import InputError
-from partner_churn.files import exchange_folders
+from partner_churn.files import exchange_folders, give_parts_one_schema
 from partner_churn.locks import process_lock
 from retention.wording import format_date, format_money, format_number, format_percent, format_signed
 from serving.history import write_entry
@@ -377,23 +376,11 @@ def scoring_staging(output_dir: Path, as_of: pd.Timestamp) -> Iterator[Path]:
 
 def _one_schema(parts: Path, summary: pd.DataFrame) -> None:
     """Give every part of a risk list written in parts the column types of the whole list (`summary`'s, as
-    pandas made them for all rows together): a partition without a sale has integer revenue, one where nobody
-    has a trend an all-null column, and Parquet readers take the first part's types for all. With no part
-    (nobody to score), the list of nobody."""
-    target = pa.Schema.from_pandas(summary, preserve_index=False)
-    files = sorted(parts.glob("part-*.parquet"))
-    if not files:
+    pandas made them for all rows together: `give_parts_one_schema`). With no part (nobody to score), the list
+    of nobody."""
+    if not any(parts.glob("part-*.parquet")):
         summary.to_parquet(parts / "part-00000.parquet", index=False)
-    kinds = {field.name: field.type for field in target}
-    for path in files:  # a text the summary left out in every row it kept (null there) has its type in a part
-        for field in pq.read_schema(path):
-            if pa.types.is_null(kinds.get(field.name, pa.int8())) and not pa.types.is_null(field.type):
-                kinds[field.name] = field.type
-    target = pa.schema([pa.field(name, kinds[name]) for name in target.names], metadata=target.metadata)
-    for path in files:
-        table = pq.read_table(path)
-        if not table.schema.equals(target, check_metadata=False):
-            pq.write_table(table.select(target.names).cast(target), path)
+    give_parts_one_schema(parts, pa.Schema.from_pandas(summary, preserve_index=False))
 
 
 def write_risk_list_part(staging: Path, partition: int, rows: pd.DataFrame, as_of: pd.Timestamp) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from features.contract import ContractError, load_program
 from features.contract.partitions import PARTITIONS_FILE, partition_of, program_tables, read_partitioning, write_partitioned
-from features.partitioned import build_features_on
+from features.partitioned import build_features_on, in_local_order
 from features.pipeline import build_features, program_context
 from partner_churn.compute import dask_client
 from partner_churn.config import ComputeConfig, Config, load_config
@@ -216,7 +216,16 @@ def test_the_engine_on_the_command_line(folders: dict[str, Path], tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert "computing features on a Dask LocalCluster of 1 worker" in result.stderr
     assert run(*args[:-1], str(tmp_path / "local.parquet")).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"part-{k:05d}.parquet" for k in range(5)]  # a part per partition
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(tmp_path / "local.parquet"), check_exact=True)
+    # Two cutoffs, written over the first folder: each part holds its partners at both; by as_of they are the local rows.
+    twice = [*args[:-1], str(out), "--as-of", "2025-10-01"]
+    assert run(*twice, "--engine", "dask", "--set", "compute.processes=false").returncode == 0
+    assert run(*twice[:-3], str(tmp_path / "local2.parquet"), "--as-of", "2025-10-01").returncode == 0
+    local = pd.read_parquet(tmp_path / "local2.parquet")
+    assert local["as_of"].nunique() == 2 and sorted(p.name for p in out.iterdir()) == [f"part-{k:05d}.parquet" for k in range(5)]
+    pd.testing.assert_frame_equal(in_local_order([pd.read_parquet(out)]), local, check_exact=True)
+    assert not list(tmp_path.glob(".*.staging"))
     unreachable = ["--set", "compute.scheduler=tcp://127.0.0.1:9", "--set", "compute.connect_timeout_seconds=1"]
     assert_one_line_error(
         run(*args, "--engine", "dask", *unreachable), "compute.scheduler tcp://127.0.0.1:9: cannot reach the Dask scheduler within 1 s"
