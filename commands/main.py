@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import sys
 import types
 from collections.abc import Sequence
@@ -304,6 +305,9 @@ def features(
     if cfg.compute.engine == "dask" and out.suffix == ".parquet":  # a part per partition as each finishes: no process holds them all
         from features.partitioned import partition_features_on, program_figures_on
         from partner_churn.files import give_parts_one_schema, write_folder_atomically
+
+        if out.is_dir() and any(not re.fullmatch(r"part-\d{5}\.parquet", p.name) for p in out.iterdir()):
+            raise InputError(f"--out {out}: a folder holding other files than the parts of a features output; name a new one")
 
         with dask_session(cfg, data, lambda line: typer.echo(line, err=True), "computing features") as (client, folder):
             now = utc_now()

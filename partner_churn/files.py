@@ -6,6 +6,7 @@ import ctypes
 import errno
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,8 +100,9 @@ def write_folder_atomically(path: Path, write: Callable[[Path], object]) -> Path
     step (`exchange_folders`, else a rename after removing the old): a reader sees the old or the new, never a
     half-written folder; a failed write leaves the old and no staging folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
+    prefix = f".{path.name}.staging-"
+    remove_leftovers_of_dead_processes(path.parent, prefix)  # of a writer killed before it finished
+    staging = path.with_name(f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         staging.mkdir()
         write(staging)

@@ -225,7 +225,11 @@ def test_the_engine_on_the_command_line(folders: dict[str, Path], tmp_path: Path
     local = pd.read_parquet(tmp_path / "local2.parquet")
     assert local["as_of"].nunique() == 2 and sorted(p.name for p in out.iterdir()) == [f"part-{k:05d}.parquet" for k in range(5)]
     pd.testing.assert_frame_equal(in_local_order([pd.read_parquet(out)]), local, check_exact=True)
-    assert not list(tmp_path.glob(".*.staging"))
+    assert not list(tmp_path.glob(".*staging*"))
+    (tmp_path / "mine.parquet").mkdir()  # a folder of the user's: never replaced
+    (tmp_path / "mine.parquet" / "notes.txt").write_text("mine")
+    assert_one_line_error(run(*args[:-1], str(tmp_path / "mine.parquet"), "--engine", "dask"), "a folder holding other files")
+    assert (tmp_path / "mine.parquet" / "notes.txt").read_text() == "mine"
     unreachable = ["--set", "compute.scheduler=tcp://127.0.0.1:9", "--set", "compute.connect_timeout_seconds=1"]
     assert_one_line_error(
         run(*args, "--engine", "dask", *unreachable), "compute.scheduler tcp://127.0.0.1:9: cannot reach the Dask scheduler within 1 s"
