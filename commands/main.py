@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
 import sys
 import types
 from collections.abc import Sequence
@@ -304,9 +303,9 @@ def features(
     cutoffs = check_cutoffs([parse_as_of(value, "--as-of") for value in as_of])
     if cfg.compute.engine == "dask" and out.suffix == ".parquet":  # a part per partition as each finishes: no process holds them all
         from features.partitioned import partition_features_on, program_figures_on
-        from partner_churn.files import give_parts_one_schema, write_folder_atomically
+        from partner_churn.files import give_parts_one_schema, is_part_name, part_name, write_folder_atomically
 
-        if out.is_dir() and any(not re.fullmatch(r"part-\d{5}\.parquet", p.name) for p in out.iterdir()):
+        if out.is_dir() and not all(is_part_name(p.name) for p in out.iterdir()):
             raise InputError(f"--out {out}: a folder holding other files than the parts of a features output; name a new one")
 
         with dask_session(cfg, data, lambda line: typer.echo(line, err=True), "computing features") as (client, folder):
@@ -318,7 +317,7 @@ def features(
                 for k, future in enumerate(futures):
                     part = future.result()
                     future.release()
-                    part.to_parquet(staging / f"part-{k:05d}.parquet", index=False)
+                    part.to_parquet(staging / part_name(k), index=False)
                     shape[:] = [shape[0] + len(part), part.shape[1]]
                 give_parts_one_schema(staging)
 

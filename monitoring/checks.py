@@ -29,13 +29,6 @@ class CheckOutcome:
     run_id: str = ""
 
 
-def data_end(program: Program) -> pd.Timestamp:
-    """The last event: outcomes are known up to it (the same end `build_labels` is given in training)."""
-    if not len(program.events):
-        raise InputError("the data holds no events")
-    return program.events["ts"].max()
-
-
 def program_features(program: Program, config: Config) -> Callable[[pd.Timestamp], pd.DataFrame]:
     """The features of a loaded program at a cutoff (the local engine's `features_at` for `run_drift`)."""
     return lambda as_of: build_features(program.partners, program.events, [as_of], config, surveys=program.surveys)

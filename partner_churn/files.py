@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,17 @@ import pyarrow.parquet as pq
 
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
+PART_GLOB = "part-*.parquet"
+"""The part files of a folder written in parts (`part_name`)."""
+
+
+def part_name(index: int) -> str:
+    """The file of part `index` of a folder written in parts: part-00000.parquet, ..."""
+    return f"part-{index:05d}.parquet"
+
+
+def is_part_name(name: str) -> bool:
+    return re.fullmatch(r"part-\d{5}\.parquet", name) is not None
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
@@ -79,7 +91,7 @@ def give_parts_one_schema(folder: Path, target: pa.Schema | None = None) -> None
     null throughout where the target was made takes its type from a part that holds values. Parquet readers of
     a folder take the first part's types for every part, so a part of a partition without a sale (integer
     revenue) or without a value in some column (null) would break them."""
-    files = sorted(folder.glob("part-*.parquet"))
+    files = sorted(folder.glob(PART_GLOB))
     schemas = [pq.read_schema(path) for path in files]
     if not schemas:
         return
@@ -106,16 +118,28 @@ def write_folder_atomically(path: Path, write: Callable[[Path], object]) -> Path
     try:
         staging.mkdir()
         write(staging)
-        if not path.exists():
-            os.rename(staging, path)
-        elif not exchange_folders(staging, path):
-            _remove(path)
-            os.rename(staging, path)
+        swap_in_folder(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove(staging)  # after a swap it holds the old one
     return path
+
+
+def swap_in_folder(staging: Path, path: Path) -> None:
+    """`staging` (a finished folder) becomes `path`: swapped with a previous `path` in one step
+    (`exchange_folders`; the staging path then holds the old one, removed after, or by the next writer if this
+    one is killed first: `remove_leftovers_of_dead_processes`). Where that call is missing, the previous `path`
+    is moved aside first and removed after."""
+    if not path.exists():
+        os.replace(staging, path)
+        return
+    if exchange_folders(staging, path):
+        _remove(staging)
+        return
+    old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(path, old)
+    os.replace(staging, path)
+    _remove(old)
 
 
 def _remove(path: Path) -> None:

@@ -36,7 +36,7 @@ from xlsxwriter.exceptions import FileCreateError
 
 from partner_churn.domain import FIRST_SCORING, LANGS, RISK_LIST_ORDER, sort_risk_list
 from partner_churn.errors import InputError
-from partner_churn.files import exchange_folders, give_parts_one_schema
+from partner_churn.files import PART_GLOB, exchange_folders, give_parts_one_schema, part_name
 from partner_churn.locks import process_lock
 from retention.wording import format_date, format_money, format_number, format_percent, format_signed
 from serving.history import write_entry
@@ -378,8 +378,8 @@ def _one_schema(parts: Path, summary: pd.DataFrame) -> None:
     """Give every part of a risk list written in parts the column types of the whole list (`summary`'s, as
     pandas made them for all rows together: `give_parts_one_schema`). With no part (nobody to score), the list
     of nobody."""
-    if not any(parts.glob("part-*.parquet")):
-        summary.to_parquet(parts / "part-00000.parquet", index=False)
+    if not any(parts.glob(PART_GLOB)):
+        summary.to_parquet(parts / part_name(0), index=False)
     give_parts_one_schema(parts, pa.Schema.from_pandas(summary, preserve_index=False))
 
 
@@ -387,7 +387,7 @@ def write_risk_list_part(staging: Path, partition: int, rows: pd.DataFrame, as_o
     """One partition's finished rows (in risk-list order) as a part of the staging folder's RISK_LIST dataset;
     read the whole list with `read_risk_list_file`."""
     try:
-        rows.to_parquet(staging / RISK_LIST / f"part-{partition:05d}.parquet", index=False)
+        rows.to_parquet(staging / RISK_LIST / part_name(partition), index=False)
     except OSError as exc:
         raise _cannot_write(scoring_folder(staging.parent, as_of), as_of, exc) from None
 

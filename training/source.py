@@ -123,12 +123,11 @@ def sampled(program: Program, share: float) -> Program:
     if share >= 1.0:
         return program
     partners = program.partners[in_sample(program.partners["partner_id"], share)].reset_index(drop=True)
-    kept = set(partners["partner_id"].astype(str))
 
     def of_kept(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         if frame is None:
             return None
-        rows = frame[frame["partner_id"].astype(str).isin(kept)].reset_index(drop=True)
+        rows = frame[frame["partner_id"].isin(partners["partner_id"])].reset_index(drop=True)  # a categorical by its categories
         if isinstance(rows["partner_id"].dtype, pd.CategoricalDtype):  # categorical over the partners, in their order
             rows["partner_id"] = rows["partner_id"].cat.set_categories(partners["partner_id"])
         return rows

@@ -35,16 +35,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.contract.errors import ContractError
-from partner_churn.files import exchange_folders, remove_leftovers_of_dead_processes
+from partner_churn.files import part_name, remove_leftovers_of_dead_processes, swap_in_folder
 
 PARTITIONS_FILE = "partitions.json"
 SCHEME = "pandas.util.hash_array(partner_id) % partitions"
 """How a partner's partition is found, recorded in `PARTITIONS_FILE`."""
 MAX_PARTITIONS = 100_000
-
-
-def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
 
 
 def partition_of(partner_ids: np.ndarray | pd.Series | pa.Array | pa.ChunkedArray, partitions: int) -> np.ndarray:
@@ -173,7 +169,7 @@ class PartitionWriter:
         layout = Partitioning(self.partitions, tuple(self.tables))
         meta = {"partitions": self.partitions, "scheme": SCHEME, "tables": list(layout.tables)}
         (self.folder / PARTITIONS_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        _replace(self.folder, self.out)
+        swap_in_folder(self.folder, self.out)
         return layout
 
     def discard(self) -> None:
@@ -184,22 +180,6 @@ class PartitionWriter:
         for handle in self._files.values():
             handle.close()
         self._files = {}
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """`staging` becomes `out`: swapped with a previous `out` in one step (`exchange_folders`; the staging path
-    then holds the old one, removed after, or by the next writer if this one is killed first). Where that
-    call is missing, the previous `out` is moved aside first and removed after."""
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    if exchange_folders(staging, out):
-        shutil.rmtree(staging, ignore_errors=True)
-        return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(out, old)
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def program_tables(
