@@ -21,6 +21,7 @@ from partner_churn.config import Config
 from partner_churn.domain import segment_revenue_feature
 from partner_churn.errors import InputError
 from retention.effects import ALL
+from retention.power import qini_rows_needed
 from training.uplift import KEPT, MIN_ARM_ROWS, MeasuredActions, UpliftEvaluation, evaluate_out_of_time, fit_action_uplift
 
 NOT_ESTIMATED = ("too few rows", "no holdout")
@@ -90,7 +91,17 @@ def evaluation_record(evaluation: UpliftEvaluation) -> dict[str, object]:
     record = asdict(evaluation)
     record["uplift_at"] = {f"{share:g}": value for share, value in evaluation.uplift_at.items()}
     record["beats_random"] = evaluation.beats_random
+    record["rows_to_beat_random"] = rows_to_beat_random(evaluation)
     return record
+
+
+def rows_to_beat_random(evaluation: UpliftEvaluation) -> int | None:
+    """For an action whose model does not beat random targeting but whose Qini is above 0: the test rows at which
+    a Qini this size would beat it 8 times in 10 (`retention.power.qini_rows_needed`); None otherwise."""
+    if evaluation.beats_random:
+        return None
+    rows = evaluation.test_rows["contacted"] + evaluation.test_rows["held_out"]
+    return qini_rows_needed(evaluation.qini, evaluation.qini_low, evaluation.qini_high, rows)
 
 
 def format_evaluations(evaluations: list[UpliftEvaluation], skipped: list[str]) -> str:
@@ -101,10 +112,17 @@ def format_evaluations(evaluations: list[UpliftEvaluation], skipped: list[str]) 
     lines = ["uplift models, judged on each action's latest rows (Qini coefficient, 0 = random targeting; effects on staying active):"]
     for e in evaluations:
         top10, top30 = e.uplift_at.get(0.1, float("nan")), e.uplift_at.get(0.3, float("nan"))
+        needed = rows_to_beat_random(e)
+        rows = e.test_rows["contacted"] + e.test_rows["held_out"]
         lines.append(
             f"  {e.action}: Qini {e.qini:+.4f} [{e.qini_low:+.4f}, {e.qini_high:+.4f}] on {e.test_rows['contacted']:,} contacted and "
             f"{e.test_rows['held_out']:,} held out from {e.split[:10]}; top 10% {100 * top10:+.1f} pp, top 30% {100 * top30:+.1f} pp, "
             f"all {100 * e.effect:+.1f} pp: {'beats random targeting' if e.beats_random else 'does not beat random targeting'}"
+            + (
+                f"; if its Qini held, about {needed / rows:.1f} times these test rows ({needed:,}) would show it beating random targeting 8 times in 10"
+                if needed is not None
+                else ""
+            )
         )
     lines += [f"  {line}" for line in skipped]
     return "\n".join(lines) + "\n"

@@ -115,6 +115,18 @@ def _measured_line(scored: pd.DataFrame, t: dict, fmt: ReportFormatter, horizon_
     return t["measured_line"].format(n=fmt.number(n), value=fmt.number(saved), days=horizon_days)
 
 
+def _rows_needed_line(evaluation: Mapping[str, Any], beats: bool, t: dict, fmt: ReportFormatter) -> str | None:
+    """For a model that does not beat random targeting, how many times its test rows a Qini this size would need
+    (`retention.measure.rows_to_beat_random`, recorded with the evaluation); None when there is no such figure."""
+    needed, test_rows = evaluation.get("rows_to_beat_random"), evaluation.get("test_rows")
+    if beats or not isinstance(needed, int | float) or not isinstance(test_rows, Mapping):
+        return None
+    rows = sum(int(test_rows.get(arm) or 0) for arm in ("contacted", "held_out"))
+    if rows <= 0:
+        return None
+    return str(t["qini_needs"].format(factor=fmt.decimal(needed / rows, 1), rows=fmt.number(int(needed))))
+
+
 def _qini_chart(evaluation: Mapping[str, Any], title: str, t: dict, fmt: ReportFormatter) -> View:
     """An action's Qini curve (Q/n against the share targeted) and random targeting's straight line from 0 to
     its last point, with the Qini coefficient, its interval and whether it beats random targeting."""
@@ -123,7 +135,14 @@ def _qini_chart(evaluation: Mapping[str, Any], title: str, t: dict, fmt: ReportF
     beats = bool(evaluation.get("beats_random", low > 0))  # the judgement recorded with the evaluation
     verdict = t["beats_random"] if beats else t["not_beats_random"]
     line = t["qini_line"].format(value=fmt.signed_number(qini, 4), interval=fmt.interval(low, high, 4))
-    view: View = {"title": title, "line": line, "verdict": verdict, "beats": beats, "svg": None}
+    view: View = {
+        "title": title,
+        "line": line,
+        "verdict": verdict,
+        "beats": beats,
+        "needs": _rows_needed_line(evaluation, beats, t, fmt),
+        "svg": None,
+    }
     known = [y for y in curve if not math.isnan(y)]
     if len(curve) < 2 or len(known) != len(curve):
         return view

@@ -230,7 +230,8 @@ def test_effects_end_to_end(generated_dir: Path, tmp_path: Path) -> None:
     assert not any(p.name.endswith(".tmp") for p in out.parent.iterdir())
     # Each action with enough rows has its uplift model judged on its latest rows, and the run is logged.
     judged = [line for line in result.stdout.splitlines() if line.startswith("  ") and ": Qini " in line]
-    assert judged and all(line.endswith((": beats random targeting", ": does not beat random targeting")) for line in judged), result.stdout[-3000:]
+    verdicts = [line.split("pp: ", 1)[1] for line in judged]
+    assert judged and all(v == "beats random targeting" or v.startswith("does not beat random targeting") for v in verdicts), result.stdout[-3000:]
     assert "MLflow run " in result.stdout and (tmp_path / "mlflow.db").is_file()
     # The evaluations beside the table, for the scoring's report: strict JSON, a record per judged action with its Qini curve.
     uplift = out.parent / "uplift_2026-07-01.json"
@@ -240,6 +241,11 @@ def test_effects_end_to_end(generated_dir: Path, tmp_path: Path) -> None:
     assert [e["action"] for e in document["evaluations"]] == [line.split(":")[0].strip() for line in judged]
     assert all(len(e["curve"]) == 21 and e["curve"][0] == 0.0 for e in document["evaluations"])
     assert all(isinstance(e["qini"], float) and isinstance(e["beats_random"], bool) for e in document["evaluations"])
+    # Short of the gate with a Qini above 0: the test rows a Qini this size would need, in the line and the record.
+    for e, judged_as in zip(document["evaluations"], verdicts, strict=True):
+        short = not e["beats_random"] and e["qini"] > 0
+        assert (e["rows_to_beat_random"] is not None) == short and ("would show it beating random targeting" in judged_as) == short
+        assert not short or f"({e['rows_to_beat_random']:,}) would show it" in judged_as
     assert len(document["skipped"]) == len([line for line in result.stdout.splitlines() if "too few to learn and judge" in line])
     read = latest_effects(tmp_path / "reports", pd.Timestamp("2026-07-01", tz="UTC"))  # as the scoring's report reads them
     assert read is not None and read.evaluated and len(read.table) == len(table) and len(read.evaluations) == len(document["evaluations"])

@@ -509,6 +509,26 @@ def test_qini_charts_draw_the_curve_and_random_targeting(tmp_path: Path) -> None
     assert "не лучше случайного выбора" in section_text(ru)
 
 
+def test_a_model_short_of_the_gate_says_how_many_test_rows_its_qini_would_need(tmp_path: Path) -> None:
+    """Above 0 but with an interval reaching below it: about 3.2 times the 210 test rows (the normal
+    approximation, tests/test_power.py); nothing of the kind for a model that beats random or one below 0."""
+    measured_on = AS_OF - 9 * DAY
+    table = estimate_effects(effect_rows(), EffectsConfig())
+    effects_file(tmp_path, measured_on).parent.mkdir(parents=True, exist_ok=True)
+    effects_file(tmp_path, measured_on).write_text(table.to_csv(index=False), encoding="utf-8")
+    records = [
+        evaluation("personal_check_in", 0.003, -0.0009, 0.0066, QINI_CURVE),
+        evaluation("reactivation_offer", 0.0123, 0.004, 0.0201, QINI_CURVE),
+        evaluation(EVIL_ACTION, -0.001, -0.006, 0.003, [0.0] * 21),
+    ]
+    assert [r["rows_to_beat_random"] for r in records] == [671, None, None]
+    uplift_file(tmp_path, measured_on).write_text(uplift_json(records, [], as_of=measured_on, confidence=0.95, horizon_days=30))
+    effects = latest_effects(tmp_path, AS_OF)
+    en, ru = (section_text(render(scored_frame(40), lang=lang, effects=effects)) for lang in ("en", "ru"))
+    assert en.count("If its Qini held") == 1 and "about 3.2 times these test rows (671) would show it beating random targeting 8 times in 10" in en
+    assert ru.count("Если коэффициент Qini сохранится") == 1 and "примерно в 3,2 раза больше проверочных строк (671)" in ru
+
+
 def test_an_action_code_with_html_is_text(tmp_path: Path) -> None:
     page = render(scored_frame(40), effects=measured_effects(tmp_path))
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
