@@ -21,7 +21,7 @@ from partner_churn.config import Config
 from partner_churn.domain import segment_revenue_feature
 from partner_churn.errors import InputError
 from retention.effects import ALL
-from retention.power import qini_rows_needed
+from retention.power import ROWS_FACTOR_SHOWN, qini_rows_needed
 from training.uplift import KEPT, MIN_ARM_ROWS, MeasuredActions, UpliftEvaluation, evaluate_out_of_time, fit_action_uplift
 
 NOT_ESTIMATED = ("too few rows", "no holdout")
@@ -118,11 +118,15 @@ def format_evaluations(evaluations: list[UpliftEvaluation], skipped: list[str]) 
             f"  {e.action}: Qini {e.qini:+.4f} [{e.qini_low:+.4f}, {e.qini_high:+.4f}] on {e.test_rows['contacted']:,} contacted and "
             f"{e.test_rows['held_out']:,} held out from {e.split[:10]}; top 10% {100 * top10:+.1f} pp, top 30% {100 * top30:+.1f} pp, "
             f"all {100 * e.effect:+.1f} pp: {'beats random targeting' if e.beats_random else 'does not beat random targeting'}"
-            + (
-                f"; if its Qini held, about {needed / rows:.1f} times these test rows ({needed:,}) would show it beating random targeting 8 times in 10"
-                if needed is not None
-                else ""
-            )
+            + _rows_needed_text(needed, rows)
         )
     lines += [f"  {line}" for line in skipped]
     return "\n".join(lines) + "\n"
+
+
+def _rows_needed_text(needed: int | None, rows: int) -> str:
+    if needed is None:
+        return ""
+    if needed > ROWS_FACTOR_SHOWN * rows:
+        return f"; its Qini is too small to tell from random targeting (more than {ROWS_FACTOR_SHOWN} times these test rows would be needed)"
+    return f"; if its Qini held, about {needed / rows:.1f} times these test rows ({needed:,}) would show it beating random targeting 8 times in 10"

@@ -12,6 +12,7 @@ import pandas as pd
 
 from retention.effects import ALL
 from retention.measured import MEASURED
+from retention.power import ROWS_FACTOR_SHOWN
 from serving.effects_files import MeasuredEffects
 from serving.report_format import ReportFormatter, View, as_float
 from serving.words import segment_name
@@ -124,6 +125,8 @@ def _rows_needed_line(evaluation: Mapping[str, Any], beats: bool, t: dict, fmt: 
     rows = sum(int(test_rows.get(arm) or 0) for arm in ("contacted", "held_out"))
     if rows <= 0:
         return None
+    if needed > ROWS_FACTOR_SHOWN * rows:
+        return str(t["qini_too_small"].format(factor=fmt.number(ROWS_FACTOR_SHOWN)))
     return str(t["qini_needs"].format(factor=fmt.decimal(needed / rows, 1), rows=fmt.number(int(needed))))
 
 

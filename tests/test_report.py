@@ -520,13 +520,16 @@ def test_a_model_short_of_the_gate_says_how_many_test_rows_its_qini_would_need(t
         evaluation("personal_check_in", 0.003, -0.0009, 0.0066, QINI_CURVE),
         evaluation("reactivation_offer", 0.0123, 0.004, 0.0201, QINI_CURVE),
         evaluation(EVIL_ACTION, -0.001, -0.006, 0.003, [0.0] * 21),
+        evaluation("onboarding_series", 0.00001, -0.006, 0.006, [0.0] * 21),  # needs billions of rows: said as too small
     ]
-    assert [r["rows_to_beat_random"] for r in records] == [671, None, None]
+    assert [r["rows_to_beat_random"] for r in records][:3] == [671, None, None] and records[3]["rows_to_beat_random"] > 100 * 210
     uplift_file(tmp_path, measured_on).write_text(uplift_json(records, [], as_of=measured_on, confidence=0.95, horizon_days=30))
     effects = latest_effects(tmp_path, AS_OF)
     en, ru = (section_text(render(scored_frame(40), lang=lang, effects=effects)) for lang in ("en", "ru"))
     assert en.count("If its Qini held") == 1 and "about 3.2 times these test rows (671) would show it beating random targeting 8 times in 10" in en
     assert ru.count("Если коэффициент Qini сохранится") == 1 and "примерно в 3,2 раза больше проверочных строк (671)" in ru
+    assert "Its Qini is too small to tell from random targeting (more than 100 times these test rows would be needed)." in en
+    assert "Коэффициент Qini слишком мал, чтобы отличить модель от случайного выбора (понадобилось бы более чем в 100 раз" in ru
 
 
 def test_an_action_code_with_html_is_text(tmp_path: Path) -> None:
