@@ -79,6 +79,23 @@ def test_every_partner_gets_one_action_and_reasons(scored: pd.DataFrame, actions
     assert risky["reasons"].str.count(r" \| ").le(2).all()
 
 
+@pytest.mark.parametrize("target", ["deactivation_risk", "upgrade_potential"])
+def test_a_large_batch_is_explained_as_rows_a_few_at_a_time(program: Program, models: ScoringModels, target: str) -> None:
+    """TrainedModel.contributions on more than GROUPED_FROM_ROWS rows (TreeSHAP grouped per tree,
+    tests/test_treeshap.py) gives every row what LightGBM's own call gives it in batches of 400."""
+    from features.pipeline import build_features
+    from training.treeshap import GROUPED_FROM_ROWS
+
+    model = models.risk if target == "deactivation_risk" else models.potential
+    assert model is not None
+    features = build_features(program.partners, program.events, [AS_OF - pd.Timedelta(days=d) for d in (0, 45)], CONFIG)
+    rows = features.sample(n=GROUPED_FROM_ROWS + 500, replace=len(features) < GROUPED_FROM_ROWS + 500, random_state=3).reset_index(drop=True)
+    large = model.contributions(rows)
+    small = np.vstack([model.contributions(rows.iloc[i : i + 400]) for i in range(0, len(rows), 400)])
+    assert np.abs(large).sum() > 0
+    np.testing.assert_allclose(large, small, rtol=0, atol=1e-12)
+
+
 def test_the_first_scoring_compares_with_nothing(scored: pd.DataFrame) -> None:
     """No earlier scoring: no segment then, no change, no trend (not a made-up scoring of a week before)."""
     assert (scored["segment_change"] == "first_scoring").all() and scored["previous_segment"].isna().all()

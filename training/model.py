@@ -8,6 +8,7 @@ the MLflow pyfunc and the service both use.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from features.schema import FeatureSpec
 from partner_churn.config import LightGBMConfig
 from partner_churn.domain import ACTIVE_DAYS_30, LABEL_OF, LAST_ACTIVITY, Target
 from partner_churn.errors import DamagedModelError, InputError
+from training.treeshap import GROUPED_FROM_ROWS, TreeSplits, grouped_contributions, tree_splits
 
 __all__ = ["LABEL_OF", "LOWER_QUARTILE_PREFIX", "Target", "TrainedModel", "UPPER_QUARTILE_PREFIX", "fit_model", "refit_model", "rows_for"]
 
@@ -177,10 +179,17 @@ class TrainedModel:
         return np.clip(self.calibrator(self.raw_probability(rows)), 0.0, 1.0)
 
     def contributions(self, rows: Rows) -> np.ndarray:
-        """Per-feature contributions (TreeSHAP, log-odds) per row, without the bias column."""
+        """Per-feature contributions (TreeSHAP, log-odds) per row, without the bias column; for a large batch
+        each tree's once per distinct way through it (`training.treeshap`), the same values."""
         matrix = self.matrix(rows)
+        if len(matrix) >= GROUPED_FROM_ROWS:
+            return grouped_contributions(self.booster, matrix, self._tree_splits, num_threads=_threads(len(matrix)))[:, :-1]
         values = self.booster.predict(matrix, num_iteration=self.best_iteration, pred_contrib=True, num_threads=_threads(len(matrix)))
         return np.asarray(values)[:, :-1]
+
+    @functools.cached_property
+    def _tree_splits(self) -> list[TreeSplits]:
+        return tree_splits(self.booster, self.best_iteration if self.best_iteration > 0 else self.booster.num_trees())
 
     def save(self, folder: Path) -> None:
         """Write the model as plain files: booster.txt and model.json."""
