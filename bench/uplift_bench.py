@@ -60,7 +60,10 @@ def main() -> None:
         for match in filter(None, map(LINE.match, stdout.splitlines())):
             won = match["verdict"] == "beats random targeting"
             beats[match["action"]].append(won)
-            needed = f"; a Qini this size would need {match['needed']} test rows" if match["needed"] else ""
+            if match["needed"]:
+                needed = f"; a Qini this size would need {match['needed']} test rows"
+            else:
+                needed = "; its Qini is too small to tell from random targeting" if "too small to tell" in match.string else ""
             print(
                 f"  {match['action']}: Qini {match['qini']} [{match['low']}, {match['high']}] on {match['contacted']} contacted and "
                 f"{match['held_out']} held out: {'beats random' if won else 'does not beat random'}{needed}"

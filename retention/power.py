@@ -57,9 +57,15 @@ def power_table(baselines: tuple[float, ...], effects: tuple[float, ...], *, hol
 def qini_rows_needed(qini: float, low: float, high: float, rows: int, *, confidence: float = 0.95, power: float = POWER) -> int | None:
     """Test rows at which a Qini coefficient of `qini`, measured on `rows` test rows with the interval [`low`,
     `high`] at `confidence`, would have its interval above 0 `power` of the time, if it held. None when the
-    Qini is not above 0 (no gain to extrapolate) or its interval is unknown or empty."""
-    if not (qini > 0 and math.isfinite(low) and math.isfinite(high) and high > low and rows > 0):
+    Qini is not above 0 (no gain to extrapolate) or its interval is unknown or empty, or when its lower end is
+    already above 0 (it needs no more rows).
+
+    The standard error is read off the interval's lower side, the one the gate looks at (a bootstrap
+    interval need not be symmetric). The figure is rough: the Qini measured on too few rows to tell it from
+    0 is itself uncertain by half or more, and the rows go as one over its square."""
+    if not (qini > 0 and math.isfinite(low) and math.isfinite(high) and high > low and rows > 0 and low <= 0 < qini):
         return None
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
-    standard_error = (high - low) / (2 * z)
-    return math.ceil(rows * ((z + NormalDist().inv_cdf(power)) * standard_error / qini) ** 2)
+    standard_error = (qini - low) / z
+    ratio = min((z + NormalDist().inv_cdf(power)) * standard_error / qini, 1e6)  # past any log in sight; 1e-200 must not overflow
+    return math.ceil(rows * ratio**2)

@@ -46,8 +46,26 @@ def test_qini_rows_needed_is_the_normal_approximation_of_the_interval() -> None:
     expected = 4_000 * ((norm.ppf(0.975) + norm.ppf(0.8)) * se / 0.003) ** 2
     assert qini_rows_needed(0.003, -0.001, 0.007, 4_000) == math.ceil(expected)
     assert qini_rows_needed(0.003, -0.001, 0.007, 4_000, power=0.5) < math.ceil(expected)  # a coin flip needs fewer
-    for qini, low, high in [(0.0, -0.004, 0.004), (-0.002, -0.006, 0.002), (0.003, float("nan"), 0.007), (0.003, 0.003, 0.003)]:
-        assert qini_rows_needed(qini, low, high, 4_000) is None  # no gain to extrapolate, or no interval
+    for qini, low, high in [
+        (0.0, -0.004, 0.004),
+        (-0.002, -0.006, 0.002),
+        (0.003, float("nan"), 0.007),
+        (0.003, 0.003, 0.003),
+        (0.003, 0.001, 0.005),
+    ]:
+        assert qini_rows_needed(qini, low, high, 4_000) is None  # no gain to extrapolate, no interval, or already above 0
+
+
+def test_qini_rows_needed_reads_the_lower_side_and_never_asks_for_fewer_rows() -> None:
+    """A lopsided bootstrap interval: only its lower side decides the gate, so a wide upper side changes
+    nothing; with the lower end at or below 0 at least ((z + z_0.8) / z)^2 = 2.04 times the rows; a Qini of
+    next to nothing gives a large figure, not an overflow."""
+    from retention.power import qini_rows_needed
+
+    assert qini_rows_needed(0.01, -0.001, 0.012, 4_500) == qini_rows_needed(0.01, -0.001, 0.05, 4_500)
+    assert qini_rows_needed(0.01, -0.001, 0.012, 4_500) > 2.04 * 4_500  # the whole width would have said 0.86 times
+    assert qini_rows_needed(0.01, 0.0, 0.02, 1_000) == math.ceil(1_000 * ((norm.ppf(0.975) + norm.ppf(0.8)) / norm.ppf(0.975)) ** 2)
+    assert qini_rows_needed(1e-200, -0.001, 0.001, 100) == 100 * 10**12
 
 
 def test_at_the_rows_it_gives_a_qini_clears_random_targeting_8_times_in_10() -> None:

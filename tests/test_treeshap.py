@@ -50,10 +50,11 @@ def booster_and_rows(*, zero_as_missing: bool, seed: int = 0) -> tuple[lgb.Boost
             row = fresh[rng.integers(0, len(fresh))].copy()
             row[feature] = value
             edges.append(row)
-    for category in (np.nan, 7.0):
-        row = fresh[0].copy()
-        row[1] = category
-        edges.append(row)
+    for category in (np.nan, 7.0, -0.5, -2.0, -3.7, 2.9, 5.5):  # LightGBM truncates to an integer, reads a negative one as none
+        for base in range(5):
+            row = fresh[base].copy()
+            row[1] = category
+            edges.append(row)
     return booster, np.vstack([fresh, np.array(edges)])
 
 
@@ -61,11 +62,29 @@ def booster_and_rows(*, zero_as_missing: bool, seed: int = 0) -> tuple[lgb.Boost
 def test_grouped_treeshap_equals_lightgbms_own_on_every_row(zero_as_missing: bool) -> None:
     booster, rows = booster_and_rows(zero_as_missing=zero_as_missing)
     own = booster.predict(rows, pred_contrib=True)
-    grouped = grouped_contributions(booster, rows, tree_splits(booster, booster.num_trees()))
+    asked: list[int] = []
+
+    class Counting:  # the booster, counting the rows each tree's call is given
+        def predict(self, matrix: np.ndarray, **kwargs: object) -> np.ndarray:
+            asked.append(len(matrix))
+            return np.asarray(booster.predict(matrix, **kwargs))
+
+        def num_model_per_iteration(self) -> int:
+            return booster.num_model_per_iteration()
+
+    grouped = grouped_contributions(Counting(), rows, tree_splits(booster, booster.num_trees()))  # type: ignore[arg-type]
     assert grouped.shape == own.shape
     np.testing.assert_allclose(grouped, own, rtol=0, atol=1e-12)
-    # The grouping does the work: far fewer tree-rows than rows x trees.
-    assert len(rows) > 2_500 + 100
+    # The grouping does the work: a call per tree, each on far fewer rows than the batch.
+    assert len(asked) == booster.num_trees() and sum(asked) < 0.5 * len(rows) * booster.num_trees()
+
+
+def test_a_booster_with_several_trees_an_iteration_is_refused() -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 3)), rng.integers(0, 3, 300)
+    booster = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1}, lgb.Dataset(x, y), num_boost_round=3)
+    with pytest.raises(ValueError, match="one tree per iteration"):
+        grouped_contributions(booster, x, tree_splits(booster, 3))
 
 
 def test_up_to_a_best_iteration_only_those_trees_count() -> None:

@@ -78,8 +78,9 @@ def _patterns(matrix: np.ndarray, splits: TreeSplits) -> np.ndarray:
     for feature, thresholds in zip(splits.features, splits.thresholds, strict=True):
         column = matrix[:, feature]
         missing = np.isnan(column)
-        if thresholds is None:  # categorical: positions 0, 1, ... of the training categories
-            code = np.where(missing, 0, np.nan_to_num(column, nan=0.0) + 1).astype(np.int64)
+        if thresholds is None:  # categorical: LightGBM reads the value truncated to an integer, a negative one as none
+            whole = np.trunc(np.nan_to_num(column, nan=0.0))
+            code = np.where(missing, 0, np.where(whole < 0, 1, whole + 2)).astype(np.int64)
             radix = int(code.max(initial=0)) + 1
         else:
             side = np.searchsorted(thresholds, column, side="left")  # thresholds below x: x <= t goes left
@@ -94,7 +95,9 @@ def _patterns(matrix: np.ndarray, splits: TreeSplits) -> np.ndarray:
 
 def grouped_contributions(booster: lgb.Booster, matrix: np.ndarray, splits: list[TreeSplits], *, num_threads: int = 0) -> np.ndarray:
     """`booster.predict(matrix, pred_contrib=True)` over the trees of `splits` (its first len(splits) trees):
-    one column per feature, then the bias column."""
+    one column per feature, then the bias column. Binary and regression boosters only (a tree per iteration)."""
+    if booster.num_model_per_iteration() != 1:
+        raise ValueError(f"grouped TreeSHAP takes a booster with one tree per iteration, not {booster.num_model_per_iteration()}")
     total = np.zeros((len(matrix), matrix.shape[1] + 1))
     for t, tree in enumerate(splits):
         _, first, group = np.unique(_patterns(matrix, tree), return_index=True, return_inverse=True)
