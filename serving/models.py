@@ -133,6 +133,9 @@ def load_served(config: Config, in_force: ChampionPair | None = None) -> ServedM
             raise InputError(f"registered model '{name}' carries no program snapshot (trained by an older version): retrain it")
 
     models = load_scoring_models(config, parse_version_pins(config.serving.model_version), check=fits_this_config, in_force=in_force)
+    for model in (models.risk, models.potential):
+        if model is not None:
+            model.prepare_large_batches()  # a bulk request with reasons does not pay for reading the trees
     window = segment_revenue_feature(config)
     if window not in expected:
         raise InputError(f"segments.revenue_window_days needs the feature {window}: add the window to features.windows_days")

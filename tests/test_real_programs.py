@@ -237,6 +237,8 @@ def test_non_default_windows_and_horizon_name_the_same_active_partners_everywher
     from features.pipeline import build_features
 
     served = load_served(config)
+    loaded = [m for m in (served.models.risk, served.models.potential) if m is not None]
+    assert loaded and all("_tree_splits" in vars(m) for m in loaded)  # grouped TreeSHAP's splits read at load, not on a request
     features = build_features(partners, events, [as_of], config, surveys=program.surveys)
     api = api_models(config)
     records = [api.record.model_validate(feature_record(row, api.schema)) for _, row in features.iterrows()]

@@ -187,6 +187,11 @@ class TrainedModel:
         values = self.booster.predict(matrix, num_iteration=self.best_iteration, pred_contrib=True, num_threads=_threads(len(matrix)))
         return np.asarray(values)[:, :-1]
 
+    def prepare_large_batches(self) -> None:
+        """Read the trees' splits for grouped TreeSHAP now (about 0.2 s for 200 trees) rather than on the first
+        large batch explained: the service does it when it loads a model, before any request waits."""
+        _ = self._tree_splits
+
     @functools.cached_property
     def _tree_splits(self) -> list[TreeSplits]:
         return tree_splits(self.booster, self.best_iteration if self.best_iteration > 0 else self.booster.num_trees())
