@@ -54,11 +54,7 @@ class ProgramFigures:
 
 def program_figures_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoffs: Sequence[pd.Timestamp], config: Config) -> ProgramFigures:
     """The first pass: every partition loaded and checked once, its event span and context part combined."""
-    stamps = check_cutoffs(cutoffs)
-    parts = partitions_of(data_dir)
-    found = client.gather(
-        client.map(_first_pass_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, pure=False)
-    )
+    found = client.gather(mapped_on(client, data_dir, _first_pass_of_partition, as_of=as_of, cutoffs=check_cutoffs(cutoffs), config=config))
     return ProgramFigures(combine_spans([span for span, _ in found]), combine_context([part for _, part in found], config))
 
 
@@ -80,11 +76,17 @@ def in_local_order(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values("as_of", kind="stable", ignore_index=True)
 
 
+def mapped_on(client: Any, data_dir: Path, task: Any, **arguments: Any) -> list[Any]:
+    """The futures of `task(data_dir, partition, **arguments)` on every partition of the folder on the cluster, in
+    `partitions_of` order (never taken from a cache: each run reads the files as they are)."""
+    parts = partitions_of(data_dir)
+    return list(client.map(task, [data_dir] * len(parts), parts, pure=False, **arguments))
+
+
 def gathered_on(client: Any, data_dir: Path, task: Any, **arguments: Any) -> pd.DataFrame:
     """`task(data_dir, partition, **arguments)` on every partition of the folder on the cluster, its rows gathered
     `in_local_order`."""
-    parts = partitions_of(data_dir)
-    return in_local_order(client.gather(client.map(task, [data_dir] * len(parts), parts, pure=False, **arguments)))
+    return in_local_order(client.gather(mapped_on(client, data_dir, task, **arguments)))
 
 
 def partition_features_on(
@@ -92,11 +94,7 @@ def partition_features_on(
 ) -> list[Any]:
     """The futures of every partition's `build_features` on the cluster (in `partitions_of` order), left on the
     workers for the steps that follow there; `context`: the first pass's program figures at `cutoffs`."""
-    parts = partitions_of(data_dir)
-    stamps = check_cutoffs(cutoffs)
-    return list(
-        client.map(_features_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoffs=stamps, config=config, context=context, pure=False)
-    )
+    return mapped_on(client, data_dir, _features_of_partition, as_of=as_of, cutoffs=check_cutoffs(cutoffs), config=config, context=context)
 
 
 def _labels_of_partition(

@@ -12,7 +12,9 @@ and the evaluations out; the command logs and registers them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
+from typing import Any
 
 import pandas as pd
 
@@ -21,7 +23,7 @@ from partner_churn.config import Config
 from partner_churn.domain import segment_revenue_feature
 from partner_churn.errors import InputError
 from retention.effects import ALL
-from retention.power import ROWS_FACTOR_SHOWN, qini_rows_needed
+from retention.power import ROWS_FACTOR_SHOWN, qini_rows_needed, shown_rows_factor
 from training.uplift import KEPT, MIN_ARM_ROWS, MeasuredActions, UpliftEvaluation, evaluate_out_of_time, fit_action_uplift
 
 NOT_ESTIMATED = ("too few rows", "no holdout")
@@ -98,10 +100,12 @@ def evaluation_record(evaluation: UpliftEvaluation) -> dict[str, object]:
 def rows_to_beat_random(evaluation: UpliftEvaluation) -> int | None:
     """For an action whose model does not beat random targeting but whose Qini is above 0: the test rows at which
     a Qini this size would beat it 8 times in 10 (`retention.power.qini_rows_needed`); None otherwise."""
-    if evaluation.beats_random:
-        return None
-    rows = evaluation.test_rows["contacted"] + evaluation.test_rows["held_out"]
-    return qini_rows_needed(evaluation.qini, evaluation.qini_low, evaluation.qini_high, rows)
+    return qini_rows_needed(evaluation.qini, evaluation.qini_low, evaluation.qini_high, test_rows_total(evaluation.test_rows))
+
+
+def test_rows_total(test_rows: Mapping[str, Any]) -> int:
+    """Contacted plus held-out test rows of an evaluation (or of its record read back)."""
+    return int(test_rows.get("contacted") or 0) + int(test_rows.get("held_out") or 0)
 
 
 def format_evaluations(evaluations: list[UpliftEvaluation], skipped: list[str]) -> str:
@@ -112,13 +116,11 @@ def format_evaluations(evaluations: list[UpliftEvaluation], skipped: list[str]) 
     lines = ["uplift models, judged on each action's latest rows (Qini coefficient, 0 = random targeting; effects on staying active):"]
     for e in evaluations:
         top10, top30 = e.uplift_at.get(0.1, float("nan")), e.uplift_at.get(0.3, float("nan"))
-        needed = rows_to_beat_random(e)
-        rows = e.test_rows["contacted"] + e.test_rows["held_out"]
         lines.append(
             f"  {e.action}: Qini {e.qini:+.4f} [{e.qini_low:+.4f}, {e.qini_high:+.4f}] on {e.test_rows['contacted']:,} contacted and "
             f"{e.test_rows['held_out']:,} held out from {e.split[:10]}; top 10% {100 * top10:+.1f} pp, top 30% {100 * top30:+.1f} pp, "
             f"all {100 * e.effect:+.1f} pp: {'beats random targeting' if e.beats_random else 'does not beat random targeting'}"
-            + _rows_needed_text(needed, rows)
+            + _rows_needed_text(rows_to_beat_random(e), test_rows_total(e.test_rows))
         )
     lines += [f"  {line}" for line in skipped]
     return "\n".join(lines) + "\n"
@@ -127,6 +129,7 @@ def format_evaluations(evaluations: list[UpliftEvaluation], skipped: list[str]) 
 def _rows_needed_text(needed: int | None, rows: int) -> str:
     if needed is None:
         return ""
-    if needed > ROWS_FACTOR_SHOWN * rows:
+    factor = shown_rows_factor(needed, rows)
+    if factor is None:
         return f"; its Qini is too small to tell from random targeting (more than {ROWS_FACTOR_SHOWN} times these test rows would be needed)"
-    return f"; if its Qini held, about {needed / rows:.1f} times these test rows ({needed:,}) would show it beating random targeting 8 times in 10"
+    return f"; if its Qini held, about {factor:.1f} times these test rows ({needed:,}) would show it beating random targeting 8 times in 10"

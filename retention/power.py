@@ -63,9 +63,15 @@ def qini_rows_needed(qini: float, low: float, high: float, rows: int, *, confide
     The standard error is read off the interval's lower side, the one the gate looks at (a bootstrap
     interval need not be symmetric). The figure is rough: the Qini measured on too few rows to tell it from
     0 is itself uncertain by half or more, and the rows go as one over its square."""
-    if not (qini > 0 and math.isfinite(low) and math.isfinite(high) and high > low and rows > 0 and low <= 0 < qini):
+    if not (qini > 0 and math.isfinite(low) and math.isfinite(high) and high > low and rows > 0 and low <= 0):
         return None
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     standard_error = (qini - low) / z
     ratio = min((z + NormalDist().inv_cdf(power)) * standard_error / qini, 1e6)  # past any log in sight; 1e-200 must not overflow
     return math.ceil(rows * ratio**2)
+
+
+def shown_rows_factor(needed: int, rows: int) -> float | None:
+    """`needed` test rows as a multiple of the `rows` measured on, or None past ROWS_FACTOR_SHOWN: too small to
+    tell from random targeting (what `effects` and the report say instead of the figure)."""
+    return None if needed > ROWS_FACTOR_SHOWN * rows else needed / rows

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import load_program
-from features.partitioned import partition_features_on, partitions_of
+from features.partitioned import mapped_on, partition_features_on
 from features.pipeline import ContextPart, ProgramContext, combine_context, context_part
 from partner_churn.config import Config
 from partner_churn.domain import EventSpan, combine_spans, event_span
@@ -53,8 +53,7 @@ def _facts_of_partition(
 
 def program_facts_on(client: Any, data_dir: Path, as_of: pd.Timestamp, cutoff: pd.Timestamp, config: Config) -> ProgramFacts:
     """The first pass over every partition (loaded as of `as_of`) for a scoring at `cutoff`."""
-    parts = partitions_of(data_dir)
-    found = client.gather(client.map(_facts_of_partition, [data_dir] * len(parts), parts, as_of=as_of, cutoff=cutoff, config=config, pure=False))
+    found = client.gather(mapped_on(client, data_dir, _facts_of_partition, as_of=as_of, cutoff=cutoff, config=config))
     return ProgramFacts(
         span=combine_spans([span for span, _, _ in found]),
         context=combine_context([context for _, context, _ in found], config),

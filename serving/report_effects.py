@@ -11,8 +11,9 @@ from typing import Any
 import pandas as pd
 
 from retention.effects import ALL
+from retention.measure import test_rows_total
 from retention.measured import MEASURED
-from retention.power import ROWS_FACTOR_SHOWN
+from retention.power import ROWS_FACTOR_SHOWN, shown_rows_factor
 from serving.effects_files import MeasuredEffects
 from serving.report_format import ReportFormatter, View, as_float
 from serving.words import segment_name
@@ -116,18 +117,20 @@ def _measured_line(scored: pd.DataFrame, t: dict, fmt: ReportFormatter, horizon_
     return t["measured_line"].format(n=fmt.number(n), value=fmt.number(saved), days=horizon_days)
 
 
-def _rows_needed_line(evaluation: Mapping[str, Any], beats: bool, t: dict, fmt: ReportFormatter) -> str | None:
+def _rows_needed_line(evaluation: Mapping[str, Any], t: dict, fmt: ReportFormatter) -> str | None:
     """For a model that does not beat random targeting, how many times its test rows a Qini this size would need
-    (`retention.measure.rows_to_beat_random`, recorded with the evaluation); None when there is no such figure."""
+    (`retention.measure.rows_to_beat_random`, recorded with the evaluation; None for one that beats it); None
+    when there is no such figure."""
     needed, test_rows = evaluation.get("rows_to_beat_random"), evaluation.get("test_rows")
-    if beats or not isinstance(needed, int | float) or not isinstance(test_rows, Mapping):
+    if not isinstance(needed, int | float) or not isinstance(test_rows, Mapping):
         return None
-    rows = sum(int(test_rows.get(arm) or 0) for arm in ("contacted", "held_out"))
+    rows = test_rows_total(test_rows)
     if rows <= 0:
         return None
-    if needed > ROWS_FACTOR_SHOWN * rows:
+    factor = shown_rows_factor(int(needed), rows)
+    if factor is None:
         return str(t["qini_too_small"].format(factor=fmt.number(ROWS_FACTOR_SHOWN)))
-    return str(t["qini_needs"].format(factor=fmt.decimal(needed / rows, 1), rows=fmt.number(int(needed))))
+    return str(t["qini_needs"].format(factor=fmt.decimal(factor, 1), rows=fmt.number(int(needed))))
 
 
 def _qini_chart(evaluation: Mapping[str, Any], title: str, t: dict, fmt: ReportFormatter) -> View:
@@ -143,7 +146,7 @@ def _qini_chart(evaluation: Mapping[str, Any], title: str, t: dict, fmt: ReportF
         "line": line,
         "verdict": verdict,
         "beats": beats,
-        "needs": _rows_needed_line(evaluation, beats, t, fmt),
+        "needs": _rows_needed_line(evaluation, t, fmt),
         "svg": None,
     }
     known = [y for y in curve if not math.isnan(y)]

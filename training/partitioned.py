@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from features.contract import load_program
-from features.partitioned import gathered_on, partitions_of, program_figures_on
+from features.partitioned import gathered_on, mapped_on, program_figures_on
 from features.pipeline import ProgramContext, check_cutoffs, label_cutoffs
 from partner_churn.config import Config
 from training.datasets import build_dataset
@@ -45,10 +45,7 @@ def _dataset_of_partition(
 def source_on(client: Any, data_dir: Path, as_of: pd.Timestamp, config: Config) -> TrainingSource:
     """The program in the folder (loaded as of `as_of`) as training reads it, its rows built on the cluster of
     `client`; the outline's pass runs now, each `dataset_at` runs two passes (context, then rows)."""
-    parts = partitions_of(data_dir)
-    outline = combine_outlines(
-        client.gather(client.map(_outline_of_partition, [data_dir] * len(parts), parts, as_of=as_of, config=config, pure=False))
-    )
+    outline = combine_outlines(client.gather(mapped_on(client, data_dir, _outline_of_partition, as_of=as_of, config=config)))
 
     def context_at(cutoffs: list[pd.Timestamp], config: Config) -> ProgramContext:
         return program_figures_on(client, data_dir, as_of, cutoffs, config).context
